@@ -1,0 +1,411 @@
+/* EXR tiles and frames through OpenEXR Core.
+ *
+ * A tile file is a tiled EXR whose data window is the tile's rectangle in
+ * frame coordinates and whose tile size is the job's tile size, so it holds
+ * exactly one chunk: tile (0, 0). The frame file has the full frame as data
+ * window and the same tile size, so the chunk of scheduler tile (tx, ty) is
+ * byte-for-byte the chunk of EXR tile (tx, ty): assembly copies compressed
+ * chunks (exr_read_chunk -> exr_write_tile_chunk) and never decompresses.
+ * Channels are R, G, B, A as 32-bit float. Files are written under a
+ * temporary name and committed atomically (io/fsutil.c).
+ */
+#include "io/xs_io.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openexr.h>
+
+/* Messages from OpenEXR Core land here instead of stderr. */
+typedef struct exr_msgbuf {
+    char msg[512];
+} exr_msgbuf;
+
+static void exr_error_cb(exr_const_context_t ctxt, exr_result_t code, const char *msg)
+{
+    void *ud = NULL;
+    if (exr_get_user_data(ctxt, &ud) == EXR_ERR_SUCCESS && ud) {
+        exr_msgbuf *b = (exr_msgbuf *)ud;
+        snprintf(b->msg, sizeof b->msg, "%s", msg ? msg : exr_get_default_error_message(code));
+    }
+}
+
+static exr_context_initializer_t exr_init(exr_msgbuf *buf)
+{
+    exr_context_initializer_t init = EXR_DEFAULT_CONTEXT_INITIALIZER;
+    buf->msg[0] = '\0';
+    init.error_handler_fn = exr_error_cb;
+    init.user_data = buf;
+    return init;
+}
+
+static xs_result exr_fail(xs_err *err, const char *path, const char *what, exr_result_t rc,
+                          const exr_msgbuf *buf)
+{
+    return xs_err_set(err, XS_ERR_EXR, "%s: %s: %s", path, what,
+                      buf->msg[0] ? buf->msg : exr_get_default_error_message(rc));
+}
+
+#define EXR_TRY(call, what)                                                                    \
+    do {                                                                                       \
+        exr_result_t rc_ = (call);                                                             \
+        if (rc_ != EXR_ERR_SUCCESS) {                                                          \
+            result = exr_fail(err, path, what, rc_, &mb);                                      \
+            goto fail;                                                                         \
+        }                                                                                      \
+    } while (0)
+
+static exr_compression_t to_exr_compression(xs_exr_compression c)
+{
+    switch (c) {
+    case XS_EXR_ZIP: return EXR_COMPRESSION_ZIP;
+    case XS_EXR_PIZ: return EXR_COMPRESSION_PIZ;
+    case XS_EXR_NONE: break;
+    }
+    return EXR_COMPRESSION_NONE;
+}
+
+/* The channel order in the file is alphabetical: A, B, G, R. Offsets into an
+ * interleaved RGBA pixel: */
+static int channel_offset(const char *name)
+{
+    switch (name[0]) {
+    case 'R': return 0;
+    case 'G': return 1;
+    case 'B': return 2;
+    case 'A': return 3;
+    }
+    return -1;
+}
+
+/* Defines the single tiled part shared by tile and frame files. */
+static exr_result_t define_part(exr_context_t ctxt, const xs_exr_layout *l, exr_attr_box2i_t dw)
+{
+    int part = 0;
+    exr_result_t rc = exr_add_part(ctxt, NULL, EXR_STORAGE_TILED, &part);
+    if (rc) return rc;
+    rc = exr_initialize_required_attr_simple(ctxt, part, l->frame_width, l->frame_height,
+                                             to_exr_compression(l->compression));
+    if (rc) return rc;
+    if ((rc = exr_set_data_window(ctxt, part, &dw))) return rc;
+    if ((rc = exr_set_lineorder(ctxt, part, EXR_LINEORDER_RANDOM_Y))) return rc;
+    if ((rc = exr_set_tile_descriptor(ctxt, part, (uint32_t)l->tile_size, (uint32_t)l->tile_size,
+                                      EXR_TILE_ONE_LEVEL, EXR_TILE_ROUND_DOWN)))
+        return rc;
+    static const char *names[4] = {"R", "G", "B", "A"};
+    for (int c = 0; c < 4; ++c)
+        if ((rc = exr_add_channel(ctxt, part, names[c], EXR_PIXEL_FLOAT,
+                                  EXR_PERCEPTUALLY_LINEAR, 1, 1)))
+            return rc;
+    if (l->compression == XS_EXR_ZIP)
+        if ((rc = exr_set_zip_compression_level(ctxt, part, l->zip_level))) return rc;
+    if (l->attr_job && (rc = exr_attr_set_string(ctxt, part, "xisuan.job", l->attr_job))) return rc;
+    if (l->attr_software && (rc = exr_attr_set_string(ctxt, part, "software", l->attr_software)))
+        return rc;
+    if ((rc = exr_attr_set_int(ctxt, part, "xisuan.frame", l->attr_frame))) return rc;
+    if ((rc = exr_attr_set_int(ctxt, part, "xisuan.spp", l->attr_spp))) return rc;
+    char seed[16];
+    snprintf(seed, sizeof seed, "%u", (unsigned)l->attr_seed);
+    if ((rc = exr_attr_set_string(ctxt, part, "xisuan.seed", seed))) return rc;
+    return EXR_ERR_SUCCESS;
+}
+
+static xs_result check_layout(const char *path, const xs_exr_layout *l, xs_err *err)
+{
+    if (l->frame_width < 1 || l->frame_height < 1 || l->tile_size < 1)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: invalid frame layout %dx%d tile %d", path,
+                          l->frame_width, l->frame_height, l->tile_size);
+    if (l->compression == XS_EXR_ZIP && (l->zip_level < 0 || l->zip_level > 9))
+        return xs_err_set(err, XS_ERR_INVALID, "%s: zip level must be in [0, 9], got %d", path,
+                          l->zip_level);
+    return XS_OK;
+}
+
+xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x0, int y0, int w,
+                            int h, const float *rgba, xs_err *err)
+{
+    xs_result result = check_layout(path, layout, err);
+    if (result != XS_OK)
+        return result;
+    if (w < 1 || h < 1 || w > layout->tile_size || h > layout->tile_size)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: tile %dx%d does not fit tile size %d", path, w,
+                          h, layout->tile_size);
+    char tmp[PATH_MAX];
+    if ((result = xs_tmp_path(path, tmp, sizeof tmp, err)) != XS_OK)
+        return result;
+
+    exr_msgbuf mb;
+    exr_context_initializer_t init = exr_init(&mb);
+    exr_context_t ctxt = NULL;
+    exr_encode_pipeline_t enc = EXR_ENCODE_PIPELINE_INITIALIZER;
+    int enc_live = 0;
+    exr_attr_box2i_t dw = {.min = {.x = x0, .y = y0}, .max = {.x = x0 + w - 1, .y = y0 + h - 1}};
+
+    EXR_TRY(exr_start_write(&ctxt, tmp, EXR_WRITE_FILE_DIRECTLY, &init), "cannot create file");
+    EXR_TRY(define_part(ctxt, layout, dw), "cannot define header");
+    EXR_TRY(exr_write_header(ctxt), "cannot write header");
+
+    exr_chunk_info_t cinfo;
+    EXR_TRY(exr_write_tile_chunk_info(ctxt, 0, 0, 0, 0, 0, &cinfo), "cannot locate tile chunk");
+    EXR_TRY(exr_encoding_initialize(ctxt, 0, &cinfo, &enc), "cannot start encoding");
+    enc_live = 1;
+    for (int c = 0; c < enc.channel_count; ++c) {
+        exr_coding_channel_info_t *ch = &enc.channels[c];
+        int off = channel_offset(ch->channel_name);
+        ch->encode_from_ptr = (const uint8_t *)(rgba + off);
+        ch->user_pixel_stride = 4 * (int32_t)sizeof(float);
+        ch->user_line_stride = w * 4 * (int32_t)sizeof(float);
+        ch->user_bytes_per_element = (int16_t)sizeof(float);
+        ch->user_data_type = EXR_PIXEL_FLOAT;
+    }
+    EXR_TRY(exr_encoding_choose_default_routines(ctxt, 0, &enc), "cannot choose encoder");
+    EXR_TRY(exr_encoding_run(ctxt, 0, &enc), "cannot encode tile");
+    exr_encoding_destroy(ctxt, &enc);
+    enc_live = 0;
+    EXR_TRY(exr_finish(&ctxt), "cannot finish file");
+    return xs_commit_file(tmp, path, err);
+
+fail:
+    if (enc_live)
+        exr_encoding_destroy(ctxt, &enc);
+    if (ctxt)
+        exr_finish(&ctxt); /* EXR_WRITE_FILE_DIRECTLY removes the file on error */
+    unlink(tmp);
+    return result;
+}
+
+/* Reads the single chunk of a tile file after checking it has the layout the
+ * frame expects. *data is malloc'd. */
+static xs_result read_tile_chunk(const char *path, const xs_exr_layout *l, int x0, int y0, int w,
+                                 int h, void **data, uint64_t *size, xs_err *err)
+{
+    xs_result result = XS_OK;
+    exr_msgbuf mb;
+    exr_context_initializer_t init = exr_init(&mb);
+    exr_context_t ctxt = NULL;
+    void *buf = NULL;
+    EXR_TRY(exr_start_read(&ctxt, path, &init), "cannot open tile");
+
+    exr_storage_t st;
+    EXR_TRY(exr_get_storage(ctxt, 0, &st), "cannot read storage type");
+    exr_attr_box2i_t dw;
+    EXR_TRY(exr_get_data_window(ctxt, 0, &dw), "cannot read dataWindow");
+    exr_compression_t comp;
+    EXR_TRY(exr_get_compression(ctxt, 0, &comp), "cannot read compression");
+    uint32_t tx = 0, ty = 0;
+    exr_tile_level_mode_t lm;
+    exr_tile_round_mode_t rm;
+    EXR_TRY(exr_get_tile_descriptor(ctxt, 0, &tx, &ty, &lm, &rm), "cannot read tiles");
+    const exr_attr_chlist_t *chl = NULL;
+    EXR_TRY(exr_get_channels(ctxt, 0, &chl), "cannot read channels");
+    if (st != EXR_STORAGE_TILED || comp != to_exr_compression(l->compression) ||
+        (int)tx != l->tile_size || (int)ty != l->tile_size || lm != EXR_TILE_ONE_LEVEL ||
+        dw.min.x != x0 || dw.min.y != y0 || dw.max.x != x0 + w - 1 || dw.max.y != y0 + h - 1 ||
+        chl->num_channels != 4) {
+        result = xs_err_set(err, XS_ERR_INVALID,
+                            "%s: tile header does not match the job (expected tiled %dx%d at "
+                            "(%d,%d), tile size %d, 4 channels, same compression)",
+                            path, w, h, x0, y0, l->tile_size);
+        goto fail;
+    }
+    for (int c = 0; c < 4; ++c)
+        if (chl->entries[c].pixel_type != EXR_PIXEL_FLOAT) {
+            result = xs_err_set(err, XS_ERR_INVALID, "%s: channel %s is not 32-bit float", path,
+                                chl->entries[c].name.str);
+            goto fail;
+        }
+    exr_chunk_info_t ci;
+    EXR_TRY(exr_read_tile_chunk_info(ctxt, 0, 0, 0, 0, 0, &ci), "cannot locate tile chunk");
+    if (ci.packed_size == 0 || ci.packed_size > ci.unpacked_size + 4096) {
+        result = xs_err_set(err, XS_ERR_INVALID, "%s: implausible chunk size %llu", path,
+                            (unsigned long long)ci.packed_size);
+        goto fail;
+    }
+    buf = malloc(ci.packed_size);
+    if (!buf) {
+        result = xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    EXR_TRY(exr_read_chunk(ctxt, 0, &ci, buf), "cannot read tile chunk");
+    exr_finish(&ctxt);
+    *data = buf;
+    *size = ci.packed_size;
+    return XS_OK;
+fail:
+    free(buf);
+    if (ctxt)
+        exr_finish(&ctxt);
+    return result;
+}
+
+xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
+                                xs_tile_path_fn tile_path, void *user, xs_err *err)
+{
+    xs_result result = check_layout(path, layout, err);
+    if (result != XS_OK)
+        return result;
+    char tmp[PATH_MAX];
+    if ((result = xs_tmp_path(path, tmp, sizeof tmp, err)) != XS_OK)
+        return result;
+    const int T = layout->tile_size;
+    const int ntx = (layout->frame_width + T - 1) / T;
+    const int nty = (layout->frame_height + T - 1) / T;
+
+    exr_msgbuf mb;
+    exr_context_initializer_t init = exr_init(&mb);
+    exr_context_t ctxt = NULL;
+    exr_attr_box2i_t dw = {.min = {.x = 0, .y = 0},
+                           .max = {.x = layout->frame_width - 1, .y = layout->frame_height - 1}};
+    EXR_TRY(exr_start_write(&ctxt, tmp, EXR_WRITE_FILE_DIRECTLY, &init), "cannot create file");
+    EXR_TRY(define_part(ctxt, layout, dw), "cannot define header");
+    EXR_TRY(exr_write_header(ctxt), "cannot write header");
+
+    for (int ty = 0; ty < nty; ++ty) {
+        for (int tx = 0; tx < ntx; ++tx) {
+            const int x0 = tx * T, y0 = ty * T;
+            const int w = (x0 + T <= layout->frame_width) ? T : layout->frame_width - x0;
+            const int h = (y0 + T <= layout->frame_height) ? T : layout->frame_height - y0;
+            const char *tp = tile_path(user, ty * ntx + tx);
+            void *chunk = NULL;
+            uint64_t size = 0;
+            if ((result = read_tile_chunk(tp, layout, x0, y0, w, h, &chunk, &size, err)) != XS_OK)
+                goto fail;
+            exr_result_t rc = exr_write_tile_chunk(ctxt, 0, tx, ty, 0, 0, chunk, size);
+            free(chunk);
+            if (rc != EXR_ERR_SUCCESS) {
+                result = exr_fail(err, path, "cannot write tile chunk", rc, &mb);
+                goto fail;
+            }
+        }
+    }
+    EXR_TRY(exr_finish(&ctxt), "cannot finish file");
+    return xs_commit_file(tmp, path, err);
+fail:
+    if (ctxt)
+        exr_finish(&ctxt);
+    unlink(tmp);
+    return result;
+}
+
+xs_result xs_exr_read_rgba(const char *path, xs_image *out, xs_err *err)
+{
+    xs_result result = XS_OK;
+    memset(out, 0, sizeof *out);
+    exr_msgbuf mb;
+    exr_context_initializer_t init = exr_init(&mb);
+    exr_context_t ctxt = NULL;
+    exr_decode_pipeline_t dec = EXR_DECODE_PIPELINE_INITIALIZER;
+    int dec_live = 0;
+    float *pix = NULL;
+    EXR_TRY(exr_start_read(&ctxt, path, &init), "cannot open");
+    exr_storage_t st;
+    EXR_TRY(exr_get_storage(ctxt, 0, &st), "cannot read storage type");
+    if (st != EXR_STORAGE_TILED && st != EXR_STORAGE_SCANLINE) {
+        result = xs_err_set(err, XS_ERR_INVALID, "%s: deep images are not supported", path);
+        goto fail;
+    }
+    exr_attr_box2i_t dw;
+    EXR_TRY(exr_get_data_window(ctxt, 0, &dw), "cannot read dataWindow");
+    const int64_t W = (int64_t)dw.max.x - dw.min.x + 1, H = (int64_t)dw.max.y - dw.min.y + 1;
+    if (W < 1 || H < 1 || W * H > (int64_t)1 << 31) {
+        result = xs_err_set(err, XS_ERR_INVALID, "%s: dataWindow: unsupported size %lldx%lld",
+                            path, (long long)W, (long long)H);
+        goto fail;
+    }
+    pix = malloc((size_t)(W * H) * 4 * sizeof(float));
+    if (!pix) {
+        result = xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    for (int64_t i = 0; i < W * H; ++i) {
+        pix[i * 4 + 0] = pix[i * 4 + 1] = pix[i * 4 + 2] = 0.0f;
+        pix[i * 4 + 3] = 1.0f;
+    }
+    int32_t nchunks = 0;
+    EXR_TRY(exr_get_chunk_count(ctxt, 0, &nchunks), "cannot read chunk count");
+
+    /* Walk every chunk of level 0 (tiled) or every scanline block. */
+    int ntx = 1, nty = 1, lines = 1, tw = 0, th = 0;
+    if (st == EXR_STORAGE_TILED) {
+        uint32_t txs, tys;
+        exr_tile_level_mode_t lm;
+        exr_tile_round_mode_t rm;
+        EXR_TRY(exr_get_tile_descriptor(ctxt, 0, &txs, &tys, &lm, &rm), "cannot read tiles");
+        tw = (int)txs;
+        th = (int)tys;
+        ntx = (int)((W + tw - 1) / tw);
+        nty = (int)((H + th - 1) / th);
+    } else {
+        EXR_TRY(exr_get_scanlines_per_chunk(ctxt, 0, &lines), "cannot read scanlines per chunk");
+        nty = (int)((H + lines - 1) / lines);
+    }
+    for (int cy = 0; cy < nty; ++cy) {
+        for (int cx = 0; cx < ntx; ++cx) {
+            exr_chunk_info_t ci;
+            if (st == EXR_STORAGE_TILED)
+                EXR_TRY(exr_read_tile_chunk_info(ctxt, 0, cx, cy, 0, 0, &ci), "cannot locate tile");
+            else
+                EXR_TRY(exr_read_scanline_chunk_info(ctxt, 0, dw.min.y + cy * lines, &ci),
+                        "cannot locate scanlines");
+            if (!dec_live) {
+                EXR_TRY(exr_decoding_initialize(ctxt, 0, &ci, &dec), "cannot start decoding");
+                dec_live = 1;
+            } else {
+                EXR_TRY(exr_decoding_update(ctxt, 0, &ci, &dec), "cannot continue decoding");
+            }
+            /* chunk origin in the image: tiles report tile indices, scanline
+             * blocks their first line */
+            const int64_t px = st == EXR_STORAGE_TILED ? (int64_t)cx * tw : 0;
+            const int64_t py = st == EXR_STORAGE_TILED ? (int64_t)cy * th : ci.start_y - dw.min.y;
+            int have_rgb = 0;
+            for (int c = 0; c < dec.channel_count; ++c) {
+                exr_coding_channel_info_t *ch = &dec.channels[c];
+                int off = (ch->channel_name[1] == '\0') ? channel_offset(ch->channel_name) : -1;
+                if (off < 0) {
+                    ch->decode_to_ptr = NULL;
+                    continue;
+                }
+                have_rgb += off < 3;
+                ch->decode_to_ptr = (uint8_t *)(pix + ((py * W + px) * 4 + off));
+                ch->user_pixel_stride = 4 * (int32_t)sizeof(float);
+                ch->user_line_stride = (int32_t)(W * 4 * (int64_t)sizeof(float));
+                ch->user_bytes_per_element = (int16_t)sizeof(float);
+                ch->user_data_type = EXR_PIXEL_FLOAT;
+            }
+            if (have_rgb != 3) {
+                result = xs_err_set(err, XS_ERR_INVALID, "%s: channels: R, G and B are required",
+                                    path);
+                goto fail;
+            }
+            EXR_TRY(exr_decoding_choose_default_routines(ctxt, 0, &dec), "cannot choose decoder");
+            EXR_TRY(exr_decoding_run(ctxt, 0, &dec), "cannot decode chunk");
+        }
+    }
+    (void)nchunks;
+    exr_decoding_destroy(ctxt, &dec);
+    exr_finish(&ctxt);
+    out->x0 = dw.min.x;
+    out->y0 = dw.min.y;
+    out->width = (int)W;
+    out->height = (int)H;
+    out->rgba = pix;
+    return XS_OK;
+fail:
+    if (dec_live)
+        exr_decoding_destroy(ctxt, &dec);
+    if (ctxt)
+        exr_finish(&ctxt);
+    free(pix);
+    return result;
+}
+
+void xs_image_free(xs_image *img)
+{
+    if (img) {
+        free(img->rgba);
+        img->rgba = NULL;
+    }
+}

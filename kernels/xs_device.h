@@ -1,0 +1,31 @@
+/* Qualifiers for code shared by the CPU and CUDA back ends.
+ *
+ * Every kernel header is valid C17 and C++17 (nvcc compiles .cu files as C++);
+ * tests/CMakeLists.txt compiles each one alone both ways. XS_DEVICE marks a
+ * function for both devices: static inline on the CPU, __host__ __device__
+ * inline under nvcc. XS_GPU_CODE is 1 only while compiling device code, for
+ * the rare body that must branch. Kernels never allocate, print, do I/O or fail.
+ */
+#ifndef XS_DEVICE_H
+#define XS_DEVICE_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#if defined(__CUDACC__)
+#define XS_DEVICE static __host__ __device__ inline
+#define XS_RESTRICT __restrict__
+#else
+#define XS_DEVICE static inline
+#define XS_RESTRICT __restrict__
+#endif
+
+#if defined(__CUDA_ARCH__)
+#define XS_GPU_CODE 1
+#else
+#define XS_GPU_CODE 0
+#endif
+
+#endif

@@ -1,0 +1,62 @@
+/* Small vector maths for the kernels: xs_vec3 and its operations. */
+#ifndef XS_MATH_H
+#define XS_MATH_H
+
+#include "kernels/xs_device.h"
+
+typedef struct xs_vec3 {
+    float x, y, z;
+} xs_vec3;
+
+#define XS_PI 3.14159265358979323846f
+#define XS_INV_PI 0.31830988618379067154f
+
+XS_DEVICE xs_vec3 xs_v3(float x, float y, float z)
+{
+    xs_vec3 v;
+    v.x = x;
+    v.y = y;
+    v.z = z;
+    return v;
+}
+XS_DEVICE xs_vec3 xs_add(xs_vec3 a, xs_vec3 b) { return xs_v3(a.x + b.x, a.y + b.y, a.z + b.z); }
+XS_DEVICE xs_vec3 xs_sub(xs_vec3 a, xs_vec3 b) { return xs_v3(a.x - b.x, a.y - b.y, a.z - b.z); }
+XS_DEVICE xs_vec3 xs_mul(xs_vec3 a, xs_vec3 b) { return xs_v3(a.x * b.x, a.y * b.y, a.z * b.z); }
+XS_DEVICE xs_vec3 xs_scale(xs_vec3 a, float s) { return xs_v3(a.x * s, a.y * s, a.z * s); }
+XS_DEVICE xs_vec3 xs_neg(xs_vec3 a) { return xs_v3(-a.x, -a.y, -a.z); }
+XS_DEVICE float xs_dot(xs_vec3 a, xs_vec3 b) { return a.x * b.x + a.y * b.y + a.z * b.z; }
+XS_DEVICE xs_vec3 xs_cross(xs_vec3 a, xs_vec3 b)
+{
+    return xs_v3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
+}
+XS_DEVICE float xs_length(xs_vec3 a) { return sqrtf(xs_dot(a, a)); }
+XS_DEVICE xs_vec3 xs_normalize(xs_vec3 a)
+{
+    float l = xs_length(a);
+    return l > 0.0f ? xs_scale(a, 1.0f / l) : a;
+}
+XS_DEVICE float xs_maxf(float a, float b) { return a > b ? a : b; }
+XS_DEVICE float xs_minf(float a, float b) { return a < b ? a : b; }
+XS_DEVICE float xs_max3(xs_vec3 a) { return xs_maxf(a.x, xs_maxf(a.y, a.z)); }
+XS_DEVICE xs_vec3 xs_vmin(xs_vec3 a, xs_vec3 b)
+{
+    return xs_v3(xs_minf(a.x, b.x), xs_minf(a.y, b.y), xs_minf(a.z, b.z));
+}
+XS_DEVICE xs_vec3 xs_vmax(xs_vec3 a, xs_vec3 b)
+{
+    return xs_v3(xs_maxf(a.x, b.x), xs_maxf(a.y, b.y), xs_maxf(a.z, b.z));
+}
+XS_DEVICE float xs_v3_get(xs_vec3 a, int axis) { return axis == 0 ? a.x : (axis == 1 ? a.y : a.z); }
+
+/* An orthonormal basis around unit n (Duff et al. 2017, "Building an
+ * Orthonormal Basis, Revisited"). */
+XS_DEVICE void xs_onb(xs_vec3 n, xs_vec3 *t, xs_vec3 *b)
+{
+    float sign = n.z >= 0.0f ? 1.0f : -1.0f;
+    float a = -1.0f / (sign + n.z);
+    float c = n.x * n.y * a;
+    *t = xs_v3(1.0f + sign * n.x * n.x * a, sign * c, -sign * n.x);
+    *b = xs_v3(c, sign + n.y * n.y * a, -n.y);
+}
+
+#endif

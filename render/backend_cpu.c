@@ -1,0 +1,121 @@
+/* The CPU back end: renders a tile with `threads` POSIX threads. Rows are
+ * handed out through one atomic counter; each thread keeps its own counters
+ * and they are summed after the join, so the hot path takes no lock. Pixels
+ * depend only on (seed, frame, pixel, sample), so the split between threads
+ * never changes the result. */
+#define _GNU_SOURCE
+#include "render/xs_render.h"
+#include "kernels/cpu/kernel_cpu.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct cpu_backend {
+    xs_backend base;
+    xs_scene_view view;
+    int threads;
+} cpu_backend;
+
+typedef struct cpu_job {
+    const cpu_backend *be;
+    const xs_tile_params *tp;
+    float *rgba;
+    atomic_int next_row;
+} cpu_job;
+
+typedef struct cpu_worker {
+    cpu_job *job;
+    xs_counters counters;
+    pthread_t thread;
+} cpu_worker;
+
+static void *cpu_worker_main(void *arg)
+{
+    cpu_worker *w = (cpu_worker *)arg;
+    cpu_job *job = w->job;
+    for (;;) {
+        int row = atomic_fetch_add(&job->next_row, 1);
+        if (row >= job->tp->height)
+            break;
+        xs_kernel_cpu_render_rows(&job->be->view, job->tp, row, row + 1, job->rgba, &w->counters);
+    }
+    return NULL;
+}
+
+static xs_result cpu_render_tile(xs_backend *self, const xs_tile_params *tp, float *rgba,
+                                 xs_counters *counters, xs_err *err)
+{
+    cpu_backend *be = (cpu_backend *)self;
+    int n = be->threads < tp->height ? be->threads : tp->height;
+    if (n < 1)
+        n = 1;
+    cpu_worker *ws = calloc((size_t)n, sizeof *ws);
+    if (!ws)
+        return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory for %d threads", n);
+    cpu_job job = {.be = be, .tp = tp, .rgba = rgba};
+    atomic_init(&job.next_row, 0);
+    int started = 0;
+    for (int i = 1; i < n; ++i) {
+        ws[i].job = &job;
+        if (pthread_create(&ws[i].thread, NULL, cpu_worker_main, &ws[i]) != 0)
+            break;
+        started = i;
+    }
+    ws[0].job = &job;
+    cpu_worker_main(&ws[0]); /* the calling thread works too */
+    for (int i = 1; i <= started; ++i)
+        pthread_join(ws[i].thread, NULL);
+    for (int i = 0; i <= started; ++i) {
+        counters->camera_rays += ws[i].counters.camera_rays;
+        counters->bounce_rays += ws[i].counters.bounce_rays;
+        counters->shadow_rays += ws[i].counters.shadow_rays;
+        counters->node_visits += ws[i].counters.node_visits;
+        counters->tri_tests += ws[i].counters.tri_tests;
+        counters->nonfinite += ws[i].counters.nonfinite;
+    }
+    free(ws);
+    return XS_OK;
+}
+
+static void cpu_destroy(xs_backend *self) { free(self); }
+
+xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threads,
+                                xs_backend **out, xs_err *err)
+{
+    cpu_backend *be = calloc(1, sizeof *be);
+    if (!be)
+        return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory");
+    be->base.name = "cpu";
+    be->base.render_tile = cpu_render_tile;
+    be->base.destroy = cpu_destroy;
+    be->view = xs_scene_view_for(scene, fw, fh);
+    be->threads = threads < 1 ? 1 : threads;
+    *out = &be->base;
+    return XS_OK;
+}
+
+void xs_backend_destroy(xs_backend *b)
+{
+    if (b)
+        b->destroy(b);
+}
+
+int xs_cpu_count_affinity(void)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return xs_cpu_count_online();
+    int n = CPU_COUNT(&set);
+    return n > 0 ? n : 1;
+}
+
+int xs_cpu_count_online(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}

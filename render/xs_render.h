@@ -1,0 +1,128 @@
+/* render: one rank's engine.
+ *
+ * The scene in memory (triangles, materials, lights, camera, BVH), the film's
+ * tile grid, the render options shared by every rank, and the device back
+ * ends behind a small function table (CPU today; CUDA with the GPU issue).
+ * Objects are built once per job and are read-only afterwards, so one scene
+ * may serve several threads. No MPI here.
+ */
+#ifndef XS_RENDER_H
+#define XS_RENDER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "io/xs_io.h"
+#include "kernels/xs_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Scene -------------------------------------------------------------- */
+
+/* A triangle soup with one material per triangle, as handed to the builder. */
+typedef struct xs_scene_desc {
+    const char *name;
+    const float *positions;     /* tri_count * 9 floats: v0, v1, v2 */
+    const uint32_t *materials_of; /* tri_count material indices */
+    uint32_t tri_count;
+    const xs_material *materials;
+    uint32_t material_count;
+    xs_vec3 background;
+    /* camera: position, look-at target, up, vertical field of view in degrees */
+    xs_vec3 cam_pos, cam_target, cam_up;
+    float cam_yfov_deg;
+} xs_scene_desc;
+
+typedef struct xs_scene xs_scene;
+
+/* Builds the scene: copies the triangles, builds the BVH (binned SAH),
+ * collects emissive triangles into a light distribution by power. */
+xs_result xs_scene_create(const xs_scene_desc *desc, xs_scene **out, xs_err *err);
+void xs_scene_destroy(xs_scene *scene); /* accepts NULL */
+/* The kernel's view for a frame of the given size (the camera's aspect
+ * follows it). Borrowed from the scene; valid while the scene lives. */
+xs_scene_view xs_scene_view_for(const xs_scene *scene, int frame_width, int frame_height);
+const char *xs_scene_name(const xs_scene *scene);
+uint32_t xs_scene_tri_count(const xs_scene *scene);
+uint32_t xs_scene_light_count(const xs_scene *scene);
+
+/* The built-in scenes. "cornell": the Cornell box from the published Cornell
+ * measurements (units: mm). */
+xs_result xs_scene_builtin(const char *name, xs_scene **out, xs_err *err);
+/* Fills desc with the Cornell box (static data; nothing to free). */
+void xs_cornell_desc(xs_scene_desc *desc);
+
+/* ---- Film: the frame's tile grid ------------------------------------------ */
+
+typedef struct xs_film {
+    int width, height, tile;
+    int tiles_x, tiles_y;
+} xs_film;
+
+void xs_film_init(xs_film *film, int width, int height, int tile);
+int xs_film_tile_count(const xs_film *film);
+/* Tile index (row-major) -> rectangle in frame pixels; edge tiles are cut. */
+void xs_film_tile_rect(const xs_film *film, int index, int *x0, int *y0, int *w, int *h);
+
+/* ---- Options (the `xisuan render` command line) ------------------------- */
+
+typedef enum xs_kernel_mode {
+    XS_KERNEL_PATH = 0,  /* the path tracer */
+    XS_KERNEL_EMPTY = 1  /* benchmark only: no pixels, no files; measures dispatch */
+} xs_kernel_mode;
+
+enum { XS_NAME_MAX = 64, XS_PATH_MAX = 4096 };
+
+typedef struct xs_options {
+    char scene[XS_NAME_MAX];
+    int width, height;
+    int spp;
+    int tile;
+    uint32_t seed;
+    int frame_first, frame_last;
+    char out_dir[XS_PATH_MAX];
+    char job[XS_NAME_MAX];
+    char name[XS_NAME_MAX];
+    xs_exr_compression compression;
+    int zip_level;
+    int threads;     /* 0: one per core the rank was given */
+    int max_bounces;
+    int prefetch;    /* requests a worker keeps in flight */
+    xs_kernel_mode kernel;
+    bool preview;    /* write a PNG beside each frame */
+    bool help;
+} xs_options;
+
+void xs_options_defaults(xs_options *o);
+/* Parses `xisuan render` flags (argv[0] is the first flag). Every value is
+ * range-checked; the message names the flag, the value and the reason. */
+xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err);
+void xs_options_print_help(FILE *f);
+int xs_options_frame_count(const xs_options *o);
+
+/* ---- Back ends -------------------------------------------------------------- */
+
+typedef struct xs_backend {
+    const char *name;
+    /* Renders one tile into rgba (w*h*4 floats) and adds to counters. */
+    xs_result (*render_tile)(struct xs_backend *self, const xs_tile_params *tp, float *rgba,
+                             xs_counters *counters, xs_err *err);
+    void (*destroy)(struct xs_backend *self);
+} xs_backend;
+
+/* The CPU back end: `threads` worker threads per tile (>= 1), rows handed out
+ * through an atomic counter, no lock in the hot path. The scene is borrowed. */
+xs_result xs_backend_cpu_create(const xs_scene *scene, int frame_width, int frame_height,
+                                int threads, xs_backend **out, xs_err *err);
+void xs_backend_destroy(xs_backend *b); /* accepts NULL */
+
+/* Cores this process may run on (its affinity mask), at least 1. */
+int xs_cpu_count_affinity(void);
+int xs_cpu_count_online(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,292 @@
+/* `xisuan render` on every rank: parse and validate (every rank agrees before
+ * any rendering starts), choose the rank's threads, then run rank 0's
+ * scheduler and the workers, or, in a single process, the same policy with
+ * rank 0 as its own worker. Ends with one exit status shared by all ranks.
+ */
+#include "scheduler/farm_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Rank 0's report --------------------------------------------------- */
+
+xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->per_rank = calloc((size_t)ranks, sizeof *r->per_rank);
+    if (!r->per_rank)
+        return xs_err_set(err, XS_ERR_NOMEM, "report: out of memory");
+    r->ranks = ranks;
+    r->t_start = MPI_Wtime();
+    return XS_OK;
+}
+
+void xs_report_free(xs_job_report *r) { free(r->per_rank); }
+
+void xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep,
+                    bool ok, const xs_options *o, const char *text)
+{
+    xs_rank_stats *s = &r->per_rank[rank];
+    s->busy_s += rep->seconds;
+    if (!ok) {
+        s->failures++;
+        fprintf(stderr, "xisuan: error: rank %d: frame %d %s%d: %s\n", rank, it->frame,
+                it->kind == XS_WORK_TILE ? "tile " : "assembly", it->kind == XS_WORK_TILE ? it->tile : 0,
+                text);
+        return;
+    }
+    if (it->kind == XS_WORK_TILE) {
+        s->tiles++;
+        s->samples += rep->samples;
+        s->counters.camera_rays += rep->counters.camera_rays;
+        s->counters.bounce_rays += rep->counters.bounce_rays;
+        s->counters.shadow_rays += rep->counters.shadow_rays;
+        s->counters.node_visits += rep->counters.node_visits;
+        s->counters.tri_tests += rep->counters.tri_tests;
+        s->counters.nonfinite += rep->counters.nonfinite;
+    } else {
+        s->assemblies++;
+        char path[XS_PATH_MAX];
+        if (xs_job_frame_path(o, it->frame, "exr", path, sizeof path, NULL) == XS_OK)
+            printf("xisuan: frame %d written: %s\n", it->frame, path);
+        if (o->preview && xs_job_frame_path(o, it->frame, "png", path, sizeof path, NULL) == XS_OK)
+            printf("xisuan: preview: %s\n", path);
+        fflush(stdout);
+    }
+}
+
+void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched *s,
+                     xs_sched_state st, int workers)
+{
+    double wall = MPI_Wtime() - r->t_start;
+    xs_sched_progress p;
+    xs_sched_get_progress(s, &p);
+    printf("xisuan: job %s %s: %d frame(s), %lld/%lld tiles, %d worker(s), %.3f s wall\n", o->job,
+           st == XS_SCHED_COMPLETED ? "completed" : "FAILED", p.frames_total,
+           (long long)p.tiles_done, (long long)p.tiles_total, workers, wall);
+    printf("  rank  tiles  frames  busy_s   busy%%  Msamples/s  Mrays/s\n");
+    double samples = 0.0, rays = 0.0;
+    for (int i = 0; i < r->ranks; ++i) {
+        const xs_rank_stats *x = &r->per_rank[i];
+        if (x->tiles == 0 && x->assemblies == 0 && x->failures == 0)
+            continue;
+        double nr = (double)(x->counters.camera_rays + x->counters.bounce_rays +
+                             x->counters.shadow_rays);
+        samples += x->samples;
+        rays += nr;
+        printf("  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f\n", i, (long long)x->tiles,
+               (long long)x->assemblies, x->busy_s, wall > 0 ? 100.0 * x->busy_s / wall : 0.0,
+               x->busy_s > 0 ? x->samples / x->busy_s * 1e-6 : 0.0,
+               x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0);
+    }
+    printf("  total: %.3f Msamples/s, %.2f Mrays/s over wall time; dispatch %lld items, "
+           "%.0f items/s\n",
+           wall > 0 ? samples / wall * 1e-6 : 0.0, wall > 0 ? rays / wall * 1e-6 : 0.0,
+           (long long)p.assigned, wall > 0 ? (double)p.assigned / wall : 0.0);
+    fflush(stdout);
+}
+
+/* ---- Single process: rank 0 is its own worker ---------------------------- */
+
+static xs_sched_state run_local(const xs_options *o, xs_worker_ctx *w, xs_job_report *rep,
+                                xs_err *err)
+{
+    const int nframes = xs_options_frame_count(o);
+    int *frames = malloc((size_t)nframes * sizeof *frames);
+    if (!frames) {
+        xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+        return XS_SCHED_FAILED;
+    }
+    for (int i = 0; i < nframes; ++i)
+        frames[i] = o->frame_first + i;
+    xs_sched_desc d = {.frames = frames,
+                       .frame_count = nframes,
+                       .tiles_per_frame = xs_film_tile_count(&w->film),
+                       .worker_count = 1,
+                       .prefetch = o->prefetch,
+                       .assemble = o->kernel == XS_KERNEL_PATH};
+    xs_sched *s = NULL;
+    xs_result r = xs_sched_create(&d, &s, err);
+    free(frames);
+    if (r != XS_OK)
+        return XS_SCHED_FAILED;
+    xs_sched_state state = XS_SCHED_RUNNING;
+    for (int i = 0; i < o->prefetch && r == XS_OK; ++i)
+        r = xs_sched_on_request(s, 0, err);
+    while (r == XS_OK) {
+        xs_sched_action a;
+        bool have = false;
+        xs_work_item it;
+        /* take one assignment; ends simply answer requests */
+        while (!have && xs_sched_next_action(s, &a))
+            if (a.kind == XS_ACT_ASSIGN) {
+                it = a.item;
+                have = true;
+            }
+        if (!have) {
+            state = xs_sched_get_state(s);
+            if (state == XS_SCHED_RUNNING)
+                r = xs_err_set(err, XS_ERR_INTERNAL, "scheduler stalled with no work assigned");
+            break;
+        }
+        xs_item_report ir;
+        xs_err e;
+        xs_err_clear(&e);
+        bool ok = xs_worker_execute(w, &it, &ir, &e) == XS_OK;
+        xs_report_item(rep, 0, &it, &ir, ok, o, e.msg);
+        r = ok ? xs_sched_on_done(s, 0, it, err) : xs_sched_on_failed(s, 0, it, err);
+        if (r == XS_OK)
+            r = xs_sched_on_request(s, 0, err);
+    }
+    if (r != XS_OK)
+        state = XS_SCHED_FAILED;
+    xs_report_print(rep, o, s, state, 1);
+    xs_sched_destroy(s);
+    return state;
+}
+
+/* ---- Threads per rank ------------------------------------------------------ */
+
+/* One thread per core the rank was given: its affinity mask when the launcher
+ * bound it; otherwise the node's cores shared among the node's workers. */
+static int choose_threads(MPI_Comm comm, const xs_options *o)
+{
+    if (o->threads > 0)
+        return o->threads;
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int local_size = 1, has_rank0 = rank == 0, local_rank0 = 0;
+    MPI_Comm local;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local) ==
+        MPI_SUCCESS) {
+        MPI_Comm_size(local, &local_size);
+        MPI_Allreduce(&has_rank0, &local_rank0, 1, MPI_INT, MPI_MAX, local);
+        MPI_Comm_free(&local);
+    }
+    int local_workers = size == 1 ? 1 : local_size - local_rank0;
+    if (local_workers < 1)
+        local_workers = 1;
+    int aff = xs_cpu_count_affinity(), online = xs_cpu_count_online();
+    if (aff < online)
+        return aff;
+    int t = online / local_workers;
+    return t < 1 ? 1 : t;
+}
+
+/* ---- Entry ------------------------------------------------------------------ */
+
+/* Every rank learns whether any rank failed; rank 0's message is shared. */
+static xs_result agree(MPI_Comm comm, xs_result mine, xs_err *err)
+{
+    int local = (int)mine, worst = 0;
+    if (MPI_Allreduce(&local, &worst, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS)
+        return xs_err_set(err, XS_ERR_MPI, "MPI_Allreduce failed while validating");
+    if (worst != XS_OK && mine == XS_OK)
+        xs_err_set(err, (xs_result)worst, "another rank reported an error (see its message)");
+    return (xs_result)worst;
+}
+
+int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    xs_options opt;
+    xs_options_defaults(&opt);
+    xs_err err;
+    xs_err_clear(&err);
+
+    /* 1. flags: every rank parses the same argv */
+    xs_result r = xs_options_parse(argc, argv, &opt, &err);
+    if (r != XS_OK) {
+        if (rank == 0)
+            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+        return 2;
+    }
+    if (opt.help) {
+        if (rank == 0)
+            xs_options_print_help(stdout);
+        return 0;
+    }
+    /* 2. the output directory, checked once by rank 0 and shared */
+    if (rank == 0) {
+        char dir[XS_PATH_MAX + 16];
+        snprintf(dir, sizeof dir, "%s/%s/tiles", opt.out_dir, opt.job);
+        r = xs_check_writable_dir(dir, &err);
+    }
+    int code = (int)r;
+    MPI_Bcast(&code, 1, MPI_INT, 0, comm);
+    MPI_Bcast(err.msg, (int)sizeof err.msg, MPI_CHAR, 0, comm);
+    if (code != XS_OK) {
+        if (rank == 0)
+            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+        return 2;
+    }
+    /* 3. each worker builds its scene and back end; all ranks agree */
+    xs_film film;
+    xs_film_init(&film, opt.width, opt.height, opt.tile);
+    int threads = choose_threads(comm, &opt);
+    xs_worker_ctx w;
+    memset(&w, 0, sizeof w);
+    r = XS_OK;
+    if (rank != 0 || size == 1) {
+        r = xs_worker_ctx_init(&w, &opt, threads, &err);
+        if (r != XS_OK)
+            fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err.msg);
+    }
+    if (agree(comm, r, &err) != XS_OK) {
+        xs_worker_ctx_free(&w);
+        return 2;
+    }
+    if (rank == 0)
+        printf("xisuan: rendering %s %dx%d, %d spp, tile %d, frames %d-%d, %d rank(s), %d "
+               "thread(s) per worker -> %s/%s/\n",
+               opt.scene, opt.width, opt.height, opt.spp, opt.tile, opt.frame_first,
+               opt.frame_last, size, threads, opt.out_dir, opt.job);
+
+    /* 4. run */
+    int status = 0;
+    if (size == 1) {
+        xs_job_report rep;
+        if (xs_report_init(&rep, 1, &err) != XS_OK) {
+            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+            xs_worker_ctx_free(&w);
+            return 1;
+        }
+        xs_sched_state st = run_local(&opt, &w, &rep, &err);
+        if (st != XS_SCHED_COMPLETED && err.code != XS_OK)
+            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+        status = st == XS_SCHED_COMPLETED ? 0 : 1;
+        xs_report_free(&rep);
+    } else if (rank == 0) {
+        xs_job_report rep;
+        if (xs_report_init(&rep, size, &err) != XS_OK) {
+            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+            MPI_Abort(comm, 1);
+        }
+        xs_sched_state st = xs_master_run(comm, &opt, &film, &rep, &err);
+        xs_report_free(&rep);
+        if (err.code != XS_OK) {
+            /* the protocol broke (an MPI error, a rank gone): stop every rank */
+            fprintf(stderr, "xisuan render: error: %s; aborting the job\n", err.msg);
+            fflush(stderr);
+            MPI_Abort(comm, 1);
+        }
+        status = st == XS_SCHED_COMPLETED ? 0 : 1;
+        if (status != 0)
+            fprintf(stderr, "xisuan render: error: job %s failed (see the messages above)\n",
+                    opt.job);
+    } else {
+        if (xs_worker_run(comm, &w, &err) != XS_OK) {
+            fprintf(stderr, "xisuan render: error: rank %d: %s; aborting the job\n", rank, err.msg);
+            fflush(stderr);
+            MPI_Abort(comm, 1);
+        }
+    }
+    xs_worker_ctx_free(&w);
+    if (size > 1 && MPI_Bcast(&status, 1, MPI_INT, 0, comm) != MPI_SUCCESS)
+        status = 1;
+    return status;
+}

@@ -1,0 +1,96 @@
+/* Internals shared by the farm's files: the wire format, the worker's
+ * execution context, and the job report that rank 0 keeps. */
+#ifndef XS_FARM_INTERNAL_H
+#define XS_FARM_INTERNAL_H
+
+#include <mpi.h>
+
+#include "render/xs_render.h"
+#include "scheduler/xs_farm.h"
+#include "scheduler/xs_sched.h"
+
+/* ---- Wire format -------------------------------------------------------- */
+/* One fixed-size message, sent as MPI_BYTE: the farm assumes ranks of one
+ * architecture (same endianness and struct layout), as every cluster does. */
+enum { XS_TAG_UP = 101, XS_TAG_DOWN = 102 };
+
+typedef enum xs_msg_type {
+    XS_MSG_REQUEST = 1, /* worker -> 0: one more item, please */
+    XS_MSG_DONE = 2,    /* worker -> 0: item done (and one more request) */
+    XS_MSG_FAILED = 3,  /* worker -> 0: item failed, text says why (and one more request) */
+    XS_MSG_ASSIGN = 4,  /* 0 -> worker: do this item */
+    XS_MSG_END = 5      /* 0 -> worker: no more work for this request */
+} xs_msg_type;
+
+typedef struct xs_item_report {
+    double seconds; /* wall time spent on the item */
+    double samples; /* camera samples rendered */
+    xs_counters counters;
+} xs_item_report;
+
+typedef struct xs_msg {
+    int32_t type;
+    int32_t reserved;
+    xs_work_item item;
+    xs_item_report report;
+    char text[768];
+} xs_msg;
+
+/* ---- Worker ------------------------------------------------------------- */
+
+typedef struct xs_worker_ctx {
+    const xs_options *opt;
+    xs_film film;
+    xs_scene *scene;
+    xs_backend *backend;
+    float *tile_rgba;
+    char job_dir[XS_PATH_MAX];
+    int threads;
+} xs_worker_ctx;
+
+xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads, xs_err *err);
+void xs_worker_ctx_free(xs_worker_ctx *w);
+/* Executes one item: renders and writes a tile, or assembles a frame. */
+xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, xs_item_report *rep,
+                            xs_err *err);
+/* The MPI worker loop of ranks 1..N-1. */
+xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err);
+
+/* Paths of a job's outputs. */
+xs_result xs_job_frame_path(const xs_options *o, int frame, const char *ext, char *out, size_t n,
+                            xs_err *err);
+xs_result xs_job_tile_path(const xs_options *o, const xs_film *film, int frame, int tile,
+                           char *out, size_t n, xs_err *err);
+
+/* ---- Rank 0's report ------------------------------------------------------ */
+
+typedef struct xs_rank_stats {
+    int64_t tiles, assemblies, failures;
+    double busy_s, samples;
+    xs_counters counters;
+} xs_rank_stats;
+
+typedef struct xs_job_report {
+    int ranks;            /* stats per rank (index = rank) */
+    xs_rank_stats *per_rank;
+    double t_start;
+    int64_t messages;
+} xs_job_report;
+
+xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err);
+void xs_report_free(xs_job_report *r);
+void xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep,
+                    bool ok, const xs_options *o, const char *text);
+void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched *s,
+                     xs_sched_state st, int workers);
+
+/* The rank-0 MPI loop: returns the final scheduler state. */
+xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *film,
+                             xs_job_report *report, xs_err *err);
+
+/* Sleeps a little longer each call while nothing happens (reset to 0 on
+ * progress): spins first, then yields, then sleeps up to 1 ms, so an idle
+ * rank 0 leaves the cores to the workers. */
+void xs_backoff(int *idle);
+
+#endif

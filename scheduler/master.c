@@ -1,0 +1,134 @@
+/* Rank 0 under MPI: a thin layer over the policy. It receives requests and
+ * results from workers (rank r is worker r-1), feeds them to xs_sched, and
+ * sends the actions that come out. It never renders. While nothing arrives it
+ * backs off (spin, yield, then sleep up to 1 ms) so it leaves the cores to the
+ * workers on oversubscribed nodes. Any MPI error ends the loop with a message;
+ * the caller then aborts the job, so no rank is left hanging.
+ */
+#include "scheduler/farm_internal.h"
+
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void xs_backoff(int *idle)
+{
+    int k = (*idle)++;
+    if (k < 64)
+        return;
+    if (k < 256) {
+        sched_yield();
+        return;
+    }
+    long ns = 20000L * (k - 255);
+    if (ns > 1000000L)
+        ns = 1000000L;
+    struct timespec ts = {0, ns};
+    nanosleep(&ts, NULL);
+}
+
+static xs_result mpi_fail(xs_err *err, const char *what, int rc)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, s, &len);
+    return xs_err_set(err, XS_ERR_MPI, "%s: %s", what, s);
+}
+
+/* Sends every pending action; returns XS_OK or an MPI error. */
+static xs_result flush_actions(MPI_Comm comm, xs_sched *s, xs_job_report *rep, xs_err *err)
+{
+    xs_sched_action a;
+    xs_msg msg;
+    memset(&msg, 0, sizeof msg);
+    while (xs_sched_next_action(s, &a)) {
+        msg.type = a.kind == XS_ACT_ASSIGN ? XS_MSG_ASSIGN : XS_MSG_END;
+        msg.item = a.item;
+        int rc = MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, a.worker + 1, XS_TAG_DOWN, comm);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(err, "rank 0: sending to a worker", rc);
+        rep->messages++;
+    }
+    return XS_OK;
+}
+
+xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *film,
+                             xs_job_report *report, xs_err *err)
+{
+    int size = 1;
+    MPI_Comm_size(comm, &size);
+    const int workers = size - 1;
+    const int nframes = xs_options_frame_count(o);
+    int frames[10000];
+    for (int i = 0; i < nframes; ++i)
+        frames[i] = o->frame_first + i;
+    xs_sched_desc d = {.frames = frames,
+                       .frame_count = nframes,
+                       .tiles_per_frame = xs_film_tile_count(film),
+                       .worker_count = workers,
+                       .prefetch = o->prefetch,
+                       .assemble = o->kernel == XS_KERNEL_PATH};
+    xs_sched *s = NULL;
+    if (xs_sched_create(&d, &s, err) != XS_OK)
+        return XS_SCHED_FAILED;
+    xs_sched_state state = XS_SCHED_RUNNING;
+    int idle = 0;
+    xs_msg msg;
+    for (;;) {
+        if (flush_actions(comm, s, report, err) != XS_OK) {
+            state = XS_SCHED_FAILED;
+            break;
+        }
+        if ((state = xs_sched_get_state(s)) != XS_SCHED_RUNNING)
+            break;
+        int flag = 0;
+        MPI_Status st;
+        int rc = MPI_Iprobe(MPI_ANY_SOURCE, XS_TAG_UP, comm, &flag, &st);
+        if (rc != MPI_SUCCESS) {
+            mpi_fail(err, "rank 0: probing for worker messages", rc);
+            state = XS_SCHED_FAILED;
+            break;
+        }
+        if (!flag) {
+            xs_backoff(&idle);
+            continue;
+        }
+        idle = 0;
+        rc = MPI_Recv(&msg, (int)sizeof msg, MPI_BYTE, st.MPI_SOURCE, XS_TAG_UP, comm,
+                      MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) {
+            mpi_fail(err, "rank 0: receiving from a worker", rc);
+            state = XS_SCHED_FAILED;
+            break;
+        }
+        report->messages++;
+        const int w = st.MPI_SOURCE - 1;
+        xs_result r = XS_OK;
+        msg.text[sizeof msg.text - 1] = '\0';
+        switch (msg.type) {
+        case XS_MSG_REQUEST:
+            r = xs_sched_on_request(s, w, err);
+            break;
+        case XS_MSG_DONE:
+        case XS_MSG_FAILED: {
+            bool ok = msg.type == XS_MSG_DONE;
+            xs_report_item(report, st.MPI_SOURCE, &msg.item, &msg.report, ok, o, msg.text);
+            r = ok ? xs_sched_on_done(s, w, msg.item, err) : xs_sched_on_failed(s, w, msg.item, err);
+            if (r == XS_OK)
+                r = xs_sched_on_request(s, w, err);
+            break;
+        }
+        default:
+            r = xs_err_set(err, XS_ERR_MPI, "rank 0: unknown message type %d from rank %d",
+                           msg.type, st.MPI_SOURCE);
+        }
+        if (r != XS_OK) {
+            state = XS_SCHED_FAILED;
+            break;
+        }
+    }
+    xs_report_print(report, o, s, state, workers);
+    xs_sched_destroy(s);
+    return state;
+}

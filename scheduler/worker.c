@@ -1,0 +1,271 @@
+/* The worker: executes work items and, under MPI, pulls them from rank 0.
+ *
+ * A TILE item is rendered by the back end into one tile buffer and written as
+ * a compressed EXR under OUT/JOB/tiles/FFFF/ (atomic rename). An ASSEMBLE item
+ * copies the frame's tile chunks into OUT/JOB/NAME.FFFF.exr and writes the PNG
+ * preview beside it. The loop keeps `prefetch` requests in flight: it asks for
+ * the next items before it needs them, so it never waits on rank 0 between
+ * tiles.
+ */
+#include "scheduler/farm_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+xs_result xs_job_frame_path(const xs_options *o, int frame, const char *ext, char *out, size_t n,
+                            xs_err *err)
+{
+    int k = snprintf(out, n, "%s/%s/%s.%04d.%s", o->out_dir, o->job, o->name, frame, ext);
+    if (k < 0 || (size_t)k >= n)
+        return xs_err_set(err, XS_ERR_INVALID, "--out: output path too long");
+    return XS_OK;
+}
+
+xs_result xs_job_tile_path(const xs_options *o, const xs_film *film, int frame, int tile,
+                           char *out, size_t n, xs_err *err)
+{
+    int k = snprintf(out, n, "%s/%s/tiles/%04d/x%04d_y%04d.exr", o->out_dir, o->job, frame,
+                     tile % film->tiles_x, tile / film->tiles_x);
+    if (k < 0 || (size_t)k >= n)
+        return xs_err_set(err, XS_ERR_INVALID, "--out: output path too long");
+    return XS_OK;
+}
+
+xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads, xs_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->opt = opt;
+    w->threads = threads;
+    xs_film_init(&w->film, opt->width, opt->height, opt->tile);
+    int k = snprintf(w->job_dir, sizeof w->job_dir, "%s/%s", opt->out_dir, opt->job);
+    if (k < 0 || (size_t)k >= sizeof w->job_dir)
+        return xs_err_set(err, XS_ERR_INVALID, "--out: output path too long");
+    if (opt->kernel == XS_KERNEL_EMPTY)
+        return XS_OK;
+    xs_result r = xs_scene_builtin(opt->scene, &w->scene, err);
+    if (r == XS_OK)
+        r = xs_backend_cpu_create(w->scene, opt->width, opt->height, threads, &w->backend, err);
+    if (r == XS_OK) {
+        w->tile_rgba = malloc((size_t)opt->tile * (size_t)opt->tile * 4 * sizeof(float));
+        if (!w->tile_rgba)
+            r = xs_err_set(err, XS_ERR_NOMEM, "tile buffer: out of memory (%d x %d)", opt->tile,
+                           opt->tile);
+    }
+    if (r != XS_OK)
+        xs_worker_ctx_free(w);
+    return r;
+}
+
+void xs_worker_ctx_free(xs_worker_ctx *w)
+{
+    xs_backend_destroy(w->backend);
+    xs_scene_destroy(w->scene);
+    free(w->tile_rgba);
+    w->backend = NULL;
+    w->scene = NULL;
+    w->tile_rgba = NULL;
+}
+
+static void fill_layout(const xs_worker_ctx *w, int frame, xs_exr_layout *l)
+{
+    memset(l, 0, sizeof *l);
+    l->frame_width = w->opt->width;
+    l->frame_height = w->opt->height;
+    l->tile_size = w->opt->tile;
+    l->compression = w->opt->compression;
+    l->zip_level = w->opt->zip_level;
+    l->attr_job = w->opt->job;
+    l->attr_software = "xisuan " XS_VERSION;
+    l->attr_frame = frame;
+    l->attr_spp = w->opt->spp;
+    l->attr_seed = w->opt->seed;
+}
+
+typedef struct tile_paths {
+    const xs_worker_ctx *w;
+    int frame;
+    char buf[XS_PATH_MAX];
+} tile_paths;
+
+static const char *tile_path_cb(void *user, int tile)
+{
+    tile_paths *tp = (tile_paths *)user;
+    if (xs_job_tile_path(tp->w->opt, &tp->w->film, tp->frame, tile, tp->buf, sizeof tp->buf, NULL) !=
+        XS_OK)
+        tp->buf[0] = '\0';
+    return tp->buf;
+}
+
+static xs_result do_tile(xs_worker_ctx *w, const xs_work_item *it, xs_item_report *rep, xs_err *err)
+{
+    int x0, y0, tw, th;
+    if (it->tile < 0 || it->tile >= xs_film_tile_count(&w->film))
+        return xs_err_set(err, XS_ERR_INTERNAL, "tile index %d out of range", it->tile);
+    xs_film_tile_rect(&w->film, it->tile, &x0, &y0, &tw, &th);
+    if (w->opt->kernel == XS_KERNEL_EMPTY)
+        return XS_OK;
+    xs_tile_params tp;
+    memset(&tp, 0, sizeof tp);
+    tp.frame_width = w->opt->width;
+    tp.frame_height = w->opt->height;
+    tp.x0 = x0;
+    tp.y0 = y0;
+    tp.width = tw;
+    tp.height = th;
+    tp.spp = w->opt->spp;
+    tp.max_bounces = w->opt->max_bounces;
+    tp.rr_start = 3;
+    tp.seed = w->opt->seed;
+    tp.frame = (uint32_t)it->frame;
+    xs_result r = w->backend->render_tile(w->backend, &tp, w->tile_rgba, &rep->counters, err);
+    if (r != XS_OK)
+        return r;
+    rep->samples = (double)tw * (double)th * (double)tp.spp;
+    char dir[XS_PATH_MAX], path[XS_PATH_MAX];
+    int k = snprintf(dir, sizeof dir, "%s/tiles/%04d", w->job_dir, it->frame);
+    if (k < 0 || (size_t)k >= sizeof dir)
+        return xs_err_set(err, XS_ERR_INVALID, "--out: output path too long");
+    if ((r = xs_mkdir_p(dir, err)) != XS_OK)
+        return r;
+    if ((r = xs_job_tile_path(w->opt, &w->film, it->frame, it->tile, path, sizeof path, err)) !=
+        XS_OK)
+        return r;
+    xs_exr_layout layout;
+    fill_layout(w, it->frame, &layout);
+    return xs_exr_write_tile(path, &layout, x0, y0, tw, th, w->tile_rgba, err);
+}
+
+static xs_result do_assemble(xs_worker_ctx *w, const xs_work_item *it, xs_err *err)
+{
+    if (w->opt->kernel == XS_KERNEL_EMPTY)
+        return XS_OK;
+    char path[XS_PATH_MAX];
+    xs_result r = xs_job_frame_path(w->opt, it->frame, "exr", path, sizeof path, err);
+    if (r != XS_OK)
+        return r;
+    xs_exr_layout layout;
+    fill_layout(w, it->frame, &layout);
+    tile_paths tp = {.w = w, .frame = it->frame};
+    if ((r = xs_exr_assemble_frame(path, &layout, tile_path_cb, &tp, err)) != XS_OK)
+        return r;
+    if (!w->opt->preview)
+        return XS_OK;
+    xs_image img;
+    if ((r = xs_exr_read_rgba(path, &img, err)) != XS_OK)
+        return r;
+    char png[XS_PATH_MAX];
+    r = xs_job_frame_path(w->opt, it->frame, "png", png, sizeof png, err);
+    if (r == XS_OK)
+        r = xs_png_write_preview(png, &img, err);
+    xs_image_free(&img);
+    return r;
+}
+
+xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, xs_item_report *rep,
+                            xs_err *err)
+{
+    memset(rep, 0, sizeof *rep);
+    double t0 = now_s();
+    xs_result r;
+    if (it->kind == XS_WORK_TILE)
+        r = do_tile(w, it, rep, err);
+    else if (it->kind == XS_WORK_ASSEMBLE)
+        r = do_assemble(w, it, err);
+    else
+        r = xs_err_set(err, XS_ERR_INTERNAL, "unknown work item kind %d", it->kind);
+    rep->seconds = now_s() - t0;
+    return r;
+}
+
+static xs_result mpi_fail(xs_err *err, const char *what, int rc)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, s, &len);
+    return xs_err_set(err, XS_ERR_MPI, "%s: %s", what, s);
+}
+
+xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
+{
+    const int prefetch = w->opt->prefetch;
+    xs_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.type = XS_MSG_REQUEST;
+    for (int i = 0; i < prefetch; ++i) {
+        int rc = MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, 0, XS_TAG_UP, comm);
+        if (rc != MPI_SUCCESS)
+            return mpi_fail(err, "worker: sending a request to rank 0", rc);
+    }
+    int outstanding = prefetch;
+    /* local queue: at most `prefetch` items can be held at once */
+    xs_work_item *queue = malloc((size_t)prefetch * sizeof *queue);
+    if (!queue)
+        return xs_err_set(err, XS_ERR_NOMEM, "worker: out of memory");
+    int qhead = 0, qlen = 0, idle = 0;
+    xs_result result = XS_OK;
+    while (qlen > 0 || outstanding > 0) {
+        /* take every answer that has arrived; wait for one if the queue is empty */
+        for (;;) {
+            int flag = 0;
+            MPI_Status st;
+            int rc = MPI_Iprobe(0, XS_TAG_DOWN, comm, &flag, &st);
+            if (rc != MPI_SUCCESS) {
+                result = mpi_fail(err, "worker: probing for rank 0's answers", rc);
+                goto done;
+            }
+            if (!flag) {
+                if (qlen > 0)
+                    break;
+                xs_backoff(&idle);
+                continue;
+            }
+            idle = 0;
+            rc = MPI_Recv(&msg, (int)sizeof msg, MPI_BYTE, 0, XS_TAG_DOWN, comm, MPI_STATUS_IGNORE);
+            if (rc != MPI_SUCCESS) {
+                result = mpi_fail(err, "worker: receiving from rank 0", rc);
+                goto done;
+            }
+            outstanding--;
+            if (msg.type == XS_MSG_ASSIGN) {
+                if (qlen == prefetch) {
+                    result = xs_err_set(err, XS_ERR_INTERNAL, "worker: queue overflow");
+                    goto done;
+                }
+                queue[(qhead + qlen++) % prefetch] = msg.item;
+            }
+            if (outstanding == 0 && qlen == 0)
+                break;
+        }
+        if (qlen == 0)
+            continue;
+        xs_work_item it = queue[qhead];
+        qhead = (qhead + 1) % prefetch;
+        qlen--;
+        xs_err e;
+        xs_err_clear(&e);
+        memset(&msg, 0, sizeof msg);
+        xs_result r = xs_worker_execute(w, &it, &msg.report, &e);
+        msg.type = r == XS_OK ? XS_MSG_DONE : XS_MSG_FAILED;
+        msg.item = it;
+        if (r != XS_OK)
+            snprintf(msg.text, sizeof msg.text, "%s", e.msg);
+        int rc = MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, 0, XS_TAG_UP, comm);
+        if (rc != MPI_SUCCESS) {
+            result = mpi_fail(err, "worker: sending a result to rank 0", rc);
+            goto done;
+        }
+        outstanding++; /* every reply carries one more request */
+    }
+done:
+    free(queue);
+    return result;
+}

@@ -1,0 +1,90 @@
+/* scheduler: the rank-0 policy as a pure state machine.
+ *
+ * No MPI, no clocks, no I/O: events go in (a worker asks for work, a worker
+ * finished or failed an item), actions come out (assign an item to a worker,
+ * tell a worker there is no more work). The MPI layer (scheduler/master.c)
+ * and the single-process driver (scheduler/farm.c) feed it; unit tests and
+ * simulators feed it too.
+ *
+ * Protocol the policy assumes: each worker sends `prefetch` requests when it
+ * starts and exactly one more with every reply (done or failed), and expects
+ * one answer (assign or end) to every request. The job is finished once the
+ * work is complete (or has failed) and every request has been answered, so no
+ * worker is ever left waiting and rank 0 never waits on a message that will
+ * not come.
+ *
+ * Work: for each frame, its tiles in row-major order; when a frame's last
+ * tile is done, an ASSEMBLE item for that frame goes ahead of every tile.
+ * Not thread-safe: one thread drives one xs_sched.
+ */
+#ifndef XS_SCHED_H
+#define XS_SCHED_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io/xs_io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum xs_work_kind { XS_WORK_TILE = 1, XS_WORK_ASSEMBLE = 2 } xs_work_kind;
+
+typedef struct xs_work_item {
+    int32_t kind;  /* xs_work_kind */
+    int32_t frame; /* frame number */
+    int32_t tile;  /* row-major tile index in the frame; -1 for ASSEMBLE */
+} xs_work_item;
+
+typedef struct xs_sched_desc {
+    const int *frames; /* frame numbers, in render order (copied) */
+    int frame_count;
+    int tiles_per_frame;
+    int worker_count; /* workers are numbered 0 .. worker_count-1 */
+    int prefetch;     /* requests each worker sends at start */
+    bool assemble;    /* queue an ASSEMBLE item when a frame's tiles are done */
+} xs_sched_desc;
+
+typedef enum xs_sched_action_kind { XS_ACT_ASSIGN = 1, XS_ACT_END = 2 } xs_sched_action_kind;
+
+typedef struct xs_sched_action {
+    int kind; /* xs_sched_action_kind */
+    int worker;
+    xs_work_item item; /* for ASSIGN */
+} xs_sched_action;
+
+typedef enum xs_sched_state {
+    XS_SCHED_RUNNING = 0,
+    XS_SCHED_COMPLETED = 1, /* every item done; every request answered */
+    XS_SCHED_FAILED = 2     /* an item failed; every request answered */
+} xs_sched_state;
+
+typedef struct xs_sched xs_sched;
+
+xs_result xs_sched_create(const xs_sched_desc *desc, xs_sched **out, xs_err *err);
+void xs_sched_destroy(xs_sched *s); /* accepts NULL */
+
+/* Events. Each returns XS_ERR_INVALID (and changes nothing) for an event the
+ * protocol does not allow: an unknown worker, a reply for an item the worker
+ * does not hold, a request beyond the protocol's count. */
+xs_result xs_sched_on_request(xs_sched *s, int worker, xs_err *err);
+xs_result xs_sched_on_done(xs_sched *s, int worker, xs_work_item item, xs_err *err);
+xs_result xs_sched_on_failed(xs_sched *s, int worker, xs_work_item item, xs_err *err);
+
+/* Pops the next action, in the order they arose; false when none. */
+bool xs_sched_next_action(xs_sched *s, xs_sched_action *out);
+
+xs_sched_state xs_sched_get_state(const xs_sched *s);
+
+typedef struct xs_sched_progress {
+    int64_t tiles_total, tiles_done, tiles_in_flight;
+    int frames_total, frames_done; /* frames assembled (or tiles done without assembly) */
+    int64_t assigned;              /* items handed out so far */
+} xs_sched_progress;
+void xs_sched_get_progress(const xs_sched *s, xs_sched_progress *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,48 @@
+/* exr_compare A B: exits 0 when the two EXRs have the same data window and
+ * bit-identical RGBA pixels, 1 otherwise (printing the first difference and
+ * the largest), 2 when a file cannot be read. Used by the MPI tests. */
+#include "io/xs_io.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: exr_compare A.exr B.exr\n");
+        return 2;
+    }
+    xs_image a, b;
+    xs_err e;
+    if (xs_exr_read_rgba(argv[1], &a, &e) != XS_OK || xs_exr_read_rgba(argv[2], &b, &e) != XS_OK) {
+        fprintf(stderr, "exr_compare: %s\n", e.msg);
+        return 2;
+    }
+    if (a.width != b.width || a.height != b.height || a.x0 != b.x0 || a.y0 != b.y0) {
+        printf("different data windows: %dx%d+%d+%d vs %dx%d+%d+%d\n", a.width, a.height, a.x0,
+               a.y0, b.width, b.height, b.x0, b.y0);
+        return 1;
+    }
+    size_t n = (size_t)a.width * (size_t)a.height * 4, diff = 0;
+    double maxd = 0.0;
+    for (size_t i = 0; i < n; ++i) {
+        if (memcmp(&a.rgba[i], &b.rgba[i], sizeof(float)) != 0) {
+            if (diff == 0)
+                printf("first difference at pixel (%zu, %zu) channel %zu: %.9g vs %.9g\n",
+                       (i / 4) % (size_t)a.width, (i / 4) / (size_t)a.width, i % 4,
+                       (double)a.rgba[i], (double)b.rgba[i]);
+            diff++;
+            double d = fabs((double)a.rgba[i] - (double)b.rgba[i]);
+            if (d > maxd)
+                maxd = d;
+        }
+    }
+    if (diff)
+        printf("%zu of %zu values differ, largest difference %.9g\n", diff, n, maxd);
+    else
+        printf("identical: %dx%d, %zu values\n", a.width, a.height, n);
+    xs_image_free(&a);
+    xs_image_free(&b);
+    return diff ? 1 : 0;
+}

@@ -1,0 +1,93 @@
+/* `xisuan render` flag parsing: defaults, every range check, and messages
+ * that name the flag, the value and the reason. */
+#include "render/xs_render.h"
+#include "test_util.h"
+
+static xs_result parse(xs_options *o, xs_err *e, int argc, const char *const *argv)
+{
+    xs_options_defaults(o);
+    xs_err_clear(e);
+    return xs_options_parse(argc, (char **)argv, o, e);
+}
+
+static void test_defaults(void)
+{
+    xs_options o;
+    xs_err e;
+    CHECK(parse(&o, &e, 0, NULL) == XS_OK);
+    CHECK(o.width == 512 && o.height == 512 && o.spp == 16 && o.tile == 64);
+    CHECK(o.compression == XS_EXR_ZIP && o.zip_level == 4 && o.prefetch == 2);
+    CHECK(strcmp(o.job, "cornell") == 0 && strcmp(o.name, "cornell") == 0);
+    CHECK(xs_options_frame_count(&o) == 1);
+}
+
+static void test_all_flags(void)
+{
+    xs_options o;
+    xs_err e;
+    const char *av[] = {"--resolution", "320x200", "--spp=3", "--tile", "16", "--seed",
+                        "4294967295", "--frames", "5-9", "--out", "/tmp/x", "--job", "j-1",
+                        "--name", "shot_a.v2", "--compression", "piz", "--zip-level", "9",
+                        "--threads", "3", "--max-bounces", "0", "--prefetch", "4",
+                        "--kernel", "empty", "--no-preview"};
+    CHECK(parse(&o, &e, (int)(sizeof av / sizeof av[0]), av) == XS_OK);
+    CHECK(o.width == 320 && o.height == 200 && o.spp == 3 && o.tile == 16);
+    CHECK(o.seed == 4294967295u && o.frame_first == 5 && o.frame_last == 9);
+    CHECK(strcmp(o.out_dir, "/tmp/x") == 0 && strcmp(o.job, "j-1") == 0);
+    CHECK(strcmp(o.name, "shot_a.v2") == 0 && o.compression == XS_EXR_PIZ && o.zip_level == 9);
+    CHECK(o.threads == 3 && o.max_bounces == 0 && o.prefetch == 4);
+    CHECK(o.kernel == XS_KERNEL_EMPTY && !o.preview);
+}
+
+/* Each bad value: rejected, and the message holds the given fragments. */
+static void test_rejections(void)
+{
+    static const struct {
+        const char *argv[2];
+        int argc;
+        const char *frag1, *frag2;
+    } bad[] = {
+        {{"--spp", "0"}, 2, "--spp", "got 0"},
+        {{"--spp", "2000000"}, 2, "--spp", "[1, 1048576]"},
+        {{"--spp", "12abc"}, 2, "--spp", "expected an integer"},
+        {{"--tile", "4"}, 2, "--tile", "[8, 4096]"},
+        {{"--tile", "5000"}, 2, "--tile", "got 5000"},
+        {{"--resolution", "0x10"}, 2, "width", "got 0"},
+        {{"--resolution", "64x40000"}, 2, "height", "got 40000"},
+        {{"--resolution", "640"}, 2, "--resolution", "WIDTHxHEIGHT"},
+        {{"--width", "-3"}, 2, "--width", "got -3"},
+        {{"--seed", "-1"}, 2, "--seed", "got -1"},
+        {{"--frames", "9-2"}, 2, "--frames", "before"},
+        {{"--frames", "10000"}, 2, "--frames", "[0, 9999]"},
+        {{"--compression", "b44"}, 2, "--compression", "b44"},
+        {{"--zip-level", "10"}, 2, "--zip-level", "[0, 9]"},
+        {{"--job", "../evil"}, 2, "--job", "must not start with '.'"},
+        {{"--job", "a/b"}, 2, "--job", "only letters"},
+        {{"--name", ""}, 2, "--name", "1 to"},
+        {{"--bogus", "1"}, 2, "unknown flag", "--bogus"},
+        {{"--spp", NULL}, 1, "--spp", "missing value"},
+        {{"stray", NULL}, 1, "unexpected argument", "stray"},
+        {{"--kernel", "fast"}, 2, "--kernel", "fast"},
+        {{"--prefetch", "0"}, 2, "--prefetch", "got 0"},
+        {{"--resolution", "32768x32768"}, 2, "--resolution", "2^28"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        xs_options o;
+        xs_err e;
+        xs_result r = parse(&o, &e, bad[i].argc, bad[i].argv);
+        CHECK_MSG(r == XS_ERR_INVALID, "case %zu (%s) accepted", i, bad[i].argv[0]);
+        CHECK_MSG(strstr(e.msg, bad[i].frag1) && strstr(e.msg, bad[i].frag2),
+                  "case %zu: message '%s' lacks '%s' or '%s'", i, e.msg, bad[i].frag1,
+                  bad[i].frag2);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const xs_test_case cases[] = {
+        {"defaults", test_defaults},
+        {"all_flags", test_all_flags},
+        {"rejections", test_rejections},
+    };
+    return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}

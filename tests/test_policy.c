@@ -1,0 +1,294 @@
+/* Unit tests of the scheduling policy (scheduler/policy.c), driven by a
+ * simulated farm: workers that follow the protocol, finish items in a
+ * pseudo-random order, and check every invariant on the way. */
+#include "render/xs_render.h"
+#include "scheduler/xs_sched.h"
+#include "test_util.h"
+
+#include <stdint.h>
+
+typedef struct sim {
+    xs_sched *s;
+    int workers, prefetch, frames, tiles;
+    bool assemble;
+    /* per worker: items held, requests outstanding, ends received */
+    xs_work_item held[64][64];
+    int held_n[64], outstanding[64], ends[64];
+    /* per (frame, tile): times assigned; per frame: assemblies, tiles done */
+    int *assigned_tile;
+    int assembled[64], frame_tiles_done[64];
+    uint64_t rng;
+    int steps;
+} sim;
+
+static uint64_t sim_rand(sim *m)
+{
+    m->rng ^= m->rng << 13;
+    m->rng ^= m->rng >> 7;
+    m->rng ^= m->rng << 17;
+    return m->rng;
+}
+
+static void sim_drain(sim *m)
+{
+    xs_sched_action a;
+    while (xs_sched_next_action(m->s, &a)) {
+        CHECK(a.worker >= 0 && a.worker < m->workers);
+        CHECK_MSG(m->outstanding[a.worker] > 0, "answer to worker %d without a request", a.worker);
+        m->outstanding[a.worker]--;
+        if (a.kind == XS_ACT_END) {
+            m->ends[a.worker]++;
+            continue;
+        }
+        CHECK(a.kind == XS_ACT_ASSIGN);
+        int fi = a.item.frame - 1;
+        CHECK(fi >= 0 && fi < m->frames);
+        if (a.item.kind == XS_WORK_TILE) {
+            CHECK(a.item.tile >= 0 && a.item.tile < m->tiles);
+            m->assigned_tile[fi * m->tiles + a.item.tile]++;
+        } else {
+            CHECK(a.item.kind == XS_WORK_ASSEMBLE);
+            CHECK_MSG(m->frame_tiles_done[fi] == m->tiles,
+                      "frame %d assembled before its tiles were done", a.item.frame);
+        }
+        CHECK(m->held_n[a.worker] < m->prefetch);
+        m->held[a.worker][m->held_n[a.worker]++] = a.item;
+    }
+}
+
+static void sim_init(sim *m, int workers, int prefetch, int frames, int tiles, bool assemble,
+                     uint64_t seed)
+{
+    memset(m, 0, sizeof *m);
+    m->workers = workers;
+    m->prefetch = prefetch;
+    m->frames = frames;
+    m->tiles = tiles;
+    m->assemble = assemble;
+    m->rng = seed * 2654435761u + 1;
+    m->assigned_tile = calloc((size_t)frames * (size_t)tiles, sizeof(int));
+    int fr[64];
+    for (int i = 0; i < frames; ++i)
+        fr[i] = i + 1;
+    xs_sched_desc d = {.frames = fr,
+                       .frame_count = frames,
+                       .tiles_per_frame = tiles,
+                       .worker_count = workers,
+                       .prefetch = prefetch,
+                       .assemble = assemble};
+    xs_err e;
+    CHECK(xs_sched_create(&d, &m->s, &e) == XS_OK);
+}
+
+static void sim_free(sim *m)
+{
+    xs_sched_destroy(m->s);
+    free(m->assigned_tile);
+}
+
+/* Workers start at random times and finish random held items; a failing item
+ * (fail_after >= 0: the Nth reply fails) ends the job. */
+static xs_sched_state sim_run(sim *m, int fail_after)
+{
+    xs_err e;
+    int started[64] = {0};
+    int replies = 0;
+    for (int guard = 0; guard < 10000000; ++guard) {
+        sim_drain(m);
+        xs_sched_state st = xs_sched_get_state(m->s);
+        if (st != XS_SCHED_RUNNING)
+            return st;
+        int w = (int)(sim_rand(m) % (uint64_t)m->workers);
+        if (!started[w]) {
+            started[w] = 1;
+            for (int i = 0; i < m->prefetch; ++i) {
+                m->outstanding[w]++;
+                CHECK(xs_sched_on_request(m->s, w, &e) == XS_OK);
+            }
+            continue;
+        }
+        if (m->held_n[w] == 0)
+            continue;
+        int k = (int)(sim_rand(m) % (uint64_t)m->held_n[w]);
+        xs_work_item it = m->held[w][k];
+        m->held[w][k] = m->held[w][--m->held_n[w]];
+        bool fail = fail_after >= 0 && replies == fail_after;
+        replies++;
+        if (fail) {
+            CHECK(xs_sched_on_failed(m->s, w, it, &e) == XS_OK);
+        } else {
+            if (it.kind == XS_WORK_TILE)
+                m->frame_tiles_done[it.frame - 1]++;
+            else
+                m->assembled[it.frame - 1]++;
+            CHECK(xs_sched_on_done(m->s, w, it, &e) == XS_OK);
+        }
+        m->outstanding[w]++;
+        CHECK(xs_sched_on_request(m->s, w, &e) == XS_OK);
+        m->steps++;
+    }
+    CHECK_MSG(0, "simulation did not finish");
+    return XS_SCHED_RUNNING;
+}
+
+static void check_complete(sim *m)
+{
+    for (int f = 0; f < m->frames; ++f) {
+        for (int t = 0; t < m->tiles; ++t)
+            CHECK_MSG(m->assigned_tile[f * m->tiles + t] == 1, "frame %d tile %d assigned %d times",
+                      f + 1, t, m->assigned_tile[f * m->tiles + t]);
+        CHECK(m->frame_tiles_done[f] == m->tiles);
+        CHECK_MSG(m->assembled[f] == (m->assemble ? 1 : 0), "frame %d assembled %d times", f + 1,
+                  m->assembled[f]);
+    }
+    for (int w = 0; w < m->workers; ++w) {
+        CHECK_MSG(m->outstanding[w] == 0, "worker %d left with %d unanswered requests", w,
+                  m->outstanding[w]);
+        CHECK(m->held_n[w] == 0);
+    }
+    xs_sched_progress p;
+    xs_sched_get_progress(m->s, &p);
+    CHECK(p.tiles_done == (int64_t)m->frames * m->tiles);
+    CHECK(p.tiles_in_flight == 0);
+    CHECK(p.frames_done == m->frames);
+}
+
+static void run_case(int workers, int prefetch, int frames, int tiles, bool assemble, int seeds)
+{
+    for (int seed = 1; seed <= seeds; ++seed) {
+        sim m;
+        sim_init(&m, workers, prefetch, frames, tiles, assemble, (uint64_t)seed);
+        CHECK(sim_run(&m, -1) == XS_SCHED_COMPLETED);
+        check_complete(&m);
+        sim_free(&m);
+    }
+}
+
+/* A 100x70 frame in 32-pixel tiles is a 4x3 grid whose last column and row
+ * are cut; the rectangles cover every pixel exactly once, and the policy
+ * schedules the 12 tiles of each frame exactly once. */
+static void test_non_multiple_grid(void)
+{
+    xs_film film;
+    xs_film_init(&film, 100, 70, 32);
+    CHECK(film.tiles_x == 4 && film.tiles_y == 3 && xs_film_tile_count(&film) == 12);
+    static int cover[70][100];
+    memset(cover, 0, sizeof cover);
+    for (int t = 0; t < xs_film_tile_count(&film); ++t) {
+        int x0, y0, w, h;
+        xs_film_tile_rect(&film, t, &x0, &y0, &w, &h);
+        CHECK(w >= 1 && h >= 1 && w <= 32 && h <= 32);
+        for (int y = y0; y < y0 + h; ++y)
+            for (int x = x0; x < x0 + w; ++x)
+                cover[y][x]++;
+    }
+    int x0, y0, w, h;
+    xs_film_tile_rect(&film, 11, &x0, &y0, &w, &h);
+    CHECK(x0 == 96 && y0 == 64 && w == 4 && h == 6);
+    for (int y = 0; y < 70; ++y)
+        for (int x = 0; x < 100; ++x)
+            CHECK_MSG(cover[y][x] == 1, "pixel (%d, %d) covered %d times", x, y, cover[y][x]);
+    run_case(3, 2, 2, xs_film_tile_count(&film), true, 20);
+}
+static void test_one_tile_frames(void) { run_case(4, 2, 5, 1, true, 20); }
+static void test_more_workers_than_tiles(void) { run_case(16, 2, 1, 3, true, 20); }
+static void test_single_worker(void) { run_case(1, 2, 3, 7, true, 5); }
+static void test_deep_prefetch(void) { run_case(5, 8, 4, 40, true, 10); }
+static void test_no_assembly(void) { run_case(3, 2, 3, 9, false, 10); }
+
+static void test_failure_ends_job(void)
+{
+    for (int seed = 1; seed <= 20; ++seed) {
+        sim m;
+        sim_init(&m, 4, 2, 3, 10, true, (uint64_t)seed);
+        CHECK(sim_run(&m, 5) == XS_SCHED_FAILED);
+        for (int w = 0; w < m.workers; ++w)
+            CHECK_MSG(m.outstanding[w] == 0, "worker %d left waiting after a failure", w);
+        sim_free(&m);
+    }
+}
+
+/* Workers are never starved while work exists: with prefetch 2 and many
+ * tiles, every answer before the last few is an assignment. */
+static void test_prefetch_keeps_two_in_flight(void)
+{
+    sim m;
+    sim_init(&m, 2, 2, 1, 50, true, 7);
+    xs_err e;
+    for (int w = 0; w < 2; ++w)
+        for (int i = 0; i < 2; ++i) {
+            m.outstanding[w]++;
+            CHECK(xs_sched_on_request(m.s, w, &e) == XS_OK);
+        }
+    sim_drain(&m);
+    CHECK(m.held_n[0] == 2 && m.held_n[1] == 2);
+    sim_free(&m);
+}
+
+static void test_protocol_violations(void)
+{
+    int fr[1] = {1};
+    xs_sched_desc d = {.frames = fr, .frame_count = 1, .tiles_per_frame = 4, .worker_count = 2,
+                       .prefetch = 1, .assemble = true};
+    xs_sched *s = NULL;
+    xs_err e;
+    CHECK(xs_sched_create(&d, &s, &e) == XS_OK);
+    CHECK(xs_sched_on_request(s, 5, &e) == XS_ERR_INVALID); /* unknown worker */
+    CHECK(xs_sched_on_request(s, 0, &e) == XS_OK);
+    CHECK(xs_sched_on_request(s, 0, &e) == XS_ERR_INVALID); /* beyond prefetch */
+    xs_work_item bogus = {XS_WORK_TILE, 1, 3};
+    CHECK(xs_sched_on_done(s, 1, bogus, &e) == XS_ERR_INVALID); /* not held */
+    CHECK(strstr(e.msg, "does not hold") != NULL);
+    xs_sched_destroy(s);
+    xs_sched_desc bad = d;
+    bad.worker_count = 0;
+    CHECK(xs_sched_create(&bad, &s, &e) == XS_ERR_INVALID);
+}
+
+/* The order of work: frame by frame, tiles row-major, assembly first. */
+static void test_order(void)
+{
+    int fr[2] = {10, 11};
+    xs_sched_desc d = {.frames = fr, .frame_count = 2, .tiles_per_frame = 2, .worker_count = 1,
+                       .prefetch = 1, .assemble = true};
+    xs_sched *s = NULL;
+    xs_err e;
+    CHECK(xs_sched_create(&d, &s, &e) == XS_OK);
+    xs_sched_action a;
+    const int expect[][3] = {{XS_WORK_TILE, 10, 0}, {XS_WORK_TILE, 10, 1}, {XS_WORK_ASSEMBLE, 10, -1},
+                             {XS_WORK_TILE, 11, 0}, {XS_WORK_TILE, 11, 1}, {XS_WORK_ASSEMBLE, 11, -1}};
+    CHECK(xs_sched_on_request(s, 0, &e) == XS_OK);
+    for (int i = 0; i < 6; ++i) {
+        CHECK(xs_sched_next_action(s, &a));
+        CHECK(a.kind == XS_ACT_ASSIGN);
+        CHECK_MSG(a.item.kind == expect[i][0] && a.item.frame == expect[i][1] &&
+                      a.item.tile == expect[i][2],
+                  "step %d got (%d, %d, %d)", i, a.item.kind, a.item.frame, a.item.tile);
+        CHECK(xs_sched_on_done(s, 0, a.item, &e) == XS_OK);
+        CHECK(xs_sched_on_request(s, 0, &e) == XS_OK);
+    }
+    CHECK(xs_sched_next_action(s, &a) && a.kind == XS_ACT_END);
+    CHECK(xs_sched_get_state(s) == XS_SCHED_COMPLETED);
+    xs_sched_destroy(s);
+}
+
+/* Large jobs cost no per-tile memory: a million tiles in one frame. */
+static void test_large_job(void) { run_case(8, 2, 1, 1000000, true, 1); }
+
+int main(int argc, char **argv)
+{
+    static const xs_test_case cases[] = {
+        {"non_multiple_grid", test_non_multiple_grid},
+        {"one_tile_frames", test_one_tile_frames},
+        {"more_workers_than_tiles", test_more_workers_than_tiles},
+        {"single_worker", test_single_worker},
+        {"deep_prefetch", test_deep_prefetch},
+        {"no_assembly", test_no_assembly},
+        {"failure_ends_job", test_failure_ends_job},
+        {"prefetch_keeps_two_in_flight", test_prefetch_keeps_two_in_flight},
+        {"protocol_violations", test_protocol_violations},
+        {"order", test_order},
+        {"large_job", test_large_job},
+    };
+    return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
