@@ -31,9 +31,12 @@ void xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs
     s->busy_s += rep->seconds;
     if (!ok) {
         s->failures++;
-        fprintf(stderr, "xisuan: error: rank %d: frame %d %s%d: %s\n", rank, it->frame,
-                it->kind == XS_WORK_TILE ? "tile " : "assembly", it->kind == XS_WORK_TILE ? it->tile : 0,
-                text);
+        if (it->kind == XS_WORK_TILE)
+            fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d: %s\n", rank, it->frame,
+                    it->tile, text);
+        else
+            fprintf(stderr, "xisuan: error: rank %d: frame %d assembly: %s\n", rank, it->frame,
+                    text);
         return;
     }
     if (it->kind == XS_WORK_TILE) {
@@ -233,6 +236,9 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     r = XS_OK;
     if (rank != 0 || size == 1) {
         r = xs_worker_ctx_init(&w, &opt, threads, &err);
+        w.rank = rank;
+        if (r == XS_OK)
+            r = xs_fault_from_env(rank, &w.fail_at, &err);
         if (r != XS_OK)
             fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err.msg);
     }

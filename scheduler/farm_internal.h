@@ -46,7 +46,15 @@ typedef struct xs_worker_ctx {
     float *tile_rgba;
     char job_dir[XS_PATH_MAX];
     int threads;
+    int rank;
+    int64_t items; /* executed so far */
+    int64_t fail_at; /* fault injection: fail the Nth item (1-based); 0 = never */
 } xs_worker_ctx;
+
+/* Fault injection for tests, from the environment: XS_FAULT=fail:RANK:N makes
+ * rank RANK fail its Nth work item. Sets *fail_at (0 when unset or another
+ * rank). */
+xs_result xs_fault_from_env(int rank, int64_t *fail_at, xs_err *err);
 
 xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads, xs_err *err);
 void xs_worker_ctx_free(xs_worker_ctx *w);

@@ -170,13 +170,33 @@ static xs_result do_assemble(xs_worker_ctx *w, const xs_work_item *it, xs_err *e
     return r;
 }
 
+xs_result xs_fault_from_env(int rank, int64_t *fail_at, xs_err *err)
+{
+    *fail_at = 0;
+    const char *v = getenv("XS_FAULT");
+    if (!v || !*v)
+        return XS_OK;
+    int r = -1;
+    long long n = 0;
+    char tail = 0;
+    if (sscanf(v, "fail:%d:%lld%c", &r, &n, &tail) != 2 || r < 0 || n < 1)
+        return xs_err_set(err, XS_ERR_INVALID, "XS_FAULT: expected fail:RANK:N (N >= 1), got '%s'",
+                          v);
+    if (r == rank)
+        *fail_at = n;
+    return XS_OK;
+}
+
 xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, xs_item_report *rep,
                             xs_err *err)
 {
     memset(rep, 0, sizeof *rep);
     double t0 = now_s();
     xs_result r;
-    if (it->kind == XS_WORK_TILE)
+    if (++w->items == w->fail_at)
+        r = xs_err_set(err, XS_ERR_RENDER, "injected fault (XS_FAULT) at item %lld",
+                       (long long)w->items);
+    else if (it->kind == XS_WORK_TILE)
         r = do_tile(w, it, rep, err);
     else if (it->kind == XS_WORK_ASSEMBLE)
         r = do_assemble(w, it, err);
