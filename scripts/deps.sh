@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what xisuan needs to build and test on Debian 12, as root (or with
+# sudo): compilers, CMake, Open MPI, OpenEXR Core (and its exrheader tool),
+# libpng. Does nothing when everything is already installed. CUDA is not a
+# Debian package: when /usr/local/cuda/bin/nvcc (or nvcc on PATH, or $CUDACXX)
+# exists the build uses it, otherwise the CPU build goes on without it.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config
+      libopenmpi-dev openmpi-bin libopenexr-dev openexr libpng-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} = 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
