@@ -90,28 +90,41 @@ void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched
     fflush(stdout);
 }
 
+xs_result xs_mpi_fail(xs_err *err, const char *what, int rc)
+{
+    char s[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    MPI_Error_string(rc, s, &len);
+    return xs_err_set(err, XS_ERR_MPI, "%s: %s", what, s);
+}
+
+xs_result xs_job_sched_create(const xs_options *o, const xs_film *film, int workers,
+                              xs_sched **out, xs_err *err)
+{
+    const int nframes = xs_options_frame_count(o);
+    int *frames = malloc((size_t)nframes * sizeof *frames);
+    if (!frames)
+        return xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < nframes; ++i)
+        frames[i] = o->frame_first + i;
+    xs_sched_desc d = {.frames = frames,
+                       .frame_count = nframes,
+                       .tiles_per_frame = xs_film_tile_count(film),
+                       .worker_count = workers,
+                       .prefetch = o->prefetch,
+                       .assemble = o->kernel == XS_KERNEL_PATH};
+    xs_result r = xs_sched_create(&d, out, err);
+    free(frames);
+    return r;
+}
+
 /* ---- Single process: rank 0 is its own worker ---------------------------- */
 
 static xs_sched_state run_local(const xs_options *o, xs_worker_ctx *w, xs_job_report *rep,
                                 xs_err *err)
 {
-    const int nframes = xs_options_frame_count(o);
-    int *frames = malloc((size_t)nframes * sizeof *frames);
-    if (!frames) {
-        xs_err_set(err, XS_ERR_NOMEM, "out of memory");
-        return XS_SCHED_FAILED;
-    }
-    for (int i = 0; i < nframes; ++i)
-        frames[i] = o->frame_first + i;
-    xs_sched_desc d = {.frames = frames,
-                       .frame_count = nframes,
-                       .tiles_per_frame = xs_film_tile_count(&w->film),
-                       .worker_count = 1,
-                       .prefetch = o->prefetch,
-                       .assemble = o->kernel == XS_KERNEL_PATH};
     xs_sched *s = NULL;
-    xs_result r = xs_sched_create(&d, &s, err);
-    free(frames);
+    xs_result r = xs_job_sched_create(o, &w->film, 1, &s, err);
     if (r != XS_OK)
         return XS_SCHED_FAILED;
     xs_sched_state state = XS_SCHED_RUNNING;

@@ -96,6 +96,13 @@ void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched
 xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *film,
                              xs_job_report *report, xs_err *err);
 
+/* Sets err from an MPI error code: "what: MPI's error string". */
+xs_result xs_mpi_fail(xs_err *err, const char *what, int rc);
+
+/* The policy for this job: its frames, the film's tiles, `workers` workers. */
+xs_result xs_job_sched_create(const xs_options *o, const xs_film *film, int workers,
+                              xs_sched **out, xs_err *err);
+
 /* Sleeps a little longer each call while nothing happens (reset to 0 on
  * progress): spins first, then yields, then sleeps up to 1 ms, so an idle
  * rank 0 leaves the cores to the workers. */

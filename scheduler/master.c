@@ -29,14 +29,6 @@ void xs_backoff(int *idle)
     nanosleep(&ts, NULL);
 }
 
-static xs_result mpi_fail(xs_err *err, const char *what, int rc)
-{
-    char s[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    MPI_Error_string(rc, s, &len);
-    return xs_err_set(err, XS_ERR_MPI, "%s: %s", what, s);
-}
-
 /* Rank 0 never blocks on a worker: every answer goes out with MPI_Isend from
  * its own buffer, and the buffers come back once MPI says they are sent. A
  * blocking MPI_Send was measured to spin in Open MPI's progress loop until the
@@ -79,7 +71,7 @@ static xs_result pool_reap(send_pool *p, xs_err *err)
         int done = 0;
         int rc = MPI_Test(&p->req[i], &done, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS)
-            return mpi_fail(err, "rank 0: completing a send to a worker", rc);
+            return xs_mpi_fail(err, "rank 0: completing a send to a worker", rc);
         if (done)
             p->free_list[p->nfree++] = i;
     }
@@ -112,7 +104,7 @@ static xs_result flush_actions(MPI_Comm comm, xs_sched *s, send_pool *pool, xs_j
         int rc = MPI_Isend(msg, (int)sizeof *msg, MPI_BYTE, a.worker + 1, XS_TAG_DOWN, comm,
                            &pool->req[slot]);
         if (rc != MPI_SUCCESS)
-            return mpi_fail(err, "rank 0: sending to a worker", rc);
+            return xs_mpi_fail(err, "rank 0: sending to a worker", rc);
         rep->messages++;
     }
     return XS_OK;
@@ -124,18 +116,8 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
     int size = 1;
     MPI_Comm_size(comm, &size);
     const int workers = size - 1;
-    const int nframes = xs_options_frame_count(o);
-    int frames[10000];
-    for (int i = 0; i < nframes; ++i)
-        frames[i] = o->frame_first + i;
-    xs_sched_desc d = {.frames = frames,
-                       .frame_count = nframes,
-                       .tiles_per_frame = xs_film_tile_count(film),
-                       .worker_count = workers,
-                       .prefetch = o->prefetch,
-                       .assemble = o->kernel == XS_KERNEL_PATH};
     xs_sched *s = NULL;
-    if (xs_sched_create(&d, &s, err) != XS_OK)
+    if (xs_job_sched_create(o, film, workers, &s, err) != XS_OK)
         return XS_SCHED_FAILED;
     xs_sched_state state = XS_SCHED_RUNNING;
     int idle = 0;
@@ -152,7 +134,7 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
         MPI_Status st;
         int rc = MPI_Iprobe(MPI_ANY_SOURCE, XS_TAG_UP, comm, &flag, &st);
         if (rc != MPI_SUCCESS) {
-            mpi_fail(err, "rank 0: probing for worker messages", rc);
+            xs_mpi_fail(err, "rank 0: probing for worker messages", rc);
             state = XS_SCHED_FAILED;
             break;
         }
@@ -164,7 +146,7 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
         rc = MPI_Recv(&msg, (int)sizeof msg, MPI_BYTE, st.MPI_SOURCE, XS_TAG_UP, comm,
                       MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) {
-            mpi_fail(err, "rank 0: receiving from a worker", rc);
+            xs_mpi_fail(err, "rank 0: receiving from a worker", rc);
             state = XS_SCHED_FAILED;
             break;
         }
@@ -199,7 +181,7 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
         for (int i = 0; i < pool.cap; ++i) {
             int rc = MPI_Wait(&pool.req[i], MPI_STATUS_IGNORE);
             if (rc != MPI_SUCCESS) {
-                mpi_fail(err, "rank 0: completing the last sends", rc);
+                xs_mpi_fail(err, "rank 0: completing the last sends", rc);
                 state = XS_SCHED_FAILED;
                 break;
             }

@@ -206,14 +206,6 @@ xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, xs_item_re
     return r;
 }
 
-static xs_result mpi_fail(xs_err *err, const char *what, int rc)
-{
-    char s[MPI_MAX_ERROR_STRING];
-    int len = 0;
-    MPI_Error_string(rc, s, &len);
-    return xs_err_set(err, XS_ERR_MPI, "%s: %s", what, s);
-}
-
 xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
 {
     const int prefetch = w->opt->prefetch;
@@ -223,7 +215,7 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
     for (int i = 0; i < prefetch; ++i) {
         int rc = MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, 0, XS_TAG_UP, comm);
         if (rc != MPI_SUCCESS)
-            return mpi_fail(err, "worker: sending a request to rank 0", rc);
+            return xs_mpi_fail(err, "worker: sending a request to rank 0", rc);
     }
     int outstanding = prefetch;
     /* local queue: at most `prefetch` items can be held at once */
@@ -239,7 +231,7 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
             MPI_Status st;
             int rc = MPI_Iprobe(0, XS_TAG_DOWN, comm, &flag, &st);
             if (rc != MPI_SUCCESS) {
-                result = mpi_fail(err, "worker: probing for rank 0's answers", rc);
+                result = xs_mpi_fail(err, "worker: probing for rank 0's answers", rc);
                 goto done;
             }
             if (!flag) {
@@ -251,7 +243,7 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
             idle = 0;
             rc = MPI_Recv(&msg, (int)sizeof msg, MPI_BYTE, 0, XS_TAG_DOWN, comm, MPI_STATUS_IGNORE);
             if (rc != MPI_SUCCESS) {
-                result = mpi_fail(err, "worker: receiving from rank 0", rc);
+                result = xs_mpi_fail(err, "worker: receiving from rank 0", rc);
                 goto done;
             }
             outstanding--;
@@ -280,7 +272,7 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
             snprintf(msg.text, sizeof msg.text, "%s", e.msg);
         int rc = MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, 0, XS_TAG_UP, comm);
         if (rc != MPI_SUCCESS) {
-            result = mpi_fail(err, "worker: sending a result to rank 0", rc);
+            result = xs_mpi_fail(err, "worker: sending a result to rank 0", rc);
             goto done;
         }
         outstanding++; /* every reply carries one more request */
