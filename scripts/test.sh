@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 jobs=$(nproc)
 
-echo "== build (Release, -Werror) =="
+echo "== build (RelWithDebInfo, -Werror, CUDA when nvcc is found) =="
 "$root/scripts/build.sh" "$root/build"
 echo "== tests =="
 (cd "$root/build" && ctest --output-on-failure -j "$jobs")
