@@ -1,0 +1,1002 @@
+/* glTF 2.0 loader (see xs_gltf.h). Reads the JSON with cJSON, resolves
+ * buffers (GLB BIN chunk, data: URIs, files through the fetch callback),
+ * checks every accessor and buffer view against its buffer before reading,
+ * walks the default scene's node hierarchy for world transforms, and keeps
+ * each mesh once however many nodes place it. */
+#include "io/xs_gltf.h"
+#include "io/xs_package.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void xs_gltf_limits_default(xs_gltf_limits *l)
+{
+    l->max_triangles = 1ull << 31;
+    l->max_image_pixels = 1ull << 28;
+    l->max_node_depth = 256;
+}
+
+typedef struct loader {
+    const char *label;
+    xs_err *err;
+    cJSON *root;
+    xs_gltf_fetch_fn fetch;
+    void *user;
+    xs_gltf_limits lim;
+    const unsigned char *glb_bin;
+    size_t glb_bin_len;
+    bool is_glb;
+    int buffer_count;
+    const unsigned char **buf;
+    size_t *buf_len;
+    unsigned char **buf_owned;
+    xs_gltf_scene *s;
+    unsigned char *node_state; /* 0 unvisited, 1 on the path, 2 done */
+} loader;
+
+static xs_result bad(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static xs_result bad(loader *L, const char *fmt, ...)
+{
+    char msg[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return xs_err_set(L->err, XS_ERR_INVALID, "%s: %s", L->label, msg);
+}
+
+#define TRY(x)                                                                                 \
+    do {                                                                                       \
+        xs_result r_ = (x);                                                                    \
+        if (r_ != XS_OK)                                                                       \
+            return r_;                                                                         \
+    } while (0)
+
+static const cJSON *arr(const cJSON *o, const char *k)
+{
+    const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsArray(a) ? a : NULL;
+}
+
+/* An optional integer index into an array of n; -1 when absent. */
+static xs_result get_index(loader *L, const cJSON *o, const char *k, int n, const char *what,
+                           int *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    *out = -1;
+    if (!v)
+        return XS_OK;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
+        v->valuedouble >= n)
+        return bad(L, "%s.%s: index out of range (%d available)", what, k, n);
+    *out = (int)v->valuedouble;
+    return XS_OK;
+}
+
+static double get_num(const cJSON *o, const char *k, double dflt)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : dflt;
+}
+
+static xs_result get_nums(loader *L, const cJSON *o, const char *k, int n, float *out,
+                          const char *what)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!v)
+        return XS_OK;
+    if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
+        return bad(L, "%s.%s: expected %d numbers", what, k, n);
+    for (int i = 0; i < n; ++i) {
+        const cJSON *x = cJSON_GetArrayItem(v, i);
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+            return bad(L, "%s.%s: expected %d finite numbers", what, k, n);
+        out[i] = (float)x->valuedouble;
+    }
+    return XS_OK;
+}
+
+/* ---- buffers ----------------------------------------------------------------- */
+
+static int b64v(int c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+}
+
+static xs_result decode_data_uri(loader *L, const char *uri, unsigned char **out, size_t *len,
+                                 const char *what)
+{
+    const char *comma = strchr(uri, ',');
+    if (!comma || !strstr(uri, ";base64") || strstr(uri, ";base64") > comma)
+        return bad(L, "%s: only base64 data: URIs are supported", what);
+    const char *p = comma + 1;
+    size_t n = strlen(p);
+    unsigned char *buf = malloc(n / 4 * 3 + 4);
+    if (!buf)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    size_t o = 0;
+    unsigned acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; ++i) {
+        if (p[i] == '=')
+            break;
+        int v = b64v((unsigned char)p[i]);
+        if (v < 0) {
+            free(buf);
+            return bad(L, "%s: invalid base64 in data: URI", what);
+        }
+        acc = (acc << 6) | (unsigned)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            buf[o++] = (unsigned char)(acc >> bits);
+        }
+    }
+    *out = buf;
+    *len = o;
+    return XS_OK;
+}
+
+static int hexv(int c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* A relative URI: percent-decoded and normalised; absolute ones refused. */
+static xs_result fetch_uri(loader *L, const char *uri, const unsigned char **data, size_t *len,
+                           const char *what)
+{
+    char dec[1024];
+    size_t o = 0;
+    for (const char *p = uri; *p; ++p) {
+        if (o + 1 >= sizeof dec)
+            return bad(L, "%s: uri too long", what);
+        if (*p == '%' && hexv(p[1]) >= 0 && hexv(p[2]) >= 0) {
+            dec[o++] = (char)(hexv(p[1]) * 16 + hexv(p[2]));
+            p += 2;
+        } else {
+            dec[o++] = *p;
+        }
+    }
+    dec[o] = '\0';
+    if (strstr(dec, "://") || strncmp(dec, "file:", 5) == 0)
+        return bad(L, "%s: uri '%s': only relative file names are allowed", what, uri);
+    char norm[1024];
+    xs_err pe;
+    if (xs_path_normalize(dec, norm, sizeof norm, &pe) != XS_OK)
+        return bad(L, "%s: uri '%s': %s", what, uri, pe.msg);
+    if (!L->fetch)
+        return bad(L, "%s: uri '%s': no external files can be read here", what, uri);
+    xs_err fe;
+    if (L->fetch(L->user, norm, data, len, &fe) != XS_OK)
+        return bad(L, "%s: uri '%s': %s", what, uri, fe.msg);
+    return XS_OK;
+}
+
+static xs_result load_buffers(loader *L)
+{
+    const cJSON *bufs = arr(L->root, "buffers");
+    int n = bufs ? cJSON_GetArraySize(bufs) : 0;
+    L->buffer_count = n;
+    if (n == 0)
+        return XS_OK;
+    L->buf = calloc((size_t)n, sizeof *L->buf);
+    L->buf_len = calloc((size_t)n, sizeof *L->buf_len);
+    L->buf_owned = calloc((size_t)n, sizeof *L->buf_owned);
+    if (!L->buf || !L->buf_len || !L->buf_owned)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    for (int i = 0; i < n; ++i) {
+        const cJSON *b = cJSON_GetArrayItem(bufs, i);
+        char what[64];
+        snprintf(what, sizeof what, "buffers[%d]", i);
+        const cJSON *bl = cJSON_GetObjectItemCaseSensitive(b, "byteLength");
+        if (!cJSON_IsNumber(bl) || bl->valuedouble < 1 || bl->valuedouble != floor(bl->valuedouble))
+            return bad(L, "%s.byteLength: missing or not a positive integer", what);
+        double need = bl->valuedouble;
+        const cJSON *uri = cJSON_GetObjectItemCaseSensitive(b, "uri");
+        if (cJSON_IsString(uri)) {
+            if (strncmp(uri->valuestring, "data:", 5) == 0) {
+                TRY(decode_data_uri(L, uri->valuestring, &L->buf_owned[i], &L->buf_len[i], what));
+                L->buf[i] = L->buf_owned[i];
+            } else {
+                TRY(fetch_uri(L, uri->valuestring, &L->buf[i], &L->buf_len[i], what));
+            }
+        } else if (i == 0 && L->is_glb && L->glb_bin) {
+            L->buf[i] = L->glb_bin;
+            L->buf_len[i] = L->glb_bin_len;
+        } else {
+            return bad(L, "%s: no uri and no GLB binary chunk", what);
+        }
+        if ((double)L->buf_len[i] < need)
+            return bad(L, "%s: holds %zu bytes, byteLength says %.0f", what, L->buf_len[i], need);
+        L->buf_len[i] = (size_t)need;
+    }
+    return XS_OK;
+}
+
+/* A buffer view, checked against its buffer. */
+static xs_result view(loader *L, int idx, const unsigned char **base, size_t *len, int *stride,
+                      const char *what)
+{
+    const cJSON *views = arr(L->root, "bufferViews");
+    int n = views ? cJSON_GetArraySize(views) : 0;
+    if (idx < 0 || idx >= n)
+        return bad(L, "%s: bufferView %d out of range (%d available)", what, idx, n);
+    const cJSON *v = cJSON_GetArrayItem(views, idx);
+    int b = -1;
+    char w[96];
+    snprintf(w, sizeof w, "bufferViews[%d]", idx);
+    TRY(get_index(L, v, "buffer", L->buffer_count, w, &b));
+    if (b < 0)
+        return bad(L, "%s.buffer: missing", w);
+    double off = get_num(v, "byteOffset", 0), bl = get_num(v, "byteLength", -1);
+    double st = get_num(v, "byteStride", 0);
+    if (off < 0 || bl < 1 || off != floor(off) || bl != floor(bl) || off + bl > (double)L->buf_len[b])
+        return bad(L, "%s: bytes [%.0f, %.0f) fall outside buffers[%d] of %zu bytes", w, off,
+                   off + bl, b, L->buf_len[b]);
+    if (st != 0 && (st < 4 || st > 252 || fmod(st, 4) != 0))
+        return bad(L, "%s.byteStride: %.0f is not a multiple of 4 in [4, 252]", w, st);
+    *base = L->buf[b] + (size_t)off;
+    *len = (size_t)bl;
+    *stride = (int)st;
+    return XS_OK;
+}
+
+/* ---- accessors ------------------------------------------------------------------ */
+
+typedef struct acc {
+    size_t count;
+    int comp, ncomp, csize;
+    bool normalized;
+    const unsigned char *base; /* NULL: all zeros */
+    size_t stride;
+} acc;
+
+static int type_components(const char *t)
+{
+    if (!t) return 0;
+    if (strcmp(t, "SCALAR") == 0) return 1;
+    if (strcmp(t, "VEC2") == 0) return 2;
+    if (strcmp(t, "VEC3") == 0) return 3;
+    if (strcmp(t, "VEC4") == 0) return 4;
+    if (strcmp(t, "MAT4") == 0) return 16;
+    return 0;
+}
+
+static int comp_size(int c)
+{
+    switch (c) {
+    case 5120: case 5121: return 1;
+    case 5122: case 5123: return 2;
+    case 5125: case 5126: return 4;
+    }
+    return 0;
+}
+
+static xs_result accessor(loader *L, int idx, const char *what, acc *a)
+{
+    const cJSON *accs = arr(L->root, "accessors");
+    int n = accs ? cJSON_GetArraySize(accs) : 0;
+    if (idx < 0 || idx >= n)
+        return bad(L, "%s: accessor %d out of range (%d available)", what, idx, n);
+    const cJSON *o = cJSON_GetArrayItem(accs, idx);
+    char w[96];
+    snprintf(w, sizeof w, "accessors[%d]", idx);
+    if (cJSON_GetObjectItemCaseSensitive(o, "sparse"))
+        return bad(L, "%s: sparse accessors are not supported", w);
+    memset(a, 0, sizeof *a);
+    a->comp = (int)get_num(o, "componentType", 0);
+    a->csize = comp_size(a->comp);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
+    a->ncomp = type_components(cJSON_IsString(t) ? t->valuestring : NULL);
+    double cnt = get_num(o, "count", -1);
+    a->normalized = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "normalized"));
+    if (a->csize == 0)
+        return bad(L, "%s.componentType: %d is not a glTF component type", w, a->comp);
+    if (a->ncomp == 0)
+        return bad(L, "%s.type: missing or unsupported", w);
+    if (cnt < 1 || cnt != floor(cnt) || cnt > 4294967295.0)
+        return bad(L, "%s.count: must be a positive integer", w);
+    a->count = (size_t)cnt;
+    int bv = -1;
+    TRY(get_index(L, o, "bufferView", 1 << 30, w, &bv));
+    if (bv < 0)
+        return XS_OK; /* zeros */
+    const unsigned char *base;
+    size_t len;
+    int stride;
+    TRY(view(L, bv, &base, &len, &stride, w));
+    double off = get_num(o, "byteOffset", 0);
+    size_t elem = (size_t)a->csize * (size_t)a->ncomp;
+    a->stride = stride ? (size_t)stride : elem;
+    if (off < 0 || off != floor(off) || fmod(off, a->csize) != 0)
+        return bad(L, "%s.byteOffset: must be a non-negative multiple of the component size", w);
+    double end = off + (double)a->stride * (double)(a->count - 1) + (double)elem;
+    if (end > (double)len)
+        return bad(L, "%s: %zu elements of %zu bytes (stride %zu) from byte %.0f overrun its "
+                      "bufferView of %zu bytes", w, a->count, elem, a->stride, off, len);
+    a->base = base + (size_t)off;
+    return XS_OK;
+}
+
+static float acc_float(const acc *a, size_t i, int k)
+{
+    if (!a->base)
+        return 0.0f;
+    const unsigned char *p = a->base + i * a->stride + (size_t)k * (size_t)a->csize;
+    switch (a->comp) {
+    case 5126: { float f; memcpy(&f, p, 4); return f; }
+    case 5120: { int8_t v; memcpy(&v, p, 1); return a->normalized ? fmaxf((float)v / 127.0f, -1.0f) : (float)v; }
+    case 5121: { uint8_t v = *p; return a->normalized ? (float)v / 255.0f : (float)v; }
+    case 5122: { int16_t v; memcpy(&v, p, 2); return a->normalized ? fmaxf((float)v / 32767.0f, -1.0f) : (float)v; }
+    case 5123: { uint16_t v; memcpy(&v, p, 2); return a->normalized ? (float)v / 65535.0f : (float)v; }
+    case 5125: { uint32_t v; memcpy(&v, p, 4); return (float)v; }
+    }
+    return 0.0f;
+}
+
+static uint32_t acc_uint(const acc *a, size_t i)
+{
+    if (!a->base)
+        return 0;
+    const unsigned char *p = a->base + i * a->stride;
+    switch (a->comp) {
+    case 5121: return *p;
+    case 5123: { uint16_t v; memcpy(&v, p, 2); return v; }
+    case 5125: { uint32_t v; memcpy(&v, p, 4); return v; }
+    }
+    return 0;
+}
+
+/* Reads a float attribute of ncomp components into a new array. */
+static xs_result read_floats(loader *L, int idx, int ncomp, size_t want_count, const char *what,
+                             float **out)
+{
+    acc a;
+    TRY(accessor(L, idx, what, &a));
+    if (a.ncomp != ncomp)
+        return bad(L, "%s: expected %d components, accessor %d has %d", what, ncomp, idx, a.ncomp);
+    if (want_count && a.count != want_count)
+        return bad(L, "%s: accessor %d has %zu elements, POSITION has %zu", what, idx, a.count,
+                   want_count);
+    if (a.comp == 5125)
+        return bad(L, "%s: accessor %d: unsigned int is not allowed for vertex data", what, idx);
+    float *f = malloc(a.count * (size_t)ncomp * sizeof *f);
+    if (!f)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    for (size_t i = 0; i < a.count; ++i)
+        for (int k = 0; k < ncomp; ++k) {
+            float v = acc_float(&a, i, k);
+            if (!isfinite(v)) {
+                free(f);
+                return bad(L, "%s: accessor %d element %zu is not finite", what, idx, i);
+            }
+            f[i * (size_t)ncomp + (size_t)k] = v;
+        }
+    *out = f;
+    return XS_OK;
+}
+
+/* ---- textures, images, materials ---------------------------------------------- */
+
+static xs_result texref(loader *L, const cJSON *o, const char *k, xs_gltf_texref *t,
+                        const char *what)
+{
+    t->texture = -1;
+    t->texcoord = 0;
+    t->scale = 1.0f;
+    t->offset[0] = t->offset[1] = 0.0f;
+    t->rotation = 0.0f;
+    t->tscale[0] = t->tscale[1] = 1.0f;
+    const cJSON *ti = cJSON_GetObjectItemCaseSensitive(o, k);
+    if (!ti)
+        return XS_OK;
+    char w[160];
+    snprintf(w, sizeof w, "%s.%s", what, k);
+    TRY(get_index(L, ti, "index", L->s->texture_count, w, &t->texture));
+    if (t->texture < 0)
+        return bad(L, "%s.index: missing", w);
+    double tc = get_num(ti, "texCoord", 0);
+    if (tc != 0 && tc != 1)
+        return bad(L, "%s.texCoord: only 0 and 1 are supported", w);
+    t->texcoord = (int)tc;
+    t->scale = (float)get_num(ti, strcmp(k, "occlusionTexture") == 0 ? "strength" : "scale", 1.0);
+    const cJSON *ext = cJSON_GetObjectItemCaseSensitive(ti, "extensions");
+    const cJSON *tt = ext ? cJSON_GetObjectItemCaseSensitive(ext, "KHR_texture_transform") : NULL;
+    if (tt) {
+        TRY(get_nums(L, tt, "offset", 2, t->offset, w));
+        TRY(get_nums(L, tt, "scale", 2, t->tscale, w));
+        t->rotation = (float)get_num(tt, "rotation", 0);
+        double ttc = get_num(tt, "texCoord", -1);
+        if (ttc == 0 || ttc == 1)
+            t->texcoord = (int)ttc;
+    }
+    return XS_OK;
+}
+
+static xs_result load_images(loader *L)
+{
+    const cJSON *imgs = arr(L->root, "images");
+    int n = imgs ? cJSON_GetArraySize(imgs) : 0;
+    if (n == 0)
+        return XS_OK;
+    L->s->images = calloc((size_t)n, sizeof *L->s->images);
+    if (!L->s->images)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    L->s->image_count = n;
+    for (int i = 0; i < n; ++i) {
+        const cJSON *im = cJSON_GetArrayItem(imgs, i);
+        char w[64];
+        snprintf(w, sizeof w, "images[%d]", i);
+        const unsigned char *data = NULL;
+        size_t len = 0;
+        unsigned char *owned = NULL;
+        const cJSON *uri = cJSON_GetObjectItemCaseSensitive(im, "uri");
+        int bv = -1;
+        TRY(get_index(L, im, "bufferView", 1 << 30, w, &bv));
+        if (bv >= 0) {
+            int stride;
+            TRY(view(L, bv, &data, &len, &stride, w));
+        } else if (cJSON_IsString(uri) && strncmp(uri->valuestring, "data:", 5) == 0) {
+            TRY(decode_data_uri(L, uri->valuestring, &owned, &len, w));
+            data = owned;
+        } else if (cJSON_IsString(uri)) {
+            TRY(fetch_uri(L, uri->valuestring, &data, &len, w));
+        } else {
+            return bad(L, "%s: neither uri nor bufferView", w);
+        }
+        char lbl[600];
+        snprintf(lbl, sizeof lbl, "%s: %s", L->label, w);
+        xs_result r = xs_image_decode(lbl, data, len, L->lim.max_image_pixels, &L->s->images[i], L->err);
+        free(owned);
+        if (r != XS_OK)
+            return r;
+    }
+    return XS_OK;
+}
+
+static xs_result load_textures(loader *L)
+{
+    const cJSON *tex = arr(L->root, "textures");
+    const cJSON *smp = arr(L->root, "samplers");
+    int n = tex ? cJSON_GetArraySize(tex) : 0, ns = smp ? cJSON_GetArraySize(smp) : 0;
+    if (n == 0)
+        return XS_OK;
+    L->s->textures = calloc((size_t)n, sizeof *L->s->textures);
+    if (!L->s->textures)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    L->s->texture_count = n;
+    for (int i = 0; i < n; ++i) {
+        const cJSON *t = cJSON_GetArrayItem(tex, i);
+        char w[64];
+        snprintf(w, sizeof w, "textures[%d]", i);
+        xs_gltf_texture *x = &L->s->textures[i];
+        TRY(get_index(L, t, "source", L->s->image_count, w, &x->image));
+        if (x->image < 0)
+            return bad(L, "%s.source: missing (no image for this texture)", w);
+        int si = -1;
+        TRY(get_index(L, t, "sampler", ns, w, &si));
+        x->wrap_s = x->wrap_t = XS_WRAP_REPEAT;
+        if (si >= 0) {
+            const cJSON *s = cJSON_GetArrayItem(smp, si);
+            x->mag_filter = (int)get_num(s, "magFilter", 0);
+            x->min_filter = (int)get_num(s, "minFilter", 0);
+            x->wrap_s = (int)get_num(s, "wrapS", XS_WRAP_REPEAT);
+            x->wrap_t = (int)get_num(s, "wrapT", XS_WRAP_REPEAT);
+            for (int k = 0; k < 2; ++k) {
+                int v = k ? x->wrap_t : x->wrap_s;
+                if (v != XS_WRAP_REPEAT && v != XS_WRAP_CLAMP && v != XS_WRAP_MIRROR)
+                    return bad(L, "samplers[%d].%s: %d is not a glTF wrap mode", si,
+                               k ? "wrapT" : "wrapS", v);
+            }
+        }
+    }
+    return XS_OK;
+}
+
+static xs_result load_materials(loader *L)
+{
+    const cJSON *mats = arr(L->root, "materials");
+    int n = mats ? cJSON_GetArraySize(mats) : 0;
+    if (n == 0)
+        return XS_OK;
+    L->s->materials = calloc((size_t)n, sizeof *L->s->materials);
+    if (!L->s->materials)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    L->s->material_count = n;
+    for (int i = 0; i < n; ++i) {
+        const cJSON *m = cJSON_GetArrayItem(mats, i);
+        xs_gltf_material *x = &L->s->materials[i];
+        char w[64];
+        snprintf(w, sizeof w, "materials[%d]", i);
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(m, "name");
+        snprintf(x->name, sizeof x->name, "%s", cJSON_IsString(nm) ? nm->valuestring : "");
+        x->base_color[0] = x->base_color[1] = x->base_color[2] = x->base_color[3] = 1.0f;
+        x->metallic = x->roughness = 1.0f;
+        const cJSON *pbr = cJSON_GetObjectItemCaseSensitive(m, "pbrMetallicRoughness");
+        char wp[96];
+        snprintf(wp, sizeof wp, "%s.pbrMetallicRoughness", w);
+        TRY(texref(L, pbr, "baseColorTexture", &x->base_color_tex, wp));
+        TRY(texref(L, pbr, "metallicRoughnessTexture", &x->metallic_roughness_tex, wp));
+        if (pbr) {
+            TRY(get_nums(L, pbr, "baseColorFactor", 4, x->base_color, wp));
+            x->metallic = (float)get_num(pbr, "metallicFactor", 1.0);
+            x->roughness = (float)get_num(pbr, "roughnessFactor", 1.0);
+        }
+        TRY(texref(L, m, "normalTexture", &x->normal_tex, w));
+        TRY(texref(L, m, "occlusionTexture", &x->occlusion_tex, w));
+        TRY(texref(L, m, "emissiveTexture", &x->emissive_tex, w));
+        TRY(get_nums(L, m, "emissiveFactor", 3, x->emissive, w));
+        x->emissive_strength = 1.0f;
+        const cJSON *am = cJSON_GetObjectItemCaseSensitive(m, "alphaMode");
+        x->alpha_mode = XS_ALPHA_OPAQUE;
+        if (cJSON_IsString(am)) {
+            if (strcmp(am->valuestring, "MASK") == 0)
+                x->alpha_mode = XS_ALPHA_MASK;
+            else if (strcmp(am->valuestring, "BLEND") == 0)
+                x->alpha_mode = XS_ALPHA_BLEND;
+            else if (strcmp(am->valuestring, "OPAQUE") != 0)
+                return bad(L, "%s.alphaMode: '%s' is not OPAQUE, MASK or BLEND", w, am->valuestring);
+        }
+        x->alpha_cutoff = (float)get_num(m, "alphaCutoff", 0.5);
+        x->double_sided = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "doubleSided"));
+        x->ior = 1.5f;
+        x->transmission_tex.texture = -1;
+        const cJSON *ext = cJSON_GetObjectItemCaseSensitive(m, "extensions");
+        if (ext) {
+            const cJSON *es = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_emissive_strength");
+            if (es) {
+                double v = get_num(es, "emissiveStrength", 1.0);
+                if (v < 0)
+                    return bad(L, "%s.KHR_materials_emissive_strength.emissiveStrength: negative", w);
+                x->emissive_strength = (float)v;
+            }
+            const cJSON *tr = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_transmission");
+            if (tr) {
+                x->transmission = (float)get_num(tr, "transmissionFactor", 0.0);
+                char wt[128];
+                snprintf(wt, sizeof wt, "%s.KHR_materials_transmission", w);
+                TRY(texref(L, tr, "transmissionTexture", &x->transmission_tex, wt));
+            }
+            const cJSON *io = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_ior");
+            if (io) {
+                double v = get_num(io, "ior", 1.5);
+                if (!(v == 0.0 || v >= 1.0))
+                    return bad(L, "%s.KHR_materials_ior.ior: %g must be 0 or at least 1", w, v);
+                x->ior = (float)v;
+            }
+        }
+    }
+    return XS_OK;
+}
+
+/* ---- meshes -------------------------------------------------------------------- */
+
+static xs_result load_primitive(loader *L, const cJSON *p, const char *w, xs_gltf_primitive *x,
+                                uint64_t *tris)
+{
+    double mode = get_num(p, "mode", 4);
+    if (mode != 4) {
+        static const char *names[] = {"POINTS", "LINES", "LINE_LOOP", "LINE_STRIP", "TRIANGLES",
+                                      "TRIANGLE_STRIP", "TRIANGLE_FAN"};
+        return bad(L, "%s.mode: %s primitives are not supported (only TRIANGLES)", w,
+                   mode >= 0 && mode <= 6 ? names[(int)mode] : "unknown");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(p, "targets"))
+        return bad(L, "%s.targets: morph targets are not supported", w);
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(p, "attributes");
+    int pos = -1, nrm = -1, uv0 = -1, uv1 = -1, tan = -1;
+    int nacc = arr(L->root, "accessors") ? cJSON_GetArraySize(arr(L->root, "accessors")) : 0;
+    char wa[128];
+    snprintf(wa, sizeof wa, "%s.attributes", w);
+    TRY(get_index(L, at, "POSITION", nacc, wa, &pos));
+    if (pos < 0)
+        return bad(L, "%s.attributes.POSITION: missing", w);
+    TRY(get_index(L, at, "NORMAL", nacc, wa, &nrm));
+    TRY(get_index(L, at, "TEXCOORD_0", nacc, wa, &uv0));
+    TRY(get_index(L, at, "TEXCOORD_1", nacc, wa, &uv1));
+    TRY(get_index(L, at, "TANGENT", nacc, wa, &tan));
+    acc pa;
+    TRY(accessor(L, pos, wa, &pa));
+    size_t nv = pa.count;
+    char wx[160];
+    snprintf(wx, sizeof wx, "%s.POSITION", wa);
+    TRY(read_floats(L, pos, 3, 0, wx, &x->positions));
+    x->vertex_count = (uint32_t)nv;
+    if (nrm >= 0) {
+        snprintf(wx, sizeof wx, "%s.NORMAL", wa);
+        TRY(read_floats(L, nrm, 3, nv, wx, &x->normals));
+    }
+    if (uv0 >= 0) {
+        snprintf(wx, sizeof wx, "%s.TEXCOORD_0", wa);
+        TRY(read_floats(L, uv0, 2, nv, wx, &x->uv0));
+    }
+    if (uv1 >= 0) {
+        snprintf(wx, sizeof wx, "%s.TEXCOORD_1", wa);
+        TRY(read_floats(L, uv1, 2, nv, wx, &x->uv1));
+    }
+    if (tan >= 0) {
+        snprintf(wx, sizeof wx, "%s.TANGENT", wa);
+        TRY(read_floats(L, tan, 4, nv, wx, &x->tangents));
+    }
+    int ii = -1;
+    TRY(get_index(L, p, "indices", nacc, w, &ii));
+    size_t ni = nv;
+    acc ia;
+    if (ii >= 0) {
+        snprintf(wx, sizeof wx, "%s.indices", w);
+        TRY(accessor(L, ii, wx, &ia));
+        if (ia.ncomp != 1 || (ia.comp != 5121 && ia.comp != 5123 && ia.comp != 5125))
+            return bad(L, "%s.indices: must be unsigned byte, short or int scalars", w);
+        ni = ia.count;
+    }
+    if (ni % 3 != 0)
+        return bad(L, "%s: %zu indices is not a multiple of 3", w, ni);
+    if (*tris + ni / 3 > L->lim.max_triangles)
+        return bad(L, "%s: more than %llu triangles in the scene", w,
+                   (unsigned long long)L->lim.max_triangles);
+    x->indices = malloc((ni ? ni : 1) * sizeof *x->indices);
+    if (!x->indices)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    for (size_t i = 0; i < ni; ++i) {
+        uint32_t v = ii >= 0 ? acc_uint(&ia, i) : (uint32_t)i;
+        if (v >= nv)
+            return bad(L, "%s.indices: index %u at position %zu is past the %zu vertices", w, v, i, nv);
+        x->indices[i] = v;
+    }
+    x->tri_count = (uint32_t)(ni / 3);
+    *tris += ni / 3;
+    TRY(get_index(L, p, "material", L->s->material_count, w, &x->material));
+    return XS_OK;
+}
+
+static xs_result load_meshes(loader *L)
+{
+    const cJSON *meshes = arr(L->root, "meshes");
+    int n = meshes ? cJSON_GetArraySize(meshes) : 0;
+    if (n == 0)
+        return XS_OK;
+    L->s->meshes = calloc((size_t)n, sizeof *L->s->meshes);
+    if (!L->s->meshes)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    L->s->mesh_count = n;
+    uint64_t tris = 0;
+    for (int i = 0; i < n; ++i) {
+        const cJSON *m = cJSON_GetArrayItem(meshes, i);
+        xs_gltf_mesh *x = &L->s->meshes[i];
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(m, "name");
+        snprintf(x->name, sizeof x->name, "%s", cJSON_IsString(nm) ? nm->valuestring : "");
+        const cJSON *prims = arr(m, "primitives");
+        int np = prims ? cJSON_GetArraySize(prims) : 0;
+        if (np == 0)
+            return bad(L, "meshes[%d].primitives: missing or empty", i);
+        x->prims = calloc((size_t)np, sizeof *x->prims);
+        if (!x->prims)
+            return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+        x->prim_count = np;
+        for (int k = 0; k < np; ++k) {
+            char w[96];
+            snprintf(w, sizeof w, "meshes[%d].primitives[%d]", i, k);
+            TRY(load_primitive(L, cJSON_GetArrayItem(prims, k), w, &x->prims[k], &tris));
+        }
+    }
+    L->s->tri_count_unique = tris;
+    return XS_OK;
+}
+
+/* ---- nodes ------------------------------------------------------------------------ */
+
+static void mat_mul(const float *a, const float *b, float *out)
+{
+    float r[16];
+    for (int c = 0; c < 4; ++c)
+        for (int row = 0; row < 4; ++row) {
+            float s = 0.0f;
+            for (int k = 0; k < 4; ++k)
+                s += a[k * 4 + row] * b[c * 4 + k];
+            r[c * 4 + row] = s;
+        }
+    memcpy(out, r, sizeof r);
+}
+
+static xs_result node_matrix(loader *L, const cJSON *n, const char *w, float *m)
+{
+    static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    memcpy(m, id, sizeof id);
+    if (cJSON_GetObjectItemCaseSensitive(n, "matrix")) {
+        TRY(get_nums(L, n, "matrix", 16, m, w));
+        return XS_OK;
+    }
+    float t[3] = {0, 0, 0}, q[4] = {0, 0, 0, 1}, s[3] = {1, 1, 1};
+    TRY(get_nums(L, n, "translation", 3, t, w));
+    TRY(get_nums(L, n, "rotation", 4, q, w));
+    TRY(get_nums(L, n, "scale", 3, s, w));
+    float ql = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+    if (!(ql > 0.0f))
+        return bad(L, "%s.rotation: zero quaternion", w);
+    float x = q[0] / ql, y = q[1] / ql, z = q[2] / ql, qw = q[3] / ql;
+    float r[9] = {1 - 2 * (y * y + z * z), 2 * (x * y + z * qw), 2 * (x * z - y * qw),
+                  2 * (x * y - z * qw), 1 - 2 * (x * x + z * z), 2 * (y * z + x * qw),
+                  2 * (x * z + y * qw), 2 * (y * z - x * qw), 1 - 2 * (x * x + y * y)};
+    for (int c = 0; c < 3; ++c)
+        for (int row = 0; row < 3; ++row)
+            m[c * 4 + row] = r[c * 3 + row] * s[c];
+    m[12] = t[0];
+    m[13] = t[1];
+    m[14] = t[2];
+    return XS_OK;
+}
+
+static xs_result push(void **arrp, int *count, size_t elem, const void *v, loader *L)
+{
+    void *n = realloc(*arrp, (size_t)(*count + 1) * elem);
+    if (!n)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    memcpy((unsigned char *)n + (size_t)*count * elem, v, elem);
+    *arrp = n;
+    (*count)++;
+    return XS_OK;
+}
+
+static xs_result visit(loader *L, const cJSON *nodes, int ni, const float *parent, int depth)
+{
+    int nn = cJSON_GetArraySize(nodes);
+    if (depth > L->lim.max_node_depth)
+        return bad(L, "nodes[%d]: hierarchy deeper than %d", ni, L->lim.max_node_depth);
+    if (L->node_state[ni] == 1)
+        return bad(L, "nodes[%d]: the node hierarchy has a cycle", ni);
+    if (L->node_state[ni] == 2)
+        return bad(L, "nodes[%d]: node has more than one parent", ni);
+    L->node_state[ni] = 1;
+    const cJSON *n = cJSON_GetArrayItem(nodes, ni);
+    char w[64];
+    snprintf(w, sizeof w, "nodes[%d]", ni);
+    float local[16], world[16];
+    TRY(node_matrix(L, n, w, local));
+    mat_mul(parent, local, world);
+    int mesh = -1, cam = -1;
+    TRY(get_index(L, n, "mesh", L->s->mesh_count, w, &mesh));
+    if (mesh >= 0) {
+        xs_gltf_instance in = {.mesh = mesh, .node = ni};
+        memcpy(in.xform, world, sizeof world);
+        TRY(push((void **)&L->s->instances, &L->s->instance_count, sizeof in, &in, L));
+        for (int k = 0; k < L->s->meshes[mesh].prim_count; ++k)
+            L->s->tri_count_instanced += L->s->meshes[mesh].prims[k].tri_count;
+    }
+    const cJSON *cams = arr(L->root, "cameras");
+    TRY(get_index(L, n, "camera", cams ? cJSON_GetArraySize(cams) : 0, w, &cam));
+    if (cam >= 0) {
+        const cJSON *c = cJSON_GetArrayItem(cams, cam);
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "type");
+        if (cJSON_IsString(type) && strcmp(type->valuestring, "perspective") == 0) {
+            const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "perspective");
+            xs_gltf_camera gc = {.camera = cam, .node = ni};
+            gc.yfov = (float)get_num(p, "yfov", 0);
+            gc.aspect = (float)get_num(p, "aspectRatio", 0);
+            if (!(gc.yfov > 0.0f && gc.yfov < 3.14159f))
+                return bad(L, "cameras[%d].perspective.yfov: must be in (0, pi)", cam);
+            const cJSON *cn = cJSON_GetObjectItemCaseSensitive(c, "name");
+            const cJSON *nn2 = cJSON_GetObjectItemCaseSensitive(n, "name");
+            snprintf(gc.name, sizeof gc.name, "%s",
+                     cJSON_IsString(cn) ? cn->valuestring : cJSON_IsString(nn2) ? nn2->valuestring : "");
+            memcpy(gc.xform, world, sizeof world);
+            TRY(push((void **)&L->s->cameras, &L->s->camera_count, sizeof gc, &gc, L));
+        }
+    }
+    const cJSON *ext = cJSON_GetObjectItemCaseSensitive(n, "extensions");
+    const cJSON *lp = ext ? cJSON_GetObjectItemCaseSensitive(ext, "KHR_lights_punctual") : NULL;
+    if (lp) {
+        const cJSON *rext = cJSON_GetObjectItemCaseSensitive(L->root, "extensions");
+        const cJSON *rl = rext ? cJSON_GetObjectItemCaseSensitive(rext, "KHR_lights_punctual") : NULL;
+        const cJSON *lights = rl ? arr(rl, "lights") : NULL;
+        int li = -1;
+        char wl[96];
+        snprintf(wl, sizeof wl, "%s.extensions.KHR_lights_punctual", w);
+        TRY(get_index(L, lp, "light", lights ? cJSON_GetArraySize(lights) : 0, wl, &li));
+        if (li >= 0) {
+            const cJSON *l = cJSON_GetArrayItem(lights, li);
+            xs_gltf_light gl = {0};
+            const cJSON *type = cJSON_GetObjectItemCaseSensitive(l, "type");
+            const char *ts = cJSON_IsString(type) ? type->valuestring : "";
+            gl.type = strcmp(ts, "directional") == 0 ? XS_LIGHT_DIRECTIONAL
+                      : strcmp(ts, "point") == 0     ? XS_LIGHT_POINT
+                      : strcmp(ts, "spot") == 0      ? XS_LIGHT_SPOT
+                                                     : -1;
+            if (gl.type < 0)
+                return bad(L, "KHR_lights_punctual.lights[%d].type: '%s' is not directional, point or spot", li, ts);
+            gl.color[0] = gl.color[1] = gl.color[2] = 1.0f;
+            char wl2[96];
+            snprintf(wl2, sizeof wl2, "KHR_lights_punctual.lights[%d]", li);
+            TRY(get_nums(L, l, "color", 3, gl.color, wl2));
+            gl.intensity = (float)get_num(l, "intensity", 1.0);
+            gl.range = (float)get_num(l, "range", 0.0);
+            const cJSON *spot = cJSON_GetObjectItemCaseSensitive(l, "spot");
+            gl.inner_cone = (float)get_num(spot, "innerConeAngle", 0.0);
+            gl.outer_cone = (float)get_num(spot, "outerConeAngle", 3.14159265 / 4);
+            memcpy(gl.xform, world, sizeof world);
+            TRY(push((void **)&L->s->lights, &L->s->light_count, sizeof gl, &gl, L));
+        }
+    }
+    const cJSON *ch = arr(n, "children");
+    int nc = ch ? cJSON_GetArraySize(ch) : 0;
+    for (int k = 0; k < nc; ++k) {
+        const cJSON *c = cJSON_GetArrayItem(ch, k);
+        if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble >= nn ||
+            c->valuedouble != floor(c->valuedouble))
+            return bad(L, "%s.children[%d]: node index out of range (%d nodes)", w, k, nn);
+        TRY(visit(L, nodes, (int)c->valuedouble, world, depth + 1));
+    }
+    L->node_state[ni] = 2;
+    return XS_OK;
+}
+
+static xs_result load_scene(loader *L)
+{
+    const cJSON *nodes = arr(L->root, "nodes");
+    const cJSON *scenes = arr(L->root, "scenes");
+    int nn = nodes ? cJSON_GetArraySize(nodes) : 0;
+    int ns = scenes ? cJSON_GetArraySize(scenes) : 0;
+    if (ns == 0)
+        return bad(L, "scenes: missing or empty: nothing to render");
+    int si = -1;
+    TRY(get_index(L, L->root, "scene", ns, "(top level)", &si));
+    if (si < 0)
+        si = 0;
+    const cJSON *roots = arr(cJSON_GetArrayItem(scenes, si), "nodes");
+    int nr = roots ? cJSON_GetArraySize(roots) : 0;
+    if (nn > 0) {
+        L->node_state = calloc((size_t)nn, 1);
+        if (!L->node_state)
+            return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    }
+    static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    for (int k = 0; k < nr; ++k) {
+        const cJSON *r = cJSON_GetArrayItem(roots, k);
+        if (!cJSON_IsNumber(r) || r->valuedouble < 0 || r->valuedouble >= nn ||
+            r->valuedouble != floor(r->valuedouble))
+            return bad(L, "scenes[%d].nodes[%d]: node index out of range (%d nodes)", si, k, nn);
+        TRY(visit(L, nodes, (int)r->valuedouble, id, 0));
+    }
+    if (L->s->instance_count == 0)
+        return bad(L, "scenes[%d]: places no mesh: nothing to render", si);
+    return XS_OK;
+}
+
+/* ---- entry ------------------------------------------------------------------------ */
+
+static uint32_t rd32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static xs_result check_required_extensions(loader *L)
+{
+    static const char *const supported[] = {
+        "KHR_materials_emissive_strength", "KHR_texture_transform", "KHR_lights_punctual",
+        "KHR_materials_transmission", "KHR_materials_ior", NULL};
+    const cJSON *req = arr(L->root, "extensionsRequired");
+    int n = req ? cJSON_GetArraySize(req) : 0;
+    for (int i = 0; i < n; ++i) {
+        const cJSON *e = cJSON_GetArrayItem(req, i);
+        bool ok = false;
+        for (const char *const *s = supported; *s && cJSON_IsString(e); ++s)
+            ok |= strcmp(e->valuestring, *s) == 0;
+        if (!ok)
+            return bad(L, "extensionsRequired: '%s' is not supported",
+                       cJSON_IsString(e) ? e->valuestring : "?");
+    }
+    return XS_OK;
+}
+
+void xs_gltf_destroy(xs_gltf_scene *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->mesh_count; ++i) {
+        for (int k = 0; k < s->meshes[i].prim_count; ++k) {
+            xs_gltf_primitive *p = &s->meshes[i].prims[k];
+            free(p->positions), free(p->normals), free(p->uv0), free(p->uv1), free(p->tangents);
+            free(p->indices);
+        }
+        free(s->meshes[i].prims);
+    }
+    for (int i = 0; i < s->image_count; ++i)
+        free(s->images[i].rgba8);
+    free(s->meshes), free(s->instances), free(s->materials), free(s->textures);
+    free(s->images), free(s->cameras), free(s->lights);
+    free(s);
+}
+
+xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
+                       xs_gltf_fetch_fn fetch, void *user, const xs_gltf_limits *limits,
+                       xs_gltf_scene **out, xs_err *err)
+{
+    *out = NULL;
+    loader L;
+    memset(&L, 0, sizeof L);
+    L.label = label;
+    L.err = err;
+    L.fetch = fetch;
+    L.user = user;
+    if (limits)
+        L.lim = *limits;
+    else
+        xs_gltf_limits_default(&L.lim);
+    const char *json = (const char *)data;
+    size_t json_len = len;
+    if (len >= 4 && memcmp(data, "glTF", 4) == 0) {
+        L.is_glb = true;
+        if (len < 20)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: GLB: truncated header", label);
+        uint32_t version = rd32(data + 4), total = rd32(data + 8);
+        if (version != 2)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: GLB: version %u (only 2)", label, version);
+        if (total > len)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: GLB: header says %u bytes, file has %zu",
+                              label, total, len);
+        uint32_t clen = rd32(data + 12), ctype = rd32(data + 16);
+        if (ctype != 0x4E4F534Au || (uint64_t)clen + 20 > total)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: GLB: first chunk is not a valid JSON chunk",
+                              label);
+        json = (const char *)data + 20;
+        json_len = clen;
+        size_t next = 20 + (size_t)clen;
+        if (next + 8 <= total) {
+            uint32_t blen = rd32(data + next), btype = rd32(data + next + 4);
+            if (btype == 0x004E4942u) {
+                if ((uint64_t)next + 8 + blen > total)
+                    return xs_err_set(err, XS_ERR_INVALID, "%s: GLB: BIN chunk overruns the file",
+                                      label);
+                L.glb_bin = data + next + 8;
+                L.glb_bin_len = blen;
+            }
+        }
+    }
+    L.root = cJSON_ParseWithLength(json, json_len);
+    if (!L.root || !cJSON_IsObject(L.root)) {
+        cJSON_Delete(L.root);
+        return xs_err_set(err, XS_ERR_INVALID, "%s: not valid glTF JSON", label);
+    }
+    L.s = calloc(1, sizeof *L.s);
+    xs_result r = L.s ? XS_OK : xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
+    const cJSON *asset = cJSON_GetObjectItemCaseSensitive(L.root, "asset");
+    const cJSON *ver = asset ? cJSON_GetObjectItemCaseSensitive(asset, "version") : NULL;
+    if (r == XS_OK && (!cJSON_IsString(ver) || ver->valuestring[0] != '2'))
+        r = bad(&L, "asset.version: missing or not 2.x");
+    if (r == XS_OK)
+        r = check_required_extensions(&L);
+    if (r == XS_OK)
+        r = load_buffers(&L);
+    if (r == XS_OK)
+        r = load_images(&L);
+    if (r == XS_OK)
+        r = load_textures(&L);
+    if (r == XS_OK)
+        r = load_materials(&L);
+    if (r == XS_OK)
+        r = load_meshes(&L);
+    if (r == XS_OK)
+        r = load_scene(&L);
+    for (int i = 0; i < L.buffer_count; ++i)
+        free(L.buf_owned ? L.buf_owned[i] : NULL);
+    free(L.buf), free(L.buf_len), free(L.buf_owned), free(L.node_state);
+    cJSON_Delete(L.root);
+    if (r != XS_OK) {
+        xs_gltf_destroy(L.s);
+        return r;
+    }
+    *out = L.s;
+    return XS_OK;
+}

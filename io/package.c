@@ -1,0 +1,420 @@
+/* Scene packages (see xs_package.h): in-memory extraction with libarchive
+ * (tar + zstd) under limits, and deterministic packing of a folder. */
+#include "io/xs_package.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void xs_pkg_limits_default(xs_pkg_limits *l)
+{
+    l->max_entry_bytes = 4ull << 30;
+    l->max_total_bytes = 32ull << 30;
+    l->max_entries = 100000;
+    l->max_ratio = 1000.0;
+    l->max_package_bytes = 16ull << 30;
+}
+
+xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,
+                           xs_err *err)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return xs_err_set(err, XS_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return xs_err_set(err, XS_ERR_INVALID, "%s: not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return xs_err_set(err, XS_ERR_INVALID, "%s: %lld bytes exceeds the limit of %llu", path,
+                          (long long)st.st_size, (unsigned long long)max_bytes);
+    }
+    size_t n = (size_t)st.st_size;
+    unsigned char *buf = malloc(n + 1);
+    if (!buf) {
+        close(fd);
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory for %zu bytes", path, n);
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = read(fd, buf + got, n - got);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            int e = k < 0 ? errno : EIO;
+            free(buf);
+            close(fd);
+            return xs_err_set(err, XS_ERR_IO, "%s: read failed: %s", path,
+                              k < 0 ? strerror(e) : "file shrank while reading");
+        }
+        got += (size_t)k;
+    }
+    close(fd);
+    buf[n] = 0;
+    *out = buf;
+    *len = n;
+    return XS_OK;
+}
+
+xs_result xs_path_normalize(const char *path, char *out, size_t out_size, xs_err *err)
+{
+    if (!path || !*path)
+        return xs_err_set(err, XS_ERR_INVALID, "empty path");
+    if (path[0] == '/')
+        return xs_err_set(err, XS_ERR_INVALID, "absolute path '%s'", path);
+    size_t o = 0;
+    const char *p = path;
+    while (*p) {
+        const char *seg = p;
+        while (*p && *p != '/')
+            p++;
+        size_t len = (size_t)(p - seg);
+        if (*p == '/')
+            p++;
+        if (len == 0 || (len == 1 && seg[0] == '.'))
+            continue;
+        if (len == 2 && seg[0] == '.' && seg[1] == '.')
+            return xs_err_set(err, XS_ERR_INVALID, "path '%s' has a '..' component", path);
+        for (size_t i = 0; i < len; ++i) {
+            unsigned char c = (unsigned char)seg[i];
+            if (c < 0x20 || c == 0x7f || c == '\\')
+                return xs_err_set(err, XS_ERR_INVALID,
+                                  "path '%s' holds a backslash or control character", path);
+        }
+        if (len == 2 && seg[1] == ':' && o == 0)
+            return xs_err_set(err, XS_ERR_INVALID, "path '%s' names a drive", path);
+        if (o + len + 2 > out_size)
+            return xs_err_set(err, XS_ERR_INVALID, "path '%.64s...' is too long", path);
+        if (o > 0)
+            out[o++] = '/';
+        memcpy(out + o, seg, len);
+        o += len;
+    }
+    if (o == 0)
+        return xs_err_set(err, XS_ERR_INVALID, "path '%s' names no file", path);
+    out[o] = '\0';
+    return XS_OK;
+}
+
+void xs_pkg_destroy(xs_pkg *pkg)
+{
+    if (!pkg)
+        return;
+    for (size_t i = 0; i < pkg->count; ++i) {
+        free(pkg->entries[i].name);
+        free(pkg->entries[i].data);
+    }
+    free(pkg->entries);
+    free(pkg->label);
+    free(pkg);
+}
+
+const xs_pkg_entry *xs_pkg_find(const xs_pkg *pkg, const char *name)
+{
+    for (size_t i = 0; i < pkg->count; ++i)
+        if (strcmp(pkg->entries[i].name, name) == 0)
+            return &pkg->entries[i];
+    return NULL;
+}
+
+static const char *entry_kind(mode_t type)
+{
+    switch (type) {
+    case AE_IFLNK: return "a symbolic link";
+    case AE_IFCHR: return "a character device";
+    case AE_IFBLK: return "a block device";
+    case AE_IFIFO: return "a FIFO";
+    case AE_IFSOCK: return "a socket";
+    }
+    return "not a regular file";
+}
+
+xs_result xs_pkg_open_memory(const char *label, const void *bytes, size_t len,
+                             const xs_pkg_limits *lim, xs_pkg **out, xs_err *err)
+{
+    *out = NULL;
+    if (len > lim->max_package_bytes)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: %zu bytes exceeds the package limit of %llu",
+                          label, len, (unsigned long long)lim->max_package_bytes);
+    xs_pkg *pkg = calloc(1, sizeof *pkg);
+    size_t cap = 16;
+    if (pkg) {
+        pkg->label = strdup(label);
+        pkg->entries = calloc(cap, sizeof *pkg->entries);
+    }
+    if (!pkg || !pkg->label || !pkg->entries) {
+        xs_pkg_destroy(pkg);
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
+    }
+    struct archive *a = archive_read_new();
+    if (!a) {
+        xs_pkg_destroy(pkg);
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
+    }
+    archive_read_support_filter_zstd(a);
+    archive_read_support_format_tar(a);
+    xs_result r = XS_OK;
+    const double bomb_limit = lim->max_ratio * (double)(len > 4096 ? len : 4096);
+    if (archive_read_open_memory(a, bytes, len) != ARCHIVE_OK) {
+        r = xs_err_set(err, XS_ERR_INVALID, "%s: not a zstd-compressed tar archive: %s", label,
+                       archive_error_string(a));
+        goto done;
+    }
+    for (;;) {
+        struct archive_entry *e = NULL;
+        int rc = archive_read_next_header(a, &e);
+        if (rc == ARCHIVE_EOF)
+            break;
+        if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: damaged or truncated archive after %zu entries: %s",
+                           label, pkg->count, archive_error_string(a));
+            goto done;
+        }
+        if (archive_filter_code(a, 0) != ARCHIVE_FILTER_ZSTD) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: the tar archive is not zstd-compressed", label);
+            goto done;
+        }
+        const char *raw = archive_entry_pathname(e);
+        if (!raw)
+            raw = "";
+        char name[1024];
+        xs_err pe;
+        if (xs_path_normalize(raw, name, sizeof name, &pe) != XS_OK) {
+            if (archive_entry_filetype(e) == AE_IFDIR && (strcmp(raw, "./") == 0 || strcmp(raw, ".") == 0))
+                continue; /* the archive's own root */
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: entry '%s': %s", label, raw, pe.msg);
+            goto done;
+        }
+        if (archive_entry_hardlink(e)) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: entry '%s': hard links are not allowed", label,
+                           name);
+            goto done;
+        }
+        mode_t type = archive_entry_filetype(e);
+        if (type == AE_IFDIR)
+            continue;
+        if (type != AE_IFREG) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: entry '%s': %s is not allowed", label, name,
+                           entry_kind(type));
+            goto done;
+        }
+        if (xs_pkg_find(pkg, name)) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: entry '%s' appears twice", label, name);
+            goto done;
+        }
+        if (pkg->count >= lim->max_entries) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: more than %u entries", label, lim->max_entries);
+            goto done;
+        }
+        int64_t declared = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+        if (declared < 0) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: entry '%s' has no size", label, name);
+            goto done;
+        }
+        if ((uint64_t)declared > lim->max_entry_bytes) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: entry '%s': %lld bytes exceeds the limit of %llu",
+                           label, name, (long long)declared, (unsigned long long)lim->max_entry_bytes);
+            goto done;
+        }
+        if (pkg->total_bytes + (uint64_t)declared > lim->max_total_bytes) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: entry '%s': the package's total exceeds the limit of %llu bytes",
+                           label, name, (unsigned long long)lim->max_total_bytes);
+            goto done;
+        }
+        if ((double)(pkg->total_bytes + (uint64_t)declared) > bomb_limit) {
+            r = xs_err_set(err, XS_ERR_INVALID,
+                           "%s: entry '%s': %llu uncompressed bytes from a %zu-byte package "
+                           "exceeds the compression ratio limit of %g (a decompression bomb?)",
+                           label, name, (unsigned long long)(pkg->total_bytes + (uint64_t)declared),
+                           len, lim->max_ratio);
+            goto done;
+        }
+        size_t size = (size_t)declared;
+        unsigned char *data = malloc(size + 1);
+        if (!data) {
+            r = xs_err_set(err, XS_ERR_NOMEM, "%s: entry '%s': out of memory for %zu bytes", label,
+                           name, size);
+            goto done;
+        }
+        size_t got = 0;
+        while (got < size) {
+            la_ssize_t k = archive_read_data(a, data + got, size - got);
+            if (k <= 0) {
+                free(data);
+                r = xs_err_set(err, XS_ERR_INVALID, "%s: entry '%s' is truncated (%zu of %zu bytes): %s",
+                               label, name, got, size, k < 0 ? archive_error_string(a) : "end of data");
+                goto done;
+            }
+            got += (size_t)k;
+        }
+        data[size] = 0;
+        if (pkg->count == cap) {
+            xs_pkg_entry *ne = realloc(pkg->entries, cap * 2 * sizeof *ne);
+            if (!ne) {
+                free(data);
+                r = xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
+                goto done;
+            }
+            pkg->entries = ne;
+            cap *= 2;
+        }
+        xs_pkg_entry *pe2 = &pkg->entries[pkg->count];
+        pe2->name = strdup(name);
+        pe2->data = data;
+        pe2->size = size;
+        if (!pe2->name) {
+            free(data);
+            r = xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
+            goto done;
+        }
+        pkg->count++;
+        pkg->total_bytes += size;
+    }
+done:
+    archive_read_free(a);
+    if (r != XS_OK) {
+        xs_pkg_destroy(pkg);
+        return r;
+    }
+    *out = pkg;
+    return XS_OK;
+}
+
+/* ---- Packing ---------------------------------------------------------------- */
+
+typedef struct name_list {
+    char **v;
+    size_t n, cap;
+} name_list;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static xs_result collect(const char *root, const char *rel, name_list *list, xs_err *err)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s%s%s", root, rel[0] ? "/" : "", rel);
+    DIR *d = opendir(path);
+    if (!d) {
+        int e = errno;
+        return xs_err_set(err, XS_ERR_IO, "%s: cannot open directory: %s", path, strerror(e));
+    }
+    xs_result r = XS_OK;
+    struct dirent *de;
+    while (r == XS_OK && (de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char sub[PATH_MAX], full[PATH_MAX];
+        int k = snprintf(sub, sizeof sub, "%s%s%s", rel, rel[0] ? "/" : "", de->d_name);
+        if (k < 0 || (size_t)k >= sizeof sub) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s/%s: path too long", path, de->d_name);
+            break;
+        }
+        snprintf(full, sizeof full, "%s/%s", root, sub);
+        struct stat st;
+        if (lstat(full, &st) != 0) {
+            int e = errno;
+            r = xs_err_set(err, XS_ERR_IO, "%s: %s", full, strerror(e));
+        } else if (S_ISDIR(st.st_mode)) {
+            r = collect(root, sub, list, err);
+        } else if (!S_ISREG(st.st_mode)) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: only regular files can be packed (%s)", full,
+                           S_ISLNK(st.st_mode) ? "a symbolic link" : "a special file");
+        } else {
+            if (list->n == list->cap) {
+                size_t nc = list->cap ? list->cap * 2 : 32;
+                char **nv = realloc(list->v, nc * sizeof *nv);
+                if (!nv) {
+                    r = xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                list->v = nv;
+                list->cap = nc;
+            }
+            list->v[list->n] = strdup(sub);
+            if (!list->v[list->n])
+                r = xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+            else
+                list->n++;
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+xs_result xs_pkg_write_dir(const char *dir, const char *out_path, int zstd_level, xs_err *err)
+{
+    name_list list = {0};
+    xs_result r = collect(dir, "", &list, err);
+    char tmp[PATH_MAX];
+    struct archive *a = NULL;
+    struct archive_entry *e = NULL;
+    if (r == XS_OK)
+        r = xs_tmp_path(out_path, tmp, sizeof tmp, err);
+    if (r != XS_OK)
+        goto done;
+    qsort(list.v, list.n, sizeof *list.v, cmp_str);
+    a = archive_write_new();
+    e = archive_entry_new();
+    char level[32];
+    snprintf(level, sizeof level, "zstd:compression-level=%d", zstd_level);
+    if (!a || !e || archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
+        archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+        archive_write_set_options(a, level) != ARCHIVE_OK ||
+        archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
+        r = xs_err_set(err, XS_ERR_IO, "%s: cannot start the archive: %s", out_path,
+                       a ? archive_error_string(a) : "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < list.n && r == XS_OK; ++i) {
+        char full[PATH_MAX];
+        snprintf(full, sizeof full, "%s/%s", dir, list.v[i]);
+        unsigned char *data = NULL;
+        size_t n = 0;
+        if ((r = xs_file_read_all(full, UINT64_MAX, &data, &n, err)) != XS_OK)
+            break;
+        archive_entry_clear(e);
+        archive_entry_set_pathname(e, list.v[i]);
+        archive_entry_set_size(e, (la_int64_t)n);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0644);
+        archive_entry_set_mtime(e, 0, 0);
+        if (archive_write_header(a, e) != ARCHIVE_OK ||
+            (n > 0 && archive_write_data(a, data, n) != (la_ssize_t)n))
+            r = xs_err_set(err, XS_ERR_IO, "%s: cannot add %s: %s", out_path, list.v[i],
+                           archive_error_string(a));
+        free(data);
+    }
+    if (archive_write_close(a) != ARCHIVE_OK && r == XS_OK)
+        r = xs_err_set(err, XS_ERR_IO, "%s: cannot finish the archive: %s", out_path,
+                       archive_error_string(a));
+    if (r == XS_OK)
+        r = xs_commit_file(tmp, out_path, err);
+    else
+        unlink(tmp);
+done:
+    if (a)
+        archive_write_free(a);
+    if (e)
+        archive_entry_free(e);
+    for (size_t i = 0; i < list.n; ++i)
+        free(list.v[i]);
+    free(list.v);
+    return r;
+}

@@ -1,0 +1,155 @@
+/* glTF 2.0 loading: .gltf (JSON with .bin and image files or data: URIs) and
+ * .glb, parsed with cJSON into plain arrays the renderer can take as they are.
+ *
+ * Kept as written: the node hierarchy's world transforms, meshes used by
+ * several nodes as instances of one mesh (never copied), perspective cameras,
+ * metallic-roughness materials with their textures and KHR_texture_transform,
+ * alpha mode, double-sidedness, KHR_materials_emissive_strength,
+ * KHR_materials_transmission, KHR_materials_ior and KHR_lights_punctual.
+ * Images (PNG, JPEG) are decoded to 8-bit RGBA with libpng and libjpeg-turbo.
+ * Refused with a message naming the object and the reason: primitives that
+ * are not triangles, sparse accessors, accessors or buffer views out of range,
+ * indices past the vertex count, node cycles, missing buffers or images.
+ * Occlusion textures are read and kept but the renderer ignores them.
+ */
+#ifndef XS_GLTF_H
+#define XS_GLTF_H
+
+#include <stdbool.h>
+
+#include "io/xs_io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Finds a file the glTF refers to (a .bin or an image): path is normalised
+ * and relative to the glTF file's folder. *data stays valid until the loader
+ * returns. */
+typedef xs_result (*xs_gltf_fetch_fn)(void *user, const char *path, const unsigned char **data,
+                                      size_t *len, xs_err *err);
+
+typedef struct xs_gltf_texref {
+    int32_t texture; /* -1: none */
+    int32_t texcoord;
+    float scale;     /* normalTexture.scale or occlusionTexture.strength */
+    float offset[2], rotation, tscale[2]; /* KHR_texture_transform */
+} xs_gltf_texref;
+
+enum { XS_ALPHA_OPAQUE = 0, XS_ALPHA_MASK = 1, XS_ALPHA_BLEND = 2 };
+
+typedef struct xs_gltf_material {
+    char name[64];
+    float base_color[4];
+    xs_gltf_texref base_color_tex;
+    float metallic, roughness;
+    xs_gltf_texref metallic_roughness_tex;
+    xs_gltf_texref normal_tex;
+    xs_gltf_texref occlusion_tex;
+    float emissive[3];
+    float emissive_strength; /* KHR_materials_emissive_strength, 1 if absent */
+    xs_gltf_texref emissive_tex;
+    int alpha_mode;
+    float alpha_cutoff;
+    bool double_sided;
+    float transmission; /* KHR_materials_transmission */
+    xs_gltf_texref transmission_tex;
+    float ior;          /* KHR_materials_ior, 1.5 if absent */
+} xs_gltf_material;
+
+typedef struct xs_gltf_image {
+    int width, height;
+    unsigned char *rgba8; /* width*height*4, owned */
+} xs_gltf_image;
+
+enum { XS_WRAP_REPEAT = 10497, XS_WRAP_CLAMP = 33071, XS_WRAP_MIRROR = 33648 };
+
+typedef struct xs_gltf_texture {
+    int32_t image;
+    int32_t mag_filter, min_filter; /* GL enums, 0 if unset */
+    int32_t wrap_s, wrap_t;
+} xs_gltf_texture;
+
+typedef struct xs_gltf_primitive {
+    uint32_t vertex_count, tri_count;
+    float *positions; /* 3 per vertex */
+    float *normals;   /* 3 per vertex or NULL */
+    float *uv0, *uv1; /* 2 per vertex or NULL */
+    float *tangents;  /* 4 per vertex or NULL */
+    uint32_t *indices; /* 3 per triangle (generated for non-indexed primitives) */
+    int32_t material;  /* -1: the default material */
+} xs_gltf_primitive;
+
+typedef struct xs_gltf_mesh {
+    char name[64];
+    xs_gltf_primitive *prims;
+    int prim_count;
+} xs_gltf_mesh;
+
+/* One placement of a mesh: the world-from-object matrix of its node. */
+typedef struct xs_gltf_instance {
+    int32_t mesh, node;
+    float xform[16]; /* column-major 4x4 */
+} xs_gltf_instance;
+
+typedef struct xs_gltf_camera {
+    char name[64]; /* the camera's name, else its node's */
+    int32_t camera, node;
+    float yfov;    /* radians */
+    float aspect;  /* 0 when not given */
+    float xform[16];
+} xs_gltf_camera;
+
+enum { XS_LIGHT_DIRECTIONAL = 0, XS_LIGHT_POINT = 1, XS_LIGHT_SPOT = 2 };
+
+typedef struct xs_gltf_light {
+    int32_t type;
+    float color[3];
+    float intensity; /* cd for point/spot, lux for directional */
+    float range;     /* 0: infinite */
+    float inner_cone, outer_cone;
+    float xform[16];
+} xs_gltf_light;
+
+typedef struct xs_gltf_scene {
+    xs_gltf_mesh *meshes;
+    int mesh_count;
+    xs_gltf_instance *instances;
+    int instance_count;
+    xs_gltf_material *materials;
+    int material_count;
+    xs_gltf_texture *textures;
+    int texture_count;
+    xs_gltf_image *images;
+    int image_count;
+    xs_gltf_camera *cameras; /* instantiated cameras, in node order */
+    int camera_count;
+    xs_gltf_light *lights;   /* instantiated lights */
+    int light_count;
+    uint64_t tri_count_instanced; /* triangles as placed (sum over instances) */
+    uint64_t tri_count_unique;    /* triangles stored (sum over meshes) */
+} xs_gltf_scene;
+
+typedef struct xs_gltf_limits {
+    uint64_t max_triangles;  /* over all meshes */
+    uint64_t max_image_pixels;
+    int max_node_depth;
+} xs_gltf_limits;
+
+void xs_gltf_limits_default(xs_gltf_limits *l); /* 2^31 triangles, 2^28 pixels, depth 256 */
+
+/* Loads a .gltf (JSON) or .glb (detected by its magic) held in memory.
+ * label names the file in messages; fetch finds external files. */
+xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
+                       xs_gltf_fetch_fn fetch, void *user, const xs_gltf_limits *limits,
+                       xs_gltf_scene **out, xs_err *err);
+void xs_gltf_destroy(xs_gltf_scene *s); /* accepts NULL */
+
+/* Decodes a PNG or JPEG (by signature) to RGBA8. */
+xs_result xs_image_decode(const char *label, const unsigned char *data, size_t len,
+                          uint64_t max_pixels, xs_gltf_image *out, xs_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
