@@ -19,10 +19,31 @@
 
 #include <openexr.h>
 
-/* Messages from OpenEXR Core land here instead of stderr. */
+/* Messages from OpenEXR Core land here instead of stderr; reads from memory
+ * take their bytes from here too (the context has one user pointer). */
 typedef struct exr_msgbuf {
     char msg[512];
+    const unsigned char *mem;
+    size_t mem_len;
 } exr_msgbuf;
+
+static int64_t mem_read(exr_const_context_t ctxt, void *user, void *buf, uint64_t sz,
+                        uint64_t offset, exr_stream_error_func_ptr_t error_cb)
+{
+    (void)ctxt, (void)error_cb;
+    const exr_msgbuf *b = (const exr_msgbuf *)user;
+    if (offset >= b->mem_len)
+        return 0;
+    uint64_t n = b->mem_len - offset < sz ? b->mem_len - offset : sz;
+    memcpy(buf, b->mem + offset, (size_t)n);
+    return (int64_t)n;
+}
+
+static int64_t mem_size(exr_const_context_t ctxt, void *user)
+{
+    (void)ctxt;
+    return (int64_t)((const exr_msgbuf *)user)->mem_len;
+}
 
 static void exr_error_cb(exr_const_context_t ctxt, exr_result_t code, const char *msg)
 {
@@ -37,6 +58,8 @@ static exr_context_initializer_t exr_init(exr_msgbuf *buf)
 {
     exr_context_initializer_t init = EXR_DEFAULT_CONTEXT_INITIALIZER;
     buf->msg[0] = '\0';
+    buf->mem = NULL;
+    buf->mem_len = 0;
     init.error_handler_fn = exr_error_cb;
     init.user_data = buf;
     return init;
@@ -290,12 +313,19 @@ fail:
     return result;
 }
 
-xs_result xs_exr_read_rgba(const char *path, xs_image *out, xs_err *err)
+static xs_result read_rgba(const char *path, const unsigned char *mem, size_t mem_len,
+                           xs_image *out, xs_err *err)
 {
     xs_result result = XS_OK;
     memset(out, 0, sizeof *out);
     exr_msgbuf mb;
     exr_context_initializer_t init = exr_init(&mb);
+    if (mem) {
+        mb.mem = mem;
+        mb.mem_len = mem_len;
+        init.read_fn = mem_read;
+        init.size_fn = mem_size;
+    }
     exr_context_t ctxt = NULL;
     exr_decode_pipeline_t dec = EXR_DECODE_PIPELINE_INITIALIZER;
     int dec_live = 0;
@@ -400,6 +430,17 @@ fail:
         exr_finish(&ctxt);
     free(pix);
     return result;
+}
+
+xs_result xs_exr_read_rgba(const char *path, xs_image *out, xs_err *err)
+{
+    return read_rgba(path, NULL, 0, out, err);
+}
+
+xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t len, xs_image *out,
+                                  xs_err *err)
+{
+    return read_rgba(label, (const unsigned char *)data, len, out, err);
 }
 
 void xs_image_free(xs_image *img)

@@ -810,9 +810,9 @@ static xs_result visit(loader *L, const cJSON *nodes, int ni, const float *paren
             xs_gltf_light gl = {0};
             const cJSON *type = cJSON_GetObjectItemCaseSensitive(l, "type");
             const char *ts = cJSON_IsString(type) ? type->valuestring : "";
-            gl.type = strcmp(ts, "directional") == 0 ? XS_LIGHT_DIRECTIONAL
-                      : strcmp(ts, "point") == 0     ? XS_LIGHT_POINT
-                      : strcmp(ts, "spot") == 0      ? XS_LIGHT_SPOT
+            gl.type = strcmp(ts, "directional") == 0 ? XS_GLTF_LIGHT_DIRECTIONAL
+                      : strcmp(ts, "point") == 0     ? XS_GLTF_LIGHT_POINT
+                      : strcmp(ts, "spot") == 0      ? XS_GLTF_LIGHT_SPOT
                                                      : -1;
             if (gl.type < 0)
                 return bad(L, "KHR_lights_punctual.lights[%d].type: '%s' is not directional, point or spot", li, ts);

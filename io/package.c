@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -358,63 +359,142 @@ static xs_result collect(const char *root, const char *rel, name_list *list, xs_
     return r;
 }
 
-xs_result xs_pkg_write_dir(const char *dir, const char *out_path, int zstd_level, xs_err *err)
+/* libarchive writes into a growing memory buffer. */
+typedef struct membuf {
+    unsigned char *p;
+    size_t len, cap;
+    bool oom;
+} membuf;
+
+static la_ssize_t membuf_write(struct archive *a, void *user, const void *buf, size_t n)
 {
-    name_list list = {0};
-    xs_result r = collect(dir, "", &list, err);
-    char tmp[PATH_MAX];
-    struct archive *a = NULL;
-    struct archive_entry *e = NULL;
-    if (r == XS_OK)
-        r = xs_tmp_path(out_path, tmp, sizeof tmp, err);
-    if (r != XS_OK)
-        goto done;
-    qsort(list.v, list.n, sizeof *list.v, cmp_str);
-    a = archive_write_new();
-    e = archive_entry_new();
-    char level[32];
+    (void)a;
+    membuf *m = (membuf *)user;
+    if (m->len + n > m->cap) {
+        size_t nc = m->cap ? m->cap : 1 << 16;
+        while (nc < m->len + n)
+            nc *= 2;
+        unsigned char *np = realloc(m->p, nc);
+        if (!np) {
+            m->oom = true;
+            return -1;
+        }
+        m->p = np;
+        m->cap = nc;
+    }
+    memcpy(m->p + m->len, buf, n);
+    m->len += n;
+    return (la_ssize_t)n;
+}
+
+xs_result xs_pkg_build(const xs_pkg_entry *entries, size_t n, int zstd_level, unsigned char **out,
+                       size_t *out_len, xs_err *err)
+{
+    *out = NULL;
+    *out_len = 0;
+    membuf mb = {0};
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = archive_entry_new();
+    xs_result r = XS_OK;
+    char level[48];
     snprintf(level, sizeof level, "zstd:compression-level=%d", zstd_level);
     if (!a || !e || archive_write_add_filter_zstd(a) != ARCHIVE_OK ||
         archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
         archive_write_set_options(a, level) != ARCHIVE_OK ||
-        archive_write_open_filename(a, tmp) != ARCHIVE_OK) {
-        r = xs_err_set(err, XS_ERR_IO, "%s: cannot start the archive: %s", out_path,
+        archive_write_set_bytes_in_last_block(a, 1) != ARCHIVE_OK ||
+        archive_write_open(a, &mb, NULL, membuf_write, NULL) != ARCHIVE_OK) {
+        r = xs_err_set(err, XS_ERR_INTERNAL, "package: cannot start the archive: %s",
                        a ? archive_error_string(a) : "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < list.n && r == XS_OK; ++i) {
-        char full[PATH_MAX];
-        snprintf(full, sizeof full, "%s/%s", dir, list.v[i]);
-        unsigned char *data = NULL;
-        size_t n = 0;
-        if ((r = xs_file_read_all(full, UINT64_MAX, &data, &n, err)) != XS_OK)
-            break;
+    for (size_t i = 0; i < n && r == XS_OK; ++i) {
         archive_entry_clear(e);
-        archive_entry_set_pathname(e, list.v[i]);
-        archive_entry_set_size(e, (la_int64_t)n);
+        archive_entry_set_pathname(e, entries[i].name);
+        archive_entry_set_size(e, (la_int64_t)entries[i].size);
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, 0644);
         archive_entry_set_mtime(e, 0, 0);
         if (archive_write_header(a, e) != ARCHIVE_OK ||
-            (n > 0 && archive_write_data(a, data, n) != (la_ssize_t)n))
-            r = xs_err_set(err, XS_ERR_IO, "%s: cannot add %s: %s", out_path, list.v[i],
-                           archive_error_string(a));
-        free(data);
+            (entries[i].size > 0 &&
+             archive_write_data(a, entries[i].data, entries[i].size) != (la_ssize_t)entries[i].size))
+            r = xs_err_set(err, mb.oom ? XS_ERR_NOMEM : XS_ERR_INTERNAL, "package: cannot add %s: %s",
+                           entries[i].name, archive_error_string(a));
     }
     if (archive_write_close(a) != ARCHIVE_OK && r == XS_OK)
-        r = xs_err_set(err, XS_ERR_IO, "%s: cannot finish the archive: %s", out_path,
+        r = xs_err_set(err, XS_ERR_INTERNAL, "package: cannot finish the archive: %s",
                        archive_error_string(a));
-    if (r == XS_OK)
-        r = xs_commit_file(tmp, out_path, err);
-    else
-        unlink(tmp);
 done:
     if (a)
         archive_write_free(a);
     if (e)
         archive_entry_free(e);
-    for (size_t i = 0; i < list.n; ++i)
+    if (r != XS_OK) {
+        free(mb.p);
+        return r;
+    }
+    *out = mb.p;
+    *out_len = mb.len;
+    return XS_OK;
+}
+
+xs_result xs_file_write_atomic(const char *path, const void *data, size_t len, xs_err *err)
+{
+    char tmp[PATH_MAX];
+    xs_result r = xs_tmp_path(path, tmp, sizeof tmp, err);
+    if (r != XS_OK)
+        return r;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        int e = errno;
+        return xs_err_set(err, XS_ERR_IO, "%s: cannot create: %s", path, strerror(e));
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t k = write(fd, (const unsigned char *)data + done, len - done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return xs_err_set(err, XS_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        }
+        done += (size_t)k;
+    }
+    if (close(fd) != 0) {
+        int e = errno;
+        unlink(tmp);
+        return xs_err_set(err, XS_ERR_IO, "%s: write failed: %s", path, strerror(e));
+    }
+    return xs_commit_file(tmp, path, err);
+}
+
+xs_result xs_pkg_build_dir(const char *dir, int zstd_level, unsigned char **bytes, size_t *len,
+                           xs_err *err)
+{
+    name_list list = {0};
+    xs_result r = collect(dir, "", &list, err);
+    xs_pkg_entry *ents = NULL;
+    if (r == XS_OK) {
+        qsort(list.v, list.n, sizeof *list.v, cmp_str);
+        ents = calloc(list.n ? list.n : 1, sizeof *ents);
+        if (!ents)
+            r = xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; r == XS_OK && i < list.n; ++i) {
+        char full[PATH_MAX];
+        snprintf(full, sizeof full, "%s/%s", dir, list.v[i]);
+        ents[i].name = list.v[i];
+        r = xs_file_read_all(full, UINT64_MAX, &ents[i].data, &ents[i].size, err);
+    }
+    if (r == XS_OK)
+        r = xs_pkg_build(ents, list.n, zstd_level, bytes, len, err);
+    for (size_t i = 0; i < list.n; ++i) {
         free(list.v[i]);
+        if (ents)
+            free(ents[i].data);
+    }
+    free(ents);
     free(list.v);
     return r;
 }

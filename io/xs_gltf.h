@@ -100,7 +100,7 @@ typedef struct xs_gltf_camera {
     float xform[16];
 } xs_gltf_camera;
 
-enum { XS_LIGHT_DIRECTIONAL = 0, XS_LIGHT_POINT = 1, XS_LIGHT_SPOT = 2 };
+enum { XS_GLTF_LIGHT_DIRECTIONAL = 0, XS_GLTF_LIGHT_POINT = 1, XS_GLTF_LIGHT_SPOT = 2 };
 
 typedef struct xs_gltf_light {
     int32_t type;

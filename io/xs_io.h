@@ -105,6 +105,9 @@ typedef struct xs_image {
 /* Reads any single-part scanline or tiled EXR with R, G, B (and optionally A)
  * into RGBA floats (A = 1 when absent). */
 xs_result xs_exr_read_rgba(const char *path, xs_image *out, xs_err *err);
+/* The same from bytes in memory; label names them in messages. */
+xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t len, xs_image *out,
+                                  xs_err *err);
 void xs_image_free(xs_image *img);
 
 /* ---- PNG ------------------------------------------------------------------ */

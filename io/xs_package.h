@@ -56,10 +56,17 @@ const xs_pkg_entry *xs_pkg_find(const xs_pkg *pkg, const char *name);
  * XS_ERR_INVALID with the reason in err. */
 xs_result xs_path_normalize(const char *path, char *out, size_t out_size, xs_err *err);
 
-/* Writes every regular file under dir into a .tar.zst at out_path
- * (deterministic: sorted names, zero times and owners), atomically. Symbolic
- * links and special files are refused. */
-xs_result xs_pkg_write_dir(const char *dir, const char *out_path, int zstd_level, xs_err *err);
+/* Builds a .tar.zst in memory from entries, in the given order
+ * (deterministic: zero times and owners). *out is malloc'd. */
+xs_result xs_pkg_build(const xs_pkg_entry *entries, size_t n, int zstd_level, unsigned char **out,
+                       size_t *out_len, xs_err *err);
+/* Writes bytes to path atomically (temporary name, fsync, rename). */
+xs_result xs_file_write_atomic(const char *path, const void *data, size_t len, xs_err *err);
+
+/* Builds a .tar.zst in memory from every regular file under dir (sorted
+ * names). Symbolic links and special files are refused. */
+xs_result xs_pkg_build_dir(const char *dir, int zstd_level, unsigned char **bytes, size_t *len,
+                           xs_err *err);
 
 #ifdef __cplusplus
 }

@@ -1,10 +1,13 @@
-/* Ray queries: ray-triangle (Moller-Trumbore), ray-box (slabs) and the BVH
- * traversal that serves closest-hit and any-hit (shadow) queries. Counts node
- * visits and triangle tests into xs_counters. */
+/* Ray queries: ray-triangle (Moller-Trumbore), ray-box (slabs), and the
+ * two-level traversal: the TLAS over instances, then each hit instance's
+ * BLAS with the ray moved into object space (affine, direction not
+ * renormalised, so distances t agree in both spaces). Alpha-masked
+ * triangles below their cutoff are skipped. Serves closest-hit and any-hit
+ * (shadow) queries; counts node visits and triangle tests. */
 #ifndef XS_INTERSECT_H
 #define XS_INTERSECT_H
 
-#include "kernels/xs_types.h"
+#include "kernels/xs_texture.h"
 
 typedef struct xs_ray {
     xs_vec3 o, d;
@@ -13,25 +16,26 @@ typedef struct xs_ray {
 
 typedef struct xs_hit {
     float t, u, v;
-    uint32_t tri; /* UINT32_MAX when nothing was hit */
+    uint32_t tri;      /* UINT32_MAX when nothing was hit */
+    uint32_t instance;
 } xs_hit;
 
 enum { XS_BVH_STACK = 64 };
 
-XS_DEVICE bool xs_ray_tri(const xs_ray *r, const xs_tri *t, float tmax, float *out_t, float *out_u,
-                          float *out_v)
+XS_DEVICE bool xs_ray_tri(xs_vec3 o, xs_vec3 d, const xs_tri *t, float tmax, float *out_t,
+                          float *out_u, float *out_v)
 {
-    xs_vec3 p = xs_cross(r->d, t->e2);
+    xs_vec3 p = xs_cross(d, t->e2);
     float det = xs_dot(t->e1, p);
-    if (fabsf(det) < 1e-20f)
+    if (fabsf(det) < 1e-30f)
         return false;
     float inv = 1.0f / det;
-    xs_vec3 s = xs_sub(r->o, t->v0);
+    xs_vec3 s = xs_sub(o, t->v0);
     float u = xs_dot(s, p) * inv;
     if (u < 0.0f || u > 1.0f)
         return false;
     xs_vec3 q = xs_cross(s, t->e1);
-    float v = xs_dot(r->d, q) * inv;
+    float v = xs_dot(d, q) * inv;
     if (v < 0.0f || u + v > 1.0f)
         return false;
     float tt = xs_dot(t->e2, q) * inv;
@@ -63,22 +67,45 @@ XS_DEVICE xs_vec3 xs_safe_inv(xs_vec3 d)
                  fabsf(d.z) > 1e-30f ? 1.0f / d.z : (d.z >= 0.0f ? big : -big));
 }
 
-/* Closest hit when any_hit is false; otherwise returns at the first hit
- * (shadow rays). Near child first. */
-XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, xs_hit *hit,
-                        xs_counters *c)
+/* Row-major 3x4 transform of a point and of a direction. */
+XS_DEVICE xs_vec3 xs_xf_point(const float *m, xs_vec3 p)
 {
-    hit->tri = UINT32_MAX;
-    hit->t = r->tmax;
-    hit->u = hit->v = 0.0f;
-    if (s->node_count == 0)
-        return false;
-    xs_vec3 inv_d = xs_safe_inv(r->d);
+    return xs_v3(m[0] * p.x + m[1] * p.y + m[2] * p.z + m[3],
+                 m[4] * p.x + m[5] * p.y + m[6] * p.z + m[7],
+                 m[8] * p.x + m[9] * p.y + m[10] * p.z + m[11]);
+}
+XS_DEVICE xs_vec3 xs_xf_dir(const float *m, xs_vec3 d)
+{
+    return xs_v3(m[0] * d.x + m[1] * d.y + m[2] * d.z, m[4] * d.x + m[5] * d.y + m[6] * d.z,
+                 m[8] * d.x + m[9] * d.y + m[10] * d.z);
+}
+/* A normal to world space: the transpose of object-from-world. */
+XS_DEVICE xs_vec3 xs_xf_normal(const float *inv, xs_vec3 n)
+{
+    return xs_v3(inv[0] * n.x + inv[4] * n.y + inv[8] * n.z, inv[1] * n.x + inv[5] * n.y + inv[9] * n.z,
+                 inv[2] * n.x + inv[6] * n.y + inv[10] * n.z);
+}
+
+XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, float b2)
+{
+    const xs_tri_attr *a = &s->attrs[tri];
+    const xs_material *m = &s->materials[a->material];
+    if ((m->flags & XS_MAT_ALPHA_MASK) == 0u)
+        return true;
+    xs_uv uv = xs_tri_uv(a, b1, b2);
+    return xs_material_alpha(s, m, &uv) >= m->alpha_cutoff;
+}
+
+/* One BLAS; updates hit when closer. Returns true on an any-hit early out. */
+XS_DEVICE bool xs_trace_blas(const xs_scene_view *s, uint32_t root, xs_vec3 o, xs_vec3 d,
+                             bool any_hit, uint32_t instance, xs_hit *hit, xs_counters *c)
+{
+    xs_vec3 inv_d = xs_safe_inv(d);
     uint32_t stack[XS_BVH_STACK];
     int sp = 0;
-    uint32_t node = 0;
+    uint32_t node = root;
     c->node_visits++;
-    if (xs_ray_box(&s->nodes[0], r->o, inv_d, hit->t) == INFINITY)
+    if (xs_ray_box(&s->nodes[root], o, inv_d, hit->t) == INFINITY)
         return false;
     for (;;) {
         const xs_bvh_node *n = &s->nodes[node];
@@ -86,11 +113,12 @@ XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, x
             for (uint32_t i = n->first; i < n->first + n->count; ++i) {
                 float t, u, v;
                 c->tri_tests++;
-                if (xs_ray_tri(r, &s->tris[i], hit->t, &t, &u, &v)) {
+                if (xs_ray_tri(o, d, &s->tris[i], hit->t, &t, &u, &v) && xs_alpha_passes(s, i, u, v)) {
                     hit->t = t;
                     hit->u = u;
                     hit->v = v;
                     hit->tri = i;
+                    hit->instance = instance;
                     if (any_hit)
                         return true;
                 }
@@ -98,8 +126,61 @@ XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, x
         } else {
             uint32_t a = n->first, b = n->first + 1;
             c->node_visits += 2;
-            float ta = xs_ray_box(&s->nodes[a], r->o, inv_d, hit->t);
-            float tb = xs_ray_box(&s->nodes[b], r->o, inv_d, hit->t);
+            float ta = xs_ray_box(&s->nodes[a], o, inv_d, hit->t);
+            float tb = xs_ray_box(&s->nodes[b], o, inv_d, hit->t);
+            if (tb < ta) {
+                float tt = ta;
+                ta = tb;
+                tb = tt;
+                uint32_t tmp = a;
+                a = b;
+                b = tmp;
+            }
+            if (ta != INFINITY) {
+                if (tb != INFINITY && sp < XS_BVH_STACK)
+                    stack[sp++] = b;
+                node = a;
+                continue;
+            }
+        }
+        if (sp == 0)
+            break;
+        node = stack[--sp];
+    }
+    return false;
+}
+
+/* Closest hit when any_hit is false; otherwise returns at the first hit. */
+XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, xs_hit *hit,
+                        xs_counters *c)
+{
+    hit->tri = UINT32_MAX;
+    hit->instance = UINT32_MAX;
+    hit->t = r->tmax;
+    hit->u = hit->v = 0.0f;
+    if (s->tlas_count == 0)
+        return false;
+    xs_vec3 inv_d = xs_safe_inv(r->d);
+    uint32_t stack[XS_BVH_STACK];
+    int sp = 0;
+    uint32_t node = 0;
+    c->node_visits++;
+    if (xs_ray_box(&s->tlas[0], r->o, inv_d, hit->t) == INFINITY)
+        return false;
+    for (;;) {
+        const xs_bvh_node *n = &s->tlas[node];
+        if (n->count > 0) {
+            for (uint32_t i = n->first; i < n->first + n->count; ++i) {
+                const xs_instance *in = &s->instances[i];
+                xs_vec3 o = xs_xf_point(in->inv, r->o), d = xs_xf_dir(in->inv, r->d);
+                if (xs_trace_blas(s, s->meshes[in->mesh].root, o, d, any_hit, i, hit, c))
+                    return true;
+            }
+        } else {
+            uint32_t a = n->first, b = n->first + 1;
+            c->node_visits += 2;
+            float ta = xs_ray_box(&s->tlas[a], r->o, inv_d, hit->t);
+            float tb = xs_ray_box(&s->tlas[b], r->o, inv_d, hit->t);
             if (tb < ta) {
                 float tt = ta;
                 ta = tb;

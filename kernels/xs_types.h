@@ -2,10 +2,17 @@
  * pointers and counts, laid out identically on the CPU and (after explicit
  * copies) on the GPU. The host builds them in render/; kernels only read them.
  *
- * Invariants: triangles are stored in BVH leaf order; node 0 is the root; a
- * node with count > 0 is a leaf over tris[first .. first+count); otherwise its
- * children are nodes[first] and nodes[first+1]. light_cdf is non-decreasing
- * and ends at 1; light_tris lists emissive triangles.
+ * Two levels: each mesh has its own BVH over its triangles in object space
+ * (a BLAS), and instances place meshes in the world with a 3x4 transform; a
+ * top-level BVH (TLAS) is built over the instances' world bounds. A mesh used
+ * by many nodes is stored once.
+ *
+ * Invariants: in both `nodes` (all BLAS nodes) and `tlas`, a node with
+ * count > 0 is a leaf over [first, first+count) (triangles, or instances);
+ * otherwise its children are nodes first and first+1; indices are absolute.
+ * Mesh m's root is nodes[meshes[m].root]. Triangles are stored in their BLAS
+ * leaf order; instances in TLAS leaf order. light_cdf is non-decreasing and
+ * ends at 1.
  */
 #ifndef XS_TYPES_H
 #define XS_TYPES_H
@@ -13,24 +20,87 @@
 #include "kernels/xs_math.h"
 
 typedef struct xs_tri {
-    xs_vec3 v0, e1, e2; /* v1 = v0 + e1, v2 = v0 + e2 */
+    xs_vec3 v0, e1, e2; /* object space; v1 = v0 + e1, v2 = v0 + e2 */
 } xs_tri;
+
+/* What shading needs of a triangle beside its position. */
+typedef struct xs_tri_attr {
+    float uv[2][6];    /* TEXCOORD_0 and TEXCOORD_1 at v0, v1, v2 (zeros when absent) */
+    uint32_t material;
+    uint32_t pad_;
+} xs_tri_attr;
 
 typedef struct xs_bvh_node {
     float bmin[3];
-    uint32_t first; /* first triangle (leaf) or first child (inner) */
+    uint32_t first; /* first primitive (leaf) or first child (inner) */
     float bmax[3];
-    uint32_t count; /* triangles in a leaf, 0 for an inner node */
+    uint32_t count; /* primitives in a leaf, 0 for an inner node */
 } xs_bvh_node;
 
-enum { XS_MAT_EMIT_TWO_SIDED = 1 };
+typedef struct xs_mesh {
+    uint32_t root; /* BLAS root in nodes[] */
+    uint32_t tri_first, tri_count;
+    uint32_t pad_;
+} xs_mesh;
+
+enum { XS_INST_FLIPPED = 1 }; /* negative determinant: winding reversed */
+
+typedef struct xs_instance {
+    float xf[12];  /* world from object, row-major 3x4 */
+    float inv[12]; /* object from world */
+    uint32_t mesh;
+    uint32_t flags;
+} xs_instance;
+
+enum {
+    XS_TEX_CLAMP_S = 1,
+    XS_TEX_CLAMP_T = 2,
+    XS_TEX_MIRROR_S = 4,
+    XS_TEX_MIRROR_T = 8,
+    XS_TEX_NEAREST = 16
+};
+
+typedef struct xs_texture {
+    uint32_t width, height;
+    uint32_t offset; /* first texel in texels[] (RGBA8 packed, R in the low byte) */
+    uint32_t flags;
+} xs_texture;
+
+/* A texture as a material uses it: uv' = (m0 u + m1 v + m2, m3 u + m4 v + m5)
+ * (KHR_texture_transform). tex < 0: none. */
+typedef struct xs_texslot {
+    int32_t tex;
+    int32_t texcoord; /* 0 or 1 */
+    float m[6];
+} xs_texslot;
+
+enum {
+    XS_MAT_EMIT_TWO_SIDED = 1, /* emits from both sides (glTF doubleSided) */
+    XS_MAT_ALPHA_MASK = 2      /* alpha below cutoff is not a surface */
+};
 
 typedef struct xs_material {
-    xs_vec3 albedo;   /* diffuse reflectance */
-    xs_vec3 emission; /* emitted radiance (W sr^-1 m^-2 in scene units) */
+    xs_vec3 albedo;   /* diffuse reflectance (glTF baseColorFactor.rgb) */
+    xs_vec3 emission; /* emitted radiance (emissiveFactor * emissiveStrength) */
     uint32_t flags;
-    uint32_t pad_;
+    float alpha, alpha_cutoff;
+    xs_texslot base_tex, emit_tex;
+    /* carried for the light-transport issue; not yet shaded */
+    float metallic, roughness, transmission, ior;
 } xs_material;
+
+enum { XS_LIGHT_TRI = 0, XS_LIGHT_POINT = 1, XS_LIGHT_SPOT = 2, XS_LIGHT_DIR = 3 };
+
+typedef struct xs_light {
+    uint32_t type;
+    uint32_t instance, tri; /* XS_LIGHT_TRI */
+    uint32_t pad_;
+    xs_vec3 pos;       /* point, spot */
+    xs_vec3 dir;       /* spot, directional: the direction light travels */
+    xs_vec3 intensity; /* colour * intensity (cd for point/spot, lux for directional) */
+    float range;       /* 0: infinite */
+    float cos_inner, cos_outer;
+} xs_light;
 
 typedef struct xs_camera {
     xs_vec3 pos;
@@ -41,17 +111,24 @@ typedef struct xs_camera {
 
 typedef struct xs_scene_view {
     const xs_tri *tris;
-    const uint32_t *tri_material;
-    uint32_t tri_count;
-    const xs_bvh_node *nodes;
-    uint32_t node_count;
+    const xs_tri_attr *attrs;
+    const xs_bvh_node *nodes; /* every BLAS */
+    const xs_mesh *meshes;
+    const xs_instance *instances;
+    const xs_bvh_node *tlas;
+    uint32_t tri_count, node_count, instance_count, tlas_count;
     const xs_material *materials;
-    const uint32_t *light_tris; /* emissive triangles */
-    const float *light_cdf;     /* by emitted power */
+    const xs_texture *textures;
+    const uint32_t *texels;
+    const float *srgb_to_linear; /* 256 entries */
+    const xs_light *lights;
+    const float *light_cdf; /* chosen by power */
     const float *light_pmf;
     uint32_t light_count;
-    xs_vec3 background; /* radiance of rays that escape */
-    float ray_eps;      /* self-intersection offset, scaled to the scene */
+    xs_vec3 background;  /* radiance of escaping rays (times env when present) */
+    const float *env;    /* equirectangular RGB float, env_w x env_h, or NULL */
+    int env_w, env_h;
+    float ray_eps;       /* self-intersection offset, relative to coordinates */
     xs_camera camera;
 } xs_scene_view;
 

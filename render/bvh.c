@@ -1,6 +1,7 @@
 /* BVH build: binned surface-area heuristic (Wald 2007), 16 bins on each axis,
  * leaves of at most 8 triangles, children of a node stored next to each
- * other. Single-threaded for now: the scenes of the backbone are small; the
+ * other; over triangles (a mesh's BLAS) or over boxes (the TLAS over
+ * instances). Single-threaded for now: the scenes of the backbone are small; the
  * light-transport issue brings the multithreaded, two-level build.
  */
 #include "render/render_internal.h"
@@ -42,8 +43,9 @@ typedef struct build_task {
     uint32_t node, begin, end;
 } build_task;
 
-xs_result xs_bvh_build(const xs_tri *tris, uint32_t n, xs_bvh_node **out_nodes,
-                       uint32_t *out_count, uint32_t **out_order, xs_err *err)
+/* The builder over primitive boxes (box[i] is primitive i's bounds). */
+static xs_result build(const aabb *box, uint32_t n, xs_bvh_node **out_nodes, uint32_t *out_count,
+                       uint32_t **out_order, xs_err *err)
 {
     *out_nodes = NULL;
     *out_order = NULL;
@@ -53,20 +55,13 @@ xs_result xs_bvh_build(const xs_tri *tris, uint32_t n, xs_bvh_node **out_nodes,
     uint32_t cap = 2 * n - 1;
     xs_bvh_node *nodes = calloc(cap, sizeof *nodes);
     uint32_t *order = malloc(n * sizeof *order);
-    aabb *box = malloc(n * sizeof *box);
     xs_vec3 *cen = malloc(n * sizeof *cen);
     build_task *stack = malloc(cap * sizeof *stack);
-    if (!nodes || !order || !box || !cen || !stack) {
-        free(nodes), free(order), free(box), free(cen), free(stack);
-        return xs_err_set(err, XS_ERR_NOMEM, "BVH build: out of memory for %u triangles", n);
+    if (!nodes || !order || !cen || !stack) {
+        free(nodes), free(order), free(cen), free(stack);
+        return xs_err_set(err, XS_ERR_NOMEM, "BVH build: out of memory for %u primitives", n);
     }
     for (uint32_t i = 0; i < n; ++i) {
-        const xs_tri *t = &tris[i];
-        xs_vec3 v1 = xs_add(t->v0, t->e1), v2 = xs_add(t->v0, t->e2);
-        box[i] = aabb_empty();
-        aabb_grow(&box[i], t->v0);
-        aabb_grow(&box[i], v1);
-        aabb_grow(&box[i], v2);
         cen[i] = xs_scale(xs_add(box[i].lo, box[i].hi), 0.5f);
         order[i] = i;
     }
@@ -168,11 +163,44 @@ xs_result xs_bvh_build(const xs_tri *tris, uint32_t n, xs_bvh_node **out_nodes,
         stack[sp++] = (build_task){c + 1, mid, tk.end};
         stack[sp++] = (build_task){c, tk.begin, mid};
     }
-    free(box);
     free(cen);
     free(stack);
     *out_nodes = nodes;
     *out_count = count;
     *out_order = order;
     return XS_OK;
+}
+
+xs_result xs_bvh_build(const xs_tri *tris, uint32_t n, xs_bvh_node **nodes, uint32_t *node_count,
+                       uint32_t **order, xs_err *err)
+{
+    aabb *box = malloc((n ? n : 1) * sizeof *box);
+    if (!box)
+        return xs_err_set(err, XS_ERR_NOMEM, "BVH build: out of memory for %u triangles", n);
+    for (uint32_t i = 0; i < n; ++i) {
+        const xs_tri *t = &tris[i];
+        box[i] = aabb_empty();
+        aabb_grow(&box[i], t->v0);
+        aabb_grow(&box[i], xs_add(t->v0, t->e1));
+        aabb_grow(&box[i], xs_add(t->v0, t->e2));
+    }
+    xs_result r = build(box, n, nodes, node_count, order, err);
+    free(box);
+    return r;
+}
+
+xs_result xs_bvh_build_boxes(const float *lohi, uint32_t n, xs_bvh_node **nodes,
+                             uint32_t *node_count, uint32_t **order, xs_err *err)
+{
+    aabb *box = malloc((n ? n : 1) * sizeof *box);
+    if (!box)
+        return xs_err_set(err, XS_ERR_NOMEM, "BVH build: out of memory for %u boxes", n);
+    for (uint32_t i = 0; i < n; ++i) {
+        const float *b = lohi + (size_t)i * 6;
+        box[i].lo = xs_v3(b[0], b[1], b[2]);
+        box[i].hi = xs_v3(b[3], b[4], b[5]);
+    }
+    xs_result r = build(box, n, nodes, node_count, order, err);
+    free(box);
+    return r;
 }

@@ -27,6 +27,57 @@ void xs_options_defaults(xs_options *o)
     o->prefetch = 2;
     o->kernel = XS_KERNEL_PATH;
     o->preview = true;
+    xs_pkg_limits_default(&o->pkg_limits);
+}
+
+void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
+{
+    if (!(o->given & XS_GIVEN_RES) && m->width > 0) {
+        o->width = m->width;
+        o->height = m->height;
+    }
+    if (!(o->given & XS_GIVEN_SPP) && m->spp > 0)
+        o->spp = m->spp;
+    if (!(o->given & XS_GIVEN_TILE) && m->tile > 0)
+        o->tile = m->tile;
+    if (!(o->given & XS_GIVEN_BOUNCES) && m->max_bounces > 0)
+        o->max_bounces = m->max_bounces;
+    if (!(o->given & XS_GIVEN_FRAMES) && m->has_frames) {
+        o->frame_first = m->frame_first;
+        o->frame_last = m->frame_last;
+    }
+}
+
+static bool has_suffix(const char *s, const char *suf)
+{
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+/* A job or frame name from a scene path: its base name without the
+ * extension, other characters replaced by '_'. */
+static void name_from_scene(const char *scene, char *out, size_t n)
+{
+    const char *b = strrchr(scene, '/');
+    b = b ? b + 1 : scene;
+    size_t len = strlen(b);
+    if (has_suffix(b, ".tar.zst"))
+        len -= 8;
+    else if (has_suffix(b, ".gltf"))
+        len -= 5;
+    else if (has_suffix(b, ".glb"))
+        len -= 4;
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < n; ++i) {
+        char c = b[i];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '.' || c == '_' || c == '-';
+        out[o] = ok && !(o == 0 && c == '.') ? c : '_';
+        o++;
+    }
+    out[o] = '\0';
+    if (o == 0)
+        snprintf(out, n, "scene");
 }
 
 int xs_options_frame_count(const xs_options *o) { return o->frame_last - o->frame_first + 1; }
@@ -120,6 +171,7 @@ static xs_result parse_frames(const char *flag, const char *v, xs_options *o, xs
 
 xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
 {
+    bool have_positional = false;
     for (int i = 0; i < argc; ++i) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -130,8 +182,15 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             o->preview = false;
             continue;
         }
-        if (strncmp(arg, "--", 2) != 0)
-            return xs_err_set(err, XS_ERR_INVALID, "unexpected argument '%s' (see --help)", arg);
+        if (strncmp(arg, "--", 2) != 0) {
+            if (have_positional)
+                return xs_err_set(err, XS_ERR_INVALID, "unexpected argument '%s' (one scene only; see --help)", arg);
+            have_positional = true;
+            if (strlen(arg) >= sizeof o->scene)
+                return xs_err_set(err, XS_ERR_INVALID, "scene path too long");
+            snprintf(o->scene, sizeof o->scene, "%s", arg);
+            continue;
+        }
         /* --flag=value or --flag value */
         char flag[64];
         const char *val = NULL;
@@ -144,7 +203,9 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         static const char *known[] = {"--scene", "--resolution", "--width", "--height", "--spp",
                                       "--tile", "--seed", "--frames", "--out", "--job", "--name",
                                       "--compression", "--zip-level", "--threads",
-                                      "--max-bounces", "--prefetch", "--kernel"};
+                                      "--max-bounces", "--prefetch", "--kernel",
+                                      "--pkg-max-entry-mib", "--pkg-max-total-mib",
+                                      "--pkg-max-ratio"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -158,24 +219,28 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             val = argv[++i];
         }
         xs_result r = XS_OK;
-        if (strcmp(flag, "--scene") == 0)
-            r = parse_name(flag, val, o->scene, sizeof o->scene, err);
+        if (strcmp(flag, "--scene") == 0) {
+            if (strlen(val) == 0 || strlen(val) >= sizeof o->scene)
+                r = xs_err_set(err, XS_ERR_INVALID, "--scene: must be a scene name or path");
+            else
+                snprintf(o->scene, sizeof o->scene, "%s", val);
+        }
         else if (strcmp(flag, "--resolution") == 0)
-            r = parse_resolution(flag, val, o, err);
+            r = parse_resolution(flag, val, o, err), o->given |= XS_GIVEN_RES;
         else if (strcmp(flag, "--width") == 0)
-            r = parse_int(flag, val, 1, 32768, &o->width, err);
+            r = parse_int(flag, val, 1, 32768, &o->width, err), o->given |= XS_GIVEN_RES;
         else if (strcmp(flag, "--height") == 0)
-            r = parse_int(flag, val, 1, 32768, &o->height, err);
+            r = parse_int(flag, val, 1, 32768, &o->height, err), o->given |= XS_GIVEN_RES;
         else if (strcmp(flag, "--spp") == 0)
-            r = parse_int(flag, val, 1, 1 << 20, &o->spp, err);
+            r = parse_int(flag, val, 1, 1 << 20, &o->spp, err), o->given |= XS_GIVEN_SPP;
         else if (strcmp(flag, "--tile") == 0)
-            r = parse_int(flag, val, 8, 4096, &o->tile, err);
+            r = parse_int(flag, val, 8, 4096, &o->tile, err), o->given |= XS_GIVEN_TILE;
         else if (strcmp(flag, "--seed") == 0) {
             long s = 0;
             r = parse_long(flag, val, 0, 4294967295L, &s, err);
             o->seed = (uint32_t)s;
         } else if (strcmp(flag, "--frames") == 0)
-            r = parse_frames(flag, val, o, err);
+            r = parse_frames(flag, val, o, err), o->given |= XS_GIVEN_FRAMES;
         else if (strcmp(flag, "--out") == 0) {
             size_t n = strlen(val);
             if (n == 0 || n >= sizeof o->out_dir - 256)
@@ -202,7 +267,19 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         else if (strcmp(flag, "--threads") == 0)
             r = parse_int(flag, val, 0, 1024, &o->threads, err);
         else if (strcmp(flag, "--max-bounces") == 0)
-            r = parse_int(flag, val, 0, 1024, &o->max_bounces, err);
+            r = parse_int(flag, val, 0, 1024, &o->max_bounces, err), o->given |= XS_GIVEN_BOUNCES;
+        else if (strcmp(flag, "--pkg-max-entry-mib") == 0 || strcmp(flag, "--pkg-max-total-mib") == 0) {
+            long mib = 0;
+            r = parse_long(flag, val, 1, 1L << 24, &mib, err);
+            if (flag[10] == 'e')
+                o->pkg_limits.max_entry_bytes = (uint64_t)mib << 20;
+            else
+                o->pkg_limits.max_total_bytes = (uint64_t)mib << 20;
+        } else if (strcmp(flag, "--pkg-max-ratio") == 0) {
+            long ratio = 0;
+            r = parse_long(flag, val, 1, 1000000, &ratio, err);
+            o->pkg_limits.max_ratio = (double)ratio;
+        }
         else if (strcmp(flag, "--prefetch") == 0)
             r = parse_int(flag, val, 1, 64, &o->prefetch, err);
         else if (strcmp(flag, "--kernel") == 0) {
@@ -217,10 +294,17 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         if (r != XS_OK)
             return r;
     }
+    bool is_path = has_suffix(o->scene, ".tar.zst") || has_suffix(o->scene, ".gltf") ||
+                   has_suffix(o->scene, ".glb");
+    if (!is_path && strcmp(o->scene, "cornell") != 0)
+        return xs_err_set(err, XS_ERR_INVALID,
+                          "--scene: '%s' is neither a built-in scene (cornell) nor a .tar.zst, "
+                          ".gltf or .glb file",
+                          o->scene);
     if (o->job[0] == '\0')
-        snprintf(o->job, sizeof o->job, "%s", o->scene);
+        name_from_scene(o->scene, o->job, sizeof o->job);
     if (o->name[0] == '\0')
-        snprintf(o->name, sizeof o->name, "%s", o->scene);
+        name_from_scene(o->scene, o->name, sizeof o->name);
     if ((long)o->width * (long)o->height > (1L << 28))
         return xs_err_set(err, XS_ERR_INVALID, "--resolution: %dx%d exceeds 2^28 pixels", o->width,
                           o->height);
@@ -230,8 +314,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
 void xs_options_print_help(FILE *f)
 {
     fputs(
-        "usage: xisuan render [flags]\n"
-        "       mpirun -n N xisuan render [flags]\n"
+        "usage: xisuan render [SCENE] [flags]\n"
+        "       mpirun -n N xisuan render [SCENE] [flags]\n"
         "\n"
         "Renders frames of a scene. Rank 0 schedules (frame, tile) work items; the other ranks\n"
         "path-trace tiles, write each as a compressed EXR under OUT/JOB/tiles/, and assemble\n"
@@ -239,7 +323,11 @@ void xs_options_print_help(FILE *f)
         "chunks. Run alone (no mpirun), rank 0 renders by itself.\n"
         "\n"
         "flags (FLAG VALUE or FLAG=VALUE):\n"
-        "  --scene NAME         built-in scene: cornell (the measured Cornell box) [cornell]\n"
+        "  SCENE, --scene S     a scene package (.tar.zst, see docs/package.md), a plain .gltf or\n"
+        "                       .glb (rendered with the default manifest), or the built-in\n"
+        "                       'cornell' (the measured Cornell box) [cornell]. Only rank 0\n"
+        "                       reads it; the other ranks receive it over MPI.\n"
+        "                       Render settings given here win over the package's manifest.\n"
         "  --resolution WxH     frame size in pixels, each in [1, 32768] [512x512]\n"
         "  --width N, --height N  the same, one at a time\n"
         "  --spp N              samples per pixel, [1, 1048576] [16]\n"
@@ -248,8 +336,8 @@ void xs_options_print_help(FILE *f)
         "                       pixel, sample) only [0]\n"
         "  --frames A[-B]       frame number or inclusive range, each in [0, 9999] [1]\n"
         "  --out DIR            output directory; created if missing; must be writable [out]\n"
-        "  --job NAME           job name: outputs go to DIR/NAME/ [the scene name]\n"
-        "  --name NAME          frame file base name: DIR/JOB/NAME.FFFF.exr [the scene name]\n"
+        "  --job NAME           job name: outputs go to DIR/NAME/ [the scene's base name]\n"
+        "  --name NAME          frame file base name: DIR/JOB/NAME.FFFF.exr [the scene's base name]\n"
         "  --compression C      EXR compression: zip, piz or none [zip]\n"
         "  --zip-level N        zlib level for zip, [0, 9] [4]\n"
         "  --threads N          render threads per rank; 0 = one per core given [0]\n"
@@ -258,6 +346,9 @@ void xs_options_print_help(FILE *f)
         "  --kernel K           path (render) or empty (benchmark of the scheduler: no pixels,\n"
         "                       no files) [path]\n"
         "  --no-preview         do not write PNG previews\n"
+        "  --pkg-max-entry-mib N  refuse package entries over N MiB [4096]\n"
+        "  --pkg-max-total-mib N  refuse packages over N MiB uncompressed [32768]\n"
+        "  --pkg-max-ratio R    refuse packages that inflate over R times (bombs) [1000]\n"
         "  -h, --help           this text\n"
         "\n"
         "NAME values may hold letters, digits, '.', '_' and '-' and may not start with '.'.\n"

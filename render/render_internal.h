@@ -10,4 +10,8 @@
 xs_result xs_bvh_build(const xs_tri *tris, uint32_t n, xs_bvh_node **nodes, uint32_t *node_count,
                        uint32_t **order, xs_err *err);
 
+/* The same over n boxes given as 6 floats each (lo x y z, hi x y z). */
+xs_result xs_bvh_build_boxes(const float *lohi, uint32_t n, xs_bvh_node **nodes,
+                             uint32_t *node_count, uint32_t **order, xs_err *err);
+
 #endif

@@ -1,7 +1,11 @@
-/* The scene in memory: triangles in BVH leaf order, one material each, the
- * emissive triangles as a light distribution by emitted power, the camera.
- * Built once per job; read-only and shareable across threads afterwards. */
+/* The scene in memory: meshes (each with its BLAS, triangles in leaf order and
+ * their shading attributes), instances placing meshes in the world, the TLAS
+ * over instances, materials and textures, lights chosen by power, an optional
+ * environment image, and the camera. Built once per job by xs_scene_create
+ * (a triangle soup: one mesh, one instance) or xs_scene_from_gltf; read-only
+ * and shareable across threads afterwards. */
 #include "render/render_internal.h"
+#include "kernels/xs_intersect.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,19 +14,34 @@
 struct xs_scene {
     char name[XS_NAME_MAX];
     xs_tri *tris;
-    uint32_t *tri_material;
-    uint32_t tri_count;
+    xs_tri_attr *attrs;
+    uint32_t tri_count, tri_cap;
     xs_bvh_node *nodes;
-    uint32_t node_count;
+    uint32_t node_count, node_cap;
+    xs_mesh *meshes;
+    uint32_t mesh_count;
+    xs_instance *instances;
+    uint32_t instance_count;
+    xs_bvh_node *tlas;
+    uint32_t tlas_count;
     xs_material *materials;
     uint32_t material_count;
-    uint32_t *light_tris;
+    xs_texture *textures;
+    uint32_t texture_count;
+    float *texture_mean; /* linear mean colour luminance per texture (light power) */
+    uint32_t *texels;
+    size_t texel_count;
+    float srgb[256];
+    xs_light *lights;
     float *light_cdf, *light_pmf;
     uint32_t light_count;
     xs_vec3 background;
+    float *env;
+    int env_w, env_h;
     float ray_eps;
-    xs_vec3 cam_pos, cam_target, cam_up;
+    xs_vec3 cam_pos, cam_fwd, cam_up;
     float cam_yfov_deg;
+    xs_vec3 world_lo, world_hi;
 };
 
 static float luminance(xs_vec3 c) { return 0.2126f * c.x + 0.7152f * c.y + 0.0722f * c.z; }
@@ -31,14 +50,279 @@ void xs_scene_destroy(xs_scene *s)
 {
     if (!s)
         return;
-    free(s->tris);
-    free(s->tri_material);
-    free(s->nodes);
-    free(s->materials);
-    free(s->light_tris);
-    free(s->light_cdf);
-    free(s->light_pmf);
+    free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->instances);
+    free(s->tlas), free(s->materials), free(s->textures), free(s->texture_mean), free(s->texels);
+    free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
     free(s);
+}
+
+static xs_scene *scene_alloc(const char *name)
+{
+    xs_scene *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    snprintf(s->name, sizeof s->name, "%s", name ? name : "scene");
+    for (int i = 0; i < 256; ++i) {
+        float c = (float)i / 255.0f;
+        s->srgb[i] = c <= 0.04045f ? c / 12.92f : powf((c + 0.055f) / 1.055f, 2.4f);
+    }
+    s->ray_eps = 1e-5f;
+    return s;
+}
+
+static bool grow(void **p, uint32_t *cap, uint64_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    if (need > UINT32_MAX)
+        return false;
+    uint64_t nc = *cap ? *cap : 64;
+    while (nc < need)
+        nc *= 2;
+    if (nc > UINT32_MAX)
+        nc = UINT32_MAX;
+    void *n = realloc(*p, (size_t)nc * elem);
+    if (!n)
+        return false;
+    *p = n;
+    *cap = (uint32_t)nc;
+    return true;
+}
+
+/* Adds a mesh: triangles from positions (3 floats a vertex) and indices (3 a
+ * triangle), optional uv sets (2 floats a vertex), one material a triangle.
+ * Builds its BLAS and appends it. */
+static xs_result scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
+                                const uint32_t *idx, uint32_t ntris, const float *uv0,
+                                const float *uv1, const uint32_t *mat_of_tri, xs_err *err)
+{
+    (void)nverts;
+    xs_tri *in = malloc((ntris ? ntris : 1) * sizeof *in);
+    if (!in)
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    for (uint32_t i = 0; i < ntris; ++i) {
+        const float *a = pos + 3 * (size_t)idx[3 * i], *b = pos + 3 * (size_t)idx[3 * i + 1],
+                    *c = pos + 3 * (size_t)idx[3 * i + 2];
+        in[i].v0 = xs_v3(a[0], a[1], a[2]);
+        in[i].e1 = xs_v3(b[0] - a[0], b[1] - a[1], b[2] - a[2]);
+        in[i].e2 = xs_v3(c[0] - a[0], c[1] - a[1], c[2] - a[2]);
+    }
+    xs_bvh_node *nodes = NULL;
+    uint32_t nn = 0, *order = NULL;
+    xs_result r = xs_bvh_build(in, ntris, &nodes, &nn, &order, err);
+    if (r != XS_OK) {
+        free(in);
+        return r;
+    }
+    uint32_t tbase = s->tri_count, nbase = s->node_count;
+    uint32_t mcap = s->mesh_count;
+    if (!grow((void **)&s->tris, &s->tri_cap, (uint64_t)tbase + ntris, sizeof *s->tris) ||
+        !(s->attrs = realloc(s->attrs, (size_t)s->tri_cap * sizeof *s->attrs)) ||
+        !grow((void **)&s->nodes, &s->node_cap, (uint64_t)nbase + nn, sizeof *s->nodes) ||
+        !grow((void **)&s->meshes, &mcap, (uint64_t)s->mesh_count + 1, sizeof *s->meshes)) {
+        free(in), free(nodes), free(order);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    }
+    for (uint32_t i = 0; i < ntris; ++i) {
+        uint32_t k = order[i];
+        s->tris[tbase + i] = in[k];
+        xs_tri_attr *at = &s->attrs[tbase + i];
+        memset(at, 0, sizeof *at);
+        for (int c = 0; c < 3; ++c) {
+            uint32_t v = idx[3 * k + (uint32_t)c];
+            if (uv0) {
+                at->uv[0][2 * c] = uv0[2 * (size_t)v];
+                at->uv[0][2 * c + 1] = uv0[2 * (size_t)v + 1];
+            }
+            if (uv1) {
+                at->uv[1][2 * c] = uv1[2 * (size_t)v];
+                at->uv[1][2 * c + 1] = uv1[2 * (size_t)v + 1];
+            }
+        }
+        at->material = mat_of_tri[k];
+    }
+    for (uint32_t i = 0; i < nn; ++i) {
+        xs_bvh_node n = nodes[i];
+        n.first += n.count > 0 ? tbase : nbase;
+        s->nodes[nbase + i] = n;
+    }
+    s->meshes[s->mesh_count].root = nbase;
+    s->meshes[s->mesh_count].tri_first = tbase;
+    s->meshes[s->mesh_count].tri_count = ntris;
+    s->mesh_count++;
+    s->tri_count += ntris;
+    s->node_count += nn;
+    free(in), free(nodes), free(order);
+    return XS_OK;
+}
+
+/* Inverts a row-major 3x4 affine transform; false when singular. */
+static bool invert34(const float *m, float *inv, float *det_out)
+{
+    double a = m[0], b = m[1], c = m[2], d = m[4], e = m[5], f = m[6], g = m[8], h = m[9], i = m[10];
+    double det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+    *det_out = (float)det;
+    if (!(fabs(det) > 1e-30) || !isfinite(det))
+        return false;
+    double id = 1.0 / det;
+    double r[9] = {(e * i - f * h) * id, (c * h - b * i) * id, (b * f - c * e) * id,
+                   (f * g - d * i) * id, (a * i - c * g) * id, (c * d - a * f) * id,
+                   (d * h - e * g) * id, (b * g - a * h) * id, (a * e - b * d) * id};
+    for (int row = 0; row < 3; ++row) {
+        inv[row * 4 + 0] = (float)r[row * 3 + 0];
+        inv[row * 4 + 1] = (float)r[row * 3 + 1];
+        inv[row * 4 + 2] = (float)r[row * 3 + 2];
+        inv[row * 4 + 3] = (float)-(r[row * 3 + 0] * m[3] + r[row * 3 + 1] * m[7] + r[row * 3 + 2] * m[11]);
+    }
+    return true;
+}
+
+static xs_result scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, uint32_t *cap,
+                                    xs_err *err)
+{
+    if (!grow((void **)&s->instances, cap, (uint64_t)s->instance_count + 1, sizeof *s->instances))
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    xs_instance *in = &s->instances[s->instance_count];
+    memset(in, 0, sizeof *in);
+    memcpy(in->xf, xf34, sizeof in->xf);
+    float det = 0.0f;
+    if (!invert34(xf34, in->inv, &det))
+        return xs_err_set(err, XS_ERR_INVALID, "scene %s: instance %u has a singular transform",
+                          s->name, s->instance_count);
+    in->mesh = mesh;
+    in->flags = det < 0.0f ? XS_INST_FLIPPED : 0u;
+    s->instance_count++;
+    return XS_OK;
+}
+
+static float tex_mean_lum(const xs_scene *s, int32_t tex)
+{
+    return tex >= 0 ? s->texture_mean[tex] : 1.0f;
+}
+
+/* TLAS, instance order, lights, world bounds. */
+static xs_result scene_finish(xs_scene *s, const xs_gltf_light *pl, int npl, xs_err *err)
+{
+    if (s->instance_count == 0 || s->tri_count == 0)
+        return xs_err_set(err, XS_ERR_INVALID, "scene %s: no triangles to render", s->name);
+    float *boxes = malloc((size_t)s->instance_count * 6 * sizeof *boxes);
+    if (!boxes)
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    s->world_lo = xs_v3(INFINITY, INFINITY, INFINITY);
+    s->world_hi = xs_v3(-INFINITY, -INFINITY, -INFINITY);
+    for (uint32_t i = 0; i < s->instance_count; ++i) {
+        const xs_instance *in = &s->instances[i];
+        const xs_bvh_node *root = &s->nodes[s->meshes[in->mesh].root];
+        xs_vec3 lo = xs_v3(INFINITY, INFINITY, INFINITY), hi = xs_neg(lo);
+        for (int k = 0; k < 8; ++k) {
+            xs_vec3 c = xs_v3((k & 1) ? root->bmax[0] : root->bmin[0],
+                              (k & 2) ? root->bmax[1] : root->bmin[1],
+                              (k & 4) ? root->bmax[2] : root->bmin[2]);
+            xs_vec3 w = xs_xf_point(in->xf, c);
+            lo = xs_vmin(lo, w);
+            hi = xs_vmax(hi, w);
+        }
+        float *b = boxes + (size_t)i * 6;
+        b[0] = lo.x, b[1] = lo.y, b[2] = lo.z, b[3] = hi.x, b[4] = hi.y, b[5] = hi.z;
+        s->world_lo = xs_vmin(s->world_lo, lo);
+        s->world_hi = xs_vmax(s->world_hi, hi);
+    }
+    uint32_t *order = NULL;
+    xs_result r = xs_bvh_build_boxes(boxes, s->instance_count, &s->tlas, &s->tlas_count, &order, err);
+    free(boxes);
+    if (r != XS_OK)
+        return r;
+    xs_instance *sorted = malloc((size_t)s->instance_count * sizeof *sorted);
+    if (!sorted) {
+        free(order);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    }
+    for (uint32_t i = 0; i < s->instance_count; ++i)
+        sorted[i] = s->instances[order[i]];
+    free(s->instances);
+    free(order);
+    s->instances = sorted;
+
+    /* lights: emissive triangles of every instance, then punctual lights */
+    uint64_t nl = (uint64_t)npl;
+    for (uint32_t i = 0; i < s->instance_count; ++i) {
+        const xs_mesh *m = &s->meshes[s->instances[i].mesh];
+        for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t)
+            nl += luminance(s->materials[s->attrs[t].material].emission) > 0.0f;
+    }
+    if (nl > UINT32_MAX / 2)
+        return xs_err_set(err, XS_ERR_INVALID, "scene %s: too many emissive triangles", s->name);
+    if (nl == 0)
+        return XS_OK;
+    s->lights = calloc((size_t)nl, sizeof *s->lights);
+    s->light_cdf = malloc((size_t)nl * sizeof *s->light_cdf);
+    s->light_pmf = malloc((size_t)nl * sizeof *s->light_pmf);
+    double *power = malloc((size_t)nl * sizeof *power);
+    if (!s->lights || !s->light_cdf || !s->light_pmf || !power) {
+        free(power);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    }
+    xs_vec3 ext = xs_sub(s->world_hi, s->world_lo);
+    double radius2 = 0.25 * (double)xs_dot(ext, ext);
+    uint32_t k = 0;
+    double total = 0.0;
+    for (uint32_t i = 0; i < s->instance_count; ++i) {
+        const xs_instance *in = &s->instances[i];
+        const xs_mesh *m = &s->meshes[in->mesh];
+        for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t) {
+            const xs_material *mat = &s->materials[s->attrs[t].material];
+            float lum = luminance(mat->emission);
+            if (!(lum > 0.0f))
+                continue;
+            xs_vec3 e1 = xs_xf_dir(in->xf, s->tris[t].e1), e2 = xs_xf_dir(in->xf, s->tris[t].e2);
+            double area = 0.5 * (double)xs_length(xs_cross(e1, e2));
+            double sides = (mat->flags & XS_MAT_EMIT_TWO_SIDED) ? 2.0 : 1.0;
+            xs_light *L = &s->lights[k];
+            L->type = XS_LIGHT_TRI;
+            L->instance = i;
+            L->tri = t;
+            power[k++] = (double)lum * tex_mean_lum(s, mat->emit_tex.tex) * area * sides * 3.14159265;
+        }
+    }
+    for (int j = 0; j < npl; ++j) {
+        const xs_gltf_light *g = &pl[j];
+        xs_light *L = &s->lights[k];
+        L->type = g->type == XS_GLTF_LIGHT_DIRECTIONAL ? XS_LIGHT_DIR
+                  : g->type == XS_GLTF_LIGHT_SPOT      ? XS_LIGHT_SPOT
+                                                       : XS_LIGHT_POINT;
+        L->pos = xs_v3(g->xform[12], g->xform[13], g->xform[14]);
+        L->dir = xs_normalize(xs_v3(-g->xform[8], -g->xform[9], -g->xform[10]));
+        L->intensity = xs_scale(xs_v3(g->color[0], g->color[1], g->color[2]), g->intensity);
+        L->range = g->range;
+        L->cos_inner = cosf(g->inner_cone);
+        L->cos_outer = cosf(g->outer_cone);
+        double lum = (double)luminance(L->intensity);
+        power[k++] = L->type == XS_LIGHT_DIR ? lum * 3.14159265 * radius2 : lum * 4.0 * 3.14159265;
+    }
+    for (uint32_t j = 0; j < k; ++j)
+        total += power[j];
+    double acc = 0.0;
+    for (uint32_t j = 0; j < k; ++j) {
+        double pmf = total > 0.0 ? power[j] / total : 1.0 / k;
+        acc += pmf;
+        s->light_pmf[j] = (float)pmf;
+        s->light_cdf[j] = (float)acc;
+    }
+    s->light_cdf[k - 1] = 1.0f;
+    s->light_count = k;
+    free(power);
+    return XS_OK;
+}
+
+static void default_material(xs_material *m)
+{
+    memset(m, 0, sizeof *m);
+    m->albedo = xs_v3(1.0f, 1.0f, 1.0f);
+    m->alpha = 1.0f;
+    m->alpha_cutoff = 0.5f;
+    m->base_tex.tex = m->emit_tex.tex = -1;
+    m->metallic = m->roughness = 1.0f;
+    m->ior = 1.5f;
 }
 
 xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
@@ -52,108 +336,283 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
     if (!(d->cam_yfov_deg > 0.0f && d->cam_yfov_deg < 180.0f))
         return xs_err_set(err, XS_ERR_INVALID, "scene %s: camera.yfov: must be in (0, 180), got %g",
                           name, (double)d->cam_yfov_deg);
-    xs_scene *s = calloc(1, sizeof *s);
-    if (!s)
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", name);
-    snprintf(s->name, sizeof s->name, "%s", name);
-    uint32_t n = d->tri_count;
-    xs_tri *in = malloc(n * sizeof *in);
-    s->tris = malloc(n * sizeof *s->tris);
-    s->tri_material = malloc(n * sizeof *s->tri_material);
-    s->materials = malloc(d->material_count * sizeof *s->materials);
-    if (!in || !s->tris || !s->tri_material || !s->materials) {
-        free(in);
-        xs_scene_destroy(s);
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", name);
-    }
-    memcpy(s->materials, d->materials, d->material_count * sizeof *s->materials);
-    s->material_count = d->material_count;
-    for (uint32_t i = 0; i < n; ++i) {
-        const float *p = d->positions + (size_t)i * 9;
-        xs_vec3 v0 = xs_v3(p[0], p[1], p[2]), v1 = xs_v3(p[3], p[4], p[5]),
-                v2 = xs_v3(p[6], p[7], p[8]);
-        for (int k = 0; k < 9; ++k) {
-            if (!isfinite(p[k])) {
-                free(in);
-                xs_scene_destroy(s);
+    for (uint32_t i = 0; i < d->tri_count; ++i) {
+        for (int k = 0; k < 9; ++k)
+            if (!isfinite(d->positions[(size_t)i * 9 + (size_t)k]))
                 return xs_err_set(err, XS_ERR_INVALID, "scene %s: triangle %u: non-finite vertex",
                                   name, i);
-            }
-        }
-        if (d->materials_of[i] >= d->material_count) {
-            free(in);
-            xs_scene_destroy(s);
+        if (d->materials_of[i] >= d->material_count)
             return xs_err_set(err, XS_ERR_INVALID,
                               "scene %s: triangle %u: material %u out of range (%u materials)",
                               name, i, d->materials_of[i], d->material_count);
-        }
-        in[i].v0 = v0;
-        in[i].e1 = xs_sub(v1, v0);
-        in[i].e2 = xs_sub(v2, v0);
     }
-    uint32_t *order = NULL;
-    xs_result r = xs_bvh_build(in, n, &s->nodes, &s->node_count, &order, err);
+    xs_scene *s = scene_alloc(name);
+    uint32_t *idx = malloc((size_t)d->tri_count * 3 * sizeof *idx);
+    if (s)
+        s->materials = malloc(d->material_count * sizeof *s->materials);
+    if (!s || !idx || !s->materials) {
+        free(idx);
+        xs_scene_destroy(s);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", name);
+    }
+    for (uint32_t i = 0; i < d->material_count; ++i) {
+        default_material(&s->materials[i]);
+        s->materials[i].albedo = d->materials[i].albedo;
+        s->materials[i].emission = d->materials[i].emission;
+        s->materials[i].flags = d->materials[i].flags;
+    }
+    s->material_count = d->material_count;
+    for (uint32_t i = 0; i < d->tri_count * 3; ++i)
+        idx[i] = i;
+    static const float identity[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
+    uint32_t icap = 0;
+    xs_result r = scene_add_mesh(s, d->positions, d->tri_count * 3, idx, d->tri_count, NULL, NULL,
+                                 d->materials_of, err);
+    free(idx);
+    if (r == XS_OK)
+        r = scene_add_instance(s, 0, identity, &icap, err);
+    if (r == XS_OK)
+        r = scene_finish(s, NULL, 0, err);
     if (r != XS_OK) {
-        free(in);
         xs_scene_destroy(s);
         return r;
     }
-    for (uint32_t i = 0; i < n; ++i) {
-        s->tris[i] = in[order[i]];
-        s->tri_material[i] = d->materials_of[order[i]];
-    }
-    free(in);
-    free(order);
-    s->tri_count = n;
-
-    /* lights: emissive triangles, chosen in proportion to emitted power */
-    uint32_t nl = 0;
-    for (uint32_t i = 0; i < n; ++i)
-        if (luminance(s->materials[s->tri_material[i]].emission) > 0.0f)
-            nl++;
-    if (nl > 0) {
-        s->light_tris = malloc(nl * sizeof *s->light_tris);
-        s->light_cdf = malloc(nl * sizeof *s->light_cdf);
-        s->light_pmf = malloc(nl * sizeof *s->light_pmf);
-        if (!s->light_tris || !s->light_cdf || !s->light_pmf) {
-            xs_scene_destroy(s);
-            return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", name);
-        }
-        double total = 0.0;
-        double *power = malloc(nl * sizeof *power);
-        if (!power) {
-            xs_scene_destroy(s);
-            return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", name);
-        }
-        uint32_t k = 0;
-        for (uint32_t i = 0; i < n; ++i) {
-            const xs_material *m = &s->materials[s->tri_material[i]];
-            float lum = luminance(m->emission);
-            if (!(lum > 0.0f))
-                continue;
-            float area = 0.5f * xs_length(xs_cross(s->tris[i].e1, s->tris[i].e2));
-            double sides = (m->flags & XS_MAT_EMIT_TWO_SIDED) ? 2.0 : 1.0;
-            power[k] = (double)lum * (double)area * sides;
-            total += power[k];
-            s->light_tris[k++] = i;
-        }
-        double acc = 0.0;
-        for (uint32_t j = 0; j < nl; ++j) {
-            double pmf = total > 0.0 ? power[j] / total : 1.0 / nl;
-            acc += pmf;
-            s->light_pmf[j] = (float)pmf;
-            s->light_cdf[j] = (float)acc;
-        }
-        s->light_cdf[nl - 1] = 1.0f;
-        free(power);
-    }
-    s->light_count = nl;
     s->background = d->background;
-    s->ray_eps = 1e-5f;
     s->cam_pos = d->cam_pos;
-    s->cam_target = d->cam_target;
+    s->cam_fwd = xs_normalize(xs_sub(d->cam_target, d->cam_pos));
     s->cam_up = d->cam_up;
     s->cam_yfov_deg = d->cam_yfov_deg;
+    *out = s;
+    return XS_OK;
+}
+
+/* ---- from glTF ------------------------------------------------------------------ */
+
+static void texslot_from(xs_texslot *t, const xs_gltf_texref *g)
+{
+    t->tex = g->texture;
+    t->texcoord = g->texcoord;
+    float c = cosf(g->rotation), sn = sinf(g->rotation);
+    /* KHR_texture_transform: T * R * S, R = [cos sin; -sin cos] */
+    t->m[0] = c * g->tscale[0];
+    t->m[1] = sn * g->tscale[1];
+    t->m[2] = g->offset[0];
+    t->m[3] = -sn * g->tscale[0];
+    t->m[4] = c * g->tscale[1];
+    t->m[5] = g->offset[1];
+}
+
+static xs_result load_textures(xs_scene *s, const xs_gltf_scene *g, xs_err *err)
+{
+    size_t total = 0;
+    uint32_t *image_offset = calloc((size_t)(g->image_count ? g->image_count : 1), sizeof *image_offset);
+    if (!image_offset)
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    for (int i = 0; i < g->image_count; ++i) {
+        if (total > UINT32_MAX) {
+            free(image_offset);
+            return xs_err_set(err, XS_ERR_INVALID, "scene %s: textures exceed 2^32 texels", s->name);
+        }
+        image_offset[i] = (uint32_t)total;
+        total += (size_t)g->images[i].width * (size_t)g->images[i].height;
+    }
+    s->texels = malloc((total ? total : 1) * sizeof *s->texels);
+    s->textures = calloc((size_t)(g->texture_count ? g->texture_count : 1), sizeof *s->textures);
+    s->texture_mean = calloc((size_t)(g->texture_count ? g->texture_count : 1), sizeof *s->texture_mean);
+    if (!s->texels || !s->textures || !s->texture_mean) {
+        free(image_offset);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory for textures", s->name);
+    }
+    for (int i = 0; i < g->image_count; ++i) {
+        const xs_gltf_image *im = &g->images[i];
+        size_t n = (size_t)im->width * (size_t)im->height;
+        for (size_t p = 0; p < n; ++p) {
+            const unsigned char *c = im->rgba8 + p * 4;
+            s->texels[image_offset[i] + p] = (uint32_t)c[0] | (uint32_t)c[1] << 8 |
+                                             (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
+        }
+    }
+    s->texel_count = total;
+    for (int i = 0; i < g->texture_count; ++i) {
+        const xs_gltf_texture *t = &g->textures[i];
+        const xs_gltf_image *im = &g->images[t->image];
+        xs_texture *x = &s->textures[i];
+        x->width = (uint32_t)im->width;
+        x->height = (uint32_t)im->height;
+        x->offset = image_offset[t->image];
+        x->flags = (t->wrap_s == XS_WRAP_CLAMP ? XS_TEX_CLAMP_S : 0u) |
+                   (t->wrap_t == XS_WRAP_CLAMP ? XS_TEX_CLAMP_T : 0u) |
+                   (t->wrap_s == XS_WRAP_MIRROR ? XS_TEX_MIRROR_S : 0u) |
+                   (t->wrap_t == XS_WRAP_MIRROR ? XS_TEX_MIRROR_T : 0u) |
+                   (t->mag_filter == 9728 ? XS_TEX_NEAREST : 0u);
+        double sum = 0.0;
+        size_t n = (size_t)im->width * (size_t)im->height;
+        for (size_t p = 0; p < n; ++p) {
+            const unsigned char *c = im->rgba8 + p * 4;
+            sum += 0.2126 * s->srgb[c[0]] + 0.7152 * s->srgb[c[1]] + 0.0722 * s->srgb[c[2]];
+        }
+        s->texture_mean[i] = n ? (float)(sum / (double)n) : 0.0f;
+    }
+    s->texture_count = (uint32_t)g->texture_count;
+    free(image_offset);
+    return XS_OK;
+}
+
+/* Row-major 3x4 from a column-major 4x4. */
+static void xf34_from44(const float *m44, float *xf)
+{
+    for (int row = 0; row < 3; ++row)
+        for (int c = 0; c < 4; ++c)
+            xf[row * 4 + c] = m44[c * 4 + row];
+}
+
+xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs_scene **out,
+                             xs_err *err)
+{
+    *out = NULL;
+    xs_scene *s = scene_alloc(o->name);
+    if (!s)
+        return xs_err_set(err, XS_ERR_NOMEM, "scene: out of memory");
+    xs_result r = load_textures(s, g, err);
+    /* materials: the file's, then the glTF default material last */
+    uint32_t nm = (uint32_t)g->material_count + 1;
+    s->materials = calloc(nm, sizeof *s->materials);
+    if (r == XS_OK && !s->materials)
+        r = xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    for (uint32_t i = 0; r == XS_OK && i < nm; ++i) {
+        xs_material *m = &s->materials[i];
+        default_material(m);
+        if (i == nm - 1)
+            break;
+        const xs_gltf_material *gm = &g->materials[i];
+        m->albedo = xs_v3(gm->base_color[0], gm->base_color[1], gm->base_color[2]);
+        m->alpha = gm->base_color[3];
+        m->emission = xs_scale(xs_v3(gm->emissive[0], gm->emissive[1], gm->emissive[2]),
+                               gm->emissive_strength);
+        m->flags = (gm->double_sided ? XS_MAT_EMIT_TWO_SIDED : 0u) |
+                   (gm->alpha_mode == XS_ALPHA_MASK ? XS_MAT_ALPHA_MASK : 0u);
+        m->alpha_cutoff = gm->alpha_cutoff;
+        texslot_from(&m->base_tex, &gm->base_color_tex);
+        texslot_from(&m->emit_tex, &gm->emissive_tex);
+        m->metallic = gm->metallic;
+        m->roughness = gm->roughness;
+        m->transmission = gm->transmission;
+        m->ior = gm->ior;
+    }
+    s->material_count = nm;
+    /* meshes: all primitives of a glTF mesh form one mesh (one BLAS) */
+    for (int mi = 0; r == XS_OK && mi < g->mesh_count; ++mi) {
+        const xs_gltf_mesh *gm = &g->meshes[mi];
+        uint64_t nv = 0, nt = 0;
+        bool any_uv0 = false, any_uv1 = false;
+        for (int k = 0; k < gm->prim_count; ++k) {
+            nv += gm->prims[k].vertex_count;
+            nt += gm->prims[k].tri_count;
+            any_uv0 |= gm->prims[k].uv0 != NULL;
+            any_uv1 |= gm->prims[k].uv1 != NULL;
+        }
+        if (nv > UINT32_MAX || nt > UINT32_MAX / 3) {
+            r = xs_err_set(err, XS_ERR_INVALID, "scene %s: mesh %d is too large", s->name, mi);
+            break;
+        }
+        float *pos = malloc((size_t)(nv ? nv : 1) * 3 * sizeof *pos);
+        float *uv0 = any_uv0 ? calloc((size_t)nv * 2, sizeof *uv0) : NULL;
+        float *uv1 = any_uv1 ? calloc((size_t)nv * 2, sizeof *uv1) : NULL;
+        uint32_t *idx = malloc((size_t)(nt ? nt : 1) * 3 * sizeof *idx);
+        uint32_t *mat = malloc((size_t)(nt ? nt : 1) * sizeof *mat);
+        if (!pos || !idx || !mat || (any_uv0 && !uv0) || (any_uv1 && !uv1)) {
+            r = xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+        } else {
+            uint32_t vb = 0, tb = 0;
+            for (int k = 0; k < gm->prim_count; ++k) {
+                const xs_gltf_primitive *p = &gm->prims[k];
+                memcpy(pos + (size_t)vb * 3, p->positions, (size_t)p->vertex_count * 3 * sizeof *pos);
+                if (p->uv0)
+                    memcpy(uv0 + (size_t)vb * 2, p->uv0, (size_t)p->vertex_count * 2 * sizeof *uv0);
+                if (p->uv1)
+                    memcpy(uv1 + (size_t)vb * 2, p->uv1, (size_t)p->vertex_count * 2 * sizeof *uv1);
+                for (uint32_t t = 0; t < p->tri_count * 3; ++t)
+                    idx[(size_t)tb * 3 + t] = vb + p->indices[t];
+                for (uint32_t t = 0; t < p->tri_count; ++t)
+                    mat[tb + t] = p->material >= 0 ? (uint32_t)p->material : nm - 1;
+                vb += p->vertex_count;
+                tb += p->tri_count;
+            }
+            r = scene_add_mesh(s, pos, (uint32_t)nv, idx, (uint32_t)nt, uv0, uv1, mat, err);
+        }
+        free(pos), free(uv0), free(uv1), free(idx), free(mat);
+    }
+    uint32_t icap = 0;
+    for (int i = 0; r == XS_OK && i < g->instance_count; ++i) {
+        float xf[12];
+        xf34_from44(g->instances[i].xform, xf);
+        r = scene_add_instance(s, (uint32_t)g->instances[i].mesh, xf, &icap, err);
+    }
+    if (r == XS_OK)
+        r = scene_finish(s, g->lights, g->light_count, err);
+    if (r != XS_OK) {
+        xs_scene_destroy(s);
+        return r;
+    }
+    /* environment */
+    s->background = xs_scale(xs_v3(o->env_color[0], o->env_color[1], o->env_color[2]), o->env_strength);
+    if (o->env_image) {
+        size_t n = (size_t)o->env_image->width * (size_t)o->env_image->height;
+        s->env = malloc(n * 3 * sizeof *s->env);
+        if (!s->env) {
+            xs_scene_destroy(s);
+            return xs_err_set(err, XS_ERR_NOMEM, "scene: out of memory for the environment");
+        }
+        for (size_t p = 0; p < n; ++p)
+            for (int c = 0; c < 3; ++c)
+                s->env[p * 3 + (size_t)c] = o->env_image->rgba[p * 4 + (size_t)c];
+        s->env_w = o->env_image->width;
+        s->env_h = o->env_image->height;
+        s->background = xs_v3(o->env_strength, o->env_strength, o->env_strength);
+    }
+    /* camera */
+    if (o->cam_mode == XS_CAM_OVERRIDE) {
+        s->cam_pos = xs_v3(o->cam_pos[0], o->cam_pos[1], o->cam_pos[2]);
+        s->cam_fwd = xs_normalize(xs_sub(xs_v3(o->cam_target[0], o->cam_target[1], o->cam_target[2]), s->cam_pos));
+        s->cam_up = xs_v3(o->cam_up[0], o->cam_up[1], o->cam_up[2]);
+        s->cam_yfov_deg = o->cam_yfov_deg;
+    } else {
+        int ci = -1;
+        if (o->cam_mode == XS_CAM_NAMED) {
+            for (int i = 0; i < g->camera_count && ci < 0; ++i)
+                if (strcmp(g->cameras[i].name, o->cam_name) == 0)
+                    ci = i;
+            if (ci < 0) {
+                xs_scene_destroy(s);
+                return xs_err_set(err, XS_ERR_INVALID, "camera.name: no camera named '%s' in the scene (%d cameras)",
+                                  o->cam_name, g->camera_count);
+            }
+        } else if (o->cam_mode == XS_CAM_INDEX) {
+            if (o->cam_index >= g->camera_count) {
+                xs_scene_destroy(s);
+                return xs_err_set(err, XS_ERR_INVALID, "camera.index: %d is past the scene's %d cameras",
+                                  o->cam_index, g->camera_count);
+            }
+            ci = o->cam_index;
+        } else if (g->camera_count > 0) {
+            ci = 0;
+        }
+        if (ci >= 0) {
+            const float *m = g->cameras[ci].xform;
+            s->cam_pos = xs_v3(m[12], m[13], m[14]);
+            s->cam_fwd = xs_normalize(xs_v3(-m[8], -m[9], -m[10]));
+            s->cam_up = xs_normalize(xs_v3(m[4], m[5], m[6]));
+            s->cam_yfov_deg = g->cameras[ci].yfov * 180.0f / XS_PI;
+        } else {
+            /* no camera: look down -z at the world's bounds, 40 degrees */
+            xs_vec3 c = xs_scale(xs_add(s->world_lo, s->world_hi), 0.5f);
+            float rad = 0.5f * xs_length(xs_sub(s->world_hi, s->world_lo));
+            s->cam_yfov_deg = 40.0f;
+            s->cam_pos = xs_add(c, xs_v3(0.0f, 0.0f, 1.1f * rad / sinf(20.0f * XS_PI / 180.0f)));
+            s->cam_fwd = xs_v3(0.0f, 0.0f, -1.0f);
+            s->cam_up = xs_v3(0.0f, 1.0f, 0.0f);
+        }
+    }
     *out = s;
     return XS_OK;
 }
@@ -163,20 +622,31 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     xs_scene_view v;
     memset(&v, 0, sizeof v);
     v.tris = s->tris;
-    v.tri_material = s->tri_material;
-    v.tri_count = s->tri_count;
+    v.attrs = s->attrs;
     v.nodes = s->nodes;
+    v.meshes = s->meshes;
+    v.instances = s->instances;
+    v.tlas = s->tlas;
+    v.tri_count = s->tri_count;
     v.node_count = s->node_count;
+    v.instance_count = s->instance_count;
+    v.tlas_count = s->tlas_count;
     v.materials = s->materials;
-    v.light_tris = s->light_tris;
+    v.textures = s->textures;
+    v.texels = s->texels;
+    v.srgb_to_linear = s->srgb;
+    v.lights = s->lights;
     v.light_cdf = s->light_cdf;
     v.light_pmf = s->light_pmf;
     v.light_count = s->light_count;
     v.background = s->background;
+    v.env = s->env;
+    v.env_w = s->env_w;
+    v.env_h = s->env_h;
     v.ray_eps = s->ray_eps;
     xs_camera *c = &v.camera;
     c->pos = s->cam_pos;
-    c->fwd = xs_normalize(xs_sub(s->cam_target, s->cam_pos));
+    c->fwd = s->cam_fwd;
     /* right-handed, y up: looking down +z with up +y puts +x on the left */
     c->right = xs_normalize(xs_cross(c->fwd, s->cam_up));
     c->up = xs_cross(c->right, c->fwd);
@@ -188,3 +658,5 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
 const char *xs_scene_name(const xs_scene *s) { return s->name; }
 uint32_t xs_scene_tri_count(const xs_scene *s) { return s->tri_count; }
 uint32_t xs_scene_light_count(const xs_scene *s) { return s->light_count; }
+uint32_t xs_scene_mesh_count(const xs_scene *s) { return s->mesh_count; }
+uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; }

@@ -12,7 +12,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "io/xs_gltf.h"
 #include "io/xs_io.h"
+#include "io/xs_manifest.h"
+#include "io/xs_package.h"
 #include "kernels/xs_types.h"
 
 #ifdef __cplusplus
@@ -21,13 +24,20 @@ extern "C" {
 
 /* ---- Scene -------------------------------------------------------------- */
 
+/* A diffuse, possibly emissive material of a triangle soup. */
+typedef struct xs_diffuse_material {
+    xs_vec3 albedo;
+    xs_vec3 emission;
+    uint32_t flags; /* XS_MAT_EMIT_TWO_SIDED */
+} xs_diffuse_material;
+
 /* A triangle soup with one material per triangle, as handed to the builder. */
 typedef struct xs_scene_desc {
     const char *name;
     const float *positions;     /* tri_count * 9 floats: v0, v1, v2 */
     const uint32_t *materials_of; /* tri_count material indices */
     uint32_t tri_count;
-    const xs_material *materials;
+    const xs_diffuse_material *materials;
     uint32_t material_count;
     xs_vec3 background;
     /* camera: position, look-at target, up, vertical field of view in degrees */
@@ -45,8 +55,30 @@ void xs_scene_destroy(xs_scene *scene); /* accepts NULL */
  * follows it). Borrowed from the scene; valid while the scene lives. */
 xs_scene_view xs_scene_view_for(const xs_scene *scene, int frame_width, int frame_height);
 const char *xs_scene_name(const xs_scene *scene);
-uint32_t xs_scene_tri_count(const xs_scene *scene);
+uint32_t xs_scene_tri_count(const xs_scene *scene); /* stored (each mesh once) */
 uint32_t xs_scene_light_count(const xs_scene *scene);
+uint32_t xs_scene_mesh_count(const xs_scene *scene);
+uint32_t xs_scene_instance_count(const xs_scene *scene);
+
+/* How a glTF scene becomes a render scene: the camera and environment a
+ * manifest (or the defaults) ask for. */
+typedef struct xs_scene_setup {
+    const char *name;
+    xs_cam_mode cam_mode;
+    const char *cam_name;
+    int cam_index;
+    float cam_pos[3], cam_target[3], cam_up[3], cam_yfov_deg;
+    float env_color[3], env_strength;
+    const xs_image *env_image; /* equirectangular, or NULL for the constant colour */
+} xs_scene_setup;
+
+/* Builds a render scene from a loaded glTF: each mesh once with its BLAS,
+ * one instance per node that places it, the TLAS, materials, textures,
+ * lights (emissive triangles and KHR_lights_punctual), the environment and
+ * the chosen camera (without one: a 40 degree view down -z framing the
+ * scene). The glTF scene may be destroyed afterwards. */
+xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *setup, xs_scene **out,
+                             xs_err *err);
 
 /* The built-in scenes. "cornell": the Cornell box from the published Cornell
  * measurements (units: mm). */
@@ -75,8 +107,17 @@ typedef enum xs_kernel_mode {
 
 enum { XS_NAME_MAX = 64, XS_PATH_MAX = 4096 };
 
+/* Which flags the command line gave (they win over the package's manifest). */
+enum {
+    XS_GIVEN_RES = 1,
+    XS_GIVEN_SPP = 2,
+    XS_GIVEN_TILE = 4,
+    XS_GIVEN_BOUNCES = 8,
+    XS_GIVEN_FRAMES = 16
+};
+
 typedef struct xs_options {
-    char scene[XS_NAME_MAX];
+    char scene[XS_PATH_MAX]; /* a built-in scene name, or a .tar.zst, .gltf or .glb path */
     int width, height;
     int spp;
     int tile;
@@ -93,7 +134,12 @@ typedef struct xs_options {
     xs_kernel_mode kernel;
     bool preview;    /* write a PNG beside each frame */
     bool help;
+    unsigned given;  /* XS_GIVEN_* */
+    xs_pkg_limits pkg_limits;
 } xs_options;
+
+/* Fills render settings the command line left open from the manifest. */
+void xs_options_apply_manifest(xs_options *o, const xs_manifest *m);
 
 void xs_options_defaults(xs_options *o);
 /* Parses `xisuan render` flags (argv[0] is the first flag). Every value is

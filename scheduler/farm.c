@@ -193,6 +193,43 @@ static int choose_threads(MPI_Comm comm, const xs_options *o)
 
 /* ---- Entry ------------------------------------------------------------------ */
 
+/* Rank 0's status and message, shared with every rank. */
+static xs_result share_status(MPI_Comm comm, xs_result r, xs_err *err)
+{
+    int code = (int)r;
+    MPI_Bcast(&code, 1, MPI_INT, 0, comm);
+    MPI_Bcast(err->msg, (int)sizeof err->msg, MPI_CHAR, 0, comm);
+    err->code = (xs_result)code;
+    return (xs_result)code;
+}
+
+/* Rank 0's buffer to every rank, in chunks (MPI counts are int). */
+static xs_result bcast_bytes(MPI_Comm comm, unsigned char **bytes, size_t *len, xs_err *err)
+{
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    uint64_t n = *len;
+    if (MPI_Bcast(&n, 1, MPI_UINT64_T, 0, comm) != MPI_SUCCESS)
+        return xs_err_set(err, XS_ERR_MPI, "broadcasting the package size failed");
+    if (rank != 0) {
+        *bytes = malloc(n ? n : 1);
+        *len = n;
+    }
+    int ok = *bytes != NULL, all = 0;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm);
+    if (!all)
+        return xs_err_set(err, XS_ERR_NOMEM, "a rank could not allocate %llu bytes for the package",
+                          (unsigned long long)n);
+    const uint64_t chunk = 1u << 30;
+    for (uint64_t off = 0; off < n; off += chunk) {
+        int c = (int)(n - off < chunk ? n - off : chunk);
+        if (MPI_Bcast(*bytes + off, c, MPI_BYTE, 0, comm) != MPI_SUCCESS)
+            return xs_err_set(err, XS_ERR_MPI, "broadcasting the package failed at byte %llu",
+                              (unsigned long long)off);
+    }
+    return XS_OK;
+}
+
 /* Every rank learns whether any rank failed; rank 0's message is shared. */
 static xs_result agree(MPI_Comm comm, xs_result mine, xs_err *err)
 {
@@ -226,21 +263,64 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
             xs_options_print_help(stdout);
         return 0;
     }
-    /* 2. the output directory, checked once by rank 0 and shared */
+    /* 2. the scene: rank 0 reads and validates it once; every other rank
+     * receives the package bytes over MPI and opens them in memory */
+    xs_scene_input *input = NULL;
+    unsigned char *bytes = NULL;
+    size_t nbytes = 0;
+    const bool from_file = xs_is_scene_path(opt.scene);
+    if (from_file) {
+        double t0 = MPI_Wtime();
+        if (rank == 0) {
+            r = xs_scene_input_bytes(opt.scene, &opt.pkg_limits, &bytes, &nbytes, &err);
+            if (r == XS_OK)
+                r = xs_scene_input_open(opt.scene, bytes, nbytes, &opt.pkg_limits, NULL, &input, &err);
+        }
+        if (share_status(comm, r, &err) != XS_OK) {
+            if (rank == 0)
+                fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+            free(bytes);
+            xs_scene_input_destroy(input);
+            return 2;
+        }
+        r = bcast_bytes(comm, &bytes, &nbytes, &err);
+        if (r == XS_OK && rank != 0) {
+            r = xs_scene_input_open(opt.scene, bytes, nbytes, &opt.pkg_limits, NULL, &input, &err);
+            if (r != XS_OK)
+                fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err.msg);
+        }
+        if (agree(comm, r, &err) != XS_OK) {
+            free(bytes);
+            xs_scene_input_destroy(input);
+            return 2;
+        }
+        free(bytes);
+        bytes = NULL;
+        xs_options_apply_manifest(&opt, &input->manifest);
+        if (rank == 0)
+            printf("xisuan: scene %s: %zu bytes packed, %d mesh(es), %d instance(s), %llu "
+                   "triangles placed, loaded in %.3f s\n",
+                   opt.scene, nbytes, input->gltf->mesh_count, input->gltf->instance_count,
+                   (unsigned long long)input->gltf->tri_count_instanced, MPI_Wtime() - t0);
+        if (rank == 0 && size > 1) { /* rank 0 never renders */
+            xs_scene_input_destroy(input);
+            input = NULL;
+        }
+    }
+    /* 3. the output directory, checked once by rank 0 and shared */
+    r = XS_OK;
     if (rank == 0) {
         char dir[XS_PATH_MAX + 16];
         snprintf(dir, sizeof dir, "%s/%s/tiles", opt.out_dir, opt.job);
         r = xs_check_writable_dir(dir, &err);
     }
-    int code = (int)r;
-    MPI_Bcast(&code, 1, MPI_INT, 0, comm);
-    MPI_Bcast(err.msg, (int)sizeof err.msg, MPI_CHAR, 0, comm);
-    if (code != XS_OK) {
+    if (share_status(comm, r, &err) != XS_OK) {
         if (rank == 0)
             fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+        xs_scene_input_destroy(input);
         return 2;
     }
-    /* 3. each worker builds its scene and back end; all ranks agree */
+    /* 4. each worker builds its scene and back end; all ranks agree */
     xs_film film;
     xs_film_init(&film, opt.width, opt.height, opt.tile);
     int threads = choose_threads(comm, &opt);
@@ -248,13 +328,15 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     memset(&w, 0, sizeof w);
     r = XS_OK;
     if (rank != 0 || size == 1) {
-        r = xs_worker_ctx_init(&w, &opt, threads, &err);
+        r = xs_worker_ctx_init(&w, &opt, threads, input, &err);
         w.rank = rank;
         if (r == XS_OK)
             r = xs_fault_from_env(rank, &w.fail_at, &err);
         if (r != XS_OK)
             fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err.msg);
     }
+    xs_scene_input_destroy(input);
+    input = NULL;
     if (agree(comm, r, &err) != XS_OK) {
         xs_worker_ctx_free(&w);
         return 2;
@@ -265,7 +347,7 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
                opt.scene, opt.width, opt.height, opt.spp, opt.tile, opt.frame_first,
                opt.frame_last, size, threads, opt.out_dir, opt.job);
 
-    /* 4. run */
+    /* 5. run */
     int status = 0;
     if (size == 1) {
         xs_job_report rep;

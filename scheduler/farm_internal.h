@@ -5,6 +5,7 @@
 
 #include <mpi.h>
 
+#include "io/xs_scene_input.h"
 #include "render/xs_render.h"
 #include "scheduler/xs_farm.h"
 #include "scheduler/xs_sched.h"
@@ -56,7 +57,10 @@ typedef struct xs_worker_ctx {
  * rank). */
 xs_result xs_fault_from_env(int rank, int64_t *fail_at, xs_err *err);
 
-xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads, xs_err *err);
+/* Builds the rank's scene: from the opened scene input when given, else the
+ * built-in scene opt->scene. */
+xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads,
+                             const xs_scene_input *input, xs_err *err);
 void xs_worker_ctx_free(xs_worker_ctx *w);
 /* Executes one item: renders and writes a tile, or assembles a frame. */
 xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, xs_item_report *rep,

@@ -40,7 +40,28 @@ xs_result xs_job_tile_path(const xs_options *o, const xs_film *film, int frame, 
     return XS_OK;
 }
 
-xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads, xs_err *err)
+static xs_result scene_from_input(const xs_options *opt, const xs_scene_input *in, xs_scene **out,
+                                  xs_err *err)
+{
+    const xs_manifest *m = &in->manifest;
+    xs_scene_setup su;
+    memset(&su, 0, sizeof su);
+    su.name = opt->name;
+    su.cam_mode = m->cam_mode;
+    su.cam_name = m->cam_name;
+    su.cam_index = m->cam_index;
+    memcpy(su.cam_pos, m->cam_pos, sizeof su.cam_pos);
+    memcpy(su.cam_target, m->cam_target, sizeof su.cam_target);
+    memcpy(su.cam_up, m->cam_up, sizeof su.cam_up);
+    su.cam_yfov_deg = m->cam_yfov_deg;
+    memcpy(su.env_color, m->env_color, sizeof su.env_color);
+    su.env_strength = m->env_strength;
+    su.env_image = in->env.rgba ? &in->env : NULL;
+    return xs_scene_from_gltf(in->gltf, &su, out, err);
+}
+
+xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads,
+                             const xs_scene_input *input, xs_err *err)
 {
     memset(w, 0, sizeof *w);
     w->opt = opt;
@@ -51,7 +72,8 @@ xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int thread
         return xs_err_set(err, XS_ERR_INVALID, "--out: output path too long");
     if (opt->kernel == XS_KERNEL_EMPTY)
         return XS_OK;
-    xs_result r = xs_scene_builtin(opt->scene, &w->scene, err);
+    xs_result r = input ? scene_from_input(opt, input, &w->scene, err)
+                        : xs_scene_builtin(opt->scene, &w->scene, err);
     if (r == XS_OK)
         r = xs_backend_cpu_create(w->scene, opt->width, opt->height, threads, &w->backend, err);
     if (r == XS_OK) {

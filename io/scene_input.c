@@ -1,0 +1,211 @@
+/* Scene input (see xs_scene_input.h). */
+#include "io/xs_scene_input.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+bool xs_is_scene_path(const char *s)
+{
+    return ends_with(s, ".tar.zst") || ends_with(s, ".gltf") || ends_with(s, ".glb");
+}
+
+/* ---- a plain .gltf/.glb on disk: read it and what it refers to ------------- */
+
+typedef struct disk_files {
+    char dir[PATH_MAX];
+    uint64_t max_bytes;
+    xs_pkg_entry *v;
+    size_t n, cap;
+} disk_files;
+
+static xs_result disk_fetch(void *user, const char *path, const unsigned char **data, size_t *len,
+                            xs_err *err)
+{
+    disk_files *d = (disk_files *)user;
+    for (size_t i = 0; i < d->n; ++i)
+        if (strcmp(d->v[i].name, path) == 0) {
+            *data = d->v[i].data;
+            *len = d->v[i].size;
+            return XS_OK;
+        }
+    char full[PATH_MAX];
+    int k = snprintf(full, sizeof full, "%s/%s", d->dir, path);
+    if (k < 0 || (size_t)k >= sizeof full)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: path too long", path);
+    if (d->n == d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 8;
+        xs_pkg_entry *nv = realloc(d->v, nc * sizeof *nv);
+        if (!nv)
+            return xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+        d->v = nv;
+        d->cap = nc;
+    }
+    xs_pkg_entry *e = &d->v[d->n];
+    xs_result r = xs_file_read_all(full, d->max_bytes, &e->data, &e->size, err);
+    if (r != XS_OK)
+        return r;
+    e->name = strdup(path);
+    if (!e->name) {
+        free(e->data);
+        return xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+    }
+    d->n++;
+    *data = e->data;
+    *len = e->size;
+    return XS_OK;
+}
+
+static xs_result wrap_gltf(const char *path, const xs_pkg_limits *lim, unsigned char **bytes,
+                           size_t *len, xs_err *err)
+{
+    disk_files d = {.max_bytes = lim->max_entry_bytes};
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (slash)
+        snprintf(d.dir, sizeof d.dir, "%.*s", (int)(slash - path), path);
+    else
+        snprintf(d.dir, sizeof d.dir, ".");
+    if (!*base || strlen(base) > 200)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: not a file name", path);
+    unsigned char *scene = NULL;
+    size_t scene_len = 0;
+    xs_result r = xs_file_read_all(path, lim->max_entry_bytes, &scene, &scene_len, err);
+    xs_gltf_scene *g = NULL;
+    if (r == XS_OK)
+        r = xs_gltf_load(path, scene, scene_len, disk_fetch, &d, NULL, &g, err);
+    xs_gltf_destroy(g); /* loaded only to learn which files it needs, and to validate */
+    xs_pkg_entry *ents = NULL;
+    char manifest[512];
+    if (r == XS_OK) {
+        ents = calloc(d.n + 2, sizeof *ents);
+        if (!ents)
+            r = xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+    }
+    if (r == XS_OK) {
+        int k = snprintf(manifest, sizeof manifest, "{\"schema\": 1, \"scene\": \"%s\"}\n", base);
+        if (strchr(base, '"') || strchr(base, '\\'))
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: the file name holds a quote or backslash", path);
+        ents[0].name = (char *)"manifest.json";
+        ents[0].data = (unsigned char *)manifest;
+        ents[0].size = (size_t)k;
+        ents[1].name = (char *)base;
+        ents[1].data = scene;
+        ents[1].size = scene_len;
+        for (size_t i = 0; i < d.n; ++i)
+            ents[i + 2] = d.v[i];
+    }
+    if (r == XS_OK)
+        r = xs_pkg_build(ents, d.n + 2, 3, bytes, len, err);
+    free(ents);
+    free(scene);
+    for (size_t i = 0; i < d.n; ++i) {
+        free(d.v[i].name);
+        free(d.v[i].data);
+    }
+    free(d.v);
+    return r;
+}
+
+xs_result xs_scene_input_bytes(const char *path, const xs_pkg_limits *lim, unsigned char **bytes,
+                               size_t *len, xs_err *err)
+{
+    if (ends_with(path, ".tar.zst"))
+        return xs_file_read_all(path, lim->max_package_bytes, bytes, len, err);
+    if (ends_with(path, ".gltf") || ends_with(path, ".glb"))
+        return wrap_gltf(path, lim, bytes, len, err);
+    return xs_err_set(err, XS_ERR_INVALID, "%s: a scene must be a .tar.zst package, .gltf or .glb",
+                      path);
+}
+
+/* ---- opening package bytes ------------------------------------------------- */
+
+typedef struct pkg_fetch {
+    const xs_pkg *pkg;
+    char dir[1024]; /* the scene file's folder inside the package, "" at the root */
+} pkg_fetch;
+
+static xs_result pkg_fetch_fn(void *user, const char *path, const unsigned char **data, size_t *len,
+                              xs_err *err)
+{
+    pkg_fetch *f = (pkg_fetch *)user;
+    char joined[2100], norm[2100];
+    snprintf(joined, sizeof joined, "%s%s%s", f->dir, f->dir[0] ? "/" : "", path);
+    xs_result r = xs_path_normalize(joined, norm, sizeof norm, err);
+    if (r != XS_OK)
+        return r;
+    const xs_pkg_entry *e = xs_pkg_find(f->pkg, norm);
+    if (!e)
+        return xs_err_set(err, XS_ERR_INVALID, "'%s' is not in the package", norm);
+    *data = e->data;
+    *len = e->size;
+    return XS_OK;
+}
+
+void xs_scene_input_destroy(xs_scene_input *in)
+{
+    if (!in)
+        return;
+    xs_gltf_destroy(in->gltf);
+    xs_image_free(&in->env);
+    xs_pkg_destroy(in->pkg);
+    free(in);
+}
+
+xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
+                              const xs_pkg_limits *pkg_limits, const xs_gltf_limits *gltf_limits,
+                              xs_scene_input **out, xs_err *err)
+{
+    *out = NULL;
+    xs_scene_input *in = calloc(1, sizeof *in);
+    if (!in)
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
+    xs_result r = xs_pkg_open_memory(label, bytes, len, pkg_limits, &in->pkg, err);
+    char where[1200];
+    if (r == XS_OK) {
+        const xs_pkg_entry *m = xs_pkg_find(in->pkg, "manifest.json");
+        snprintf(where, sizeof where, "%s: manifest.json", label);
+        if (!m)
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: manifest.json is missing", label);
+        else
+            r = xs_manifest_parse(where, (const char *)m->data, m->size, &in->manifest, err);
+    }
+    if (r == XS_OK) {
+        const xs_pkg_entry *sc = xs_pkg_find(in->pkg, in->manifest.scene);
+        snprintf(where, sizeof where, "%s: %s", label, in->manifest.scene);
+        if (!sc) {
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: manifest.json: scene: '%s' is not in the package",
+                           label, in->manifest.scene);
+        } else {
+            pkg_fetch f = {.pkg = in->pkg};
+            const char *slash = strrchr(in->manifest.scene, '/');
+            if (slash)
+                snprintf(f.dir, sizeof f.dir, "%.*s", (int)(slash - in->manifest.scene),
+                         in->manifest.scene);
+            r = xs_gltf_load(where, sc->data, sc->size, pkg_fetch_fn, &f, gltf_limits, &in->gltf, err);
+        }
+    }
+    if (r == XS_OK && in->manifest.env_type == XS_ENV_EQUIRECT) {
+        const xs_pkg_entry *e = xs_pkg_find(in->pkg, in->manifest.env_image);
+        snprintf(where, sizeof where, "%s: %s", label, in->manifest.env_image);
+        if (!e)
+            r = xs_err_set(err, XS_ERR_INVALID,
+                           "%s: manifest.json: environment.image: '%s' is not in the package", label,
+                           in->manifest.env_image);
+        else
+            r = xs_exr_read_rgba_memory(where, e->data, e->size, &in->env, err);
+    }
+    if (r != XS_OK) {
+        xs_scene_input_destroy(in);
+        return r;
+    }
+    *out = in;
+    return XS_OK;
+}

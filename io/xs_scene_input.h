@@ -1,0 +1,47 @@
+/* Scene input: what `xisuan render SCENE` reads, as bytes and then as objects.
+ *
+ * Rank 0 turns the scene argument into package bytes once
+ * (xs_scene_input_bytes): a .tar.zst is read as it is; a plain .gltf or .glb is
+ * read with the files it refers to and wrapped into a package in memory with a
+ * default manifest. Every rank then opens those bytes in memory
+ * (xs_scene_input_open): extraction under the package limits, manifest.json,
+ * the glTF it names, and the environment image when there is one. Nothing here
+ * touches the output directory or writes anything.
+ */
+#ifndef XS_SCENE_INPUT_H
+#define XS_SCENE_INPUT_H
+
+#include <stdbool.h>
+
+#include "io/xs_gltf.h"
+#include "io/xs_manifest.h"
+#include "io/xs_package.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xs_scene_input {
+    xs_pkg *pkg;
+    xs_manifest manifest;
+    xs_gltf_scene *gltf;
+    xs_image env; /* env.rgba is NULL for a constant environment */
+} xs_scene_input;
+
+/* True when s names a scene file (ends in .tar.zst, .gltf or .glb). */
+bool xs_is_scene_path(const char *s);
+
+/* The package bytes for path (malloc'd). */
+xs_result xs_scene_input_bytes(const char *path, const xs_pkg_limits *limits, unsigned char **bytes,
+                               size_t *len, xs_err *err);
+
+/* Opens package bytes held in memory; label names them in messages. */
+xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
+                              const xs_pkg_limits *pkg_limits, const xs_gltf_limits *gltf_limits,
+                              xs_scene_input **out, xs_err *err);
+void xs_scene_input_destroy(xs_scene_input *in); /* accepts NULL */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
