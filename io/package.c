@@ -171,8 +171,8 @@ xs_result xs_pkg_open_memory(const char *label, const void *bytes, size_t len,
     xs_result r = XS_OK;
     const double bomb_limit = lim->max_ratio * (double)(len > 4096 ? len : 4096);
     if (archive_read_open_memory(a, bytes, len) != ARCHIVE_OK) {
-        r = xs_err_set(err, XS_ERR_INVALID, "%s: not a zstd-compressed tar archive: %s", label,
-                       archive_error_string(a));
+        r = xs_err_set(err, XS_ERR_INVALID, "%s: cannot read as a zstd-compressed tar archive: %s",
+                       label, archive_error_string(a));
         goto done;
     }
     for (;;) {

@@ -1,14 +1,41 @@
 /* exr_compare A B: exits 0 when the two EXRs have the same data window and
  * bit-identical RGBA pixels, 1 otherwise (printing the first difference and
- * the largest), 2 when a file cannot be read. Used by the MPI tests. */
+ * the largest), 2 when a file cannot be read. Used by the MPI tests.
+ * exr_compare --stats A: prints "mean R G B A nonfinite N" of the image. */
 #include "io/xs_io.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+static int stats(const char *path)
+{
+    xs_image a;
+    xs_err e;
+    if (xs_exr_read_rgba(path, &a, &e) != XS_OK) {
+        fprintf(stderr, "exr_compare: %s\n", e.msg);
+        return 2;
+    }
+    double sum[4] = {0, 0, 0, 0};
+    size_t n = (size_t)a.width * (size_t)a.height, bad = 0;
+    for (size_t i = 0; i < n; ++i)
+        for (int c = 0; c < 4; ++c) {
+            float v = a.rgba[i * 4 + (size_t)c];
+            if (!isfinite(v))
+                bad++;
+            else
+                sum[c] += v;
+        }
+    printf("mean %.6f %.6f %.6f %.6f nonfinite %zu\n", sum[0] / (double)n, sum[1] / (double)n,
+           sum[2] / (double)n, sum[3] / (double)n, bad);
+    xs_image_free(&a);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--stats") == 0)
+        return stats(argv[2]);
     if (argc != 3) {
         fprintf(stderr, "usage: exr_compare A.exr B.exr\n");
         return 2;

@@ -19,6 +19,30 @@ static void test_defaults(void)
     CHECK(o.compression == XS_EXR_ZIP && o.zip_level == 4 && o.prefetch == 2);
     CHECK(strcmp(o.job, "cornell") == 0 && strcmp(o.name, "cornell") == 0);
     CHECK(xs_options_frame_count(&o) == 1);
+    CHECK(o.given == 0);
+}
+
+/* A scene path names the job and frames after its base name; the flags the
+ * command line gave win over the manifest, the others come from it. */
+static void test_scene_path_and_manifest(void)
+{
+    xs_options o;
+    xs_err e;
+    const char *av[] = {"/data/shots/Shot 010.v2.tar.zst", "--spp", "5"};
+    CHECK(parse(&o, &e, 3, av) == XS_OK);
+    CHECK_MSG(strcmp(o.job, "Shot_010.v2") == 0, "job '%s'", o.job);
+    CHECK(strcmp(o.name, "Shot_010.v2") == 0);
+    xs_manifest m;
+    xs_manifest_defaults(&m);
+    m.width = 320, m.height = 240, m.spp = 99, m.tile = 16, m.max_bounces = 3;
+    m.has_frames = true, m.frame_first = 4, m.frame_last = 6;
+    xs_options_apply_manifest(&o, &m);
+    CHECK(o.width == 320 && o.height == 240 && o.spp == 5 && o.tile == 16 && o.max_bounces == 3);
+    CHECK(o.frame_first == 4 && o.frame_last == 6);
+    const char *av2[] = {"--scene", "x.glb", "--resolution", "10x10", "--frames", "1"};
+    CHECK(parse(&o, &e, 6, av2) == XS_OK);
+    xs_options_apply_manifest(&o, &m);
+    CHECK(o.width == 10 && o.height == 10 && o.frame_first == 1 && o.frame_last == 1 && o.spp == 99);
 }
 
 static void test_all_flags(void)
@@ -66,7 +90,9 @@ static void test_rejections(void)
         {{"--name", ""}, 2, "--name", "1 to"},
         {{"--bogus", "1"}, 2, "unknown flag", "--bogus"},
         {{"--spp", NULL}, 1, "--spp", "missing value"},
-        {{"stray", NULL}, 1, "unexpected argument", "stray"},
+        {{"stray", NULL}, 1, "--scene: 'stray' is neither a built-in scene", "nor a .tar.zst"},
+        {{"a.glb", "b.glb"}, 2, "unexpected argument 'b.glb'", "one scene only"},
+        {{"--pkg-max-ratio", "0"}, 2, "--pkg-max-ratio", "got 0"},
         {{"--kernel", "fast"}, 2, "--kernel", "fast"},
         {{"--prefetch", "0"}, 2, "--prefetch", "got 0"},
         {{"--resolution", "32768x32768"}, 2, "--resolution", "2^28"},
@@ -88,6 +114,7 @@ int main(int argc, char **argv)
         {"defaults", test_defaults},
         {"all_flags", test_all_flags},
         {"rejections", test_rejections},
+        {"scene_path_and_manifest", test_scene_path_and_manifest},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -1,0 +1,119 @@
+/* gen_gltf OUT.glb SEGMENTS SIDE [unique]: writes a generated glTF scene: a
+ * ground quad and SIDE x SIDE spheres of SEGMENTS x SEGMENTS/2 quads (2
+ * triangles each), lit by one emissive quad, with a camera. By default every
+ * sphere is an instance of one mesh (one mesh, SIDE^2 nodes); with `unique`
+ * each sphere is its own mesh (the same triangles stored SIDE^2 times). Used
+ * by the instancing test and the load benchmark (a million triangles and
+ * more). Prints "meshes M instances I triangles T". */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put32(FILE *f, uint32_t v)
+{
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    fwrite(b, 1, 4, f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: gen_gltf OUT.glb SEGMENTS SIDE [unique]\n");
+        return 2;
+    }
+    int seg = atoi(argv[2]), side = atoi(argv[3]);
+    int unique = argc > 4 && strcmp(argv[4], "unique") == 0;
+    if (seg < 3 || side < 1 || side > 1000) {
+        fprintf(stderr, "gen_gltf: bad SEGMENTS or SIDE\n");
+        return 2;
+    }
+    int rings = seg / 2;
+    size_t nv = (size_t)(seg + 1) * (size_t)(rings + 1), nt = (size_t)seg * (size_t)rings * 2;
+    /* binary: sphere positions, sphere indices, quad positions, quad indices */
+    size_t sp_bytes = nv * 12, si_bytes = nt * 12, qp_bytes = 4 * 12, qi_bytes = 6 * 4;
+    size_t bin_len = sp_bytes + si_bytes + qp_bytes + qi_bytes;
+    unsigned char *bin = calloc(1, bin_len);
+    float *p = (float *)bin;
+    for (int r = 0; r <= rings; ++r)
+        for (int s = 0; s <= seg; ++s) {
+            double th = M_PI * r / rings, ph = 2 * M_PI * s / seg;
+            *p++ = (float)(sin(th) * cos(ph));
+            *p++ = (float)cos(th);
+            *p++ = (float)(sin(th) * sin(ph));
+        }
+    uint32_t *ix = (uint32_t *)(bin + sp_bytes);
+    for (int r = 0; r < rings; ++r)
+        for (int s = 0; s < seg; ++s) {
+            uint32_t a = (uint32_t)(r * (seg + 1) + s), b = a + (uint32_t)seg + 1;
+            *ix++ = a, *ix++ = b, *ix++ = a + 1;
+            *ix++ = a + 1, *ix++ = b, *ix++ = b + 1;
+        }
+    float quad[12] = {-1, 0, -1, 1, 0, -1, 1, 0, 1, -1, 0, 1};
+    uint32_t qidx[6] = {0, 2, 1, 0, 3, 2};
+    memcpy(bin + sp_bytes + si_bytes, quad, sizeof quad);
+    memcpy(bin + sp_bytes + si_bytes + qp_bytes, qidx, sizeof qidx);
+
+    size_t jcap = 4096 + (size_t)side * side * 400;
+    char *j = malloc(jcap);
+    size_t o = 0;
+#define J(...) o += (size_t)snprintf(j + o, jcap - o, __VA_ARGS__)
+    int nspheres = side * side, nmesh_spheres = unique ? nspheres : 1;
+    J("{\"asset\":{\"version\":\"2.0\",\"generator\":\"xisuan tests/gen_gltf\"},\"scene\":0,");
+    J("\"scenes\":[{\"nodes\":[");
+    for (int i = 0; i < nspheres + 3; ++i)
+        J("%s%d", i ? "," : "", i);
+    J("]}],\"nodes\":[");
+    for (int i = 0; i < nspheres; ++i) {
+        double x = (i % side - (side - 1) / 2.0) * 2.5, z = (i / side - (side - 1) / 2.0) * 2.5;
+        J("{\"mesh\":%d,\"translation\":[%.3f,1,%.3f]},", unique ? i : 0, x, z);
+    }
+    double ext = side * 2.5;
+    J("{\"mesh\":%d,\"scale\":[%.3f,1,%.3f]},", nmesh_spheres, ext, ext);
+    J("{\"mesh\":%d,\"translation\":[0,%.3f,0],\"scale\":[%.3f,1,%.3f],\"rotation\":[1,0,0,0]},",
+      nmesh_spheres + 1, ext, ext * 0.3, ext * 0.3);
+    J("{\"camera\":0,\"translation\":[0,%.3f,%.3f],\"rotation\":[-0.2588,0,0,0.9659]}],", ext * 0.6, ext * 1.6);
+    J("\"cameras\":[{\"type\":\"perspective\",\"perspective\":{\"yfov\":0.8,\"znear\":0.01}}],");
+    J("\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.8,0.3,0.2,1]}},"
+      "{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.7,0.7,0.7,1]}},"
+      "{\"emissiveFactor\":[1,1,1],\"extensions\":{\"KHR_materials_emissive_strength\":{\"emissiveStrength\":4}}}],");
+    J("\"extensionsUsed\":[\"KHR_materials_emissive_strength\"],\"meshes\":[");
+    for (int i = 0; i < nmesh_spheres; ++i)
+        J("{\"primitives\":[{\"attributes\":{\"POSITION\":0},\"indices\":1,\"material\":0}]},");
+    J("{\"primitives\":[{\"attributes\":{\"POSITION\":2},\"indices\":3,\"material\":1}]},");
+    J("{\"primitives\":[{\"attributes\":{\"POSITION\":2},\"indices\":3,\"material\":2}]}],");
+    J("\"buffers\":[{\"byteLength\":%zu}],\"bufferViews\":[", bin_len);
+    J("{\"buffer\":0,\"byteOffset\":0,\"byteLength\":%zu},", sp_bytes);
+    J("{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu},", sp_bytes, si_bytes);
+    J("{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu},", sp_bytes + si_bytes, qp_bytes);
+    J("{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu}],", sp_bytes + si_bytes + qp_bytes, qi_bytes);
+    J("\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\",\"min\":[-1,-1,-1],\"max\":[1,1,1]},", nv);
+    J("{\"bufferView\":1,\"componentType\":5125,\"count\":%zu,\"type\":\"SCALAR\"},", nt * 3);
+    J("{\"bufferView\":2,\"componentType\":5126,\"count\":4,\"type\":\"VEC3\",\"min\":[-1,0,-1],\"max\":[1,0,1]},");
+    J("{\"bufferView\":3,\"componentType\":5125,\"count\":6,\"type\":\"SCALAR\"}]}");
+    while (o % 4)
+        j[o++] = ' ';
+    FILE *f = fopen(argv[1], "wb");
+    if (!f) {
+        perror(argv[1]);
+        return 1;
+    }
+    size_t total = 12 + 8 + o + 8 + bin_len;
+    fwrite("glTF", 1, 4, f);
+    put32(f, 2);
+    put32(f, (uint32_t)total);
+    put32(f, (uint32_t)o);
+    put32(f, 0x4E4F534Au);
+    fwrite(j, 1, o, f);
+    put32(f, (uint32_t)bin_len);
+    put32(f, 0x004E4942u);
+    fwrite(bin, 1, bin_len, f);
+    fclose(f);
+    printf("meshes %d instances %d triangles %zu\n", nmesh_spheres + 2, nspheres + 2,
+           nt * (size_t)nspheres + 4);
+    free(j);
+    free(bin);
+    return 0;
+}
