@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 /* ---- Rank 0's report --------------------------------------------------- */
 
@@ -191,6 +192,47 @@ static int choose_threads(MPI_Comm comm, const xs_options *o)
     return t < 1 ? 1 : t;
 }
 
+/* ---- Load report ----------------------------------------------------------- */
+
+/* Every rank's scene load: time to read (rank 0) or receive and open the
+ * package, time until its render scene was built, and peak resident memory
+ * so far. Rank 0 prints every rank up to 16 ranks, then min/mean/max. */
+static void report_load(MPI_Comm comm, double t_input, double t_built)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    double mine[3] = {t_input, t_built, (double)ru.ru_maxrss / 1024.0};
+    double *all = rank == 0 ? malloc((size_t)size * sizeof mine) : NULL;
+    if (rank == 0 && !all)
+        return;
+    MPI_Gather(mine, 3, MPI_DOUBLE, all, 3, MPI_DOUBLE, 0, comm);
+    if (rank != 0)
+        return;
+    printf("xisuan: scene load per rank (input = read+check on rank 0, receive+open elsewhere; "
+           "built = until the render scene and BVH are ready):\n");
+    double mn[3] = {1e300, 1e300, 1e300}, mx[3] = {0, 0, 0}, sum[3] = {0, 0, 0};
+    for (int i = 0; i < size; ++i) {
+        const double *v = all + i * 3;
+        if (size <= 16)
+            printf("  rank %3d: input %8.3f s, built %8.3f s, peak RSS %8.1f MiB%s\n", i, v[0], v[1],
+                   v[2], i == 0 && size > 1 ? " (scheduler)" : "");
+        for (int k = 0; k < 3; ++k) {
+            mn[k] = v[k] < mn[k] ? v[k] : mn[k];
+            mx[k] = v[k] > mx[k] ? v[k] : mx[k];
+            sum[k] += v[k];
+        }
+    }
+    if (size > 16)
+        for (int k = 0; k < 3; ++k)
+            printf("  %s: min %.3f, mean %.3f, max %.3f\n", k == 0 ? "input s" : k == 1 ? "built s" : "peak RSS MiB",
+                   mn[k], sum[k] / size, mx[k]);
+    fflush(stdout);
+    free(all);
+}
+
 /* ---- Entry ------------------------------------------------------------------ */
 
 /* Rank 0's status and message, shared with every rank. */
@@ -269,8 +311,9 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     unsigned char *bytes = NULL;
     size_t nbytes = 0;
     const bool from_file = xs_is_scene_path(opt.scene);
+    double t_load0 = MPI_Wtime(), t_input = 0.0;
     if (from_file) {
-        double t0 = MPI_Wtime();
+        double t0 = t_load0;
         if (rank == 0) {
             r = xs_scene_input_bytes(opt.scene, &opt.pkg_limits, &bytes, &nbytes, &err);
             if (r == XS_OK)
@@ -289,6 +332,7 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
             if (r != XS_OK)
                 fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err.msg);
         }
+        t_input = MPI_Wtime() - t_load0;
         if (agree(comm, r, &err) != XS_OK) {
             free(bytes);
             xs_scene_input_destroy(input);
@@ -337,10 +381,12 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     }
     xs_scene_input_destroy(input);
     input = NULL;
+    double t_built = MPI_Wtime() - t_load0;
     if (agree(comm, r, &err) != XS_OK) {
         xs_worker_ctx_free(&w);
         return 2;
     }
+    report_load(comm, t_input, t_built);
     if (rank == 0)
         printf("xisuan: rendering %s %dx%d, %d spp, tile %d, frames %d-%d, %d rank(s), %d "
                "thread(s) per worker -> %s/%s/\n",

@@ -17,9 +17,10 @@ strace -f -qq -e trace=open,openat -o "$work/trace" \
 "$xisuan" render "$work/scene.tar.zst" --out "$work/out" --job one --name f >/dev/null 2>&1
 pids=$(grep -F "scene.tar.zst" "$work/trace" | grep -v ENOENT | awk '{print $1}' | sort -u)
 n=$(echo "$pids" | grep -c .)
-ranks=$(grep -c "xisuan.*render" "$work/trace" || true)
-echo "processes that opened the package: $n ($(echo $pids))"
+traced=$(grep "libmpi.so" "$work/trace" | awk '{print $1}' | sort -u | grep -c .)
+echo "MPI processes traced: $traced; processes that opened the package: $n ($(echo $pids))"
 fail=0
+[ "$traced" -ge 4 ] || { echo "FAIL: strace saw $traced MPI processes, expected 4"; fail=1; }
 [ "$n" = 1 ] || { echo "FAIL: $n processes opened the package, expected only rank 0"; fail=1; }
 grep -q "job mpi completed" "$work/log" || { echo "FAIL: job did not complete"; fail=1; }
 "$compare" "$work/out/one/f.0001.exr" "$work/out/mpi/f.0001.exr" || fail=1
