@@ -7,6 +7,8 @@
 #include "io/xs_package.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,10 +79,21 @@ static xs_result get_index(loader *L, const cJSON *o, const char *k, int n, cons
     return XS_OK;
 }
 
+/* A number, or dflt when absent, not a number, or beyond float range (so
+ * every later conversion to float or int is defined). */
 static double get_num(const cJSON *o, const char *k, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : dflt;
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && fabs(v->valuedouble) <= FLT_MAX
+               ? v->valuedouble
+               : dflt;
+}
+
+/* An integer field, or dflt when absent or not an integer in int range. */
+static int get_int(const cJSON *o, const char *k, int dflt)
+{
+    double v = get_num(o, k, (double)dflt);
+    return v == floor(v) && v >= (double)INT_MIN && v <= (double)INT_MAX ? (int)v : dflt;
 }
 
 static xs_result get_nums(loader *L, const cJSON *o, const char *k, int n, float *out,
@@ -93,7 +106,7 @@ static xs_result get_nums(loader *L, const cJSON *o, const char *k, int n, float
         return bad(L, "%s.%s: expected %d numbers", what, k, n);
     for (int i = 0; i < n; ++i) {
         const cJSON *x = cJSON_GetArrayItem(v, i);
-        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble))
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || fabs(x->valuedouble) > FLT_MAX)
             return bad(L, "%s.%s: expected %d finite numbers", what, k, n);
         out[i] = (float)x->valuedouble;
     }
@@ -297,7 +310,7 @@ static xs_result accessor(loader *L, int idx, const char *what, acc *a)
     if (cJSON_GetObjectItemCaseSensitive(o, "sparse"))
         return bad(L, "%s: sparse accessors are not supported", w);
     memset(a, 0, sizeof *a);
-    a->comp = (int)get_num(o, "componentType", 0);
+    a->comp = get_int(o, "componentType", 0);
     a->csize = comp_size(a->comp);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
     a->ncomp = type_components(cJSON_IsString(t) ? t->valuestring : NULL);
@@ -491,10 +504,10 @@ static xs_result load_textures(loader *L)
         x->wrap_s = x->wrap_t = XS_WRAP_REPEAT;
         if (si >= 0) {
             const cJSON *s = cJSON_GetArrayItem(smp, si);
-            x->mag_filter = (int)get_num(s, "magFilter", 0);
-            x->min_filter = (int)get_num(s, "minFilter", 0);
-            x->wrap_s = (int)get_num(s, "wrapS", XS_WRAP_REPEAT);
-            x->wrap_t = (int)get_num(s, "wrapT", XS_WRAP_REPEAT);
+            x->mag_filter = get_int(s, "magFilter", 0);
+            x->min_filter = get_int(s, "minFilter", 0);
+            x->wrap_s = get_int(s, "wrapS", XS_WRAP_REPEAT);
+            x->wrap_t = get_int(s, "wrapT", XS_WRAP_REPEAT);
             for (int k = 0; k < 2; ++k) {
                 int v = k ? x->wrap_t : x->wrap_s;
                 if (v != XS_WRAP_REPEAT && v != XS_WRAP_CLAMP && v != XS_WRAP_MIRROR)
