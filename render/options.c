@@ -16,7 +16,9 @@ void xs_options_defaults(xs_options *o)
     o->spp = 16;
     o->tile = 64;
     o->seed = 0;
-    o->frame_first = o->frame_last = 1;
+    o->frames[0] = 1;
+    o->frame_count = 1;
+    snprintf(o->frames_spec, sizeof o->frames_spec, "1");
     snprintf(o->out_dir, sizeof o->out_dir, "out");
     o->job[0] = '\0'; /* defaults to the scene name */
     o->name[0] = '\0';
@@ -43,8 +45,10 @@ void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
     if (!(o->given & XS_GIVEN_BOUNCES) && m->max_bounces > 0)
         o->max_bounces = m->max_bounces;
     if (!(o->given & XS_GIVEN_FRAMES) && m->has_frames) {
-        o->frame_first = m->frame_first;
-        o->frame_last = m->frame_last;
+        o->frame_count = 0;
+        for (int f = m->frame_first; f <= m->frame_last && o->frame_count < XS_MAX_FRAMES; ++f)
+            o->frames[o->frame_count++] = f;
+        snprintf(o->frames_spec, sizeof o->frames_spec, "%d-%d", m->frame_first, m->frame_last);
     }
 }
 
@@ -80,7 +84,7 @@ static void name_from_scene(const char *scene, char *out, size_t n)
         snprintf(out, n, "scene");
 }
 
-int xs_options_frame_count(const xs_options *o) { return o->frame_last - o->frame_first + 1; }
+int xs_options_frame_count(const xs_options *o) { return o->frame_count; }
 
 static xs_result parse_long(const char *flag, const char *v, long lo, long hi, long *out,
                             xs_err *err)
@@ -147,25 +151,59 @@ static xs_result parse_resolution(const char *flag, const char *v, xs_options *o
     return r;
 }
 
-static xs_result parse_frames(const char *flag, const char *v, xs_options *o, xs_err *err)
+xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int *count, xs_err *err)
 {
-    char a[32];
-    const char *dash = strchr(v + (v[0] == '-' ? 1 : 0), '-');
-    size_t n = dash ? (size_t)(dash - v) : strlen(v);
-    if (n == 0 || n >= sizeof a)
-        return xs_err_set(err, XS_ERR_INVALID, "%s: expected FIRST or FIRST-LAST, got '%s'", flag,
-                          v);
-    memcpy(a, v, n);
-    a[n] = '\0';
-    xs_result r = parse_int("--frames (first)", a, 0, 9999, &o->frame_first, err);
-    if (r != XS_OK)
-        return r;
-    o->frame_last = o->frame_first;
-    if (dash && (r = parse_int("--frames (last)", dash + 1, 0, 9999, &o->frame_last, err)) != XS_OK)
-        return r;
-    if (o->frame_last < o->frame_first)
-        return xs_err_set(err, XS_ERR_INVALID, "--frames: last frame %d is before first frame %d",
-                          o->frame_last, o->frame_first);
+    static unsigned char seen[10000];
+    memset(seen, 0, sizeof seen);
+    *count = 0;
+    const char *p = spec;
+    if (!*p)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: empty frame list", field);
+    while (*p) {
+        char item[64];
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        if (n == 0 || n >= sizeof item)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: expected F, A-B or A-BxS items separated by commas, got '%s'", field, spec);
+        memcpy(item, p, n);
+        item[n] = '\0';
+        p += n + (comma ? 1 : 0);
+        if (comma && !*p)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: trailing comma in '%s'", field, spec);
+        long a = 0, b = 0, step = 1;
+        char *end = NULL;
+        errno = 0;
+        a = strtol(item, &end, 10);
+        if (end == item || errno)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: '%s' is not F, A-B or A-BxS", field, item);
+        b = a;
+        if (*end == '-') {
+            char *e2 = NULL;
+            b = strtol(end + 1, &e2, 10);
+            if (e2 == end + 1)
+                return xs_err_set(err, XS_ERR_INVALID, "%s: '%s' is not F, A-B or A-BxS", field, item);
+            end = e2;
+            if (*end == 'x') {
+                char *e3 = NULL;
+                step = strtol(end + 1, &e3, 10);
+                if (e3 == end + 1 || step < 1)
+                    return xs_err_set(err, XS_ERR_INVALID, "%s: '%s': the step must be a positive integer", field, item);
+                end = e3;
+            }
+        }
+        if (*end)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: '%s' is not F, A-B or A-BxS", field, item);
+        if (a < 0 || a > 9999 || b < 0 || b > 9999)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: '%s': frames must be in [0, 9999]", field, item);
+        if (b < a)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: '%s': last frame %ld is before first frame %ld", field, item, b, a);
+        for (long f = a; f <= b; f += step) {
+            if (seen[f])
+                return xs_err_set(err, XS_ERR_INVALID, "%s: frame %ld is listed twice", field, f);
+            seen[f] = 1;
+            frames[(*count)++] = (int)f;
+        }
+    }
     return XS_OK;
 }
 
@@ -239,8 +277,11 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             long s = 0;
             r = parse_long(flag, val, 0, 4294967295L, &s, err);
             o->seed = (uint32_t)s;
-        } else if (strcmp(flag, "--frames") == 0)
-            r = parse_frames(flag, val, o, err), o->given |= XS_GIVEN_FRAMES;
+        } else if (strcmp(flag, "--frames") == 0) {
+            r = xs_frames_parse(flag, val, o->frames, &o->frame_count, err);
+            snprintf(o->frames_spec, sizeof o->frames_spec, "%s", val);
+            o->given |= XS_GIVEN_FRAMES;
+        }
         else if (strcmp(flag, "--out") == 0) {
             size_t n = strlen(val);
             if (n == 0 || n >= sizeof o->out_dir - 256)
@@ -334,7 +375,8 @@ void xs_options_print_help(FILE *f)
         "  --tile N             tile size in pixels (square), [8, 4096]; also the EXR tile size [64]\n"
         "  --seed N             random seed, [0, 4294967295]; pixels depend on (seed, frame,\n"
         "                       pixel, sample) only [0]\n"
-        "  --frames A[-B]       frame number or inclusive range, each in [0, 9999] [1]\n"
+        "  --frames LIST        frames: comma-separated F, A-B or A-BxS (every S-th), each in\n"
+        "                       [0, 9999], e.g. 1001-1096x2,1100 [1]\n"
         "  --out DIR            output directory; created if missing; must be writable [out]\n"
         "  --job NAME           job name: outputs go to DIR/NAME/ [the scene's base name]\n"
         "  --name NAME          frame file base name: DIR/JOB/NAME.FFFF.exr [the scene's base name]\n"

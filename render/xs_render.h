@@ -105,7 +105,7 @@ typedef enum xs_kernel_mode {
     XS_KERNEL_EMPTY = 1  /* benchmark only: no pixels, no files; measures dispatch */
 } xs_kernel_mode;
 
-enum { XS_NAME_MAX = 64, XS_PATH_MAX = 4096 };
+enum { XS_NAME_MAX = 64, XS_PATH_MAX = 4096, XS_MAX_FRAMES = 10000 };
 
 /* Which flags the command line gave (they win over the package's manifest). */
 enum {
@@ -122,7 +122,9 @@ typedef struct xs_options {
     int spp;
     int tile;
     uint32_t seed;
-    int frame_first, frame_last;
+    int frames[XS_MAX_FRAMES]; /* frame numbers in render order, no duplicates */
+    int frame_count;
+    char frames_spec[256];     /* as given, for messages and the job key */
     char out_dir[XS_PATH_MAX];
     char job[XS_NAME_MAX];
     char name[XS_NAME_MAX];
@@ -147,6 +149,10 @@ void xs_options_defaults(xs_options *o);
 xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err);
 void xs_options_print_help(FILE *f);
 int xs_options_frame_count(const xs_options *o);
+/* Parses a frame list: comma-separated items "F", "A-B" or "A-BxS" (every
+ * S-th frame from A to B), each frame in [0, 9999], none twice. field names
+ * the flag or field in messages. */
+xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int *count, xs_err *err);
 
 /* ---- Back ends -------------------------------------------------------------- */
 

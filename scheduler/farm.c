@@ -107,7 +107,7 @@ xs_result xs_job_sched_create(const xs_options *o, const xs_film *film, int work
     if (!frames)
         return xs_err_set(err, XS_ERR_NOMEM, "out of memory");
     for (int i = 0; i < nframes; ++i)
-        frames[i] = o->frame_first + i;
+        frames[i] = o->frames[i];
     xs_sched_desc d = {.frames = frames,
                        .frame_count = nframes,
                        .tiles_per_frame = xs_film_tile_count(film),
@@ -388,10 +388,10 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     }
     report_load(comm, t_input, t_built);
     if (rank == 0)
-        printf("xisuan: rendering %s %dx%d, %d spp, tile %d, frames %d-%d, %d rank(s), %d "
+        printf("xisuan: rendering %s %dx%d, %d spp, tile %d, frames %s, %d rank(s), %d "
                "thread(s) per worker -> %s/%s/\n",
-               opt.scene, opt.width, opt.height, opt.spp, opt.tile, opt.frame_first,
-               opt.frame_last, size, threads, opt.out_dir, opt.job);
+               opt.scene, opt.width, opt.height, opt.spp, opt.tile, opt.frames_spec, size,
+               threads, opt.out_dir, opt.job);
 
     /* 5. run */
     int status = 0;

@@ -33,7 +33,7 @@ expect "--spp: expected an integer, got 'many'" --out "$work/o" --spp many
 expect "--tile: must be in [8, 4096], got 2" --out "$work/o" --tile 2
 expect "--resolution (width): must be in [1, 32768], got 0" --out "$work/o" --resolution 0x10
 expect "--resolution (height): must be in [1, 32768], got 99999" --out "$work/o" --resolution 10x99999
-expect "--frames: last frame 3 is before first frame 5" --out "$work/o" --frames 5-3
+expect "--frames: '5-3': last frame 3 is before first frame 5" --out "$work/o" --frames 5-3
 expect "--compression: must be zip, piz or none, got 'jpeg'" --out "$work/o" --compression jpeg
 expect "--job: must not start with '.'" --out "$work/o" --job ..
 expect "$work/a_file" --out "$work/a_file"

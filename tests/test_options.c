@@ -24,6 +24,15 @@ static void test_defaults(void)
 
 /* A scene path names the job and frames after its base name; the flags the
  * command line gave win over the manifest, the others come from it. */
+static void test_frame_lists(void)
+{
+    int f[XS_MAX_FRAMES], n = 0;
+    xs_err e;
+    CHECK(xs_frames_parse("--frames", "1001-1010x3,1100,5-6", f, &n, &e) == XS_OK);
+    CHECK(n == 7 && f[0] == 1001 && f[1] == 1004 && f[3] == 1010 && f[4] == 1100 && f[6] == 6);
+    CHECK(xs_frames_parse("--frames", "0-9999", f, &n, &e) == XS_OK && n == 10000);
+}
+
 static void test_scene_path_and_manifest(void)
 {
     xs_options o;
@@ -38,11 +47,11 @@ static void test_scene_path_and_manifest(void)
     m.has_frames = true, m.frame_first = 4, m.frame_last = 6;
     xs_options_apply_manifest(&o, &m);
     CHECK(o.width == 320 && o.height == 240 && o.spp == 5 && o.tile == 16 && o.max_bounces == 3);
-    CHECK(o.frame_first == 4 && o.frame_last == 6);
+    CHECK(o.frame_count == 3 && o.frames[0] == 4 && o.frames[2] == 6);
     const char *av2[] = {"--scene", "x.glb", "--resolution", "10x10", "--frames", "1"};
     CHECK(parse(&o, &e, 6, av2) == XS_OK);
     xs_options_apply_manifest(&o, &m);
-    CHECK(o.width == 10 && o.height == 10 && o.frame_first == 1 && o.frame_last == 1 && o.spp == 99);
+    CHECK(o.width == 10 && o.height == 10 && o.frame_count == 1 && o.frames[0] == 1 && o.spp == 99);
 }
 
 static void test_all_flags(void)
@@ -56,7 +65,7 @@ static void test_all_flags(void)
                         "--kernel", "empty", "--no-preview"};
     CHECK(parse(&o, &e, (int)(sizeof av / sizeof av[0]), av) == XS_OK);
     CHECK(o.width == 320 && o.height == 200 && o.spp == 3 && o.tile == 16);
-    CHECK(o.seed == 4294967295u && o.frame_first == 5 && o.frame_last == 9);
+    CHECK(o.seed == 4294967295u && o.frame_count == 5 && o.frames[0] == 5 && o.frames[4] == 9);
     CHECK(strcmp(o.out_dir, "/tmp/x") == 0 && strcmp(o.job, "j-1") == 0);
     CHECK(strcmp(o.name, "shot_a.v2") == 0 && o.compression == XS_EXR_PIZ && o.zip_level == 9);
     CHECK(o.threads == 3 && o.max_bounces == 0 && o.prefetch == 4);
@@ -83,6 +92,10 @@ static void test_rejections(void)
         {{"--seed", "-1"}, 2, "--seed", "got -1"},
         {{"--frames", "9-2"}, 2, "--frames", "before"},
         {{"--frames", "10000"}, 2, "--frames", "[0, 9999]"},
+        {{"--frames", "1-10x0"}, 2, "--frames", "step must be a positive integer"},
+        {{"--frames", "1-5,3"}, 2, "--frames", "frame 3 is listed twice"},
+        {{"--frames", "1,,2"}, 2, "--frames", "expected F, A-B or A-BxS"},
+        {{"--frames", "1-4y2"}, 2, "--frames", "'1-4y2' is not F, A-B or A-BxS"},
         {{"--compression", "b44"}, 2, "--compression", "b44"},
         {{"--zip-level", "10"}, 2, "--zip-level", "[0, 9]"},
         {{"--job", "../evil"}, 2, "--job", "must not start with '.'"},
@@ -115,6 +128,7 @@ int main(int argc, char **argv)
         {"all_flags", test_all_flags},
         {"rejections", test_rejections},
         {"scene_path_and_manifest", test_scene_path_and_manifest},
+        {"frame_lists", test_frame_lists},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
