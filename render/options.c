@@ -220,6 +220,10 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             o->preview = false;
             continue;
         }
+        if (strcmp(arg, "--force") == 0) {
+            o->force = true;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0) {
             if (have_positional)
                 return xs_err_set(err, XS_ERR_INVALID, "unexpected argument '%s' (one scene only; see --help)", arg);
@@ -388,12 +392,20 @@ void xs_options_print_help(FILE *f)
         "  --kernel K           path (render) or empty (benchmark of the scheduler: no pixels,\n"
         "                       no files) [path]\n"
         "  --no-preview         do not write PNG previews\n"
+        "  --force              an output folder whose journal was written for other settings\n"
+        "                       is refused; --force moves that journal aside and starts afresh\n"
         "  --pkg-max-entry-mib N  refuse package entries over N MiB [4096]\n"
         "  --pkg-max-total-mib N  refuse packages over N MiB uncompressed [32768]\n"
         "  --pkg-max-ratio R    refuse packages that inflate over R times (bombs) [1000]\n"
         "  -h, --help           this text\n"
         "\n"
         "NAME values may hold letters, digits, '.', '_' and '-' and may not start with '.'.\n"
+        "Resume: rank 0 journals every committed tile in DIR/JOB/journal. Run the same\n"
+        "command again (same scene content and settings) and committed tiles are verified\n"
+        "against their checksums instead of rendered; the frames come out bit-identical.\n"
+        "Events for pipelines: DIR/JOB/events.jsonl. Progress: a live line on a terminal,\n"
+        "a plain line every 30 s otherwise.\n"
+        "\n"
         "Exit status: 0 when every frame was written; 2 for bad input (nothing rendered);\n"
         "1 when the job failed.\n",
         f);

@@ -136,6 +136,7 @@ typedef struct xs_options {
     xs_kernel_mode kernel;
     bool preview;    /* write a PNG beside each frame */
     bool help;
+    bool force;      /* start afresh over a journal written for other settings */
     unsigned given;  /* XS_GIVEN_* */
     xs_pkg_limits pkg_limits;
 } xs_options;

@@ -5,91 +5,14 @@
  */
 #include "scheduler/farm_internal.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-/* ---- Rank 0's report --------------------------------------------------- */
-
-xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err)
-{
-    memset(r, 0, sizeof *r);
-    r->per_rank = calloc((size_t)ranks, sizeof *r->per_rank);
-    if (!r->per_rank)
-        return xs_err_set(err, XS_ERR_NOMEM, "report: out of memory");
-    r->ranks = ranks;
-    r->t_start = MPI_Wtime();
-    return XS_OK;
-}
-
-void xs_report_free(xs_job_report *r) { free(r->per_rank); }
-
-void xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep,
-                    bool ok, const xs_options *o, const char *text)
-{
-    xs_rank_stats *s = &r->per_rank[rank];
-    s->busy_s += rep->seconds;
-    if (!ok) {
-        s->failures++;
-        if (it->kind == XS_WORK_TILE)
-            fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d: %s\n", rank, it->frame,
-                    it->tile, text);
-        else
-            fprintf(stderr, "xisuan: error: rank %d: frame %d assembly: %s\n", rank, it->frame,
-                    text);
-        return;
-    }
-    if (it->kind == XS_WORK_TILE) {
-        s->tiles++;
-        s->samples += rep->samples;
-        s->counters.camera_rays += rep->counters.camera_rays;
-        s->counters.bounce_rays += rep->counters.bounce_rays;
-        s->counters.shadow_rays += rep->counters.shadow_rays;
-        s->counters.node_visits += rep->counters.node_visits;
-        s->counters.tri_tests += rep->counters.tri_tests;
-        s->counters.nonfinite += rep->counters.nonfinite;
-    } else {
-        s->assemblies++;
-        char path[XS_PATH_MAX];
-        if (xs_job_frame_path(o, it->frame, "exr", path, sizeof path, NULL) == XS_OK)
-            printf("xisuan: frame %d written: %s\n", it->frame, path);
-        if (o->preview && xs_job_frame_path(o, it->frame, "png", path, sizeof path, NULL) == XS_OK)
-            printf("xisuan: preview: %s\n", path);
-        fflush(stdout);
-    }
-}
-
-void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched *s,
-                     xs_sched_state st, int workers)
-{
-    double wall = MPI_Wtime() - r->t_start;
-    xs_sched_progress p;
-    xs_sched_get_progress(s, &p);
-    printf("xisuan: job %s %s: %d frame(s), %lld/%lld tiles, %d worker(s), %.3f s wall\n", o->job,
-           st == XS_SCHED_COMPLETED ? "completed" : "FAILED", p.frames_total,
-           (long long)p.tiles_done, (long long)p.tiles_total, workers, wall);
-    printf("  rank  tiles  frames  busy_s   busy%%  Msamples/s  Mrays/s\n");
-    double samples = 0.0, rays = 0.0;
-    for (int i = 0; i < r->ranks; ++i) {
-        const xs_rank_stats *x = &r->per_rank[i];
-        if (x->tiles == 0 && x->assemblies == 0 && x->failures == 0)
-            continue;
-        double nr = (double)(x->counters.camera_rays + x->counters.bounce_rays +
-                             x->counters.shadow_rays);
-        samples += x->samples;
-        rays += nr;
-        printf("  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f\n", i, (long long)x->tiles,
-               (long long)x->assemblies, x->busy_s, wall > 0 ? 100.0 * x->busy_s / wall : 0.0,
-               x->busy_s > 0 ? x->samples / x->busy_s * 1e-6 : 0.0,
-               x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0);
-    }
-    printf("  total: %.3f Msamples/s, %.2f Mrays/s over wall time; dispatch %lld items, "
-           "%.0f items/s\n",
-           wall > 0 ? samples / wall * 1e-6 : 0.0, wall > 0 ? rays / wall * 1e-6 : 0.0,
-           (long long)p.assigned, wall > 0 ? (double)p.assigned / wall : 0.0);
-    fflush(stdout);
-}
+#include <xxhash.h>
+#include <unistd.h>
 
 xs_result xs_mpi_fail(xs_err *err, const char *what, int rc)
 {
@@ -100,7 +23,7 @@ xs_result xs_mpi_fail(xs_err *err, const char *what, int rc)
 }
 
 xs_result xs_job_sched_create(const xs_options *o, const xs_film *film, int workers,
-                              xs_sched **out, xs_err *err)
+                              const xs_job_report *rep, xs_sched **out, xs_err *err)
 {
     const int nframes = xs_options_frame_count(o);
     int *frames = malloc((size_t)nframes * sizeof *frames);
@@ -114,8 +37,36 @@ xs_result xs_job_sched_create(const xs_options *o, const xs_film *film, int work
                        .worker_count = workers,
                        .prefetch = o->prefetch,
                        .assemble = o->kernel == XS_KERNEL_PATH};
+    /* resume: frames an earlier run assembled (and whose file is there) are
+     * skipped; tiles it committed are verified instead of rendered */
+    const int T = xs_film_tile_count(film);
+    uint8_t *skip = NULL, *journaled = NULL;
+    if (rep && rep->journal && xs_journal_resumed(rep->journal)) {
+        skip = calloc((size_t)nframes, 1);
+        journaled = calloc((size_t)nframes * (size_t)T, 1);
+        if (!skip || !journaled) {
+            free(frames), free(skip), free(journaled);
+            return xs_err_set(err, XS_ERR_NOMEM, "out of memory");
+        }
+        for (int i = 0; i < nframes; ++i) {
+            char path[XS_PATH_MAX];
+            if (xs_journal_frame_assembled(rep->journal, i) &&
+                xs_job_frame_path(o, frames[i], "exr", path, sizeof path, NULL) == XS_OK &&
+                access(path, F_OK) == 0)
+                skip[i] = 1;
+            for (int t = 0; t < T; ++t)
+                journaled[(size_t)i * (size_t)T + (size_t)t] = xs_journal_tile_hash(rep->journal, i, t) != 0;
+        }
+        d.skip = skip;
+        d.journaled = journaled;
+    }
     xs_result r = xs_sched_create(&d, out, err);
     free(frames);
+    /* the policy borrows skip and journaled for its life: keep them with it */
+    if (r == XS_OK)
+        xs_sched_adopt(*out, skip, journaled);
+    else
+        free(skip), free(journaled);
     return r;
 }
 
@@ -125,7 +76,7 @@ static xs_sched_state run_local(const xs_options *o, xs_worker_ctx *w, xs_job_re
                                 xs_err *err)
 {
     xs_sched *s = NULL;
-    xs_result r = xs_job_sched_create(o, &w->film, 1, &s, err);
+    xs_result r = xs_job_sched_create(o, &w->film, 1, rep, &s, err);
     if (r != XS_OK)
         return XS_SCHED_FAILED;
     xs_sched_state state = XS_SCHED_RUNNING;
@@ -140,6 +91,7 @@ static xs_sched_state run_local(const xs_options *o, xs_worker_ctx *w, xs_job_re
             if (a.kind == XS_ACT_ASSIGN) {
                 it = a.item;
                 have = true;
+                xs_report_dispatch(rep, 0, &it);
             }
         if (!have) {
             state = xs_sched_get_state(s);
@@ -150,9 +102,11 @@ static xs_sched_state run_local(const xs_options *o, xs_worker_ctx *w, xs_job_re
         xs_item_report ir;
         xs_err e;
         xs_err_clear(&e);
-        bool ok = xs_worker_execute(w, &it, &ir, &e) == XS_OK;
-        xs_report_item(rep, 0, &it, &ir, ok, o, e.msg);
-        r = ok ? xs_sched_on_done(s, 0, it, err) : xs_sched_on_failed(s, 0, it, err);
+        bool ok = xs_worker_execute(w, &it, xs_report_expect_hash(rep, o, &it), &ir, &e) == XS_OK;
+        r = xs_report_item(rep, 0, &it, &ir, ok, o, e.msg, err);
+        if (r == XS_OK)
+            r = ok ? xs_sched_on_done(s, 0, it, err) : xs_sched_on_failed(s, 0, it, err);
+        xs_report_progress(rep, s, false);
         if (r == XS_OK)
             r = xs_sched_on_request(s, 0, err);
     }
@@ -231,6 +185,65 @@ static void report_load(MPI_Comm comm, double t_input, double t_built)
                    mn[k], sum[k] / size, mx[k]);
     fflush(stdout);
     free(all);
+}
+
+/* ---- The job's files on rank 0 -------------------------------------------- */
+
+/* Every setting that changes pixels or files, with the scene's content hash:
+ * the journal's key. Frames are not in it: a resumed job may add frames. */
+static void job_settings(const xs_options *o, uint64_t scene_hash, char *out, size_t n)
+{
+    static const char *comp[] = {"none", "zip", "piz"};
+    snprintf(out, n,
+             "scene=%016" PRIx64 " res=%dx%d spp=%d tile=%d bounces=%d seed=%u compression=%s:%d "
+             "name=%s kernel=%s xisuan=%s",
+             scene_hash, o->width, o->height, o->spp, o->tile, o->max_bounces, (unsigned)o->seed,
+             comp[o->compression], o->compression == XS_EXR_ZIP ? o->zip_level : 0, o->name,
+             o->kernel == XS_KERNEL_PATH ? "path" : "empty", XS_VERSION);
+}
+
+static xs_result open_job_files(const xs_options *o, uint64_t scene_hash, xs_job_report *rep,
+                                xs_err *err)
+{
+    char dir[XS_PATH_MAX + 128], path[XS_PATH_MAX + 160], settings[1024];
+    snprintf(dir, sizeof dir, "%s/%s", o->out_dir, o->job);
+    snprintf(path, sizeof path, "%s/events.jsonl", dir);
+    xs_result r = xs_events_open(path, &rep->events, err);
+    if (r != XS_OK)
+        return r;
+    xs_film film;
+    xs_film_init(&film, o->width, o->height, o->tile);
+    job_settings(o, scene_hash, settings, sizeof settings);
+    if (o->kernel == XS_KERNEL_PATH) {
+        snprintf(path, sizeof path, "%s/journal", dir);
+        r = xs_journal_open(path, XXH3_64bits(settings, strlen(settings)), settings, o->force,
+                            o->frames, o->frame_count, xs_film_tile_count(&film), &rep->journal,
+                            err);
+    }
+    if (r != XS_OK)
+        return r;
+    bool resumed = rep->journal && xs_journal_resumed(rep->journal);
+    if (resumed)
+        printf("xisuan: resuming job %s: the journal holds %lld committed tile(s) and %d assembled "
+               "frame(s) of this run's frames; they are verified, not rendered again\n",
+               o->job, (long long)xs_journal_loaded_tiles(rep->journal),
+               xs_journal_loaded_frames(rep->journal));
+    xs_events_emit(rep->events, "job_start",
+                   "\"job\": \"%s\", \"scene\": \"%016" PRIx64 "\", \"frames\": %d, "
+                   "\"tiles_per_frame\": %d, \"ranks\": %d, \"resumed\": %s, \"journal_tiles\": %lld, "
+                   "\"settings\": \"%s\"",
+                   o->job, scene_hash, o->frame_count, xs_film_tile_count(&film), rep->ranks,
+                   resumed ? "true" : "false",
+                   (long long)(rep->journal ? xs_journal_loaded_tiles(rep->journal) : 0), settings);
+    return XS_OK;
+}
+
+static void close_job_files(xs_job_report *rep)
+{
+    xs_journal_close(rep->journal);
+    xs_events_close(rep->events);
+    rep->journal = NULL;
+    rep->events = NULL;
 }
 
 /* ---- Entry ------------------------------------------------------------------ */
@@ -312,6 +325,7 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     size_t nbytes = 0;
     const bool from_file = xs_is_scene_path(opt.scene);
     double t_load0 = MPI_Wtime(), t_input = 0.0;
+    uint64_t scene_hash = XXH3_64bits(opt.scene, strlen(opt.scene)); /* a built-in scene */
     if (from_file) {
         double t0 = t_load0;
         if (rank == 0) {
@@ -326,6 +340,8 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
             xs_scene_input_destroy(input);
             return 2;
         }
+        if (rank == 0)
+            scene_hash = XXH3_64bits(bytes, nbytes); /* the package's content, not its name */
         r = bcast_bytes(comm, &bytes, &nbytes, &err);
         if (r == XS_OK && rank != 0) {
             r = xs_scene_input_open(opt.scene, bytes, nbytes, &opt.pkg_limits, NULL, &input, &err);
@@ -364,7 +380,25 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
         xs_scene_input_destroy(input);
         return 2;
     }
-    /* 4. each worker builds its scene and back end; all ranks agree */
+    /* 4. rank 0's journal (resume) and event log */
+    xs_job_report rep;
+    memset(&rep, 0, sizeof rep);
+    r = XS_OK;
+    if (rank == 0) {
+        r = xs_report_init(&rep, size, &err);
+        if (r == XS_OK)
+            r = open_job_files(&opt, scene_hash, &rep, &err);
+    }
+    if (share_status(comm, r, &err) != XS_OK) {
+        if (rank == 0)
+            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+        close_job_files(&rep);
+        xs_report_free(&rep);
+        xs_scene_input_destroy(input);
+        return r == XS_ERR_INVALID || err.code == XS_ERR_INVALID ? 2 : 1;
+    }
+
+    /* 5. each worker builds its scene and back end; all ranks agree */
     xs_film film;
     xs_film_init(&film, opt.width, opt.height, opt.tile);
     int threads = choose_threads(comm, &opt);
@@ -384,6 +418,8 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     double t_built = MPI_Wtime() - t_load0;
     if (agree(comm, r, &err) != XS_OK) {
         xs_worker_ctx_free(&w);
+        close_job_files(&rep);
+        xs_report_free(&rep);
         return 2;
     }
     report_load(comm, t_input, t_built);
@@ -393,34 +429,24 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
                opt.scene, opt.width, opt.height, opt.spp, opt.tile, opt.frames_spec, size,
                threads, opt.out_dir, opt.job);
 
-    /* 5. run */
+    /* 6. run */
     int status = 0;
     if (size == 1) {
-        xs_job_report rep;
-        if (xs_report_init(&rep, 1, &err) != XS_OK) {
-            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
-            xs_worker_ctx_free(&w);
-            return 1;
-        }
         xs_sched_state st = run_local(&opt, &w, &rep, &err);
         if (st != XS_SCHED_COMPLETED && err.code != XS_OK)
             fprintf(stderr, "xisuan render: error: %s\n", err.msg);
         status = st == XS_SCHED_COMPLETED ? 0 : 1;
-        xs_report_free(&rep);
     } else if (rank == 0) {
-        xs_job_report rep;
-        if (xs_report_init(&rep, size, &err) != XS_OK) {
-            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
-            MPI_Abort(comm, 1);
-        }
         xs_sched_state st = xs_master_run(comm, &opt, &film, &rep, &err);
-        xs_report_free(&rep);
-        if (err.code != XS_OK) {
+        if (err.code != XS_OK && err.code != XS_ERR_IO) {
             /* the protocol broke (an MPI error, a rank gone): stop every rank */
             fprintf(stderr, "xisuan render: error: %s; aborting the job\n", err.msg);
             fflush(stderr);
+            close_job_files(&rep);
             MPI_Abort(comm, 1);
         }
+        if (err.code == XS_ERR_IO)
+            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
         status = st == XS_SCHED_COMPLETED ? 0 : 1;
         if (status != 0)
             fprintf(stderr, "xisuan render: error: job %s failed (see the messages above)\n",
@@ -432,6 +458,8 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
             MPI_Abort(comm, 1);
         }
     }
+    close_job_files(&rep);
+    xs_report_free(&rep);
     xs_worker_ctx_free(&w);
     if (size > 1 && MPI_Bcast(&status, 1, MPI_INT, 0, comm) != MPI_SUCCESS)
         status = 1;

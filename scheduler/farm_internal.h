@@ -8,6 +8,7 @@
 #include "io/xs_scene_input.h"
 #include "render/xs_render.h"
 #include "scheduler/xs_farm.h"
+#include "scheduler/xs_journal.h"
 #include "scheduler/xs_sched.h"
 
 /* ---- Wire format -------------------------------------------------------- */
@@ -27,12 +28,16 @@ typedef struct xs_item_report {
     double seconds; /* wall time spent on the item */
     double samples; /* camera samples rendered */
     xs_counters counters;
+    uint64_t hash;  /* a tile's pixel checksum (XXH3 of its RGBA floats) */
+    int32_t kept;   /* 1: a verified tile from an earlier run, not rendered */
+    int32_t reserved;
 } xs_item_report;
 
 typedef struct xs_msg {
     int32_t type;
     int32_t reserved;
     xs_work_item item;
+    uint64_t expect_hash; /* ASSIGN of an XS_ITEM_VERIFY tile: the journal's checksum */
     xs_item_report report;
     char text[768];
 } xs_msg;
@@ -62,9 +67,10 @@ xs_result xs_fault_from_env(int rank, int64_t *fail_at, xs_err *err);
 xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads,
                              const xs_scene_input *input, xs_err *err);
 void xs_worker_ctx_free(xs_worker_ctx *w);
-/* Executes one item: renders and writes a tile, or assembles a frame. */
-xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, xs_item_report *rep,
-                            xs_err *err);
+/* Executes one item: renders and writes a tile (or, for XS_ITEM_VERIFY, keeps
+ * the tile file when its pixels hash to expect_hash), or assembles a frame. */
+xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, uint64_t expect_hash,
+                            xs_item_report *rep, xs_err *err);
 /* The MPI worker loop of ranks 1..N-1. */
 xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err);
 
@@ -82,19 +88,37 @@ typedef struct xs_rank_stats {
     xs_counters counters;
 } xs_rank_stats;
 
+/* Rank 0's view of the job: per-rank statistics, the journal, the event
+ * log, the progress line. */
 typedef struct xs_job_report {
     int ranks;            /* stats per rank (index = rank) */
     xs_rank_stats *per_rank;
     double t_start;
     int64_t messages;
+    xs_journal *journal;  /* may be NULL (the empty kernel keeps none) */
+    xs_events *events;
+    int64_t rendered, kept; /* tiles */
+    double last_progress;
+    double progress_interval;
+    bool tty;
+    bool progress_shown;
 } xs_job_report;
 
 xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err);
 void xs_report_free(xs_job_report *r);
-void xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep,
-                    bool ok, const xs_options *o, const char *text);
+/* Records a finished item: statistics, journal (a failure to journal is
+ * returned: the job must stop), events. */
+xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it,
+                         const xs_item_report *rep, bool ok, const xs_options *o, const char *text,
+                         xs_err *err);
+void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it);
+/* Prints the progress line when its interval has passed (or always with force). */
+void xs_report_progress(xs_job_report *r, const xs_sched *s, bool force);
 void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched *s,
                      xs_sched_state st, int workers);
+
+/* The journal checksum the ASSIGN of it should carry (0 when none). */
+uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_options *o, const xs_work_item *it);
 
 /* The rank-0 MPI loop: returns the final scheduler state. */
 xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *film,
@@ -105,7 +129,7 @@ xs_result xs_mpi_fail(xs_err *err, const char *what, int rc);
 
 /* The policy for this job: its frames, the film's tiles, `workers` workers. */
 xs_result xs_job_sched_create(const xs_options *o, const xs_film *film, int workers,
-                              xs_sched **out, xs_err *err);
+                              const xs_job_report *rep, xs_sched **out, xs_err *err);
 
 /* Sleeps a little longer each call while nothing happens (reset to 0 on
  * progress): spins first, then yields, then sleeps up to 1 ms, so an idle

@@ -86,8 +86,8 @@ static void pool_free(send_pool *p)
 }
 
 /* Sends every pending action without blocking. */
-static xs_result flush_actions(MPI_Comm comm, xs_sched *s, send_pool *pool, xs_job_report *rep,
-                               xs_err *err)
+static xs_result flush_actions(MPI_Comm comm, const xs_options *o, xs_sched *s, send_pool *pool,
+                               xs_job_report *rep, xs_err *err)
 {
     xs_sched_action a;
     while (xs_sched_next_action(s, &a)) {
@@ -101,6 +101,10 @@ static xs_result flush_actions(MPI_Comm comm, xs_sched *s, send_pool *pool, xs_j
         memset(msg, 0, sizeof *msg);
         msg->type = a.kind == XS_ACT_ASSIGN ? XS_MSG_ASSIGN : XS_MSG_END;
         msg->item = a.item;
+        if (a.kind == XS_ACT_ASSIGN) {
+            msg->expect_hash = xs_report_expect_hash(rep, o, &a.item);
+            xs_report_dispatch(rep, a.worker + 1, &a.item);
+        }
         int rc = MPI_Isend(msg, (int)sizeof *msg, MPI_BYTE, a.worker + 1, XS_TAG_DOWN, comm,
                            &pool->req[slot]);
         if (rc != MPI_SUCCESS)
@@ -117,14 +121,14 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
     MPI_Comm_size(comm, &size);
     const int workers = size - 1;
     xs_sched *s = NULL;
-    if (xs_job_sched_create(o, film, workers, &s, err) != XS_OK)
+    if (xs_job_sched_create(o, film, workers, report, &s, err) != XS_OK)
         return XS_SCHED_FAILED;
     xs_sched_state state = XS_SCHED_RUNNING;
     int idle = 0;
     xs_msg msg;
     send_pool pool = {0};
     for (;;) {
-        if (flush_actions(comm, s, &pool, report, err) != XS_OK) {
+        if (flush_actions(comm, o, s, &pool, report, err) != XS_OK) {
             state = XS_SCHED_FAILED;
             break;
         }
@@ -140,6 +144,7 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
         }
         if (!flag) {
             xs_backoff(&idle);
+            xs_report_progress(report, s, false);
             continue;
         }
         idle = 0;
@@ -161,7 +166,9 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
         case XS_MSG_DONE:
         case XS_MSG_FAILED: {
             bool ok = msg.type == XS_MSG_DONE;
-            xs_report_item(report, st.MPI_SOURCE, &msg.item, &msg.report, ok, o, msg.text);
+            r = xs_report_item(report, st.MPI_SOURCE, &msg.item, &msg.report, ok, o, msg.text, err);
+            if (r != XS_OK)
+                break; /* cannot journal: stop, do not lose track of committed tiles */
             r = ok ? xs_sched_on_done(s, w, msg.item, err) : xs_sched_on_failed(s, w, msg.item, err);
             if (r == XS_OK)
                 r = xs_sched_on_request(s, w, err);

@@ -59,6 +59,7 @@ struct xs_sched {
     int *frames;
     int *frame_remaining; /* tiles not yet done, per frame index */
     int64_t tiles_total, next_tile, tiles_done, in_flight, assigned;
+    int64_t cursor_end; /* frame_count * tiles_per_frame: the cursor runs over every slot */
     int frames_done;
     bool failed;
     ring priority; /* xs_work_item */
@@ -66,7 +67,14 @@ struct xs_sched {
     ring actions;  /* xs_sched_action */
     worker_state *workers;
     bool oom;
+    uint8_t *owned_skip, *owned_journaled;
 };
+
+void xs_sched_adopt(xs_sched *s, uint8_t *skip, uint8_t *journaled)
+{
+    s->owned_skip = skip;
+    s->owned_journaled = journaled;
+}
 
 xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
 {
@@ -92,6 +100,13 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     for (int i = 0; i < d->frame_count; ++i)
         s->frame_remaining[i] = d->tiles_per_frame;
     s->tiles_total = (int64_t)d->frame_count * d->tiles_per_frame;
+    for (int i = 0; d->skip && i < d->frame_count; ++i)
+        if (d->skip[i]) {
+            s->frame_remaining[i] = 0;
+            s->tiles_total -= d->tiles_per_frame;
+            s->frames_done++;
+        }
+    s->cursor_end = (int64_t)d->frame_count * d->tiles_per_frame;
     s->priority.elem = sizeof(xs_work_item);
     s->parked.elem = sizeof(int);
     s->actions.elem = sizeof(xs_sched_action);
@@ -112,6 +127,8 @@ void xs_sched_destroy(xs_sched *s)
     free(s->priority.data);
     free(s->parked.data);
     free(s->actions.data);
+    free(s->owned_skip);
+    free(s->owned_journaled);
     free(s);
 }
 
@@ -135,7 +152,7 @@ static bool no_more_work(const xs_sched *s)
 {
     if (s->failed)
         return true;
-    return s->priority.len == 0 && s->next_tile == s->tiles_total && s->tiles_done == s->tiles_total;
+    return s->priority.len == 0 && s->next_tile == s->cursor_end && s->tiles_done == s->tiles_total;
 }
 
 static bool take_item(xs_sched *s, xs_work_item *it)
@@ -144,11 +161,15 @@ static bool take_item(xs_sched *s, xs_work_item *it)
         return false;
     if (ring_pop(&s->priority, it))
         return true;
-    if (s->next_tile < s->tiles_total) {
+    const int64_t T = s->desc.tiles_per_frame;
+    while (s->next_tile < s->cursor_end && s->desc.skip && s->desc.skip[s->next_tile / T])
+        s->next_tile += T - s->next_tile % T; /* a finished frame: next frame */
+    if (s->next_tile < s->cursor_end) {
         int64_t k = s->next_tile++;
         it->kind = XS_WORK_TILE;
-        it->frame = s->frames[k / s->desc.tiles_per_frame];
-        it->tile = (int32_t)(k % s->desc.tiles_per_frame);
+        it->frame = s->frames[k / T];
+        it->tile = (int32_t)(k % T);
+        it->flags = s->desc.journaled && s->desc.journaled[k] ? XS_ITEM_VERIFY : 0;
         return true;
     }
     return false;
@@ -258,7 +279,7 @@ static xs_result reply(xs_sched *s, int worker, xs_work_item item, bool ok, xs_e
         s->tiles_done++;
         if (--s->frame_remaining[fi] == 0) {
             if (s->desc.assemble) {
-                xs_work_item a = {XS_WORK_ASSEMBLE, item.frame, -1};
+                xs_work_item a = {XS_WORK_ASSEMBLE, item.frame, -1, 0};
                 if (ring_push(&s->priority, &a) != 0)
                     s->oom = true;
             } else {

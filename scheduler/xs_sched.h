@@ -31,10 +31,15 @@ extern "C" {
 
 typedef enum xs_work_kind { XS_WORK_TILE = 1, XS_WORK_ASSEMBLE = 2 } xs_work_kind;
 
+enum {
+    XS_ITEM_VERIFY = 1 /* a previous run committed this tile: check its file, render if bad */
+};
+
 typedef struct xs_work_item {
     int32_t kind;  /* xs_work_kind */
     int32_t frame; /* frame number */
     int32_t tile;  /* row-major tile index in the frame; -1 for ASSEMBLE */
+    int32_t flags; /* XS_ITEM_*; not part of an item's identity */
 } xs_work_item;
 
 typedef struct xs_sched_desc {
@@ -44,6 +49,12 @@ typedef struct xs_sched_desc {
     int worker_count; /* workers are numbered 0 .. worker_count-1 */
     int prefetch;     /* requests each worker sends at start */
     bool assemble;    /* queue an ASSEMBLE item when a frame's tiles are done */
+    /* Resume (both optional, borrowed for the scheduler's life): frames a
+     * previous run finished (skip[frame index] != 0: no item at all), and
+     * tiles it committed (journaled[frame index * tiles_per_frame + tile] != 0:
+     * the tile's item carries XS_ITEM_VERIFY). */
+    const uint8_t *skip;
+    const uint8_t *journaled;
 } xs_sched_desc;
 
 typedef enum xs_sched_action_kind { XS_ACT_ASSIGN = 1, XS_ACT_END = 2 } xs_sched_action_kind;
@@ -63,6 +74,9 @@ typedef enum xs_sched_state {
 typedef struct xs_sched xs_sched;
 
 xs_result xs_sched_create(const xs_sched_desc *desc, xs_sched **out, xs_err *err);
+/* Hands the scheduler ownership of malloc'd skip/journaled tables (freed
+ * with it). */
+void xs_sched_adopt(xs_sched *s, uint8_t *skip, uint8_t *journaled);
 void xs_sched_destroy(xs_sched *s); /* accepts NULL */
 
 /* Events. Each returns XS_ERR_INVALID (and changes nothing) for an event the

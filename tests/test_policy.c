@@ -236,7 +236,7 @@ static void test_protocol_violations(void)
     CHECK(xs_sched_on_request(s, 5, &e) == XS_ERR_INVALID); /* unknown worker */
     CHECK(xs_sched_on_request(s, 0, &e) == XS_OK);
     CHECK(xs_sched_on_request(s, 0, &e) == XS_ERR_INVALID); /* beyond prefetch */
-    xs_work_item bogus = {XS_WORK_TILE, 1, 3};
+    xs_work_item bogus = {XS_WORK_TILE, 1, 3, 0};
     CHECK(xs_sched_on_done(s, 1, bogus, &e) == XS_ERR_INVALID); /* not held */
     CHECK(strstr(e.msg, "does not hold") != NULL);
     xs_sched_destroy(s);
@@ -272,6 +272,42 @@ static void test_order(void)
     xs_sched_destroy(s);
 }
 
+/* Resume: finished frames produce no item; journaled tiles come flagged for
+ * verification; the job completes with every other tile rendered once. */
+static void test_resume_skip_and_verify(void)
+{
+    int fr[3] = {1, 2, 3};
+    uint8_t skip[3] = {0, 1, 0};
+    uint8_t journaled[3 * 4] = {1, 0, 1, 0, /* frame 2 skipped */ 1, 1, 1, 1, 0, 0, 0, 1};
+    xs_sched_desc d = {.frames = fr, .frame_count = 3, .tiles_per_frame = 4, .worker_count = 1,
+                       .prefetch = 1, .assemble = true, .skip = skip, .journaled = journaled};
+    xs_sched *s = NULL;
+    xs_err e;
+    CHECK(xs_sched_create(&d, &s, &e) == XS_OK);
+    xs_sched_action a;
+    int tiles = 0, verify = 0, assembled[4] = {0};
+    CHECK(xs_sched_on_request(s, 0, &e) == XS_OK);
+    while (xs_sched_next_action(s, &a) && a.kind == XS_ACT_ASSIGN) {
+        CHECK(a.item.frame != 2);
+        if (a.item.kind == XS_WORK_TILE) {
+            tiles++;
+            verify += (a.item.flags & XS_ITEM_VERIFY) != 0;
+            CHECK(((a.item.flags & XS_ITEM_VERIFY) != 0) ==
+                  (journaled[(a.item.frame - 1) * 4 + a.item.tile] != 0));
+        } else {
+            assembled[a.item.frame]++;
+        }
+        CHECK(xs_sched_on_done(s, 0, a.item, &e) == XS_OK);
+        CHECK(xs_sched_on_request(s, 0, &e) == XS_OK);
+    }
+    CHECK(tiles == 8 && verify == 3 && assembled[1] == 1 && assembled[3] == 1 && assembled[2] == 0);
+    CHECK(xs_sched_get_state(s) == XS_SCHED_COMPLETED);
+    xs_sched_progress p;
+    xs_sched_get_progress(s, &p);
+    CHECK(p.tiles_total == 8 && p.frames_done == 3);
+    xs_sched_destroy(s);
+}
+
 /* Large jobs cost no per-tile memory: a million tiles in one frame. */
 static void test_large_job(void) { run_case(8, 2, 1, 1000000, true, 1); }
 
@@ -289,6 +325,7 @@ int main(int argc, char **argv)
         {"protocol_violations", test_protocol_violations},
         {"order", test_order},
         {"large_job", test_large_job},
+        {"resume_skip_and_verify", test_resume_skip_and_verify},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -1,0 +1,205 @@
+/* Rank 0's bookkeeping: per-rank statistics, the journal of committed tiles
+ * and assembled frames, the event log, the progress line and the summary.
+ * Used by the MPI master and by the single-process driver alike. Rank 0 never
+ * reads pixels here: checksums arrive with the workers' results. */
+#include "scheduler/farm_internal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err)
+{
+    memset(r, 0, sizeof *r);
+    r->per_rank = calloc((size_t)ranks, sizeof *r->per_rank);
+    if (!r->per_rank)
+        return xs_err_set(err, XS_ERR_NOMEM, "report: out of memory");
+    r->ranks = ranks;
+    r->t_start = MPI_Wtime();
+    r->last_progress = r->t_start;
+    r->tty = isatty(STDOUT_FILENO) != 0;
+    r->progress_interval = r->tty ? 1.0 : 30.0;
+    return XS_OK;
+}
+
+void xs_report_free(xs_job_report *r)
+{
+    free(r->per_rank);
+    r->per_rank = NULL;
+}
+
+static int frame_index(const xs_options *o, int frame)
+{
+    for (int i = 0; i < o->frame_count; ++i)
+        if (o->frames[i] == frame)
+            return i;
+    return -1;
+}
+
+uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_options *o, const xs_work_item *it)
+{
+    if (!r->journal || !(it->flags & XS_ITEM_VERIFY) || it->kind != XS_WORK_TILE)
+        return 0;
+    int fi = frame_index(o, it->frame);
+    return fi < 0 ? 0 : xs_journal_tile_hash(r->journal, fi, it->tile);
+}
+
+void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it)
+{
+    if (it->kind == XS_WORK_TILE)
+        xs_events_emit(r->events, "tile_dispatched", "\"frame\": %d, \"tile\": %d, \"rank\": %d%s",
+                       it->frame, it->tile, rank, it->flags & XS_ITEM_VERIFY ? ", \"verify\": true" : "");
+    else
+        xs_events_emit(r->events, "assembly_dispatched", "\"frame\": %d, \"rank\": %d", it->frame, rank);
+}
+
+/* text as a JSON string body: quotes, backslashes and control characters escaped */
+static void json_escape(const char *in, char *out, size_t n)
+{
+    size_t o = 0;
+    for (const char *p = in; *p && o + 7 < n; ++p) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)c;
+        } else if (c < 0x20) {
+            o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o] = '\0';
+}
+
+xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep,
+                         bool ok, const xs_options *o, const char *text, xs_err *err)
+{
+    xs_rank_stats *s = &r->per_rank[rank];
+    s->busy_s += rep->seconds;
+    if (!ok) {
+        s->failures++;
+        char esc[1600];
+        json_escape(text, esc, sizeof esc);
+        if (it->kind == XS_WORK_TILE) {
+            fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d: %s\n", rank, it->frame,
+                    it->tile, text);
+            xs_events_emit(r->events, "tile_failed",
+                           "\"frame\": %d, \"tile\": %d, \"rank\": %d, \"error\": \"%s\"", it->frame,
+                           it->tile, rank, esc);
+        } else {
+            fprintf(stderr, "xisuan: error: rank %d: frame %d assembly: %s\n", rank, it->frame, text);
+            xs_events_emit(r->events, "assembly_failed", "\"frame\": %d, \"rank\": %d, \"error\": \"%s\"",
+                           it->frame, rank, esc);
+        }
+        return XS_OK;
+    }
+    if (it->kind == XS_WORK_TILE) {
+        s->tiles++;
+        s->samples += rep->samples;
+        s->counters.camera_rays += rep->counters.camera_rays;
+        s->counters.bounce_rays += rep->counters.bounce_rays;
+        s->counters.shadow_rays += rep->counters.shadow_rays;
+        s->counters.node_visits += rep->counters.node_visits;
+        s->counters.tri_tests += rep->counters.tri_tests;
+        s->counters.nonfinite += rep->counters.nonfinite;
+        if (rep->kept)
+            r->kept++;
+        else
+            r->rendered++;
+        xs_events_emit(r->events, "tile_committed",
+                       "\"frame\": %d, \"tile\": %d, \"rank\": %d, \"seconds\": %.4f, \"kept\": %s, "
+                       "\"checksum\": \"%016" PRIx64 "\"",
+                       it->frame, it->tile, rank, rep->seconds, rep->kept ? "true" : "false", rep->hash);
+        if (r->journal && !rep->kept)
+            return xs_journal_commit_tile(r->journal, it->frame, it->tile, rep->hash, err);
+        return XS_OK;
+    }
+    s->assemblies++;
+    char path[XS_PATH_MAX];
+    if (xs_job_frame_path(o, it->frame, "exr", path, sizeof path, NULL) == XS_OK) {
+        if (r->progress_shown && r->tty)
+            printf("\n");
+        r->progress_shown = false;
+        printf("xisuan: frame %d written: %s\n", it->frame, path);
+        char esc[XS_PATH_MAX * 2];
+        json_escape(path, esc, sizeof esc);
+        xs_events_emit(r->events, "frame_assembled", "\"frame\": %d, \"rank\": %d, \"path\": \"%s\"",
+                       it->frame, rank, esc);
+    }
+    if (o->preview && xs_job_frame_path(o, it->frame, "png", path, sizeof path, NULL) == XS_OK)
+        printf("xisuan: preview: %s\n", path);
+    fflush(stdout);
+    if (r->journal)
+        return xs_journal_commit_frame(r->journal, it->frame, err);
+    return XS_OK;
+}
+
+void xs_report_progress(xs_job_report *r, const xs_sched *s, bool force)
+{
+    double now = MPI_Wtime();
+    if (!force && now - r->last_progress < r->progress_interval)
+        return;
+    r->last_progress = now;
+    xs_sched_progress p;
+    xs_sched_get_progress(s, &p);
+    double wall = now - r->t_start, samples = 0.0;
+    for (int i = 0; i < r->ranks; ++i)
+        samples += r->per_rank[i].samples;
+    int64_t left = p.tiles_total - p.tiles_done;
+    double rate = wall > 0 ? (double)(r->rendered + r->kept) / wall : 0.0;
+    char eta[32] = "?";
+    if (rate > 0 && r->rendered > 0)
+        snprintf(eta, sizeof eta, "%.0f s", (double)left / rate);
+    else if (left == 0)
+        snprintf(eta, sizeof eta, "0 s");
+    printf("%sxisuan: frames %d/%d, tiles %lld/%lld (%lld in flight), %.3f Msamples/s, ETA %s%s",
+           r->tty ? "\r" : "", p.frames_done, p.frames_total, (long long)p.tiles_done,
+           (long long)p.tiles_total, (long long)p.tiles_in_flight,
+           wall > 0 ? samples / wall * 1e-6 : 0.0, eta, r->tty ? "   " : "\n");
+    r->progress_shown = true;
+    fflush(stdout);
+}
+
+void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched *s,
+                     xs_sched_state st, int workers)
+{
+    double wall = MPI_Wtime() - r->t_start;
+    xs_sched_progress p;
+    xs_sched_get_progress(s, &p);
+    if (r->progress_shown && r->tty)
+        printf("\n");
+    const char *state = st == XS_SCHED_COMPLETED ? "completed" : "FAILED";
+    printf("xisuan: job %s %s: %d frame(s), %lld/%lld tiles (%lld rendered, %lld kept from an "
+           "earlier run), %d worker(s), %.3f s wall\n",
+           o->job, state, p.frames_total, (long long)p.tiles_done, (long long)p.tiles_total,
+           (long long)r->rendered, (long long)r->kept, workers, wall);
+    printf("  rank  tiles  frames  busy_s   busy%%  Msamples/s  Mrays/s\n");
+    double samples = 0.0, rays = 0.0;
+    for (int i = 0; i < r->ranks; ++i) {
+        const xs_rank_stats *x = &r->per_rank[i];
+        if (x->tiles == 0 && x->assemblies == 0 && x->failures == 0)
+            continue;
+        double nr = (double)(x->counters.camera_rays + x->counters.bounce_rays +
+                             x->counters.shadow_rays);
+        samples += x->samples;
+        rays += nr;
+        printf("  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f\n", i, (long long)x->tiles,
+               (long long)x->assemblies, x->busy_s, wall > 0 ? 100.0 * x->busy_s / wall : 0.0,
+               x->busy_s > 0 ? x->samples / x->busy_s * 1e-6 : 0.0,
+               x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0);
+    }
+    printf("  total: %.3f Msamples/s, %.2f Mrays/s over wall time; dispatch %lld items, "
+           "%.0f items/s\n",
+           wall > 0 ? samples / wall * 1e-6 : 0.0, wall > 0 ? rays / wall * 1e-6 : 0.0,
+           (long long)p.assigned, wall > 0 ? (double)p.assigned / wall : 0.0);
+    fflush(stdout);
+    xs_events_emit(r->events, "job_summary",
+                   "\"job\": \"%s\", \"state\": \"%s\", \"frames\": %d, \"tiles\": %lld, "
+                   "\"rendered\": %lld, \"kept\": %lld, \"wall_s\": %.3f, \"samples_per_s\": %.1f, "
+                   "\"rays_per_s\": %.1f",
+                   o->job, st == XS_SCHED_COMPLETED ? "completed" : "failed", p.frames_total,
+                   (long long)p.tiles_total, (long long)r->rendered, (long long)r->kept, wall,
+                   wall > 0 ? samples / wall : 0.0, wall > 0 ? rays / wall : 0.0);
+}

@@ -1,0 +1,63 @@
+/* The job journal and event log, kept by rank 0 in the job's output folder.
+ *
+ * journal: append-only text, one record a line, fdatasync'd after each:
+ *   xisuan-journal 1 key=<16 hex> <settings>      (first line)
+ *   T <frame> <tile> <16 hex pixel checksum>       (a tile committed)
+ *   F <frame>                                      (a frame assembled)
+ * The key is a hash of the scene package's bytes and every setting that
+ * changes pixels or files; a journal with another key belongs to another job.
+ * A torn last line (a kill mid-write) is ignored.
+ *
+ * events.jsonl: one JSON object a line for pipelines and dashboards (job_start,
+ * tile_dispatched, tile_committed, tile_failed, retry, frame_assembled,
+ * rank_silent, drain, job_summary), see docs/operations.md.
+ */
+#ifndef XS_JOURNAL_H
+#define XS_JOURNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io/xs_io.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xs_journal xs_journal;
+
+/* Opens path for the job described by key and settings, over these frames
+ * and tiles per frame. When the file exists with the same key, its records
+ * are loaded (a resume); with another key it is refused with a message that
+ * shows both settings, unless force, which moves it aside (path.old-N) and
+ * starts afresh. */
+xs_result xs_journal_open(const char *path, uint64_t key, const char *settings, bool force,
+                          const int *frames, int frame_count, int tiles_per_frame,
+                          xs_journal **out, xs_err *err);
+void xs_journal_close(xs_journal *j); /* accepts NULL */
+
+/* What an earlier run left: 0 when the tile was not committed. */
+uint64_t xs_journal_tile_hash(const xs_journal *j, int frame_index, int tile);
+bool xs_journal_frame_assembled(const xs_journal *j, int frame_index);
+int64_t xs_journal_loaded_tiles(const xs_journal *j);
+int xs_journal_loaded_frames(const xs_journal *j);
+bool xs_journal_resumed(const xs_journal *j);
+
+xs_result xs_journal_commit_tile(xs_journal *j, int frame, int tile, uint64_t hash, xs_err *err);
+xs_result xs_journal_commit_frame(xs_journal *j, int frame, xs_err *err);
+
+/* ---- event log ------------------------------------------------------------ */
+
+typedef struct xs_events xs_events;
+
+xs_result xs_events_open(const char *path, xs_events **out, xs_err *err);
+void xs_events_close(xs_events *ev); /* accepts NULL */
+/* Appends {"time": <unix seconds>, "event": type, <fields>}: fields is a
+ * printf format for the rest of the object's members (may be NULL). */
+void xs_events_emit(xs_events *ev, const char *type, const char *fields, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif
