@@ -30,6 +30,9 @@ void xs_options_defaults(xs_options *o)
     o->kernel = XS_KERNEL_PATH;
     o->preview = true;
     xs_pkg_limits_default(&o->pkg_limits);
+    o->retries = 2;
+    o->stall_timeout_s = 900.0;
+    o->grace_s = 90.0;
 }
 
 void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
@@ -247,7 +250,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--compression", "--zip-level", "--threads",
                                       "--max-bounces", "--prefetch", "--kernel",
                                       "--pkg-max-entry-mib", "--pkg-max-total-mib",
-                                      "--pkg-max-ratio"};
+                                      "--pkg-max-ratio", "--retries", "--stall-timeout",
+                                      "--grace"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -320,6 +324,15 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                 o->pkg_limits.max_entry_bytes = (uint64_t)mib << 20;
             else
                 o->pkg_limits.max_total_bytes = (uint64_t)mib << 20;
+        } else if (strcmp(flag, "--retries") == 0) {
+            r = parse_int(flag, val, 0, 100, &o->retries, err);
+        } else if (strcmp(flag, "--stall-timeout") == 0 || strcmp(flag, "--grace") == 0) {
+            long sec = 0;
+            r = parse_long(flag, val, 1, 1L << 24, &sec, err);
+            if (flag[2] == 's')
+                o->stall_timeout_s = (double)sec;
+            else
+                o->grace_s = (double)sec;
         } else if (strcmp(flag, "--pkg-max-ratio") == 0) {
             long ratio = 0;
             r = parse_long(flag, val, 1, 1000000, &ratio, err);
@@ -392,6 +405,12 @@ void xs_options_print_help(FILE *f)
         "  --kernel K           path (render) or empty (benchmark of the scheduler: no pixels,\n"
         "                       no files) [path]\n"
         "  --no-preview         do not write PNG previews\n"
+        "  --retries N          retry a failed tile or assembly N times, on another rank when\n"
+        "                       there is one, before the job fails, [0, 100] [2]\n"
+        "  --stall-timeout S    a worker that holds work and says nothing for S seconds is\n"
+        "                       given up on: its items go to other ranks [900]\n"
+        "  --grace S            on SIGTERM or SIGUSR1 rank 0 stops handing out work and waits\n"
+        "                       up to S seconds for tiles in flight, then exits 75 (requeue) [90]\n"
         "  --force              an output folder whose journal was written for other settings\n"
         "                       is refused; --force moves that journal aside and starts afresh\n"
         "  --pkg-max-entry-mib N  refuse package entries over N MiB [4096]\n"
@@ -407,6 +426,6 @@ void xs_options_print_help(FILE *f)
         "a plain line every 30 s otherwise.\n"
         "\n"
         "Exit status: 0 when every frame was written; 2 for bad input (nothing rendered);\n"
-        "1 when the job failed.\n",
+        "1 when the job failed; 75 when a signal drained it (run it again to resume).\n",
         f);
 }

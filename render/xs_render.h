@@ -137,6 +137,9 @@ typedef struct xs_options {
     bool preview;    /* write a PNG beside each frame */
     bool help;
     bool force;      /* start afresh over a journal written for other settings */
+    int retries;     /* a failed item is retried this often before the job fails */
+    double stall_timeout_s; /* a worker silent this long with work in hand is given up on */
+    double grace_s;  /* after a drain signal, wait this long for items in flight */
     unsigned given;  /* XS_GIVEN_* */
     xs_pkg_limits pkg_limits;
 } xs_options;

@@ -36,7 +36,8 @@ xs_result xs_job_sched_create(const xs_options *o, const xs_film *film, int work
                        .tiles_per_frame = xs_film_tile_count(film),
                        .worker_count = workers,
                        .prefetch = o->prefetch,
-                       .assemble = o->kernel == XS_KERNEL_PATH};
+                       .assemble = o->kernel == XS_KERNEL_PATH,
+                       .max_retries = o->retries};
     /* resume: frames an earlier run assembled (and whose file is there) are
      * skipped; tiles it committed are verified instead of rendered */
     const int T = xs_film_tile_count(film);
@@ -82,7 +83,15 @@ static xs_sched_state run_local(const xs_options *o, xs_worker_ctx *w, xs_job_re
     xs_sched_state state = XS_SCHED_RUNNING;
     for (int i = 0; i < o->prefetch && r == XS_OK; ++i)
         r = xs_sched_on_request(s, 0, err);
+    bool drained = false;
     while (r == XS_OK) {
+        if (xs_drain_requested() && !drained) {
+            drained = true;
+            printf("\nxisuan: signal %d: draining: exiting 75 after the current tile so the job "
+                   "can be requeued\n", (int)xs_drain_requested());
+            xs_events_emit(rep->events, "drain", "\"signal\": %d", (int)xs_drain_requested());
+            xs_sched_drain(s);
+        }
         xs_sched_action a;
         bool have = false;
         xs_work_item it;
@@ -103,15 +112,27 @@ static xs_sched_state run_local(const xs_options *o, xs_worker_ctx *w, xs_job_re
         xs_err e;
         xs_err_clear(&e);
         bool ok = xs_worker_execute(w, &it, xs_report_expect_hash(rep, o, &it), &ir, &e) == XS_OK;
-        r = xs_report_item(rep, 0, &it, &ir, ok, o, e.msg, err);
-        if (r == XS_OK)
-            r = ok ? xs_sched_on_done(s, 0, it, err) : xs_sched_on_failed(s, 0, it, err);
+        xs_err jerr;
+        xs_err_clear(&jerr);
+        if (xs_report_item(rep, 0, &it, &ir, ok, o, e.msg, &jerr) != XS_OK) {
+            fprintf(stderr, "xisuan: error: %s; stopping the job\n", jerr.msg);
+            rep->journal_failed = true;
+            xs_sched_abort(s);
+        }
+        r = ok ? xs_sched_on_done(s, 0, it, err) : xs_sched_on_failed(s, 0, it, err);
         xs_report_progress(rep, s, false);
         if (r == XS_OK)
             r = xs_sched_on_request(s, 0, err);
     }
     if (r != XS_OK)
         state = XS_SCHED_FAILED;
+    if (state == XS_SCHED_FAILED) {
+        xs_work_item fi;
+        int ws[16], n = 0;
+        if (xs_sched_failed_item(s, &fi, ws, &n))
+            fprintf(stderr, "xisuan: error: frame %d %s%d failed %d time(s); no retries left\n", fi.frame,
+                    fi.kind == XS_WORK_TILE ? "tile " : "assembly ", fi.kind == XS_WORK_TILE ? fi.tile : 0, n);
+    }
     xs_report_print(rep, o, s, state, 1);
     xs_sched_destroy(s);
     return state;
@@ -247,6 +268,16 @@ static void close_job_files(xs_job_report *rep)
 }
 
 /* ---- Entry ------------------------------------------------------------------ */
+
+/* 0 done, 1 failed, 75 drained (EX_TEMPFAIL: run it again, it resumes). */
+static int exit_status(xs_sched_state st)
+{
+    switch (st) {
+    case XS_SCHED_COMPLETED: return 0;
+    case XS_SCHED_DRAINED: return 75;
+    default: return 1;
+    }
+}
 
 /* Rank 0's status and message, shared with every rank. */
 static xs_result share_status(MPI_Comm comm, xs_result r, xs_err *err)
@@ -409,7 +440,7 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
         r = xs_worker_ctx_init(&w, &opt, threads, input, &err);
         w.rank = rank;
         if (r == XS_OK)
-            r = xs_fault_from_env(rank, &w.fail_at, &err);
+            r = xs_fault_from_env(rank, &w, &err);
         if (r != XS_OK)
             fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err.msg);
     }
@@ -430,27 +461,41 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
                threads, opt.out_dir, opt.job);
 
     /* 6. run */
+    xs_install_signal_handlers(rank == 0);
     int status = 0;
     if (size == 1) {
         xs_sched_state st = run_local(&opt, &w, &rep, &err);
-        if (st != XS_SCHED_COMPLETED && err.code != XS_OK)
+        if (st == XS_SCHED_FAILED && err.code != XS_OK)
             fprintf(stderr, "xisuan render: error: %s\n", err.msg);
-        status = st == XS_SCHED_COMPLETED ? 0 : 1;
+        status = exit_status(st);
     } else if (rank == 0) {
         xs_sched_state st = xs_master_run(comm, &opt, &film, &rep, &err);
-        if (err.code != XS_OK && err.code != XS_ERR_IO) {
+        if (err.code != XS_OK) {
             /* the protocol broke (an MPI error, a rank gone): stop every rank */
             fprintf(stderr, "xisuan render: error: %s; aborting the job\n", err.msg);
             fflush(stderr);
             close_job_files(&rep);
             MPI_Abort(comm, 1);
         }
-        if (err.code == XS_ERR_IO)
-            fprintf(stderr, "xisuan render: error: %s\n", err.msg);
-        status = st == XS_SCHED_COMPLETED ? 0 : 1;
-        if (status != 0)
+        status = exit_status(st);
+        if (st == XS_SCHED_FAILED)
             fprintf(stderr, "xisuan render: error: job %s failed (see the messages above)\n",
                     opt.job);
+        if (rep.gave_up_inflight || rep.silent_workers > 0) {
+            /* some rank will not hear from us again: end the job without it */
+            if (rep.silent_workers > 0)
+                fprintf(stderr, "xisuan: %d rank(s) stopped answering; %s; ending the job "
+                                "without waiting for them\n",
+                        rep.silent_workers,
+                        st == XS_SCHED_COMPLETED ? "every frame was written by the others"
+                                                 : "the journal holds every committed tile");
+            xs_events_emit(rep.events, "job_end_without", "\"silent_ranks\": %d, \"status\": %d",
+                           rep.silent_workers, status);
+            fflush(stdout);
+            fflush(stderr);
+            close_job_files(&rep);
+            MPI_Abort(comm, status);
+        }
     } else {
         if (xs_worker_run(comm, &w, &err) != XS_OK) {
             fprintf(stderr, "xisuan render: error: rank %d: %s; aborting the job\n", rank, err.msg);

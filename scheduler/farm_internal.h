@@ -54,13 +54,18 @@ typedef struct xs_worker_ctx {
     int threads;
     int rank;
     int64_t items; /* executed so far */
-    int64_t fail_at; /* fault injection: fail the Nth item (1-based); 0 = never */
+    /* fault injection (tests): the Nth item (1-based, 0 = never) fails, hangs
+     * or kills this process; tiles (frame, tile) that fail on every rank */
+    int64_t fail_at, hang_at, kill_at;
+    int fail_tiles[8][2];
+    int fail_tile_count;
 } xs_worker_ctx;
 
-/* Fault injection for tests, from the environment: XS_FAULT=fail:RANK:N makes
- * rank RANK fail its Nth work item. Sets *fail_at (0 when unset or another
- * rank). */
-xs_result xs_fault_from_env(int rank, int64_t *fail_at, xs_err *err);
+/* Fault injection for tests, from the environment: XS_FAULT holds specs
+ * separated by ';': fail:RANK:N, hang:RANK:N, kill:RANK:N (the rank's Nth
+ * item fails, hangs forever, or the process SIGKILLs itself) and
+ * tile:FRAME:TILE (that tile fails on every rank). */
+xs_result xs_fault_from_env(int rank, xs_worker_ctx *w, xs_err *err);
 
 /* Builds the rank's scene: from the opened scene input when given, else the
  * built-in scene opt->scene. */
@@ -102,6 +107,9 @@ typedef struct xs_job_report {
     double progress_interval;
     bool tty;
     bool progress_shown;
+    bool journal_failed;   /* the journal could not be written: the job stopped */
+    bool gave_up_inflight; /* drained past the grace period with work in flight */
+    int silent_workers;    /* at the end: ranks given up on */
 } xs_job_report;
 
 xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err);
@@ -130,6 +138,12 @@ xs_result xs_mpi_fail(xs_err *err, const char *what, int rc);
 /* The policy for this job: its frames, the film's tiles, `workers` workers. */
 xs_result xs_job_sched_create(const xs_options *o, const xs_film *film, int workers,
                               const xs_job_report *rep, xs_sched **out, xs_err *err);
+
+/* Rank 0 drains on SIGTERM and SIGUSR1; workers ignore both (rank 0 tells
+ * them when to stop). */
+void xs_install_signal_handlers(bool scheduler);
+/* The drain signal received so far (0: none). */
+int xs_drain_requested(void);
 
 /* Sleeps a little longer each call while nothing happens (reset to 0 on
  * progress): spins first, then yields, then sleeps up to 1 ms, so an idle

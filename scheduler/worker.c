@@ -9,10 +9,12 @@
  */
 #include "scheduler/farm_internal.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <xxhash.h>
 
@@ -219,20 +221,40 @@ static xs_result do_assemble(xs_worker_ctx *w, const xs_work_item *it, xs_err *e
     return r;
 }
 
-xs_result xs_fault_from_env(int rank, int64_t *fail_at, xs_err *err)
+xs_result xs_fault_from_env(int rank, xs_worker_ctx *w, xs_err *err)
 {
-    *fail_at = 0;
     const char *v = getenv("XS_FAULT");
     if (!v || !*v)
         return XS_OK;
-    int r = -1;
-    long long n = 0;
-    char tail = 0;
-    if (sscanf(v, "fail:%d:%lld%c", &r, &n, &tail) != 2 || r < 0 || n < 1)
-        return xs_err_set(err, XS_ERR_INVALID, "XS_FAULT: expected fail:RANK:N (N >= 1), got '%s'",
-                          v);
-    if (r == rank)
-        *fail_at = n;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *spec = strtok_r(buf, ";", &save); spec; spec = strtok_r(NULL, ";", &save)) {
+        char kind[16];
+        long long a = -1, b = -1;
+        char tail = 0;
+        if (sscanf(spec, "%15[a-z]:%lld:%lld%c", kind, &a, &b, &tail) != 3 || a < 0 || b < 0)
+            return xs_err_set(err, XS_ERR_INVALID,
+                              "XS_FAULT: '%s': expected fail|hang|kill:RANK:N or tile:FRAME:TILE", spec);
+        if (strcmp(kind, "tile") == 0) {
+            if (w->fail_tile_count < 8) {
+                w->fail_tiles[w->fail_tile_count][0] = (int)a;
+                w->fail_tiles[w->fail_tile_count++][1] = (int)b;
+            }
+            continue;
+        }
+        if (b < 1)
+            return xs_err_set(err, XS_ERR_INVALID, "XS_FAULT: '%s': N must be at least 1", spec);
+        if (a != rank)
+            continue;
+        if (strcmp(kind, "fail") == 0)
+            w->fail_at = b;
+        else if (strcmp(kind, "hang") == 0)
+            w->hang_at = b;
+        else if (strcmp(kind, "kill") == 0)
+            w->kill_at = b;
+        else
+            return xs_err_set(err, XS_ERR_INVALID, "XS_FAULT: '%s': unknown kind '%s'", spec, kind);
+    }
     return XS_OK;
 }
 
@@ -242,7 +264,25 @@ xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, uint64_t e
     memset(rep, 0, sizeof *rep);
     double t0 = now_s();
     xs_result r;
-    if (++w->items == w->fail_at)
+    ++w->items;
+    if (w->items == w->kill_at) {
+        fprintf(stderr, "xisuan: rank %d: injected fault (XS_FAULT): SIGKILL at item %lld\n", w->rank,
+                (long long)w->items);
+        fflush(stderr);
+        raise(SIGKILL);
+    }
+    if (w->items == w->hang_at) {
+        fprintf(stderr, "xisuan: rank %d: injected fault (XS_FAULT): hanging at item %lld\n", w->rank,
+                (long long)w->items);
+        fflush(stderr);
+        for (;;)
+            pause();
+    }
+    bool bad_tile = false;
+    for (int i = 0; i < w->fail_tile_count; ++i)
+        bad_tile |= it->kind == XS_WORK_TILE && it->frame == w->fail_tiles[i][0] &&
+                    it->tile == w->fail_tiles[i][1];
+    if (w->items == w->fail_at || bad_tile)
         r = xs_err_set(err, XS_ERR_RENDER, "injected fault (XS_FAULT) at item %lld",
                        (long long)w->items);
     else if (it->kind == XS_WORK_TILE)

@@ -55,6 +55,9 @@ typedef struct xs_sched_desc {
      * the tile's item carries XS_ITEM_VERIFY). */
     const uint8_t *skip;
     const uint8_t *journaled;
+    /* A failed item is retried up to this many times, on another worker when
+     * there is one; then the job fails. */
+    int max_retries;
 } xs_sched_desc;
 
 typedef enum xs_sched_action_kind { XS_ACT_ASSIGN = 1, XS_ACT_END = 2 } xs_sched_action_kind;
@@ -68,7 +71,8 @@ typedef struct xs_sched_action {
 typedef enum xs_sched_state {
     XS_SCHED_RUNNING = 0,
     XS_SCHED_COMPLETED = 1, /* every item done; every request answered */
-    XS_SCHED_FAILED = 2     /* an item failed; every request answered */
+    XS_SCHED_FAILED = 2,    /* an item failed past its retries (or abort); every request answered */
+    XS_SCHED_DRAINED = 3    /* drain: no new work was handed out; in-flight items came back */
 } xs_sched_state;
 
 typedef struct xs_sched xs_sched;
@@ -86,6 +90,30 @@ xs_result xs_sched_on_request(xs_sched *s, int worker, xs_err *err);
 xs_result xs_sched_on_done(xs_sched *s, int worker, xs_work_item item, xs_err *err);
 xs_result xs_sched_on_failed(xs_sched *s, int worker, xs_work_item item, xs_err *err);
 
+/* The worker stopped answering: the items it holds go back to the queue for
+ * others (whichever copy is reported first counts; a late reply from it is
+ * still accepted), it gets no new work, and the job no longer waits for its
+ * requests. A message from it later makes it a worker again. */
+xs_result xs_sched_on_silent(xs_sched *s, int worker, xs_err *err);
+/* Stop handing out work (a signal: the job will be requeued); items in flight
+ * may still come back. Ends in XS_SCHED_DRAINED. */
+void xs_sched_drain(xs_sched *s);
+/* Stop handing out work because the job cannot go on (e.g. the journal cannot
+ * be written). Ends in XS_SCHED_FAILED. */
+void xs_sched_abort(xs_sched *s);
+/* Workers marked silent now. */
+int xs_sched_silent_count(const xs_sched *s);
+bool xs_sched_is_silent(const xs_sched *s, int worker);
+/* The item that exhausted its retries (valid in XS_SCHED_FAILED after one):
+ * false when the failure was an abort. failed_ranks lists the workers it
+ * failed on (up to 16), count in *n. */
+bool xs_sched_failed_item(const xs_sched *s, xs_work_item *item, int *workers, int *n);
+/* True when the reply just recorded with xs_sched_on_done was a duplicate (the
+ * tile or frame was already done by another worker). */
+bool xs_sched_last_was_duplicate(const xs_sched *s);
+/* True when this item's work (tile or frame assembly) is already done. */
+bool xs_sched_item_done(const xs_sched *s, const xs_work_item *item);
+
 /* Pops the next action, in the order they arose; false when none. */
 bool xs_sched_next_action(xs_sched *s, xs_sched_action *out);
 
@@ -95,6 +123,8 @@ typedef struct xs_sched_progress {
     int64_t tiles_total, tiles_done, tiles_in_flight;
     int frames_total, frames_done; /* frames assembled (or tiles done without assembly) */
     int64_t assigned;              /* items handed out so far */
+    int64_t retries;               /* failed items put back in the queue */
+    int64_t reassigned;            /* items taken back from silent workers */
 } xs_sched_progress;
 void xs_sched_get_progress(const xs_sched *s, xs_sched_progress *out);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A work item that fails on a worker ends the whole job: rank 0 names the
+# With --retries 0, a work item that fails on a worker ends the whole job: rank 0 names the
 # rank, frame, tile and reason, every rank exits non-zero, nothing hangs, and
 # no frame file (nor a temporary one) is left. Failures are injected with
 # XS_FAULT=fail:RANK:N (the rank's Nth item fails).
@@ -12,7 +12,7 @@ fail=0
 check() { # name ranks fault expected-fragment [flags]
   local name=$1 n=$2 fault=$3 frag=$4; shift 4
   local out="$work/$name"
-  local cmd=("$xisuan" render --resolution 64x48 --spp 1 --out "$out" --job j "$@")
+  local cmd=("$xisuan" render --resolution 64x48 --spp 1 --retries 0 --out "$out" --job j "$@")
   if [ "$n" = 0 ]; then
     XS_FAULT=$fault timeout 120 "${cmd[@]}" >"$work/$name.out" 2>"$work/$name.err"
   else

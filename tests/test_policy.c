@@ -308,7 +308,153 @@ static void test_resume_skip_and_verify(void)
     xs_sched_destroy(s);
 }
 
-/* Large jobs cost no per-tile memory: a million tiles in one frame. */
+/* A small driver for explicit scenarios: requests all prefetch slots of each
+ * worker, then lets the test pick who replies to what. */
+typedef struct drv {
+    xs_sched *s;
+    xs_work_item held[8][8];
+    int n[8], ends[8];
+} drv;
+
+static void drv_drain(drv *d)
+{
+    xs_sched_action a;
+    while (xs_sched_next_action(d->s, &a)) {
+        if (a.kind == XS_ACT_END)
+            d->ends[a.worker]++;
+        else
+            d->held[a.worker][d->n[a.worker]++] = a.item;
+    }
+}
+
+static xs_sched *drv_start(drv *d, int workers, int tiles, int retries)
+{
+    memset(d, 0, sizeof *d);
+    static int fr[1] = {1};
+    xs_sched_desc desc = {.frames = fr, .frame_count = 1, .tiles_per_frame = tiles,
+                          .worker_count = workers, .prefetch = 1, .assemble = true,
+                          .max_retries = retries};
+    xs_err e;
+    CHECK(xs_sched_create(&desc, &d->s, &e) == XS_OK);
+    for (int w = 0; w < workers; ++w)
+        CHECK(xs_sched_on_request(d->s, w, &e) == XS_OK);
+    drv_drain(d);
+    return d->s;
+}
+
+/* Worker w replies to its first held item (ok or failed) and asks again. */
+static xs_work_item drv_reply(drv *d, int w, bool ok)
+{
+    xs_err e;
+    xs_work_item it = d->held[w][0];
+    d->held[w][0] = d->held[w][--d->n[w]];
+    CHECK((ok ? xs_sched_on_done(d->s, w, it, &e) : xs_sched_on_failed(d->s, w, it, &e)) == XS_OK);
+    CHECK(xs_sched_on_request(d->s, w, &e) == XS_OK);
+    drv_drain(d);
+    return it;
+}
+
+static void drv_finish(drv *d, int workers)
+{
+    for (int guard = 0; guard < 1000 && xs_sched_get_state(d->s) == XS_SCHED_RUNNING; ++guard)
+        for (int w = 0; w < workers; ++w)
+            if (d->n[w] > 0 && !xs_sched_is_silent(d->s, w))
+                drv_reply(d, w, true);
+}
+
+/* A failed tile is retried on another worker, and the job completes. */
+static void test_retry_on_other_worker(void)
+{
+    drv d;
+    drv_start(&d, 2, 4, 2);
+    xs_work_item failed = drv_reply(&d, 0, false);
+    /* worker 0 must not get it back while worker 1 can take it */
+    CHECK(!(d.held[0][0].tile == failed.tile && d.held[0][0].kind == failed.kind));
+    drv_reply(&d, 1, true); /* worker 1 finishes its tile and takes the retry */
+    CHECK_MSG(d.held[1][0].tile == failed.tile, "worker 1 holds tile %d, not %d", d.held[1][0].tile, failed.tile);
+    drv_finish(&d, 2);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_COMPLETED);
+    xs_sched_progress p;
+    xs_sched_get_progress(d.s, &p);
+    CHECK(p.retries == 1 && p.tiles_done == 4 && p.frames_done == 1);
+    xs_sched_destroy(d.s);
+}
+
+/* A tile that fails every time ends the job after its retries, naming it and
+ * the workers it failed on. */
+static void test_retries_exhausted(void)
+{
+    drv d;
+    drv_start(&d, 3, 1, 2);
+    int w = 0, guard = 0;
+    while (xs_sched_get_state(d.s) == XS_SCHED_RUNNING && guard++ < 20) {
+        for (w = 0; w < 3 && d.n[w] == 0; ++w)
+            ;
+        if (w == 3)
+            break;
+        drv_reply(&d, w, false);
+    }
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_FAILED);
+    xs_work_item it;
+    int ws[16], n = 0;
+    CHECK(xs_sched_failed_item(d.s, &it, ws, &n));
+    CHECK(it.kind == XS_WORK_TILE && it.tile == 0 && n == 3);
+    CHECK_MSG(ws[0] != ws[1] && ws[1] != ws[2], "failed on workers %d %d %d", ws[0], ws[1], ws[2]);
+    xs_sched_destroy(d.s);
+}
+
+/* A silent worker's items go to the others; the job completes without it;
+ * its late reply is accepted as a duplicate and counted once. */
+static void test_silent_worker(void)
+{
+    drv d;
+    drv_start(&d, 2, 3, 0);
+    xs_work_item stuck = d.held[0][0];
+    xs_err e;
+    CHECK(xs_sched_on_silent(d.s, 0, &e) == XS_OK);
+    CHECK(xs_sched_silent_count(d.s) == 1);
+    drv_finish(&d, 2);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_COMPLETED);
+    xs_sched_progress p;
+    xs_sched_get_progress(d.s, &p);
+    CHECK(p.tiles_done == 3 && p.reassigned == 1 && p.frames_done == 1);
+    /* the silent worker wakes up and reports its stale copy */
+    CHECK(xs_sched_on_done(d.s, 0, stuck, &e) == XS_OK);
+    CHECK(xs_sched_last_was_duplicate(d.s));
+    xs_sched_get_progress(d.s, &p);
+    CHECK(p.tiles_done == 3);
+    xs_sched_destroy(d.s);
+}
+
+static void test_all_silent_fails(void)
+{
+    drv d;
+    drv_start(&d, 2, 3, 0);
+    xs_err e;
+    CHECK(xs_sched_on_silent(d.s, 0, &e) == XS_OK);
+    CHECK(xs_sched_on_silent(d.s, 1, &e) == XS_OK);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_FAILED);
+    xs_sched_destroy(d.s);
+}
+
+/* Drain: no new work after it; items in flight come back; DRAINED. */
+static void test_drain(void)
+{
+    drv d;
+    drv_start(&d, 2, 10, 0);
+    xs_sched_drain(d.s);
+    drv_reply(&d, 0, true);
+    CHECK(d.n[0] == 0 && d.ends[0] == 1); /* answered with END, not a new tile */
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_RUNNING); /* worker 1 still holds one */
+    drv_reply(&d, 1, true);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_DRAINED);
+    xs_sched_progress p;
+    xs_sched_get_progress(d.s, &p);
+    CHECK(p.tiles_done == 2 && p.assigned == 2);
+    xs_sched_destroy(d.s);
+}
+
+/* Large jobs cost a bit per tile: a million tiles in one frame. */
 static void test_large_job(void) { run_case(8, 2, 1, 1000000, true, 1); }
 
 int main(int argc, char **argv)
@@ -326,6 +472,11 @@ int main(int argc, char **argv)
         {"order", test_order},
         {"large_job", test_large_job},
         {"resume_skip_and_verify", test_resume_skip_and_verify},
+        {"retry_on_other_worker", test_retry_on_other_worker},
+        {"retries_exhausted", test_retries_exhausted},
+        {"silent_worker", test_silent_worker},
+        {"all_silent_fails", test_all_silent_fails},
+        {"drain", test_drain},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
