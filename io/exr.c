@@ -45,17 +45,24 @@ static int64_t mem_size(exr_const_context_t ctxt, void *user)
     return (int64_t)((const exr_msgbuf *)user)->mem_len;
 }
 
+/* OpenEXR Core calls the error handler while it holds the context's lock, so
+ * the handler must not call back into the library (exr_get_user_data takes
+ * that lock: a deadlock on the first write error, seen on a full disk). Each
+ * thread works on one context at a time, so a thread-local pointer finds the
+ * buffer. */
+static _Thread_local exr_msgbuf *current_msgbuf;
+
 static void exr_error_cb(exr_const_context_t ctxt, exr_result_t code, const char *msg)
 {
-    void *ud = NULL;
-    if (exr_get_user_data(ctxt, &ud) == EXR_ERR_SUCCESS && ud) {
-        exr_msgbuf *b = (exr_msgbuf *)ud;
+    (void)ctxt;
+    exr_msgbuf *b = current_msgbuf;
+    if (b)
         snprintf(b->msg, sizeof b->msg, "%s", msg ? msg : exr_get_default_error_message(code));
-    }
 }
 
 static exr_context_initializer_t exr_init(exr_msgbuf *buf)
 {
+    current_msgbuf = buf;
     exr_context_initializer_t init = EXR_DEFAULT_CONTEXT_INITIALIZER;
     buf->msg[0] = '\0';
     buf->mem = NULL;

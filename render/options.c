@@ -31,6 +31,8 @@ void xs_options_defaults(xs_options *o)
     o->preview = true;
     xs_pkg_limits_default(&o->pkg_limits);
     o->retries = 2;
+    o->progress = XS_PROGRESS_AUTO;
+    o->progress_interval_s = 30.0;
     o->stall_timeout_s = 900.0;
     o->grace_s = 90.0;
 }
@@ -251,7 +253,7 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--max-bounces", "--prefetch", "--kernel",
                                       "--pkg-max-entry-mib", "--pkg-max-total-mib",
                                       "--pkg-max-ratio", "--retries", "--stall-timeout",
-                                      "--grace"};
+                                      "--grace", "--progress", "--progress-interval"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -324,6 +326,21 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                 o->pkg_limits.max_entry_bytes = (uint64_t)mib << 20;
             else
                 o->pkg_limits.max_total_bytes = (uint64_t)mib << 20;
+        } else if (strcmp(flag, "--progress") == 0) {
+            if (strcmp(val, "auto") == 0)
+                o->progress = XS_PROGRESS_AUTO;
+            else if (strcmp(val, "tty") == 0)
+                o->progress = XS_PROGRESS_TTY;
+            else if (strcmp(val, "plain") == 0)
+                o->progress = XS_PROGRESS_PLAIN;
+            else if (strcmp(val, "off") == 0)
+                o->progress = XS_PROGRESS_OFF;
+            else
+                r = xs_err_set(err, XS_ERR_INVALID, "--progress: must be auto, tty, plain or off, got '%s'", val);
+        } else if (strcmp(flag, "--progress-interval") == 0) {
+            long sec = 0;
+            r = parse_long(flag, val, 1, 86400, &sec, err);
+            o->progress_interval_s = (double)sec;
         } else if (strcmp(flag, "--retries") == 0) {
             r = parse_int(flag, val, 0, 100, &o->retries, err);
         } else if (strcmp(flag, "--stall-timeout") == 0 || strcmp(flag, "--grace") == 0) {
@@ -405,6 +422,10 @@ void xs_options_print_help(FILE *f)
         "  --kernel K           path (render) or empty (benchmark of the scheduler: no pixels,\n"
         "                       no files) [path]\n"
         "  --no-preview         do not write PNG previews\n"
+        "  --progress P         auto, tty (a live line), plain (a line every interval, for\n"
+        "                       logs) or off; auto is tty on a terminal outside mpirun/srun,\n"
+        "                       else plain [auto]\n"
+        "  --progress-interval S  seconds between plain progress lines [30]\n"
         "  --retries N          retry a failed tile or assembly N times, on another rank when\n"
         "                       there is one, before the job fails, [0, 100] [2]\n"
         "  --stall-timeout S    a worker that holds work and says nothing for S seconds is\n"

@@ -107,6 +107,8 @@ typedef enum xs_kernel_mode {
 
 enum { XS_NAME_MAX = 64, XS_PATH_MAX = 4096, XS_MAX_FRAMES = 10000 };
 
+enum { XS_PROGRESS_AUTO = 0, XS_PROGRESS_TTY = 1, XS_PROGRESS_PLAIN = 2, XS_PROGRESS_OFF = 3 };
+
 /* Which flags the command line gave (they win over the package's manifest). */
 enum {
     XS_GIVEN_RES = 1,
@@ -140,6 +142,8 @@ typedef struct xs_options {
     int retries;     /* a failed item is retried this often before the job fails */
     double stall_timeout_s; /* a worker silent this long with work in hand is given up on */
     double grace_s;  /* after a drain signal, wait this long for items in flight */
+    int progress;    /* XS_PROGRESS_* */
+    double progress_interval_s; /* between plain progress lines */
     unsigned given;  /* XS_GIVEN_* */
     xs_pkg_limits pkg_limits;
 } xs_options;

@@ -417,8 +417,10 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     r = XS_OK;
     if (rank == 0) {
         r = xs_report_init(&rep, size, &err);
-        if (r == XS_OK)
+        if (r == XS_OK) {
+            xs_report_set_progress(&rep, opt.progress, opt.progress_interval_s);
             r = open_job_files(&opt, scene_hash, &rep, &err);
+        }
     }
     if (share_status(comm, r, &err) != XS_OK) {
         if (rank == 0)

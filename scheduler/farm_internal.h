@@ -106,6 +106,7 @@ typedef struct xs_job_report {
     double last_progress;
     double progress_interval;
     bool tty;
+    bool progress_off;
     bool progress_shown;
     bool journal_failed;   /* the journal could not be written: the job stopped */
     bool gave_up_inflight; /* drained past the grace period with work in flight */
@@ -113,6 +114,8 @@ typedef struct xs_job_report {
 } xs_job_report;
 
 xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err);
+/* XS_PROGRESS_* mode and the interval of plain lines. */
+void xs_report_set_progress(xs_job_report *r, int mode, double interval);
 void xs_report_free(xs_job_report *r);
 /* Records a finished item: statistics, journal (a failure to journal is
  * returned: the job must stop), events. */

@@ -19,9 +19,21 @@ xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err)
     r->ranks = ranks;
     r->t_start = MPI_Wtime();
     r->last_progress = r->t_start;
-    r->tty = isatty(STDOUT_FILENO) != 0;
-    r->progress_interval = r->tty ? 1.0 : 30.0;
+    r->progress_interval = 30.0;
     return XS_OK;
+}
+
+void xs_report_set_progress(xs_job_report *r, int mode, double interval)
+{
+    /* under a launcher a rank's stdout is a pty even when the job's log is a
+     * file, so auto keeps the live line for interactive single processes */
+    bool launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") ||
+                    getenv("SLURM_PROCID");
+    if (mode == XS_PROGRESS_AUTO)
+        mode = isatty(STDOUT_FILENO) && !launched ? XS_PROGRESS_TTY : XS_PROGRESS_PLAIN;
+    r->tty = mode == XS_PROGRESS_TTY;
+    r->progress_off = mode == XS_PROGRESS_OFF;
+    r->progress_interval = r->tty ? 1.0 : interval;
 }
 
 void xs_report_free(xs_job_report *r)
@@ -139,7 +151,7 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
 void xs_report_progress(xs_job_report *r, const xs_sched *s, bool force)
 {
     double now = MPI_Wtime();
-    if (!force && now - r->last_progress < r->progress_interval)
+    if (r->progress_off || (!force && now - r->last_progress < r->progress_interval))
         return;
     r->last_progress = now;
     xs_sched_progress p;

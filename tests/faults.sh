@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Farm faults, each against an uninterrupted reference render (bit for bit):
+#  retry       a tile that fails once is retried on another rank; the job completes
+#  exhausted   a tile that fails everywhere ends the job after its retries, naming it
+#  hang        a worker that hangs is given up on after --stall-timeout; its tiles are
+#              rendered by others; the job writes every frame and ends without it
+#  kill        a worker SIGKILLed mid-job takes the job down (non-zero exit); the rerun
+#              resumes, re-rendering at most the tiles that were in flight
+#  drain       SIGUSR1 to mpirun: rank 0 drains, exits 75; the rerun resumes
+#  enospc      a full disk (small tmpfs) fails the job cleanly: no frame file, no temp file
+#  readonly    a read-only output folder is refused before rendering (exit 2)
+# Faults are injected with XS_FAULT (docs/operations.md). The tmpfs cases need
+# root and are skipped otherwise.
+# usage: faults.sh XISUAN EXR_COMPARE MPIEXEC WORKDIR
+set -uo pipefail
+xisuan=$1 compare=$2 mpiexec=$3 work=$4
+rm -rf "$work" && mkdir -p "$work"
+fail=0
+settings=(--resolution 96x64 --spp 4 --tile 16 --frames 1-2 --no-preview --job j --name f)
+mpi() { timeout 300 "$mpiexec" -n "$1" --oversubscribe -x XS_FAULT "${@:2}"; }
+same_as_ref() { # out-dir label
+  for fr in 0001 0002; do
+    "$compare" "$work/ref/j/f.$fr.exr" "$1/j/f.$fr.exr" >/dev/null ||
+      { echo "FAIL $2: frame $fr differs from the reference or is missing"; fail=1; }
+  done
+}
+rendered() { sed -n 's/.*tiles (\([0-9]*\) rendered, \([0-9]*\) kept.*/\1/p' "$1" | tail -1; }
+
+export XS_FAULT=
+"$xisuan" render "${settings[@]}" --out "$work/ref" >"$work/ref.log" 2>&1 || { echo "FAIL: reference"; exit 1; }
+
+# retry
+XS_FAULT="fail:2:1" mpi 3 "$xisuan" render "${settings[@]}" --out "$work/retry" >"$work/retry.log" 2>&1
+rc=$?
+[ $rc = 0 ] || { echo "FAIL retry: exit $rc"; cat "$work/retry.log"; fail=1; }
+grep -q '"event": "tile_failed"' "$work/retry/j/events.jsonl" || { echo "FAIL retry: no tile_failed event"; fail=1; }
+same_as_ref "$work/retry" retry
+echo "retry: exit $rc, $(grep -c tile_failed "$work/retry/j/events.jsonl") failure(s) retried"
+
+# exhausted
+XS_FAULT="tile:1:3" mpi 3 "$xisuan" render "${settings[@]}" --retries 2 --out "$work/exh" >"$work/exh.log" 2>&1
+rc=$?
+[ $rc = 1 ] || { echo "FAIL exhausted: exit $rc, expected 1"; fail=1; }
+grep -q "frame 1 tile 3 failed 3 time(s) (on ranks" "$work/exh.log" || { echo "FAIL exhausted: no report"; cat "$work/exh.log"; fail=1; }
+[ -e "$work/exh/j/f.0001.exr" ] && { echo "FAIL exhausted: frame 1 was written"; fail=1; }
+echo "exhausted: exit $rc: $(grep -o 'frame 1 tile 3 failed.*' "$work/exh.log")"
+
+# hang
+start=$(date +%s)
+XS_FAULT="hang:2:2" mpi 3 "$xisuan" render "${settings[@]}" --stall-timeout 3 --out "$work/hang" >"$work/hang.log" 2>&1
+rc=$?
+took=$(( $(date +%s) - start ))
+[ $rc = 0 ] || { echo "FAIL hang: exit $rc"; cat "$work/hang.log"; fail=1; }
+grep -q "rank 2 has said nothing for" "$work/hang.log" || { echo "FAIL hang: no warning"; fail=1; }
+grep -q "ending the job without waiting" "$work/hang.log" || { echo "FAIL hang: no end message"; fail=1; }
+same_as_ref "$work/hang" hang
+echo "hang: exit $rc after ${took} s: $(grep -o 'rank 2 has said nothing[^;]*' "$work/hang.log")"
+
+# kill, then resume
+XS_FAULT="kill:2:4" mpi 3 "$xisuan" render "${settings[@]}" --out "$work/kill" >"$work/kill1.log" 2>&1
+rc=$?
+[ $rc != 0 ] || { echo "FAIL kill: the killed job exited 0"; fail=1; }
+journaled=$(grep -c '^T ' "$work/kill/j/journal" || true)
+mpi 3 "$xisuan" render "${settings[@]}" --out "$work/kill" >"$work/kill2.log" 2>&1
+rc2=$?
+[ $rc2 = 0 ] || { echo "FAIL kill: the rerun exited $rc2"; cat "$work/kill2.log"; fail=1; }
+again=$(rendered "$work/kill2.log")
+total=48
+[ -n "$again" ] && [ "$again" -le 4 ] && [ "$again" = $((total - journaled)) ] ||
+  { echo "FAIL kill: rerun rendered '$again' tiles; $journaled of $total were journaled (at most 4 = 2 workers x prefetch 2 may be lost)"; fail=1; }
+same_as_ref "$work/kill" kill
+echo "kill: first run exit $rc with $journaled/$total tiles journaled; rerun exit $rc2 rendered $again"
+
+# drain on a signal, then resume
+( XS_FAULT= timeout 300 "$mpiexec" -n 3 --oversubscribe "$xisuan" render "${settings[@]}" \
+    --resolution 192x128 --spp 64 --out "$work/drain" >"$work/drain1.log" 2>&1; echo $? >"$work/drain.rc" ) &
+bg=$!
+for _ in $(seq 100); do
+  sleep 0.2
+  [ -f "$work/drain/j/journal" ] && [ "$(grep -c '^T ' "$work/drain/j/journal")" -ge 3 ] && break
+done
+pkill -USR1 -f "^$mpiexec -n 3 --oversubscribe $xisuan render" || pkill -USR1 -x mpiexec || pkill -USR1 -x mpirun
+wait $bg
+rc=$(cat "$work/drain.rc")
+[ "$rc" = 75 ] || { echo "FAIL drain: exit $rc, expected 75"; tail -5 "$work/drain1.log"; fail=1; }
+grep -q '"event": "drain"' "$work/drain/j/events.jsonl" || { echo "FAIL drain: no drain event"; fail=1; }
+"$xisuan" render "${settings[@]}" --resolution 192x128 --spp 64 --out "$work/drain" >"$work/drain2.log" 2>&1 ||
+  { echo "FAIL drain: rerun"; fail=1; }
+"$xisuan" render "${settings[@]}" --resolution 192x128 --spp 64 --out "$work/drainref" >/dev/null 2>&1
+for fr in 0001 0002; do
+  "$compare" "$work/drainref/j/f.$fr.exr" "$work/drain/j/f.$fr.exr" >/dev/null || { echo "FAIL drain: frame $fr"; fail=1; }
+done
+echo "drain: exit $rc; rerun kept $(sed -n 's/.*rendered, \([0-9]*\) kept.*/\1/p' "$work/drain2.log") tiles, rendered $(rendered "$work/drain2.log")"
+
+# a full disk and a read-only folder (tmpfs; root only)
+if [ "$(id -u)" = 0 ] && mkdir -p "$work/full" && mount -t tmpfs -o size=96k tmpfs "$work/full" 2>/dev/null; then
+  mpi 3 "$xisuan" render "${settings[@]}" --resolution 256x256 --compression none --out "$work/full" \
+    >"$work/full.log" 2>&1
+  rc=$?
+  [ $rc = 1 ] || { echo "FAIL enospc: exit $rc, expected 1"; tail -5 "$work/full.log"; fail=1; }
+  grep -q "No space left on device" "$work/full.log" || { echo "FAIL enospc: no ENOSPC message"; fail=1; }
+  left=$(find "$work/full" -name 'f.*.exr' -o -name '.*tmp*' | head -3)
+  [ -z "$left" ] || { echo "FAIL enospc: left $left"; fail=1; }
+  echo "enospc: exit $rc: $(grep -m1 -o '[^:]*: No space left on device' "$work/full.log")"
+  umount "$work/full"
+  mkdir -p "$work/ro" && mount -t tmpfs -o size=1m,ro tmpfs "$work/ro"
+  mpi 3 "$xisuan" render "${settings[@]}" --out "$work/ro" >"$work/ro.log" 2>&1
+  rc=$?
+  [ $rc = 2 ] || { echo "FAIL readonly: exit $rc, expected 2"; fail=1; }
+  grep -q "Read-only file system" "$work/ro.log" || { echo "FAIL readonly: message"; cat "$work/ro.log"; fail=1; }
+  echo "readonly: exit $rc: $(grep -m1 -o 'error: .*' "$work/ro.log")"
+  umount "$work/ro"
+else
+  echo "enospc, readonly: skipped (needs root to mount a tmpfs)"
+fi
+[ $fail = 0 ] && echo "faults: all cases behaved"
+exit $fail
