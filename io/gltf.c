@@ -323,6 +323,11 @@ static xs_result accessor(loader *L, int idx, const char *what, acc *a)
     if (cnt < 1 || cnt != floor(cnt) || cnt > 4294967295.0)
         return bad(L, "%s.count: must be a positive integer", w);
     a->count = (size_t)cnt;
+    /* an accessor without a buffer view is all zeros of any length: bound
+     * every accessor by the scene's limits before anything is allocated */
+    if ((double)a->count > 3.0 * (double)L->lim.max_triangles)
+        return bad(L, "%s.count: %zu elements exceeds the limit of %llu", w, a->count,
+                   3ull * (unsigned long long)L->lim.max_triangles);
     int bv = -1;
     TRY(get_index(L, o, "bufferView", 1 << 30, w, &bv));
     if (bv < 0)
