@@ -330,8 +330,13 @@ static xs_result accessor(loader *L, int idx, const char *what, acc *a)
                    3ull * (unsigned long long)L->lim.max_triangles);
     int bv = -1;
     TRY(get_index(L, o, "bufferView", 1 << 30, w, &bv));
-    if (bv < 0)
-        return XS_OK; /* zeros */
+    if (bv < 0) {
+        /* zeros: nothing in the package pays for their size, so cap them */
+        if (a->count > (1u << 24))
+            return bad(L, "%s: %zu zero elements without a bufferView (at most %u)", w, a->count,
+                       1u << 24);
+        return XS_OK;
+    }
     const unsigned char *base;
     size_t len;
     int stride;
