@@ -3,7 +3,9 @@
  * a bad flag stops every rank before any rendering starts. */
 #include "render/xs_render.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -229,6 +231,11 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             o->force = true;
             continue;
         }
+        if (strncmp(arg, "--", 2) != 0 && has_suffix(arg, ".json")) {
+            if (!o->job_file[0])
+                return xs_err_set(err, XS_ERR_INVALID, "%s: job files are read by xisuan render itself", arg);
+            continue; /* the job file, applied before parsing */
+        }
         if (strncmp(arg, "--", 2) != 0) {
             if (have_positional)
                 return xs_err_set(err, XS_ERR_INVALID, "unexpected argument '%s' (one scene only; see --help)", arg);
@@ -376,6 +383,12 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                           "--scene: '%s' is neither a built-in scene (cornell) nor a .tar.zst, "
                           ".gltf or .glb file",
                           o->scene);
+    if (o->job[0] == '\0' && o->job_file[0]) {
+        name_from_scene(o->job_file, o->job, sizeof o->job);
+        size_t jl = strlen(o->job);
+        if (jl > 5 && strcmp(o->job + jl - 5, ".json") == 0)
+            o->job[jl - 5] = '\0';
+    }
     if (o->job[0] == '\0')
         name_from_scene(o->scene, o->job, sizeof o->job);
     if (o->name[0] == '\0')
@@ -389,8 +402,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
 void xs_options_print_help(FILE *f)
 {
     fputs(
-        "usage: xisuan render [SCENE] [flags]\n"
-        "       mpirun -n N xisuan render [SCENE] [flags]\n"
+        "usage: xisuan render [SCENE | JOB.json] [flags]\n"
+        "       mpirun -n N xisuan render [SCENE | JOB.json] [flags]\n"
         "\n"
         "Renders frames of a scene. Rank 0 schedules (frame, tile) work items; the other ranks\n"
         "path-trace tiles, write each as a compressed EXR under OUT/JOB/tiles/, and assemble\n"
@@ -398,6 +411,8 @@ void xs_options_print_help(FILE *f)
         "chunks. Run alone (no mpirun), rank 0 renders by itself.\n"
         "\n"
         "flags (FLAG VALUE or FLAG=VALUE):\n"
+        "  JOB.json             a job file (docs/operations.md): package, frames, output, job,\n"
+        "                       name, compression, render settings; flags given here win\n"
         "  SCENE, --scene S     a scene package (.tar.zst, see docs/package.md), a plain .gltf or\n"
         "                       .glb (rendered with the default manifest), or the built-in\n"
         "                       'cornell' (the measured Cornell box) [cornell]. Only rank 0\n"
@@ -419,6 +434,9 @@ void xs_options_print_help(FILE *f)
         "  --threads N          render threads per rank; 0 = one per core given [0]\n"
         "  --max-bounces N      path length limit after the first hit, [0, 1024] [8]\n"
         "  --prefetch N         work requests each worker keeps in flight, [1, 64] [2]\n"
+        "",
+        f);
+    fputs(
         "  --kernel K           path (render) or empty (benchmark of the scheduler: no pixels,\n"
         "                       no files) [path]\n"
         "  --no-preview         do not write PNG previews\n"
@@ -449,4 +467,183 @@ void xs_options_print_help(FILE *f)
         "Exit status: 0 when every frame was written; 2 for bad input (nothing rendered);\n"
         "1 when the job failed; 75 when a signal drained it (run it again to resume).\n",
         f);
+}
+
+/* ---- job files ---------------------------------------------------------------- */
+
+static xs_result job_fail(xs_err *err, const char *label, const char *field, const char *why)
+{
+    return xs_err_set(err, XS_ERR_INVALID, "%s: %s: %s", label, field, why);
+}
+
+static xs_result job_int(const cJSON *o, const char *key, const char *label, const char *field,
+                         long lo, long hi, int *out, xs_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v)
+        return XS_OK;
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
+        v->valuedouble > hi) {
+        char why[96];
+        snprintf(why, sizeof why, "must be an integer in [%ld, %ld]", lo, hi);
+        return job_fail(err, label, field, why);
+    }
+    *out = (int)v->valuedouble;
+    return XS_OK;
+}
+
+static xs_result job_str(const cJSON *o, const char *key, const char *label, char *out, size_t n,
+                         bool is_name, xs_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v)
+        return XS_OK;
+    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= n)
+        return job_fail(err, label, key, "must be a non-empty string");
+    if (is_name) {
+        xs_err ne;
+        char flag[80];
+        snprintf(flag, sizeof flag, "%s: %s", label, key);
+        if (parse_name(flag, v->valuestring, out, n, &ne) != XS_OK)
+            return xs_err_set(err, XS_ERR_INVALID, "%s", ne.msg);
+        return XS_OK;
+    }
+    snprintf(out, n, "%s", v->valuestring);
+    return XS_OK;
+}
+
+#define JTRY(x)                                                                                \
+    do {                                                                                       \
+        xs_result r_ = (x);                                                                    \
+        if (r_ != XS_OK) {                                                                     \
+            cJSON_Delete(root);                                                                \
+            return r_;                                                                         \
+        }                                                                                      \
+    } while (0)
+
+xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir,
+                               const char *json, size_t len, xs_err *err)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return xs_err_set(err, XS_ERR_INVALID, "%s: not a JSON object", label);
+    }
+    static const char *const keys[] = {"schema", "package", "frames", "output", "job", "name",
+                                       "aovs", "compression", "render", "retries",
+                                       "stall_timeout_s", "grace_s", "comment", NULL};
+    for (const cJSON *it = root->child; it; it = it->next) {
+        bool ok = false;
+        for (const char *const *k = keys; *k; ++k)
+            ok |= strcmp(it->string, *k) == 0;
+        if (!ok)
+            JTRY(job_fail(err, label, it->string, "unknown field"));
+    }
+    int schema = 0;
+    JTRY(job_int(root, "schema", label, "schema", 1, 1, &schema, err));
+    if (schema != 1)
+        JTRY(job_fail(err, label, "schema", "missing (expected 1)"));
+    const cJSON *pkg = cJSON_GetObjectItemCaseSensitive(root, "package");
+    if (!cJSON_IsString(pkg) || !pkg->valuestring[0])
+        JTRY(job_fail(err, label, "package", "missing (a .tar.zst, .gltf, .glb or a built-in scene)"));
+    const char *pv = pkg->valuestring;
+    bool is_path = has_suffix(pv, ".tar.zst") || has_suffix(pv, ".gltf") || has_suffix(pv, ".glb");
+    int k = is_path && pv[0] != '/' && dir && dir[0]
+                ? snprintf(o->scene, sizeof o->scene, "%s/%s", dir, pv)
+                : snprintf(o->scene, sizeof o->scene, "%s", pv);
+    if (k < 0 || (size_t)k >= sizeof o->scene)
+        JTRY(job_fail(err, label, "package", "path too long"));
+    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(root, "frames");
+    if (fr) {
+        if (!cJSON_IsString(fr))
+            JTRY(job_fail(err, label, "frames", "must be a string such as \"1001-1096x2,1100\""));
+        char field[600];
+        snprintf(field, sizeof field, "%s: frames", label);
+        JTRY(xs_frames_parse(field, fr->valuestring, o->frames, &o->frame_count, err));
+        snprintf(o->frames_spec, sizeof o->frames_spec, "%s", fr->valuestring);
+        o->given |= XS_GIVEN_FRAMES;
+    }
+    JTRY(job_str(root, "output", label, o->out_dir, sizeof o->out_dir - 256, false, err));
+    JTRY(job_str(root, "job", label, o->job, sizeof o->job, true, err));
+    JTRY(job_str(root, "name", label, o->name, sizeof o->name, true, err));
+    const cJSON *aovs = cJSON_GetObjectItemCaseSensitive(root, "aovs");
+    if (aovs) {
+        if (!cJSON_IsArray(aovs))
+            JTRY(job_fail(err, label, "aovs", "must be an array of names"));
+        for (const cJSON *a = aovs->child; a; a = a->next)
+            if (!cJSON_IsString(a) || strcmp(a->valuestring, "beauty") != 0)
+                JTRY(job_fail(err, label, "aovs",
+                              "only \"beauty\" (RGBA) is rendered yet; albedo, normal, depth and "
+                              "sample-count layers come with the light-transport work"));
+    }
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "compression");
+    if (c) {
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
+        if (!cJSON_IsObject(c) || !cJSON_IsString(t))
+            JTRY(job_fail(err, label, "compression", "must be {\"type\": \"zip\"|\"piz\"|\"none\", \"level\": N}"));
+        if (strcmp(t->valuestring, "zip") == 0)
+            o->compression = XS_EXR_ZIP;
+        else if (strcmp(t->valuestring, "piz") == 0)
+            o->compression = XS_EXR_PIZ;
+        else if (strcmp(t->valuestring, "none") == 0)
+            o->compression = XS_EXR_NONE;
+        else
+            JTRY(job_fail(err, label, "compression.type", "must be zip, piz or none"));
+        JTRY(job_int(c, "level", label, "compression.level", 0, 9, &o->zip_level, err));
+    }
+    const cJSON *ren = cJSON_GetObjectItemCaseSensitive(root, "render");
+    if (ren) {
+        static const char *const rk[] = {"resolution", "spp", "tile", "max_bounces", "seed", NULL};
+        for (const cJSON *it = ren->child; it; it = it->next) {
+            bool ok = false;
+            for (const char *const *kk = rk; *kk; ++kk)
+                ok |= strcmp(it->string, *kk) == 0;
+            if (!ok) {
+                char f[128];
+                snprintf(f, sizeof f, "render.%s", it->string);
+                JTRY(job_fail(err, label, f, "unknown field"));
+            }
+        }
+        const cJSON *res = cJSON_GetObjectItemCaseSensitive(ren, "resolution");
+        if (res) {
+            const cJSON *w = cJSON_GetArrayItem(res, 0), *h = cJSON_GetArrayItem(res, 1);
+            if (!cJSON_IsArray(res) || cJSON_GetArraySize(res) != 2 || !cJSON_IsNumber(w) ||
+                !cJSON_IsNumber(h) || w->valuedouble < 1 || w->valuedouble > 32768 ||
+                h->valuedouble < 1 || h->valuedouble > 32768 ||
+                w->valuedouble != floor(w->valuedouble) || h->valuedouble != floor(h->valuedouble))
+                JTRY(job_fail(err, label, "render.resolution", "must be [width, height], each an integer in [1, 32768]"));
+            o->width = (int)w->valuedouble;
+            o->height = (int)h->valuedouble;
+            o->given |= XS_GIVEN_RES;
+        }
+        if (cJSON_GetObjectItemCaseSensitive(ren, "spp"))
+            o->given |= XS_GIVEN_SPP;
+        if (cJSON_GetObjectItemCaseSensitive(ren, "tile"))
+            o->given |= XS_GIVEN_TILE;
+        if (cJSON_GetObjectItemCaseSensitive(ren, "max_bounces"))
+            o->given |= XS_GIVEN_BOUNCES;
+        JTRY(job_int(ren, "spp", label, "render.spp", 1, 1 << 20, &o->spp, err));
+        JTRY(job_int(ren, "tile", label, "render.tile", 8, 4096, &o->tile, err));
+        JTRY(job_int(ren, "max_bounces", label, "render.max_bounces", 0, 1024, &o->max_bounces, err));
+        const cJSON *seed = cJSON_GetObjectItemCaseSensitive(ren, "seed");
+        if (seed) {
+            if (!cJSON_IsNumber(seed) || seed->valuedouble < 0 || seed->valuedouble > 4294967295.0 ||
+                seed->valuedouble != floor(seed->valuedouble))
+                JTRY(job_fail(err, label, "render.seed", "must be an integer in [0, 4294967295]"));
+            o->seed = (uint32_t)seed->valuedouble;
+        }
+    }
+    JTRY(job_int(root, "retries", label, "retries", 0, 100, &o->retries, err));
+    int sec = 0;
+    if (cJSON_GetObjectItemCaseSensitive(root, "stall_timeout_s")) {
+        JTRY(job_int(root, "stall_timeout_s", label, "stall_timeout_s", 1, 1 << 24, &sec, err));
+        o->stall_timeout_s = sec;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(root, "grace_s")) {
+        JTRY(job_int(root, "grace_s", label, "grace_s", 1, 1 << 24, &sec, err));
+        o->grace_s = sec;
+    }
+    snprintf(o->job_file, sizeof o->job_file, "%s", label);
+    cJSON_Delete(root);
+    return XS_OK;
 }

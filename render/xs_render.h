@@ -144,9 +144,16 @@ typedef struct xs_options {
     double grace_s;  /* after a drain signal, wait this long for items in flight */
     int progress;    /* XS_PROGRESS_* */
     double progress_interval_s; /* between plain progress lines */
-    unsigned given;  /* XS_GIVEN_* */
+    unsigned given;  /* XS_GIVEN_* (the command line or the job file gave them) */
+    char job_file[XS_PATH_MAX]; /* the job file this run came from, or "" */
     xs_pkg_limits pkg_limits;
 } xs_options;
+
+/* Applies a JSON job file (docs/operations.md) as the base the command line
+ * overrides: call it on fresh defaults, then xs_options_parse. label names the
+ * file in messages; dir is its folder (relative package paths start there). */
+xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir,
+                               const char *json, size_t len, xs_err *err);
 
 /* Fills render settings the command line left open from the manifest. */
 void xs_options_apply_manifest(xs_options *o, const xs_manifest *m);

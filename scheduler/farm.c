@@ -337,8 +337,36 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     xs_err err;
     xs_err_clear(&err);
 
-    /* 1. flags: every rank parses the same argv */
-    xs_result r = xs_options_parse(argc, argv, &opt, &err);
+    /* 1. a job file (rank 0 reads it, every rank gets its text), then the
+     * flags: every rank parses the same input to the same options */
+    xs_result r = XS_OK;
+    const char *job_file = NULL;
+    for (int i = 0; i < argc; ++i) {
+        size_t n = strlen(argv[i]);
+        if (argv[i][0] != '-' && n > 5 && strcmp(argv[i] + n - 5, ".json") == 0)
+            job_file = argv[i];
+    }
+    if (job_file) {
+        unsigned char *text = NULL;
+        size_t tlen = 0;
+        if (rank == 0)
+            r = xs_file_read_all(job_file, 1u << 20, &text, &tlen, &err);
+        if (share_status(comm, r, &err) == XS_OK && bcast_bytes(comm, &text, &tlen, &err) == XS_OK) {
+            char dir[XS_PATH_MAX];
+            const char *slash = strrchr(job_file, '/');
+            snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - job_file) : 0, job_file);
+            r = xs_options_apply_job(&opt, job_file, dir, (const char *)text, tlen, &err);
+        } else {
+            r = err.code ? err.code : XS_ERR_IO;
+        }
+        free(text);
+        if (r != XS_OK) {
+            if (rank == 0)
+                fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+            return 2;
+        }
+    }
+    r = xs_options_parse(argc, argv, &opt, &err);
     if (r != XS_OK) {
         if (rank == 0)
             fprintf(stderr, "xisuan render: error: %s\n", err.msg);

@@ -85,6 +85,7 @@ static void usage(FILE *f)
           "commands:\n"
           "  render     render frames of a scene across MPI ranks (xisuan render --help)\n"
           "  pack       build and check a scene package from a folder (xisuan pack --help)\n"
+          "  status     where a running or finished job stands (xisuan status OUT/JOB)\n"
           "  version    print the version\n"
           "  help       this text\n"
           "\n"
@@ -108,6 +109,8 @@ int main(int argc, char **argv)
     const char *cmd = argc > 1 ? argv[1] : "";
     if (strcmp(cmd, "render") == 0) {
         status = xs_farm_render_main(comm, argc - 2, argv + 2);
+    } else if (strcmp(cmd, "status") == 0) {
+        status = rank == 0 ? xs_status_main(argc - 2, argv + 2) : 0;
     } else if (strcmp(cmd, "pack") == 0) {
         status = rank == 0 ? pack_main(argc - 2, argv + 2) : 0;
     } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -18,6 +18,8 @@ extern "C" {
  * rank of comm (which must use MPI_ERRORS_RETURN). Returns the process exit
  * status, the same on every rank: 0 done, 1 job failed, 2 bad input. */
 int xs_farm_render_main(MPI_Comm comm, int argc, char **argv);
+/* `xisuan status OUT/JOB` (argv after "status"); no MPI needed. */
+int xs_status_main(int argc, char **argv);
 
 #ifdef __cplusplus
 }
