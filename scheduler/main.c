@@ -85,16 +85,43 @@ static void usage(FILE *f)
           "commands:\n"
           "  render     render frames of a scene across MPI ranks (xisuan render --help)\n"
           "  pack       build and check a scene package from a folder (xisuan pack --help)\n"
+          "  submit     write an sbatch script for a job and submit it (xisuan submit --help)\n"
           "  status     where a running or finished job stands (xisuan status OUT/JOB)\n"
           "  version    print the version\n"
           "  help       this text\n"
           "\n"
-          "Run under MPI as: mpirun -n N xisuan render ...; alone, one process renders.\n",
+          "Run under MPI as: mpirun -n N xisuan render ...; alone, one process renders.\n"
+          "Only render uses MPI; the other commands run as plain programs.\n",
           f);
 }
 
 int main(int argc, char **argv)
 {
+    const char *cmd = argc > 1 ? argv[1] : "";
+    /* Only `render` runs under MPI. The others must not even initialise it:
+     * MPI_Init leaves Open MPI's variables in the environment, and an sbatch
+     * run from `submit` would carry them into the job, where mpirun then takes
+     * itself for a child of another launcher and quits. */
+    if (strcmp(cmd, "submit") == 0)
+        return xs_submit_main(argc - 2, argv + 2, argv[0]);
+    if (strcmp(cmd, "status") == 0)
+        return xs_status_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "pack") == 0)
+        return pack_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("xisuan %s\n", XS_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "render") != 0) {
+        if (cmd[0])
+            fprintf(stderr, "xisuan: error: unknown command '%s'\n\n", cmd);
+        usage(stderr);
+        return 2;
+    }
     if (MPI_Init(&argc, &argv) != MPI_SUCCESS) {
         fprintf(stderr, "xisuan: error: MPI_Init failed\n");
         return 1;
@@ -103,30 +130,7 @@ int main(int argc, char **argv)
     MPI_Comm_dup(MPI_COMM_WORLD, &comm);
     MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    int rank = 0;
-    MPI_Comm_rank(comm, &rank);
-    int status = 0;
-    const char *cmd = argc > 1 ? argv[1] : "";
-    if (strcmp(cmd, "render") == 0) {
-        status = xs_farm_render_main(comm, argc - 2, argv + 2);
-    } else if (strcmp(cmd, "status") == 0) {
-        status = rank == 0 ? xs_status_main(argc - 2, argv + 2) : 0;
-    } else if (strcmp(cmd, "pack") == 0) {
-        status = rank == 0 ? pack_main(argc - 2, argv + 2) : 0;
-    } else if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        if (rank == 0)
-            printf("xisuan %s\n", XS_VERSION);
-    } else if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        if (rank == 0)
-            usage(stdout);
-    } else {
-        if (rank == 0) {
-            if (cmd[0])
-                fprintf(stderr, "xisuan: error: unknown command '%s'\n\n", cmd);
-            usage(stderr);
-        }
-        status = 2;
-    }
+    int status = xs_farm_render_main(comm, argc - 2, argv + 2);
     MPI_Comm_free(&comm);
     MPI_Finalize();
     return status;

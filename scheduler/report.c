@@ -182,7 +182,7 @@ void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched
     xs_sched_get_progress(s, &p);
     if (r->progress_shown && r->tty)
         printf("\n");
-    const char *state = st == XS_SCHED_COMPLETED ? "completed" : "FAILED";
+    const char *state = st == XS_SCHED_COMPLETED ? "completed" : st == XS_SCHED_DRAINED ? "drained" : "FAILED";
     printf("xisuan: job %s %s: %d frame(s), %lld/%lld tiles (%lld rendered, %lld kept from an "
            "earlier run), %d worker(s), %.3f s wall\n",
            o->job, state, p.frames_total, (long long)p.tiles_done, (long long)p.tiles_total,
@@ -211,7 +211,8 @@ void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched
                    "\"job\": \"%s\", \"state\": \"%s\", \"frames\": %d, \"tiles\": %lld, "
                    "\"rendered\": %lld, \"kept\": %lld, \"wall_s\": %.3f, \"samples_per_s\": %.1f, "
                    "\"rays_per_s\": %.1f",
-                   o->job, st == XS_SCHED_COMPLETED ? "completed" : "failed", p.frames_total,
+                   o->job, st == XS_SCHED_COMPLETED ? "completed" : st == XS_SCHED_DRAINED ? "drained" : "failed",
+                   p.frames_total,
                    (long long)p.tiles_total, (long long)r->rendered, (long long)r->kept, wall,
                    wall > 0 ? samples / wall : 0.0, wall > 0 ? rays / wall : 0.0);
 }

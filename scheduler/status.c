@@ -98,8 +98,7 @@ int xs_status_main(int argc, char **argv)
             const cJSON *w = cJSON_GetObjectItemCaseSensitive(e, "wall_s");
             if (cJSON_IsString(st))
                 snprintf(state, sizeof state, "%s", st->valuestring);
-            if (drains && strcmp(state, "completed") != 0)
-                snprintf(state, sizeof state, "drained");
+
             wall = cJSON_IsNumber(w) ? w->valuedouble : 0;
         }
         cJSON_Delete(e);
@@ -148,5 +147,5 @@ int xs_status_main(int argc, char **argv)
         return 0;
     if (strcmp(state, "failed") == 0)
         return 1;
-    return 3;
+    return 3; /* running, draining, drained (waiting for its requeue), or killed */
 }

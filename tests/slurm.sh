@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# A real single-node Slurm (munged, slurmctld and slurmd from Debian, started
+# and stopped here; proctrack/linuxproc, task/none, no accounting, NodeName =
+# this host, SLURM_CONF exported for every client) runs a job submitted with
+# `xisuan submit`. Mid-job the batch shell gets SIGUSR1 (as --signal=B:USR1@N
+# would send it before the time limit): xisuan drains and exits 75, the script
+# requeues the job, and the requeued run resumes from the journal. The frames
+# must equal a direct render bit for bit. Skipped (77) without root or Slurm.
+# usage: slurm.sh XISUAN EXR_COMPARE WORKDIR
+set -uo pipefail
+xisuan=$1 compare=$2 work=$3
+for b in munged slurmctld slurmd sbatch scontrol squeue sinfo scancel; do
+  command -v $b >/dev/null || { echo "SKIP: $b not installed (apt-get install slurm-wlm munge)"; exit 77; }
+done
+[ "$(id -u)" = 0 ] || { echo "SKIP: the test cluster runs its daemons as root"; exit 77; }
+rm -rf "$work" && mkdir -p "$work"/{state,spool,munge,out} && chmod 700 "$work/munge"
+host=$(hostname -s)
+cpus=$(nproc)
+mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 ))
+port=$(( 20000 + RANDOM % 20000 ))
+pids=()
+cleanup() {
+  [ -n "${jobid:-}" ] && scancel "$jobid" 2>/dev/null
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  sleep 0.5
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+}
+trap cleanup EXIT
+
+# munge: its own key and socket
+dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 2>/dev/null && chmod 400 "$work/munge/munge.key"
+munged --foreground --force --key-file="$work/munge/munge.key" --socket="$work/munge/munge.sock" \
+  --pid-file="$work/munge/munged.pid" --log-file="$work/munge/munged.log" \
+  --seed-file="$work/munge/munged.seed" &
+pids+=($!)
+cat >"$work/slurm.conf" <<CONF
+ClusterName=xisuantest
+SlurmctldHost=$host
+SlurmctldPort=$port
+SlurmdPort=$((port + 1))
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+# cred_expire is also Slurm's delay before a requeued job may start again
+AuthInfo=socket=$work/munge/munge.sock,cred_expire=10
+CredType=cred/munge
+StateSaveLocation=$work/state
+SlurmdSpoolDir=$work/spool
+SlurmctldPidFile=$work/slurmctld.pid
+SlurmdPidFile=$work/slurmd.pid
+SlurmctldLogFile=$work/slurmctld.log
+SlurmdLogFile=$work/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+ReturnToService=2
+# the node has fewer cores than the job has ranks: let the configuration speak
+SlurmdParameters=config_overrides
+SchedulerType=sched/backfill
+NodeName=$host CPUs=8 RealMemory=$mem State=UNKNOWN
+PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
+CONF
+export SLURM_CONF="$work/slurm.conf"
+slurmctld -D -i -f "$SLURM_CONF" >"$work/slurmctld.out" 2>&1 &
+pids+=($!)
+slurmd -D -f "$SLURM_CONF" >"$work/slurmd.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 60); do
+  [ "$(sinfo -h -o %t 2>/dev/null)" = idle ] && break
+  sleep 0.5
+done
+[ "$(sinfo -h -o %t 2>/dev/null)" = idle ] || {
+  echo "FAIL: the test cluster did not come up"; tail -5 "$work/slurmctld.log" "$work/slurmd.log"; exit 1; }
+echo "slurm: single-node cluster up ($host, $cpus CPUs, port $port)"
+
+# the job: a job file, 2 worker ranks, slow enough to interrupt
+cat >"$work/job.json" <<JSON
+{"schema": 1, "package": "cornell", "frames": "1-2", "output": "$work/out", "job": "slurmjob",
+ "render": {"resolution": [160, 120], "spp": 48, "tile": 16}}
+JSON
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
+"$xisuan" submit "$work/job.json" --nodes 1 --ranks-per-node 2 --time 10 --launcher mpirun \
+  >"$work/submit.log" 2>&1 || { echo "FAIL: xisuan submit"; cat "$work/submit.log"; exit 1; }
+jobid=$(tail -n 1 "$work/submit.log" | tr -d '[:space:]')
+echo "slurm: submitted job $jobid"
+for _ in $(seq 120); do
+  state=$(scontrol show job "$jobid" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+  [ "$state" = RUNNING ] && break
+  sleep 0.5
+done
+[ "$state" = RUNNING ] || { echo "FAIL: job $jobid did not start: $(squeue -h -j "$jobid" -o '%T %r')"; exit 1; }
+journal="$work/out/slurmjob/journal"
+for _ in $(seq 300); do
+  [ -f "$journal" ] && [ "$(grep -c '^T ' "$journal")" -ge 4 ] && break
+  sleep 0.2
+done
+before=$(grep -c '^T ' "$journal" 2>/dev/null || echo 0)
+echo "slurm: $before tiles committed; sending SIGUSR1 to the batch shell"
+scancel --signal=USR1 --batch "$jobid"
+state=""
+released=0
+for _ in $(seq 360); do
+  info=$(scontrol show job "$jobid" 2>/dev/null)
+  state=$(echo "$info" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+  restarts=$(echo "$info" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
+  [ "$state" = COMPLETED ] && break
+  [ "$state" = FAILED ] || [ "$state" = CANCELLED ] && break
+  if [ "$released" = 0 ] && [ "$state" = PENDING ] && [ "${restarts:-0}" -ge 1 ]; then
+    released=1
+    echo "slurm: job $jobid requeued (Restarts=$restarts); Slurm starts it again after cred_expire"
+  fi
+  sleep 0.5
+done
+log=$(ls "$work/out/slurmjob"/slurm-*.log 2>/dev/null | head -1)
+fail=0
+[ "$state" = COMPLETED ] || { echo "FAIL: job state $state"; fail=1; }
+[ "${restarts:-0}" -ge 1 ] || { echo "FAIL: the job was not requeued (Restarts=${restarts:-?})"; fail=1; }
+grep -q "xisuan exited 75" "$log" || { echo "FAIL: no drain exit in the job log"; fail=1; }
+grep -q "drained; requeueing job" "$log" || { echo "FAIL: the script did not requeue"; fail=1; }
+grep -q "resuming job slurmjob" "$log" || { echo "FAIL: the requeued run did not resume"; fail=1; }
+[ "$(grep -c '"event": "job_start"' "$work/out/slurmjob/events.jsonl")" -ge 2 ] || { echo "FAIL: one run only"; fail=1; }
+"$xisuan" render "$work/job.json" --out "$work/ref" >/dev/null 2>&1
+for f in 0001 0002; do
+  "$compare" "$work/ref/slurmjob/cornell.$f.exr" "$work/out/slurmjob/cornell.$f.exr" >/dev/null ||
+    { echo "FAIL: frame $f differs from a direct render"; fail=1; }
+done
+if [ $fail != 0 ]; then
+  echo "--- job log"; cat "$log"; echo "--- slurmctld"; tail -20 "$work/slurmctld.log"
+else
+  echo "slurm: job $jobid drained (exit 75), requeued (Restarts=$restarts), resumed and completed; frames equal a direct render"
+  grep -E "xisuan-submit|resuming|job slurmjob" "$log"
+fi
+exit $fail
