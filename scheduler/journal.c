@@ -194,6 +194,7 @@ xs_result xs_journal_commit_frame(xs_journal *j, int frame, xs_err *err)
 
 struct xs_events {
     FILE *f;
+    double last_flush;
 };
 
 xs_result xs_events_open(const char *path, xs_events **out, xs_err *err)
@@ -235,5 +236,14 @@ void xs_events_emit(xs_events *ev, const char *type, const char *fields, ...)
         va_end(ap);
     }
     fputs("}\n", ev->f);
-    fflush(ev->f);
+    /* per-tile events are many: flush them at most twice a second (a reader
+     * polling the log sees them soon; resume relies on the journal, not on
+     * this); everything else at once */
+    double now = (double)tv.tv_sec + tv.tv_usec * 1e-6;
+    bool bulk = strcmp(type, "tile_dispatched") == 0 || strcmp(type, "tile_committed") == 0 ||
+                strcmp(type, "assembly_dispatched") == 0;
+    if (!bulk || now - ev->last_flush > 0.5) {
+        fflush(ev->f);
+        ev->last_flush = now;
+    }
 }
