@@ -83,7 +83,7 @@ cat >"$work/job.json" <<JSON
  "render": {"resolution": [160, 120], "spp": 48, "tile": 16}}
 JSON
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mpi_yield_when_idle=1
-"$xisuan" submit "$work/job.json" --nodes 1 --ranks-per-node 2 --time 10 --launcher mpirun \
+"$xisuan" submit "$work/job.json" --nodes 1 --ranks-per-node 2 --time 10 --launcher srun \
   >"$work/submit.log" 2>&1 || { echo "FAIL: xisuan submit"; cat "$work/submit.log"; exit 1; }
 jobid=$(tail -n 1 "$work/submit.log" | tr -d '[:space:]')
 echo "slurm: submitted job $jobid"
@@ -130,8 +130,24 @@ for f in 0001 0002; do
 done
 if [ $fail != 0 ]; then
   echo "--- job log"; cat "$log"; echo "--- slurmctld"; tail -20 "$work/slurmctld.log"
+  exit $fail
+fi
+echo "slurm: job $jobid (srun --mpi=pmix) drained (exit 75), requeued (Restarts=$restarts), resumed and completed; frames equal a direct render"
+grep -E "xisuan-submit|resuming|job slurmjob" "$log"
+
+# the other launcher: mpirun inside the allocation, a plain run to completion
+"$xisuan" submit "$work/job.json" --job viampirun --nodes 1 --ranks-per-node 2 --time 10 \
+  --launcher mpirun -- --spp 4 >"$work/submit2.log" 2>&1 || { echo "FAIL: submit (mpirun)"; exit 1; }
+jobid=$(tail -n 1 "$work/submit2.log" | tr -d '[:space:]')
+for _ in $(seq 240); do
+  state=$(scontrol show job "$jobid" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
+  case "$state" in COMPLETED|FAILED|CANCELLED|TIMEOUT) break ;; esac
+  sleep 0.5
+done
+log2=$(ls "$work/out/viampirun"/slurm-*.log 2>/dev/null | head -1)
+if [ "$state" = COMPLETED ] && grep -q "job viampirun completed" "$log2"; then
+  echo "slurm: job $jobid (mpirun) completed"
 else
-  echo "slurm: job $jobid drained (exit 75), requeued (Restarts=$restarts), resumed and completed; frames equal a direct render"
-  grep -E "xisuan-submit|resuming|job slurmjob" "$log"
+  echo "FAIL: the mpirun job ended $state"; cat "$log2"; fail=1
 fi
 exit $fail
