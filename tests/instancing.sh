@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A mesh used by several nodes stays one mesh with several instances (the
 # counts the loader reports match the generated file), in both layouts, and
-# both layouts render the same pixels.
+# both layouts render the same pixels. Then an equirectangular environment
+# from the package lights the scene.
 # usage: instancing.sh XISUAN GEN_GLTF EXR_COMPARE WORKDIR
 set -uo pipefail
 xisuan=$1 gen=$2 compare=$3 work=$4
@@ -21,4 +22,33 @@ grep -q "meshes 3 instances 11 triangles 1300" "$work/gen1.txt" || { echo "FAIL:
 "$compare" "$work/out/inst/f.0001.exr" "$work/out/uniq/f.0001.exr" ||
   { echo "FAIL: instanced and copied meshes render differently"; fail=1; }
 [ $fail = 0 ] && echo "instancing: one mesh, 9 sphere instances + ground + light, same pixels as 9 copies"
+
+# an equirectangular environment from the package: a rendered frame serves as the sky;
+# escaping rays must pick it up (brighter than a black world, no NaN), and a missing
+# sky image is refused by name
+mkdir -p "$work/envpkg"
+"$xisuan" render --scene cornell --resolution 64x32 --spp 4 --out "$work/sky" --job s --name sky \
+  >/dev/null 2>&1 || { echo "FAIL: sky render"; fail=1; }
+cp "$work/sky/s/sky.0001.exr" "$work/envpkg/sky.exr"
+cp "$work/inst.glb" "$work/envpkg/scene.glb"
+for env in equirect black; do
+  if [ $env = equirect ]; then e='{"type": "equirect", "image": "sky.exr", "strength": 4}'
+  else e='{"type": "constant", "color": [0, 0, 0]}'; fi
+  printf '{"schema": 1, "scene": "scene.glb", "environment": %s}\n' "$e" >"$work/envpkg/manifest.json"
+  "$xisuan" pack "$work/envpkg" -o "$work/env_$env.tar.zst" >/dev/null 2>&1 || { echo "FAIL: pack $env"; fail=1; }
+  "$xisuan" render "$work/env_$env.tar.zst" --resolution 48x36 --spp 4 --tile 16 --out "$work/out" \
+    --job "env_$env" --name f >/dev/null 2>&1 || { echo "FAIL: render $env"; fail=1; }
+done
+read -r _ er eg eb _ _ en < <("$compare" --stats "$work/out/env_equirect/f.0001.exr")
+read -r _ br bg bb _ _ bn < <("$compare" --stats "$work/out/env_black/f.0001.exr")
+awk -v e="$er $eg $eb" -v b="$br $bg $bb" 'BEGIN { split(e, x, " "); split(b, y, " ");
+  exit !(x[1] + x[2] + x[3] > 1.2 * (y[1] + y[2] + y[3]) + 0.01) }' ||
+  { echo "FAIL: the sky adds no light ($er $eg $eb vs black $br $bg $bb)"; fail=1; }
+[ "$en" = 0 ] || { echo "FAIL: non-finite values with the sky"; fail=1; }
+printf '{"schema": 1, "scene": "scene.glb", "environment": {"type": "equirect", "image": "nosky.exr"}}\n' \
+  >"$work/envpkg/manifest.json"
+"$xisuan" pack "$work/envpkg" -o "$work/env_missing.tar.zst" 2>"$work/pack.err"; rc=$?
+{ [ $rc = 2 ] && grep -q "environment.image: 'nosky.exr' is not in the package" "$work/pack.err"; } ||
+  { echo "FAIL: a missing sky image was not refused by name (exit $rc)"; cat "$work/pack.err"; fail=1; }
+[ $fail = 0 ] && echo "environment: the equirectangular sky lights the scene ($er $eg $eb vs black $br $bg $bb)"
 exit $fail
