@@ -86,6 +86,32 @@ XS_DEVICE xs_vec3 xs_xf_normal(const float *inv, xs_vec3 n)
                  inv[2] * n.x + inv[6] * n.y + inv[10] * n.z);
 }
 
+/* At inner node n: the nearer child the ray enters within tmax becomes *node
+ * and the farther one (if entered) is pushed; false when it enters neither. */
+XS_DEVICE bool xs_bvh_descend(const xs_bvh_node *nodes, const xs_bvh_node *n, xs_vec3 o,
+                              xs_vec3 inv_d, float tmax, uint32_t *stack, int *sp, uint32_t *node,
+                              xs_counters *c)
+{
+    uint32_t a = n->first, b = n->first + 1;
+    c->node_visits += 2;
+    float ta = xs_ray_box(&nodes[a], o, inv_d, tmax);
+    float tb = xs_ray_box(&nodes[b], o, inv_d, tmax);
+    if (tb < ta) {
+        float tt = ta;
+        ta = tb;
+        tb = tt;
+        uint32_t tmp = a;
+        a = b;
+        b = tmp;
+    }
+    if (ta == INFINITY)
+        return false;
+    if (tb != INFINITY && *sp < XS_BVH_STACK)
+        stack[(*sp)++] = b;
+    *node = a;
+    return true;
+}
+
 XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, float b2)
 {
     const xs_tri_attr *a = &s->attrs[tri];
@@ -123,25 +149,8 @@ XS_DEVICE bool xs_trace_blas(const xs_scene_view *s, uint32_t root, xs_vec3 o, x
                         return true;
                 }
             }
-        } else {
-            uint32_t a = n->first, b = n->first + 1;
-            c->node_visits += 2;
-            float ta = xs_ray_box(&s->nodes[a], o, inv_d, hit->t);
-            float tb = xs_ray_box(&s->nodes[b], o, inv_d, hit->t);
-            if (tb < ta) {
-                float tt = ta;
-                ta = tb;
-                tb = tt;
-                uint32_t tmp = a;
-                a = b;
-                b = tmp;
-            }
-            if (ta != INFINITY) {
-                if (tb != INFINITY && sp < XS_BVH_STACK)
-                    stack[sp++] = b;
-                node = a;
-                continue;
-            }
+        } else if (xs_bvh_descend(s->nodes, n, o, inv_d, hit->t, stack, &sp, &node, c)) {
+            continue;
         }
         if (sp == 0)
             break;
@@ -176,25 +185,8 @@ XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, x
                 if (xs_trace_blas(s, s->meshes[in->mesh].root, o, d, any_hit, i, hit, c))
                     return true;
             }
-        } else {
-            uint32_t a = n->first, b = n->first + 1;
-            c->node_visits += 2;
-            float ta = xs_ray_box(&s->tlas[a], r->o, inv_d, hit->t);
-            float tb = xs_ray_box(&s->tlas[b], r->o, inv_d, hit->t);
-            if (tb < ta) {
-                float tt = ta;
-                ta = tb;
-                tb = tt;
-                uint32_t tmp = a;
-                a = b;
-                b = tmp;
-            }
-            if (ta != INFINITY) {
-                if (tb != INFINITY && sp < XS_BVH_STACK)
-                    stack[sp++] = b;
-                node = a;
-                continue;
-            }
+        } else if (xs_bvh_descend(s->tlas, n, r->o, inv_d, hit->t, stack, &sp, &node, c)) {
+            continue;
         }
         if (sp == 0)
             break;
