@@ -9,7 +9,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libopenmpi-dev openmpi-bin libopenexr-dev openexr libpng-dev
       libarchive-dev libcjson-dev libjpeg62-turbo-dev libzstd-dev zstd libxxhash-dev strace
-      slurm-wlm munge)
+      procps slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
