@@ -30,20 +30,27 @@ static xs_result fail(const ctx *c, const char *field, const char *why)
     return xs_err_set(c->err, XS_ERR_INVALID, "%s: %s: %s", c->label, field, why);
 }
 
-/* Refuses keys of obj not in the NULL-terminated list. */
-static xs_result only_keys(const ctx *c, const cJSON *obj, const char *where, const char *const *keys)
+const char *xs_json_unknown_key(const cJSON *obj, const char *const *keys)
 {
-    for (const cJSON *it = obj->child; it; it = it->next) {
+    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next) {
         bool ok = false;
         for (const char *const *k = keys; *k; ++k)
             ok |= strcmp(it->string, *k) == 0;
-        if (!ok) {
-            char f[256];
-            snprintf(f, sizeof f, "%s%s%s", where, where[0] ? "." : "", it->string);
-            return fail(c, f, "unknown field");
-        }
+        if (!ok)
+            return it->string;
     }
-    return XS_OK;
+    return NULL;
+}
+
+/* Refuses keys of obj not in the NULL-terminated list. */
+static xs_result only_keys(const ctx *c, const cJSON *obj, const char *where, const char *const *keys)
+{
+    const char *bad = xs_json_unknown_key(obj, keys);
+    if (!bad)
+        return XS_OK;
+    char f[256];
+    snprintf(f, sizeof f, "%s%s%s", where, where[0] ? "." : "", bad);
+    return fail(c, f, "unknown field");
 }
 
 static xs_result get_int(const ctx *c, const cJSON *obj, const char *key, const char *field,

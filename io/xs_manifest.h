@@ -40,6 +40,11 @@ typedef struct xs_manifest {
     int frame_first, frame_last;
 } xs_manifest;
 
+struct cJSON;
+/* The first member of a JSON object whose name is not in keys (a
+ * NULL-terminated list), or NULL: strict parsers refuse typos with it. */
+const char *xs_json_unknown_key(const struct cJSON *obj, const char *const *keys);
+
 /* Defaults: first camera, constant environment of radiance 1, no render
  * settings, no frames. */
 void xs_manifest_defaults(xs_manifest *m);

@@ -532,13 +532,9 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
     static const char *const keys[] = {"schema", "package", "frames", "output", "job", "name",
                                        "aovs", "compression", "render", "retries",
                                        "stall_timeout_s", "grace_s", "comment", NULL};
-    for (const cJSON *it = root->child; it; it = it->next) {
-        bool ok = false;
-        for (const char *const *k = keys; *k; ++k)
-            ok |= strcmp(it->string, *k) == 0;
-        if (!ok)
-            JTRY(job_fail(err, label, it->string, "unknown field"));
-    }
+    const char *unknown = xs_json_unknown_key(root, keys);
+    if (unknown)
+        JTRY(job_fail(err, label, unknown, "unknown field"));
     int schema = 0;
     JTRY(job_int(root, "schema", label, "schema", 1, 1, &schema, err));
     if (schema != 1)
@@ -594,15 +590,11 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
     const cJSON *ren = cJSON_GetObjectItemCaseSensitive(root, "render");
     if (ren) {
         static const char *const rk[] = {"resolution", "spp", "tile", "max_bounces", "seed", NULL};
-        for (const cJSON *it = ren->child; it; it = it->next) {
-            bool ok = false;
-            for (const char *const *kk = rk; *kk; ++kk)
-                ok |= strcmp(it->string, *kk) == 0;
-            if (!ok) {
-                char f[128];
-                snprintf(f, sizeof f, "render.%s", it->string);
-                JTRY(job_fail(err, label, f, "unknown field"));
-            }
+        const char *bad = xs_json_unknown_key(ren, rk);
+        if (bad) {
+            char f[128];
+            snprintf(f, sizeof f, "render.%s", bad);
+            JTRY(job_fail(err, label, f, "unknown field"));
         }
         const cJSON *res = cJSON_GetObjectItemCaseSensitive(ren, "resolution");
         if (res) {
