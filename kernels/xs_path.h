@@ -54,26 +54,25 @@ XS_DEVICE void xs_world_tri(const xs_scene_view *s, uint32_t inst, uint32_t tri,
         *ng = xs_neg(*ng);
 }
 
+/* A colour factor times its texture (sRGB-decoded) at uv, when there is one. */
+XS_DEVICE xs_vec3 xs_textured(const xs_scene_view *s, xs_vec3 factor, const xs_texslot *slot,
+                              const xs_uv *uv)
+{
+    if (slot->tex < 0)
+        return factor;
+    float t[4];
+    xs_tex_sample(s, slot, uv, true, t);
+    return xs_mul(factor, xs_v3(t[0], t[1], t[2]));
+}
+
 XS_DEVICE xs_vec3 xs_emission_at(const xs_scene_view *s, const xs_material *m, const xs_uv *uv)
 {
-    xs_vec3 e = m->emission;
-    if (m->emit_tex.tex >= 0) {
-        float t[4];
-        xs_tex_sample(s, &m->emit_tex, uv, true, t);
-        e = xs_mul(e, xs_v3(t[0], t[1], t[2]));
-    }
-    return e;
+    return xs_textured(s, m->emission, &m->emit_tex, uv);
 }
 
 XS_DEVICE xs_vec3 xs_albedo_at(const xs_scene_view *s, const xs_material *m, const xs_uv *uv)
 {
-    xs_vec3 a = m->albedo;
-    if (m->base_tex.tex >= 0) {
-        float t[4];
-        xs_tex_sample(s, &m->base_tex, uv, true, t);
-        a = xs_mul(a, xs_v3(t[0], t[1], t[2]));
-    }
-    return a;
+    return xs_textured(s, m->albedo, &m->base_tex, uv);
 }
 
 XS_DEVICE xs_vec3 xs_env_radiance(const xs_scene_view *s, xs_vec3 d)
