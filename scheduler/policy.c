@@ -74,6 +74,7 @@ typedef struct worker_state {
 struct xs_sched {
     xs_sched_desc desc;
     int *frames;
+    int32_t *index_of;    /* frame number (0..9999) -> frame index, -1 when not in the job */
     int *frame_remaining; /* tiles not yet done, per frame index */
     uint8_t *tile_done;   /* bitmap over frame index * tiles + tile */
     uint8_t *assembled;   /* per frame index */
@@ -115,16 +116,31 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->desc = *d;
     size_t slots = (size_t)d->frame_count * (size_t)d->tiles_per_frame;
     s->frames = malloc((size_t)d->frame_count * sizeof *s->frames);
+    s->index_of = malloc(XS_SCHED_MAX_FRAME_NUMBER * sizeof *s->index_of);
     s->frame_remaining = malloc((size_t)d->frame_count * sizeof *s->frame_remaining);
     s->tile_done = calloc(slots / 8 + 1, 1);
     s->assembled = calloc((size_t)d->frame_count, 1);
     s->workers = calloc((size_t)d->worker_count, sizeof *s->workers);
-    if (!s->frames || !s->frame_remaining || !s->tile_done || !s->assembled || !s->workers) {
+    if (!s->frames || !s->index_of || !s->frame_remaining || !s->tile_done || !s->assembled ||
+        !s->workers) {
         xs_sched_destroy(s);
         return xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory");
     }
     memcpy(s->frames, d->frames, (size_t)d->frame_count * sizeof *s->frames);
     s->desc.frames = s->frames;
+    for (int i = 0; i < XS_SCHED_MAX_FRAME_NUMBER; ++i)
+        s->index_of[i] = -1;
+    for (int i = 0; i < d->frame_count; ++i) {
+        if (d->frames[i] < 0 || d->frames[i] >= XS_SCHED_MAX_FRAME_NUMBER ||
+            s->index_of[d->frames[i]] >= 0) {
+            int f = d->frames[i];
+            xs_sched_destroy(s);
+            return xs_err_set(err, XS_ERR_INVALID,
+                              "scheduler: frame %d is out of [0, %d) or listed twice", f,
+                              XS_SCHED_MAX_FRAME_NUMBER);
+        }
+        s->index_of[d->frames[i]] = i;
+    }
     for (int i = 0; i < d->frame_count; ++i)
         s->frame_remaining[i] = d->tiles_per_frame;
     s->tiles_total = (int64_t)slots;
@@ -150,7 +166,8 @@ void xs_sched_destroy(xs_sched *s)
     if (s->workers)
         for (int i = 0; i < s->desc.worker_count; ++i)
             free(s->workers[i].held);
-    free(s->workers), free(s->frames), free(s->frame_remaining), free(s->tile_done);
+    free(s->workers), free(s->frames), free(s->index_of), free(s->frame_remaining);
+    free(s->tile_done);
     free(s->assembled), free(s->fails), free(s->priority.data), free(s->parked.data);
     free(s->actions.data), free(s->owned_skip), free(s->owned_journaled);
     free(s);
@@ -158,10 +175,7 @@ void xs_sched_destroy(xs_sched *s)
 
 static int frame_index(const xs_sched *s, int frame)
 {
-    for (int i = 0; i < s->desc.frame_count; ++i)
-        if (s->frames[i] == frame)
-            return i;
-    return -1;
+    return frame >= 0 && frame < XS_SCHED_MAX_FRAME_NUMBER ? s->index_of[frame] : -1;
 }
 
 static size_t slot(const xs_sched *s, int fi, int tile)

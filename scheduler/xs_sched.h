@@ -42,8 +42,10 @@ typedef struct xs_work_item {
     int32_t flags; /* XS_ITEM_*; not part of an item's identity */
 } xs_work_item;
 
+enum { XS_SCHED_MAX_FRAME_NUMBER = 10000 }; /* frame numbers are in [0, 10000) */
+
 typedef struct xs_sched_desc {
-    const int *frames; /* frame numbers, in render order (copied) */
+    const int *frames; /* frame numbers, in render order, distinct (copied) */
     int frame_count;
     int tiles_per_frame;
     int worker_count; /* workers are numbered 0 .. worker_count-1 */
