@@ -10,6 +10,7 @@
  * temporary name and committed atomically (io/fsutil.c).
  */
 #include "io/xs_io.h"
+#include "kernels/xs_types.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -98,16 +99,34 @@ static exr_compression_t to_exr_compression(xs_exr_compression c)
     return EXR_COMPRESSION_NONE;
 }
 
-/* The channel order in the file is alphabetical: A, B, G, R. Offsets into an
- * interleaved RGBA pixel: */
-static int channel_offset(const char *name)
+int xs_exr_channel_names(uint32_t aovs, const char **names)
 {
-    switch (name[0]) {
-    case 'R': return 0;
-    case 'G': return 1;
-    case 'B': return 2;
-    case 'A': return 3;
-    }
+    static const char *rgba[4] = {"R", "G", "B", "A"};
+    static const char *alb[3] = {"albedo.R", "albedo.G", "albedo.B"};
+    static const char *nrm[3] = {"normal.X", "normal.Y", "normal.Z"};
+    int n = 0;
+    for (int c = 0; c < 4; ++c)
+        names[n++] = rgba[c];
+    if (aovs & XS_AOV_ALBEDO)
+        for (int c = 0; c < 3; ++c)
+            names[n++] = alb[c];
+    if (aovs & XS_AOV_NORMAL)
+        for (int c = 0; c < 3; ++c)
+            names[n++] = nrm[c];
+    if (aovs & XS_AOV_DEPTH)
+        names[n++] = "depth.Z";
+    if (aovs & XS_AOV_SAMPLES)
+        names[n++] = "samples.N";
+    return n;
+}
+
+/* The file stores channels in alphabetical order; a pixel record holds them
+ * in xs_exr_channel_names order. Offset of name in the record, or -1. */
+static int channel_offset(const char *name, const char *const *names, int n)
+{
+    for (int i = 0; i < n; ++i)
+        if (strcmp(name, names[i]) == 0)
+            return i;
     return -1;
 }
 
@@ -125,8 +144,9 @@ static exr_result_t define_part(exr_context_t ctxt, const xs_exr_layout *l, exr_
     if ((rc = exr_set_tile_descriptor(ctxt, part, (uint32_t)l->tile_size, (uint32_t)l->tile_size,
                                       EXR_TILE_ONE_LEVEL, EXR_TILE_ROUND_DOWN)))
         return rc;
-    static const char *names[4] = {"R", "G", "B", "A"};
-    for (int c = 0; c < 4; ++c)
+    const char *names[XS_EXR_MAX_CHANNELS];
+    int n = xs_exr_channel_names(l->aovs, names);
+    for (int c = 0; c < n; ++c)
         if ((rc = exr_add_channel(ctxt, part, names[c], EXR_PIXEL_FLOAT,
                                   EXR_PERCEPTUALLY_LINEAR, 1, 1)))
             return rc;
@@ -157,6 +177,8 @@ static xs_result check_layout(const char *path, const xs_exr_layout *l, xs_err *
 xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x0, int y0, int w,
                             int h, const float *rgba, xs_err *err)
 {
+    const char *names[XS_EXR_MAX_CHANNELS];
+    const int nch = xs_exr_channel_names(layout->aovs, names);
     xs_result result = check_layout(path, layout, err);
     if (result != XS_OK)
         return result;
@@ -184,10 +206,14 @@ xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x
     enc_live = 1;
     for (int c = 0; c < enc.channel_count; ++c) {
         exr_coding_channel_info_t *ch = &enc.channels[c];
-        int off = channel_offset(ch->channel_name);
+        int off = channel_offset(ch->channel_name, names, nch);
+        if (off < 0) {
+            result = xs_err_set(err, XS_ERR_INTERNAL, "%s: unexpected channel %s", path, ch->channel_name);
+            goto fail;
+        }
         ch->encode_from_ptr = (const uint8_t *)(rgba + off);
-        ch->user_pixel_stride = 4 * (int32_t)sizeof(float);
-        ch->user_line_stride = w * 4 * (int32_t)sizeof(float);
+        ch->user_pixel_stride = nch * (int32_t)sizeof(float);
+        ch->user_line_stride = w * nch * (int32_t)sizeof(float);
         ch->user_bytes_per_element = (int16_t)sizeof(float);
         ch->user_data_type = EXR_PIXEL_FLOAT;
     }
@@ -212,6 +238,8 @@ fail:
 static xs_result read_tile_chunk(const char *path, const xs_exr_layout *l, int x0, int y0, int w,
                                  int h, void **data, uint64_t *size, xs_err *err)
 {
+    const char *names[XS_EXR_MAX_CHANNELS];
+    const int nch = xs_exr_channel_names(l->aovs, names);
     xs_result result = XS_OK;
     exr_msgbuf mb;
     exr_context_initializer_t init = exr_init(&mb);
@@ -234,14 +262,14 @@ static xs_result read_tile_chunk(const char *path, const xs_exr_layout *l, int x
     if (st != EXR_STORAGE_TILED || comp != to_exr_compression(l->compression) ||
         (int)tx != l->tile_size || (int)ty != l->tile_size || lm != EXR_TILE_ONE_LEVEL ||
         dw.min.x != x0 || dw.min.y != y0 || dw.max.x != x0 + w - 1 || dw.max.y != y0 + h - 1 ||
-        chl->num_channels != 4) {
+        chl->num_channels != nch) {
         result = xs_err_set(err, XS_ERR_INVALID,
                             "%s: tile header does not match the job (expected tiled %dx%d at "
-                            "(%d,%d), tile size %d, 4 channels, same compression)",
-                            path, w, h, x0, y0, l->tile_size);
+                            "(%d,%d), tile size %d, %d channels, same compression)",
+                            path, w, h, x0, y0, l->tile_size, nch);
         goto fail;
     }
-    for (int c = 0; c < 4; ++c)
+    for (int c = 0; c < nch; ++c)
         if (chl->entries[c].pixel_type != EXR_PIXEL_FLOAT) {
             result = xs_err_set(err, XS_ERR_INVALID, "%s: channel %s is not 32-bit float", path,
                                 chl->entries[c].name.str);
@@ -320,8 +348,11 @@ fail:
     return result;
 }
 
-static xs_result read_rgba(const char *path, const unsigned char *mem, size_t mem_len,
-                           xs_image *out, xs_err *err)
+/* Reads the channels `names` (n of them) into records of n floats; missing
+ * channels are 0 (A: 1). required: how many leading names must be present. */
+static xs_result read_channels(const char *path, const unsigned char *mem, size_t mem_len,
+                               const char *const *names, int n, int required, xs_image *out,
+                               xs_err *err)
 {
     xs_result result = XS_OK;
     memset(out, 0, sizeof *out);
@@ -352,15 +383,14 @@ static xs_result read_rgba(const char *path, const unsigned char *mem, size_t me
                             path, (long long)W, (long long)H);
         goto fail;
     }
-    pix = malloc((size_t)(W * H) * 4 * sizeof(float));
+    pix = malloc((size_t)(W * H) * (size_t)n * sizeof(float));
     if (!pix) {
         result = xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    for (int64_t i = 0; i < W * H; ++i) {
-        pix[i * 4 + 0] = pix[i * 4 + 1] = pix[i * 4 + 2] = 0.0f;
-        pix[i * 4 + 3] = 1.0f;
-    }
+    for (int64_t i = 0; i < W * H; ++i)
+        for (int c = 0; c < n; ++c)
+            pix[i * n + c] = strcmp(names[c], "A") == 0 ? 1.0f : 0.0f;
     int32_t nchunks = 0;
     EXR_TRY(exr_get_chunk_count(ctxt, 0, &nchunks), "cannot read chunk count");
 
@@ -397,24 +427,26 @@ static xs_result read_rgba(const char *path, const unsigned char *mem, size_t me
              * blocks their first line */
             const int64_t px = st == EXR_STORAGE_TILED ? (int64_t)cx * tw : 0;
             const int64_t py = st == EXR_STORAGE_TILED ? (int64_t)cy * th : ci.start_y - dw.min.y;
-            int have_rgb = 0;
+            int have = 0;
             for (int c = 0; c < dec.channel_count; ++c) {
                 exr_coding_channel_info_t *ch = &dec.channels[c];
-                int off = (ch->channel_name[1] == '\0') ? channel_offset(ch->channel_name) : -1;
+                int off = channel_offset(ch->channel_name, names, n);
                 if (off < 0) {
                     ch->decode_to_ptr = NULL;
                     continue;
                 }
-                have_rgb += off < 3;
-                ch->decode_to_ptr = (uint8_t *)(pix + ((py * W + px) * 4 + off));
-                ch->user_pixel_stride = 4 * (int32_t)sizeof(float);
-                ch->user_line_stride = (int32_t)(W * 4 * (int64_t)sizeof(float));
+                have += off < required;
+                ch->decode_to_ptr = (uint8_t *)(pix + ((py * W + px) * n + off));
+                ch->user_pixel_stride = n * (int32_t)sizeof(float);
+                ch->user_line_stride = (int32_t)(W * n * (int64_t)sizeof(float));
                 ch->user_bytes_per_element = (int16_t)sizeof(float);
                 ch->user_data_type = EXR_PIXEL_FLOAT;
             }
-            if (have_rgb != 3) {
-                result = xs_err_set(err, XS_ERR_INVALID, "%s: channels: R, G and B are required",
-                                    path);
+            if (have != required) {
+                result = required == 3
+                             ? xs_err_set(err, XS_ERR_INVALID, "%s: channels: R, G and B are required", path)
+                             : xs_err_set(err, XS_ERR_INVALID, "%s: channels: expected the job's %d channels",
+                                          path, required);
                 goto fail;
             }
             EXR_TRY(exr_decoding_choose_default_routines(ctxt, 0, &dec), "cannot choose decoder");
@@ -428,6 +460,7 @@ static xs_result read_rgba(const char *path, const unsigned char *mem, size_t me
     out->y0 = dw.min.y;
     out->width = (int)W;
     out->height = (int)H;
+    out->channels = n;
     out->rgba = pix;
     return XS_OK;
 fail:
@@ -439,15 +472,24 @@ fail:
     return result;
 }
 
+static const char *const rgba_names[4] = {"R", "G", "B", "A"};
+
 xs_result xs_exr_read_rgba(const char *path, xs_image *out, xs_err *err)
 {
-    return read_rgba(path, NULL, 0, out, err);
+    return read_channels(path, NULL, 0, rgba_names, 4, 3, out, err);
 }
 
 xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t len, xs_image *out,
                                   xs_err *err)
 {
-    return read_rgba(label, (const unsigned char *)data, len, out, err);
+    return read_channels(label, (const unsigned char *)data, len, rgba_names, 4, 3, out, err);
+}
+
+xs_result xs_exr_read_record(const char *path, uint32_t aovs, xs_image *out, xs_err *err)
+{
+    const char *names[XS_EXR_MAX_CHANNELS];
+    int n = xs_exr_channel_names(aovs, names);
+    return read_channels(path, NULL, 0, names, n, n, out, err);
 }
 
 void xs_image_free(xs_image *img)

@@ -72,6 +72,7 @@ typedef struct xs_exr_layout {
     int tile_size;                 /* square EXR tiles, equal to the scheduler's tiles */
     xs_exr_compression compression;
     int zip_level;                 /* 0..9, used when compression is ZIP */
+    uint32_t aovs;                 /* XS_AOV_* channels beside RGBA (xs_exr_channel_names) */
     /* Optional string attributes written into every header (may be NULL). */
     const char *attr_job;
     const char *attr_software;
@@ -80,9 +81,17 @@ typedef struct xs_exr_layout {
     uint32_t attr_seed;
 } xs_exr_layout;
 
+enum { XS_EXR_MAX_CHANNELS = 16 };
+
+/* The channel names of a pixel record, in record order: R G B A, then
+ * albedo.R/G/B, normal.X/Y/Z, depth.Z, samples.N as aovs (XS_AOV_*) asks.
+ * names needs XS_EXR_MAX_CHANNELS slots; returns the count. */
+int xs_exr_channel_names(uint32_t aovs, const char **names);
+
 /* Writes one tile as a tiled EXR whose data window is the tile's rectangle
  * (x0, y0, w, h) in frame coordinates, holding a single compressed chunk.
- * rgba: w*h pixels, 4 floats each, row-major, borrowed for the call.
+ * rgba: w*h pixel records (4 floats plus the layout's AOVs), row-major,
+ * borrowed for the call.
  * Written under a temporary name and committed with xs_commit_file. */
 xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout,
                             int x0, int y0, int w, int h, const float *rgba, xs_err *err);
@@ -99,7 +108,8 @@ xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
 typedef struct xs_image {
     int x0, y0;          /* data window origin */
     int width, height;
-    float *rgba;         /* width*height*4, owned; free with xs_image_free */
+    int channels;        /* floats per pixel: 4, or a record's (xs_exr_read_record) */
+    float *rgba;         /* width*height*channels, owned; free with xs_image_free */
 } xs_image;
 
 /* Reads any single-part scanline or tiled EXR with R, G, B (and optionally A)
@@ -108,6 +118,9 @@ xs_result xs_exr_read_rgba(const char *path, xs_image *out, xs_err *err);
 /* The same from bytes in memory; label names them in messages. */
 xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t len, xs_image *out,
                                   xs_err *err);
+/* Reads a file with exactly the records of a job with these AOVs (all its
+ * channels required), e.g. to verify a tile. */
+xs_result xs_exr_read_record(const char *path, uint32_t aovs, xs_image *out, xs_err *err);
 void xs_image_free(xs_image *img);
 
 /* ---- PNG ------------------------------------------------------------------ */

@@ -181,6 +181,7 @@ XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, x
         if (n->count > 0) {
             for (uint32_t i = n->first; i < n->first + n->count; ++i) {
                 const xs_instance *in = &s->instances[i];
+                c->inst_visits++;
                 xs_vec3 o = xs_xf_point(in->inv, r->o), d = xs_xf_dir(in->inv, r->d);
                 if (xs_trace_blas(s, s->meshes[in->mesh].root, o, d, any_hit, i, hit, c))
                     return true;

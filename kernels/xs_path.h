@@ -1,196 +1,175 @@
 /* The path tracer: one pixel's samples, and the loop over a block of a tile's
- * rows. Diffuse surfaces (glTF base colour and its texture), emission
- * (emissive factor x strength x texture), next-event estimation to one light
- * chosen by power (emissive triangles of every instance, point, spot and
- * directional lights), cosine-weighted bounces, Russian roulette, and a
- * constant or equirectangular environment for escaping rays.
+ * rows.
  *
- * Estimator: emission is added where a camera ray hits a light directly;
- * after a bounce, direct light comes only from next-event estimation (so it is
- * never counted twice) and escaping rays add the environment, which NEE does
- * not sample. A pixel's value is the mean of its samples, accumulated in sample
- * order, so it depends on (seed, frame, pixel, sample) alone. Metallic,
- * roughness, transmission and IOR are carried in xs_material but shaded as
- * diffuse until the light-transport issue lands.
+ * Estimator: a unidirectional path tracer with next-event estimation and
+ * multiple importance sampling (power heuristic) between BSDF sampling and
+ * light sampling, for emissive triangles and the environment; punctual lights
+ * are delta lights, reached by light sampling only. Materials are the glTF
+ * metallic-roughness BSDF (xs_bsdf.h) with textured base colour,
+ * metallic-roughness, emission, normal maps and alpha mask. Russian roulette
+ * from bounce rr_start, a bounce limit, optional clamping of indirect light.
+ *
+ * Sampling: each sample draws its dimensions from the Owen-scrambled Sobol'
+ * sampler (xs_sampler.h) keyed by (seed, frame, pixel, sample). The pixel
+ * filter is importance-sampled (the offset is drawn from the filter itself),
+ * so every sample lands in exactly one pixel with weight 1 and a pixel is the
+ * plain mean of its samples: tiles never see each other's samples, and there
+ * are no seams between them.
+ *
+ * Output per pixel (xs_aov_channels(tp->aovs) floats): RGBA, then the AOVs tp->aovs asks
+ * for, in XS_AOV_* order.
  */
 #ifndef XS_PATH_H
 #define XS_PATH_H
 
-#include "kernels/xs_intersect.h"
-#include "kernels/xs_rng.h"
+#include "kernels/xs_bsdf.h"
+#include "kernels/xs_light.h"
+#include "kernels/xs_sampler.h"
 
-XS_DEVICE xs_vec3 xs_offset(xs_vec3 p, xs_vec3 n, float eps)
+/* Sampler dimension pairs: 0 is the pixel filter; each bounce then takes 4. */
+enum { XS_PAIRS_PER_BOUNCE = 4 };
+
+XS_DEVICE float xs_power_heuristic(float a, float b)
 {
-    float m = xs_maxf(fabsf(p.x), xs_maxf(fabsf(p.y), fabsf(p.z)));
-    return xs_add(p, xs_scale(n, eps * (1.0f + m)));
+    float a2 = a * a, b2 = b * b;
+    return a2 + b2 > 0.0f ? a2 / (a2 + b2) : 0.0f;
 }
 
-/* Index of the light whose CDF interval holds u (binary search). */
-XS_DEVICE uint32_t xs_pick_light(const xs_scene_view *s, float u)
-{
-    uint32_t lo = 0, hi = s->light_count - 1;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (u < s->light_cdf[mid])
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
-}
-
-/* A triangle of an instance in world space: v0, edges, unnormalised normal
- * facing its front side. */
-XS_DEVICE void xs_world_tri(const xs_scene_view *s, uint32_t inst, uint32_t tri, xs_vec3 *v0,
-                            xs_vec3 *e1, xs_vec3 *e2, xs_vec3 *ng)
-{
-    const xs_instance *in = &s->instances[inst];
-    const xs_tri *t = &s->tris[tri];
-    *v0 = xs_xf_point(in->xf, t->v0);
-    *e1 = xs_xf_dir(in->xf, t->e1);
-    *e2 = xs_xf_dir(in->xf, t->e2);
-    *ng = xs_cross(*e1, *e2);
-    if ((in->flags & XS_INST_FLIPPED) != 0u)
-        *ng = xs_neg(*ng);
-}
-
-/* A colour factor times its texture (sRGB-decoded) at uv, when there is one. */
-XS_DEVICE xs_vec3 xs_textured(const xs_scene_view *s, xs_vec3 factor, const xs_texslot *slot,
-                              const xs_uv *uv)
-{
-    if (slot->tex < 0)
-        return factor;
-    float t[4];
-    xs_tex_sample(s, slot, uv, true, t);
-    return xs_mul(factor, xs_v3(t[0], t[1], t[2]));
-}
-
-XS_DEVICE xs_vec3 xs_emission_at(const xs_scene_view *s, const xs_material *m, const xs_uv *uv)
-{
-    return xs_textured(s, m->emission, &m->emit_tex, uv);
-}
-
-XS_DEVICE xs_vec3 xs_albedo_at(const xs_scene_view *s, const xs_material *m, const xs_uv *uv)
-{
-    return xs_textured(s, m->albedo, &m->base_tex, uv);
-}
-
-XS_DEVICE xs_vec3 xs_env_radiance(const xs_scene_view *s, xs_vec3 d)
-{
-    if (!s->env)
-        return s->background;
-    /* equirectangular: u around +y starting at -z, v from +y down */
-    float u = 0.5f + atan2f(d.x, -d.z) * (0.5f * XS_INV_PI);
-    float v = acosf(xs_maxf(-1.0f, xs_minf(1.0f, d.y))) * XS_INV_PI;
-    int x = (int)(u * (float)s->env_w), y = (int)(v * (float)s->env_h);
-    x = x < 0 ? 0 : (x >= s->env_w ? s->env_w - 1 : x);
-    y = y < 0 ? 0 : (y >= s->env_h ? s->env_h - 1 : y);
-    const float *p = s->env + ((size_t)y * (size_t)s->env_w + (size_t)x) * 3u;
-    return xs_mul(s->background, xs_v3(p[0], p[1], p[2]));
-}
-
-XS_DEVICE bool xs_occluded(const xs_scene_view *s, xs_vec3 p, xs_vec3 n, xs_vec3 target,
-                           bool to_infinity, xs_vec3 wi, xs_counters *c)
+XS_DEVICE bool xs_occluded(const xs_scene_view *s, xs_vec3 p, xs_vec3 n, xs_vec3 wi, float dist,
+                           xs_counters *c)
 {
     xs_ray sr;
     sr.o = xs_offset(p, n, s->ray_eps);
-    if (to_infinity) {
-        sr.d = wi;
-        sr.tmax = INFINITY;
-    } else {
-        xs_vec3 d2 = xs_sub(target, sr.o);
-        float len = xs_length(d2);
-        sr.d = xs_scale(d2, 1.0f / len);
-        sr.tmax = len * (1.0f - 1e-4f);
-    }
+    sr.d = wi;
+    sr.tmax = dist == INFINITY ? INFINITY : xs_length(xs_sub(xs_add(p, xs_scale(wi, dist)), sr.o)) * (1.0f - 1e-4f);
     xs_hit h;
     c->shadow_rays++;
     return xs_trace(s, &sr, true, &h, c);
 }
 
-/* Direct light at p (shading normal n) from one light chosen by power, with a
- * shadow ray: returns Li * cos / pdf (the caller multiplies by the BSDF). */
-XS_DEVICE xs_vec3 xs_sample_direct(const xs_scene_view *s, xs_vec3 p, xs_vec3 n, xs_rng *rng,
-                                   xs_counters *c)
+/* Everything shading needs at a hit. */
+typedef struct xs_surface {
+    xs_vec3 p;
+    xs_vec3 ng;      /* geometric normal on the side the ray came from */
+    xs_vec3 ns;      /* shading normal, same side */
+    xs_vec3 tx, ty;  /* shading frame with ns */
+    bool front;      /* the ray hit the front face */
+    const xs_material *m;
+    xs_uv uv;
+    xs_bsdf bsdf;
+} xs_surface;
+
+XS_DEVICE xs_vec3 xs_to_local(const xs_surface *sf, xs_vec3 v)
 {
-    float ul = xs_rng_float(rng), u1 = xs_rng_float(rng), u2 = xs_rng_float(rng);
-    xs_vec3 zero = xs_v3(0.0f, 0.0f, 0.0f);
-    if (s->light_count == 0)
-        return zero;
-    uint32_t li = xs_pick_light(s, ul);
-    const xs_light *L = &s->lights[li];
-    float pmf = s->light_pmf[li];
-    if (!(pmf > 0.0f))
-        return zero;
-    if (L->type == XS_LIGHT_TRI) {
-        xs_vec3 v0, e1, e2, ng;
-        xs_world_tri(s, L->instance, L->tri, &v0, &e1, &e2, &ng);
-        float su = sqrtf(u1);
-        float b1 = 1.0f - su, b2 = u2 * su;
-        xs_vec3 lp = xs_add(v0, xs_add(xs_scale(e1, b1), xs_scale(e2, b2)));
-        float area2 = xs_length(ng); /* twice the area */
-        if (!(area2 > 0.0f))
-            return zero;
-        xs_vec3 ln = xs_scale(ng, 1.0f / area2);
-        xs_vec3 d = xs_sub(lp, p);
-        float dist2 = xs_dot(d, d);
-        if (!(dist2 > 0.0f))
-            return zero;
-        xs_vec3 wi = xs_scale(d, 1.0f / sqrtf(dist2));
-        const xs_tri_attr *at = &s->attrs[L->tri];
-        const xs_material *m = &s->materials[at->material];
-        float cos_s = xs_dot(n, wi), cos_l = -xs_dot(ln, wi);
-        if ((m->flags & XS_MAT_EMIT_TWO_SIDED) != 0u)
-            cos_l = fabsf(cos_l);
-        if (cos_s <= 0.0f || cos_l <= 0.0f)
-            return zero;
-        if (xs_occluded(s, p, n, lp, false, wi, c))
-            return zero;
-        xs_uv uv = xs_tri_uv(at, b1, b2);
-        /* pdf in area measure: pmf / area; to solid angle: * dist2 / cos_l */
-        float w = cos_s * cos_l * (0.5f * area2) / (dist2 * pmf);
-        return xs_scale(xs_emission_at(s, m, &uv), w);
-    }
-    if (L->type == XS_LIGHT_DIR) {
-        xs_vec3 wi = xs_neg(L->dir);
-        float cos_s = xs_dot(n, wi);
-        if (cos_s <= 0.0f || xs_occluded(s, p, n, zero, true, wi, c))
-            return zero;
-        return xs_scale(L->intensity, cos_s / pmf);
-    }
-    /* point and spot */
-    xs_vec3 d = xs_sub(L->pos, p);
-    float dist2 = xs_dot(d, d);
-    if (!(dist2 > 0.0f))
-        return zero;
-    float dist = sqrtf(dist2);
-    xs_vec3 wi = xs_scale(d, 1.0f / dist);
-    float cos_s = xs_dot(n, wi);
-    if (cos_s <= 0.0f)
-        return zero;
-    float att = 1.0f / dist2;
-    if (L->range > 0.0f) {
-        float r = dist / L->range, r4 = r * r * r * r;
-        att *= xs_maxf(0.0f, xs_minf(1.0f, 1.0f - r4));
-    }
-    if (L->type == XS_LIGHT_SPOT) {
-        float cd = -xs_dot(wi, L->dir);
-        float k = (cd - L->cos_outer) / xs_maxf(1e-4f, L->cos_inner - L->cos_outer);
-        k = xs_maxf(0.0f, xs_minf(1.0f, k));
-        att *= k * k;
-    }
-    if (!(att > 0.0f) || xs_occluded(s, p, n, L->pos, false, wi, c))
-        return zero;
-    return xs_scale(L->intensity, att * cos_s / pmf);
+    return xs_v3(xs_dot(v, sf->tx), xs_dot(v, sf->ty), xs_dot(v, sf->ns));
 }
+XS_DEVICE xs_vec3 xs_from_local(const xs_surface *sf, xs_vec3 v)
+{
+    return xs_add(xs_add(xs_scale(sf->tx, v.x), xs_scale(sf->ty, v.y)), xs_scale(sf->ns, v.z));
+}
+
+/* Interpolates an octahedral attribute at barycentrics (b1, b2). */
+XS_DEVICE xs_vec3 xs_attr_lerp(const uint32_t *e, float b1, float b2)
+{
+    xs_vec3 a = xs_oct_decode(e[0]), b = xs_oct_decode(e[1]), c = xs_oct_decode(e[2]);
+    return xs_add(xs_add(xs_scale(a, 1.0f - b1 - b2), xs_scale(b, b1)), xs_scale(c, b2));
+}
+
+XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs_hit *h,
+                             xs_surface *sf)
+{
+    const xs_tri_attr *at = &s->attrs[h->tri];
+    const xs_instance *in = &s->instances[h->instance];
+    const xs_tri *t = &s->tris[h->tri];
+    const xs_material *m = &s->materials[at->material];
+    sf->m = m;
+    sf->p = xs_add(ray->o, xs_scale(ray->d, h->t));
+    sf->uv = xs_tri_uv(at, h->u, h->v);
+    xs_vec3 ng = xs_normalize(xs_xf_normal(in->inv, xs_cross(t->e1, t->e2)));
+    sf->front = xs_dot(ng, ray->d) < 0.0f;
+    xs_vec3 ns = ng;
+    if ((at->flags & XS_ATTR_NORMALS) != 0u) {
+        xs_vec3 n = xs_normalize(xs_xf_normal(in->inv, xs_attr_lerp(at->n, h->u, h->v)));
+        if (xs_dot(n, n) > 0.5f)
+            ns = n;
+    }
+    if (m->normal_tex.tex >= 0 && (at->flags & XS_ATTR_TANGENTS) != 0u) {
+        float tx[4];
+        xs_tex_sample(s, &m->normal_tex, &sf->uv, false, tx);
+        xs_vec3 tn = xs_v3((2.0f * tx[0] - 1.0f) * m->normal_scale,
+                           (2.0f * tx[1] - 1.0f) * m->normal_scale, 2.0f * tx[2] - 1.0f);
+        xs_vec3 T = xs_xf_dir(in->xf, xs_attr_lerp(at->t, h->u, h->v));
+        T = xs_sub(T, xs_scale(ns, xs_dot(ns, T))); /* Gram-Schmidt against ns */
+        if (xs_dot(T, T) > 1e-12f) {
+            T = xs_normalize(T);
+            xs_vec3 B = xs_cross(ns, T);
+            if ((at->flags & XS_ATTR_BITAN_NEG) != 0u)
+                B = xs_neg(B);
+            if ((in->flags & XS_INST_FLIPPED) != 0u)
+                B = xs_neg(B);
+            xs_vec3 n = xs_normalize(xs_add(xs_add(xs_scale(T, tn.x), xs_scale(B, tn.y)),
+                                            xs_scale(ns, tn.z)));
+            if (xs_dot(n, n) > 0.5f)
+                ns = n;
+        }
+    }
+    if (!sf->front) {
+        ng = xs_neg(ng);
+        ns = xs_neg(ns);
+    }
+    /* a shading normal facing away from the viewer would leak light: fall back */
+    if (xs_dot(ns, ray->d) >= 0.0f)
+        ns = ng;
+    sf->ng = ng;
+    sf->ns = ns;
+    xs_onb(ns, &sf->tx, &sf->ty);
+    /* material parameters at this point */
+    xs_bsdf *b = &sf->bsdf;
+    b->base = xs_textured(s, m->albedo, &m->base_tex, &sf->uv);
+    float metallic = m->metallic, roughness = m->roughness, trans = m->transmission;
+    if (m->mr_tex.tex >= 0) {
+        float tm[4];
+        xs_tex_sample(s, &m->mr_tex, &sf->uv, false, tm);
+        roughness *= tm[1];
+        metallic *= tm[2];
+    }
+    if (m->trans_tex.tex >= 0 && trans > 0.0f) {
+        float tt[4];
+        xs_tex_sample(s, &m->trans_tex, &sf->uv, false, tt);
+        trans *= tt[0];
+    }
+    b->metallic = xs_maxf(0.0f, xs_minf(1.0f, metallic));
+    b->alpha = xs_roughness_to_alpha(roughness);
+    b->transmission = xs_maxf(0.0f, xs_minf(1.0f, trans));
+    float r = (m->ior - 1.0f) / (m->ior + 1.0f);
+    b->f0 = r * r;
+}
+
+XS_DEVICE xs_vec3 xs_clamp_contrib(xs_vec3 v, float clamp)
+{
+    float m = xs_max3(v);
+    return (clamp > 0.0f && m > clamp) ? xs_scale(v, clamp / m) : v;
+}
+
+/* What the first hit of a camera ray leaves for the AOVs. */
+typedef struct xs_first_hit {
+    bool hit;
+    xs_vec3 albedo, normal;
+    float depth;
+} xs_first_hit;
 
 /* Radiance along one camera sample; writes alpha (1 when the camera ray hit). */
 XS_DEVICE xs_vec3 xs_trace_path(const xs_scene_view *s, const xs_tile_params *tp, xs_ray ray,
-                                xs_rng *rng, float *alpha, xs_counters *c)
+                                xs_sampler *smp, float *alpha, xs_first_hit *fh, xs_counters *c)
 {
-    xs_vec3 L = xs_v3(0.0f, 0.0f, 0.0f);
-    xs_vec3 T = xs_v3(1.0f, 1.0f, 1.0f);
+    xs_vec3 L = xs_v3_all(0.0f);
+    xs_vec3 T = xs_v3_all(1.0f);
+    float prev_pdf = 0.0f; /* solid-angle pdf of the BSDF sample that made ray; 0: camera */
+    bool mis = tp->mis == XS_MIS_ON, use_nee = tp->mis != XS_MIS_BSDF_ONLY;
     *alpha = 0.0f;
+    fh->hit = false;
+    fh->albedo = fh->normal = xs_v3_all(0.0f);
+    fh->depth = 1e10f;
     for (int bounce = 0;; ++bounce) {
         xs_hit h;
         if (bounce == 0)
@@ -198,57 +177,86 @@ XS_DEVICE xs_vec3 xs_trace_path(const xs_scene_view *s, const xs_tile_params *tp
         else
             c->bounce_rays++;
         if (!xs_trace(s, &ray, false, &h, c)) {
-            L = xs_add(L, xs_mul(T, xs_env_radiance(s, ray.d)));
+            /* escaped: the environment */
+            float w = 1.0f;
+            if (bounce > 0 && use_nee && s->env_light != UINT32_MAX)
+                w = mis ? xs_power_heuristic(prev_pdf, xs_light_pdf_env(s, ray.d)) : 0.0f;
+            xs_vec3 e = xs_scale(xs_mul(T, xs_env_radiance(s, ray.d)), w);
+            L = xs_add(L, bounce > 0 ? xs_clamp_contrib(e, tp->clamp) : e);
             break;
         }
-        if (bounce == 0)
+        xs_surface sf;
+        xs_surface_at(s, &ray, &h, &sf);
+        const xs_material *m = sf.m;
+        if (bounce == 0) {
             *alpha = 1.0f;
-        const xs_tri_attr *at = &s->attrs[h.tri];
-        const xs_material *m = &s->materials[at->material];
-        const xs_instance *in = &s->instances[h.instance];
-        const xs_tri *t = &s->tris[h.tri];
-        xs_vec3 ng = xs_normalize(xs_xf_normal(in->inv, xs_cross(t->e1, t->e2)));
-        if ((in->flags & XS_INST_FLIPPED) != 0u)
-            ng = xs_neg(ng);
-        bool front = xs_dot(ng, ray.d) < 0.0f;
-        xs_uv uv = xs_tri_uv(at, h.u, h.v);
-        if (bounce == 0 && (front || (m->flags & XS_MAT_EMIT_TWO_SIDED) != 0u))
-            L = xs_add(L, xs_mul(T, xs_emission_at(s, m, &uv)));
+            fh->hit = true;
+            fh->albedo = sf.bsdf.base;
+            fh->normal = sf.ns;
+            fh->depth = h.t * xs_dot(ray.d, s->camera.fwd);
+        }
+        /* emission reached by the BSDF sample (or the camera) */
+        if (sf.front || (m->flags & XS_MAT_EMIT_TWO_SIDED) != 0u) {
+            if (xs_max3(m->emission) > 0.0f) {
+                float w = 1.0f;
+                if (bounce > 0 && use_nee)
+                    w = mis ? xs_power_heuristic(prev_pdf, xs_light_pdf_tri(s, h.instance, h.tri, ray.d, h.t))
+                            : 0.0f;
+                xs_vec3 e = xs_scale(xs_mul(T, xs_emission_at_uv(s, m, &sf.uv)), w);
+                L = xs_add(L, bounce > 0 ? xs_clamp_contrib(e, tp->clamp) : e);
+            }
+        }
         if (bounce >= tp->max_bounces)
             break;
-        xs_vec3 n = front ? ng : xs_neg(ng);
-        xs_vec3 p = xs_add(ray.o, xs_scale(ray.d, h.t));
-        xs_vec3 albedo = xs_albedo_at(s, m, &uv);
-        if (xs_max3(albedo) <= 0.0f)
-            break;
-        xs_vec3 f = xs_scale(albedo, XS_INV_PI);
+        c->shade_events++;
+        xs_vec3 wo = xs_to_local(&sf, xs_neg(ray.d));
+        xs_bsdf_prepare(&sf.bsdf, s->ggx_tables, wo);
+        float u_light, u_rr, ul1, ul2, ub1, ub2, u_lobe, u_unused;
+        xs_sample_2d(smp, &u_light, &u_rr);
+        xs_sample_2d(smp, &ul1, &ul2);
+        xs_sample_2d(smp, &ub1, &ub2);
+        xs_sample_2d(smp, &u_lobe, &u_unused);
+        (void)u_unused;
         /* next-event estimation */
-        xs_vec3 Ld = xs_sample_direct(s, p, n, rng, c);
-        L = xs_add(L, xs_mul(T, xs_mul(f, Ld)));
-        /* cosine-weighted bounce: f * cos / pdf = albedo */
-        float u1 = xs_rng_float(rng), u2 = xs_rng_float(rng);
-        float r = sqrtf(u1), phi = 2.0f * XS_PI * u2;
-        float lx = r * cosf(phi), ly = r * sinf(phi), lz = sqrtf(xs_maxf(0.0f, 1.0f - u1));
-        xs_vec3 tx, ty;
-        xs_onb(n, &tx, &ty);
-        xs_vec3 wi = xs_add(xs_add(xs_scale(tx, lx), xs_scale(ty, ly)), xs_scale(n, lz));
-        T = xs_mul(T, albedo);
-        /* Russian roulette */
-        float ur = xs_rng_float(rng);
+        xs_light_sample ls;
+        if (use_nee && xs_light_sample_at(s, sf.p, u_light, ul1, ul2, &ls)) {
+            xs_vec3 wl = xs_to_local(&sf, ls.wi);
+            float gside = xs_dot(ls.wi, sf.ng);
+            float pdf_b;
+            xs_vec3 f = xs_bsdf_eval(&sf.bsdf, wo, wl, &pdf_b);
+            /* the geometric side must agree with the lobe (reflect / transmit) */
+            bool ok = (wl.z > 0.0f) == (gside > 0.0f) && xs_max3(f) > 0.0f && xs_max3(ls.L) > 0.0f;
+            if (ok && !xs_occluded(s, sf.p, gside > 0.0f ? sf.ng : xs_neg(sf.ng), ls.wi, ls.dist, c)) {
+                float w = (ls.delta || !mis) ? 1.0f : xs_power_heuristic(ls.pdf, pdf_b);
+                xs_vec3 d = xs_scale(xs_mul(T, xs_mul(f, ls.L)), w / ls.pdf);
+                L = xs_add(L, bounce > 0 ? xs_clamp_contrib(d, tp->clamp) : d);
+            }
+        }
+        /* BSDF sampling */
+        xs_vec3 wl, weight;
+        float pdf;
+        if (!xs_bsdf_sample(&sf.bsdf, wo, u_lobe, ub1, ub2, &wl, &weight, &pdf))
+            break;
+        xs_vec3 wi = xs_from_local(&sf, wl);
+        float gside = xs_dot(wi, sf.ng);
+        if ((wl.z > 0.0f) != (gside > 0.0f))
+            break;
+        T = xs_mul(T, weight);
+        prev_pdf = pdf;
         if (bounce + 1 >= tp->rr_start) {
             float q = xs_minf(0.95f, xs_max3(T));
-            if (ur >= q)
+            if (!(u_rr < q))
                 break;
             T = xs_scale(T, 1.0f / q);
         }
-        ray.o = xs_offset(p, n, s->ray_eps);
+        ray.o = xs_offset(sf.p, gside > 0.0f ? sf.ng : xs_neg(sf.ng), s->ray_eps);
         ray.d = xs_normalize(wi);
         ray.tmax = INFINITY;
     }
     return L;
 }
 
-/* The camera ray through frame pixel (px + jx, py + jy), y down. */
+/* The camera ray through frame position (fx, fy) in pixels, y down. */
 XS_DEVICE xs_ray xs_camera_ray(const xs_camera *cam, int fw, int fh, float fx, float fy)
 {
     float sx = (2.0f * fx / (float)fw - 1.0f) * cam->tan_half_fovy * cam->aspect;
@@ -260,43 +268,91 @@ XS_DEVICE xs_ray xs_camera_ray(const xs_camera *cam, int fw, int fh, float fx, f
     return r;
 }
 
-/* Renders frame pixel (px, py): out receives RGBA, the mean of spp samples. */
+/* A pixel offset drawn from the filter (inverse CDF table, linear between
+ * entries); u in [0, 1). */
+XS_DEVICE float xs_filter_offset(const xs_scene_view *s, float u)
+{
+    float x = u * (float)XS_FILTER_TABLE;
+    int i = (int)x;
+    i = i >= XS_FILTER_TABLE ? XS_FILTER_TABLE - 1 : i;
+    float f = x - (float)i;
+    return s->filter_icdf[i] * (1.0f - f) + s->filter_icdf[i + 1] * f;
+}
+
+/* Floats a pixel record holds for the given AOV set. */
+XS_DEVICE int xs_aov_channels(uint32_t aovs)
+{
+    return 4 + ((aovs & XS_AOV_ALBEDO) ? 3 : 0) + ((aovs & XS_AOV_NORMAL) ? 3 : 0) +
+           ((aovs & XS_AOV_DEPTH) ? 1 : 0) + ((aovs & XS_AOV_SAMPLES) ? 1 : 0);
+}
+
+/* Renders frame pixel (px, py) into out (xs_aov_channels(tp->aovs) floats): the mean of
+ * its spp samples, each placed by the filter around the pixel's centre. */
 XS_DEVICE void xs_render_pixel(const xs_scene_view *s, const xs_tile_params *tp, int px, int py,
                                float *out, xs_counters *c)
 {
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    xs_vec3 alb = xs_v3_all(0.0f), nrm = xs_v3_all(0.0f);
+    float depth = 1e10f;
+    int good = 0;
     for (int k = 0; k < tp->spp; ++k) {
-        xs_rng rng = xs_rng_init(tp->seed, tp->frame, (uint32_t)px, (uint32_t)py, (uint32_t)k);
-        float jx = xs_rng_float(&rng), jy = xs_rng_float(&rng);
-        xs_ray ray = xs_camera_ray(&s->camera, tp->frame_width, tp->frame_height,
-                                   (float)px + jx, (float)py + jy);
+        xs_sampler smp = xs_sampler_init(tp->seed, tp->frame, (uint32_t)px, (uint32_t)py, (uint32_t)k);
+        float u1, u2;
+        xs_sample_2d(&smp, &u1, &u2);
+        float fx = (float)px + 0.5f + xs_filter_offset(s, u1);
+        float fy = (float)py + 0.5f + xs_filter_offset(s, u2);
+        xs_ray ray = xs_camera_ray(&s->camera, tp->frame_width, tp->frame_height, fx, fy);
         float a;
-        xs_vec3 L = xs_trace_path(s, tp, ray, &rng, &a, c);
+        xs_first_hit fh;
+        xs_vec3 L = xs_trace_path(s, tp, ray, &smp, &a, &fh, c);
         if (!(isfinite(L.x) && isfinite(L.y) && isfinite(L.z))) {
             c->nonfinite++;
             continue;
         }
+        good++;
         acc[0] += L.x;
         acc[1] += L.y;
         acc[2] += L.z;
         acc[3] += a;
+        if (fh.hit) {
+            alb = xs_add(alb, fh.albedo);
+            nrm = xs_add(nrm, fh.normal);
+            depth = xs_minf(depth, fh.depth);
+        }
     }
-    float inv = 1.0f / (float)tp->spp;
+    float inv = good > 0 ? 1.0f / (float)good : 0.0f;
     out[0] = acc[0] * inv;
     out[1] = acc[1] * inv;
     out[2] = acc[2] * inv;
     out[3] = acc[3] * inv;
+    int o = 4;
+    if ((tp->aovs & XS_AOV_ALBEDO) != 0u) {
+        out[o++] = alb.x * inv;
+        out[o++] = alb.y * inv;
+        out[o++] = alb.z * inv;
+    }
+    if ((tp->aovs & XS_AOV_NORMAL) != 0u) {
+        xs_vec3 n = xs_normalize(nrm);
+        out[o++] = n.x;
+        out[o++] = n.y;
+        out[o++] = n.z;
+    }
+    if ((tp->aovs & XS_AOV_DEPTH) != 0u)
+        out[o++] = depth;
+    if ((tp->aovs & XS_AOV_SAMPLES) != 0u)
+        out[o++] = (float)good;
 }
 
-/* Renders tile rows [row_begin, row_end) into rgba (the tile's own buffer,
- * width*height*4 floats, row-major). */
+/* Renders tile rows [row_begin, row_end) into buf (the tile's own buffer,
+ * width*height records of xs_aov_channels(tp->aovs) floats, row-major). */
 XS_DEVICE void xs_render_rows(const xs_scene_view *s, const xs_tile_params *tp, int row_begin,
-                              int row_end, float *XS_RESTRICT rgba, xs_counters *c)
+                              int row_end, float *XS_RESTRICT buf, xs_counters *c)
 {
+    size_t stride = (size_t)xs_aov_channels(tp->aovs);
     for (int y = row_begin; y < row_end; ++y)
         for (int x = 0; x < tp->width; ++x)
             xs_render_pixel(s, tp, tp->x0 + x, tp->y0 + y,
-                            rgba + ((size_t)y * (size_t)tp->width + (size_t)x) * 4u, c);
+                            buf + ((size_t)y * (size_t)tp->width + (size_t)x) * stride, c);
 }
 
 #endif

@@ -83,4 +83,20 @@ XS_DEVICE float xs_material_alpha(const xs_scene_view *s, const xs_material *m, 
     return a;
 }
 
+/* A colour factor times its texture (sRGB-decoded) at uv, when there is one. */
+XS_DEVICE xs_vec3 xs_textured(const xs_scene_view *s, xs_vec3 factor, const xs_texslot *slot,
+                              const xs_uv *uv)
+{
+    if (slot->tex < 0)
+        return factor;
+    float t[4];
+    xs_tex_sample(s, slot, uv, true, t);
+    return xs_mul(factor, xs_v3(t[0], t[1], t[2]));
+}
+
+XS_DEVICE xs_vec3 xs_emission_at_uv(const xs_scene_view *s, const xs_material *m, const xs_uv *uv)
+{
+    return xs_textured(s, m->emission, &m->emit_tex, uv);
+}
+
 #endif

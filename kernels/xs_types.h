@@ -23,11 +23,19 @@ typedef struct xs_tri {
     xs_vec3 v0, e1, e2; /* object space; v1 = v0 + e1, v2 = v0 + e2 */
 } xs_tri;
 
+enum {
+    XS_ATTR_NORMALS = 1,   /* n[] holds vertex normals (else: flat shading) */
+    XS_ATTR_TANGENTS = 2,  /* t[] holds tangents (else: none, no normal map) */
+    XS_ATTR_BITAN_NEG = 4  /* bitangent = -(n x t) (glTF TANGENT.w = -1) */
+};
+
 /* What shading needs of a triangle beside its position. */
 typedef struct xs_tri_attr {
     float uv[2][6];    /* TEXCOORD_0 and TEXCOORD_1 at v0, v1, v2 (zeros when absent) */
+    uint32_t n[3];     /* object-space vertex normals, octahedral (xs_oct_encode) */
+    uint32_t t[3];     /* object-space tangents, octahedral */
     uint32_t material;
-    uint32_t pad_;
+    uint32_t flags;    /* XS_ATTR_* */
 } xs_tri_attr;
 
 typedef struct xs_bvh_node {
@@ -85,11 +93,14 @@ typedef struct xs_material {
     uint32_t flags;
     float alpha, alpha_cutoff;
     xs_texslot base_tex, emit_tex;
-    /* carried for the light-transport issue; not yet shaded */
+    xs_texslot mr_tex;     /* metallic (B) and roughness (G), linear */
+    xs_texslot normal_tex; /* tangent-space normal map, linear */
+    xs_texslot trans_tex;  /* transmission (R), linear */
+    float normal_scale;
     float metallic, roughness, transmission, ior;
 } xs_material;
 
-enum { XS_LIGHT_TRI = 0, XS_LIGHT_POINT = 1, XS_LIGHT_SPOT = 2, XS_LIGHT_DIR = 3 };
+enum { XS_LIGHT_TRI = 0, XS_LIGHT_POINT = 1, XS_LIGHT_SPOT = 2, XS_LIGHT_DIR = 3, XS_LIGHT_ENV = 4 };
 
 typedef struct xs_light {
     uint32_t type;
@@ -125,12 +136,39 @@ typedef struct xs_scene_view {
     const float *light_cdf; /* chosen by power */
     const float *light_pmf;
     uint32_t light_count;
+    /* emissive triangle -> light: inst_light_base[instance] + tri_light[tri]
+     * (UINT32_MAX in either: not a light) */
+    const uint32_t *inst_light_base;
+    const uint32_t *tri_light;
+    uint32_t env_light;  /* index of the environment in lights[], UINT32_MAX: none */
     xs_vec3 background;  /* radiance of escaping rays (times env when present) */
     const float *env;    /* equirectangular RGB float, env_w x env_h, or NULL */
     int env_w, env_h;
+    /* environment importance sampling: piecewise-constant over env pixels
+     * by luminance x sin(theta); row CDF (env_h + 1) and per-row CDFs
+     * (env_h x (env_w + 1)), and the function's integral over [0,1]^2 */
+    const float *env_row_cdf;
+    const float *env_col_cdf;
+    float env_func_int;
+    const float *ggx_tables; /* 2 x XS_GGX_TABLE_N^2: E and E_w (xs_bsdf.h) */
+    const float *filter_icdf; /* XS_FILTER_TABLE + 1 entries: pixel offset at CDF u */
+    float world_radius;
     float ray_eps;       /* self-intersection offset, relative to coordinates */
     xs_camera camera;
 } xs_scene_view;
+
+enum { XS_FILTER_TABLE = 256 };
+
+/* Which estimators the path tracer combines (tests compare them). */
+enum { XS_MIS_ON = 0, XS_MIS_BSDF_ONLY = 1, XS_MIS_LIGHT_ONLY = 2 };
+
+/* Output channels beside RGBA, in this order in a pixel's record. */
+enum {
+    XS_AOV_ALBEDO = 1,  /* 3: base colour at the first hit */
+    XS_AOV_NORMAL = 2,  /* 3: world shading normal at the first hit */
+    XS_AOV_DEPTH = 4,   /* 1: camera-space z of the nearest first hit (1e10: none) */
+    XS_AOV_SAMPLES = 8  /* 1: samples that went into the pixel */
+};
 
 /* What one tile's render needs beside the scene. */
 typedef struct xs_tile_params {
@@ -141,6 +179,9 @@ typedef struct xs_tile_params {
     int rr_start;    /* bounce from which Russian roulette applies */
     uint32_t seed;
     uint32_t frame;
+    float clamp;     /* > 0: indirect contributions clamped to this (max channel) */
+    int mis;         /* XS_MIS_* */
+    uint32_t aovs;   /* XS_AOV_*: a pixel record is xs_aov_channels(aovs) floats */
 } xs_tile_params;
 
 /* What the kernel did, counted per tile: the basis of rays/s and FLOP
@@ -151,7 +192,21 @@ typedef struct xs_counters {
     uint64_t shadow_rays;
     uint64_t node_visits;
     uint64_t tri_tests;
+    uint64_t shade_events; /* surface hits shaded (BSDF set up and sampled) */
+    uint64_t inst_visits;  /* rays moved into an instance's object space */
     uint64_t nonfinite; /* samples discarded as NaN or Inf */
 } xs_counters;
+
+XS_DEVICE void xs_counters_add(xs_counters *a, const xs_counters *b)
+{
+    a->camera_rays += b->camera_rays;
+    a->bounce_rays += b->bounce_rays;
+    a->shadow_rays += b->shadow_rays;
+    a->node_visits += b->node_visits;
+    a->tri_tests += b->tri_tests;
+    a->nonfinite += b->nonfinite;
+    a->shade_events += b->shade_events;
+    a->inst_visits += b->inst_visits;
+}
 
 #endif

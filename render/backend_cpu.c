@@ -70,12 +70,7 @@ static xs_result cpu_render_tile(xs_backend *self, const xs_tile_params *tp, flo
     for (int i = 1; i <= started; ++i)
         pthread_join(ws[i].thread, NULL);
     for (int i = 0; i <= started; ++i) {
-        counters->camera_rays += ws[i].counters.camera_rays;
-        counters->bounce_rays += ws[i].counters.bounce_rays;
-        counters->shadow_rays += ws[i].counters.shadow_rays;
-        counters->node_visits += ws[i].counters.node_visits;
-        counters->tri_tests += ws[i].counters.tri_tests;
-        counters->nonfinite += ws[i].counters.nonfinite;
+        xs_counters_add(counters, &ws[i].counters);
     }
     free(ws);
     return XS_OK;

@@ -28,6 +28,8 @@ void xs_options_defaults(xs_options *o)
     o->zip_level = 4;
     o->threads = 0;
     o->max_bounces = 8;
+    o->filter = XS_FILTER_BLACKMAN_HARRIS;
+    o->filter_width = 1.5f;
     o->prefetch = 2;
     o->kernel = XS_KERNEL_PATH;
     o->preview = true;
@@ -115,6 +117,70 @@ static xs_result parse_int(const char *flag, const char *v, long lo, long hi, in
     if (r == XS_OK)
         *out = (int)x;
     return r;
+}
+
+static xs_result parse_float(const char *flag, const char *v, double lo, double hi, float *out,
+                             xs_err *err)
+{
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (v[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(x))
+        return xs_err_set(err, XS_ERR_INVALID, "%s: expected a number, got '%s'", flag, v);
+    if (x < lo || x > hi)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: must be in [%g, %g], got %g", flag, lo, hi, x);
+    *out = (float)x;
+    return XS_OK;
+}
+
+static const char *const filter_names[] = {"box", "tent", "gaussian", "blackman-harris"};
+
+static xs_result parse_filter(const char *flag, const char *v, xs_filter_kind *out, xs_err *err)
+{
+    for (int k = 0; k < 4; ++k)
+        if (strcmp(v, filter_names[k]) == 0) {
+            *out = (xs_filter_kind)k;
+            return XS_OK;
+        }
+    return xs_err_set(err, XS_ERR_INVALID,
+                      "%s: must be box, tent, gaussian or blackman-harris, got '%s'", flag, v);
+}
+
+xs_result xs_aovs_parse(const char *field, const char *spec, uint32_t *aovs, xs_err *err)
+{
+    static const struct {
+        const char *name;
+        uint32_t bit;
+    } names[] = {{"beauty", 0}, {"albedo", XS_AOV_ALBEDO}, {"normal", XS_AOV_NORMAL},
+                 {"depth", XS_AOV_DEPTH}, {"samples", XS_AOV_SAMPLES},
+                 {"all", XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH | XS_AOV_SAMPLES}};
+    uint32_t m = 0;
+    const char *p = spec;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        bool found = false;
+        for (size_t k = 0; k < sizeof names / sizeof names[0]; ++k)
+            if (strlen(names[k].name) == len && strncmp(p, names[k].name, len) == 0) {
+                m |= names[k].bit;
+                found = true;
+            }
+        if (!found)
+            return xs_err_set(err, XS_ERR_INVALID,
+                              "%s: unknown layer '%.*s' (known: beauty, albedo, normal, depth, "
+                              "samples, all)", field, (int)len, p);
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    *aovs = m;
+    return XS_OK;
+}
+
+void xs_options_pixel_settings(const xs_options *o, char *out, size_t n)
+{
+    snprintf(out, n, "aovs=%u filter=%s:%g clamp=%g mis=%d", (unsigned)o->aovs,
+             filter_names[o->filter], (double)o->filter_width, (double)o->clamp, o->mis);
 }
 
 /* Names that become file or directory names: letters, digits, '.', '_', '-',
@@ -260,7 +326,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--max-bounces", "--prefetch", "--kernel",
                                       "--pkg-max-entry-mib", "--pkg-max-total-mib",
                                       "--pkg-max-ratio", "--retries", "--stall-timeout",
-                                      "--grace", "--progress", "--progress-interval"};
+                                      "--grace", "--progress", "--progress-interval",
+                                      "--aovs", "--filter", "--filter-width", "--clamp", "--mis"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -326,6 +393,24 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             r = parse_int(flag, val, 0, 1024, &o->threads, err);
         else if (strcmp(flag, "--max-bounces") == 0)
             r = parse_int(flag, val, 0, 1024, &o->max_bounces, err), o->given |= XS_GIVEN_BOUNCES;
+        else if (strcmp(flag, "--aovs") == 0)
+            r = xs_aovs_parse(flag, val, &o->aovs, err);
+        else if (strcmp(flag, "--filter") == 0)
+            r = parse_filter(flag, val, &o->filter, err);
+        else if (strcmp(flag, "--filter-width") == 0)
+            r = parse_float(flag, val, 0.5, 8.0, &o->filter_width, err);
+        else if (strcmp(flag, "--clamp") == 0)
+            r = parse_float(flag, val, 0.0, 1e30, &o->clamp, err);
+        else if (strcmp(flag, "--mis") == 0) {
+            if (strcmp(val, "on") == 0)
+                o->mis = XS_MIS_ON;
+            else if (strcmp(val, "bsdf") == 0)
+                o->mis = XS_MIS_BSDF_ONLY;
+            else if (strcmp(val, "light") == 0)
+                o->mis = XS_MIS_LIGHT_ONLY;
+            else
+                r = xs_err_set(err, XS_ERR_INVALID, "--mis: must be on, bsdf or light, got '%s'", val);
+        }
         else if (strcmp(flag, "--pkg-max-entry-mib") == 0 || strcmp(flag, "--pkg-max-total-mib") == 0) {
             long mib = 0;
             r = parse_long(flag, val, 1, 1L << 24, &mib, err);
@@ -433,6 +518,14 @@ void xs_options_print_help(FILE *f)
         "  --zip-level N        zlib level for zip, [0, 9] [4]\n"
         "  --threads N          render threads per rank; 0 = one per core given [0]\n"
         "  --max-bounces N      path length limit after the first hit, [0, 1024] [8]\n"
+        "  --aovs LIST          layers beside beauty (RGBA), comma-separated: albedo, normal,\n"
+        "                       depth, samples, or all [none]\n"
+        "  --filter NAME        pixel filter, importance-sampled: box, tent, gaussian or\n"
+        "                       blackman-harris [blackman-harris]\n"
+        "  --filter-width PX    filter width in pixels, [0.5, 8] [1.5]\n"
+        "  --clamp X            clamp indirect light per sample to X (max channel); 0: off [0]\n"
+        "  --mis MODE           on: multiple importance sampling; bsdf or light: that\n"
+        "                       estimator alone (for tests; converges to the same mean) [on]\n"
         "  --prefetch N         work requests each worker keeps in flight, [1, 64] [2]\n"
         "",
         f);
@@ -489,6 +582,21 @@ static xs_result job_int(const cJSON *o, const char *key, const char *label, con
         return job_fail(err, label, field, why);
     }
     *out = (int)v->valuedouble;
+    return XS_OK;
+}
+
+static xs_result job_float(const cJSON *o, const char *key, const char *label, const char *field,
+                           double lo, double hi, float *out, xs_err *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v)
+        return XS_OK;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
+        char why[96];
+        snprintf(why, sizeof why, "must be a number in [%g, %g]", lo, hi);
+        return job_fail(err, label, field, why);
+    }
+    *out = (float)v->valuedouble;
     return XS_OK;
 }
 
@@ -566,11 +674,16 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
     if (aovs) {
         if (!cJSON_IsArray(aovs))
             JTRY(job_fail(err, label, "aovs", "must be an array of names"));
-        for (const cJSON *a = aovs->child; a; a = a->next)
-            if (!cJSON_IsString(a) || strcmp(a->valuestring, "beauty") != 0)
-                JTRY(job_fail(err, label, "aovs",
-                              "only \"beauty\" (RGBA) is rendered yet; albedo, normal, depth and "
-                              "sample-count layers come with the light-transport work"));
+        o->aovs = 0;
+        for (const cJSON *a = aovs->child; a; a = a->next) {
+            uint32_t one = 0;
+            char f[128];
+            snprintf(f, sizeof f, "%s: aovs", label);
+            if (!cJSON_IsString(a))
+                JTRY(job_fail(err, label, "aovs", "must be an array of names"));
+            JTRY(xs_aovs_parse(f, a->valuestring, &one, err));
+            o->aovs |= one;
+        }
     }
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "compression");
     if (c) {
@@ -589,7 +702,8 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
     }
     const cJSON *ren = cJSON_GetObjectItemCaseSensitive(root, "render");
     if (ren) {
-        static const char *const rk[] = {"resolution", "spp", "tile", "max_bounces", "seed", NULL};
+        static const char *const rk[] = {"resolution", "spp", "tile", "max_bounces", "seed",
+                                         "filter", "filter_width", "clamp", NULL};
         const char *bad = xs_json_unknown_key(ren, rk);
         if (bad) {
             char f[128];
@@ -617,6 +731,16 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
         JTRY(job_int(ren, "spp", label, "render.spp", 1, 1 << 20, &o->spp, err));
         JTRY(job_int(ren, "tile", label, "render.tile", 8, 4096, &o->tile, err));
         JTRY(job_int(ren, "max_bounces", label, "render.max_bounces", 0, 1024, &o->max_bounces, err));
+        const cJSON *fk = cJSON_GetObjectItemCaseSensitive(ren, "filter");
+        if (fk) {
+            char f[128];
+            snprintf(f, sizeof f, "%s: render.filter", label);
+            if (!cJSON_IsString(fk))
+                JTRY(job_fail(err, label, "render.filter", "must be box, tent, gaussian or blackman-harris"));
+            JTRY(parse_filter(f, fk->valuestring, &o->filter, err));
+        }
+        JTRY(job_float(ren, "filter_width", label, "render.filter_width", 0.5, 8.0, &o->filter_width, err));
+        JTRY(job_float(ren, "clamp", label, "render.clamp", 0.0, 1e30, &o->clamp, err));
         const cJSON *seed = cJSON_GetObjectItemCaseSensitive(ren, "seed");
         if (seed) {
             if (!cJSON_IsNumber(seed) || seed->valuedouble < 0 || seed->valuedouble > 4294967295.0 ||

@@ -5,11 +5,14 @@
  * (a triangle soup: one mesh, one instance) or xs_scene_from_gltf; read-only
  * and shareable across threads afterwards. */
 #include "render/render_internal.h"
-#include "kernels/xs_intersect.h"
+#include "kernels/xs_bsdf.h"
+#include "kernels/xs_light.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct xs_scene {
     char name[XS_NAME_MAX];
@@ -35,14 +38,34 @@ struct xs_scene {
     xs_light *lights;
     float *light_cdf, *light_pmf;
     uint32_t light_count;
+    uint32_t *inst_light_base, *tri_light;
+    uint32_t env_light;
     xs_vec3 background;
     float *env;
     int env_w, env_h;
+    float *env_row_cdf, *env_col_cdf;
+    float env_func_int;
+    float filter_icdf[XS_FILTER_TABLE + 1];
     float ray_eps;
+    int build_threads;
+    double build_seconds; /* BLAS and TLAS builds, summed */
     xs_vec3 cam_pos, cam_fwd, cam_up;
     float cam_yfov_deg;
     xs_vec3 world_lo, world_hi;
 };
+
+static int g_build_threads; /* 0: every core of this process's affinity */
+
+void xs_scene_build_threads(int threads) { g_build_threads = threads > 0 ? threads : 0; }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double xs_scene_build_seconds(const xs_scene *s) { return s->build_seconds; }
 
 static float luminance(xs_vec3 c) { return 0.2126f * c.x + 0.7152f * c.y + 0.0722f * c.z; }
 
@@ -53,6 +76,7 @@ void xs_scene_destroy(xs_scene *s)
     free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->instances);
     free(s->tlas), free(s->materials), free(s->textures), free(s->texture_mean), free(s->texels);
     free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
+    free(s->inst_light_base), free(s->tri_light), free(s->env_row_cdf), free(s->env_col_cdf);
     free(s);
 }
 
@@ -67,6 +91,9 @@ static xs_scene *scene_alloc(const char *name)
         s->srgb[i] = c <= 0.04045f ? c / 12.92f : powf((c + 0.055f) / 1.055f, 2.4f);
     }
     s->ray_eps = 1e-5f;
+    s->env_light = UINT32_MAX;
+    s->build_threads = g_build_threads > 0 ? g_build_threads : xs_cpu_count_affinity();
+    xs_scene_set_filter(s, XS_FILTER_BLACKMAN_HARRIS, 1.5f);
     return s;
 }
 
@@ -92,9 +119,71 @@ static bool grow(void **p, uint32_t *cap, uint64_t need, size_t elem)
 /* Adds a mesh: triangles from positions (3 floats a vertex) and indices (3 a
  * triangle), optional uv sets (2 floats a vertex), one material a triangle.
  * Builds its BLAS and appends it. */
+/* Tangent of triangle (a, b, c) from its uv gradient; w: handedness. false
+ * when the uv mapping is degenerate. */
+static bool uv_tangent(const float *pa, const float *pb, const float *pc, const float *ta,
+                       const float *tb, const float *tc, const float *n, xs_vec3 *t, float *w)
+{
+    xs_vec3 e1 = xs_v3(pb[0] - pa[0], pb[1] - pa[1], pb[2] - pa[2]);
+    xs_vec3 e2 = xs_v3(pc[0] - pa[0], pc[1] - pa[1], pc[2] - pa[2]);
+    float du1 = tb[0] - ta[0], dv1 = tb[1] - ta[1], du2 = tc[0] - ta[0], dv2 = tc[1] - ta[1];
+    float det = du1 * dv2 - du2 * dv1;
+    if (!(fabsf(det) > 1e-20f))
+        return false;
+    float r = 1.0f / det;
+    xs_vec3 tt = xs_scale(xs_sub(xs_scale(e1, dv2), xs_scale(e2, dv1)), r);
+    xs_vec3 bb = xs_scale(xs_sub(xs_scale(e2, du1), xs_scale(e1, du2)), r);
+    if (!(xs_dot(tt, tt) > 0.0f) || !isfinite(tt.x + tt.y + tt.z))
+        return false;
+    *t = xs_normalize(tt);
+    xs_vec3 nn = n ? xs_v3(n[0], n[1], n[2]) : xs_cross(e1, e2);
+    *w = xs_dot(xs_cross(nn, *t), bb) < 0.0f ? -1.0f : 1.0f;
+    return true;
+}
+
+static bool nonzero3(const float *v) { return v[0] != 0.0f || v[1] != 0.0f || v[2] != 0.0f; }
+
+/* Fills a triangle's normals and tangents (flags) from optional vertex
+ * arrays; tangents fall back to the uv0 gradient (a normal map needs them). */
+static void attr_frames(xs_tri_attr *at, const uint32_t *vi, const float *pos, const float *nrm,
+                        const float *tan, const float *uv0)
+{
+    bool has_n = nrm != NULL, has_t = tan != NULL;
+    for (int c = 0; c < 3 && has_n; ++c)
+        has_n = nonzero3(nrm + 3 * (size_t)vi[c]);
+    for (int c = 0; c < 3 && has_t; ++c)
+        has_t = nonzero3(tan + 4 * (size_t)vi[c]);
+    if (has_n) {
+        at->flags |= XS_ATTR_NORMALS;
+        for (int c = 0; c < 3; ++c) {
+            const float *n = nrm + 3 * (size_t)vi[c];
+            at->n[c] = xs_oct_encode(xs_v3(n[0], n[1], n[2]));
+        }
+    }
+    if (has_t) {
+        at->flags |= XS_ATTR_TANGENTS;
+        for (int c = 0; c < 3; ++c) {
+            const float *t = tan + 4 * (size_t)vi[c];
+            at->t[c] = xs_oct_encode(xs_v3(t[0], t[1], t[2]));
+        }
+        if (tan[4 * (size_t)vi[0] + 3] < 0.0f)
+            at->flags |= XS_ATTR_BITAN_NEG;
+    } else if (uv0) {
+        xs_vec3 t;
+        float w;
+        if (uv_tangent(pos + 3 * (size_t)vi[0], pos + 3 * (size_t)vi[1], pos + 3 * (size_t)vi[2],
+                       uv0 + 2 * (size_t)vi[0], uv0 + 2 * (size_t)vi[1], uv0 + 2 * (size_t)vi[2],
+                       has_n ? nrm + 3 * (size_t)vi[0] : NULL, &t, &w)) {
+            at->flags |= XS_ATTR_TANGENTS | (w < 0.0f ? XS_ATTR_BITAN_NEG : 0u);
+            at->t[0] = at->t[1] = at->t[2] = xs_oct_encode(t);
+        }
+    }
+}
+
 static xs_result scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
                                 const uint32_t *idx, uint32_t ntris, const float *uv0,
-                                const float *uv1, const uint32_t *mat_of_tri, xs_err *err)
+                                const float *uv1, const float *nrm, const float *tan,
+                                const uint32_t *mat_of_tri, xs_err *err)
 {
     (void)nverts;
     xs_tri *in = malloc((ntris ? ntris : 1) * sizeof *in);
@@ -109,7 +198,9 @@ static xs_result scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
     }
     xs_bvh_node *nodes = NULL;
     uint32_t nn = 0, *order = NULL;
-    xs_result r = xs_bvh_build(in, ntris, &nodes, &nn, &order, err);
+    double t0 = now_s();
+    xs_result r = xs_bvh_build(in, ntris, s->build_threads, &nodes, &nn, &order, err);
+    s->build_seconds += now_s() - t0;
     if (r != XS_OK) {
         free(in);
         return r;
@@ -140,6 +231,7 @@ static xs_result scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
             }
         }
         at->material = mat_of_tri[k];
+        attr_frames(at, idx + 3 * (size_t)k, pos, nrm, tan, uv0);
     }
     for (uint32_t i = 0; i < nn; ++i) {
         xs_bvh_node n = nodes[i];
@@ -201,7 +293,7 @@ static float tex_mean_lum(const xs_scene *s, int32_t tex)
 }
 
 /* TLAS, instance order, lights, world bounds. */
-static xs_result scene_finish(xs_scene *s, const xs_gltf_light *pl, int npl, xs_err *err)
+static xs_result scene_finish(xs_scene *s, xs_err *err)
 {
     if (s->instance_count == 0 || s->tri_count == 0)
         return xs_err_set(err, XS_ERR_INVALID, "scene %s: no triangles to render", s->name);
@@ -228,7 +320,10 @@ static xs_result scene_finish(xs_scene *s, const xs_gltf_light *pl, int npl, xs_
         s->world_hi = xs_vmax(s->world_hi, hi);
     }
     uint32_t *order = NULL;
-    xs_result r = xs_bvh_build_boxes(boxes, s->instance_count, &s->tlas, &s->tlas_count, &order, err);
+    double t0 = now_s();
+    xs_result r = xs_bvh_build_boxes(boxes, s->instance_count, s->build_threads, &s->tlas,
+                                     &s->tlas_count, &order, err);
+    s->build_seconds += now_s() - t0;
     free(boxes);
     if (r != XS_OK)
         return r;
@@ -243,13 +338,92 @@ static xs_result scene_finish(xs_scene *s, const xs_gltf_light *pl, int npl, xs_
     free(order);
     s->instances = sorted;
 
-    /* lights: emissive triangles of every instance, then punctual lights */
-    uint64_t nl = (uint64_t)npl;
-    for (uint32_t i = 0; i < s->instance_count; ++i) {
-        const xs_mesh *m = &s->meshes[s->instances[i].mesh];
-        for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t)
-            nl += luminance(s->materials[s->attrs[t].material].emission) > 0.0f;
+    return XS_OK;
+}
+
+/* The environment's sampling tables: luminance x sin(theta) per pixel. */
+static xs_result env_tables(xs_scene *s, double *mean_lum, xs_err *err)
+{
+    *mean_lum = 0.0;
+    if (!s->env) {
+        *mean_lum = (double)luminance(s->background);
+        return XS_OK;
     }
+    int w = s->env_w, h = s->env_h;
+    s->env_row_cdf = malloc((size_t)(h + 1) * sizeof *s->env_row_cdf);
+    s->env_col_cdf = malloc((size_t)h * (size_t)(w + 1) * sizeof *s->env_col_cdf);
+    double *rows = malloc((size_t)h * sizeof *rows);
+    if (!s->env_row_cdf || !s->env_col_cdf || !rows) {
+        free(rows);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory for the environment", s->name);
+    }
+    double total = 0.0, lum_sum = 0.0, sin_sum = 0.0;
+    for (int y = 0; y < h; ++y) {
+        double st = sin(((double)y + 0.5) / (double)h * 3.14159265358979);
+        float *cdf = s->env_col_cdf + (size_t)y * (size_t)(w + 1);
+        double acc = 0.0;
+        cdf[0] = 0.0f;
+        for (int x = 0; x < w; ++x) {
+            const float *p = s->env + ((size_t)y * (size_t)w + (size_t)x) * 3;
+            double l = (double)luminance(xs_mul(s->background, xs_v3(p[0], p[1], p[2])));
+            if (!(l > 0.0) || !isfinite(l))
+                l = 0.0;
+            lum_sum += l * st;
+            acc += l * st;
+            cdf[x + 1] = (float)acc;
+        }
+        for (int x = 1; x <= w; ++x)
+            cdf[x] = acc > 0.0 ? (float)((double)cdf[x] / acc) : (float)x / (float)w;
+        cdf[w] = 1.0f;
+        rows[y] = acc;
+        total += acc;
+        sin_sum += st * (double)w;
+    }
+    double acc = 0.0;
+    s->env_row_cdf[0] = 0.0f;
+    for (int y = 0; y < h; ++y) {
+        acc += rows[y];
+        s->env_row_cdf[y + 1] = total > 0.0 ? (float)(acc / total) : (float)(y + 1) / (float)h;
+    }
+    s->env_row_cdf[h] = 1.0f;
+    free(rows);
+    s->env_func_int = (float)(total / ((double)w * (double)h));
+    *mean_lum = sin_sum > 0.0 ? lum_sum / sin_sum : 0.0;
+    return XS_OK;
+}
+
+/* Lights, chosen by power: emissive triangles of every instance, punctual
+ * lights, then the environment; and the map from an emissive triangle hit
+ * back to its light (for MIS). Runs after the environment is set. */
+static xs_result scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_err *err)
+{
+    double env_lum = 0.0;
+    xs_result r = env_tables(s, &env_lum, err);
+    if (r != XS_OK)
+        return r;
+    s->tri_light = malloc((size_t)(s->tri_count ? s->tri_count : 1) * sizeof *s->tri_light);
+    s->inst_light_base = malloc((size_t)s->instance_count * sizeof *s->inst_light_base);
+    if (!s->tri_light || !s->inst_light_base)
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    /* per mesh: local index of each emissive triangle */
+    uint32_t *mesh_emissive = calloc((size_t)s->mesh_count, sizeof *mesh_emissive);
+    if (!mesh_emissive)
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    for (uint32_t mi = 0; mi < s->mesh_count; ++mi) {
+        const xs_mesh *m = &s->meshes[mi];
+        for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t)
+            s->tri_light[t] = luminance(s->materials[s->attrs[t].material].emission) > 0.0f
+                                  ? mesh_emissive[mi]++
+                                  : UINT32_MAX;
+    }
+    uint64_t ntri = 0; /* triangle lights come first, instance by instance */
+    for (uint32_t i = 0; i < s->instance_count; ++i) {
+        uint32_t ne = mesh_emissive[s->instances[i].mesh];
+        s->inst_light_base[i] = ne && ntri < UINT32_MAX / 2 ? (uint32_t)ntri : UINT32_MAX;
+        ntri += ne;
+    }
+    free(mesh_emissive);
+    uint64_t nl = ntri + (uint64_t)npl + (env_lum > 0.0 ? 1u : 0u);
     if (nl > UINT32_MAX / 2)
         return xs_err_set(err, XS_ERR_INVALID, "scene %s: too many emissive triangles", s->name);
     if (nl == 0)
@@ -269,11 +443,13 @@ static xs_result scene_finish(xs_scene *s, const xs_gltf_light *pl, int npl, xs_
     for (uint32_t i = 0; i < s->instance_count; ++i) {
         const xs_instance *in = &s->instances[i];
         const xs_mesh *m = &s->meshes[in->mesh];
+        if (s->inst_light_base[i] == UINT32_MAX)
+            continue;
         for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t) {
+            if (s->tri_light[t] == UINT32_MAX)
+                continue;
             const xs_material *mat = &s->materials[s->attrs[t].material];
             float lum = luminance(mat->emission);
-            if (!(lum > 0.0f))
-                continue;
             xs_vec3 e1 = xs_xf_dir(in->xf, s->tris[t].e1), e2 = xs_xf_dir(in->xf, s->tris[t].e2);
             double area = 0.5 * (double)xs_length(xs_cross(e1, e2));
             double sides = (mat->flags & XS_MAT_EMIT_TWO_SIDED) ? 2.0 : 1.0;
@@ -299,6 +475,12 @@ static xs_result scene_finish(xs_scene *s, const xs_gltf_light *pl, int npl, xs_
         double lum = (double)luminance(L->intensity);
         power[k++] = L->type == XS_LIGHT_DIR ? lum * 3.14159265 * radius2 : lum * 4.0 * 3.14159265;
     }
+    if (env_lum > 0.0) {
+        s->lights[k].type = XS_LIGHT_ENV;
+        s->env_light = k;
+        /* pbrt-v4's infinite-light power: pi r^2 times the integral of L */
+        power[k++] = 3.14159265 * radius2 * 4.0 * 3.14159265 * env_lum;
+    }
     for (uint32_t j = 0; j < k; ++j)
         total += power[j];
     double acc = 0.0;
@@ -314,13 +496,74 @@ static xs_result scene_finish(xs_scene *s, const xs_gltf_light *pl, int npl, xs_
     return XS_OK;
 }
 
+void xs_scene_set_filter(xs_scene *s, xs_filter_kind kind, float width)
+{
+    /* the filter's CDF on a fine grid over [-r, r], inverted at table points */
+    enum { FINE = 4096 };
+    double r = 0.5 * (double)width, cdf[FINE + 1];
+    cdf[0] = 0.0;
+    for (int i = 0; i < FINE; ++i) {
+        double x = -r + 2.0 * r * ((double)i + 0.5) / FINE, f;
+        switch (kind) {
+        case XS_FILTER_BOX: f = 1.0; break;
+        case XS_FILTER_TENT: f = 1.0 - fabs(x) / r; break;
+        case XS_FILTER_GAUSSIAN: {
+            double sg = r / 3.0; /* Cycles: sigma = width / 6 */
+            f = exp(-x * x / (2.0 * sg * sg));
+            break;
+        }
+        default: {
+            double a = 2.0 * 3.14159265358979 * (x / (2.0 * r) + 0.5);
+            f = 0.35875 - 0.48829 * cos(a) + 0.14128 * cos(2.0 * a) - 0.01168 * cos(3.0 * a);
+            break;
+        }
+        }
+        cdf[i + 1] = cdf[i] + (f > 0.0 ? f : 0.0);
+    }
+    int j = 0;
+    for (int k = 0; k <= XS_FILTER_TABLE; ++k) {
+        double u = (double)k / XS_FILTER_TABLE * cdf[FINE];
+        while (j < FINE - 1 && cdf[j + 1] < u)
+            ++j;
+        double span = cdf[j + 1] - cdf[j];
+        double t = span > 0.0 ? (u - cdf[j]) / span : 0.5;
+        t = t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+        s->filter_icdf[k] = (float)(-r + 2.0 * r * ((double)j + t) / FINE);
+    }
+    s->filter_icdf[0] = (float)-r;
+    s->filter_icdf[XS_FILTER_TABLE] = (float)r;
+}
+
+static pthread_once_t ggx_once = PTHREAD_ONCE_INIT;
+static float ggx_tables[2 * XS_GGX_TABLE_N * XS_GGX_TABLE_N];
+
+static void ggx_init(void)
+{
+    const int n = XS_GGX_TABLE_N;
+    for (int y = 0; y < n; ++y)
+        for (int x = 0; x < n; ++x) {
+            float rough = (float)y / (float)(n - 1), mu = (float)x / (float)(n - 1);
+            float e, ew;
+            xs_ggx_albedo(mu, xs_roughness_to_alpha(rough), 32, &e, &ew);
+            ggx_tables[y * n + x] = e;
+            ggx_tables[n * n + y * n + x] = ew;
+        }
+}
+
+const float *xs_ggx_table(void)
+{
+    pthread_once(&ggx_once, ggx_init);
+    return ggx_tables;
+}
+
 static void default_material(xs_material *m)
 {
     memset(m, 0, sizeof *m);
     m->albedo = xs_v3(1.0f, 1.0f, 1.0f);
     m->alpha = 1.0f;
     m->alpha_cutoff = 0.5f;
-    m->base_tex.tex = m->emit_tex.tex = -1;
+    m->base_tex.tex = m->emit_tex.tex = m->mr_tex.tex = m->normal_tex.tex = m->trans_tex.tex = -1;
+    m->normal_scale = 1.0f;
     m->metallic = m->roughness = 1.0f;
     m->ior = 1.5f;
 }
@@ -360,6 +603,10 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
         s->materials[i].albedo = d->materials[i].albedo;
         s->materials[i].emission = d->materials[i].emission;
         s->materials[i].flags = d->materials[i].flags;
+        s->materials[i].metallic = d->materials[i].metallic;
+        s->materials[i].roughness = d->materials[i].roughness;
+        s->materials[i].transmission = d->materials[i].transmission;
+        s->materials[i].ior = d->materials[i].ior > 0.0f ? d->materials[i].ior : 1.0f;
     }
     s->material_count = d->material_count;
     for (uint32_t i = 0; i < d->tri_count * 3; ++i)
@@ -367,17 +614,20 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
     static const float identity[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
     uint32_t icap = 0;
     xs_result r = scene_add_mesh(s, d->positions, d->tri_count * 3, idx, d->tri_count, NULL, NULL,
-                                 d->materials_of, err);
+                                 NULL, NULL, d->materials_of, err);
     free(idx);
     if (r == XS_OK)
         r = scene_add_instance(s, 0, identity, &icap, err);
     if (r == XS_OK)
-        r = scene_finish(s, NULL, 0, err);
+        r = scene_finish(s, err);
+    if (r == XS_OK) {
+        s->background = d->background;
+        r = scene_lights(s, NULL, 0, err);
+    }
     if (r != XS_OK) {
         xs_scene_destroy(s);
         return r;
     }
-    s->background = d->background;
     s->cam_pos = d->cam_pos;
     s->cam_fwd = xs_normalize(xs_sub(d->cam_target, d->cam_pos));
     s->cam_up = d->cam_up;
@@ -494,6 +744,10 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         m->alpha_cutoff = gm->alpha_cutoff;
         texslot_from(&m->base_tex, &gm->base_color_tex);
         texslot_from(&m->emit_tex, &gm->emissive_tex);
+        texslot_from(&m->mr_tex, &gm->metallic_roughness_tex);
+        texslot_from(&m->normal_tex, &gm->normal_tex);
+        texslot_from(&m->trans_tex, &gm->transmission_tex);
+        m->normal_scale = gm->normal_tex.scale;
         m->metallic = gm->metallic;
         m->roughness = gm->roughness;
         m->transmission = gm->transmission;
@@ -504,12 +758,14 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
     for (int mi = 0; r == XS_OK && mi < g->mesh_count; ++mi) {
         const xs_gltf_mesh *gm = &g->meshes[mi];
         uint64_t nv = 0, nt = 0;
-        bool any_uv0 = false, any_uv1 = false;
+        bool any_uv0 = false, any_uv1 = false, any_n = false, any_t = false;
         for (int k = 0; k < gm->prim_count; ++k) {
             nv += gm->prims[k].vertex_count;
             nt += gm->prims[k].tri_count;
             any_uv0 |= gm->prims[k].uv0 != NULL;
             any_uv1 |= gm->prims[k].uv1 != NULL;
+            any_n |= gm->prims[k].normals != NULL;
+            any_t |= gm->prims[k].tangents != NULL;
         }
         if (nv > UINT32_MAX || nt > UINT32_MAX / 3) {
             r = xs_err_set(err, XS_ERR_INVALID, "scene %s: mesh %d is too large", s->name, mi);
@@ -518,9 +774,12 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         float *pos = malloc((size_t)(nv ? nv : 1) * 3 * sizeof *pos);
         float *uv0 = any_uv0 ? calloc((size_t)nv * 2, sizeof *uv0) : NULL;
         float *uv1 = any_uv1 ? calloc((size_t)nv * 2, sizeof *uv1) : NULL;
+        float *nrm = any_n ? calloc((size_t)nv * 3, sizeof *nrm) : NULL;
+        float *tan = any_t ? calloc((size_t)nv * 4, sizeof *tan) : NULL;
         uint32_t *idx = malloc((size_t)(nt ? nt : 1) * 3 * sizeof *idx);
         uint32_t *mat = malloc((size_t)(nt ? nt : 1) * sizeof *mat);
-        if (!pos || !idx || !mat || (any_uv0 && !uv0) || (any_uv1 && !uv1)) {
+        if (!pos || !idx || !mat || (any_uv0 && !uv0) || (any_uv1 && !uv1) || (any_n && !nrm) ||
+            (any_t && !tan)) {
             r = xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
         } else {
             uint32_t vb = 0, tb = 0;
@@ -531,6 +790,10 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
                     memcpy(uv0 + (size_t)vb * 2, p->uv0, (size_t)p->vertex_count * 2 * sizeof *uv0);
                 if (p->uv1)
                     memcpy(uv1 + (size_t)vb * 2, p->uv1, (size_t)p->vertex_count * 2 * sizeof *uv1);
+                if (p->normals)
+                    memcpy(nrm + (size_t)vb * 3, p->normals, (size_t)p->vertex_count * 3 * sizeof *nrm);
+                if (p->tangents)
+                    memcpy(tan + (size_t)vb * 4, p->tangents, (size_t)p->vertex_count * 4 * sizeof *tan);
                 for (uint32_t t = 0; t < p->tri_count * 3; ++t)
                     idx[(size_t)tb * 3 + t] = vb + p->indices[t];
                 for (uint32_t t = 0; t < p->tri_count; ++t)
@@ -538,9 +801,9 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
                 vb += p->vertex_count;
                 tb += p->tri_count;
             }
-            r = scene_add_mesh(s, pos, (uint32_t)nv, idx, (uint32_t)nt, uv0, uv1, mat, err);
+            r = scene_add_mesh(s, pos, (uint32_t)nv, idx, (uint32_t)nt, uv0, uv1, nrm, tan, mat, err);
         }
-        free(pos), free(uv0), free(uv1), free(idx), free(mat);
+        free(pos), free(uv0), free(uv1), free(nrm), free(tan), free(idx), free(mat);
     }
     uint32_t icap = 0;
     for (int i = 0; r == XS_OK && i < g->instance_count; ++i) {
@@ -549,7 +812,7 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         r = scene_add_instance(s, (uint32_t)g->instances[i].mesh, xf, &icap, err);
     }
     if (r == XS_OK)
-        r = scene_finish(s, g->lights, g->light_count, err);
+        r = scene_finish(s, err);
     if (r != XS_OK) {
         xs_scene_destroy(s);
         return r;
@@ -569,6 +832,11 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         s->env_w = o->env_image->width;
         s->env_h = o->env_image->height;
         s->background = xs_v3(o->env_strength, o->env_strength, o->env_strength);
+    }
+    r = scene_lights(s, g->lights, g->light_count, err);
+    if (r != XS_OK) {
+        xs_scene_destroy(s);
+        return r;
     }
     /* camera */
     if (o->cam_mode == XS_CAM_OVERRIDE) {
@@ -639,10 +907,19 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     v.light_cdf = s->light_cdf;
     v.light_pmf = s->light_pmf;
     v.light_count = s->light_count;
+    v.inst_light_base = s->inst_light_base;
+    v.tri_light = s->tri_light;
+    v.env_light = s->env_light;
     v.background = s->background;
     v.env = s->env;
     v.env_w = s->env_w;
     v.env_h = s->env_h;
+    v.env_row_cdf = s->env_row_cdf;
+    v.env_col_cdf = s->env_col_cdf;
+    v.env_func_int = s->env_func_int;
+    v.ggx_tables = xs_ggx_table();
+    v.filter_icdf = s->filter_icdf;
+    v.world_radius = 0.5f * xs_length(xs_sub(s->world_hi, s->world_lo));
     v.ray_eps = s->ray_eps;
     xs_camera *c = &v.camera;
     c->pos = s->cam_pos;

@@ -24,11 +24,14 @@ extern "C" {
 
 /* ---- Scene -------------------------------------------------------------- */
 
-/* A diffuse, possibly emissive material of a triangle soup. */
+/* A material of a triangle soup: diffuse and possibly emissive; the fields
+ * after flags (zero by default) turn it into the glTF metallic-roughness
+ * model. ior 0 means 1: no dielectric coating, a pure Lambert base. */
 typedef struct xs_diffuse_material {
     xs_vec3 albedo;
     xs_vec3 emission;
     uint32_t flags; /* XS_MAT_EMIT_TWO_SIDED */
+    float metallic, roughness, ior, transmission;
 } xs_diffuse_material;
 
 /* A triangle soup with one material per triangle, as handed to the builder. */
@@ -55,6 +58,26 @@ void xs_scene_destroy(xs_scene *scene); /* accepts NULL */
  * follows it). Borrowed from the scene; valid while the scene lives. */
 xs_scene_view xs_scene_view_for(const xs_scene *scene, int frame_width, int frame_height);
 const char *xs_scene_name(const xs_scene *scene);
+
+/* Pixel filters (importance-sampled: docs/architecture.md). */
+typedef enum xs_filter_kind {
+    XS_FILTER_BOX = 0,
+    XS_FILTER_TENT = 1,
+    XS_FILTER_GAUSSIAN = 2,
+    XS_FILTER_BLACKMAN_HARRIS = 3
+} xs_filter_kind;
+/* Sets the pixel filter (width in pixels, > 0); the default is
+ * Blackman-Harris of width 1.5, as Cycles'. Call before rendering. */
+void xs_scene_set_filter(xs_scene *scene, xs_filter_kind kind, float width);
+/* Threads the BVH builder may use for this scene's meshes (set before
+ * loading: xs_scene_from_gltf and xs_scene_create take it from here). */
+void xs_scene_build_threads(int threads);
+/* Seconds spent building BVHs (BLAS and TLAS) for this scene. */
+double xs_scene_build_seconds(const xs_scene *scene);
+/* Floats in a pixel record for these AOVs (XS_AOV_*): 4 + 3 + 3 + 1 + 1 at most. */
+int xs_aov_channels_host(uint32_t aovs);
+/* The GGX albedo tables of xs_bsdf.h (computed once per process). */
+const float *xs_ggx_table(void);
 uint32_t xs_scene_tri_count(const xs_scene *scene); /* stored (each mesh once) */
 uint32_t xs_scene_light_count(const xs_scene *scene);
 uint32_t xs_scene_mesh_count(const xs_scene *scene);
@@ -134,6 +157,11 @@ typedef struct xs_options {
     int zip_level;
     int threads;     /* 0: one per core the rank was given */
     int max_bounces;
+    uint32_t aovs;      /* XS_AOV_* layers beside beauty */
+    xs_filter_kind filter;
+    float filter_width; /* pixels */
+    float clamp;        /* > 0: indirect light clamped to this; 0: off */
+    int mis;            /* XS_MIS_*: on, or one estimator alone (tests) */
     int prefetch;    /* requests a worker keeps in flight */
     xs_kernel_mode kernel;
     bool preview;    /* write a PNG beside each frame */
@@ -164,6 +192,12 @@ void xs_options_defaults(xs_options *o);
 xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err);
 void xs_options_print_help(FILE *f);
 int xs_options_frame_count(const xs_options *o);
+/* Parses an AOV list: comma-separated names from albedo, normal, depth,
+ * samples (and beauty, always written), or "all"; "" or "beauty": none. */
+xs_result xs_aovs_parse(const char *field, const char *spec, uint32_t *aovs, xs_err *err);
+/* The settings that change pixels, as a string for the journal key. */
+void xs_options_pixel_settings(const xs_options *o, char *out, size_t n);
+
 /* Parses a frame list: comma-separated items "F", "A-B" or "A-BxS" (every
  * S-th frame from A to B), each frame in [0, 9999], none twice. field names
  * the flag or field in messages. */

@@ -215,12 +215,14 @@ static void report_load(MPI_Comm comm, double t_input, double t_built)
 static void job_settings(const xs_options *o, uint64_t scene_hash, char *out, size_t n)
 {
     static const char *comp[] = {"none", "zip", "piz"};
+    char px[256];
+    xs_options_pixel_settings(o, px, sizeof px);
     snprintf(out, n,
              "scene=%016" PRIx64 " res=%dx%d spp=%d tile=%d bounces=%d seed=%u compression=%s:%d "
-             "name=%s kernel=%s xisuan=%s",
+             "name=%s kernel=%s %s xisuan=%s",
              scene_hash, o->width, o->height, o->spp, o->tile, o->max_bounces, (unsigned)o->seed,
              comp[o->compression], o->compression == XS_EXR_ZIP ? o->zip_level : 0, o->name,
-             o->kernel == XS_KERNEL_PATH ? "path" : "empty", XS_VERSION);
+             o->kernel == XS_KERNEL_PATH ? "path" : "empty", px, XS_VERSION);
 }
 
 static xs_result open_job_files(const xs_options *o, uint64_t scene_hash, xs_job_report *rep,

@@ -49,7 +49,8 @@ typedef struct xs_worker_ctx {
     xs_film film;
     xs_scene *scene;
     xs_backend *backend;
-    float *tile_rgba;
+    float *tile_rgba; /* one tile's pixel records */
+    int channels;     /* floats per record: 4 + the AOVs' */
     char job_dir[XS_PATH_MAX];
     int threads;
     int rank;

@@ -110,12 +110,7 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
     if (it->kind == XS_WORK_TILE) {
         s->tiles++;
         s->samples += rep->samples;
-        s->counters.camera_rays += rep->counters.camera_rays;
-        s->counters.bounce_rays += rep->counters.bounce_rays;
-        s->counters.shadow_rays += rep->counters.shadow_rays;
-        s->counters.node_visits += rep->counters.node_visits;
-        s->counters.tri_tests += rep->counters.tri_tests;
-        s->counters.nonfinite += rep->counters.nonfinite;
+        xs_counters_add(&s->counters, &rep->counters);
         if (rep->kept)
             r->kept++;
         else

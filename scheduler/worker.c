@@ -78,10 +78,13 @@ xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int thread
         return XS_OK;
     xs_result r = input ? scene_from_input(opt, input, &w->scene, err)
                         : xs_scene_builtin(opt->scene, &w->scene, err);
-    if (r == XS_OK)
-        r = xs_backend_cpu_create(w->scene, opt->width, opt->height, threads, &w->backend, err);
     if (r == XS_OK) {
-        w->tile_rgba = malloc((size_t)opt->tile * (size_t)opt->tile * 4 * sizeof(float));
+        xs_scene_set_filter(w->scene, opt->filter, opt->filter_width);
+        r = xs_backend_cpu_create(w->scene, opt->width, opt->height, threads, &w->backend, err);
+    }
+    w->channels = xs_aov_channels_host(opt->aovs);
+    if (r == XS_OK) {
+        w->tile_rgba = malloc((size_t)opt->tile * (size_t)opt->tile * (size_t)w->channels * sizeof(float));
         if (!w->tile_rgba)
             r = xs_err_set(err, XS_ERR_NOMEM, "tile buffer: out of memory (%d x %d)", opt->tile,
                            opt->tile);
@@ -109,6 +112,7 @@ static void fill_layout(const xs_worker_ctx *w, int frame, xs_exr_layout *l)
     l->tile_size = w->opt->tile;
     l->compression = w->opt->compression;
     l->zip_level = w->opt->zip_level;
+    l->aovs = w->opt->aovs;
     l->attr_job = w->opt->job;
     l->attr_software = "xisuan " XS_VERSION;
     l->attr_frame = frame;
@@ -131,19 +135,21 @@ static const char *tile_path_cb(void *user, int tile)
     return tp->buf;
 }
 
-static uint64_t pixels_hash(const float *rgba, int w, int h)
+/* The checksum of a tile's pixel records (every channel). */
+static uint64_t pixels_hash(const float *rec, int w, int h, int channels)
 {
-    return XXH3_64bits(rgba, (size_t)w * (size_t)h * 4 * sizeof(float));
+    return XXH3_64bits(rec, (size_t)w * (size_t)h * (size_t)channels * sizeof(float));
 }
 
 /* An earlier run's tile: kept when its file decodes to the journaled checksum. */
-static bool verify_tile(const char *path, int x0, int y0, int tw, int th, uint64_t expect)
+static bool verify_tile(const xs_worker_ctx *w, const char *path, int x0, int y0, int tw, int th,
+                        uint64_t expect)
 {
     xs_image img;
-    if (expect == 0 || xs_exr_read_rgba(path, &img, NULL) != XS_OK)
+    if (expect == 0 || xs_exr_read_record(path, w->opt->aovs, &img, NULL) != XS_OK)
         return false;
     bool ok = img.x0 == x0 && img.y0 == y0 && img.width == tw && img.height == th &&
-              pixels_hash(img.rgba, tw, th) == expect;
+              img.channels == w->channels && pixels_hash(img.rgba, tw, th, img.channels) == expect;
     xs_image_free(&img);
     return ok;
 }
@@ -161,7 +167,7 @@ static xs_result do_tile(xs_worker_ctx *w, const xs_work_item *it, uint64_t expe
     xs_result r = xs_job_tile_path(w->opt, &w->film, it->frame, it->tile, path, sizeof path, err);
     if (r != XS_OK)
         return r;
-    if ((it->flags & XS_ITEM_VERIFY) && verify_tile(path, x0, y0, tw, th, expect_hash)) {
+    if ((it->flags & XS_ITEM_VERIFY) && verify_tile(w, path, x0, y0, tw, th, expect_hash)) {
         rep->kept = 1;
         rep->hash = expect_hash;
         return XS_OK;
@@ -179,11 +185,14 @@ static xs_result do_tile(xs_worker_ctx *w, const xs_work_item *it, uint64_t expe
     tp.rr_start = 3;
     tp.seed = w->opt->seed;
     tp.frame = (uint32_t)it->frame;
+    tp.clamp = w->opt->clamp;
+    tp.mis = w->opt->mis;
+    tp.aovs = w->opt->aovs;
     r = w->backend->render_tile(w->backend, &tp, w->tile_rgba, &rep->counters, err);
     if (r != XS_OK)
         return r;
     rep->samples = (double)tw * (double)th * (double)tp.spp;
-    rep->hash = pixels_hash(w->tile_rgba, tw, th);
+    rep->hash = pixels_hash(w->tile_rgba, tw, th, w->channels);
     char dir[XS_PATH_MAX];
     int k = snprintf(dir, sizeof dir, "%s/tiles/%04d", w->job_dir, it->frame);
     if (k < 0 || (size_t)k >= sizeof dir)

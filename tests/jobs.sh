@@ -47,7 +47,7 @@ bad() { # json fragment-of-message
 bad '{"schema": 1}' "bad.json: package: missing"
 bad '{"schema": 1, "package": "cornell", "frame": "1"}' "bad.json: frame: unknown field"
 bad '{"schema": 1, "package": "cornell", "render": {"spp": 0}}' "bad.json: render.spp: must be an integer in [1, 1048576]"
-bad '{"schema": 1, "package": "cornell", "aovs": ["depth"]}' "bad.json: aovs: only \"beauty\""
+bad '{"schema": 1, "package": "cornell", "aovs": ["depth", "velocity"]}' "bad.json: aovs: unknown layer 'velocity'"
 bad '{"schema": 1, "package": "cornell", "frames": "5-1"}' "bad.json: frames: '5-1': last frame 1 is before first frame 5"
 bad '{"schema": 1, "package": "cornell", "job": "../x"}' "bad.json: job: must not start with '.'"
 bad '[1, 2]' "bad.json: not a JSON object"

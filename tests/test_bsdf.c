@@ -1,0 +1,295 @@
+/* Tests of the glTF BSDF (kernels/xs_bsdf.h) and the sampler
+ * (kernels/xs_sampler.h), without a scene.
+ *
+ * chi2_*: each configuration draws N directions with xs_bsdf_sample and
+ * compares their histogram over the sphere (cos(theta) x phi bins) with the
+ * counts the pdf of xs_bsdf_eval predicts (integrated per bin on a 24x24
+ * sub-grid), Pearson's chi-square with bins of expected count < 5 pooled. The
+ * test fails when the p-value is below 1e-4 / (number of configurations)
+ * (Sidak-style correction; pbrt-v4 uses the same scheme).
+ * weights: the returned weight equals f |cos| / pdf from xs_bsdf_eval.
+ * albedo: the mean weight over many samples (the directional albedo) is 1
+ * for a white metal and a white dielectric at every roughness and angle
+ * (energy compensation), and never above 1 + 2% for coloured ones.
+ * sobol: the sampler's 2-D points are stratified: with 2^k samples every
+ * elementary interval of area 2^-k holds exactly one point. */
+#include "kernels/xs_bsdf.h"
+#include "kernels/xs_rng.h"
+#include "kernels/xs_sampler.h"
+#include "render/xs_render.h"
+#include "test_util.h"
+
+#include <math.h>
+
+enum { NT = 24, NP = 48 };
+
+static xs_bsdf make(xs_vec3 base, float metallic, float rough, float trans, float ior)
+{
+    xs_bsdf b;
+    memset(&b, 0, sizeof b);
+    b.base = base;
+    b.metallic = metallic;
+    b.alpha = xs_roughness_to_alpha(rough);
+    b.transmission = trans;
+    float r = (ior - 1.0f) / (ior + 1.0f);
+    b.f0 = r * r;
+    return b;
+}
+
+static xs_vec3 wo_at(float cos_o)
+{
+    return xs_v3(sqrtf(1.0f - cos_o * cos_o), 0.0f, cos_o);
+}
+
+/* Upper regularized incomplete gamma Q(a, x) for the chi-square p-value:
+ * series for x < a + 1, continued fraction otherwise (Numerical Recipes' scheme). */
+static double gamma_q(double a, double x)
+{
+    if (x <= 0.0)
+        return 1.0;
+    double gln = lgamma(a);
+    if (x < a + 1.0) {
+        double ap = a, sum = 1.0 / a, del = sum;
+        for (int n = 0; n < 10000; ++n) {
+            ap += 1.0;
+            del *= x / ap;
+            sum += del;
+            if (fabs(del) < fabs(sum) * 1e-14)
+                break;
+        }
+        return 1.0 - sum * exp(-x + a * log(x) - gln);
+    }
+    double b = x + 1.0 - a, c = 1.0 / 1e-300, d = 1.0 / b, h = d;
+    for (int i = 1; i < 10000; ++i) {
+        double an = -i * (i - a);
+        b += 2.0;
+        d = an * d + b;
+        if (fabs(d) < 1e-300)
+            d = 1e-300;
+        c = b + an / c;
+        if (fabs(c) < 1e-300)
+            c = 1e-300;
+        d = 1.0 / d;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1.0) < 1e-14)
+            break;
+    }
+    return exp(-x + a * log(x) - gln) * h;
+}
+
+static xs_vec3 dir_of(double ct, double ph)
+{
+    double st = sqrt(fmax(0.0, 1.0 - ct * ct));
+    return xs_v3((float)(st * cos(ph)), (float)(st * sin(ph)), (float)ct);
+}
+
+/* Returns the p-value of one configuration. */
+static double chi2_run(const char *label, xs_bsdf b, float cos_o, int n)
+{
+    static double obs[NT * NP], expct[NT * NP];
+    const float *tab = xs_ggx_table();
+    xs_vec3 wo = wo_at(cos_o);
+    xs_bsdf_prepare(&b, tab, wo);
+    memset(obs, 0, sizeof obs);
+    xs_rng rng = xs_rng_init(7, 0, 1, 2, 3);
+    for (int i = 0; i < n; ++i) {
+        float ul = xs_rng_float(&rng), u1 = xs_rng_float(&rng), u2 = xs_rng_float(&rng);
+        xs_vec3 wi, w;
+        float pdf;
+        if (!xs_bsdf_sample(&b, wo, ul, u1, u2, &wi, &w, &pdf))
+            continue;
+        int t = (int)((wi.z + 1.0f) * 0.5f * NT);
+        double ph = atan2((double)wi.y, (double)wi.x);
+        if (ph < 0.0)
+            ph += 2.0 * M_PI;
+        int p = (int)(ph / (2.0 * M_PI) * NP);
+        t = t < 0 ? 0 : (t >= NT ? NT - 1 : t);
+        p = p < 0 ? 0 : (p >= NP ? NP - 1 : p);
+        obs[t * NP + p] += 1.0;
+    }
+    const int S = 24;
+    double total_pdf = 0.0;
+    for (int t = 0; t < NT; ++t)
+        for (int p = 0; p < NP; ++p) {
+            double acc = 0.0;
+            for (int i = 0; i < S; ++i)
+                for (int j = 0; j < S; ++j) {
+                    double ct = -1.0 + 2.0 * (t + (i + 0.5) / S) / NT;
+                    double ph = 2.0 * M_PI * (p + (j + 0.5) / S) / NP;
+                    float pdf;
+                    xs_bsdf_eval(&b, wo, dir_of(ct, ph), &pdf);
+                    acc += pdf;
+                }
+            /* solid angle of a bin: d(cos) d(phi) */
+            double area = (2.0 / NT) * (2.0 * M_PI / NP);
+            expct[t * NP + p] = acc / (S * S) * area * n;
+            total_pdf += acc / (S * S) * area;
+        }
+    /* pool small bins into one */
+    double chi2 = 0.0, pool_o = 0.0, pool_e = 0.0;
+    int dof = 0;
+    for (int k = 0; k < NT * NP; ++k) {
+        if (expct[k] < 5.0) {
+            pool_o += obs[k];
+            pool_e += expct[k];
+            continue;
+        }
+        double d = obs[k] - expct[k];
+        chi2 += d * d / expct[k];
+        dof++;
+    }
+    if (pool_e > 5.0) {
+        double d = pool_o - pool_e;
+        chi2 += d * d / pool_e;
+        dof++;
+    } else if (pool_o > 25.0) {
+        chi2 += 1e9; /* samples where the pdf says (almost) none */
+    }
+    dof -= 1;
+    double pval = dof > 0 ? gamma_q(0.5 * dof, 0.5 * chi2) : 1.0;
+    printf("%-34s cos_o %.2f: chi2 %.1f dof %d p %.4f (pdf integral %.4f)\n", label, cos_o, chi2, dof,
+           pval, total_pdf);
+    CHECK_MSG(total_pdf < 1.0 + 0.02, "%s: the pdf integrates to %.4f > 1", label, total_pdf);
+    return pval;
+}
+
+static void test_chi2(void)
+{
+    struct {
+        const char *label;
+        xs_vec3 base;
+        float metallic, rough, trans, ior;
+    } cfg[] = {
+        {"lambert (ior 1)", {0.8f, 0.8f, 0.8f}, 0.0f, 1.0f, 0.0f, 1.0f},
+        {"metal rough 0.3", {0.9f, 0.6f, 0.3f}, 1.0f, 0.3f, 0.0f, 1.5f},
+        {"metal rough 0.7", {0.9f, 0.9f, 0.9f}, 1.0f, 0.7f, 0.0f, 1.5f},
+        {"metal rough 1.0", {1.0f, 1.0f, 1.0f}, 1.0f, 1.0f, 0.0f, 1.5f},
+        {"plastic rough 0.4", {0.2f, 0.5f, 0.8f}, 0.0f, 0.4f, 0.0f, 1.5f},
+        {"plastic rough 0.15", {0.5f, 0.5f, 0.5f}, 0.0f, 0.15f, 0.0f, 1.5f},
+        {"half metal rough 0.5", {0.7f, 0.7f, 0.3f}, 0.5f, 0.5f, 0.0f, 1.5f},
+        {"thin glass rough 0.3", {1.0f, 1.0f, 1.0f}, 0.0f, 0.3f, 1.0f, 1.5f},
+        {"half thin glass rough 0.6", {0.6f, 0.9f, 0.6f}, 0.0f, 0.6f, 0.5f, 1.33f},
+    };
+    const float cosines[] = {0.95f, 0.5f, 0.15f};
+    int runs = (int)(sizeof cfg / sizeof cfg[0]) * 3;
+    double alpha = 1e-4 / runs;
+    for (size_t i = 0; i < sizeof cfg / sizeof cfg[0]; ++i)
+        for (int c = 0; c < 3; ++c) {
+            xs_bsdf b = make(cfg[i].base, cfg[i].metallic, cfg[i].rough, cfg[i].trans, cfg[i].ior);
+            double p = chi2_run(cfg[i].label, b, cosines[c], 400000);
+            CHECK_MSG(p > alpha, "%s at cos %.2f: p %.2g below %.2g: sampling does not match the pdf",
+                      cfg[i].label, cosines[c], p, alpha);
+        }
+}
+
+static void test_weights(void)
+{
+    const float *tab = xs_ggx_table();
+    xs_rng rng = xs_rng_init(3, 1, 4, 1, 5);
+    for (int i = 0; i < 20000; ++i) {
+        xs_bsdf b = make(xs_v3(xs_rng_float(&rng), xs_rng_float(&rng), xs_rng_float(&rng)),
+                         xs_rng_float(&rng), xs_rng_float(&rng), xs_rng_float(&rng) < 0.3f ? 0.7f : 0.0f,
+                         1.0f + 1.5f * xs_rng_float(&rng));
+        xs_vec3 wo = wo_at(0.02f + 0.98f * xs_rng_float(&rng));
+        xs_bsdf_prepare(&b, tab, wo);
+        xs_vec3 wi, w;
+        float pdf;
+        if (!xs_bsdf_sample(&b, wo, xs_rng_float(&rng), xs_rng_float(&rng), xs_rng_float(&rng), &wi, &w, &pdf))
+            continue;
+        float pdf2;
+        xs_vec3 f = xs_bsdf_eval(&b, wo, wi, &pdf2);
+        CHECK(fabsf(pdf - pdf2) <= 1e-4f * pdf2);
+        CHECK(isfinite(w.x) && isfinite(w.y) && isfinite(w.z));
+        CHECK(fabsf(w.x * pdf2 - f.x) <= 1e-3f * (f.x + 1e-6f));
+        if (xs_test_failures)
+            return;
+    }
+}
+
+/* Directional albedo by sampling: mean of the weights. */
+static double albedo(xs_bsdf b, float cos_o, int n, double *chan)
+{
+    xs_vec3 wo = wo_at(cos_o);
+    xs_bsdf_prepare(&b, xs_ggx_table(), wo);
+    double s[3] = {0, 0, 0};
+    for (int i = 0; i < n; ++i) {
+        /* stratified over the lobe choice and a 2-D Sobol' pattern */
+        uint32_t x, y;
+        xs_sobol_pair(0x1234u, (uint32_t)i, 0, &x, &y);
+        float ul = ((float)(i % 97) + 0.5f) / 97.0f;
+        xs_vec3 wi, w;
+        float pdf;
+        if (!xs_bsdf_sample(&b, wo, ul, xs_u32_to_float(x), xs_u32_to_float(y), &wi, &w, &pdf))
+            continue;
+        s[0] += w.x, s[1] += w.y, s[2] += w.z;
+    }
+    for (int c = 0; c < 3; ++c)
+        chan[c] = s[c] / n;
+    return (chan[0] + chan[1] + chan[2]) / 3.0;
+}
+
+static void test_albedo(void)
+{
+    const float roughs[] = {0.05f, 0.3f, 0.6f, 1.0f};
+    const float cosines[] = {1.0f, 0.7f, 0.3f, 0.08f};
+    double worst_metal = 0.0, worst_plastic = 0.0, worst_thin = 0.0, ch[3];
+    for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 4; ++c) {
+            double m = albedo(make(xs_v3_all(1.0f), 1.0f, roughs[r], 0.0f, 1.5f), cosines[c], 1 << 17, ch);
+            double p = albedo(make(xs_v3_all(1.0f), 0.0f, roughs[r], 0.0f, 1.5f), cosines[c], 1 << 17, ch);
+            double t = albedo(make(xs_v3_all(1.0f), 0.0f, roughs[r], 1.0f, 1.5f), cosines[c], 1 << 17, ch);
+            printf("rough %.2f cos %.2f: white metal %.4f, white plastic %.4f, white thin glass %.4f\n",
+                   roughs[r], cosines[c], m, p, t);
+            worst_metal = fmax(worst_metal, fabs(m - 1.0));
+            worst_plastic = fmax(worst_plastic, fabs(p - 1.0));
+            worst_thin = fmax(worst_thin, fabs(t - 1.0));
+            /* coloured: never more than it receives */
+            double cm = albedo(make(xs_v3(0.9f, 0.5f, 0.1f), 1.0f, roughs[r], 0.0f, 1.5f), cosines[c], 1 << 15, ch);
+            CHECK(ch[0] < 1.02 && cm < 1.0);
+        }
+    printf("worst |albedo - 1|: metal %.4f, plastic %.4f, thin glass %.4f\n", worst_metal,
+           worst_plastic, worst_thin);
+    /* tolerance: the 32x32 table's interpolation (measured worst about 1%) */
+    CHECK_MSG(worst_metal < 0.02, "white metal albedo off by %.4f", worst_metal);
+    CHECK_MSG(worst_plastic < 0.02, "white plastic albedo off by %.4f", worst_plastic);
+    CHECK_MSG(worst_thin < 0.02, "white thin glass albedo off by %.4f", worst_thin);
+}
+
+static void test_sobol(void)
+{
+    for (int k = 2; k <= 10; k += 2) {
+        int n = 1 << k;
+        for (uint32_t pair = 0; pair < 4; ++pair) {
+            /* elementary intervals 2^a x 2^(k-a) */
+            for (int a = 0; a <= k; ++a) {
+                int nx = 1 << a, ny = 1 << (k - a);
+                unsigned char *cell = calloc((size_t)n, 1);
+                for (int i = 0; i < n; ++i) {
+                    uint32_t x, y;
+                    xs_sobol_pair(0xABCDEFull + pair, (uint32_t)i, pair, &x, &y);
+                    int cx = (int)(((uint64_t)x * (uint64_t)nx) >> 32);
+                    int cy = (int)(((uint64_t)y * (uint64_t)ny) >> 32);
+                    cell[cy * nx + cx]++;
+                }
+                int bad = 0;
+                for (int i = 0; i < n; ++i)
+                    bad += cell[i] != 1;
+                CHECK_MSG(bad == 0, "2^%d points, pair %u, intervals %dx%d: %d not holding one point",
+                          k, pair, nx, ny, bad);
+                free(cell);
+            }
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    static const xs_test_case cases[] = {
+        {"chi2", test_chi2},
+        {"weights", test_weights},
+        {"albedo", test_albedo},
+        {"sobol", test_sobol},
+    };
+    return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
