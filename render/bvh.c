@@ -46,13 +46,6 @@ static void aabb_merge_p(aabb *b, const prim *p)
         b->hi[k] = p->hi[k] > b->hi[k] ? p->hi[k] : b->hi[k];
     }
 }
-static void aabb_merge(aabb *b, const aabb *o)
-{
-    for (int k = 0; k < 3; ++k) {
-        b->lo[k] = o->lo[k] < b->lo[k] ? o->lo[k] : b->lo[k];
-        b->hi[k] = o->hi[k] > b->hi[k] ? o->hi[k] : b->hi[k];
-    }
-}
 /* Grows centroid bounds (kept doubled: lo + hi) by p's centroid. */
 static void cb_grow(aabb *b, const prim *p)
 {
@@ -87,10 +80,51 @@ typedef struct builder {
     int threads;
 } builder;
 
-static int bin_of(float c, float lo, float scale)
+
+/* 4-wide float and int vectors (GCC/Clang vector extensions: SSE on x86-64,
+ * NEON on arm64, scalar code elsewhere); lane 3 is unused. */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f v4_load(const float *p)
 {
-    int k = (int)((c - lo) * scale);
-    return k < 0 ? 0 : (k >= BINS ? BINS - 1 : k);
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    v[3] = 0.0f; /* the id or padding shares the slot */
+    return v;
+}
+static inline v4f v4_sel(v4i m, v4f a, v4f b) { return (v4f)(((v4i)a & m) | ((v4i)b & ~m)); }
+#if defined(__SSE__)
+#include <xmmintrin.h>
+static inline v4f v4_min(v4f a, v4f b) { return (v4f)_mm_min_ps((__m128)a, (__m128)b); }
+static inline v4f v4_max(v4f a, v4f b) { return (v4f)_mm_max_ps((__m128)a, (__m128)b); }
+#else
+static inline v4f v4_min(v4f a, v4f b) { return v4_sel(a < b, a, b); }
+static inline v4f v4_max(v4f a, v4f b) { return v4_sel(a > b, a, b); }
+#endif
+static inline v4i v4i_clamp(v4i k, v4i lo, v4i hi)
+{
+    v4i m = k < lo;
+    k = (lo & m) | (k & ~m);
+    m = k > hi;
+    return (hi & m) | (k & ~m);
+}
+
+typedef struct vbox {
+    v4f lo, hi;
+} vbox;
+
+static inline void vbox_empty(vbox *b)
+{
+    b->lo = (v4f){FLT_MAX, FLT_MAX, FLT_MAX, FLT_MAX};
+    b->hi = -b->lo;
+}
+static inline float vbox_area(const vbox *b)
+{
+    v4f d = b->hi - b->lo;
+    if (d[0] < 0.0f)
+        return 0.0f;
+    return 2.0f * (d[0] * d[1] + d[1] * d[2] + d[2] * d[0]);
 }
 
 /* Splits tk; false when it becomes a leaf. Fills the children's tasks. */
@@ -105,47 +139,83 @@ static bool split(builder *B, const task *tk, task *left, task *right)
     prim *P = B->prims;
     int best_axis = -1, best_split = 0;
     float best_cost = FLT_MAX;
-    float scale[3];
+    /* fewer bins for small nodes: the sweep would cost more than the binning */
+    const int nbins = cnt < BINS ? (int)(cnt < 4 ? 4 : cnt) : BINS;
+    v4f cblo = {tk->cb.lo[0], tk->cb.lo[1], tk->cb.lo[2], 0.0f}, scale;
+    for (int a = 0; a < 3; ++a) {
+        float ext = tk->cb.hi[a] - tk->cb.lo[a];
+        scale[a] = ext > 0.0f ? (float)nbins / ext : 0.0f;
+    }
+    scale[3] = 0.0f;
+    const v4i zero = {0, 0, 0, 0}, top = {nbins - 1, nbins - 1, nbins - 1, 0};
     if (cnt > MIN_LEAF) {
-        aabb bins[3][BINS];
-        uint32_t nb[3][BINS];
+        /* two sets of bins, for even and odd primitives: neighbours often
+         * share a bin, and one set would chain every update through memory */
+        vbox bins[3][BINS], bins2[3][BINS];
+        uint32_t nb[3][BINS], nb2[3][BINS];
         memset(nb, 0, sizeof nb);
-        for (int a = 0; a < 3; ++a) {
-            for (int k = 0; k < BINS; ++k)
-                aabb_empty(&bins[a][k]);
-            float ext = tk->cb.hi[a] - tk->cb.lo[a];
-            scale[a] = ext > 0.0f ? (float)BINS / ext : 0.0f;
-        }
-        for (uint32_t i = tk->begin; i < tk->end; ++i) {
-            const prim *p = &P[i];
+        memset(nb2, 0, sizeof nb2);
+        for (int a = 0; a < 3; ++a)
+            for (int k = 0; k < nbins; ++k) {
+                vbox_empty(&bins[a][k]);
+                vbox_empty(&bins2[a][k]);
+            }
+        uint32_t i = tk->begin;
+        for (; i + 1 < tk->end; i += 2) {
+            v4f lo = v4_load(P[i].lo), hi = v4_load(P[i].hi);
+            v4f lo2 = v4_load(P[i + 1].lo), hi2 = v4_load(P[i + 1].hi);
+            v4i k = v4i_clamp(__builtin_convertvector((lo + hi - cblo) * scale, v4i), zero, top);
+            v4i k2 = v4i_clamp(__builtin_convertvector((lo2 + hi2 - cblo) * scale, v4i), zero, top);
             for (int a = 0; a < 3; ++a) {
-                int k = bin_of(p->lo[a] + p->hi[a], tk->cb.lo[a], scale[a]);
-                nb[a][k]++;
-                aabb_merge_p(&bins[a][k], p);
+                vbox *bb = &bins[a][k[a]], *b2 = &bins2[a][k2[a]];
+                bb->lo = v4_min(bb->lo, lo);
+                bb->hi = v4_max(bb->hi, hi);
+                b2->lo = v4_min(b2->lo, lo2);
+                b2->hi = v4_max(b2->hi, hi2);
+                nb[a][k[a]]++;
+                nb2[a][k2[a]]++;
             }
         }
+        for (; i < tk->end; ++i) {
+            v4f lo = v4_load(P[i].lo), hi = v4_load(P[i].hi);
+            v4i k = v4i_clamp(__builtin_convertvector((lo + hi - cblo) * scale, v4i), zero, top);
+            for (int a = 0; a < 3; ++a) {
+                vbox *bb = &bins[a][k[a]];
+                bb->lo = v4_min(bb->lo, lo);
+                bb->hi = v4_max(bb->hi, hi);
+                nb[a][k[a]]++;
+            }
+        }
+        for (int a = 0; a < 3; ++a)
+            for (int k = 0; k < nbins; ++k) {
+                bins[a][k].lo = v4_min(bins[a][k].lo, bins2[a][k].lo);
+                bins[a][k].hi = v4_max(bins[a][k].hi, bins2[a][k].hi);
+                nb[a][k] += nb2[a][k];
+            }
         for (int a = 0; a < 3; ++a) {
             if (!(scale[a] > 0.0f))
                 continue;
             float right_area[BINS];
             uint32_t right_n[BINS];
-            aabb acc;
-            aabb_empty(&acc);
+            vbox acc;
+            vbox_empty(&acc);
             uint32_t accn = 0;
-            for (int k = BINS - 1; k > 0; --k) {
-                aabb_merge(&acc, &bins[a][k]);
+            for (int k = nbins - 1; k > 0; --k) {
+                acc.lo = v4_min(acc.lo, bins[a][k].lo);
+                acc.hi = v4_max(acc.hi, bins[a][k].hi);
                 accn += nb[a][k];
-                right_area[k] = aabb_area(&acc);
+                right_area[k] = vbox_area(&acc);
                 right_n[k] = accn;
             }
-            aabb_empty(&acc);
+            vbox_empty(&acc);
             accn = 0;
-            for (int k = 0; k < BINS - 1; ++k) {
-                aabb_merge(&acc, &bins[a][k]);
+            for (int k = 0; k < nbins - 1; ++k) {
+                acc.lo = v4_min(acc.lo, bins[a][k].lo);
+                acc.hi = v4_max(acc.hi, bins[a][k].hi);
                 accn += nb[a][k];
                 if (accn == 0 || right_n[k + 1] == 0)
                     continue;
-                float cost = aabb_area(&acc) * (float)accn + right_area[k + 1] * (float)right_n[k + 1];
+                float cost = vbox_area(&acc) * (float)accn + right_area[k + 1] * (float)right_n[k + 1];
                 if (cost < best_cost) {
                     best_cost = cost;
                     best_axis = a;
@@ -167,10 +237,13 @@ static bool split(builder *B, const task *tk, task *left, task *right)
     uint32_t mid;
     if (best_axis >= 0) {
         uint32_t i = tk->begin, j = tk->end;
-        float lo = tk->cb.lo[best_axis], sc = scale[best_axis];
+        const int ax = best_axis;
+        float lo = cblo[ax], sc = scale[ax];
         while (i < j) {
             const prim *p = &P[i];
-            if (bin_of(p->lo[best_axis] + p->hi[best_axis], lo, sc) < best_split) {
+            int k = (int)((p->lo[ax] + p->hi[ax] - lo) * sc);
+            k = k < 0 ? 0 : (k > nbins - 1 ? nbins - 1 : k);
+            if (k < best_split) {
                 ++i;
             } else {
                 prim t = P[i];
@@ -192,14 +265,22 @@ static bool split(builder *B, const task *tk, task *left, task *right)
     left->node = tk->desc, left->desc = tk->desc + 2, left->begin = tk->begin, left->end = mid;
     right->node = tk->desc + 1, right->desc = tk->desc + 2 + 2 * nl - 2;
     right->begin = mid, right->end = tk->end;
-    aabb_empty(&left->b), aabb_empty(&left->cb), aabb_empty(&right->b), aabb_empty(&right->cb);
-    for (uint32_t i = tk->begin; i < mid; ++i) {
-        aabb_merge_p(&left->b, &P[i]);
-        cb_grow(&left->cb, &P[i]);
-    }
-    for (uint32_t i = mid; i < tk->end; ++i) {
-        aabb_merge_p(&right->b, &P[i]);
-        cb_grow(&right->cb, &P[i]);
+    for (int side = 0; side < 2; ++side) {
+        task *t = side == 0 ? left : right;
+        vbox b, cb;
+        vbox_empty(&b);
+        vbox_empty(&cb);
+        for (uint32_t i = t->begin; i < t->end; ++i) {
+            v4f lo = v4_load(P[i].lo), hi = v4_load(P[i].hi), c = lo + hi;
+            b.lo = v4_min(b.lo, lo);
+            b.hi = v4_max(b.hi, hi);
+            cb.lo = v4_min(cb.lo, c);
+            cb.hi = v4_max(cb.hi, c);
+        }
+        for (int k = 0; k < 3; ++k) {
+            t->b.lo[k] = b.lo[k], t->b.hi[k] = b.hi[k];
+            t->cb.lo[k] = cb.lo[k], t->cb.hi[k] = cb.hi[k];
+        }
     }
     return true;
 }

@@ -1,7 +1,11 @@
 /* exr_compare A B: exits 0 when the two EXRs have the same data window and
  * bit-identical RGBA pixels, 1 otherwise (printing the first difference and
  * the largest), 2 when a file cannot be read. Used by the MPI tests.
- * exr_compare --stats A: prints "mean R G B A nonfinite N" of the image. */
+ * exr_compare --stats A: prints "mean R G B A nonfinite N" of the image.
+ * exr_compare --rmse A REF: prints the relative RMSE of A's RGB against REF
+ *   (sqrt(mean((a - ref)^2)) / mean(ref), over all pixels and channels) and
+ *   the relative difference of the means.
+ * exr_compare --png A OUT.png: writes the preview PNG of A. */
 #include "io/xs_io.h"
 
 #include <math.h>
@@ -32,8 +36,46 @@ static int stats(const char *path)
     return 0;
 }
 
+static int rmse(const char *pa, const char *pr)
+{
+    xs_image a, r;
+    xs_err e;
+    if (xs_exr_read_rgba(pa, &a, &e) != XS_OK || xs_exr_read_rgba(pr, &r, &e) != XS_OK) {
+        fprintf(stderr, "exr_compare: %s\n", e.msg);
+        return 2;
+    }
+    if (a.width != r.width || a.height != r.height) {
+        fprintf(stderr, "exr_compare: sizes differ\n");
+        return 2;
+    }
+    size_t n = (size_t)a.width * (size_t)a.height;
+    double se = 0.0, sr = 0.0, sa = 0.0;
+    for (size_t i = 0; i < n; ++i)
+        for (int c = 0; c < 3; ++c) {
+            double d = (double)a.rgba[i * 4 + (size_t)c] - (double)r.rgba[i * 4 + (size_t)c];
+            se += d * d;
+            sr += r.rgba[i * 4 + (size_t)c];
+            sa += a.rgba[i * 4 + (size_t)c];
+        }
+    double mean_r = sr / (3.0 * (double)n);
+    printf("rel_rmse %.6f mean %.6f ref_mean %.6f mean_diff %.4f%%\n", sqrt(se / (3.0 * (double)n)) / mean_r,
+           sa / (3.0 * (double)n), mean_r, 100.0 * (sa - sr) / sr);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--rmse") == 0)
+        return rmse(argv[2], argv[3]);
+    if (argc == 4 && strcmp(argv[1], "--png") == 0) {
+        xs_image a;
+        xs_err e;
+        if (xs_exr_read_rgba(argv[2], &a, &e) != XS_OK || xs_png_write_preview(argv[3], &a, &e) != XS_OK) {
+            fprintf(stderr, "exr_compare: %s\n", e.msg);
+            return 2;
+        }
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[1], "--stats") == 0)
         return stats(argv[2]);
     if (argc != 3) {
