@@ -279,13 +279,6 @@ XS_DEVICE float xs_filter_offset(const xs_scene_view *s, float u)
     return s->filter_icdf[i] * (1.0f - f) + s->filter_icdf[i + 1] * f;
 }
 
-/* Floats a pixel record holds for the given AOV set. */
-XS_DEVICE int xs_aov_channels(uint32_t aovs)
-{
-    return 4 + ((aovs & XS_AOV_ALBEDO) ? 3 : 0) + ((aovs & XS_AOV_NORMAL) ? 3 : 0) +
-           ((aovs & XS_AOV_DEPTH) ? 1 : 0) + ((aovs & XS_AOV_SAMPLES) ? 1 : 0);
-}
-
 /* Renders frame pixel (px, py) into out (xs_aov_channels(tp->aovs) floats): the mean of
  * its spp samples, each placed by the filter around the pixel's centre. */
 XS_DEVICE void xs_render_pixel(const xs_scene_view *s, const xs_tile_params *tp, int px, int py,

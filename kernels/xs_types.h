@@ -170,6 +170,13 @@ enum {
     XS_AOV_SAMPLES = 8  /* 1: samples that went into the pixel */
 };
 
+/* Floats a pixel record holds for the given AOV set. */
+XS_DEVICE int xs_aov_channels(uint32_t aovs)
+{
+    return 4 + ((aovs & XS_AOV_ALBEDO) ? 3 : 0) + ((aovs & XS_AOV_NORMAL) ? 3 : 0) +
+           ((aovs & XS_AOV_DEPTH) ? 1 : 0) + ((aovs & XS_AOV_SAMPLES) ? 1 : 0);
+}
+
 /* What one tile's render needs beside the scene. */
 typedef struct xs_tile_params {
     int frame_width, frame_height;

@@ -22,9 +22,3 @@ void xs_film_tile_rect(const xs_film *film, int index, int *x0, int *y0, int *w,
     *w = (*x0 + film->tile <= film->width) ? film->tile : film->width - *x0;
     *h = (*y0 + film->tile <= film->height) ? film->tile : film->height - *y0;
 }
-
-int xs_aov_channels_host(uint32_t aovs)
-{
-    return 4 + ((aovs & XS_AOV_ALBEDO) ? 3 : 0) + ((aovs & XS_AOV_NORMAL) ? 3 : 0) +
-           ((aovs & XS_AOV_DEPTH) ? 1 : 0) + ((aovs & XS_AOV_SAMPLES) ? 1 : 0);
-}

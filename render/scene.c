@@ -67,7 +67,6 @@ static double now_s(void)
 
 double xs_scene_build_seconds(const xs_scene *s) { return s->build_seconds; }
 
-static float luminance(xs_vec3 c) { return 0.2126f * c.x + 0.7152f * c.y + 0.0722f * c.z; }
 
 void xs_scene_destroy(xs_scene *s)
 {
@@ -346,7 +345,7 @@ static xs_result env_tables(xs_scene *s, double *mean_lum, xs_err *err)
 {
     *mean_lum = 0.0;
     if (!s->env) {
-        *mean_lum = (double)luminance(s->background);
+        *mean_lum = (double)xs_luminance(s->background);
         return XS_OK;
     }
     int w = s->env_w, h = s->env_h;
@@ -365,7 +364,7 @@ static xs_result env_tables(xs_scene *s, double *mean_lum, xs_err *err)
         cdf[0] = 0.0f;
         for (int x = 0; x < w; ++x) {
             const float *p = s->env + ((size_t)y * (size_t)w + (size_t)x) * 3;
-            double l = (double)luminance(xs_mul(s->background, xs_v3(p[0], p[1], p[2])));
+            double l = (double)xs_luminance(xs_mul(s->background, xs_v3(p[0], p[1], p[2])));
             if (!(l > 0.0) || !isfinite(l))
                 l = 0.0;
             lum_sum += l * st;
@@ -412,7 +411,7 @@ static xs_result scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_
     for (uint32_t mi = 0; mi < s->mesh_count; ++mi) {
         const xs_mesh *m = &s->meshes[mi];
         for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t)
-            s->tri_light[t] = luminance(s->materials[s->attrs[t].material].emission) > 0.0f
+            s->tri_light[t] = xs_luminance(s->materials[s->attrs[t].material].emission) > 0.0f
                                   ? mesh_emissive[mi]++
                                   : UINT32_MAX;
     }
@@ -449,7 +448,7 @@ static xs_result scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_
             if (s->tri_light[t] == UINT32_MAX)
                 continue;
             const xs_material *mat = &s->materials[s->attrs[t].material];
-            float lum = luminance(mat->emission);
+            float lum = xs_luminance(mat->emission);
             xs_vec3 e1 = xs_xf_dir(in->xf, s->tris[t].e1), e2 = xs_xf_dir(in->xf, s->tris[t].e2);
             double area = 0.5 * (double)xs_length(xs_cross(e1, e2));
             double sides = (mat->flags & XS_MAT_EMIT_TWO_SIDED) ? 2.0 : 1.0;
@@ -472,7 +471,7 @@ static xs_result scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_
         L->range = g->range;
         L->cos_inner = cosf(g->inner_cone);
         L->cos_outer = cosf(g->outer_cone);
-        double lum = (double)luminance(L->intensity);
+        double lum = (double)xs_luminance(L->intensity);
         power[k++] = L->type == XS_LIGHT_DIR ? lum * 3.14159265 * radius2 : lum * 4.0 * 3.14159265;
     }
     if (env_lum > 0.0) {

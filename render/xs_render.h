@@ -74,8 +74,6 @@ void xs_scene_set_filter(xs_scene *scene, xs_filter_kind kind, float width);
 void xs_scene_build_threads(int threads);
 /* Seconds spent building BVHs (BLAS and TLAS) for this scene. */
 double xs_scene_build_seconds(const xs_scene *scene);
-/* Floats in a pixel record for these AOVs (XS_AOV_*): 4 + 3 + 3 + 1 + 1 at most. */
-int xs_aov_channels_host(uint32_t aovs);
 /* The GGX albedo tables of xs_bsdf.h (computed once per process). */
 const float *xs_ggx_table(void);
 uint32_t xs_scene_tri_count(const xs_scene *scene); /* stored (each mesh once) */

@@ -82,7 +82,7 @@ xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int thread
         xs_scene_set_filter(w->scene, opt->filter, opt->filter_width);
         r = xs_backend_cpu_create(w->scene, opt->width, opt->height, threads, &w->backend, err);
     }
-    w->channels = xs_aov_channels_host(opt->aovs);
+    w->channels = xs_aov_channels(opt->aovs);
     if (r == XS_OK) {
         w->tile_rgba = malloc((size_t)opt->tile * (size_t)opt->tile * (size_t)w->channels * sizeof(float));
         if (!w->tile_rgba)

@@ -54,7 +54,7 @@ static float *render(const xs_scene *s, int w, int h, xs_tile_params tp, xs_coun
     xs_backend *be = NULL;
     xs_err e;
     CHECK(xs_backend_cpu_create(s, w, h, 2, &be, &e) == XS_OK);
-    float *buf = malloc((size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels_host(tp.aovs) * sizeof(float));
+    float *buf = malloc((size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs) * sizeof(float));
     CHECK(be->render_tile(be, &tp, buf, c, &e) == XS_OK);
     xs_backend_destroy(be);
     return buf;
@@ -183,7 +183,7 @@ static void test_tile_alone(void)
     xs_scene *s = glossy_cornell();
     const int W = 40, H = 30;
     const uint32_t aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH | XS_AOV_SAMPLES;
-    const int C = xs_aov_channels_host(aovs);
+    const int C = xs_aov_channels(aovs);
     CHECK(C == 12);
     xs_tile_params tp = params(W, H, 8, 4);
     tp.aovs = aovs;
