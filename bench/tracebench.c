@@ -236,13 +236,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
         return 1;
     }
-    xs_tile_params tp;
-    memset(&tp, 0, sizeof tp);
-    tp.frame_width = tp.width = w;
-    tp.frame_height = tp.height = h;
-    tp.spp = spp;
-    tp.max_bounces = bounces;
-    tp.rr_start = 3;
+    xs_tile_params tp = xs_tile_params_frame(w, h, spp, bounces);
     float *buf = malloc((size_t)w * (size_t)h * 4 * sizeof(float));
     xs_counters c = {0};
     double r0 = now();

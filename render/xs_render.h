@@ -115,6 +115,10 @@ typedef struct xs_film {
 } xs_film;
 
 void xs_film_init(xs_film *film, int width, int height, int tile);
+/* Kernel parameters covering the whole width x height frame with the engine's
+ * defaults (Russian roulette from bounce 3, MIS on, no clamp, no AOVs, seed 0,
+ * frame 0); callers narrow the rectangle and set what differs. */
+xs_tile_params xs_tile_params_frame(int width, int height, int spp, int max_bounces);
 int xs_film_tile_count(const xs_film *film);
 /* Tile index (row-major) -> rectangle in frame pixels; edge tiles are cut. */
 void xs_film_tile_rect(const xs_film *film, int index, int *x0, int *y0, int *w, int *h);

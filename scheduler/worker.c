@@ -172,17 +172,12 @@ static xs_result do_tile(xs_worker_ctx *w, const xs_work_item *it, uint64_t expe
         rep->hash = expect_hash;
         return XS_OK;
     }
-    xs_tile_params tp;
-    memset(&tp, 0, sizeof tp);
-    tp.frame_width = w->opt->width;
-    tp.frame_height = w->opt->height;
+    xs_tile_params tp = xs_tile_params_frame(w->opt->width, w->opt->height, w->opt->spp,
+                                             w->opt->max_bounces);
     tp.x0 = x0;
     tp.y0 = y0;
     tp.width = tw;
     tp.height = th;
-    tp.spp = w->opt->spp;
-    tp.max_bounces = w->opt->max_bounces;
-    tp.rr_start = 3;
     tp.seed = w->opt->seed;
     tp.frame = (uint32_t)it->frame;
     tp.clamp = w->opt->clamp;

@@ -62,13 +62,7 @@ static float *render(const xs_scene *s, int w, int h, xs_tile_params tp, xs_coun
 
 static xs_tile_params params(int w, int h, int spp, int bounces)
 {
-    xs_tile_params tp;
-    memset(&tp, 0, sizeof tp);
-    tp.frame_width = tp.width = w;
-    tp.frame_height = tp.height = h;
-    tp.spp = spp;
-    tp.max_bounces = bounces;
-    tp.rr_start = 3;
+    xs_tile_params tp = xs_tile_params_frame(w, h, spp, bounces);
     tp.seed = 5;
     tp.frame = 1;
     return tp;
