@@ -240,7 +240,7 @@ int main(int argc, char **argv)
     float *buf = malloc((size_t)w * (size_t)h * 4 * sizeof(float));
     xs_counters c = {0};
     double r0 = now();
-    if (be->render_tile(be, &tp, buf, &c, &err) != XS_OK) {
+    if (xs_backend_render_tile(be, &tp, buf, &c, &err) != XS_OK) {
         fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
         return 1;
     }

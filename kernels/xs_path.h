@@ -279,16 +279,49 @@ XS_DEVICE float xs_filter_offset(const xs_scene_view *s, float u)
     return s->filter_icdf[i] * (1.0f - f) + s->filter_icdf[i + 1] * f;
 }
 
-/* Renders frame pixel (px, py) into out (xs_aov_channels(tp->aovs) floats): the mean of
- * its spp samples, each placed by the filter around the pixel's centre. */
-XS_DEVICE void xs_render_pixel(const xs_scene_view *s, const xs_tile_params *tp, int px, int py,
-                               float *out, xs_counters *c)
+/* Samples are summed in chunks of XS_SAMPLE_CHUNK: a chunk's partial sum
+ * starts from zero and adds its samples in order; the pixel adds the chunk
+ * sums in chunk order. The CPU runs the chunks of a pixel one after another,
+ * the GPU runs them in parallel threads; both perform the same float
+ * operations in the same order, so the estimate does not depend on the
+ * device's schedule. */
+enum { XS_SAMPLE_CHUNK = 16 };
+
+/* A chunk's partial sums: RGB, alpha, albedo (3), normal (3), nearest depth,
+ * samples kept. */
+enum { XS_PARTIAL_FLOATS = 12 };
+typedef struct xs_partial {
+    float v[XS_PARTIAL_FLOATS];
+} xs_partial;
+
+XS_DEVICE int xs_chunk_count(int spp) { return (spp + XS_SAMPLE_CHUNK - 1) / XS_SAMPLE_CHUNK; }
+
+XS_DEVICE void xs_partial_zero(xs_partial *p)
 {
-    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    xs_vec3 alb = xs_v3_all(0.0f), nrm = xs_v3_all(0.0f);
-    float depth = 1e10f;
-    int good = 0;
-    for (int k = 0; k < tp->spp; ++k) {
+    for (int i = 0; i < XS_PARTIAL_FLOATS; ++i)
+        p->v[i] = 0.0f;
+    p->v[10] = 1e10f;
+}
+
+/* acc += p (depth: the nearer). */
+XS_DEVICE void xs_partial_merge(xs_partial *acc, const xs_partial *p)
+{
+    for (int i = 0; i < 10; ++i)
+        acc->v[i] += p->v[i];
+    acc->v[10] = xs_minf(acc->v[10], p->v[10]);
+    acc->v[11] += p->v[11];
+}
+
+/* Chunk `chunk` of frame pixel (px, py): samples [chunk * XS_SAMPLE_CHUNK,
+ * min(spp, (chunk + 1) * XS_SAMPLE_CHUNK)), each placed by the filter around
+ * the pixel's centre. */
+XS_DEVICE void xs_render_chunk(const xs_scene_view *s, const xs_tile_params *tp, int px, int py,
+                               int chunk, xs_partial *p, xs_counters *c)
+{
+    xs_partial_zero(p);
+    int k0 = chunk * XS_SAMPLE_CHUNK;
+    int k1 = k0 + XS_SAMPLE_CHUNK < tp->spp ? k0 + XS_SAMPLE_CHUNK : tp->spp;
+    for (int k = k0; k < k1; ++k) {
         xs_sampler smp = xs_sampler_init(tp->seed, tp->frame, (uint32_t)px, (uint32_t)py, (uint32_t)k);
         float u1, u2;
         xs_sample_2d(&smp, &u1, &u2);
@@ -302,38 +335,61 @@ XS_DEVICE void xs_render_pixel(const xs_scene_view *s, const xs_tile_params *tp,
             c->nonfinite++;
             continue;
         }
-        good++;
-        acc[0] += L.x;
-        acc[1] += L.y;
-        acc[2] += L.z;
-        acc[3] += a;
+        p->v[11] += 1.0f;
+        p->v[0] += L.x;
+        p->v[1] += L.y;
+        p->v[2] += L.z;
+        p->v[3] += a;
         if (fh.hit) {
-            alb = xs_add(alb, fh.albedo);
-            nrm = xs_add(nrm, fh.normal);
-            depth = xs_minf(depth, fh.depth);
+            p->v[4] += fh.albedo.x;
+            p->v[5] += fh.albedo.y;
+            p->v[6] += fh.albedo.z;
+            p->v[7] += fh.normal.x;
+            p->v[8] += fh.normal.y;
+            p->v[9] += fh.normal.z;
+            p->v[10] = xs_minf(p->v[10], fh.depth);
         }
     }
-    float inv = good > 0 ? 1.0f / (float)good : 0.0f;
-    out[0] = acc[0] * inv;
-    out[1] = acc[1] * inv;
-    out[2] = acc[2] * inv;
-    out[3] = acc[3] * inv;
+}
+
+/* A pixel's record (xs_aov_channels(tp->aovs) floats) from its summed
+ * chunks: the mean of the samples kept. */
+XS_DEVICE void xs_pixel_finish(const xs_partial *acc, const xs_tile_params *tp, float *out)
+{
+    float good = acc->v[11];
+    float inv = good > 0.0f ? 1.0f / good : 0.0f;
+    for (int i = 0; i < 4; ++i)
+        out[i] = acc->v[i] * inv;
     int o = 4;
     if ((tp->aovs & XS_AOV_ALBEDO) != 0u) {
-        out[o++] = alb.x * inv;
-        out[o++] = alb.y * inv;
-        out[o++] = alb.z * inv;
+        out[o++] = acc->v[4] * inv;
+        out[o++] = acc->v[5] * inv;
+        out[o++] = acc->v[6] * inv;
     }
     if ((tp->aovs & XS_AOV_NORMAL) != 0u) {
-        xs_vec3 n = xs_normalize(nrm);
+        xs_vec3 n = xs_normalize(xs_v3(acc->v[7], acc->v[8], acc->v[9]));
         out[o++] = n.x;
         out[o++] = n.y;
         out[o++] = n.z;
     }
     if ((tp->aovs & XS_AOV_DEPTH) != 0u)
-        out[o++] = depth;
+        out[o++] = acc->v[10];
     if ((tp->aovs & XS_AOV_SAMPLES) != 0u)
-        out[o++] = (float)good;
+        out[o++] = good;
+}
+
+/* Renders frame pixel (px, py) into out: its chunks in order, then the mean. */
+XS_DEVICE void xs_render_pixel(const xs_scene_view *s, const xs_tile_params *tp, int px, int py,
+                               float *out, xs_counters *c)
+{
+    xs_partial acc, p;
+    xs_partial_zero(&acc);
+    int n = xs_chunk_count(tp->spp);
+    for (int k = 0; k < n; ++k) {
+        xs_render_chunk(s, tp, px, py, k, &p, c);
+        xs_partial_merge(&acc, &p);
+    }
+    xs_pixel_finish(&acc, tp, out);
 }
 
 /* Renders tile rows [row_begin, row_end) into buf (the tile's own buffer,

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,8 @@ typedef struct cpu_backend {
     xs_backend base;
     xs_scene_view view;
     int threads;
+    xs_tile_params pending; /* the slot's tile, rendered by end */
+    bool has_pending;
 } cpu_backend;
 
 typedef struct cpu_job {
@@ -46,10 +49,24 @@ static void *cpu_worker_main(void *arg)
     return NULL;
 }
 
-static xs_result cpu_render_tile(xs_backend *self, const xs_tile_params *tp, float *rgba,
-                                 xs_counters *counters, xs_err *err)
+static xs_result cpu_begin_tile(xs_backend *self, int slot, const xs_tile_params *tp, xs_err *err)
 {
     cpu_backend *be = (cpu_backend *)self;
+    if (slot != 0 || be->has_pending)
+        return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: slot %d is not free", slot);
+    be->pending = *tp;
+    be->has_pending = true;
+    return XS_OK;
+}
+
+static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counters *counters,
+                              xs_err *err)
+{
+    cpu_backend *be = (cpu_backend *)self;
+    if (slot != 0 || !be->has_pending)
+        return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: slot %d holds no tile", slot);
+    be->has_pending = false;
+    const xs_tile_params *tp = &be->pending;
     int n = be->threads < tp->height ? be->threads : tp->height;
     if (n < 1)
         n = 1;
@@ -85,12 +102,22 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threa
     if (!be)
         return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory");
     be->base.name = "cpu";
-    be->base.render_tile = cpu_render_tile;
+    be->base.slots = 1;
+    be->base.begin_tile = cpu_begin_tile;
+    be->base.end_tile = cpu_end_tile;
     be->base.destroy = cpu_destroy;
     be->view = xs_scene_view_for(scene, fw, fh);
     be->threads = threads < 1 ? 1 : threads;
+    snprintf(be->base.device, sizeof be->base.device, "CPU, %d thread(s)", be->threads);
     *out = &be->base;
     return XS_OK;
+}
+
+xs_result xs_backend_render_tile(xs_backend *b, const xs_tile_params *tp, float *rgba,
+                                 xs_counters *counters, xs_err *err)
+{
+    xs_result r = b->begin_tile(b, 0, tp, err);
+    return r == XS_OK ? b->end_tile(b, 0, rgba, counters, err) : r;
 }
 
 void xs_backend_destroy(xs_backend *b)

@@ -27,6 +27,9 @@ void xs_options_defaults(xs_options *o)
     o->compression = XS_EXR_ZIP;
     o->zip_level = 4;
     o->threads = 0;
+    o->backend = XS_BACKEND_AUTO;
+    o->gpu_slots = 3;
+    o->bind = true;
     o->max_bounces = 8;
     o->filter = XS_FILTER_BLACKMAN_HARRIS;
     o->filter_width = 1.5f;
@@ -327,7 +330,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--pkg-max-entry-mib", "--pkg-max-total-mib",
                                       "--pkg-max-ratio", "--retries", "--stall-timeout",
                                       "--grace", "--progress", "--progress-interval",
-                                      "--aovs", "--filter", "--filter-width", "--clamp", "--mis"};
+                                      "--aovs", "--filter", "--filter-width", "--clamp", "--mis",
+                                      "--backend", "--gpu-slots", "--bind"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -401,6 +405,26 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             r = parse_float(flag, val, 0.5, 8.0, &o->filter_width, err);
         else if (strcmp(flag, "--clamp") == 0)
             r = parse_float(flag, val, 0.0, 1e30, &o->clamp, err);
+        else if (strcmp(flag, "--backend") == 0) {
+            if (strcmp(val, "auto") == 0)
+                o->backend = XS_BACKEND_AUTO;
+            else if (strcmp(val, "cuda") == 0)
+                o->backend = XS_BACKEND_CUDA;
+            else if (strcmp(val, "cpu") == 0)
+                o->backend = XS_BACKEND_CPU;
+            else
+                r = xs_err_set(err, XS_ERR_INVALID, "--backend: must be auto, cuda or cpu, got '%s'", val);
+        }
+        else if (strcmp(flag, "--gpu-slots") == 0)
+            r = parse_int(flag, val, 1, 8, &o->gpu_slots, err);
+        else if (strcmp(flag, "--bind") == 0) {
+            if (strcmp(val, "auto") == 0)
+                o->bind = true;
+            else if (strcmp(val, "none") == 0)
+                o->bind = false;
+            else
+                r = xs_err_set(err, XS_ERR_INVALID, "--bind: must be auto or none, got '%s'", val);
+        }
         else if (strcmp(flag, "--mis") == 0) {
             if (strcmp(val, "on") == 0)
                 o->mis = XS_MIS_ON;
@@ -448,7 +472,7 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             o->pkg_limits.max_ratio = (double)ratio;
         }
         else if (strcmp(flag, "--prefetch") == 0)
-            r = parse_int(flag, val, 1, 64, &o->prefetch, err);
+            r = parse_int(flag, val, 1, 64, &o->prefetch, err), o->given |= XS_GIVEN_PREFETCH;
         else if (strcmp(flag, "--kernel") == 0) {
             if (strcmp(val, "path") == 0)
                 o->kernel = XS_KERNEL_PATH;
@@ -526,7 +550,14 @@ void xs_options_print_help(FILE *f)
         "  --clamp X            clamp indirect light per sample to X (max channel); 0: off [0]\n"
         "  --mis MODE           on: multiple importance sampling; bsdf or light: that\n"
         "                       estimator alone (for tests; converges to the same mean) [on]\n"
-        "  --prefetch N         work requests each worker keeps in flight, [1, 64] [2]\n"
+        "  --prefetch N         work requests each worker keeps in flight, [1, 64] [2; with\n"
+        "                       GPUs at least gpu-slots + 1]\n"
+        "  --backend B          auto (a GPU where the rank has one, else the CPU), cuda or\n"
+        "                       cpu [auto]\n"
+        "  --gpu-slots N        tiles each GPU holds in flight (CUDA streams), [1, 8] [3]\n"
+        "  --bind B             auto: bind each rank to the cores (and memory) nearest its\n"
+        "                       GPU with hwloc, share cores out among CPU ranks; none: leave\n"
+        "                       binding to the launcher [auto]\n"
         "",
         f);
     fputs(

@@ -936,3 +936,43 @@ uint32_t xs_scene_tri_count(const xs_scene *s) { return s->tri_count; }
 uint32_t xs_scene_light_count(const xs_scene *s) { return s->light_count; }
 uint32_t xs_scene_mesh_count(const xs_scene *s) { return s->mesh_count; }
 uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; }
+
+/* ---- The arrays behind a view (for a device back end's upload) ------------- */
+
+#define XS_BLOB(field, count)                                                                   \
+    do {                                                                                        \
+        if (n < max && v->field && (count) > 0) {                                               \
+            out[n].name = #field;                                                               \
+            out[n].host = v->field;                                                             \
+            out[n].bytes = (size_t)(count) * sizeof *v->field;                                  \
+            out[n].view_offset = offsetof(xs_scene_view, field);                                \
+            ++n;                                                                                \
+        }                                                                                       \
+    } while (0)
+
+int xs_scene_blobs(const xs_scene *s, const xs_scene_view *v, xs_scene_blob *out, int max)
+{
+    int n = 0;
+    XS_BLOB(tris, s->tri_count);
+    XS_BLOB(attrs, s->tri_count);
+    XS_BLOB(nodes, s->node_count);
+    XS_BLOB(meshes, s->mesh_count);
+    XS_BLOB(instances, s->instance_count);
+    XS_BLOB(tlas, s->tlas_count);
+    XS_BLOB(materials, s->material_count);
+    XS_BLOB(textures, s->texture_count);
+    XS_BLOB(texels, s->texel_count);
+    XS_BLOB(srgb_to_linear, 256);
+    XS_BLOB(lights, s->light_count);
+    XS_BLOB(light_cdf, s->light_count);
+    XS_BLOB(light_pmf, s->light_count);
+    XS_BLOB(inst_light_base, s->instance_count);
+    XS_BLOB(tri_light, s->tri_count ? s->tri_count : 1);
+    XS_BLOB(env, (size_t)s->env_w * (size_t)s->env_h * 3u);
+    XS_BLOB(env_row_cdf, s->env ? (size_t)s->env_h + 1u : 0u);
+    XS_BLOB(env_col_cdf, s->env ? (size_t)s->env_h * ((size_t)s->env_w + 1u) : 0u);
+    XS_BLOB(ggx_tables, 2 * XS_GGX_TABLE_N * XS_GGX_TABLE_N);
+    XS_BLOB(filter_icdf, XS_FILTER_TABLE + 1);
+    return n;
+}
+#undef XS_BLOB

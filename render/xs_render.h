@@ -132,6 +132,8 @@ typedef enum xs_kernel_mode {
 
 enum { XS_NAME_MAX = 64, XS_PATH_MAX = 4096, XS_MAX_FRAMES = 10000 };
 
+enum { XS_BACKEND_AUTO = 0, XS_BACKEND_CUDA = 1, XS_BACKEND_CPU = 2 };
+
 enum { XS_PROGRESS_AUTO = 0, XS_PROGRESS_TTY = 1, XS_PROGRESS_PLAIN = 2, XS_PROGRESS_OFF = 3 };
 
 /* Which flags the command line gave (they win over the package's manifest). */
@@ -140,7 +142,8 @@ enum {
     XS_GIVEN_SPP = 2,
     XS_GIVEN_TILE = 4,
     XS_GIVEN_BOUNCES = 8,
-    XS_GIVEN_FRAMES = 16
+    XS_GIVEN_FRAMES = 16,
+    XS_GIVEN_PREFETCH = 32
 };
 
 typedef struct xs_options {
@@ -165,6 +168,9 @@ typedef struct xs_options {
     float clamp;        /* > 0: indirect light clamped to this; 0: off */
     int mis;            /* XS_MIS_*: on, or one estimator alone (tests) */
     int prefetch;    /* requests a worker keeps in flight */
+    int backend;     /* XS_BACKEND_* */
+    int gpu_slots;   /* tiles a GPU holds in flight */
+    bool bind;       /* hwloc placement of ranks (scheduler/placement.c) */
     xs_kernel_mode kernel;
     bool preview;    /* write a PNG beside each frame */
     bool help;
@@ -207,19 +213,87 @@ xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int 
 
 /* ---- Back ends -------------------------------------------------------------- */
 
+/* A device back end renders tiles. It holds `slots` tiles in flight: begin
+ * starts slot's tile (on a GPU: queued on the slot's stream, returning at
+ * once), end waits for it and copies its pixel records (w*h records of
+ * xs_aov_channels(tp->aovs) floats) into rgba and adds its counters. The
+ * worker begins the next tiles before it ends (and writes) the oldest, so
+ * the device works while the host compresses and writes. A device error
+ * (launch failure, out of memory) comes back as XS_ERR_RENDER with the
+ * device's own text: a failed tile, never a crash. */
 typedef struct xs_backend {
-    const char *name;
-    /* Renders one tile into rgba (w*h*4 floats) and adds to counters. */
-    xs_result (*render_tile)(struct xs_backend *self, const xs_tile_params *tp, float *rgba,
-                             xs_counters *counters, xs_err *err);
+    const char *name;   /* "cpu" or "cuda" */
+    char device[160];   /* what it runs on, for logs and `xisuan bench` */
+    int slots;          /* tiles it can hold in flight (>= 1) */
+    xs_result (*begin_tile)(struct xs_backend *self, int slot, const xs_tile_params *tp, xs_err *err);
+    xs_result (*end_tile)(struct xs_backend *self, int slot, float *rgba, xs_counters *counters,
+                          xs_err *err);
     void (*destroy)(struct xs_backend *self);
 } xs_backend;
 
+/* begin + end on slot 0: one tile, synchronously. */
+xs_result xs_backend_render_tile(xs_backend *b, const xs_tile_params *tp, float *rgba,
+                                 xs_counters *counters, xs_err *err);
+
 /* The CPU back end: `threads` worker threads per tile (>= 1), rows handed out
- * through an atomic counter, no lock in the hot path. The scene is borrowed. */
+ * through an atomic counter, no lock in the hot path. One slot: end renders.
+ * The scene is borrowed. */
 xs_result xs_backend_cpu_create(const xs_scene *scene, int frame_width, int frame_height,
                                 int threads, xs_backend **out, xs_err *err);
+
+/* The CUDA back end on CUDA device `device` (an ordinal of the devices this
+ * process sees): uploads the scene once, then renders tiles of up to
+ * max_tile_pixels pixels at up to max_spp samples on `slots` streams. Fails
+ * with a clear message where the build has no CUDA or there is no such GPU. */
+xs_result xs_backend_cuda_create(const xs_scene *scene, int frame_width, int frame_height,
+                                 int device, int slots, int max_tile_pixels, int max_spp,
+                                 xs_backend **out, xs_err *err);
+/* CUDA devices this process sees (0 without CUDA, a driver or a GPU); when
+ * why is given it says why there are none. */
+int xs_cuda_device_count(char *why, size_t why_len);
+/* Facts of CUDA device `device` for placement and FLOP peaks. */
+typedef struct xs_gpu_info {
+    char name[128];
+    char pci_bus_id[32]; /* "0000:3b:00.0" form, lower case */
+    int sm_count;
+    int fp32_lanes_per_sm; /* from the compute capability (docs/benchmarks.md) */
+    double clock_hz;       /* the SM clock the device reports */
+    double memory_bytes;
+    int cc_major, cc_minor;
+} xs_gpu_info;
+xs_result xs_cuda_device_info(int device, xs_gpu_info *info, xs_err *err);
+bool xs_cuda_compiled(void); /* the build has the CUDA back end */
+
 void xs_backend_destroy(xs_backend *b); /* accepts NULL */
+
+/* ---- The FLOP model (render/flops.c, docs/benchmarks.md) ------------------ */
+
+/* FP32 operations per counted event (add, sub, mul, div, min, max, compare,
+ * sqrt: one each; an FMA: two), counted off kernels/xs_intersect.h and
+ * xs_bsdf.h; each is the work every such event does at least. */
+enum {
+    XS_FLOPS_BOX = 25,      /* one ray-box slab test (xs_ray_box) */
+    XS_FLOPS_TRI = 27,      /* one ray-triangle test, up to the first barycentric test */
+    XS_FLOPS_INSTANCE = 39, /* moving a ray into an instance (2 affine maps, 1/d) */
+    XS_FLOPS_SHADE = 200    /* one shaded hit: BSDF set-up, one evaluation, one sample */
+};
+double xs_counted_flops(const xs_counters *c);
+/* Peak FP32 FLOP/s: GPU from the device's SMs, lanes and clock; CPU from
+ * `cores`, the widest FMA the CPU has and its clock (desc says which). */
+double xs_gpu_peak_flops(const xs_gpu_info *g);
+double xs_cpu_peak_flops(int cores, char *desc, size_t desc_len);
+
+/* The arrays a scene view points into, for a device's upload: each with its
+ * bytes and the offset of its pointer in xs_scene_view. Returns the count
+ * (at most max). */
+typedef struct xs_scene_blob {
+    const char *name;
+    const void *host;
+    size_t bytes;
+    size_t view_offset;
+} xs_scene_blob;
+enum { XS_SCENE_BLOBS_MAX = 24 };
+int xs_scene_blobs(const xs_scene *scene, const xs_scene_view *view, xs_scene_blob *out, int max);
 
 /* Cores this process may run on (its affinity mask), at least 1. */
 int xs_cpu_count_affinity(void);

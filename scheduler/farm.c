@@ -138,33 +138,157 @@ static xs_sched_state run_local(const xs_options *o, xs_worker_ctx *w, xs_job_re
     return state;
 }
 
-/* ---- Threads per rank ------------------------------------------------------ */
+/* ---- Placement: this rank's GPU, cores and memory --------------------------- */
 
-/* One thread per core the rank was given: its affinity mask when the launcher
- * bound it; otherwise the node's cores shared among the node's workers. */
-static int choose_threads(MPI_Comm comm, const xs_options *o)
+/* The old rule without a plan: the affinity mask the launcher gave, else the
+ * node's cores shared among its workers. */
+static int threads_unbound(int local_workers)
 {
-    if (o->threads > 0)
-        return o->threads;
-    int rank = 0, size = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int local_size = 1, has_rank0 = rank == 0, local_rank0 = 0;
-    MPI_Comm local;
-    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local) ==
-        MPI_SUCCESS) {
-        MPI_Comm_size(local, &local_size);
-        MPI_Allreduce(&has_rank0, &local_rank0, 1, MPI_INT, MPI_MAX, local);
-        MPI_Comm_free(&local);
-    }
-    int local_workers = size == 1 ? 1 : local_size - local_rank0;
-    if (local_workers < 1)
-        local_workers = 1;
     int aff = xs_cpu_count_affinity(), online = xs_cpu_count_online();
     if (aff < online)
         return aff;
-    int t = online / local_workers;
+    int t = online / (local_workers > 0 ? local_workers : 1);
     return t < 1 ? 1 : t;
+}
+
+/* The GPUs this rank sees, in PCI bus order, with their CUDA ordinals. */
+static int visible_gpus(xs_place_gpu *g, int *ordinal, char *why, size_t why_len)
+{
+    int n = xs_cuda_device_count(why, why_len);
+    int k = 0;
+    for (int i = 0; i < n && k < XS_PLACE_MAX_GPUS; ++i) {
+        xs_gpu_info gi;
+        if (xs_cuda_device_info(i, &gi, NULL) != XS_OK)
+            continue;
+        memset(&g[k], 0, sizeof g[k]);
+        snprintf(g[k].bus, sizeof g[k].bus, "%s", gi.pci_bus_id);
+        snprintf(g[k].name, sizeof g[k].name, "%s", gi.name);
+        ordinal[k++] = i;
+    }
+    for (int i = 1; i < k; ++i) /* insertion sort by bus id */
+        for (int j = i; j > 0 && strcmp(g[j - 1].bus, g[j].bus) > 0; --j) {
+            xs_place_gpu t = g[j];
+            g[j] = g[j - 1], g[j - 1] = t;
+            int o = ordinal[j];
+            ordinal[j] = ordinal[j - 1], ordinal[j - 1] = o;
+        }
+    return k;
+}
+
+/* Plans the node (scheduler/xs_placement.h), binds this rank to its share
+ * when --bind auto, and says which GPU it renders on (-1: the CPU) with how
+ * many threads. Collective over comm. */
+static xs_result place_rank(MPI_Comm comm, const xs_options *o, int *threads, int *gpu, xs_err *err)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    MPI_Comm local;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &local) != MPI_SUCCESS)
+        return xs_err_set(err, XS_ERR_MPI, "placement: MPI_Comm_split_type failed");
+    int lrank = 0, lsize = 1;
+    MPI_Comm_rank(local, &lrank);
+    MPI_Comm_size(local, &lsize);
+    int sched_mine = rank == 0 && size > 1 ? lrank : -1, sched = -1;
+    MPI_Allreduce(&sched_mine, &sched, 1, MPI_INT, MPI_MAX, local);
+    const bool worker = rank != 0 || size == 1;
+    /* each rank's own GPUs (Slurm may give each task different ones) */
+    xs_place_gpu mine[XS_PLACE_MAX_GPUS];
+    int ordinal[XS_PLACE_MAX_GPUS];
+    char why[256] = "";
+    int nmine = worker && o->backend != XS_BACKEND_CPU ? visible_gpus(mine, ordinal, why, sizeof why) : 0;
+    xs_result r = XS_OK;
+    if (worker && o->backend == XS_BACKEND_CUDA && nmine == 0)
+        r = xs_err_set(err, XS_ERR_INVALID, "--backend cuda: rank %d sees no CUDA device (%s)", rank, why);
+    char (*buses)[20] = calloc((size_t)lsize * XS_PLACE_MAX_GPUS, 20);
+    int *counts = calloc((size_t)lsize, sizeof *counts);
+    int *fixed = calloc((size_t)lsize, sizeof *fixed);
+    char mybus[XS_PLACE_MAX_GPUS][20];
+    memset(mybus, 0, sizeof mybus);
+    for (int i = 0; i < nmine; ++i)
+        memcpy(mybus[i], mine[i].bus, 20);
+    if (!buses || !counts || !fixed) {
+        free(buses), free(counts), free(fixed);
+        MPI_Comm_free(&local);
+        return xs_err_set(err, XS_ERR_NOMEM, "placement: out of memory");
+    }
+    MPI_Allgather(&nmine, 1, MPI_INT, counts, 1, MPI_INT, local);
+    MPI_Allgather(mybus, XS_PLACE_MAX_GPUS * 20, MPI_CHAR, buses, XS_PLACE_MAX_GPUS * 20, MPI_CHAR, local);
+    /* the node's GPUs: the union, in bus order; each worker takes, from the
+     * GPUs it sees, the one round-robin gives its place among the workers */
+    xs_place_gpu node[XS_PLACE_MAX_GPUS];
+    int nnode = 0;
+    for (int q = 0; q < lsize; ++q)
+        for (int i = 0; i < counts[q]; ++i) {
+            const char *b = buses[q * XS_PLACE_MAX_GPUS + i];
+            int k = 0;
+            while (k < nnode && strcmp(node[k].bus, b) != 0)
+                ++k;
+            if (k == nnode && nnode < XS_PLACE_MAX_GPUS) {
+                memset(&node[nnode], 0, sizeof node[nnode]);
+                snprintf(node[nnode++].bus, sizeof node[0].bus, "%s", b);
+            }
+        }
+    for (int i = 1; i < nnode; ++i)
+        for (int j = i; j > 0 && strcmp(node[j - 1].bus, node[j].bus) > 0; --j) {
+            xs_place_gpu t = node[j];
+            node[j] = node[j - 1], node[j - 1] = t;
+        }
+    for (int i = 0; i < nnode; ++i)
+        for (int k = 0; k < nmine; ++k)
+            if (strcmp(node[i].bus, mine[k].bus) == 0)
+                snprintf(node[i].name, sizeof node[i].name, "%s", mine[k].name);
+    int widx = 0, my_pick = -1;
+    for (int q = 0; q < lsize; ++q) {
+        fixed[q] = -1;
+        if (q == sched)
+            continue;
+        if (counts[q] > 0) {
+            const char *b = buses[q * XS_PLACE_MAX_GPUS + widx % counts[q]];
+            for (int k = 0; k < nnode; ++k)
+                if (strcmp(node[k].bus, b) == 0)
+                    fixed[q] = k;
+            if (q == lrank)
+                my_pick = widx % counts[q];
+        }
+        ++widx;
+    }
+    hwloc_topology_t topo = NULL;
+    xs_place_plan plan;
+    memset(&plan, 0, sizeof plan);
+    xs_err perr;
+    xs_err_clear(&perr);
+    bool planned = xs_place_topology_load(NULL, &topo, &perr) == XS_OK &&
+                   xs_place_plan_make(topo, lsize, sched, node, nnode, fixed, &plan, &perr) == XS_OK;
+    char host[MPI_MAX_PROCESSOR_NAME] = "";
+    int hl = 0;
+    MPI_Get_processor_name(host, &hl);
+    if (!planned && lrank == 0)
+        fprintf(stderr, "xisuan: warning: node %s: no placement plan (%s); ranks stay where the launcher "
+                        "put them\n", host, perr.msg);
+    if (planned && lrank == 0 && (nnode > 0 || plan.warn_count > 0 || size > 1)) {
+        printf("xisuan: placement (%s):\n", o->bind ? "bound with hwloc" : "--bind none: not bound");
+        xs_place_plan_print(stdout, &plan, host);
+        fflush(stdout);
+    }
+    *gpu = my_pick >= 0 ? ordinal[my_pick] : -1;
+    int local_workers = lsize - (sched >= 0 ? 1 : 0);
+    *threads = o->threads;
+    if (planned && worker && o->bind) {
+        xs_err berr;
+        xs_err_clear(&berr);
+        if (xs_place_bind(topo, &plan.e[lrank], &berr) != XS_OK)
+            fprintf(stderr, "xisuan: warning: rank %d: %s; left where the launcher put it\n", rank, berr.msg);
+    }
+    if (*threads <= 0)
+        *threads = threads_unbound(size == 1 ? 1 : local_workers);
+    if (planned)
+        xs_place_plan_free(&plan);
+    if (topo)
+        hwloc_topology_destroy(topo);
+    free(buses), free(counts), free(fixed);
+    MPI_Comm_free(&local);
+    return r;
 }
 
 /* ---- Load report ----------------------------------------------------------- */
@@ -172,7 +296,7 @@ static int choose_threads(MPI_Comm comm, const xs_options *o)
 /* Every rank's scene load: time to read (rank 0) or receive and open the
  * package, time until its render scene was built, and peak resident memory
  * so far. Rank 0 prints every rank up to 16 ranks, then min/mean/max. */
-static void report_load(MPI_Comm comm, double t_input, double t_built)
+static void report_load(MPI_Comm comm, double t_input, double t_built, const char *device)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
@@ -181,19 +305,25 @@ static void report_load(MPI_Comm comm, double t_input, double t_built)
     getrusage(RUSAGE_SELF, &ru);
     double mine[3] = {t_input, t_built, (double)ru.ru_maxrss / 1024.0};
     double *all = rank == 0 ? malloc((size_t)size * sizeof mine) : NULL;
-    if (rank == 0 && !all)
-        return;
+    char dev[160] = "";
+    snprintf(dev, sizeof dev, "%s", device);
+    char *devs = rank == 0 ? calloc((size_t)size, sizeof dev) : NULL;
+    if (rank == 0 && (!all || !devs))
+        devs = NULL; /* the gathers below still run on every rank */
     MPI_Gather(mine, 3, MPI_DOUBLE, all, 3, MPI_DOUBLE, 0, comm);
-    if (rank != 0)
+    MPI_Gather(dev, (int)sizeof dev, MPI_CHAR, devs, (int)sizeof dev, MPI_CHAR, 0, comm);
+    if (rank != 0 || !all || !devs) {
+        free(all), free(devs);
         return;
+    }
     printf("xisuan: scene load per rank (input = read+check on rank 0, receive+open elsewhere; "
            "built = until the render scene and BVH are ready):\n");
     double mn[3] = {1e300, 1e300, 1e300}, mx[3] = {0, 0, 0}, sum[3] = {0, 0, 0};
     for (int i = 0; i < size; ++i) {
         const double *v = all + i * 3;
         if (size <= 16)
-            printf("  rank %3d: input %8.3f s, built %8.3f s, peak RSS %8.1f MiB%s\n", i, v[0], v[1],
-                   v[2], i == 0 && size > 1 ? " (scheduler)" : "");
+            printf("  rank %3d: input %8.3f s, built %8.3f s, peak RSS %8.1f MiB, %s\n", i, v[0], v[1],
+                   v[2], i == 0 && size > 1 ? "scheduler" : devs + (size_t)i * sizeof dev);
         for (int k = 0; k < 3; ++k) {
             mn[k] = v[k] < mn[k] ? v[k] : mn[k];
             mx[k] = v[k] > mx[k] ? v[k] : mx[k];
@@ -205,7 +335,62 @@ static void report_load(MPI_Comm comm, double t_input, double t_built)
             printf("  %s: min %.3f, mean %.3f, max %.3f\n", k == 0 ? "input s" : k == 1 ? "built s" : "peak RSS MiB",
                    mn[k], sum[k] / size, mx[k]);
     fflush(stdout);
-    free(all);
+    free(all), free(devs);
+}
+
+/* ---- `xisuan bench`'s per-rank facts ------------------------------------------ */
+
+xs_bench_run *xs_bench_active;
+
+void xs_bench_run_free(xs_bench_run *b)
+{
+    free(b->per_rank), free(b->device), free(b->peak_flops), free(b->peak_desc);
+    memset(b, 0, sizeof *b);
+}
+
+/* Each rank's back end and peak FP32 FLOP/s, gathered on rank 0 into
+ * xs_bench_active (collective; a no-op when no benchmark runs). */
+static void bench_gather(MPI_Comm comm, const xs_worker_ctx *w)
+{
+    if (!xs_bench_active)
+        return;
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    char dev[160] = "", desc[160] = "";
+    double peak = 0.0;
+    if (w->backend) {
+        snprintf(dev, sizeof dev, "%s", w->backend->device);
+        xs_gpu_info gi;
+        if (w->gpu >= 0 && xs_cuda_device_info(w->gpu, &gi, NULL) == XS_OK) {
+            peak = xs_gpu_peak_flops(&gi);
+            snprintf(desc, sizeof desc, "%d SMs x %d FP32 lanes x %.3f GHz x 2", gi.sm_count,
+                     gi.fp32_lanes_per_sm, gi.clock_hz * 1e-9);
+        } else {
+            int cores = xs_place_bound_cores();
+            int online = xs_cpu_count_online();
+            if (cores <= 0 || cores > w->threads) /* unbound: the threads it runs */
+                cores = w->threads < online ? w->threads : online;
+            peak = xs_cpu_peak_flops(cores, desc, sizeof desc);
+        }
+    }
+    xs_bench_run *b = xs_bench_active;
+    if (rank == 0) {
+        xs_bench_run_free(b);
+        b->ranks = size;
+        b->device = calloc((size_t)size, sizeof *b->device);
+        b->peak_desc = calloc((size_t)size, sizeof *b->peak_desc);
+        b->peak_flops = calloc((size_t)size, sizeof *b->peak_flops);
+        b->per_rank = calloc((size_t)size, sizeof *b->per_rank);
+        if (!b->device || !b->peak_desc || !b->peak_flops || !b->per_rank) {
+            fprintf(stderr, "xisuan bench: out of memory\n");
+            MPI_Abort(comm, 1);
+        }
+    }
+    MPI_Gather(dev, (int)sizeof dev, MPI_CHAR, rank == 0 ? b->device : NULL, (int)sizeof dev, MPI_CHAR, 0, comm);
+    MPI_Gather(desc, (int)sizeof desc, MPI_CHAR, rank == 0 ? b->peak_desc : NULL, (int)sizeof desc, MPI_CHAR,
+               0, comm);
+    MPI_Gather(&peak, 1, MPI_DOUBLE, rank == 0 ? b->peak_flops : NULL, 1, MPI_DOUBLE, 0, comm);
 }
 
 /* ---- The job's files on rank 0 -------------------------------------------- */
@@ -464,12 +649,14 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
     /* 5. each worker builds its scene and back end; all ranks agree */
     xs_film film;
     xs_film_init(&film, opt.width, opt.height, opt.tile);
-    int threads = choose_threads(comm, &opt);
+    int threads = 1, gpu = -1;
+    r = place_rank(comm, &opt, &threads, &gpu, &err);
     xs_worker_ctx w;
     memset(&w, 0, sizeof w);
-    r = XS_OK;
-    if (rank != 0 || size == 1) {
-        r = xs_worker_ctx_init(&w, &opt, threads, input, &err);
+    if (r != XS_OK)
+        fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+    else if (rank != 0 || size == 1) {
+        r = xs_worker_ctx_init(&w, &opt, threads, gpu, input, &err);
         w.rank = rank;
         if (r == XS_OK)
             r = xs_fault_from_env(rank, &w, &err);
@@ -485,7 +672,13 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
         xs_report_free(&rep);
         return 2;
     }
-    report_load(comm, t_input, t_built);
+    /* a GPU holds several tiles: keep enough requests in flight for them */
+    int slots = w.backend ? w.backend->slots : 1, max_slots = 1;
+    MPI_Allreduce(&slots, &max_slots, 1, MPI_INT, MPI_MAX, comm);
+    if (!(opt.given & XS_GIVEN_PREFETCH) && opt.prefetch < max_slots + 1)
+        opt.prefetch = max_slots + 1;
+    report_load(comm, t_input, t_built, w.backend ? w.backend->device : "");
+    bench_gather(comm, &w);
     if (rank == 0)
         printf("xisuan: rendering %s %dx%d, %d spp, tile %d, frames %s, %d rank(s), %d "
                "thread(s) per worker -> %s/%s/\n",
@@ -493,6 +686,7 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
                threads, opt.out_dir, opt.job);
 
     /* 6. run */
+    const double t_run = MPI_Wtime();
     xs_install_signal_handlers(rank == 0);
     int status = 0;
     if (size == 1) {
@@ -534,6 +728,13 @@ int xs_farm_render_main(MPI_Comm comm, int argc, char **argv)
             fflush(stderr);
             MPI_Abort(comm, 1);
         }
+    }
+    if (rank == 0 && xs_bench_active && xs_bench_active->per_rank) {
+        xs_bench_run *b = xs_bench_active;
+        memcpy(b->per_rank, rep.per_rank, (size_t)size * sizeof *rep.per_rank);
+        b->wall_s = MPI_Wtime() - t_run;
+        b->sched_busy_s = rep.sched_busy_s;
+        b->status = status;
     }
     close_job_files(&rep);
     xs_report_free(&rep);

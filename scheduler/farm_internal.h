@@ -9,6 +9,7 @@
 #include "render/xs_render.h"
 #include "scheduler/xs_farm.h"
 #include "scheduler/xs_journal.h"
+#include "scheduler/xs_placement.h"
 #include "scheduler/xs_sched.h"
 
 /* ---- Wire format -------------------------------------------------------- */
@@ -44,6 +45,8 @@ typedef struct xs_msg {
 
 /* ---- Worker ------------------------------------------------------------- */
 
+enum { XS_MAX_SLOTS = 8 };
+
 typedef struct xs_worker_ctx {
     const xs_options *opt;
     xs_film film;
@@ -53,8 +56,19 @@ typedef struct xs_worker_ctx {
     int channels;     /* floats per record: 4 + the AOVs' */
     char job_dir[XS_PATH_MAX];
     int threads;
+    int gpu;       /* the CUDA device ordinal it renders on; -1: the CPU */
     int rank;
     int64_t items; /* executed so far */
+    /* tiles in flight on the back end, one per slot (at most XS_MAX_SLOTS) */
+    struct xs_flight {
+        bool used;
+        xs_work_item item;
+        xs_item_report rep;
+        int x0, y0, tw, th;
+        double t0;
+        char path[XS_PATH_MAX];
+    } flight[XS_MAX_SLOTS];
+    double last_done; /* when the last item ended (busy time never overlaps) */
     /* fault injection (tests): the Nth item (1-based, 0 = never) fails, hangs
      * or kills this process; tiles (frame, tile) that fail on every rank */
     int64_t fail_at, hang_at, kill_at;
@@ -68,15 +82,24 @@ typedef struct xs_worker_ctx {
  * tile:FRAME:TILE (that tile fails on every rank). */
 xs_result xs_fault_from_env(int rank, xs_worker_ctx *w, xs_err *err);
 
-/* Builds the rank's scene: from the opened scene input when given, else the
- * built-in scene opt->scene. */
-xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads,
+/* Builds the rank's scene (from the opened scene input when given, else the
+ * built-in scene opt->scene) and its back end: CUDA device `gpu`, or the CPU
+ * with `threads` threads when gpu < 0. */
+xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads, int gpu,
                              const xs_scene_input *input, xs_err *err);
 void xs_worker_ctx_free(xs_worker_ctx *w);
 /* Executes one item: renders and writes a tile (or, for XS_ITEM_VERIFY, keeps
  * the tile file when its pixels hash to expect_hash), or assembles a frame. */
 xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, uint64_t expect_hash,
                             xs_item_report *rep, xs_err *err);
+/* The same in two halves, so a worker keeps several tiles on its device:
+ * begin starts the item; a tile to render stays in flight in *slot (>= 0)
+ * until xs_worker_finish (which writes it and fills rep); anything else ends
+ * at once (*slot = -1, rep filled). Needs a free slot (xs_worker_free_slot). */
+xs_result xs_worker_begin(xs_worker_ctx *w, const xs_work_item *it, uint64_t expect_hash,
+                          xs_item_report *rep, int *slot, xs_err *err);
+xs_result xs_worker_finish(xs_worker_ctx *w, int slot, xs_item_report *rep, xs_err *err);
+int xs_worker_free_slot(const xs_worker_ctx *w); /* -1: none */
 /* The MPI worker loop of ranks 1..N-1. */
 xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err);
 
@@ -94,6 +117,21 @@ typedef struct xs_rank_stats {
     xs_counters counters;
 } xs_rank_stats;
 
+/* ---- `xisuan bench`: what a render run leaves for the benchmark ---------- */
+
+typedef struct xs_bench_run {
+    int ranks;
+    xs_rank_stats *per_rank;   /* malloc'd copies (index = rank) */
+    char (*device)[160];       /* each rank's back end */
+    double *peak_flops;        /* each rank's peak FP32 FLOP/s (0: the scheduler) */
+    char (*peak_desc)[160];
+    double wall_s, sched_busy_s;
+    int status;
+} xs_bench_run;
+/* Set by `xisuan bench` around xs_farm_render_main; NULL otherwise. */
+extern xs_bench_run *xs_bench_active;
+void xs_bench_run_free(xs_bench_run *b);
+
 /* Rank 0's view of the job: per-rank statistics, the journal, the event
  * log, the progress line. */
 typedef struct xs_job_report {
@@ -101,6 +139,7 @@ typedef struct xs_job_report {
     xs_rank_stats *per_rank;
     double t_start;
     int64_t messages;
+    double sched_busy_s;  /* rank 0 handling messages (receive to answers sent) */
     xs_journal *journal;  /* may be NULL (the empty kernel keeps none) */
     xs_events *events;
     int64_t rendered, kept; /* tiles */

@@ -178,10 +178,15 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
     for (int i = 0; i < workers; ++i)
         last_heard[i] = MPI_Wtime();
     double drain_start = 0.0;
+    double t_msg = 0.0; /* when the message being handled arrived */
     for (;;) {
         if (flush_actions(comm, o, s, &pool, report, holding, err) != XS_OK) {
             state = XS_SCHED_FAILED;
             break;
+        }
+        if (t_msg > 0.0) { /* busy: from a message's arrival to its answers sent */
+            report->sched_busy_s += MPI_Wtime() - t_msg;
+            t_msg = 0.0;
         }
         if ((state = xs_sched_get_state(s)) != XS_SCHED_RUNNING)
             break;
@@ -233,6 +238,7 @@ xs_sched_state xs_master_run(MPI_Comm comm, const xs_options *o, const xs_film *
             continue;
         }
         idle = 0;
+        t_msg = MPI_Wtime();
         rc = MPI_Recv(&msg, (int)sizeof msg, MPI_BYTE, st.MPI_SOURCE, XS_TAG_UP, comm,
                       MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) {

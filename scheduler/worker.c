@@ -64,12 +64,13 @@ static xs_result scene_from_input(const xs_options *opt, const xs_scene_input *i
     return xs_scene_from_gltf(in->gltf, &su, out, err);
 }
 
-xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads,
+xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int threads, int gpu,
                              const xs_scene_input *input, xs_err *err)
 {
     memset(w, 0, sizeof *w);
     w->opt = opt;
     w->threads = threads;
+    w->gpu = gpu;
     xs_film_init(&w->film, opt->width, opt->height, opt->tile);
     int k = snprintf(w->job_dir, sizeof w->job_dir, "%s/%s", opt->out_dir, opt->job);
     if (k < 0 || (size_t)k >= sizeof w->job_dir)
@@ -80,7 +81,12 @@ xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int thread
                         : xs_scene_builtin(opt->scene, &w->scene, err);
     if (r == XS_OK) {
         xs_scene_set_filter(w->scene, opt->filter, opt->filter_width);
-        r = xs_backend_cpu_create(w->scene, opt->width, opt->height, threads, &w->backend, err);
+        if (gpu >= 0)
+            r = xs_backend_cuda_create(w->scene, opt->width, opt->height, gpu,
+                                       opt->gpu_slots < XS_MAX_SLOTS ? opt->gpu_slots : XS_MAX_SLOTS,
+                                       opt->tile * opt->tile, opt->spp, &w->backend, err);
+        else
+            r = xs_backend_cpu_create(w->scene, opt->width, opt->height, threads, &w->backend, err);
     }
     w->channels = xs_aov_channels(opt->aovs);
     if (r == XS_OK) {
@@ -154,8 +160,10 @@ static bool verify_tile(const xs_worker_ctx *w, const char *path, int x0, int y0
     return ok;
 }
 
-static xs_result do_tile(xs_worker_ctx *w, const xs_work_item *it, uint64_t expect_hash,
-                         xs_item_report *rep, xs_err *err)
+/* Starts a tile: kept when verification finds it, else begun on a free slot
+ * of the back end (*slot >= 0). */
+static xs_result begin_tile(xs_worker_ctx *w, const xs_work_item *it, uint64_t expect_hash,
+                            xs_item_report *rep, int *slot, xs_err *err)
 {
     int x0, y0, tw, th;
     if (it->tile < 0 || it->tile >= xs_film_tile_count(&w->film))
@@ -172,6 +180,9 @@ static xs_result do_tile(xs_worker_ctx *w, const xs_work_item *it, uint64_t expe
         rep->hash = expect_hash;
         return XS_OK;
     }
+    int s = xs_worker_free_slot(w);
+    if (s < 0)
+        return xs_err_set(err, XS_ERR_INTERNAL, "worker: no free back-end slot");
     xs_tile_params tp = xs_tile_params_frame(w->opt->width, w->opt->height, w->opt->spp,
                                              w->opt->max_bounces);
     tp.x0 = x0;
@@ -183,20 +194,36 @@ static xs_result do_tile(xs_worker_ctx *w, const xs_work_item *it, uint64_t expe
     tp.clamp = w->opt->clamp;
     tp.mis = w->opt->mis;
     tp.aovs = w->opt->aovs;
-    r = w->backend->render_tile(w->backend, &tp, w->tile_rgba, &rep->counters, err);
+    if ((r = w->backend->begin_tile(w->backend, s, &tp, err)) != XS_OK)
+        return r;
+    struct xs_flight *f = &w->flight[s];
+    f->used = true;
+    f->item = *it;
+    f->rep = *rep;
+    f->x0 = x0, f->y0 = y0, f->tw = tw, f->th = th;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    *slot = s;
+    return XS_OK;
+}
+
+/* Ends the tile in flight on slot: its pixels back, hashed, written. */
+static xs_result finish_tile(xs_worker_ctx *w, struct xs_flight *f, xs_item_report *rep, xs_err *err)
+{
+    xs_result r = w->backend->end_tile(w->backend, (int)(f - w->flight), w->tile_rgba, &rep->counters, err);
     if (r != XS_OK)
         return r;
-    rep->samples = (double)tw * (double)th * (double)tp.spp;
+    const int tw = f->tw, th = f->th;
+    rep->samples = (double)tw * (double)th * (double)w->opt->spp;
     rep->hash = pixels_hash(w->tile_rgba, tw, th, w->channels);
     char dir[XS_PATH_MAX];
-    int k = snprintf(dir, sizeof dir, "%s/tiles/%04d", w->job_dir, it->frame);
+    int k = snprintf(dir, sizeof dir, "%s/tiles/%04d", w->job_dir, f->item.frame);
     if (k < 0 || (size_t)k >= sizeof dir)
         return xs_err_set(err, XS_ERR_INVALID, "--out: output path too long");
     if ((r = xs_mkdir_p(dir, err)) != XS_OK)
         return r;
     xs_exr_layout layout;
-    fill_layout(w, it->frame, &layout);
-    return xs_exr_write_tile(path, &layout, x0, y0, tw, th, w->tile_rgba, err);
+    fill_layout(w, f->item.frame, &layout);
+    return xs_exr_write_tile(f->path, &layout, f->x0, f->y0, tw, th, w->tile_rgba, err);
 }
 
 static xs_result do_assemble(xs_worker_ctx *w, const xs_work_item *it, xs_err *err)
@@ -262,10 +289,31 @@ xs_result xs_fault_from_env(int rank, xs_worker_ctx *w, xs_err *err)
     return XS_OK;
 }
 
-xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, uint64_t expect_hash,
-                            xs_item_report *rep, xs_err *err)
+int xs_worker_free_slot(const xs_worker_ctx *w)
+{
+    int n = w->backend ? w->backend->slots : 1;
+    n = n < XS_MAX_SLOTS ? n : XS_MAX_SLOTS;
+    for (int i = 0; i < n; ++i)
+        if (!w->flight[i].used)
+            return i;
+    return -1;
+}
+
+/* Seconds an item occupied this rank: from its start or the end of the item
+ * before, whichever is later, so items in flight together count once. */
+static double item_seconds(xs_worker_ctx *w, double t0)
+{
+    double t = now_s();
+    double s = t - (t0 > w->last_done ? t0 : w->last_done);
+    w->last_done = t;
+    return s > 0.0 ? s : 0.0;
+}
+
+xs_result xs_worker_begin(xs_worker_ctx *w, const xs_work_item *it, uint64_t expect_hash,
+                          xs_item_report *rep, int *slot, xs_err *err)
 {
     memset(rep, 0, sizeof *rep);
+    *slot = -1;
     double t0 = now_s();
     xs_result r;
     ++w->items;
@@ -290,13 +338,51 @@ xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, uint64_t e
         r = xs_err_set(err, XS_ERR_RENDER, "injected fault (XS_FAULT) at item %lld",
                        (long long)w->items);
     else if (it->kind == XS_WORK_TILE)
-        r = do_tile(w, it, expect_hash, rep, err);
+        r = begin_tile(w, it, expect_hash, rep, slot, err);
     else if (it->kind == XS_WORK_ASSEMBLE)
         r = do_assemble(w, it, err);
     else
         r = xs_err_set(err, XS_ERR_INTERNAL, "unknown work item kind %d", it->kind);
-    rep->seconds = now_s() - t0;
+    if (*slot >= 0)
+        w->flight[*slot].t0 = t0;
+    else
+        rep->seconds = item_seconds(w, t0);
     return r;
+}
+
+xs_result xs_worker_finish(xs_worker_ctx *w, int slot, xs_item_report *rep, xs_err *err)
+{
+    struct xs_flight *f = &w->flight[slot];
+    *rep = f->rep;
+    xs_result r = finish_tile(w, f, rep, err);
+    f->used = false;
+    rep->seconds = item_seconds(w, f->t0);
+    return r;
+}
+
+xs_result xs_worker_execute(xs_worker_ctx *w, const xs_work_item *it, uint64_t expect_hash,
+                            xs_item_report *rep, xs_err *err)
+{
+    int slot = -1;
+    xs_result r = xs_worker_begin(w, it, expect_hash, rep, &slot, err);
+    if (r == XS_OK && slot >= 0)
+        r = xs_worker_finish(w, slot, rep, err);
+    return r;
+}
+
+/* Sends an item's result to rank 0 (it carries the next request). */
+static xs_result send_result(MPI_Comm comm, const xs_work_item *it, xs_result r, const xs_item_report *rep,
+                             const xs_err *e, xs_err *err)
+{
+    xs_msg msg;
+    memset(&msg, 0, sizeof msg);
+    msg.report = *rep;
+    msg.type = r == XS_OK ? XS_MSG_DONE : XS_MSG_FAILED;
+    msg.item = *it;
+    if (r != XS_OK)
+        snprintf(msg.text, sizeof msg.text, "%s", e->msg);
+    int rc = MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, 0, XS_TAG_UP, comm);
+    return rc == MPI_SUCCESS ? XS_OK : xs_mpi_fail(err, "worker: sending a result to rank 0", rc);
 }
 
 xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
@@ -319,10 +405,13 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
         free(hashes);
         return xs_err_set(err, XS_ERR_NOMEM, "worker: out of memory");
     }
+    /* tiles in flight on the back end, oldest first */
+    int fifo[XS_MAX_SLOTS], fhead = 0, flen = 0;
     int qhead = 0, qlen = 0, idle = 0;
     xs_result result = XS_OK;
-    while (qlen > 0 || outstanding > 0) {
-        /* take every answer that has arrived; wait for one if the queue is empty */
+    while (qlen > 0 || outstanding > 0 || flen > 0) {
+        /* take every answer that has arrived; wait for one only when there
+         * is nothing to start and nothing in flight */
         for (;;) {
             int flag = 0;
             MPI_Status st;
@@ -332,7 +421,7 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
                 goto done;
             }
             if (!flag) {
-                if (qlen > 0)
+                if (qlen > 0 || flen > 0 || outstanding == 0)
                     break;
                 xs_backoff(&idle);
                 continue;
@@ -355,26 +444,40 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker_ctx *w, xs_err *err)
             if (outstanding == 0 && qlen == 0)
                 break;
         }
-        if (qlen == 0)
-            continue;
-        xs_work_item it = queue[qhead];
-        uint64_t expect = hashes[qhead];
-        qhead = (qhead + 1) % prefetch;
-        qlen--;
-        xs_err e;
-        xs_err_clear(&e);
-        memset(&msg, 0, sizeof msg);
-        xs_result r = xs_worker_execute(w, &it, expect, &msg.report, &e);
-        msg.type = r == XS_OK ? XS_MSG_DONE : XS_MSG_FAILED;
-        msg.item = it;
-        if (r != XS_OK)
-            snprintf(msg.text, sizeof msg.text, "%s", e.msg);
-        int rc = MPI_Send(&msg, (int)sizeof msg, MPI_BYTE, 0, XS_TAG_UP, comm);
-        if (rc != MPI_SUCCESS) {
-            result = xs_mpi_fail(err, "worker: sending a result to rank 0", rc);
-            goto done;
+        /* start what the back end has room for (a GPU holds several tiles) */
+        while (qlen > 0 && xs_worker_free_slot(w) >= 0) {
+            xs_work_item it = queue[qhead];
+            uint64_t expect = hashes[qhead];
+            qhead = (qhead + 1) % prefetch;
+            qlen--;
+            xs_err e;
+            xs_err_clear(&e);
+            xs_item_report rep;
+            int slot = -1;
+            xs_result r = xs_worker_begin(w, &it, expect, &rep, &slot, &e);
+            if (r == XS_OK && slot >= 0) {
+                fifo[(fhead + flen++) % XS_MAX_SLOTS] = slot;
+                continue;
+            }
+            if ((result = send_result(comm, &it, r, &rep, &e, err)) != XS_OK)
+                goto done;
+            outstanding++; /* every reply carries one more request */
         }
-        outstanding++; /* every reply carries one more request */
+        /* end the oldest tile in flight: the others keep the device busy
+         * while this one is compressed and written */
+        if (flen > 0) {
+            int slot = fifo[fhead];
+            fhead = (fhead + 1) % XS_MAX_SLOTS;
+            flen--;
+            xs_work_item it = w->flight[slot].item;
+            xs_err e;
+            xs_err_clear(&e);
+            xs_item_report rep;
+            xs_result r = xs_worker_finish(w, slot, &rep, &e);
+            if ((result = send_result(comm, &it, r, &rep, &e, err)) != XS_OK)
+                goto done;
+            outstanding++;
+        }
     }
 done:
     free(queue);

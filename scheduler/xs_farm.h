@@ -20,6 +20,8 @@ extern "C" {
 int xs_farm_render_main(MPI_Comm comm, int argc, char **argv);
 /* `xisuan status OUT/JOB` (argv after "status"); no MPI needed. */
 int xs_status_main(int argc, char **argv);
+int xs_bench_main(MPI_Comm comm, int argc, char **argv);
+int xs_info_main(int argc, char **argv);
 /* `xisuan submit` (argv after "submit"); self is argv[0], the xisuan to run. */
 int xs_submit_main(int argc, char **argv, const char *self);
 

@@ -8,7 +8,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libopenmpi-dev openmpi-bin libopenexr-dev openexr libpng-dev
-      libarchive-dev libcjson-dev libjpeg62-turbo-dev libzstd-dev zstd libxxhash-dev strace
+      libarchive-dev libcjson-dev libhwloc-dev libjpeg62-turbo-dev libzstd-dev zstd libxxhash-dev strace
       procps slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -42,7 +42,7 @@ static double render_mean(float le, float rho, int bounces, int spp, double *mea
                          .seed = 11, .frame = 1};
     float *rgba = malloc(48 * 32 * 4 * sizeof(float));
     xs_counters c = {0};
-    CHECK(be->render_tile(be, &tp, rgba, &c, &e) == XS_OK);
+    CHECK(xs_backend_render_tile(be, &tp, rgba, &c, &e) == XS_OK);
     double sum = 0.0, asum = 0.0;
     for (int i = 0; i < 48 * 32; ++i) {
         sum += (rgba[i * 4] + rgba[i * 4 + 1] + rgba[i * 4 + 2]) / 3.0;

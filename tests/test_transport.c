@@ -55,7 +55,7 @@ static float *render(const xs_scene *s, int w, int h, xs_tile_params tp, xs_coun
     xs_err e;
     CHECK(xs_backend_cpu_create(s, w, h, 2, &be, &e) == XS_OK);
     float *buf = malloc((size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs) * sizeof(float));
-    CHECK(be->render_tile(be, &tp, buf, c, &e) == XS_OK);
+    CHECK(xs_backend_render_tile(be, &tp, buf, c, &e) == XS_OK);
     xs_backend_destroy(be);
     return buf;
 }
