@@ -283,6 +283,17 @@ xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int 
     return XS_OK;
 }
 
+xs_result xs_backend_parse(const char *field, const char *val, int *backend, xs_err *err)
+{
+    static const char *names[] = {"auto", "cuda", "cpu"}; /* XS_BACKEND_* order */
+    for (int i = 0; i < 3; ++i)
+        if (strcmp(val, names[i]) == 0) {
+            *backend = i;
+            return XS_OK;
+        }
+    return xs_err_set(err, XS_ERR_INVALID, "%s: must be auto, cuda or cpu, got '%s'", field, val);
+}
+
 xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
 {
     bool have_positional = false;
@@ -405,16 +416,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             r = parse_float(flag, val, 0.5, 8.0, &o->filter_width, err);
         else if (strcmp(flag, "--clamp") == 0)
             r = parse_float(flag, val, 0.0, 1e30, &o->clamp, err);
-        else if (strcmp(flag, "--backend") == 0) {
-            if (strcmp(val, "auto") == 0)
-                o->backend = XS_BACKEND_AUTO;
-            else if (strcmp(val, "cuda") == 0)
-                o->backend = XS_BACKEND_CUDA;
-            else if (strcmp(val, "cpu") == 0)
-                o->backend = XS_BACKEND_CPU;
-            else
-                r = xs_err_set(err, XS_ERR_INVALID, "--backend: must be auto, cuda or cpu, got '%s'", val);
-        }
+        else if (strcmp(flag, "--backend") == 0)
+            r = xs_backend_parse(flag, val, &o->backend, err);
         else if (strcmp(flag, "--gpu-slots") == 0)
             r = parse_int(flag, val, 1, 8, &o->gpu_slots, err);
         else if (strcmp(flag, "--bind") == 0) {

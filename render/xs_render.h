@@ -203,6 +203,8 @@ int xs_options_frame_count(const xs_options *o);
 /* Parses an AOV list: comma-separated names from albedo, normal, depth,
  * samples (and beauty, always written), or "all"; "" or "beauty": none. */
 xs_result xs_aovs_parse(const char *field, const char *spec, uint32_t *aovs, xs_err *err);
+/* Parses a back end name (auto, cuda, cpu) into XS_BACKEND_*. */
+xs_result xs_backend_parse(const char *field, const char *val, int *backend, xs_err *err);
 /* The settings that change pixels, as a string for the journal key. */
 void xs_options_pixel_settings(const xs_options *o, char *out, size_t n);
 

@@ -151,8 +151,7 @@ static int threads_unbound(int local_workers)
     return t < 1 ? 1 : t;
 }
 
-/* The GPUs this rank sees, in PCI bus order, with their CUDA ordinals. */
-static int visible_gpus(xs_place_gpu *g, int *ordinal, char *why, size_t why_len)
+int xs_visible_gpus(xs_place_gpu *g, char *why, size_t why_len)
 {
     int n = xs_cuda_device_count(why, why_len);
     int k = 0;
@@ -162,16 +161,11 @@ static int visible_gpus(xs_place_gpu *g, int *ordinal, char *why, size_t why_len
             continue;
         memset(&g[k], 0, sizeof g[k]);
         snprintf(g[k].bus, sizeof g[k].bus, "%s", gi.pci_bus_id);
-        snprintf(g[k].name, sizeof g[k].name, "%s", gi.name);
-        ordinal[k++] = i;
+        snprintf(g[k].name, sizeof g[k].name, "%s, %d SMs, %.0f GFLOP/s FP32 peak", gi.name, gi.sm_count,
+                 xs_gpu_peak_flops(&gi) * 1e-9);
+        g[k++].ordinal = i;
     }
-    for (int i = 1; i < k; ++i) /* insertion sort by bus id */
-        for (int j = i; j > 0 && strcmp(g[j - 1].bus, g[j].bus) > 0; --j) {
-            xs_place_gpu t = g[j];
-            g[j] = g[j - 1], g[j - 1] = t;
-            int o = ordinal[j];
-            ordinal[j] = ordinal[j - 1], ordinal[j - 1] = o;
-        }
+    xs_place_gpus_sort(g, k);
     return k;
 }
 
@@ -194,9 +188,8 @@ static xs_result place_rank(MPI_Comm comm, const xs_options *o, int *threads, in
     const bool worker = rank != 0 || size == 1;
     /* each rank's own GPUs (Slurm may give each task different ones) */
     xs_place_gpu mine[XS_PLACE_MAX_GPUS];
-    int ordinal[XS_PLACE_MAX_GPUS];
     char why[256] = "";
-    int nmine = worker && o->backend != XS_BACKEND_CPU ? visible_gpus(mine, ordinal, why, sizeof why) : 0;
+    int nmine = worker && o->backend != XS_BACKEND_CPU ? xs_visible_gpus(mine, why, sizeof why) : 0;
     xs_result r = XS_OK;
     if (worker && o->backend == XS_BACKEND_CUDA && nmine == 0)
         r = xs_err_set(err, XS_ERR_INVALID, "--backend cuda: rank %d sees no CUDA device (%s)", rank, why);
@@ -229,11 +222,7 @@ static xs_result place_rank(MPI_Comm comm, const xs_options *o, int *threads, in
                 snprintf(node[nnode++].bus, sizeof node[0].bus, "%s", b);
             }
         }
-    for (int i = 1; i < nnode; ++i)
-        for (int j = i; j > 0 && strcmp(node[j - 1].bus, node[j].bus) > 0; --j) {
-            xs_place_gpu t = node[j];
-            node[j] = node[j - 1], node[j - 1] = t;
-        }
+    xs_place_gpus_sort(node, nnode);
     for (int i = 0; i < nnode; ++i)
         for (int k = 0; k < nmine; ++k)
             if (strcmp(node[i].bus, mine[k].bus) == 0)
@@ -271,7 +260,7 @@ static xs_result place_rank(MPI_Comm comm, const xs_options *o, int *threads, in
         xs_place_plan_print(stdout, &plan, host);
         fflush(stdout);
     }
-    *gpu = my_pick >= 0 ? ordinal[my_pick] : -1;
+    *gpu = my_pick >= 0 ? mine[my_pick].ordinal : -1;
     int local_workers = lsize - (sched >= 0 ? 1 : 0);
     *threads = o->threads;
     if (planned && worker && o->bind) {

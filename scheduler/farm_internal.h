@@ -63,7 +63,6 @@ typedef struct xs_worker_ctx {
     struct xs_flight {
         bool used;
         xs_work_item item;
-        xs_item_report rep;
         int x0, y0, tw, th;
         double t0;
         char path[XS_PATH_MAX];
@@ -81,6 +80,10 @@ typedef struct xs_worker_ctx {
  * item fails, hangs forever, or the process SIGKILLs itself) and
  * tile:FRAME:TILE (that tile fails on every rank). */
 xs_result xs_fault_from_env(int rank, xs_worker_ctx *w, xs_err *err);
+
+/* The CUDA devices this process sees, in PCI bus order, with their ordinals
+ * and names (0 and why where there are none). */
+int xs_visible_gpus(xs_place_gpu *gpus, char *why, size_t why_len);
 
 /* Builds the rank's scene (from the opened scene input when given, else the
  * built-in scene opt->scene) and its back end: CUDA device `gpu`, or the CPU

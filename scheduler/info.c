@@ -55,14 +55,9 @@ int xs_info_main(int argc, char **argv)
             topo_xml = v;
             ++i;
         } else if (strcmp(a, "--backend") == 0 && v) {
-            if (strcmp(v, "auto") == 0)
-                backend = XS_BACKEND_AUTO;
-            else if (strcmp(v, "cuda") == 0)
-                backend = XS_BACKEND_CUDA;
-            else if (strcmp(v, "cpu") == 0)
-                backend = XS_BACKEND_CPU;
-            else {
-                fprintf(stderr, "xisuan info: error: --backend: must be auto, cuda or cpu, got '%s'\n", v);
+            xs_err e;
+            if (xs_backend_parse(a, v, &backend, &e) != XS_OK) {
+                fprintf(stderr, "xisuan info: error: %s\n", e.msg);
                 return 2;
             }
             ++i;
@@ -98,22 +93,7 @@ int xs_info_main(int argc, char **argv)
         r = xs_place_gpus_from_topology(topo, getenv("CUDA_VISIBLE_DEVICES"), gpus, &ng, &err);
         source = "the topology file's NVIDIA PCI devices";
     } else {
-        int n = xs_cuda_device_count(why, sizeof why);
-        for (int i = 0; i < n && ng < XS_PLACE_MAX_GPUS; ++i) {
-            xs_gpu_info gi;
-            if (xs_cuda_device_info(i, &gi, NULL) != XS_OK)
-                continue;
-            memset(&gpus[ng], 0, sizeof gpus[ng]);
-            snprintf(gpus[ng].bus, sizeof gpus[ng].bus, "%s", gi.pci_bus_id);
-            snprintf(gpus[ng].name, sizeof gpus[ng].name, "%s, %d SMs, %.0f GFLOP/s FP32 peak", gi.name,
-                     gi.sm_count, xs_gpu_peak_flops(&gi) * 1e-9);
-            ++ng;
-        }
-        for (int i = 1; i < ng; ++i)
-            for (int j = i; j > 0 && strcmp(gpus[j - 1].bus, gpus[j].bus) > 0; --j) {
-                xs_place_gpu t = gpus[j];
-                gpus[j] = gpus[j - 1], gpus[j - 1] = t;
-            }
+        ng = xs_visible_gpus(gpus, why, sizeof why);
         static char none[320];
         snprintf(none, sizeof none, "nowhere: CUDA sees none (%s)", why);
         source = ng ? "CUDA (CUDA_DEVICE_ORDER=PCI_BUS_ID)" : none;

@@ -46,6 +46,12 @@ static int bus_cmp(const void *a, const void *b)
     return strcmp(((const xs_place_gpu *)a)->bus, ((const xs_place_gpu *)b)->bus);
 }
 
+void xs_place_gpus_sort(xs_place_gpu *gpus, int count)
+{
+    if (count > 1)
+        qsort(gpus, (size_t)count, sizeof gpus[0], bus_cmp);
+}
+
 xs_result xs_place_gpus_from_topology(hwloc_topology_t topo, const char *visible, xs_place_gpu *gpus,
                                       int *count, xs_err *err)
 {
@@ -57,9 +63,9 @@ xs_result xs_place_gpus_from_topology(hwloc_topology_t topo, const char *visible
         memset(&all[n], 0, sizeof all[n]);
         snprintf(all[n].bus, sizeof all[n].bus, "%04x:%02x:%02x.%01x", o->attr->pcidev.domain,
                  o->attr->pcidev.bus, o->attr->pcidev.dev, o->attr->pcidev.func);
-        ++n;
+        all[n++].ordinal = -1;
     }
-    qsort(all, (size_t)n, sizeof all[0], bus_cmp);
+    xs_place_gpus_sort(all, n);
     if (!visible) {
         memcpy(gpus, all, (size_t)n * sizeof all[0]);
         *count = n;

@@ -199,7 +199,6 @@ static xs_result begin_tile(xs_worker_ctx *w, const xs_work_item *it, uint64_t e
     struct xs_flight *f = &w->flight[s];
     f->used = true;
     f->item = *it;
-    f->rep = *rep;
     f->x0 = x0, f->y0 = y0, f->tw = tw, f->th = th;
     snprintf(f->path, sizeof f->path, "%s", path);
     *slot = s;
@@ -353,7 +352,7 @@ xs_result xs_worker_begin(xs_worker_ctx *w, const xs_work_item *it, uint64_t exp
 xs_result xs_worker_finish(xs_worker_ctx *w, int slot, xs_item_report *rep, xs_err *err)
 {
     struct xs_flight *f = &w->flight[slot];
-    *rep = f->rep;
+    memset(rep, 0, sizeof *rep);
     xs_result r = finish_tile(w, f, rep, err);
     f->used = false;
     rep->seconds = item_seconds(w, f->t0);

@@ -30,6 +30,7 @@ typedef struct xs_place_gpu {
     char near[48]; /* "Package 1", or "Machine" without locality */
     char numa[48]; /* OS indexes of the NUMA nodes there, "0" or "2-3" */
     char name[64]; /* the CUDA name when known */
+    int ordinal;   /* the CUDA device number in this process; -1: from a topology */
 } xs_place_gpu;
 
 typedef struct xs_place_entry {
@@ -62,6 +63,9 @@ xs_result xs_place_topology_load(const char *xml, hwloc_topology_t *out, xs_err 
  * indexes, in that order, as CUDA does. */
 xs_result xs_place_gpus_from_topology(hwloc_topology_t topo, const char *visible, xs_place_gpu *gpus,
                                       int *count, xs_err *err);
+
+/* Sorts GPUs into PCI bus order. */
+void xs_place_gpus_sort(xs_place_gpu *gpus, int count);
 
 /* The node's plan. scheduler: the local rank that only schedules (-1: none).
  * gpus: the node's GPUs (gpu_count 0: CPU ranks). fixed_gpu: per local rank,
