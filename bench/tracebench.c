@@ -3,8 +3,9 @@
  *
  *   xisuan-tracebench SCENE [--width W --height H --spp N --threads T
  *       --cam-pos x,y,z --cam-target x,y,z --yfov DEG --bg r,g,b
- *       --max-bounces B --out FILE.exr --json FILE --rays N]
- *   xisuan-tracebench --generate-tris N [--threads T]   (BVH build only)
+ *       --max-bounces B --out FILE.exr --json FILE --rays N --bvh auto|binned|clustered]
+ *   xisuan-tracebench --generate-tris N [--threads T]   (BVH build and traversal
+ *       of a generated terrain mesh)
  *
  * Reports, for the scene: load time, BVH build time and rate (triangles/s,
  * per thread), path-tracing time of the whole frame (the render alone: no
@@ -125,24 +126,95 @@ static int generate(uint32_t n, int threads)
         t[i].e1 = (i & 1) ? xs_v3(1.0f, 0.1f, 0.0f) : xs_v3(0.0f, 0.1f, 1.0f);
         t[i].e2 = xs_v3(1.0f, -0.05f, 1.0f);
     }
-    for (int pass = 0; pass < 2; ++pass) {
-        int nt = pass == 0 ? 1 : threads;
-        xs_bvh_node *nodes = NULL;
-        uint32_t nn = 0, *order = NULL;
-        xs_err e;
-        double t0 = now();
-        if (xs_bvh_build(t, n, nt, &nodes, &nn, &order, &e) != XS_OK) {
-            fprintf(stderr, "%s\n", e.msg);
-            return 1;
+    /* each builder on 1 thread and on all, three builds each: the first
+     * pays the page faults of fresh memory, the median is the rate */
+    for (int method = 0; method < 2; ++method)
+        for (int pass = 0; pass < 2; ++pass) {
+            int nt = pass == 0 ? 1 : threads;
+            if (pass == 1 && threads == 1)
+                break;
+            xs_bvh_method bm = method == 0 ? XS_BVH_AUTO : XS_BVH_BINNED;
+            double dts[3];
+            uint32_t nn = 0;
+            double sah = 0.0;
+            for (int rep = 0; rep < 3; ++rep) {
+                xs_bvh_node *nodes = NULL;
+                uint32_t *order = NULL;
+                xs_err e;
+                double t0 = now();
+                if (xs_bvh_build_with(t, n, nt, bm, &nodes, &nn, &order, &e) != XS_OK) {
+                    fprintf(stderr, "%s\n", e.msg);
+                    return 1;
+                }
+                dts[rep] = now() - t0;
+                sah = xs_bvh_sah_cost(nodes, nn);
+                free(nodes);
+                free(order);
+            }
+            double a = dts[0], b = dts[1], c = dts[2];
+            double med = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+            printf("[bvh] {\"triangles\": %u, \"builder\": \"%s\", \"threads\": %d, \"nodes\": %u, "
+                   "\"build_s\": %.4f, \"first_build_s\": %.4f, \"mtris_per_s\": %.2f, "
+                   "\"mtris_per_s_per_thread\": %.2f, \"sah_cost\": %.2f}\n",
+                   n, method == 0 ? (n >= XS_BVH_CLUSTER_MIN ? "clustered" : "binned") : "binned", nt, nn,
+                   med, dts[0], n / med / 1e6, n / med / 1e6 / nt, sah);
         }
-        double dt = now() - t0;
-        printf("[bvh] {\"triangles\": %u, \"threads\": %d, \"nodes\": %u, \"build_s\": %.4f, "
-               "\"mtris_per_s\": %.2f, \"mtris_per_s_per_thread\": %.2f}\n",
-               n, nt, nn, dt, n / dt / 1e6, n / dt / 1e6 / nt);
-        free(nodes);
-        free(order);
+    /* traversal on the same mesh as a scene: a camera above the terrain */
+    float *pos = malloc((size_t)n * 9 * sizeof *pos);
+    uint32_t *mat = calloc(n, sizeof *mat);
+    if (!pos || !mat) {
+        free(t), free(pos), free(mat);
+        return 1;
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        xs_vec3 a = t[i].v0, b = xs_add(a, t[i].e1), c = xs_add(a, t[i].e2);
+        float v[9] = {a.x, a.y, a.z, b.x, b.y, b.z, c.x, c.y, c.z};
+        memcpy(pos + (size_t)i * 9, v, sizeof v);
     }
     free(t);
+    xs_diffuse_material m;
+    memset(&m, 0, sizeof m);
+    m.albedo = xs_v3(0.7f, 0.7f, 0.7f);
+    xs_scene_desc d;
+    memset(&d, 0, sizeof d);
+    d.name = "generated";
+    d.positions = pos;
+    d.materials_of = mat;
+    d.tri_count = n;
+    d.materials = &m;
+    d.material_count = 1;
+    d.background = xs_v3(1.0f, 1.0f, 1.0f);
+    d.cam_pos = xs_v3(0.5f * (float)side, 0.25f * (float)side, -0.1f * (float)side);
+    d.cam_target = xs_v3(0.5f * (float)side, 0.0f, 0.5f * (float)side);
+    d.cam_up = xs_v3(0.0f, 1.0f, 0.0f);
+    d.cam_yfov_deg = 50.0f;
+    /* the same rays through the tree of each builder */
+    xs_scene_build_threads(threads);
+    for (int method = 0; method < 2; ++method) {
+        xs_scene_bvh_method(method == 0 ? XS_BVH_AUTO : XS_BVH_BINNED);
+        xs_scene *sc = NULL;
+        xs_err e;
+        if (xs_scene_create(&d, &sc, &e) != XS_OK) {
+            fprintf(stderr, "%s\n", e.msg);
+            free(pos), free(mat);
+            return 1;
+        }
+        int w = 320, h = 240;
+        xs_scene_view v = xs_scene_view_for(sc, w, h);
+        uint64_t cam_n = 0, dif_n = 0;
+        xs_counters cc = {0}, dc = {0};
+        double cam_rate = trace_rate(&v, w, h, 4, 0, threads, &cam_n, &cc);
+        double dif_rate = trace_rate(&v, w, h, 4, 1, threads, &dif_n, &dc);
+        printf("[trace] {\"triangles\": %u, \"builder\": \"%s\", \"threads\": %d, "
+               "\"camera_trace_rays_per_s\": %.0f, \"diffuse_trace_rays_per_s\": %.0f, "
+               "\"camera_nodes_per_ray\": %.1f, \"diffuse_nodes_per_ray\": %.1f}\n",
+               n, method == 0 ? (n >= XS_BVH_CLUSTER_MIN ? "clustered" : "binned") : "binned", threads,
+               cam_rate, dif_rate, cam_n ? (double)cc.node_visits / cam_n : 0.0,
+               dif_n ? (double)dc.node_visits / dif_n : 0.0);
+        xs_scene_destroy(sc);
+    }
+    xs_scene_bvh_method(XS_BVH_AUTO);
+    free(pos), free(mat);
     return 0;
 }
 
@@ -169,6 +241,16 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--threads")) threads = atoi(v);
         else if (!strcmp(a, "--max-bounces")) bounces = atoi(v);
         else if (!strcmp(a, "--generate-tris")) gen = atoi(v);
+        else if (!strcmp(a, "--bvh")) {
+            if (!strcmp(v, "binned"))
+                xs_scene_bvh_method(XS_BVH_BINNED);
+            else if (!strcmp(v, "clustered"))
+                xs_scene_bvh_method(XS_BVH_CLUSTERED);
+            else if (strcmp(v, "auto") != 0) {
+                fprintf(stderr, "xisuan-tracebench: --bvh: auto, binned or clustered\n");
+                return 2;
+            }
+        }
         else if (!strcmp(a, "--yfov")) yfov = (float)atof(v), have_cam = true;
         else if (!strcmp(a, "--cam-pos")) have_cam = parse3(v, cam_pos);
         else if (!strcmp(a, "--cam-target")) have_cam = parse3(v, cam_target);

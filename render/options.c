@@ -138,6 +138,17 @@ static xs_result parse_float(const char *flag, const char *v, double lo, double 
 
 static const char *const filter_names[] = {"box", "tent", "gaussian", "blackman-harris"};
 
+static xs_result parse_bvh(const char *flag, const char *v, int *out, xs_err *err)
+{
+    static const char *const names[] = {"auto", "binned", "clustered"};
+    for (int k = 0; k < 3; ++k)
+        if (strcmp(v, names[k]) == 0) {
+            *out = k;
+            return XS_OK;
+        }
+    return xs_err_set(err, XS_ERR_INVALID, "%s: must be auto, binned or clustered, got '%s'", flag, v);
+}
+
 static xs_result parse_filter(const char *flag, const char *v, xs_filter_kind *out, xs_err *err)
 {
     for (int k = 0; k < 4; ++k)
@@ -182,8 +193,8 @@ xs_result xs_aovs_parse(const char *field, const char *spec, uint32_t *aovs, xs_
 
 void xs_options_pixel_settings(const xs_options *o, char *out, size_t n)
 {
-    snprintf(out, n, "aovs=%u filter=%s:%g clamp=%g mis=%d", (unsigned)o->aovs,
-             filter_names[o->filter], (double)o->filter_width, (double)o->clamp, o->mis);
+    snprintf(out, n, "aovs=%u filter=%s:%g clamp=%g mis=%d bvh=%d", (unsigned)o->aovs,
+             filter_names[o->filter], (double)o->filter_width, (double)o->clamp, o->mis, o->bvh);
 }
 
 /* Names that become file or directory names: letters, digits, '.', '_', '-',
@@ -342,7 +353,7 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--pkg-max-ratio", "--retries", "--stall-timeout",
                                       "--grace", "--progress", "--progress-interval",
                                       "--aovs", "--filter", "--filter-width", "--clamp", "--mis",
-                                      "--backend", "--gpu-slots", "--bind"};
+                                      "--backend", "--gpu-slots", "--bind", "--bvh"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -474,6 +485,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             r = parse_long(flag, val, 1, 1000000, &ratio, err);
             o->pkg_limits.max_ratio = (double)ratio;
         }
+        else if (strcmp(flag, "--bvh") == 0)
+            r = parse_bvh(flag, val, &o->bvh, err);
         else if (strcmp(flag, "--prefetch") == 0)
             r = parse_int(flag, val, 1, 64, &o->prefetch, err), o->given |= XS_GIVEN_PREFETCH;
         else if (strcmp(flag, "--kernel") == 0) {
@@ -544,6 +557,9 @@ void xs_options_print_help(FILE *f)
         "  --compression C      EXR compression: zip, piz or none [zip]\n"
         "  --zip-level N        zlib level for zip, [0, 9] [4]\n"
         "  --threads N          render threads per rank; 0 = one per core given [0]\n"
+        "  --bvh B              BVH builder: auto (binned SAH below 65536 triangles a mesh,\n"
+        "                       clustered above), binned (best tree, slower build) or\n"
+        "                       clustered [auto]\n"
         "  --max-bounces N      path length limit after the first hit, [0, 1024] [8]\n"
         "  --aovs LIST          layers beside beauty (RGBA), comma-separated: albedo, normal,\n"
         "                       depth, samples, or all [none]\n"
@@ -737,7 +753,7 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
     const cJSON *ren = cJSON_GetObjectItemCaseSensitive(root, "render");
     if (ren) {
         static const char *const rk[] = {"resolution", "spp", "tile", "max_bounces", "seed",
-                                         "filter", "filter_width", "clamp", NULL};
+                                         "filter", "filter_width", "clamp", "bvh", NULL};
         const char *bad = xs_json_unknown_key(ren, rk);
         if (bad) {
             char f[128];
@@ -775,6 +791,14 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
         }
         JTRY(job_float(ren, "filter_width", label, "render.filter_width", 0.5, 8.0, &o->filter_width, err));
         JTRY(job_float(ren, "clamp", label, "render.clamp", 0.0, 1e30, &o->clamp, err));
+        const cJSON *bk = cJSON_GetObjectItemCaseSensitive(ren, "bvh");
+        if (bk) {
+            char f[128];
+            snprintf(f, sizeof f, "%s: render.bvh", label);
+            if (!cJSON_IsString(bk))
+                JTRY(job_fail(err, label, "render.bvh", "must be auto, binned or clustered"));
+            JTRY(parse_bvh(f, bk->valuestring, &o->bvh, err));
+        }
         const cJSON *seed = cJSON_GetObjectItemCaseSensitive(ren, "seed");
         if (seed) {
             if (!cJSON_IsNumber(seed) || seed->valuedouble < 0 || seed->valuedouble > 4294967295.0 ||

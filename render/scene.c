@@ -57,6 +57,8 @@ struct xs_scene {
 static int g_build_threads; /* 0: every core of this process's affinity */
 
 void xs_scene_build_threads(int threads) { g_build_threads = threads > 0 ? threads : 0; }
+static xs_bvh_method g_bvh_method;
+void xs_scene_bvh_method(xs_bvh_method method) { g_bvh_method = method; }
 
 static double now_s(void)
 {
@@ -198,7 +200,7 @@ static xs_result scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
     xs_bvh_node *nodes = NULL;
     uint32_t nn = 0, *order = NULL;
     double t0 = now_s();
-    xs_result r = xs_bvh_build(in, ntris, s->build_threads, &nodes, &nn, &order, err);
+    xs_result r = xs_bvh_build_with(in, ntris, s->build_threads, g_bvh_method, &nodes, &nn, &order, err);
     s->build_seconds += now_s() - t0;
     if (r != XS_OK) {
         free(in);

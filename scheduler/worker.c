@@ -77,6 +77,7 @@ xs_result xs_worker_ctx_init(xs_worker_ctx *w, const xs_options *opt, int thread
         return xs_err_set(err, XS_ERR_INVALID, "--out: output path too long");
     if (opt->kernel == XS_KERNEL_EMPTY)
         return XS_OK;
+    xs_scene_bvh_method((xs_bvh_method)opt->bvh);
     xs_result r = input ? scene_from_input(opt, input, &w->scene, err)
                         : xs_scene_builtin(opt->scene, &w->scene, err);
     if (r == XS_OK) {

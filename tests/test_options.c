@@ -62,14 +62,14 @@ static void test_all_flags(void)
                         "4294967295", "--frames", "5-9", "--out", "/tmp/x", "--job", "j-1",
                         "--name", "shot_a.v2", "--compression", "piz", "--zip-level", "9",
                         "--threads", "3", "--max-bounces", "0", "--prefetch", "4",
-                        "--kernel", "empty", "--no-preview"};
+                        "--kernel", "empty", "--no-preview", "--bvh", "binned"};
     CHECK(parse(&o, &e, (int)(sizeof av / sizeof av[0]), av) == XS_OK);
     CHECK(o.width == 320 && o.height == 200 && o.spp == 3 && o.tile == 16);
     CHECK(o.seed == 4294967295u && o.frame_count == 5 && o.frames[0] == 5 && o.frames[4] == 9);
     CHECK(strcmp(o.out_dir, "/tmp/x") == 0 && strcmp(o.job, "j-1") == 0);
     CHECK(strcmp(o.name, "shot_a.v2") == 0 && o.compression == XS_EXR_PIZ && o.zip_level == 9);
     CHECK(o.threads == 3 && o.max_bounces == 0 && o.prefetch == 4);
-    CHECK(o.kernel == XS_KERNEL_EMPTY && !o.preview);
+    CHECK(o.kernel == XS_KERNEL_EMPTY && !o.preview && o.bvh == XS_BVH_BINNED);
 }
 
 /* Each bad value: rejected, and the message holds the given fragments. */
@@ -98,6 +98,7 @@ static void test_rejections(void)
         {{"--frames", "1-4y2"}, 2, "--frames", "'1-4y2' is not F, A-B or A-BxS"},
         {{"--compression", "b44"}, 2, "--compression", "b44"},
         {{"--zip-level", "10"}, 2, "--zip-level", "[0, 9]"},
+        {{"--bvh", "fast"}, 2, "--bvh", "must be auto, binned or clustered, got 'fast'"},
         {{"--job", "../evil"}, 2, "--job", "must not start with '.'"},
         {{"--job", "a/b"}, 2, "--job", "only letters"},
         {{"--name", ""}, 2, "--name", "1 to"},

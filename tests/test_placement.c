@@ -8,6 +8,7 @@
 #include "tests/test_util.h"
 
 #include <hwloc.h>
+#include <unistd.h>
 
 typedef struct node_spec {
     const char *name;
@@ -97,7 +98,8 @@ static hwloc_topology_t load_node(const char *name)
     char *xml = node_xml(n);
     char path[512];
     const char *dir = getenv("XS_TEST_TMP");
-    snprintf(path, sizeof path, "%s/topo-%s.xml", dir ? dir : "/tmp", name);
+    /* one file per process: ctest runs the cases that share a node in parallel */
+    snprintf(path, sizeof path, "%s/topo-%s-%ld.xml", dir ? dir : "/tmp", name, (long)getpid());
     FILE *f = fopen(path, "w");
     if (!f || !xml)
         return NULL;
@@ -109,6 +111,7 @@ static hwloc_topology_t load_node(const char *name)
     xs_err_clear(&e);
     if (xs_place_topology_load(path, &t, &e) != XS_OK)
         fprintf(stderr, "%s\n", e.msg);
+    remove(path);
     return t;
 }
 
