@@ -577,6 +577,7 @@ static xs_result load_materials(loader *L)
         x->double_sided = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "doubleSided"));
         x->ior = 1.5f;
         x->transmission_tex.texture = -1;
+        x->attenuation_color[0] = x->attenuation_color[1] = x->attenuation_color[2] = 1.0f;
         const cJSON *ext = cJSON_GetObjectItemCaseSensitive(m, "extensions");
         if (ext) {
             const cJSON *es = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_emissive_strength");
@@ -599,6 +600,30 @@ static xs_result load_materials(loader *L)
                 if (!(v == 0.0 || v >= 1.0))
                     return bad(L, "%s.KHR_materials_ior.ior: %g must be 0 or at least 1", w, v);
                 x->ior = (float)v;
+            }
+            const cJSON *vo = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_volume");
+            if (vo) {
+                double th = get_num(vo, "thicknessFactor", 0.0);
+                if (!(th >= 0.0))
+                    return bad(L, "%s.KHR_materials_volume.thicknessFactor: %g must be at least 0", w, th);
+                x->volume = th > 0.0;
+                const cJSON *ad = cJSON_GetObjectItemCaseSensitive(vo, "attenuationDistance");
+                if (ad) {
+                    if (!cJSON_IsNumber(ad) || !(ad->valuedouble > 0.0))
+                        return bad(L, "%s.KHR_materials_volume.attenuationDistance: must be a number above 0", w);
+                    x->attenuation_distance = (float)ad->valuedouble;
+                }
+                const cJSON *ac = cJSON_GetObjectItemCaseSensitive(vo, "attenuationColor");
+                if (ac) {
+                    if (!cJSON_IsArray(ac) || cJSON_GetArraySize(ac) != 3)
+                        return bad(L, "%s.KHR_materials_volume.attenuationColor: must be 3 numbers in [0, 1]", w);
+                    for (int k = 0; k < 3; ++k) {
+                        const cJSON *c = cJSON_GetArrayItem(ac, k);
+                        if (!cJSON_IsNumber(c) || !(c->valuedouble >= 0.0 && c->valuedouble <= 1.0))
+                            return bad(L, "%s.KHR_materials_volume.attenuationColor[%d]: must be a number in [0, 1]", w, k);
+                        x->attenuation_color[k] = (float)c->valuedouble;
+                    }
+                }
             }
         }
     }
@@ -908,7 +933,7 @@ static xs_result check_required_extensions(loader *L)
 {
     static const char *const supported[] = {
         "KHR_materials_emissive_strength", "KHR_texture_transform", "KHR_lights_punctual",
-        "KHR_materials_transmission", "KHR_materials_ior", NULL};
+        "KHR_materials_transmission", "KHR_materials_ior", "KHR_materials_volume", NULL};
     const cJSON *req = arr(L->root, "extensionsRequired");
     int n = req ? cJSON_GetArraySize(req) : 0;
     for (int i = 0; i < n; ++i) {

@@ -5,7 +5,8 @@
  * several nodes as instances of one mesh (never copied), perspective cameras,
  * metallic-roughness materials with their textures and KHR_texture_transform,
  * alpha mode, double-sidedness, KHR_materials_emissive_strength,
- * KHR_materials_transmission, KHR_materials_ior and KHR_lights_punctual.
+ * KHR_materials_transmission, KHR_materials_ior, KHR_materials_volume and
+ * KHR_lights_punctual.
  * Images (PNG, JPEG) are decoded to 8-bit RGBA with libpng and libjpeg-turbo.
  * Refused with a message naming the object and the reason: primitives that
  * are not triangles, sparse accessors, accessors or buffer views out of range,
@@ -55,6 +56,11 @@ typedef struct xs_gltf_material {
     float transmission; /* KHR_materials_transmission */
     xs_gltf_texref transmission_tex;
     float ior;          /* KHR_materials_ior, 1.5 if absent */
+    /* KHR_materials_volume: thicknessFactor > 0 makes the transmission refract
+     * into a solid; light inside loses (1 - colour) per distance */
+    bool volume;
+    float attenuation_color[3];  /* 1, 1, 1 if absent */
+    float attenuation_distance;  /* 0: infinite (no absorption) */
 } xs_gltf_material;
 
 typedef struct xs_gltf_image {

@@ -21,6 +21,17 @@
  * absent): light passes through without bending, blurred by the same GGX
  * lobe mirrored to the other side, tinted by the base colour.
  *
+ * Solid transmission (KHR_materials_volume, eta > 0): the transmitting share
+ * t of the dielectric is a rough dielectric boundary (Walter et al. 2007, as
+ * pbrt-v4's DielectricBxDF): on each GGX microfacet the exact Fresnel
+ * reflectance F(wo.h, eta) reflects, 1 - F refracts by Snell's law, tinted by
+ * the base colour; radiance is scaled by 1 / eta^2 on the way through. The
+ * coating and the Lambert base keep the other 1 - t:
+ *   dielectric (1 - m) * [ (1 - t) * (coating over Lambert) + t * boundary ]
+ * eta is the IOR beyond the surface over the IOR on wo's side: ior entering,
+ * 1 / ior leaving. Single scattering: a rough boundary loses the energy of
+ * the microfacet paths that would bounce twice (none when smooth).
+ *
  * xs_bsdf_eval returns f * |cos(wi)| and the pdf xs_bsdf_sample would draw wi
  * with; xs_bsdf_sample picks a lobe by its estimated albedo and returns the
  * weight f |cos| / pdf, pdf summed over all lobes (one-sample MIS over lobes).
@@ -36,11 +47,13 @@ typedef struct xs_bsdf {
     xs_vec3 base;       /* linear base colour */
     float metallic;
     float alpha;        /* GGX alpha = roughness^2, clamped away from 0 */
-    float transmission; /* thin-walled share of the dielectric base */
+    float transmission; /* transmitting share of the dielectric base */
+    float eta;          /* > 0: solid boundary, IOR beyond / IOR on wo's side; 0: thin wall */
     float f0;           /* dielectric normal-incidence reflectance from the IOR; 0 (IOR 1):
                            no interface, so no coating at all (a pure Lambert base) */
     /* filled by xs_bsdf_prepare for one wo */
     float w_spec, w_diff, w_trans; /* lobe choice probabilities */
+    float coat;                   /* weight of the dielectric coating lobe */
     xs_vec3 spec_scale;           /* multiple-scattering compensation per channel */
     float diel_comp;              /* same, dielectric (scalar F0) */
     float base_weight;            /* 1 - E_spec(wo): what the coating leaves */
@@ -110,6 +123,54 @@ XS_DEVICE float xs_ggx_reflect_eval(float alpha, xs_vec3 wo, xs_vec3 wi, float *
     return d * g2 / (4.0f * wo.z);
 }
 
+/* Reflectance of a smooth dielectric boundary seen at cos_i (> 0) with
+ * relative IOR eta (beyond / this side); *cos_t gets the refracted cosine.
+ * 1 past the critical angle (total internal reflection). */
+XS_DEVICE float xs_fresnel_dielectric(float cos_i, float eta, float *cos_t)
+{
+    cos_i = xs_minf(1.0f, cos_i);
+    float sin2_t = (1.0f - cos_i * cos_i) / (eta * eta);
+    if (sin2_t >= 1.0f) {
+        *cos_t = 0.0f;
+        return 1.0f;
+    }
+    float ct = sqrtf(1.0f - sin2_t);
+    float rpar = (eta * cos_i - ct) / (eta * cos_i + ct);
+    float rperp = (cos_i - eta * ct) / (cos_i + eta * ct);
+    *cos_t = ct;
+    return 0.5f * (rpar * rpar + rperp * rperp);
+}
+
+/* The refracting GGX lobe of a dielectric boundary for wo above and wi
+ * below: returns f |cos_i| with the Fresnel transmittance 1 - F and the
+ * 1 / eta^2 radiance scale, and the pdf of drawing wi (a VNDF half vector,
+ * then refraction with probability 1 - F). */
+XS_DEVICE float xs_ggx_refract_eval(float alpha, float eta, xs_vec3 wo, xs_vec3 wi, float *pdf)
+{
+    *pdf = 0.0f;
+    if (wo.z <= 0.0f || wi.z >= 0.0f)
+        return 0.0f;
+    xs_vec3 h = xs_add(wo, xs_scale(wi, eta)); /* the generalized half vector */
+    float hl = xs_length(h);
+    if (!(hl > 0.0f))
+        return 0.0f;
+    h = xs_scale(h, (h.z < 0.0f ? -1.0f : 1.0f) / hl);
+    float doh = xs_dot(wo, h), dih = xs_dot(wi, h);
+    if (doh <= 0.0f || dih >= 0.0f) /* the microfacet must face wo and have wi beyond it */
+        return 0.0f;
+    float ct;
+    float tr = 1.0f - xs_fresnel_dielectric(doh, eta, &ct);
+    float denom = dih + doh / eta;
+    float denom2 = denom * denom;
+    if (!(tr > 0.0f) || !(denom2 > 0.0f))
+        return 0.0f;
+    float d = xs_ggx_d(alpha, h.z);
+    float lo = xs_ggx_lambda(alpha, wo.z), li = xs_ggx_lambda(alpha, -wi.z);
+    float g1 = 1.0f / (1.0f + lo), g2 = 1.0f / (1.0f + lo + li);
+    *pdf = tr * g1 * d * doh / wo.z * (-dih) / denom2;
+    return tr * d * g2 * (-dih) * doh / (wo.z * denom2) / (eta * eta);
+}
+
 /* Bilinear lookup in one of the host-built tables (xs_ggx_table): row-major,
  * roughness (sqrt alpha) down, cos(theta_o) across, both on [0, 1]. */
 XS_DEVICE float xs_table_lookup(const float *t, float cos_o, float alpha)
@@ -146,9 +207,19 @@ XS_DEVICE void xs_bsdf_prepare(xs_bsdf *b, const float *tables, xs_vec3 wo)
                             (b->base.y * (e - ew) + ew) * b->spec_scale.y,
                             (b->base.z * (e - ew) + ew) * b->spec_scale.z);
     float lb = xs_maxf(0.0f, xs_luminance(b->base));
-    float ws = b->metallic * xs_luminance(e_metal) + (1.0f - b->metallic) * e_diel;
     float wd = (1.0f - b->metallic) * b->base_weight * (1.0f - b->transmission) * lb;
-    float wt = (1.0f - b->metallic) * b->base_weight * b->transmission * lb;
+    float wt;
+    if (b->eta > 0.0f) {
+        /* the boundary replaces the coating over the transmitting share; its
+         * albedo is about F0 + (1 - F0) times the tint */
+        b->coat = (1.0f - b->metallic) * (1.0f - b->transmission);
+        float r = (b->eta - 1.0f) / (b->eta + 1.0f);
+        wt = (1.0f - b->metallic) * b->transmission * (r * r + (1.0f - r * r) * xs_maxf(lb, 0.02f));
+    } else {
+        b->coat = 1.0f - b->metallic;
+        wt = (1.0f - b->metallic) * b->base_weight * b->transmission * lb;
+    }
+    float ws = b->metallic * xs_luminance(e_metal) + b->coat * e_diel;
     float sum = ws + wd + wt;
     if (!(sum > 0.0f)) {
         b->w_spec = b->w_diff = b->w_trans = 0.0f;
@@ -167,7 +238,7 @@ XS_DEVICE xs_vec3 xs_bsdf_spec_color(const xs_bsdf *b, float cos_oh)
                        (b->base.y + (1.0f - b->base.y) * w) * b->spec_scale.y,
                        (b->base.z + (1.0f - b->base.z) * w) * b->spec_scale.z);
     float fd = (b->f0 + (1.0f - b->f0) * w) * b->diel_comp;
-    return xs_add(xs_scale(fm, b->metallic), xs_v3_all((1.0f - b->metallic) * fd));
+    return xs_add(xs_scale(fm, b->metallic), xs_v3_all(b->coat * fd));
 }
 
 /* f |cos(wi)| and the sampling pdf of wi. */
@@ -185,6 +256,17 @@ XS_DEVICE xs_vec3 xs_bsdf_eval(const xs_bsdf *b, xs_vec3 wo, xs_vec3 wi, float *
         float kd = (1.0f - b->metallic) * b->base_weight * (1.0f - b->transmission);
         f = xs_add(f, xs_scale(b->base, kd * wi.z * XS_INV_PI));
         *pdf += b->w_diff * wi.z * XS_INV_PI;
+        if (b->eta > 0.0f && b->transmission > 0.0f && coh > 0.0f) {
+            /* the boundary's reflection: exact Fresnel, chosen with probability F */
+            float ct, fr = xs_fresnel_dielectric(coh, b->eta, &ct);
+            f = xs_add(f, xs_v3_all((1.0f - b->metallic) * b->transmission * fr * g));
+            *pdf += b->w_trans * fr * p;
+        }
+    } else if (wi.z < 0.0f && b->transmission > 0.0f && b->eta > 0.0f) {
+        float p;
+        float g = xs_ggx_refract_eval(b->alpha, b->eta, wo, wi, &p);
+        f = xs_scale(b->base, (1.0f - b->metallic) * b->transmission * g);
+        *pdf = b->w_trans * p;
     } else if (wi.z < 0.0f && b->transmission > 0.0f) {
         xs_vec3 wm = xs_v3(wi.x, wi.y, -wi.z); /* thin wall: mirror back up */
         float p, coh;
@@ -211,6 +293,19 @@ XS_DEVICE bool xs_bsdf_sample(const xs_bsdf *b, xs_vec3 wo, float ul, float u1, 
     } else if (ul < b->w_spec + b->w_diff) {
         float r = sqrtf(u1), phi = 2.0f * XS_PI * u2;
         *wi = xs_v3(r * cosf(phi), r * sinf(phi), sqrtf(xs_maxf(0.0f, 1.0f - u1)));
+    } else if (b->eta > 0.0f) {
+        /* the boundary: reflect with probability F, else refract; the lobe's
+         * share of ul decides */
+        xs_vec3 h = xs_ggx_sample_vndf(b->alpha, wo, u1, u2);
+        float c = xs_dot(wo, h), ct;
+        float fr = xs_fresnel_dielectric(c, b->eta, &ct);
+        float u = (ul - b->w_spec - b->w_diff) / xs_maxf(b->w_trans, 1e-20f);
+        if (u < fr) {
+            *wi = xs_sub(xs_scale(h, 2.0f * c), wo);
+        } else {
+            *wi = xs_add(xs_scale(wo, -1.0f / b->eta), xs_scale(h, c / b->eta - ct));
+            transmit = true;
+        }
     } else {
         xs_vec3 h = xs_ggx_sample_vndf(b->alpha, wo, u1, u2);
         float c = xs_dot(wo, h);

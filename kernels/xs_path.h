@@ -143,6 +143,8 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
     b->transmission = xs_maxf(0.0f, xs_minf(1.0f, trans));
     float r = (m->ior - 1.0f) / (m->ior + 1.0f);
     b->f0 = r * r;
+    /* a solid's boundary: the ray enters through the front, leaves through the back */
+    b->eta = (m->flags & XS_MAT_VOLUME) != 0u ? (sf->front ? m->ior : 1.0f / m->ior) : 0.0f;
 }
 
 XS_DEVICE xs_vec3 xs_clamp_contrib(xs_vec3 v, float clamp)
@@ -188,6 +190,11 @@ XS_DEVICE xs_vec3 xs_trace_path(const xs_scene_view *s, const xs_tile_params *tp
         xs_surface sf;
         xs_surface_at(s, &ray, &h, &sf);
         const xs_material *m = sf.m;
+        /* the segment ran inside a solid when it ends on the solid's back:
+         * Beer-Lambert absorption (KHR_materials_volume attenuation) */
+        if (!sf.front && (m->flags & XS_MAT_VOLUME) != 0u && xs_max3(m->sigma_a) > 0.0f)
+            T = xs_mul(T, xs_v3(expf(-m->sigma_a.x * h.t), expf(-m->sigma_a.y * h.t),
+                                expf(-m->sigma_a.z * h.t)));
         if (bounce == 0) {
             *alpha = 1.0f;
             fh->hit = true;

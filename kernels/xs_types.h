@@ -84,7 +84,8 @@ typedef struct xs_texslot {
 
 enum {
     XS_MAT_EMIT_TWO_SIDED = 1, /* emits from both sides (glTF doubleSided) */
-    XS_MAT_ALPHA_MASK = 2      /* alpha below cutoff is not a surface */
+    XS_MAT_ALPHA_MASK = 2,     /* alpha below cutoff is not a surface */
+    XS_MAT_VOLUME = 4          /* the boundary of a solid: transmission refracts (KHR_materials_volume) */
 };
 
 typedef struct xs_material {
@@ -98,6 +99,8 @@ typedef struct xs_material {
     xs_texslot trans_tex;  /* transmission (R), linear */
     float normal_scale;
     float metallic, roughness, transmission, ior;
+    xs_vec3 sigma_a; /* XS_MAT_VOLUME: absorption inside, per unit length (0: clear) */
+    float pad_;
 } xs_material;
 
 enum { XS_LIGHT_TRI = 0, XS_LIGHT_POINT = 1, XS_LIGHT_SPOT = 2, XS_LIGHT_DIR = 3, XS_LIGHT_ENV = 4 };

@@ -52,10 +52,10 @@ enum { QUADS = (int)(sizeof cornell_quad_material), TRIS = 2 * QUADS };
 static float cornell_positions[TRIS * 9];
 static uint32_t cornell_tri_material[TRIS];
 static const xs_diffuse_material cornell_materials[MAT_COUNT] = {
-    {{0.725f, 0.71f, 0.68f}, {0.0f, 0.0f, 0.0f}, 0u, 0.0f, 1.0f, 1.0f, 0.0f},
-    {{0.63f, 0.065f, 0.05f}, {0.0f, 0.0f, 0.0f}, 0u, 0.0f, 1.0f, 1.0f, 0.0f},
-    {{0.14f, 0.45f, 0.091f}, {0.0f, 0.0f, 0.0f}, 0u, 0.0f, 1.0f, 1.0f, 0.0f},
-    {{0.78f, 0.78f, 0.78f}, {17.0f, 12.0f, 4.0f}, 0u, 0.0f, 1.0f, 1.0f, 0.0f},
+    {{0.725f, 0.71f, 0.68f}, {0.0f, 0.0f, 0.0f}, 0u, 0.0f, 1.0f, 1.0f, 0.0f, {0.0f, 0.0f, 0.0f}},
+    {{0.63f, 0.065f, 0.05f}, {0.0f, 0.0f, 0.0f}, 0u, 0.0f, 1.0f, 1.0f, 0.0f, {0.0f, 0.0f, 0.0f}},
+    {{0.14f, 0.45f, 0.091f}, {0.0f, 0.0f, 0.0f}, 0u, 0.0f, 1.0f, 1.0f, 0.0f, {0.0f, 0.0f, 0.0f}},
+    {{0.78f, 0.78f, 0.78f}, {17.0f, 12.0f, 4.0f}, 0u, 0.0f, 1.0f, 1.0f, 0.0f, {0.0f, 0.0f, 0.0f}},
 };
 
 /* Fans each quad (a, b, c, d) into (a, b, c) and (a, c, d), once. */

@@ -608,6 +608,7 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
         s->materials[i].roughness = d->materials[i].roughness;
         s->materials[i].transmission = d->materials[i].transmission;
         s->materials[i].ior = d->materials[i].ior > 0.0f ? d->materials[i].ior : 1.0f;
+        s->materials[i].sigma_a = d->materials[i].sigma_a;
     }
     s->material_count = d->material_count;
     for (uint32_t i = 0; i < d->tri_count * 3; ++i)
@@ -753,6 +754,18 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         m->roughness = gm->roughness;
         m->transmission = gm->transmission;
         m->ior = gm->ior;
+        /* a solid boundary only where light can enter it and bend (IOR 0 or 1:
+         * no interface, so the thin-walled model is exact) */
+        if (gm->volume && gm->transmission > 0.0f && gm->ior > 1.0f) {
+            m->flags |= XS_MAT_VOLUME;
+            float dist = gm->attenuation_distance;
+            float sa[3];
+            for (int k = 0; k < 3; ++k) {
+                float c = gm->attenuation_color[k] > 1e-6f ? gm->attenuation_color[k] : 1e-6f;
+                sa[k] = dist > 0.0f ? -logf(c) / dist : 0.0f;
+            }
+            m->sigma_a = xs_v3(sa[0], sa[1], sa[2]);
+        }
     }
     s->material_count = nm;
     /* meshes: all primitives of a glTF mesh form one mesh (one BLAS) */

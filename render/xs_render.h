@@ -30,8 +30,9 @@ extern "C" {
 typedef struct xs_diffuse_material {
     xs_vec3 albedo;
     xs_vec3 emission;
-    uint32_t flags; /* XS_MAT_EMIT_TWO_SIDED */
+    uint32_t flags; /* XS_MAT_EMIT_TWO_SIDED, XS_MAT_VOLUME */
     float metallic, roughness, ior, transmission;
+    xs_vec3 sigma_a; /* XS_MAT_VOLUME: absorption per unit length inside */
 } xs_diffuse_material;
 
 /* A triangle soup with one material per triangle, as handed to the builder. */

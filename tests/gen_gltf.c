@@ -1,8 +1,11 @@
-/* gen_gltf OUT.glb SEGMENTS SIDE [unique]: writes a generated glTF scene: a
+/* gen_gltf OUT.glb SEGMENTS SIDE [unique|glass|thinglass]: writes a generated glTF scene: a
  * ground quad and SIDE x SIDE spheres of SEGMENTS x SEGMENTS/2 quads (2
  * triangles each), lit by one emissive quad, with a camera. By default every
  * sphere is an instance of one mesh (one mesh, SIDE^2 nodes); with `unique`
- * each sphere is its own mesh (the same triangles stored SIDE^2 times). Used
+ * each sphere is its own mesh (the same triangles stored SIDE^2 times). With
+ * `glass` the spheres are solid clear glass that absorbs green and blue inside
+ * (KHR_materials_volume), with `thinglass` the same without the volume (thin
+ * walls: no absorption). Used
  * by the instancing test and the load benchmark (a million triangles and
  * more). Prints "meshes M instances I triangles T". */
 #include <math.h>
@@ -21,11 +24,12 @@ static void put32(FILE *f, uint32_t v)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: gen_gltf OUT.glb SEGMENTS SIDE [unique]\n");
+        fprintf(stderr, "usage: gen_gltf OUT.glb SEGMENTS SIDE [unique|glass|thinglass]\n");
         return 2;
     }
     int seg = atoi(argv[2]), side = atoi(argv[3]);
     int unique = argc > 4 && strcmp(argv[4], "unique") == 0;
+    int glass = argc > 4 ? (strcmp(argv[4], "glass") == 0 ? 2 : strcmp(argv[4], "thinglass") == 0) : 0;
     if (seg < 3 || side < 1 || side > 1000) {
         fprintf(stderr, "gen_gltf: bad SEGMENTS or SIDE\n");
         return 2;
@@ -76,10 +80,18 @@ int main(int argc, char **argv)
       nmesh_spheres + 1, ext, ext * 0.3, ext * 0.3);
     J("{\"camera\":0,\"translation\":[0,%.3f,%.3f],\"rotation\":[-0.2588,0,0,0.9659]}],", ext * 0.6, ext * 1.6);
     J("\"cameras\":[{\"type\":\"perspective\",\"perspective\":{\"yfov\":0.8,\"znear\":0.01}}],");
-    J("\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.8,0.3,0.2,1]}},"
-      "{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.7,0.7,0.7,1]}},"
+    if (glass)
+        J("\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[1,1,1,1],\"metallicFactor\":0,"
+          "\"roughnessFactor\":0.05},\"extensions\":{\"KHR_materials_transmission\":{\"transmissionFactor\":1},"
+          "\"KHR_materials_ior\":{\"ior\":1.5}%s}},",
+          glass == 2 ? ",\"KHR_materials_volume\":{\"thicknessFactor\":1,\"attenuationDistance\":0.5,"
+                       "\"attenuationColor\":[1,0.2,0.2]}" : "");
+    else
+        J("\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.8,0.3,0.2,1]}},");
+    J("{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.7,0.7,0.7,1]}},"
       "{\"emissiveFactor\":[1,1,1],\"extensions\":{\"KHR_materials_emissive_strength\":{\"emissiveStrength\":4}}}],");
-    J("\"extensionsUsed\":[\"KHR_materials_emissive_strength\"],\"meshes\":[");
+    J("\"extensionsUsed\":[\"KHR_materials_emissive_strength\"%s],\"meshes\":[",
+      glass ? ",\"KHR_materials_transmission\",\"KHR_materials_ior\",\"KHR_materials_volume\"" : "");
     for (int i = 0; i < nmesh_spheres; ++i)
         J("{\"primitives\":[{\"attributes\":{\"POSITION\":0},\"indices\":1,\"material\":0}]},");
     J("{\"primitives\":[{\"attributes\":{\"POSITION\":2},\"indices\":3,\"material\":1}]},");

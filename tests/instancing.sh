@@ -2,7 +2,9 @@
 # A mesh used by several nodes stays one mesh with several instances (the
 # counts the loader reports match the generated file), in both layouts, and
 # both layouts render the same pixels. Then an equirectangular environment
-# from the package lights the scene.
+# from the package lights the scene. Then solid glass spheres that absorb
+# green and blue inside (KHR_materials_volume) tint the frame red, where the
+# same glass as thin walls does not.
 # usage: instancing.sh XISUAN GEN_GLTF EXR_COMPARE WORKDIR
 set -uo pipefail
 xisuan=$1 gen=$2 compare=$3 work=$4
@@ -51,4 +53,17 @@ printf '{"schema": 1, "scene": "scene.glb", "environment": {"type": "equirect", 
 { [ $rc = 2 ] && grep -q "environment.image: 'nosky.exr' is not in the package" "$work/pack.err"; } ||
   { echo "FAIL: a missing sky image was not refused by name (exit $rc)"; cat "$work/pack.err"; fail=1; }
 [ $fail = 0 ] && echo "environment: the equirectangular sky lights the scene ($er $eg $eb vs black $br $bg $bb)"
+# solid glass: KHR_materials_volume through loader, scene and kernel
+for v in glass thinglass; do
+  "$gen" "$work/$v.glb" 24 2 $v >/dev/null
+  "$xisuan" render "$work/$v.glb" --resolution 64x48 --spp 16 --tile 32 --out "$work/out" --job "$v" \
+    --name f >"$work/$v.log" 2>&1 || { echo "FAIL: render $v"; cat "$work/$v.log"; fail=1; }
+done
+read -r _ gr gg gb _ _ gn < <("$compare" --stats "$work/out/glass/f.0001.exr")
+read -r _ tr tg tb _ _ tn < <("$compare" --stats "$work/out/thinglass/f.0001.exr")
+awk -v g="$gr $gg" -v t="$tr $tg" 'BEGIN { split(g, x, " "); split(t, y, " ");
+  exit !(x[1] / x[2] > 1.05 * (y[1] / y[2])) }' ||
+  { echo "FAIL: solid glass does not absorb green (R/G $gr/$gg vs thin walls $tr/$tg)"; fail=1; }
+[ "$gn" = 0 ] && [ "$tn" = 0 ] || { echo "FAIL: non-finite values with glass"; fail=1; }
+[ $fail = 0 ] && echo "glass: the solid spheres tint the frame (R/G $gr/$gg, thin walls $tr/$tg)"
 exit $fail

@@ -26,7 +26,7 @@ static const float cube[12][9] = {
 static double render_mean(float le, float rho, int bounces, int spp, double *mean_alpha)
 {
     uint32_t mats[12] = {0};
-    xs_diffuse_material m = {{rho, rho, rho}, {le, le, le}, XS_MAT_EMIT_TWO_SIDED, 0.0f, 1.0f, 1.0f, 0.0f};
+    xs_diffuse_material m = {{rho, rho, rho}, {le, le, le}, XS_MAT_EMIT_TWO_SIDED, 0.0f, 1.0f, 1.0f, 0.0f, {0, 0, 0}};
     xs_scene_desc d = {.name = "furnace", .positions = &cube[0][0], .materials_of = mats,
                        .tri_count = 12, .materials = &m, .material_count = 1,
                        .background = {0, 0, 0}, .cam_pos = {0.1f, 0.2f, 0.3f},

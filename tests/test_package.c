@@ -251,6 +251,12 @@ static void build_cases(void)
     add("gltf_not_json", "s.gltf: not valid glTF JSON", scene_pkg(M, "{\"asset\":", tri_bin(2), 44), NULL);
     add("gltf_sparse", "accessors[0]: sparse accessors are not supported",
         scene_pkg(M, gltf_with("\"count\":3,\"type\":\"VEC3\"", "\"count\":3,\"type\":\"VEC3\",\"sparse\":{}"), tri_bin(2), 44), NULL);
+    add("gltf_volume_color", "materials[0].KHR_materials_volume.attenuationColor[1]: must be a number in [0, 1]",
+        scene_pkg(M, gltf_with("\"nodes\":[{\"mesh\":0}],", "\"nodes\":[{\"mesh\":0}],\"materials\":[{\"extensions\":"
+                  "{\"KHR_materials_volume\":{\"thicknessFactor\":1,\"attenuationColor\":[0.5,2,0.5]}}}],"), tri_bin(2), 44), NULL);
+    add("gltf_volume_distance", "materials[0].KHR_materials_volume.attenuationDistance: must be a number above 0",
+        scene_pkg(M, gltf_with("\"nodes\":[{\"mesh\":0}],", "\"nodes\":[{\"mesh\":0}],\"materials\":[{\"extensions\":"
+                  "{\"KHR_materials_volume\":{\"thicknessFactor\":1,\"attenuationDistance\":0}}}],"), tri_bin(2), 44), NULL);
     add("gltf_required_ext", "extensionsRequired: 'KHR_draco_mesh_compression' is not supported",
         scene_pkg(M, gltf_with("{\"asset\"", "{\"extensionsRequired\":[\"KHR_draco_mesh_compression\"],\"asset\""), tri_bin(2), 44), NULL);
 }
@@ -266,6 +272,23 @@ static void test_valid_package_opens(void)
     if (in) {
         CHECK(in->gltf->mesh_count == 1 && in->gltf->instance_count == 1);
         CHECK(in->gltf->tri_count_instanced == 1);
+    }
+    xs_scene_input_destroy(in);
+    free(b.p);
+    /* KHR_materials_volume reaches the material */
+    b = scene_pkg(MANIFEST,
+                  gltf_with("\"nodes\":[{\"mesh\":0}],",
+                            "\"nodes\":[{\"mesh\":0}],\"materials\":[{\"extensions\":{"
+                            "\"KHR_materials_transmission\":{\"transmissionFactor\":1},"
+                            "\"KHR_materials_volume\":{\"thicknessFactor\":0.2,\"attenuationDistance\":2,"
+                            "\"attenuationColor\":[0.5,0.25,1]}}}],"),
+                  tri_bin(2), 44);
+    in = NULL;
+    CHECK_MSG(xs_scene_input_open("vol.tar.zst", b.p, b.n, &lim, NULL, &in, &e) == XS_OK, "%s", e.msg);
+    if (in) {
+        const xs_gltf_material *m = &in->gltf->materials[0];
+        CHECK(in->gltf->material_count == 1 && m->volume && m->transmission == 1.0f);
+        CHECK(m->attenuation_distance == 2.0f && m->attenuation_color[1] == 0.25f);
     }
     xs_scene_input_destroy(in);
     free(b.p);
