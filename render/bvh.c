@@ -383,24 +383,10 @@ static bool split(builder *B, const task *tk, task *left, task *right)
         /* identical centroids: split the list where it lies */
         mid = tk->begin + cnt / 2;
         left->src = right->src = tk->src;
-        for (int side = 0; side < 2; ++side) {
-            task *t = side == 0 ? left : right;
-            uint32_t b0 = side == 0 ? tk->begin : mid, b1 = side == 0 ? mid : tk->end;
-            vbox b, cb;
-            vbox_empty(&b);
-            vbox_empty(&cb);
-            for (uint32_t i = b0; i < b1; ++i) {
-                v4f lo = v4_load(P[i].lo), hi = v4_load(P[i].hi), c = lo + hi;
-                b.lo = v4_min(b.lo, lo);
-                b.hi = v4_max(b.hi, hi);
-                cb.lo = v4_min(cb.lo, c);
-                cb.hi = v4_max(cb.hi, c);
-            }
-            for (int k = 0; k < 3; ++k) {
-                t->b.lo[k] = b.lo[k], t->b.hi[k] = b.hi[k];
-                t->cb.lo[k] = cb.lo[k], t->cb.hi[k] = cb.hi[k];
-            }
-        }
+        left->begin = tk->begin, left->end = mid;
+        right->begin = mid, right->end = tk->end;
+        task_bounds(left, P);
+        task_bounds(right, P);
     }
     uint32_t nl = mid - tk->begin;
     nd->first = tk->desc;
