@@ -181,30 +181,54 @@ static void attr_frames(xs_tri_attr *at, const uint32_t *vi, const float *pos, c
     }
 }
 
+/* A mesh's triangles and BLAS, built ahead (xs_scene_from_gltf builds the
+ * meshes of a batch in parallel) or by scene_add_mesh itself. */
+typedef struct mesh_blas {
+    xs_tri *in;
+    xs_bvh_node *nodes;
+    uint32_t nn, *order;
+    xs_result r;
+    xs_err err;
+} mesh_blas;
+
+static void mesh_blas_free(mesh_blas *b)
+{
+    free(b->in), free(b->nodes), free(b->order);
+    b->in = NULL, b->nodes = NULL, b->order = NULL;
+}
+
+/* Adds a mesh; with pre (its triangles and BLAS built ahead from the same
+ * pos and idx) it takes them over instead of building. */
 static xs_result scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
                                 const uint32_t *idx, uint32_t ntris, const float *uv0,
                                 const float *uv1, const float *nrm, const float *tan,
-                                const uint32_t *mat_of_tri, xs_err *err)
+                                const uint32_t *mat_of_tri, mesh_blas *pre, xs_err *err)
 {
     (void)nverts;
-    xs_tri *in = malloc((ntris ? ntris : 1) * sizeof *in);
-    if (!in)
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-    for (uint32_t i = 0; i < ntris; ++i) {
-        const float *a = pos + 3 * (size_t)idx[3 * i], *b = pos + 3 * (size_t)idx[3 * i + 1],
-                    *c = pos + 3 * (size_t)idx[3 * i + 2];
-        in[i].v0 = xs_v3(a[0], a[1], a[2]);
-        in[i].e1 = xs_v3(b[0] - a[0], b[1] - a[1], b[2] - a[2]);
-        in[i].e2 = xs_v3(c[0] - a[0], c[1] - a[1], c[2] - a[2]);
-    }
+    xs_tri *in = NULL;
     xs_bvh_node *nodes = NULL;
     uint32_t nn = 0, *order = NULL;
-    double t0 = now_s();
-    xs_result r = xs_bvh_build_with(in, ntris, s->build_threads, g_bvh_method, &nodes, &nn, &order, err);
-    s->build_seconds += now_s() - t0;
-    if (r != XS_OK) {
-        free(in);
-        return r;
+    if (pre) {
+        in = pre->in, nodes = pre->nodes, nn = pre->nn, order = pre->order;
+        pre->in = NULL, pre->nodes = NULL, pre->order = NULL;
+    } else {
+        in = malloc((ntris ? ntris : 1) * sizeof *in);
+        if (!in)
+            return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+        for (uint32_t i = 0; i < ntris; ++i) {
+            const float *a = pos + 3 * (size_t)idx[3 * i], *b = pos + 3 * (size_t)idx[3 * i + 1],
+                        *c = pos + 3 * (size_t)idx[3 * i + 2];
+            in[i].v0 = xs_v3(a[0], a[1], a[2]);
+            in[i].e1 = xs_v3(b[0] - a[0], b[1] - a[1], b[2] - a[2]);
+            in[i].e2 = xs_v3(c[0] - a[0], c[1] - a[1], c[2] - a[2]);
+        }
+        double t0 = now_s();
+        xs_result r = xs_bvh_build_with(in, ntris, s->build_threads, g_bvh_method, &nodes, &nn, &order, err);
+        s->build_seconds += now_s() - t0;
+        if (r != XS_OK) {
+            free(in);
+            return r;
+        }
     }
     uint32_t tbase = s->tri_count, nbase = s->node_count;
     uint32_t mcap = s->mesh_count;
@@ -616,7 +640,7 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
     static const float identity[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
     uint32_t icap = 0;
     xs_result r = scene_add_mesh(s, d->positions, d->tri_count * 3, idx, d->tri_count, NULL, NULL,
-                                 NULL, NULL, d->materials_of, err);
+                                 NULL, NULL, d->materials_of, NULL, err);
     free(idx);
     if (r == XS_OK)
         r = scene_add_instance(s, 0, identity, &icap, err);
@@ -718,6 +742,124 @@ static void xf34_from44(const float *m44, float *xf)
             xf[row * 4 + c] = m44[c * 4 + row];
 }
 
+/* ---- BLAS of a glTF scene's meshes, in parallel batches ---------------------
+ *
+ * A scene of many meshes builds each mesh's BLAS on one thread, several
+ * meshes at once (threads take the next mesh from a counter); a scene of few
+ * meshes gives each build all the threads. A tree depends only on its mesh,
+ * so the scene is the same either way. Batches of consecutive meshes up to
+ * BLAS_BATCH_TRIS triangles (or one bigger mesh) bound the memory held by
+ * built but not yet added meshes. */
+enum { BLAS_BATCH_TRIS = 8 << 20, BLAS_BATCH_MESHES = 4096 };
+
+static uint64_t gltf_mesh_tris(const xs_gltf_mesh *gm)
+{
+    uint64_t nt = 0;
+    for (int k = 0; k < gm->prim_count; ++k)
+        nt += gm->prims[k].tri_count;
+    return nt;
+}
+
+static int blas_batch_end(const xs_gltf_scene *g, int begin)
+{
+    uint64_t tris = 0;
+    int end = begin;
+    while (end < g->mesh_count && end - begin < BLAS_BATCH_MESHES) {
+        uint64_t t = gltf_mesh_tris(&g->meshes[end]);
+        if (end > begin && tris + t > BLAS_BATCH_TRIS)
+            break;
+        tris += t;
+        end++;
+    }
+    return end;
+}
+
+typedef struct blas_work {
+    const xs_gltf_scene *g;
+    mesh_blas *pre;
+    int begin, end, threads_each;
+    xs_bvh_method method;
+    int next; /* the next mesh to take (under lock) */
+    pthread_mutex_t lock;
+} blas_work;
+
+/* One mesh's triangles (its primitives' in order, as scene_add_mesh makes
+ * them from the gathered arrays) and BLAS. */
+static void blas_one(blas_work *w, int mi)
+{
+    const xs_gltf_mesh *gm = &w->g->meshes[mi];
+    mesh_blas *b = &w->pre[mi - w->begin];
+    uint64_t nt = gltf_mesh_tris(gm);
+    if (nt > UINT32_MAX / 3) {
+        b->r = xs_err_set(&b->err, XS_ERR_INVALID, "mesh %d is too large", mi);
+        return;
+    }
+    b->in = malloc((size_t)(nt ? nt : 1) * sizeof *b->in);
+    if (!b->in) {
+        b->r = xs_err_set(&b->err, XS_ERR_NOMEM, "out of memory for mesh %d", mi);
+        return;
+    }
+    size_t t = 0;
+    for (int k = 0; k < gm->prim_count; ++k) {
+        const xs_gltf_primitive *p = &gm->prims[k];
+        for (uint32_t i = 0; i < p->tri_count; ++i, ++t) {
+            const float *a = p->positions + 3 * (size_t)p->indices[3 * i],
+                        *bb = p->positions + 3 * (size_t)p->indices[3 * i + 1],
+                        *c = p->positions + 3 * (size_t)p->indices[3 * i + 2];
+            b->in[t].v0 = xs_v3(a[0], a[1], a[2]);
+            b->in[t].e1 = xs_v3(bb[0] - a[0], bb[1] - a[1], bb[2] - a[2]);
+            b->in[t].e2 = xs_v3(c[0] - a[0], c[1] - a[1], c[2] - a[2]);
+        }
+    }
+    b->r = xs_bvh_build_with(b->in, (uint32_t)nt, w->threads_each, w->method, &b->nodes, &b->nn,
+                             &b->order, &b->err);
+}
+
+static void *blas_thread(void *arg)
+{
+    blas_work *w = (blas_work *)arg;
+    for (;;) {
+        pthread_mutex_lock(&w->lock);
+        int mi = w->next < w->end ? w->next++ : -1;
+        pthread_mutex_unlock(&w->lock);
+        if (mi < 0)
+            return NULL;
+        blas_one(w, mi);
+    }
+}
+
+static xs_result blas_batch(xs_scene *s, const xs_gltf_scene *g, int begin, int end, mesh_blas *pre,
+                            xs_err *err)
+{
+    int n = end - begin, threads = s->build_threads > 0 ? s->build_threads : 1;
+    int workers = n < threads ? n : threads;
+    if (workers > 64)
+        workers = 64;
+    blas_work w = {g, pre, begin, end, threads / (workers > 0 ? workers : 1), g_bvh_method, begin,
+                   PTHREAD_MUTEX_INITIALIZER};
+    if (w.threads_each < 1)
+        w.threads_each = 1;
+    pthread_t th[64];
+    int started = 0;
+    for (int i = 1; i < workers; ++i) {
+        if (pthread_create(&th[started], NULL, blas_thread, &w) != 0)
+            break;
+        started++;
+    }
+    blas_thread(&w);
+    for (int i = 0; i < started; ++i)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&w.lock);
+    for (int k = 0; k < n; ++k)
+        if (pre[k].r != XS_OK) {
+            xs_result r = xs_err_set(err, pre[k].r, "scene %s: %s", s->name, pre[k].err.msg);
+            for (int j = 0; j < n; ++j)
+                mesh_blas_free(&pre[j]);
+            return r;
+        }
+    return XS_OK;
+}
+
 xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs_scene **out,
                              xs_err *err)
 {
@@ -768,9 +910,28 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         }
     }
     s->material_count = nm;
-    /* meshes: all primitives of a glTF mesh form one mesh (one BLAS) */
+    /* meshes: all primitives of a glTF mesh form one mesh (one BLAS). Their
+     * BLAS are built ahead in batches, the meshes of a batch in parallel. */
+    mesh_blas *pre = NULL;
+    int batch_begin = 0, batch_end = 0;
     for (int mi = 0; r == XS_OK && mi < g->mesh_count; ++mi) {
         const xs_gltf_mesh *gm = &g->meshes[mi];
+        if (mi == batch_end) {
+            free(pre);
+            pre = NULL;
+            batch_begin = mi;
+            batch_end = blas_batch_end(g, mi);
+            pre = calloc((size_t)(batch_end - batch_begin), sizeof *pre);
+            if (!pre) {
+                r = xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+                break;
+            }
+            double t0 = now_s();
+            r = blas_batch(s, g, batch_begin, batch_end, pre, err);
+            s->build_seconds += now_s() - t0;
+            if (r != XS_OK)
+                break;
+        }
         uint64_t nv = 0, nt = 0;
         bool any_uv0 = false, any_uv1 = false, any_n = false, any_t = false;
         for (int k = 0; k < gm->prim_count; ++k) {
@@ -815,10 +976,15 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
                 vb += p->vertex_count;
                 tb += p->tri_count;
             }
-            r = scene_add_mesh(s, pos, (uint32_t)nv, idx, (uint32_t)nt, uv0, uv1, nrm, tan, mat, err);
+            r = scene_add_mesh(s, pos, (uint32_t)nv, idx, (uint32_t)nt, uv0, uv1, nrm, tan, mat,
+                               &pre[mi - batch_begin], err);
         }
         free(pos), free(uv0), free(uv1), free(nrm), free(tan), free(idx), free(mat);
     }
+    if (pre)
+        for (int k = 0; k < batch_end - batch_begin; ++k)
+            mesh_blas_free(&pre[k]);
+    free(pre);
     uint32_t icap = 0;
     for (int i = 0; r == XS_OK && i < g->instance_count; ++i) {
         float xf[12];
