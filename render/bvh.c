@@ -40,29 +40,6 @@ typedef struct prim {
     uint32_t w;
 } prim;
 
-static void aabb_empty(aabb *b)
-{
-    for (int k = 0; k < 3; ++k) {
-        b->lo[k] = FLT_MAX;
-        b->hi[k] = -FLT_MAX;
-    }
-}
-static void aabb_merge_p(aabb *b, const prim *p)
-{
-    for (int k = 0; k < 3; ++k) {
-        b->lo[k] = p->lo[k] < b->lo[k] ? p->lo[k] : b->lo[k];
-        b->hi[k] = p->hi[k] > b->hi[k] ? p->hi[k] : b->hi[k];
-    }
-}
-/* Grows centroid bounds (kept doubled: lo + hi) by p's centroid. */
-static void cb_grow(aabb *b, const prim *p)
-{
-    for (int k = 0; k < 3; ++k) {
-        float c = p->lo[k] + p->hi[k];
-        b->lo[k] = c < b->lo[k] ? c : b->lo[k];
-        b->hi[k] = c > b->hi[k] ? c : b->hi[k];
-    }
-}
 static float aabb_area(const aabb *b)
 {
     float dx = b->hi[0] - b->lo[0], dy = b->hi[1] - b->lo[1], dz = b->hi[2] - b->lo[2];
@@ -485,12 +462,7 @@ static xs_result build(prim *prims, uint32_t n, int threads, uint32_t min_leaf, 
     memset(&root, 0, sizeof root);
     root.desc = 1;
     root.end = n;
-    aabb_empty(&root.b);
-    aabb_empty(&root.cb);
-    for (uint32_t i = 0; i < n; ++i) {
-        aabb_merge_p(&root.b, &prims[i]);
-        cb_grow(&root.cb, &prims[i]);
-    }
+    task_bounds(&root, prims);
     pthread_mutex_init(&B.lock, NULL);
     pthread_cond_init(&B.cond, NULL);
     B.shared[B.shared_n++] = root;
@@ -562,9 +534,8 @@ static xs_result build(prim *prims, uint32_t n, int threads, uint32_t min_leaf, 
 
 enum { CLUSTER_MIN = XS_BVH_CLUSTER_MIN, CLUSTER_SIZE = 32 };
 
-typedef void (*par_fn)(void *ctx, uint32_t begin, uint32_t end, int part);
 typedef struct par_arg {
-    par_fn fn;
+    xs_par_fn fn;
     void *ctx;
     uint32_t begin, end;
     int part;
@@ -577,10 +548,9 @@ static void *par_run(void *a)
     return NULL;
 }
 
-/* Runs fn over [0, n) in `parts` contiguous chunks, each on its own thread
- * (the caller's included; a chunk whose thread cannot start runs here). */
-static void par_for(int parts, uint32_t n, par_fn fn, void *ctx)
+void xs_parallel_for(int parts, uint32_t n, xs_par_fn fn, void *ctx)
 {
+    parts = parts < 1 ? 1 : (parts > 64 ? 64 : parts);
     par_arg a[64];
     pthread_t th[64];
     bool started[64];
@@ -669,7 +639,7 @@ typedef struct big {
     source src;
     uint32_t n;
     uint64_t *keys, *tmp; /* code << 32 | input index */
-    uint32_t hist[64][3][1024];
+    uint32_t (*hist)[3][1024]; /* per part: the three passes' digit counts */
     aabb part_cb[64];
     v4f cblo, cscale;
     prim *sorted;         /* Morton order */
@@ -754,7 +724,7 @@ static void big_sort(big *G)
     for (int pass = 0; pass < 3; ++pass) {
         G->pass = pass;
         if (pass > 0)
-            par_for(G->parts, G->n, big_count, G);
+            xs_parallel_for(G->parts, G->n, big_count, G);
         uint32_t sum = 0;
         for (int k = 0; k < 1024; ++k)
             for (int p = 0; p < G->parts; ++p) {
@@ -762,7 +732,7 @@ static void big_sort(big *G)
                 G->hist[p][pass][k] = sum;
                 sum += c;
             }
-        par_for(G->parts, G->n, big_scatter, G);
+        xs_parallel_for(G->parts, G->n, big_scatter, G);
         uint64_t *t = G->keys;
         G->keys = G->tmp;
         G->tmp = t;
@@ -836,7 +806,7 @@ static void big_cluster_boxes(void *ctx, uint32_t b, uint32_t e, int part)
     }
 }
 
-/* The cheapest SAH cut of P[ix[0..m)] (ix NULL: P[0..m)) in that order:
+/* The cheapest SAH cut of P[ix[0..m)] in that order:
  * returns its cost (FLT_MAX if none), the cut in *cut, the left part's box
  * in *lbox and the box of each suffix from j on in rbox[j]. */
 static float sweep_cut(const prim *P, const uint8_t *ix, uint32_t m, vbox *rbox, uint32_t *cut,
@@ -845,7 +815,7 @@ static float sweep_cut(const prim *P, const uint8_t *ix, uint32_t m, vbox *rbox,
     vbox acc;
     vbox_empty(&acc);
     for (uint32_t j = m - 1; j > 0; --j) {
-        const prim *p = &P[ix ? ix[j] : j];
+        const prim *p = &P[ix[j]];
         acc.lo = v4_min(acc.lo, v4_load(p->lo));
         acc.hi = v4_max(acc.hi, v4_load(p->hi));
         rbox[j] = acc;
@@ -853,7 +823,7 @@ static float sweep_cut(const prim *P, const uint8_t *ix, uint32_t m, vbox *rbox,
     vbox_empty(&acc);
     float best = FLT_MAX;
     for (uint32_t j = 1; j < m; ++j) {
-        const prim *p = &P[ix ? ix[j - 1] : j - 1];
+        const prim *p = &P[ix[j - 1]];
         acc.lo = v4_min(acc.lo, v4_load(p->lo));
         acc.hi = v4_max(acc.hi, v4_load(p->hi));
         float cost = vbox_area(&acc) * (float)j + vbox_area(&rbox[j]) * (float)(m - j);
@@ -974,12 +944,13 @@ static xs_result build_big(const source *src, uint32_t n, int threads, xs_bvh_no
     G->tmp = big_alloc((size_t)n * sizeof *G->tmp);
     G->order = big_alloc((size_t)n * sizeof *G->order);
     G->cl = malloc(((size_t)n + 1) * sizeof *G->cl);
+    G->hist = malloc((size_t)G->parts * sizeof *G->hist);
     xs_bvh_node *top = NULL;
     uint32_t *top_order = NULL, top_count = 0;
     xs_result r = XS_OK;
-    if (!G->keys || !G->tmp || !G->order || !G->cl)
+    if (!G->keys || !G->tmp || !G->order || !G->cl || !G->hist)
         goto nomem;
-    par_for(G->parts, n, big_bounds, G);
+    xs_parallel_for(G->parts, n, big_bounds, G);
     vbox cb;
     vbox_empty(&cb);
     for (int p = 0; p < G->parts; ++p)
@@ -996,13 +967,13 @@ static xs_result build_big(const source *src, uint32_t n, int threads, xs_bvh_no
     for (int k = 0; k < 3; ++k)
         G->cscale[k] = ext > 0.0f ? 1024.0f / ext : 0.0f;
     G->cblo[3] = G->cscale[3] = 0.0f;
-    par_for(G->parts, n, big_codes, G);
+    xs_parallel_for(G->parts, n, big_codes, G);
     big_sort(G);
     free(G->tmp), G->tmp = NULL;
     G->sorted = big_alloc((size_t)n * sizeof *G->sorted);
     if (!G->sorted)
         goto nomem;
-    par_for(G->parts, n, big_gather, G);
+    xs_parallel_for(G->parts, n, big_gather, G);
     G->clusters = big_clusters(G);
     free(G->keys), G->keys = NULL;
     uint32_t k = G->clusters;
@@ -1010,7 +981,7 @@ static xs_result build_big(const source *src, uint32_t n, int threads, xs_bvh_no
     G->leaf_of = malloc((size_t)k * sizeof *G->leaf_of);
     if (!G->cprims || !G->leaf_of)
         goto nomem;
-    par_for(G->parts, k, big_cluster_boxes, G);
+    xs_parallel_for(G->parts, k, big_cluster_boxes, G);
     r = build(G->cprims, k, threads, 1, 1, &top, &top_count, &top_order, err);
     if (r != XS_OK)
         goto done;
@@ -1035,7 +1006,7 @@ static xs_result build_big(const source *src, uint32_t n, int threads, xs_bvh_no
         }
         G->part_begin[p] = p == G->parts ? k : lo;
     }
-    par_for(G->parts, (uint32_t)G->parts, big_bottoms, G);
+    xs_parallel_for(G->parts, (uint32_t)G->parts, big_bottoms, G);
     /* compact: each part's nodes move down to follow the previous part's */
     uint32_t end = top_count + G->part_used[0];
     for (int p = 1; p < G->parts; ++p) {
@@ -1063,47 +1034,39 @@ nomem:
     r = xs_err_set(err, XS_ERR_NOMEM, "BVH build: out of memory for %u primitives", n);
 done:
     free(G->sorted), free(G->keys), free(G->tmp), free(G->order), free(G->cl), free(G->cprims);
-    free(G->leaf_of), free(G->out), free(top), free(top_order), free(G);
+    free(G->leaf_of), free(G->out), free(G->hist), free(top), free(top_order), free(G);
     return r;
 }
 
-typedef struct tri_fill {
-    const xs_tri *tris;
-    prim *p;
-} tri_fill;
-
-static void fill_tris(void *ctx, uint32_t b, uint32_t e, int part)
-{
-    (void)part;
-    tri_fill *f = (tri_fill *)ctx;
-    source S = {f->tris, NULL};
-    for (uint32_t i = b; i < e; ++i) {
-        v4f lo, hi;
-        source_box(&S, i, &lo, &hi);
-        prim_set(&f->p[i], lo, hi, i);
-    }
-}
-
-xs_result xs_bvh_build_with(const xs_tri *tris, uint32_t n, int threads, xs_bvh_method method,
-                            xs_bvh_node **nodes, uint32_t *node_count, uint32_t **order, xs_err *err)
+/* Either builder over the primitives of S (ids = input order). */
+static xs_result build_source(const source *S, uint32_t n, int threads, xs_bvh_method method,
+                              xs_bvh_node **nodes, uint32_t *node_count, uint32_t **order, xs_err *err)
 {
     *nodes = NULL;
     *order = NULL;
     *node_count = 0;
     if (n == 0)
         return XS_OK;
-    if (method == XS_BVH_CLUSTERED || (method == XS_BVH_AUTO && n >= CLUSTER_MIN)) {
-        source S = {tris, NULL};
-        return build_big(&S, n, threads, nodes, node_count, order, err);
-    }
+    if (method == XS_BVH_CLUSTERED || (method == XS_BVH_AUTO && n >= CLUSTER_MIN))
+        return build_big(S, n, threads, nodes, node_count, order, err);
     prim *p = malloc((size_t)n * sizeof *p);
     if (!p)
-        return xs_err_set(err, XS_ERR_NOMEM, "BVH build: out of memory for %u triangles", n);
-    tri_fill f = {tris, p};
-    fill_tris(&f, 0, n, 0);
+        return xs_err_set(err, XS_ERR_NOMEM, "BVH build: out of memory for %u primitives", n);
+    for (uint32_t i = 0; i < n; ++i) {
+        v4f lo, hi;
+        source_box(S, i, &lo, &hi);
+        prim_set(&p[i], lo, hi, i);
+    }
     xs_result r = build(p, n, threads, MIN_LEAF, MAX_LEAF, nodes, node_count, order, err);
     free(p);
     return r;
+}
+
+xs_result xs_bvh_build_with(const xs_tri *tris, uint32_t n, int threads, xs_bvh_method method,
+                            xs_bvh_node **nodes, uint32_t *node_count, uint32_t **order, xs_err *err)
+{
+    source S = {tris, NULL};
+    return build_source(&S, n, threads, method, nodes, node_count, order, err);
 }
 
 xs_result xs_bvh_build(const xs_tri *tris, uint32_t n, int threads, xs_bvh_node **nodes,
@@ -1131,17 +1094,5 @@ xs_result xs_bvh_build_boxes(const float *lohi, uint32_t n, int threads, xs_bvh_
                              uint32_t *node_count, uint32_t **order, xs_err *err)
 {
     source S = {NULL, lohi};
-    if (n >= CLUSTER_MIN)
-        return build_big(&S, n, threads, nodes, node_count, order, err);
-    prim *p = malloc((n ? n : 1) * sizeof *p);
-    if (!p)
-        return xs_err_set(err, XS_ERR_NOMEM, "BVH build: out of memory for %u boxes", n);
-    for (uint32_t i = 0; i < n; ++i) {
-        v4f lo, hi;
-        source_box(&S, i, &lo, &hi);
-        prim_set(&p[i], lo, hi, i);
-    }
-    xs_result r = build(p, n, threads, MIN_LEAF, MAX_LEAF, nodes, node_count, order, err);
-    free(p);
-    return r;
+    return build_source(&S, n, threads, XS_BVH_AUTO, nodes, node_count, order, err);
 }

@@ -24,6 +24,12 @@ xs_result xs_bvh_build_boxes(const float *lohi, uint32_t n, int threads, xs_bvh_
 xs_result xs_bvh_build_with(const xs_tri *tris, uint32_t n, int threads, xs_bvh_method method,
                             xs_bvh_node **nodes, uint32_t *node_count, uint32_t **order, xs_err *err);
 
+/* Runs fn(ctx, begin, end, part) over [0, n) cut into `parts` contiguous
+ * chunks (1 to 64), each on its own thread, the caller's included; a chunk
+ * whose thread cannot start runs on the caller's. Returns when all are done. */
+typedef void (*xs_par_fn)(void *ctx, uint32_t begin, uint32_t end, int part);
+void xs_parallel_for(int parts, uint32_t n, xs_par_fn fn, void *ctx);
+
 /* The tree's SAH cost relative to its root's area (traversal step and
  * triangle test both cost 1): the expected work of a ray that enters the
  * root, under the heuristic's assumptions. Lower is better. */

@@ -191,6 +191,16 @@ typedef struct mesh_blas {
     xs_err err;
 } mesh_blas;
 
+/* The triangle with corners a, b, c (3 floats each). */
+static xs_tri tri_of(const float *a, const float *b, const float *c)
+{
+    xs_tri t;
+    t.v0 = xs_v3(a[0], a[1], a[2]);
+    t.e1 = xs_v3(b[0] - a[0], b[1] - a[1], b[2] - a[2]);
+    t.e2 = xs_v3(c[0] - a[0], c[1] - a[1], c[2] - a[2]);
+    return t;
+}
+
 static void mesh_blas_free(mesh_blas *b)
 {
     free(b->in), free(b->nodes), free(b->order);
@@ -215,13 +225,9 @@ static xs_result scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
         in = malloc((ntris ? ntris : 1) * sizeof *in);
         if (!in)
             return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-        for (uint32_t i = 0; i < ntris; ++i) {
-            const float *a = pos + 3 * (size_t)idx[3 * i], *b = pos + 3 * (size_t)idx[3 * i + 1],
-                        *c = pos + 3 * (size_t)idx[3 * i + 2];
-            in[i].v0 = xs_v3(a[0], a[1], a[2]);
-            in[i].e1 = xs_v3(b[0] - a[0], b[1] - a[1], b[2] - a[2]);
-            in[i].e2 = xs_v3(c[0] - a[0], c[1] - a[1], c[2] - a[2]);
-        }
+        for (uint32_t i = 0; i < ntris; ++i)
+            in[i] = tri_of(pos + 3 * (size_t)idx[3 * i], pos + 3 * (size_t)idx[3 * i + 1],
+                           pos + 3 * (size_t)idx[3 * i + 2]);
         double t0 = now_s();
         xs_result r = xs_bvh_build_with(in, ntris, s->build_threads, g_bvh_method, &nodes, &nn, &order, err);
         s->build_seconds += now_s() - t0;
@@ -802,28 +808,26 @@ static void blas_one(blas_work *w, int mi)
     size_t t = 0;
     for (int k = 0; k < gm->prim_count; ++k) {
         const xs_gltf_primitive *p = &gm->prims[k];
-        for (uint32_t i = 0; i < p->tri_count; ++i, ++t) {
-            const float *a = p->positions + 3 * (size_t)p->indices[3 * i],
-                        *bb = p->positions + 3 * (size_t)p->indices[3 * i + 1],
-                        *c = p->positions + 3 * (size_t)p->indices[3 * i + 2];
-            b->in[t].v0 = xs_v3(a[0], a[1], a[2]);
-            b->in[t].e1 = xs_v3(bb[0] - a[0], bb[1] - a[1], bb[2] - a[2]);
-            b->in[t].e2 = xs_v3(c[0] - a[0], c[1] - a[1], c[2] - a[2]);
-        }
+        for (uint32_t i = 0; i < p->tri_count; ++i, ++t)
+            b->in[t] = tri_of(p->positions + 3 * (size_t)p->indices[3 * i],
+                              p->positions + 3 * (size_t)p->indices[3 * i + 1],
+                              p->positions + 3 * (size_t)p->indices[3 * i + 2]);
     }
     b->r = xs_bvh_build_with(b->in, (uint32_t)nt, w->threads_each, w->method, &b->nodes, &b->nn,
                              &b->order, &b->err);
 }
 
-static void *blas_thread(void *arg)
+/* A worker: takes the next mesh until none is left. */
+static void blas_worker(void *ctx, uint32_t begin, uint32_t end, int part)
 {
-    blas_work *w = (blas_work *)arg;
+    (void)begin, (void)end, (void)part;
+    blas_work *w = (blas_work *)ctx;
     for (;;) {
         pthread_mutex_lock(&w->lock);
         int mi = w->next < w->end ? w->next++ : -1;
         pthread_mutex_unlock(&w->lock);
         if (mi < 0)
-            return NULL;
+            return;
         blas_one(w, mi);
     }
 }
@@ -839,16 +843,7 @@ static xs_result blas_batch(xs_scene *s, const xs_gltf_scene *g, int begin, int 
                    PTHREAD_MUTEX_INITIALIZER};
     if (w.threads_each < 1)
         w.threads_each = 1;
-    pthread_t th[64];
-    int started = 0;
-    for (int i = 1; i < workers; ++i) {
-        if (pthread_create(&th[started], NULL, blas_thread, &w) != 0)
-            break;
-        started++;
-    }
-    blas_thread(&w);
-    for (int i = 0; i < started; ++i)
-        pthread_join(th[i], NULL);
+    xs_parallel_for(workers, (uint32_t)workers, blas_worker, &w);
     pthread_mutex_destroy(&w.lock);
     for (int k = 0; k < n; ++k)
         if (pre[k].r != XS_OK) {
