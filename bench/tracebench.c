@@ -18,7 +18,12 @@
 #define _GNU_SOURCE
 #include "io/xs_scene_input.h"
 #include "kernels/xs_path.h"
-#include "render/render_internal.h"
+#include "io/xs_exr.h"
+#include "render/xs_backend.h"
+#include "render/xs_bvh.h"
+#include "render/xs_film.h"
+#include "render/xs_parallel.h"
+#include "render/xs_scene.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -189,9 +194,9 @@ static int generate(uint32_t n, int threads)
     d.cam_up = xs_v3(0.0f, 1.0f, 0.0f);
     d.cam_yfov_deg = 50.0f;
     /* the same rays through the tree of each builder */
-    xs_scene_build_threads(threads);
     for (int method = 0; method < 2; ++method) {
-        xs_scene_bvh_method(method == 0 ? XS_BVH_AUTO : XS_BVH_BINNED);
+        d.build.threads = threads;
+        d.build.bvh = method == 0 ? XS_BVH_AUTO : XS_BVH_BINNED;
         xs_scene *sc = NULL;
         xs_err e;
         if (xs_scene_create(&d, &sc, &e) != XS_OK) {
@@ -213,7 +218,6 @@ static int generate(uint32_t n, int threads)
                dif_n ? (double)dc.node_visits / dif_n : 0.0);
         xs_scene_destroy(sc);
     }
-    xs_scene_bvh_method(XS_BVH_AUTO);
     free(pos), free(mat);
     return 0;
 }
@@ -224,6 +228,7 @@ int main(int argc, char **argv)
     int w = 512, h = 512, spp = 64, threads = xs_cpu_count_affinity(), bounces = 8, gen = 0;
     float cam_pos[3] = {0, 0, 3}, cam_target[3] = {0, 0, 0}, bg[3] = {1, 1, 1}, yfov = 40.0f;
     bool have_cam = false;
+    xs_scene_build build = {0, XS_BVH_AUTO};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-') {
@@ -243,9 +248,9 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--generate-tris")) gen = atoi(v);
         else if (!strcmp(a, "--bvh")) {
             if (!strcmp(v, "binned"))
-                xs_scene_bvh_method(XS_BVH_BINNED);
+                build.bvh = XS_BVH_BINNED;
             else if (!strcmp(v, "clustered"))
-                xs_scene_bvh_method(XS_BVH_CLUSTERED);
+                build.bvh = XS_BVH_CLUSTERED;
             else if (strcmp(v, "auto") != 0) {
                 fprintf(stderr, "xisuan-tracebench: --bvh: auto, binned or clustered\n");
                 return 2;
@@ -272,7 +277,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: xisuan-tracebench SCENE [flags] (see the source's header)\n");
         return 2;
     }
-    xs_scene_build_threads(threads);
+    build.threads = threads;
     xs_err err;
     xs_scene *s = NULL;
     double t0 = now();
@@ -283,8 +288,7 @@ int main(int argc, char **argv)
         unsigned char *bytes = NULL;
         size_t len = 0;
         xs_scene_input *in = NULL;
-        if (xs_scene_input_bytes(scene, &lim, &bytes, &len, &err) != XS_OK ||
-            xs_scene_input_open(scene, bytes, len, &lim, NULL, &in, &err) != XS_OK) {
+        if (xs_scene_input_load(scene, &lim, NULL, &bytes, &len, &in, &err) != XS_OK) {
             fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
             return 2;
         }
@@ -300,12 +304,13 @@ int main(int argc, char **argv)
         su.cam_yfov_deg = yfov;
         memcpy(su.env_color, bg, sizeof bg);
         su.env_strength = 1.0f;
+        su.build = build;
         if (xs_scene_from_gltf(in->gltf, &su, &s, &err) != XS_OK) {
             fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
             return 2;
         }
         xs_scene_input_destroy(in);
-    } else if (xs_scene_builtin(scene, &s, &err) != XS_OK) {
+    } else if (xs_scene_builtin(scene, &build, &s, &err) != XS_OK) {
         fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
         return 2;
     }
@@ -335,6 +340,7 @@ int main(int argc, char **argv)
         l.tile_size = w > h ? w : h;
         l.compression = XS_EXR_ZIP;
         l.zip_level = 4;
+        l.channel_count = xs_aov_channel_names(0, l.channels);
         if (xs_exr_write_tile(out, &l, 0, 0, w, h, buf, &err) != XS_OK) {
             fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
             return 1;

@@ -9,8 +9,8 @@
  * Channels are R, G, B, A as 32-bit float. Files are written under a
  * temporary name and committed atomically (io/fsutil.c).
  */
-#include "io/xs_io.h"
-#include "kernels/xs_types.h"
+#include "io/xs_exr.h"
+#include "io/xs_file.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -99,29 +99,8 @@ static exr_compression_t to_exr_compression(xs_exr_compression c)
     return EXR_COMPRESSION_NONE;
 }
 
-int xs_exr_channel_names(uint32_t aovs, const char **names)
-{
-    static const char *rgba[4] = {"R", "G", "B", "A"};
-    static const char *alb[3] = {"albedo.R", "albedo.G", "albedo.B"};
-    static const char *nrm[3] = {"normal.X", "normal.Y", "normal.Z"};
-    int n = 0;
-    for (int c = 0; c < 4; ++c)
-        names[n++] = rgba[c];
-    if (aovs & XS_AOV_ALBEDO)
-        for (int c = 0; c < 3; ++c)
-            names[n++] = alb[c];
-    if (aovs & XS_AOV_NORMAL)
-        for (int c = 0; c < 3; ++c)
-            names[n++] = nrm[c];
-    if (aovs & XS_AOV_DEPTH)
-        names[n++] = "depth.Z";
-    if (aovs & XS_AOV_SAMPLES)
-        names[n++] = "samples.N";
-    return n;
-}
-
 /* The file stores channels in alphabetical order; a pixel record holds them
- * in xs_exr_channel_names order. Offset of name in the record, or -1. */
+ * in the layout's order. Offset of name in the record, or -1. */
 static int channel_offset(const char *name, const char *const *names, int n)
 {
     for (int i = 0; i < n; ++i)
@@ -144,10 +123,8 @@ static exr_result_t define_part(exr_context_t ctxt, const xs_exr_layout *l, exr_
     if ((rc = exr_set_tile_descriptor(ctxt, part, (uint32_t)l->tile_size, (uint32_t)l->tile_size,
                                       EXR_TILE_ONE_LEVEL, EXR_TILE_ROUND_DOWN)))
         return rc;
-    const char *names[XS_EXR_MAX_CHANNELS];
-    int n = xs_exr_channel_names(l->aovs, names);
-    for (int c = 0; c < n; ++c)
-        if ((rc = exr_add_channel(ctxt, part, names[c], EXR_PIXEL_FLOAT,
+    for (int c = 0; c < l->channel_count; ++c)
+        if ((rc = exr_add_channel(ctxt, part, l->channels[c], EXR_PIXEL_FLOAT,
                                   EXR_PERCEPTUALLY_LINEAR, 1, 1)))
             return rc;
     if (l->compression == XS_EXR_ZIP)
@@ -168,6 +145,9 @@ static xs_result check_layout(const char *path, const xs_exr_layout *l, xs_err *
     if (l->frame_width < 1 || l->frame_height < 1 || l->tile_size < 1)
         return xs_err_set(err, XS_ERR_INVALID, "%s: invalid frame layout %dx%d tile %d", path,
                           l->frame_width, l->frame_height, l->tile_size);
+    if (l->channel_count < 1 || l->channel_count > XS_EXR_MAX_CHANNELS)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: %d channels (1 to %d)", path, l->channel_count,
+                          XS_EXR_MAX_CHANNELS);
     if (l->compression == XS_EXR_ZIP && (l->zip_level < 0 || l->zip_level > 9))
         return xs_err_set(err, XS_ERR_INVALID, "%s: zip level must be in [0, 9], got %d", path,
                           l->zip_level);
@@ -177,8 +157,8 @@ static xs_result check_layout(const char *path, const xs_exr_layout *l, xs_err *
 xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x0, int y0, int w,
                             int h, const float *rgba, xs_err *err)
 {
-    const char *names[XS_EXR_MAX_CHANNELS];
-    const int nch = xs_exr_channel_names(layout->aovs, names);
+    const char *const *names = layout->channels;
+    const int nch = layout->channel_count;
     xs_result result = check_layout(path, layout, err);
     if (result != XS_OK)
         return result;
@@ -238,8 +218,7 @@ fail:
 static xs_result read_tile_chunk(const char *path, const xs_exr_layout *l, int x0, int y0, int w,
                                  int h, void **data, uint64_t *size, xs_err *err)
 {
-    const char *names[XS_EXR_MAX_CHANNELS];
-    const int nch = xs_exr_channel_names(l->aovs, names);
+    const int nch = l->channel_count;
     xs_result result = XS_OK;
     exr_msgbuf mb;
     exr_context_initializer_t init = exr_init(&mb);
@@ -300,7 +279,7 @@ fail:
 }
 
 xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
-                                xs_tile_path_fn tile_path, void *user, xs_err *err)
+                                const xs_job_layout *job, int frame, xs_err *err)
 {
     xs_result result = check_layout(path, layout, err);
     if (result != XS_OK)
@@ -326,9 +305,11 @@ xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
             const int x0 = tx * T, y0 = ty * T;
             const int w = (x0 + T <= layout->frame_width) ? T : layout->frame_width - x0;
             const int h = (y0 + T <= layout->frame_height) ? T : layout->frame_height - y0;
-            const char *tp = tile_path(user, ty * ntx + tx);
+            char tp[XS_PATH_MAX];
             void *chunk = NULL;
             uint64_t size = 0;
+            if ((result = xs_job_tile_path(job, frame, ty * ntx + tx, tp, sizeof tp, err)) != XS_OK)
+                goto fail;
             if ((result = read_tile_chunk(tp, layout, x0, y0, w, h, &chunk, &size, err)) != XS_OK)
                 goto fail;
             exr_result_t rc = exr_write_tile_chunk(ctxt, 0, tx, ty, 0, 0, chunk, size);
@@ -485,17 +466,8 @@ xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t le
     return read_channels(label, (const unsigned char *)data, len, rgba_names, 4, 3, out, err);
 }
 
-xs_result xs_exr_read_record(const char *path, uint32_t aovs, xs_image *out, xs_err *err)
+xs_result xs_exr_read_record(const char *path, const char *const *channels, int channel_count,
+                             xs_image *out, xs_err *err)
 {
-    const char *names[XS_EXR_MAX_CHANNELS];
-    int n = xs_exr_channel_names(aovs, names);
-    return read_channels(path, NULL, 0, names, n, n, out, err);
-}
-
-void xs_image_free(xs_image *img)
-{
-    if (img) {
-        free(img->rgba);
-        img->rgba = NULL;
-    }
+    return read_channels(path, NULL, 0, channels, channel_count, channel_count, out, err);
 }

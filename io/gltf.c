@@ -4,7 +4,7 @@
  * walks the default scene's node hierarchy for world transforms, and keeps
  * each mesh once however many nodes place it. */
 #include "io/xs_gltf.h"
-#include "io/xs_package.h"
+#include "io/xs_file.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>

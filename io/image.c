@@ -2,7 +2,7 @@
  * and libjpeg-turbo, from memory. Sizes are checked against a pixel limit
  * before any pixel buffer is allocated; a corrupt image is an error naming
  * the image, never an exit() from inside a library. */
-#include "io/xs_gltf.h"
+#include "io/xs_image.h"
 
 #include <stdio.h> /* before jpeglib.h, which uses FILE */
 
@@ -13,7 +13,7 @@
 #include <string.h>
 
 static xs_result decode_png(const char *label, const unsigned char *data, size_t len,
-                            uint64_t max_pixels, xs_gltf_image *out, xs_err *err)
+                            uint64_t max_pixels, xs_image8 *out, xs_err *err)
 {
     png_image img;
     memset(&img, 0, sizeof img);
@@ -57,7 +57,7 @@ static void jpeg_on_error(j_common_ptr cinfo)
 static void jpeg_quiet(j_common_ptr cinfo, int level) { (void)cinfo, (void)level; }
 
 static xs_result decode_jpeg(const char *label, const unsigned char *data, size_t len,
-                             uint64_t max_pixels, xs_gltf_image *out, xs_err *err)
+                             uint64_t max_pixels, xs_image8 *out, xs_err *err)
 {
     struct jpeg_decompress_struct cinfo;
     jpeg_fail jf;
@@ -101,7 +101,7 @@ static xs_result decode_jpeg(const char *label, const unsigned char *data, size_
 }
 
 xs_result xs_image_decode(const char *label, const unsigned char *data, size_t len,
-                          uint64_t max_pixels, xs_gltf_image *out, xs_err *err)
+                          uint64_t max_pixels, xs_image8 *out, xs_err *err)
 {
     memset(out, 0, sizeof *out);
     static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -110,4 +110,12 @@ xs_result xs_image_decode(const char *label, const unsigned char *data, size_t l
     if (len >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
         return decode_jpeg(label, data, len, max_pixels, out, err);
     return xs_err_set(err, XS_ERR_INVALID, "%s: not a PNG or JPEG image", label);
+}
+
+void xs_image_free(xs_image *img)
+{
+    if (img) {
+        free(img->rgba);
+        img->rgba = NULL;
+    }
 }

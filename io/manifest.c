@@ -2,7 +2,8 @@
  * Strict: unknown keys are refused (a typo must not silently fall back to a
  * default), every number is range-checked, and messages name the field. */
 #include "io/xs_manifest.h"
-#include "io/xs_package.h"
+#include "io/xs_file.h"
+#include "io/xs_json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -28,18 +29,6 @@ typedef struct ctx {
 static xs_result fail(const ctx *c, const char *field, const char *why)
 {
     return xs_err_set(c->err, XS_ERR_INVALID, "%s: %s: %s", c->label, field, why);
-}
-
-const char *xs_json_unknown_key(const cJSON *obj, const char *const *keys)
-{
-    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next) {
-        bool ok = false;
-        for (const char *const *k = keys; *k; ++k)
-            ok |= strcmp(it->string, *k) == 0;
-        if (!ok)
-            return it->string;
-    }
-    return NULL;
 }
 
 /* Refuses keys of obj not in the NULL-terminated list. */

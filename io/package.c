@@ -1,6 +1,7 @@
 /* Scene packages (see xs_package.h): in-memory extraction with libarchive
  * (tar + zstd) under limits, and deterministic packing of a folder. */
 #include "io/xs_package.h"
+#include "io/xs_file.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -22,93 +23,6 @@ void xs_pkg_limits_default(xs_pkg_limits *l)
     l->max_entries = 100000;
     l->max_ratio = 1000.0;
     l->max_package_bytes = 16ull << 30;
-}
-
-xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,
-                           xs_err *err)
-{
-    *out = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        return xs_err_set(err, XS_ERR_IO, "%s: cannot open: %s", path, strerror(e));
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return xs_err_set(err, XS_ERR_INVALID, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size > max_bytes) {
-        close(fd);
-        return xs_err_set(err, XS_ERR_INVALID, "%s: %lld bytes exceeds the limit of %llu", path,
-                          (long long)st.st_size, (unsigned long long)max_bytes);
-    }
-    size_t n = (size_t)st.st_size;
-    unsigned char *buf = malloc(n + 1);
-    if (!buf) {
-        close(fd);
-        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory for %zu bytes", path, n);
-    }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, buf + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            int e = k < 0 ? errno : EIO;
-            free(buf);
-            close(fd);
-            return xs_err_set(err, XS_ERR_IO, "%s: read failed: %s", path,
-                              k < 0 ? strerror(e) : "file shrank while reading");
-        }
-        got += (size_t)k;
-    }
-    close(fd);
-    buf[n] = 0;
-    *out = buf;
-    *len = n;
-    return XS_OK;
-}
-
-xs_result xs_path_normalize(const char *path, char *out, size_t out_size, xs_err *err)
-{
-    if (!path || !*path)
-        return xs_err_set(err, XS_ERR_INVALID, "empty path");
-    if (path[0] == '/')
-        return xs_err_set(err, XS_ERR_INVALID, "absolute path '%s'", path);
-    size_t o = 0;
-    const char *p = path;
-    while (*p) {
-        const char *seg = p;
-        while (*p && *p != '/')
-            p++;
-        size_t len = (size_t)(p - seg);
-        if (*p == '/')
-            p++;
-        if (len == 0 || (len == 1 && seg[0] == '.'))
-            continue;
-        if (len == 2 && seg[0] == '.' && seg[1] == '.')
-            return xs_err_set(err, XS_ERR_INVALID, "path '%s' has a '..' component", path);
-        for (size_t i = 0; i < len; ++i) {
-            unsigned char c = (unsigned char)seg[i];
-            if (c < 0x20 || c == 0x7f || c == '\\')
-                return xs_err_set(err, XS_ERR_INVALID,
-                                  "path '%s' holds a backslash or control character", path);
-        }
-        if (len == 2 && seg[1] == ':' && o == 0)
-            return xs_err_set(err, XS_ERR_INVALID, "path '%s' names a drive", path);
-        if (o + len + 2 > out_size)
-            return xs_err_set(err, XS_ERR_INVALID, "path '%.64s...' is too long", path);
-        if (o > 0)
-            out[o++] = '/';
-        memcpy(out + o, seg, len);
-        o += len;
-    }
-    if (o == 0)
-        return xs_err_set(err, XS_ERR_INVALID, "path '%s' names no file", path);
-    out[o] = '\0';
-    return XS_OK;
 }
 
 void xs_pkg_destroy(xs_pkg *pkg)
@@ -435,38 +349,6 @@ done:
     *out = mb.p;
     *out_len = mb.len;
     return XS_OK;
-}
-
-xs_result xs_file_write_atomic(const char *path, const void *data, size_t len, xs_err *err)
-{
-    char tmp[PATH_MAX];
-    xs_result r = xs_tmp_path(path, tmp, sizeof tmp, err);
-    if (r != XS_OK)
-        return r;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        int e = errno;
-        return xs_err_set(err, XS_ERR_IO, "%s: cannot create: %s", path, strerror(e));
-    }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t k = write(fd, (const unsigned char *)data + done, len - done);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return xs_err_set(err, XS_ERR_IO, "%s: write failed: %s", path, strerror(e));
-        }
-        done += (size_t)k;
-    }
-    if (close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return xs_err_set(err, XS_ERR_IO, "%s: write failed: %s", path, strerror(e));
-    }
-    return xs_commit_file(tmp, path, err);
 }
 
 xs_result xs_pkg_build_dir(const char *dir, int zstd_level, unsigned char **bytes, size_t *len,

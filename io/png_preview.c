@@ -1,7 +1,8 @@
 /* PNG previews: an 8-bit sRGB picture of a linear frame, for eyes and
  * dashboards, never for pixel comparisons (those read the EXR). Written with
  * libpng under a temporary name and committed atomically. */
-#include "io/xs_io.h"
+#include "io/xs_file.h"
+#include "io/xs_image.h"
 
 #include <errno.h>
 #include <limits.h>

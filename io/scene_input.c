@@ -1,5 +1,7 @@
 /* Scene input (see xs_scene_input.h). */
 #include "io/xs_scene_input.h"
+#include "io/xs_exr.h"
+#include "io/xs_file.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -63,8 +65,11 @@ static xs_result disk_fetch(void *user, const char *path, const unsigned char **
     return XS_OK;
 }
 
-static xs_result wrap_gltf(const char *path, const xs_pkg_limits *lim, unsigned char **bytes,
-                           size_t *len, xs_err *err)
+/* Reads a plain glTF and the files it refers to, parses it once (*gltf, for
+ * the caller), and wraps the same bytes into a package with a default
+ * manifest for the other ranks. */
+static xs_result wrap_gltf(const char *path, const xs_pkg_limits *lim, const xs_gltf_limits *glim,
+                           unsigned char **bytes, size_t *len, xs_gltf_scene **gltf, xs_err *err)
 {
     disk_files d = {.max_bytes = lim->max_entry_bytes};
     const char *slash = strrchr(path, '/');
@@ -80,8 +85,7 @@ static xs_result wrap_gltf(const char *path, const xs_pkg_limits *lim, unsigned 
     xs_result r = xs_file_read_all(path, lim->max_entry_bytes, &scene, &scene_len, err);
     xs_gltf_scene *g = NULL;
     if (r == XS_OK)
-        r = xs_gltf_load(path, scene, scene_len, disk_fetch, &d, NULL, &g, err);
-    xs_gltf_destroy(g); /* loaded only to learn which files it needs, and to validate */
+        r = xs_gltf_load(path, scene, scene_len, disk_fetch, &d, glim, &g, err);
     xs_pkg_entry *ents = NULL;
     char manifest[512];
     if (r == XS_OK) {
@@ -104,6 +108,10 @@ static xs_result wrap_gltf(const char *path, const xs_pkg_limits *lim, unsigned 
     }
     if (r == XS_OK)
         r = xs_pkg_build(ents, d.n + 2, 3, bytes, len, err);
+    if (r == XS_OK)
+        *gltf = g;
+    else
+        xs_gltf_destroy(g);
     free(ents);
     free(scene);
     for (size_t i = 0; i < d.n; ++i) {
@@ -112,17 +120,6 @@ static xs_result wrap_gltf(const char *path, const xs_pkg_limits *lim, unsigned 
     }
     free(d.v);
     return r;
-}
-
-xs_result xs_scene_input_bytes(const char *path, const xs_pkg_limits *lim, unsigned char **bytes,
-                               size_t *len, xs_err *err)
-{
-    if (ends_with(path, ".tar.zst"))
-        return xs_file_read_all(path, lim->max_package_bytes, bytes, len, err);
-    if (ends_with(path, ".gltf") || ends_with(path, ".glb"))
-        return wrap_gltf(path, lim, bytes, len, err);
-    return xs_err_set(err, XS_ERR_INVALID, "%s: a scene must be a .tar.zst package, .gltf or .glb",
-                      path);
 }
 
 /* ---- opening package bytes ------------------------------------------------- */
@@ -206,6 +203,44 @@ xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
         xs_scene_input_destroy(in);
         return r;
     }
+    *out = in;
+    return XS_OK;
+}
+
+xs_result xs_scene_input_load(const char *path, const xs_pkg_limits *lim,
+                              const xs_gltf_limits *gltf_limits, unsigned char **bytes, size_t *len,
+                              xs_scene_input **out, xs_err *err)
+{
+    *bytes = NULL;
+    *len = 0;
+    *out = NULL;
+    if (ends_with(path, ".tar.zst")) {
+        xs_result r = xs_file_read_all(path, lim->max_package_bytes, bytes, len, err);
+        if (r == XS_OK)
+            r = xs_scene_input_open(path, *bytes, *len, lim, gltf_limits, out, err);
+        if (r != XS_OK) {
+            free(*bytes);
+            *bytes = NULL;
+            *len = 0;
+        }
+        return r;
+    }
+    if (!ends_with(path, ".gltf") && !ends_with(path, ".glb"))
+        return xs_err_set(err, XS_ERR_INVALID, "%s: a scene must be a .tar.zst package, .gltf or .glb",
+                          path);
+    xs_scene_input *in = calloc(1, sizeof *in);
+    if (!in)
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
+    xs_result r = wrap_gltf(path, lim, gltf_limits, bytes, len, &in->gltf, err);
+    if (r != XS_OK) {
+        free(in);
+        return r;
+    }
+    /* the manifest wrap_gltf wrote into the package, as parsing it gives */
+    xs_manifest_defaults(&in->manifest);
+    in->manifest.schema = XS_MANIFEST_SCHEMA;
+    const char *slash = strrchr(path, '/');
+    snprintf(in->manifest.scene, sizeof in->manifest.scene, "%s", slash ? slash + 1 : path);
     *out = in;
     return XS_OK;
 }

@@ -18,7 +18,8 @@
 
 #include <stdbool.h>
 
-#include "io/xs_io.h"
+#include "io/xs_image.h"
+#include "io/xs_result.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,11 +63,6 @@ typedef struct xs_gltf_material {
     float attenuation_color[3];  /* 1, 1, 1 if absent */
     float attenuation_distance;  /* 0: infinite (no absorption) */
 } xs_gltf_material;
-
-typedef struct xs_gltf_image {
-    int width, height;
-    unsigned char *rgba8; /* width*height*4, owned */
-} xs_gltf_image;
 
 enum { XS_WRAP_REPEAT = 10497, XS_WRAP_CLAMP = 33071, XS_WRAP_MIRROR = 33648 };
 
@@ -126,7 +122,7 @@ typedef struct xs_gltf_scene {
     int material_count;
     xs_gltf_texture *textures;
     int texture_count;
-    xs_gltf_image *images;
+    xs_image8 *images; /* decoded (PNG, JPEG) */
     int image_count;
     xs_gltf_camera *cameras; /* instantiated cameras, in node order */
     int camera_count;
@@ -150,10 +146,6 @@ xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
                        xs_gltf_fetch_fn fetch, void *user, const xs_gltf_limits *limits,
                        xs_gltf_scene **out, xs_err *err);
 void xs_gltf_destroy(xs_gltf_scene *s); /* accepts NULL */
-
-/* Decodes a PNG or JPEG (by signature) to RGBA8. */
-xs_result xs_image_decode(const char *label, const unsigned char *data, size_t len,
-                          uint64_t max_pixels, xs_gltf_image *out, xs_err *err);
 
 #ifdef __cplusplus
 }

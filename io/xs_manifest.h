@@ -6,7 +6,7 @@
 
 #include <stdbool.h>
 
-#include "io/xs_io.h"
+#include "io/xs_result.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,11 +39,6 @@ typedef struct xs_manifest {
     bool has_frames;
     int frame_first, frame_last;
 } xs_manifest;
-
-struct cJSON;
-/* The first member of a JSON object whose name is not in keys (a
- * NULL-terminated list), or NULL: strict parsers refuse typos with it. */
-const char *xs_json_unknown_key(const struct cJSON *obj, const char *const *keys);
 
 /* Defaults: first camera, constant environment of radiance 1, no render
  * settings, no frames. */

@@ -10,7 +10,11 @@
 #ifndef XS_PACKAGE_H
 #define XS_PACKAGE_H
 
-#include "io/xs_io.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/xs_result.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,10 +44,6 @@ typedef struct xs_pkg {
     uint64_t total_bytes;
 } xs_pkg;
 
-/* Reads a whole file into a malloc'd buffer (refusing files over max_bytes). */
-xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out,
-                           size_t *len, xs_err *err);
-
 /* Extracts a .tar.zst held in memory. label names the package in messages. */
 xs_result xs_pkg_open_memory(const char *label, const void *bytes, size_t len,
                              const xs_pkg_limits *limits, xs_pkg **out, xs_err *err);
@@ -51,18 +51,10 @@ void xs_pkg_destroy(xs_pkg *pkg); /* accepts NULL */
 /* The entry with this normalised name, or NULL. */
 const xs_pkg_entry *xs_pkg_find(const xs_pkg *pkg, const char *name);
 
-/* Normalises a relative path ("./a//b" -> "a/b"); refuses empty, absolute and
- * '..' paths, backslashes and control characters. Returns XS_OK or
- * XS_ERR_INVALID with the reason in err. */
-xs_result xs_path_normalize(const char *path, char *out, size_t out_size, xs_err *err);
-
 /* Builds a .tar.zst in memory from entries, in the given order
  * (deterministic: zero times and owners). *out is malloc'd. */
 xs_result xs_pkg_build(const xs_pkg_entry *entries, size_t n, int zstd_level, unsigned char **out,
                        size_t *out_len, xs_err *err);
-/* Writes bytes to path atomically (temporary name, fsync, rename). */
-xs_result xs_file_write_atomic(const char *path, const void *data, size_t len, xs_err *err);
-
 /* Builds a .tar.zst in memory from every regular file under dir (sorted
  * names). Symbolic links and special files are refused. */
 xs_result xs_pkg_build_dir(const char *dir, int zstd_level, unsigned char **bytes, size_t *len,

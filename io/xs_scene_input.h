@@ -1,9 +1,9 @@
 /* Scene input: what `xisuan render SCENE` reads, as bytes and then as objects.
  *
- * Rank 0 turns the scene argument into package bytes once
- * (xs_scene_input_bytes): a .tar.zst is read as it is; a plain .gltf or .glb is
- * read with the files it refers to and wrapped into a package in memory with a
- * default manifest. Every rank then opens those bytes in memory
+ * Rank 0 reads the scene argument once (xs_scene_input_load): a .tar.zst is
+ * read as it is and opened; a plain .gltf or .glb is read with the files it
+ * refers to, parsed once, and wrapped into a package in memory with a default
+ * manifest. The package bytes go to the other ranks, which open them in memory
  * (xs_scene_input_open): extraction under the package limits, manifest.json,
  * the glTF it names, and the environment image when there is one. Nothing here
  * touches the output directory or writes anything.
@@ -22,7 +22,7 @@ extern "C" {
 #endif
 
 typedef struct xs_scene_input {
-    xs_pkg *pkg;
+    xs_pkg *pkg;  /* the package's files; NULL after xs_scene_input_load of a plain glTF */
     xs_manifest manifest;
     xs_gltf_scene *gltf;
     xs_image env; /* env.rgba is NULL for a constant environment */
@@ -31,9 +31,12 @@ typedef struct xs_scene_input {
 /* True when s names a scene file (ends in .tar.zst, .gltf or .glb). */
 bool xs_is_scene_path(const char *s);
 
-/* The package bytes for path (malloc'd). */
-xs_result xs_scene_input_bytes(const char *path, const xs_pkg_limits *limits, unsigned char **bytes,
-                               size_t *len, xs_err *err);
+/* Reads the scene at path: its package bytes (malloc'd, for the other ranks)
+ * and the scene opened from them, each file parsed once. pkg is NULL in the
+ * result for a plain glTF (its files were read from disk). */
+xs_result xs_scene_input_load(const char *path, const xs_pkg_limits *limits,
+                              const xs_gltf_limits *gltf_limits, unsigned char **bytes, size_t *len,
+                              xs_scene_input **out, xs_err *err);
 
 /* Opens package bytes held in memory; label names them in messages. */
 xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,

@@ -4,7 +4,8 @@
  * depend only on (seed, frame, pixel, sample), so the split between threads
  * never changes the result. */
 #define _GNU_SOURCE
-#include "render/xs_render.h"
+#include "render/xs_backend.h"
+#include "render/xs_parallel.h"
 #include "kernels/cpu/kernel_cpu.h"
 
 #include <pthread.h>
@@ -124,20 +125,4 @@ void xs_backend_destroy(xs_backend *b)
 {
     if (b)
         b->destroy(b);
-}
-
-int xs_cpu_count_affinity(void)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return xs_cpu_count_online();
-    int n = CPU_COUNT(&set);
-    return n > 0 ? n : 1;
-}
-
-int xs_cpu_count_online(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }

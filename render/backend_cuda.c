@@ -7,7 +7,7 @@
  * the runtime's text: rank 0 sees a failed tile, never a crash.
  * Built only when CMake found nvcc (XS_HAVE_CUDA); backend_nocuda.c
  * stands in otherwise. */
-#include "render/xs_render.h"
+#include "render/xs_backend.h"
 #include "kernels/cuda/kernel_cuda.h"
 
 #include <cuda_runtime_api.h>

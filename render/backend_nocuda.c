@@ -1,6 +1,6 @@
 /* Stands in for backend_cuda.c in a build without nvcc: the CUDA back end
  * reports that it is absent, and `--backend auto` falls back to the CPU. */
-#include "render/xs_render.h"
+#include "render/xs_backend.h"
 
 #include <stdio.h>
 #include <string.h>

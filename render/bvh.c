@@ -17,7 +17,8 @@
  * million-triangle mesh it builds about 3.5 times as fast as the binned
  * builder, for an SAH cost 3 to 6% higher (docs/benchmarks.md).
  */
-#include "render/render_internal.h"
+#include "render/xs_bvh.h"
+#include "render/xs_parallel.h"
 
 #include <float.h>
 #include <pthread.h>
@@ -533,44 +534,6 @@ static xs_result build(prim *prims, uint32_t n, int threads, uint32_t min_leaf, 
  * any thread count. */
 
 enum { CLUSTER_MIN = XS_BVH_CLUSTER_MIN, CLUSTER_SIZE = 32 };
-
-typedef struct par_arg {
-    xs_par_fn fn;
-    void *ctx;
-    uint32_t begin, end;
-    int part;
-} par_arg;
-
-static void *par_run(void *a)
-{
-    par_arg *p = (par_arg *)a;
-    p->fn(p->ctx, p->begin, p->end, p->part);
-    return NULL;
-}
-
-void xs_parallel_for(int parts, uint32_t n, xs_par_fn fn, void *ctx)
-{
-    parts = parts < 1 ? 1 : (parts > 64 ? 64 : parts);
-    par_arg a[64];
-    pthread_t th[64];
-    bool started[64];
-    for (int p = 0; p < parts; ++p) {
-        a[p].fn = fn;
-        a[p].ctx = ctx;
-        a[p].begin = (uint32_t)((uint64_t)n * (uint64_t)p / (uint64_t)parts);
-        a[p].end = (uint32_t)((uint64_t)n * (uint64_t)(p + 1) / (uint64_t)parts);
-        a[p].part = p;
-    }
-    for (int p = 1; p < parts; ++p)
-        started[p] = pthread_create(&th[p], NULL, par_run, &a[p]) == 0;
-    par_run(&a[0]);
-    for (int p = 1; p < parts; ++p) {
-        if (started[p])
-            pthread_join(th[p], NULL);
-        else
-            par_run(&a[p]);
-    }
-}
 
 /* 10 bits spread to every third bit. */
 static uint32_t spread10(uint32_t v)

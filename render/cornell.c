@@ -7,7 +7,7 @@
  * 0.1 mm below the ceiling so the two planes never coincide, and emits
  * downwards only.
  */
-#include "render/xs_render.h"
+#include "render/xs_scene.h"
 
 #include <pthread.h>
 #include <string.h>
@@ -91,16 +91,19 @@ void xs_cornell_desc(xs_scene_desc *d)
     d->cam_yfov_deg = 39.3077f;
 }
 
-xs_result xs_scene_builtin(const char *name, xs_scene **out, xs_err *err)
+xs_result xs_scene_builtin(const char *name, const xs_scene_build *build, xs_scene **out,
+                           xs_err *err)
 {
     if (strcmp(name, "cornell") == 0) {
         xs_scene_desc d;
         xs_cornell_desc(&d);
+        if (build)
+            d.build = *build;
         return xs_scene_create(&d, out, err);
     }
     *out = NULL;
     return xs_err_set(err, XS_ERR_INVALID,
-                      "--scene: unknown scene '%s' (built in: cornell; glTF scene packages are "
-                      "not supported yet)",
+                      "--scene: unknown scene '%s' (built in: cornell; or a .tar.zst, .gltf or "
+                      ".glb file)",
                       name);
 }

@@ -6,7 +6,7 @@
  * GPU = SMs x FP32 lanes per SM x clock x 2 (an FMA is two FLOPs); CPU =
  * cores x FP32 FLOPs per cycle for the widest vector FMA the core has x
  * its maximum clock. */
-#include "render/xs_render.h"
+#include "render/xs_flops.h"
 
 #include <stdio.h>
 #include <stdlib.h>

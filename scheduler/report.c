@@ -1,8 +1,5 @@
-/* Rank 0's bookkeeping: per-rank statistics, the journal of committed tiles
- * and assembled frames, the event log, the progress line and the summary.
- * Used by the MPI master and by the single-process driver alike. Rank 0 never
- * reads pixels here: checksums arrive with the workers' results. */
-#include "scheduler/farm_internal.h"
+/* Rank 0's bookkeeping of a run (see xs_report.h). */
+#include "scheduler/xs_report.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,9 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
-xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err)
+#include <mpi.h>
+
+#include "io/xs_json.h"
+
+xs_result xs_report_open(xs_job_report *r, const xs_job *job, int ranks, xs_err *err)
 {
     memset(r, 0, sizeof *r);
+    r->job = job;
     r->per_rank = calloc((size_t)ranks, sizeof *r->per_rank);
     if (!r->per_rank)
         return xs_err_set(err, XS_ERR_NOMEM, "report: out of memory");
@@ -20,7 +22,8 @@ xs_result xs_report_init(xs_job_report *r, int ranks, xs_err *err)
     r->t_start = MPI_Wtime();
     r->last_progress = r->t_start;
     r->progress_interval = 30.0;
-    return XS_OK;
+    xs_report_set_progress(r, job->opt->progress, job->opt->progress_interval_s);
+    return xs_job_open_files(job, ranks, &r->journal, &r->events, err);
 }
 
 void xs_report_set_progress(xs_job_report *r, int mode, double interval)
@@ -36,25 +39,21 @@ void xs_report_set_progress(xs_job_report *r, int mode, double interval)
     r->progress_interval = r->tty ? 1.0 : interval;
 }
 
-void xs_report_free(xs_job_report *r)
+void xs_report_close(xs_job_report *r)
 {
+    xs_journal_close(r->journal);
+    xs_events_close(r->events);
     free(r->per_rank);
+    r->journal = NULL;
+    r->events = NULL;
     r->per_rank = NULL;
 }
 
-static int frame_index(const xs_options *o, int frame)
-{
-    for (int i = 0; i < o->frame_count; ++i)
-        if (o->frames[i] == frame)
-            return i;
-    return -1;
-}
-
-uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_options *o, const xs_work_item *it)
+uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_work_item *it)
 {
     if (!r->journal || !(it->flags & XS_ITEM_VERIFY) || it->kind != XS_WORK_TILE)
         return 0;
-    int fi = frame_index(o, it->frame);
+    int fi = xs_job_frame_index(r->job, it->frame);
     return fi < 0 ? 0 : xs_journal_tile_hash(r->journal, fi, it->tile);
 }
 
@@ -67,33 +66,16 @@ void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it)
         xs_events_emit(r->events, "assembly_dispatched", "\"frame\": %d, \"rank\": %d", it->frame, rank);
 }
 
-/* text as a JSON string body: quotes, backslashes and control characters escaped */
-static void json_escape(const char *in, char *out, size_t n)
-{
-    size_t o = 0;
-    for (const char *p = in; *p && o + 7 < n; ++p) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)c;
-        } else if (c < 0x20) {
-            o += (size_t)snprintf(out + o, n - o, "\\u%04x", c);
-        } else {
-            out[o++] = (char)c;
-        }
-    }
-    out[o] = '\0';
-}
-
 xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep,
-                         bool ok, const xs_options *o, const char *text, xs_err *err)
+                         bool ok, const char *text, xs_err *err)
 {
+    const xs_options *o = r->job->opt;
     xs_rank_stats *s = &r->per_rank[rank];
     s->busy_s += rep->seconds;
     if (!ok) {
         s->failures++;
         char esc[1600];
-        json_escape(text, esc, sizeof esc);
+        xs_json_escape(text, esc, sizeof esc);
         if (it->kind == XS_WORK_TILE) {
             fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d: %s\n", rank, it->frame,
                     it->tile, text);
@@ -125,17 +107,17 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
     }
     s->assemblies++;
     char path[XS_PATH_MAX];
-    if (xs_job_frame_path(o, it->frame, "exr", path, sizeof path, NULL) == XS_OK) {
+    if (xs_job_frame_path(&r->job->layout, it->frame, "exr", path, sizeof path, NULL) == XS_OK) {
         if (r->progress_shown && r->tty)
             printf("\n");
         r->progress_shown = false;
         printf("xisuan: frame %d written: %s\n", it->frame, path);
         char esc[XS_PATH_MAX * 2];
-        json_escape(path, esc, sizeof esc);
+        xs_json_escape(path, esc, sizeof esc);
         xs_events_emit(r->events, "frame_assembled", "\"frame\": %d, \"rank\": %d, \"path\": \"%s\"",
                        it->frame, rank, esc);
     }
-    if (o->preview && xs_job_frame_path(o, it->frame, "png", path, sizeof path, NULL) == XS_OK)
+    if (o->preview && xs_job_frame_path(&r->job->layout, it->frame, "png", path, sizeof path, NULL) == XS_OK)
         printf("xisuan: preview: %s\n", path);
     fflush(stdout);
     if (r->journal)
@@ -169,9 +151,9 @@ void xs_report_progress(xs_job_report *r, const xs_sched *s, bool force)
     fflush(stdout);
 }
 
-void xs_report_print(const xs_job_report *r, const xs_options *o, const xs_sched *s,
-                     xs_sched_state st, int workers)
+void xs_report_print(const xs_job_report *r, const xs_sched *s, xs_sched_state st, int workers)
 {
+    const xs_options *o = r->job->opt;
     double wall = MPI_Wtime() - r->t_start;
     xs_sched_progress p;
     xs_sched_get_progress(s, &p);

@@ -20,7 +20,7 @@
 
 #include <hwloc.h>
 
-#include "io/xs_io.h"
+#include "io/xs_result.h"
 
 enum { XS_PLACE_MAX_GPUS = 64, XS_PLACE_MAX_WARN = 32 };
 enum { XS_ROLE_SCHEDULER = 0, XS_ROLE_GPU = 1, XS_ROLE_CPU = 2 };

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "io/xs_io.h"
+#include "io/xs_result.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,7 +6,8 @@
  *   (sqrt(mean((a - ref)^2)) / mean(ref), over all pixels and channels) and
  *   the relative difference of the means.
  * exr_compare --png A OUT.png: writes the preview PNG of A. */
-#include "io/xs_io.h"
+#include "io/xs_exr.h"
+#include "io/xs_image.h"
 
 #include <math.h>
 #include <stdio.h>

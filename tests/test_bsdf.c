@@ -23,7 +23,9 @@
 #include "kernels/xs_bsdf.h"
 #include "kernels/xs_rng.h"
 #include "kernels/xs_sampler.h"
-#include "render/xs_render.h"
+#include "render/xs_backend.h"
+#include "render/xs_film.h"
+#include "render/xs_scene.h"
 #include "test_util.h"
 
 #include <math.h>

@@ -16,7 +16,10 @@
  * small: 1, 2, 3 and 5 triangles, and the clustered builder forced on tiny
  *   inputs.
  */
-#include "render/render_internal.h"
+#include "render/xs_backend.h"
+#include "render/xs_bvh.h"
+#include "render/xs_film.h"
+#include "render/xs_scene.h"
 #include "test_util.h"
 
 #include <math.h>

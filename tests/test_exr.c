@@ -1,7 +1,9 @@
 /* EXR tiles and frames (io/exr.c): tiles written with each compression are
  * assembled into a frame whose pixels equal the source exactly, whose chunks
  * are the tiles' compressed bytes unchanged, and failures leave no file. */
-#include "io/xs_io.h"
+#include "io/xs_exr.h"
+#include "io/xs_file.h"
+#include "io/xs_job_layout.h"
 #include "test_util.h"
 
 #include <dirent.h>
@@ -11,11 +13,13 @@
 
 static char g_dir[512];
 
-typedef struct paths {
-    char buf[64][600];
-} paths;
+#define RGBA_CHANNELS .channel_count = 4, .channels = {"R", "G", "B", "A"}
 
-static const char *tile_path(void *user, int t) { return ((paths *)user)->buf[t]; }
+/* The tiles' files, named as a job's (io/xs_job_layout.h), frame 3. */
+typedef struct paths {
+    xs_job_layout job;
+    char buf[64][XS_PATH_MAX];
+} paths;
 
 static float src_value(int x, int y, int c) { return (float)(x * 0.013 + y * 0.71 + c * 100.25) - 7.0f; }
 
@@ -58,8 +62,11 @@ static void write_tiles(const xs_exr_layout *l, paths *p)
             for (int x = 0; x < w; ++x)
                 for (int c = 0; c < 4; ++c)
                     buf[(y * w + x) * 4 + c] = src_value(x0 + x, y0 + y, c);
-        snprintf(p->buf[t], sizeof p->buf[t], "%s/tile_%02d.exr", g_dir, t);
         xs_err e;
+        CHECK(xs_job_layout_init(&p->job, g_dir, "job", "frame", ntx, &e) == XS_OK);
+        CHECK(xs_job_tile_dir(&p->job, 3, p->buf[t], sizeof p->buf[t], &e) == XS_OK);
+        CHECK(xs_mkdir_p(p->buf[t], &e) == XS_OK);
+        CHECK(xs_job_tile_path(&p->job, 3, t, p->buf[t], sizeof p->buf[t], &e) == XS_OK);
         xs_result r = xs_exr_write_tile(p->buf[t], l, x0, y0, w, h, buf, &e);
         CHECK_MSG(r == XS_OK, "%s", e.msg);
     }
@@ -69,14 +76,14 @@ static void write_tiles(const xs_exr_layout *l, paths *p)
 static void roundtrip(const char *dir, xs_exr_compression comp, int level)
 {
     make_dir(dir);
-    xs_exr_layout l = {.frame_width = 100, .frame_height = 70, .tile_size = 32,
+    xs_exr_layout l = {.frame_width = 100, .frame_height = 70, .tile_size = 32, RGBA_CHANNELS,
                        .compression = comp, .zip_level = level, .attr_job = "t", .attr_frame = 3};
     paths *p = calloc(1, sizeof *p);
     write_tiles(&l, p);
     char frame[600];
     snprintf(frame, sizeof frame, "%s/frame.exr", g_dir);
     xs_err e;
-    CHECK_MSG(xs_exr_assemble_frame(frame, &l, tile_path, p, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(xs_exr_assemble_frame(frame, &l, &p->job, 3, &e) == XS_OK, "%s", e.msg);
     xs_image img;
     CHECK_MSG(xs_exr_read_rgba(frame, &img, &e) == XS_OK, "%s", e.msg);
     CHECK(img.width == 100 && img.height == 70 && img.x0 == 0 && img.y0 == 0);
@@ -117,6 +124,9 @@ static void roundtrip(const char *dir, xs_exr_compression comp, int level)
                                     : comp == XS_EXR_PIZ ? EXR_COMPRESSION_PIZ : EXR_COMPRESSION_NONE));
     exr_finish(&fc);
     CHECK(count_files(g_dir, ".") == 2); /* only "." and "..": no temporary files left */
+    char tiles[XS_PATH_MAX];
+    CHECK(xs_job_tile_dir(&p->job, 3, tiles, sizeof tiles, &e) == XS_OK);
+    CHECK(count_files(tiles, ".") == 2); /* nor beside the tiles */
     free(p);
 }
 
@@ -132,7 +142,7 @@ static void test_none(void) { roundtrip("xs_test_exr_none", XS_EXR_NONE, 0); }
 static void test_missing_tile_leaves_no_frame(void)
 {
     make_dir("xs_test_exr_missing");
-    xs_exr_layout l = {.frame_width = 100, .frame_height = 70, .tile_size = 32,
+    xs_exr_layout l = {.frame_width = 100, .frame_height = 70, .tile_size = 32, RGBA_CHANNELS,
                        .compression = XS_EXR_ZIP, .zip_level = 4};
     paths *p = calloc(1, sizeof *p);
     write_tiles(&l, p);
@@ -140,8 +150,8 @@ static void test_missing_tile_leaves_no_frame(void)
     char frame[600];
     snprintf(frame, sizeof frame, "%s/frame.exr", g_dir);
     xs_err e;
-    CHECK(xs_exr_assemble_frame(frame, &l, tile_path, p, &e) != XS_OK);
-    CHECK_MSG(strstr(e.msg, "tile_07.exr") != NULL, "message does not name the tile: %s", e.msg);
+    CHECK(xs_exr_assemble_frame(frame, &l, &p->job, 3, &e) != XS_OK);
+    CHECK_MSG(strstr(e.msg, "x0003_y0001.exr") != NULL, "message does not name the tile: %s", e.msg);
     CHECK(access(frame, F_OK) != 0);
     CHECK(count_files(g_dir, ".frame") == 0);
     free(p);
@@ -150,7 +160,7 @@ static void test_missing_tile_leaves_no_frame(void)
 static void test_mismatched_tile_rejected(void)
 {
     make_dir("xs_test_exr_mismatch");
-    xs_exr_layout l = {.frame_width = 100, .frame_height = 70, .tile_size = 32,
+    xs_exr_layout l = {.frame_width = 100, .frame_height = 70, .tile_size = 32, RGBA_CHANNELS,
                        .compression = XS_EXR_ZIP, .zip_level = 4};
     paths *p = calloc(1, sizeof *p);
     write_tiles(&l, p);
@@ -159,7 +169,7 @@ static void test_mismatched_tile_rejected(void)
     char frame[600];
     snprintf(frame, sizeof frame, "%s/frame.exr", g_dir);
     xs_err e;
-    CHECK(xs_exr_assemble_frame(frame, &other, tile_path, p, &e) == XS_ERR_INVALID);
+    CHECK(xs_exr_assemble_frame(frame, &other, &p->job, 3, &e) == XS_ERR_INVALID);
     CHECK_MSG(strstr(e.msg, "does not match") != NULL, "%s", e.msg);
     CHECK(access(frame, F_OK) != 0);
     free(p);
@@ -183,7 +193,7 @@ static void test_read_errors(void)
 
 static void test_bad_layout(void)
 {
-    xs_exr_layout l = {.frame_width = 10, .frame_height = 10, .tile_size = 8,
+    xs_exr_layout l = {.frame_width = 10, .frame_height = 10, .tile_size = 8, RGBA_CHANNELS,
                        .compression = XS_EXR_ZIP, .zip_level = 12};
     float px[4] = {0};
     xs_err e;

@@ -8,7 +8,9 @@
  * Measured spread of one render's mean over 16 seeds: 1.25% at 32 spp and
  * 0.31% at 256 spp (rho 0.5), so at 512 spp (about 0.16%) 1% is over 6 sigma:
  * a failure means bias, not bad luck. */
-#include "render/xs_render.h"
+#include "render/xs_backend.h"
+#include "render/xs_film.h"
+#include "render/xs_scene.h"
 #include "test_util.h"
 
 #include <math.h>

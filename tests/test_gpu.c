@@ -12,10 +12,14 @@
  * oom_is_failed_tile: a tile whose sample scratch cannot be allocated comes
  *   back as XS_ERR_RENDER with CUDA's text, and the next tile still renders.
  * has_gpu: exits 0 with a GPU, 77 without (tests/gpu.sh asks it). */
-#include "kernels/cuda/kernel_cuda.h"
 #include "kernels/xs_sampler.h"
-#include "render/xs_render.h"
+#include "render/xs_backend.h"
+#include "render/xs_film.h"
+#include "render/xs_scene.h"
 #include "test_util.h"
+
+/* tests/gpu_probe.cu */
+int xs_cuda_sampler_probe(uint32_t seed, uint32_t frame, int n, float *host_out);
 
 #include <math.h>
 
@@ -120,7 +124,7 @@ static void tiles_agree(void)
     gpu_or_skip();
     xs_scene *s = NULL;
     xs_err e;
-    CHECK(xs_scene_builtin("cornell", &s, &e) == XS_OK);
+    CHECK(xs_scene_builtin("cornell", NULL, &s, &e) == XS_OK);
     compare_scene(s, "cornell", 256, 256, 64, 64);
     xs_scene_destroy(s);
 }
@@ -131,7 +135,7 @@ static void oom_is_failed_tile(void)
     xs_scene *s = NULL;
     xs_err e;
     xs_err_clear(&e);
-    CHECK(xs_scene_builtin("cornell", &s, &e) == XS_OK);
+    CHECK(xs_scene_builtin("cornell", NULL, &s, &e) == XS_OK);
     xs_backend *gpu = NULL;
     CHECK(xs_backend_cuda_create(s, 4096, 4096, 0, 1, 4096 * 4096, 1, &gpu, &e) == XS_OK);
     if (!gpu) {

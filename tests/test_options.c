@@ -1,6 +1,6 @@
 /* `xisuan render` flag parsing: defaults, every range check, and messages
  * that name the flag, the value and the reason. */
-#include "render/xs_render.h"
+#include "scheduler/xs_options.h"
 #include "test_util.h"
 
 static xs_result parse(xs_options *o, xs_err *e, int argc, const char *const *argv)
@@ -15,10 +15,10 @@ static void test_defaults(void)
     xs_options o;
     xs_err e;
     CHECK(parse(&o, &e, 0, NULL) == XS_OK);
-    CHECK(o.width == 512 && o.height == 512 && o.spp == 16 && o.tile == 64);
+    CHECK(o.render.width == 512 && o.render.height == 512 && o.render.spp == 16 && o.render.tile == 64);
     CHECK(o.compression == XS_EXR_ZIP && o.zip_level == 4 && o.prefetch == 2);
     CHECK(strcmp(o.job, "cornell") == 0 && strcmp(o.name, "cornell") == 0);
-    CHECK(xs_options_frame_count(&o) == 1);
+    CHECK(o.frame_count == 1);
     CHECK(o.given == 0);
 }
 
@@ -46,12 +46,12 @@ static void test_scene_path_and_manifest(void)
     m.width = 320, m.height = 240, m.spp = 99, m.tile = 16, m.max_bounces = 3;
     m.has_frames = true, m.frame_first = 4, m.frame_last = 6;
     xs_options_apply_manifest(&o, &m);
-    CHECK(o.width == 320 && o.height == 240 && o.spp == 5 && o.tile == 16 && o.max_bounces == 3);
+    CHECK(o.render.width == 320 && o.render.height == 240 && o.render.spp == 5 && o.render.tile == 16 && o.render.max_bounces == 3);
     CHECK(o.frame_count == 3 && o.frames[0] == 4 && o.frames[2] == 6);
     const char *av2[] = {"--scene", "x.glb", "--resolution", "10x10", "--frames", "1"};
     CHECK(parse(&o, &e, 6, av2) == XS_OK);
     xs_options_apply_manifest(&o, &m);
-    CHECK(o.width == 10 && o.height == 10 && o.frame_count == 1 && o.frames[0] == 1 && o.spp == 99);
+    CHECK(o.render.width == 10 && o.render.height == 10 && o.frame_count == 1 && o.frames[0] == 1 && o.render.spp == 99);
 }
 
 static void test_all_flags(void)
@@ -64,12 +64,12 @@ static void test_all_flags(void)
                         "--threads", "3", "--max-bounces", "0", "--prefetch", "4",
                         "--kernel", "empty", "--no-preview", "--bvh", "binned"};
     CHECK(parse(&o, &e, (int)(sizeof av / sizeof av[0]), av) == XS_OK);
-    CHECK(o.width == 320 && o.height == 200 && o.spp == 3 && o.tile == 16);
-    CHECK(o.seed == 4294967295u && o.frame_count == 5 && o.frames[0] == 5 && o.frames[4] == 9);
+    CHECK(o.render.width == 320 && o.render.height == 200 && o.render.spp == 3 && o.render.tile == 16);
+    CHECK(o.render.seed == 4294967295u && o.frame_count == 5 && o.frames[0] == 5 && o.frames[4] == 9);
     CHECK(strcmp(o.out_dir, "/tmp/x") == 0 && strcmp(o.job, "j-1") == 0);
     CHECK(strcmp(o.name, "shot_a.v2") == 0 && o.compression == XS_EXR_PIZ && o.zip_level == 9);
-    CHECK(o.threads == 3 && o.max_bounces == 0 && o.prefetch == 4);
-    CHECK(o.kernel == XS_KERNEL_EMPTY && !o.preview && o.bvh == XS_BVH_BINNED);
+    CHECK(o.render.threads == 3 && o.render.max_bounces == 0 && o.prefetch == 4);
+    CHECK(o.kernel == XS_KERNEL_EMPTY && !o.preview && o.render.bvh == XS_BVH_BINNED);
 }
 
 /* Each bad value: rejected, and the message holds the given fragments. */

@@ -3,6 +3,7 @@
  * entry or field and the reason. `test_package write DIR` also writes every
  * case as DIR/NAME.tar.zst with the expected message fragment in
  * DIR/NAME.expect, for tests/hostile_cli.sh to feed to `xisuan render`. */
+#include "io/xs_file.h"
 #include "io/xs_scene_input.h"
 #include "test_util.h"
 

@@ -1,7 +1,7 @@
 /* Unit tests of the scheduling policy (scheduler/policy.c), driven by a
  * simulated farm: workers that follow the protocol, finish items in a
  * pseudo-random order, and check every invariant on the way. */
-#include "render/xs_render.h"
+#include "render/xs_film.h"
 #include "scheduler/xs_sched.h"
 #include "test_util.h"
 

@@ -18,7 +18,10 @@
  * solid_slab: a glass slab with absorption transmits exactly the sum of its
  *   interreflections (see the test).
  */
-#include "render/render_internal.h"
+#include "render/xs_backend.h"
+#include "render/xs_bvh.h"
+#include "render/xs_film.h"
+#include "render/xs_scene.h"
 #include "test_util.h"
 
 #include <math.h>

@@ -70,16 +70,6 @@ extern "C" __global__ void xs_cuda_finish(xs_tile_params tp, const xs_partial *s
     xs_pixel_finish(&acc, &tp, out + (size_t)pix * (size_t)xs_aov_channels(tp.aovs));
 }
 
-extern "C" __global__ void xs_cuda_sampler_kernel(uint32_t seed, uint32_t frame, int n, float *out)
-{
-    const int i = (int)(blockIdx.x * blockDim.x + threadIdx.x);
-    if (i >= n)
-        return;
-    xs_sampler smp = xs_sampler_init(seed, frame, (uint32_t)(i % 97), (uint32_t)(i / 97), (uint32_t)(i % 33));
-    for (int k = 0; k < 4; ++k)
-        xs_sample_2d(&smp, &out[(size_t)i * 8u + 2u * (size_t)k], &out[(size_t)i * 8u + 2u * (size_t)k + 1u]);
-}
-
 extern "C" size_t xs_cuda_scratch_bytes(int pixels, int spp)
 {
     return (size_t)pixels * (size_t)xs_chunk_count(spp) * sizeof(xs_partial);
@@ -102,19 +92,4 @@ extern "C" int xs_cuda_launch_tile(const xs_scene_view *view, const xs_tile_para
     xs_cuda_finish<<<(unsigned)((npix + block - 1) / block), block, 0, st>>>(
         *tp, (const xs_partial *)scratch, d_out);
     return (int)cudaGetLastError();
-}
-
-extern "C" int xs_cuda_sampler_probe(uint32_t seed, uint32_t frame, int n, float *host_out)
-{
-    float *d = NULL;
-    size_t bytes = (size_t)n * 8u * sizeof(float);
-    cudaError_t e = cudaMalloc((void **)&d, bytes);
-    if (e != cudaSuccess)
-        return (int)e;
-    xs_cuda_sampler_kernel<<<(unsigned)((n + 127) / 128), 128>>>(seed, frame, n, d);
-    e = cudaGetLastError();
-    if (e == cudaSuccess)
-        e = cudaMemcpy(host_out, d, bytes, cudaMemcpyDeviceToHost);
-    cudaFree(d);
-    return (int)e;
 }

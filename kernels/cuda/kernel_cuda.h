@@ -22,11 +22,6 @@ size_t xs_cuda_scratch_bytes(int pixels, int spp);
 int xs_cuda_launch_tile(const xs_scene_view *view, const xs_tile_params *tp, void *scratch,
                         float *d_out, xs_counters *d_counters, void *stream);
 
-/* Runs the sampler on the device for the bit-exactness test: n entries,
- * entry i = (pixel (i % 97, i / 97), sample i % 33), 4 pairs each, into
- * host_out (n * 8 floats). Synchronous. */
-int xs_cuda_sampler_probe(uint32_t seed, uint32_t frame, int n, float *host_out);
-
 #ifdef __cplusplus
 }
 #endif

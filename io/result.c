@@ -1,6 +1,6 @@
 /* Error messages: a result code plus a formatted message, kept by the caller.
  * Messages say what, where and why ("--spp: must be in [1, 1000000], got 0"). */
-#include "io/xs_io.h"
+#include "io/xs_result.h"
 
 #include <stdarg.h>
 #include <stdio.h>

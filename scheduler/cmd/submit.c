@@ -4,7 +4,10 @@
  * output folder and submits it with sbatch (unless --dry-run). The script
  * forwards the signal to xisuan, which drains and exits 75; the script then
  * requeues the job, and the requeued run resumes from the journal. */
-#include "scheduler/farm_internal.h"
+#include "scheduler/cmd/xs_cmd.h"
+
+#include "io/xs_file.h"
+#include "scheduler/xs_options.h"
 
 #include <errno.h>
 #include <limits.h>

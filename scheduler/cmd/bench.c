@@ -4,7 +4,12 @@
  * share of peak FP32 FLOP/s, busy over wall time, and the scheduler's idle
  * share. A table on the terminal; JSON with --json FILE. On a cluster this is
  * the machine's utilisation report (docs/benchmarks.md). */
-#include "scheduler/farm_internal.h"
+#include "scheduler/cmd/xs_cmd.h"
+
+#include "io/xs_file.h"
+#include "render/xs_backend.h"
+#include "render/xs_flops.h"
+#include "scheduler/xs_farm.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +55,7 @@ static void json_counters(FILE *f, const xs_counters *c, double secs)
 }
 
 /* One scene's report on rank 0: the table, and its JSON object. */
-static void report_scene(const bench_scene *sc, const xs_bench_run *b, FILE *json, bool first)
+static void report_scene(const bench_scene *sc, const xs_run_result *b, FILE *json, bool first)
 {
     const double wall = b->wall_s > 0 ? b->wall_s : 1e-300;
     printf("\nxisuan bench: %s (%s), wall %.3f s, status %d\n", sc->name, sc->resolution, b->wall_s, b->status);
@@ -207,7 +212,7 @@ int xs_bench_main(MPI_Comm comm, int argc, char **argv)
     if (!tile)
         tile = any_gpu > 0 && !cpu_only ? "256" : "64";
     int status = 0;
-    xs_bench_run run;
+    xs_run_result run;
     memset(&run, 0, sizeof run);
     for (int i = 0; i < n && status == 0; ++i) {
         const bench_scene *sc = &list[i];
@@ -230,9 +235,7 @@ int xs_bench_main(MPI_Comm comm, int argc, char **argv)
         if (rank == 0)
             printf("xisuan bench: %s: rendering %s at %s, %s spp\n", sc->name, sc->scene, sc->resolution, spp);
         fflush(stdout);
-        xs_bench_active = &run;
-        status = xs_farm_render_main(comm, ac, (char **)av);
-        xs_bench_active = NULL;
+        status = xs_farm_render(comm, ac, (char **)av, &run);
         if (rank == 0 && run.per_rank)
             report_scene(sc, &run, json, i == 0);
     }
@@ -242,6 +245,6 @@ int xs_bench_main(MPI_Comm comm, int argc, char **argv)
         if (rank == 0 && status == 0)
             printf("xisuan bench: JSON report in %s\n", json_path);
     }
-    xs_bench_run_free(&run);
+    xs_run_result_free(&run);
     return status;
 }

@@ -2,9 +2,12 @@
  * journal and event log alone (no MPI, no pixels): the last run's state,
  * frames assembled, tiles committed, per-rank work, failures, retries,
  * silent ranks and drains, and how long ago the last event was. */
-#include "scheduler/farm_internal.h"
+#include "scheduler/cmd/xs_cmd.h"
+
+#include "io/xs_file.h"
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,5 @@
-/* The job journal and event log, kept by rank 0 in the job's output folder.
+/* The job journal, kept by rank 0 in the job's output folder: what makes a
+ * rerun resume.
  *
  * journal: append-only text, one record a line, fdatasync'd after each:
  *   xisuan-journal 1 key=<16 hex> <settings>      (first line)
@@ -7,10 +8,6 @@
  * The key is a hash of the scene package's bytes and every setting that
  * changes pixels or files; a journal with another key belongs to another job.
  * A torn last line (a kill mid-write) is ignored.
- *
- * events.jsonl: one JSON object a line for pipelines and dashboards (job_start,
- * tile_dispatched, tile_committed, tile_failed, retry, frame_assembled,
- * rank_silent, drain, job_summary), see docs/operations.md.
  */
 #ifndef XS_JOURNAL_H
 #define XS_JOURNAL_H
@@ -18,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "io/xs_io.h"
+#include "io/xs_result.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -45,17 +42,6 @@ bool xs_journal_resumed(const xs_journal *j);
 
 xs_result xs_journal_commit_tile(xs_journal *j, int frame, int tile, uint64_t hash, xs_err *err);
 xs_result xs_journal_commit_frame(xs_journal *j, int frame, xs_err *err);
-
-/* ---- event log ------------------------------------------------------------ */
-
-typedef struct xs_events xs_events;
-
-xs_result xs_events_open(const char *path, xs_events **out, xs_err *err);
-void xs_events_close(xs_events *ev); /* accepts NULL */
-/* Appends {"time": <unix seconds>, "event": type, <fields>}: fields is a
- * printf format for the rest of the object's members (may be NULL). */
-void xs_events_emit(xs_events *ev, const char *type, const char *fields, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }

@@ -3,7 +3,14 @@
  * which rank takes which GPU, cores and NUMA node, with the warnings a render
  * would print. Runs as a plain program (no MPI), so a wrangler can check a
  * node, or a topology file, before submitting. */
-#include "scheduler/farm_internal.h"
+#include "scheduler/cmd/xs_cmd.h"
+
+#include "render/xs_backend.h"
+#include "render/xs_flops.h"
+#include "render/xs_parallel.h"
+#include "render/xs_settings.h"
+#include "scheduler/xs_placement.h"
+#include "scheduler/xs_placement_rank.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,9 +1,7 @@
-/* The `xisuan render` command line: defaults, parsing and range checks. Pure
- * (no MPI, no files): every rank parses the same argv to the same result, so
- * a bad flag stops every rank before any rendering starts. */
-#include "render/xs_render.h"
+/* The `xisuan render` command line (see xs_options.h): defaults, flags,
+ * range checks, the help text, and what a manifest fills in. */
+#include "scheduler/xs_options.h"
 
-#include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -13,11 +11,7 @@ void xs_options_defaults(xs_options *o)
 {
     memset(o, 0, sizeof *o);
     snprintf(o->scene, sizeof o->scene, "cornell");
-    o->width = 512;
-    o->height = 512;
-    o->spp = 16;
-    o->tile = 64;
-    o->seed = 0;
+    xs_render_settings_defaults(&o->render);
     o->frames[0] = 1;
     o->frame_count = 1;
     snprintf(o->frames_spec, sizeof o->frames_spec, "1");
@@ -26,13 +20,7 @@ void xs_options_defaults(xs_options *o)
     o->name[0] = '\0';
     o->compression = XS_EXR_ZIP;
     o->zip_level = 4;
-    o->threads = 0;
-    o->backend = XS_BACKEND_AUTO;
-    o->gpu_slots = 3;
     o->bind = true;
-    o->max_bounces = 8;
-    o->filter = XS_FILTER_BLACKMAN_HARRIS;
-    o->filter_width = 1.5f;
     o->prefetch = 2;
     o->kernel = XS_KERNEL_PATH;
     o->preview = true;
@@ -47,15 +35,15 @@ void xs_options_defaults(xs_options *o)
 void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
 {
     if (!(o->given & XS_GIVEN_RES) && m->width > 0) {
-        o->width = m->width;
-        o->height = m->height;
+        o->render.width = m->width;
+        o->render.height = m->height;
     }
     if (!(o->given & XS_GIVEN_SPP) && m->spp > 0)
-        o->spp = m->spp;
+        o->render.spp = m->spp;
     if (!(o->given & XS_GIVEN_TILE) && m->tile > 0)
-        o->tile = m->tile;
+        o->render.tile = m->tile;
     if (!(o->given & XS_GIVEN_BOUNCES) && m->max_bounces > 0)
-        o->max_bounces = m->max_bounces;
+        o->render.max_bounces = m->max_bounces;
     if (!(o->given & XS_GIVEN_FRAMES) && m->has_frames) {
         o->frame_count = 0;
         for (int f = m->frame_first; f <= m->frame_last && o->frame_count < XS_MAX_FRAMES; ++f)
@@ -64,7 +52,7 @@ void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
     }
 }
 
-static bool has_suffix(const char *s, const char *suf)
+bool xs_has_suffix(const char *s, const char *suf)
 {
     size_t n = strlen(s), k = strlen(suf);
     return n >= k && strcmp(s + n - k, suf) == 0;
@@ -77,11 +65,11 @@ static void name_from_scene(const char *scene, char *out, size_t n)
     const char *b = strrchr(scene, '/');
     b = b ? b + 1 : scene;
     size_t len = strlen(b);
-    if (has_suffix(b, ".tar.zst"))
+    if (xs_has_suffix(b, ".tar.zst"))
         len -= 8;
-    else if (has_suffix(b, ".gltf"))
+    else if (xs_has_suffix(b, ".gltf"))
         len -= 5;
-    else if (has_suffix(b, ".glb"))
+    else if (xs_has_suffix(b, ".glb"))
         len -= 4;
     size_t o = 0;
     for (size_t i = 0; i < len && o + 1 < n; ++i) {
@@ -95,8 +83,6 @@ static void name_from_scene(const char *scene, char *out, size_t n)
     if (o == 0)
         snprintf(out, n, "scene");
 }
-
-int xs_options_frame_count(const xs_options *o) { return o->frame_count; }
 
 static xs_result parse_long(const char *flag, const char *v, long lo, long hi, long *out,
                             xs_err *err)
@@ -136,71 +122,9 @@ static xs_result parse_float(const char *flag, const char *v, double lo, double 
     return XS_OK;
 }
 
-static const char *const filter_names[] = {"box", "tent", "gaussian", "blackman-harris"};
-
-static xs_result parse_bvh(const char *flag, const char *v, int *out, xs_err *err)
-{
-    static const char *const names[] = {"auto", "binned", "clustered"};
-    for (int k = 0; k < 3; ++k)
-        if (strcmp(v, names[k]) == 0) {
-            *out = k;
-            return XS_OK;
-        }
-    return xs_err_set(err, XS_ERR_INVALID, "%s: must be auto, binned or clustered, got '%s'", flag, v);
-}
-
-static xs_result parse_filter(const char *flag, const char *v, xs_filter_kind *out, xs_err *err)
-{
-    for (int k = 0; k < 4; ++k)
-        if (strcmp(v, filter_names[k]) == 0) {
-            *out = (xs_filter_kind)k;
-            return XS_OK;
-        }
-    return xs_err_set(err, XS_ERR_INVALID,
-                      "%s: must be box, tent, gaussian or blackman-harris, got '%s'", flag, v);
-}
-
-xs_result xs_aovs_parse(const char *field, const char *spec, uint32_t *aovs, xs_err *err)
-{
-    static const struct {
-        const char *name;
-        uint32_t bit;
-    } names[] = {{"beauty", 0}, {"albedo", XS_AOV_ALBEDO}, {"normal", XS_AOV_NORMAL},
-                 {"depth", XS_AOV_DEPTH}, {"samples", XS_AOV_SAMPLES},
-                 {"all", XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH | XS_AOV_SAMPLES}};
-    uint32_t m = 0;
-    const char *p = spec;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        bool found = false;
-        for (size_t k = 0; k < sizeof names / sizeof names[0]; ++k)
-            if (strlen(names[k].name) == len && strncmp(p, names[k].name, len) == 0) {
-                m |= names[k].bit;
-                found = true;
-            }
-        if (!found)
-            return xs_err_set(err, XS_ERR_INVALID,
-                              "%s: unknown layer '%.*s' (known: beauty, albedo, normal, depth, "
-                              "samples, all)", field, (int)len, p);
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    *aovs = m;
-    return XS_OK;
-}
-
-void xs_options_pixel_settings(const xs_options *o, char *out, size_t n)
-{
-    snprintf(out, n, "aovs=%u filter=%s:%g clamp=%g mis=%d bvh=%d", (unsigned)o->aovs,
-             filter_names[o->filter], (double)o->filter_width, (double)o->clamp, o->mis, o->bvh);
-}
-
 /* Names that become file or directory names: letters, digits, '.', '_', '-',
  * not starting with '.', so nothing lands outside the output directory. */
-static xs_result parse_name(const char *flag, const char *v, char *out, size_t out_size,
-                            xs_err *err)
+xs_result xs_name_parse(const char *flag, const char *v, char *out, size_t out_size, xs_err *err)
 {
     size_t n = strlen(v);
     if (n == 0 || n >= out_size)
@@ -232,9 +156,9 @@ static xs_result parse_resolution(const char *flag, const char *v, xs_options *o
         return xs_err_set(err, XS_ERR_INVALID, "%s: expected WIDTHxHEIGHT, got '%s'", flag, v);
     memcpy(w, v, n);
     w[n] = '\0';
-    xs_result r = parse_int("--resolution (width)", w, 1, 32768, &o->width, err);
+    xs_result r = parse_int("--resolution (width)", w, 1, 32768, &o->render.width, err);
     if (r == XS_OK)
-        r = parse_int("--resolution (height)", x + 1, 1, 32768, &o->height, err);
+        r = parse_int("--resolution (height)", x + 1, 1, 32768, &o->render.height, err);
     return r;
 }
 
@@ -294,17 +218,6 @@ xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int 
     return XS_OK;
 }
 
-xs_result xs_backend_parse(const char *field, const char *val, int *backend, xs_err *err)
-{
-    static const char *names[] = {"auto", "cuda", "cpu"}; /* XS_BACKEND_* order */
-    for (int i = 0; i < 3; ++i)
-        if (strcmp(val, names[i]) == 0) {
-            *backend = i;
-            return XS_OK;
-        }
-    return xs_err_set(err, XS_ERR_INVALID, "%s: must be auto, cuda or cpu, got '%s'", field, val);
-}
-
 xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
 {
     bool have_positional = false;
@@ -322,7 +235,7 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             o->force = true;
             continue;
         }
-        if (strncmp(arg, "--", 2) != 0 && has_suffix(arg, ".json")) {
+        if (strncmp(arg, "--", 2) != 0 && xs_has_suffix(arg, ".json")) {
             if (!o->job_file[0])
                 return xs_err_set(err, XS_ERR_INVALID, "%s: job files are read by xisuan render itself", arg);
             continue; /* the job file, applied before parsing */
@@ -376,17 +289,17 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         else if (strcmp(flag, "--resolution") == 0)
             r = parse_resolution(flag, val, o, err), o->given |= XS_GIVEN_RES;
         else if (strcmp(flag, "--width") == 0)
-            r = parse_int(flag, val, 1, 32768, &o->width, err), o->given |= XS_GIVEN_RES;
+            r = parse_int(flag, val, 1, 32768, &o->render.width, err), o->given |= XS_GIVEN_RES;
         else if (strcmp(flag, "--height") == 0)
-            r = parse_int(flag, val, 1, 32768, &o->height, err), o->given |= XS_GIVEN_RES;
+            r = parse_int(flag, val, 1, 32768, &o->render.height, err), o->given |= XS_GIVEN_RES;
         else if (strcmp(flag, "--spp") == 0)
-            r = parse_int(flag, val, 1, 1 << 20, &o->spp, err), o->given |= XS_GIVEN_SPP;
+            r = parse_int(flag, val, 1, 1 << 20, &o->render.spp, err), o->given |= XS_GIVEN_SPP;
         else if (strcmp(flag, "--tile") == 0)
-            r = parse_int(flag, val, 8, 4096, &o->tile, err), o->given |= XS_GIVEN_TILE;
+            r = parse_int(flag, val, 8, 4096, &o->render.tile, err), o->given |= XS_GIVEN_TILE;
         else if (strcmp(flag, "--seed") == 0) {
             long s = 0;
             r = parse_long(flag, val, 0, 4294967295L, &s, err);
-            o->seed = (uint32_t)s;
+            o->render.seed = (uint32_t)s;
         } else if (strcmp(flag, "--frames") == 0) {
             r = xs_frames_parse(flag, val, o->frames, &o->frame_count, err);
             snprintf(o->frames_spec, sizeof o->frames_spec, "%s", val);
@@ -400,9 +313,9 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             else
                 memcpy(o->out_dir, val, n + 1);
         } else if (strcmp(flag, "--job") == 0)
-            r = parse_name(flag, val, o->job, sizeof o->job, err);
+            r = xs_name_parse(flag, val, o->job, sizeof o->job, err);
         else if (strcmp(flag, "--name") == 0)
-            r = parse_name(flag, val, o->name, sizeof o->name, err);
+            r = xs_name_parse(flag, val, o->name, sizeof o->name, err);
         else if (strcmp(flag, "--compression") == 0) {
             if (strcmp(val, "zip") == 0)
                 o->compression = XS_EXR_ZIP;
@@ -416,21 +329,21 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         } else if (strcmp(flag, "--zip-level") == 0)
             r = parse_int(flag, val, 0, 9, &o->zip_level, err);
         else if (strcmp(flag, "--threads") == 0)
-            r = parse_int(flag, val, 0, 1024, &o->threads, err);
+            r = parse_int(flag, val, 0, 1024, &o->render.threads, err);
         else if (strcmp(flag, "--max-bounces") == 0)
-            r = parse_int(flag, val, 0, 1024, &o->max_bounces, err), o->given |= XS_GIVEN_BOUNCES;
+            r = parse_int(flag, val, 0, 1024, &o->render.max_bounces, err), o->given |= XS_GIVEN_BOUNCES;
         else if (strcmp(flag, "--aovs") == 0)
-            r = xs_aovs_parse(flag, val, &o->aovs, err);
+            r = xs_aovs_parse(flag, val, &o->render.aovs, err);
         else if (strcmp(flag, "--filter") == 0)
-            r = parse_filter(flag, val, &o->filter, err);
+            r = xs_filter_parse(flag, val, &o->render.filter, err);
         else if (strcmp(flag, "--filter-width") == 0)
-            r = parse_float(flag, val, 0.5, 8.0, &o->filter_width, err);
+            r = parse_float(flag, val, 0.5, 8.0, &o->render.filter_width, err);
         else if (strcmp(flag, "--clamp") == 0)
-            r = parse_float(flag, val, 0.0, 1e30, &o->clamp, err);
+            r = parse_float(flag, val, 0.0, 1e30, &o->render.clamp, err);
         else if (strcmp(flag, "--backend") == 0)
-            r = xs_backend_parse(flag, val, &o->backend, err);
+            r = xs_backend_parse(flag, val, &o->render.backend, err);
         else if (strcmp(flag, "--gpu-slots") == 0)
-            r = parse_int(flag, val, 1, 8, &o->gpu_slots, err);
+            r = parse_int(flag, val, 1, 8, &o->render.gpu_slots, err);
         else if (strcmp(flag, "--bind") == 0) {
             if (strcmp(val, "auto") == 0)
                 o->bind = true;
@@ -439,16 +352,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             else
                 r = xs_err_set(err, XS_ERR_INVALID, "--bind: must be auto or none, got '%s'", val);
         }
-        else if (strcmp(flag, "--mis") == 0) {
-            if (strcmp(val, "on") == 0)
-                o->mis = XS_MIS_ON;
-            else if (strcmp(val, "bsdf") == 0)
-                o->mis = XS_MIS_BSDF_ONLY;
-            else if (strcmp(val, "light") == 0)
-                o->mis = XS_MIS_LIGHT_ONLY;
-            else
-                r = xs_err_set(err, XS_ERR_INVALID, "--mis: must be on, bsdf or light, got '%s'", val);
-        }
+        else if (strcmp(flag, "--mis") == 0)
+            r = xs_mis_parse(flag, val, &o->render.mis, err);
         else if (strcmp(flag, "--pkg-max-entry-mib") == 0 || strcmp(flag, "--pkg-max-total-mib") == 0) {
             long mib = 0;
             r = parse_long(flag, val, 1, 1L << 24, &mib, err);
@@ -486,7 +391,7 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             o->pkg_limits.max_ratio = (double)ratio;
         }
         else if (strcmp(flag, "--bvh") == 0)
-            r = parse_bvh(flag, val, &o->bvh, err);
+            r = xs_bvh_parse(flag, val, &o->render.bvh, err);
         else if (strcmp(flag, "--prefetch") == 0)
             r = parse_int(flag, val, 1, 64, &o->prefetch, err), o->given |= XS_GIVEN_PREFETCH;
         else if (strcmp(flag, "--kernel") == 0) {
@@ -501,8 +406,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         if (r != XS_OK)
             return r;
     }
-    bool is_path = has_suffix(o->scene, ".tar.zst") || has_suffix(o->scene, ".gltf") ||
-                   has_suffix(o->scene, ".glb");
+    bool is_path = xs_has_suffix(o->scene, ".tar.zst") || xs_has_suffix(o->scene, ".gltf") ||
+                   xs_has_suffix(o->scene, ".glb");
     if (!is_path && strcmp(o->scene, "cornell") != 0)
         return xs_err_set(err, XS_ERR_INVALID,
                           "--scene: '%s' is neither a built-in scene (cornell) nor a .tar.zst, "
@@ -518,9 +423,9 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         name_from_scene(o->scene, o->job, sizeof o->job);
     if (o->name[0] == '\0')
         name_from_scene(o->scene, o->name, sizeof o->name);
-    if ((long)o->width * (long)o->height > (1L << 28))
-        return xs_err_set(err, XS_ERR_INVALID, "--resolution: %dx%d exceeds 2^28 pixels", o->width,
-                          o->height);
+    if ((long)o->render.width * (long)o->render.height > (1L << 28))
+        return xs_err_set(err, XS_ERR_INVALID, "--resolution: %dx%d exceeds 2^28 pixels", o->render.width,
+                          o->render.height);
     return XS_OK;
 }
 
@@ -612,212 +517,3 @@ void xs_options_print_help(FILE *f)
         f);
 }
 
-/* ---- job files ---------------------------------------------------------------- */
-
-static xs_result job_fail(xs_err *err, const char *label, const char *field, const char *why)
-{
-    return xs_err_set(err, XS_ERR_INVALID, "%s: %s: %s", label, field, why);
-}
-
-static xs_result job_int(const cJSON *o, const char *key, const char *label, const char *field,
-                         long lo, long hi, int *out, xs_err *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return XS_OK;
-    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < lo ||
-        v->valuedouble > hi) {
-        char why[96];
-        snprintf(why, sizeof why, "must be an integer in [%ld, %ld]", lo, hi);
-        return job_fail(err, label, field, why);
-    }
-    *out = (int)v->valuedouble;
-    return XS_OK;
-}
-
-static xs_result job_float(const cJSON *o, const char *key, const char *label, const char *field,
-                           double lo, double hi, float *out, xs_err *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return XS_OK;
-    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
-        char why[96];
-        snprintf(why, sizeof why, "must be a number in [%g, %g]", lo, hi);
-        return job_fail(err, label, field, why);
-    }
-    *out = (float)v->valuedouble;
-    return XS_OK;
-}
-
-static xs_result job_str(const cJSON *o, const char *key, const char *label, char *out, size_t n,
-                         bool is_name, xs_err *err)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v)
-        return XS_OK;
-    if (!cJSON_IsString(v) || !v->valuestring[0] || strlen(v->valuestring) >= n)
-        return job_fail(err, label, key, "must be a non-empty string");
-    if (is_name) {
-        xs_err ne;
-        char flag[80];
-        snprintf(flag, sizeof flag, "%s: %s", label, key);
-        if (parse_name(flag, v->valuestring, out, n, &ne) != XS_OK)
-            return xs_err_set(err, XS_ERR_INVALID, "%s", ne.msg);
-        return XS_OK;
-    }
-    snprintf(out, n, "%s", v->valuestring);
-    return XS_OK;
-}
-
-#define JTRY(x)                                                                                \
-    do {                                                                                       \
-        xs_result r_ = (x);                                                                    \
-        if (r_ != XS_OK) {                                                                     \
-            cJSON_Delete(root);                                                                \
-            return r_;                                                                         \
-        }                                                                                      \
-    } while (0)
-
-xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir,
-                               const char *json, size_t len, xs_err *err)
-{
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root || !cJSON_IsObject(root)) {
-        cJSON_Delete(root);
-        return xs_err_set(err, XS_ERR_INVALID, "%s: not a JSON object", label);
-    }
-    static const char *const keys[] = {"schema", "package", "frames", "output", "job", "name",
-                                       "aovs", "compression", "render", "retries",
-                                       "stall_timeout_s", "grace_s", "comment", NULL};
-    const char *unknown = xs_json_unknown_key(root, keys);
-    if (unknown)
-        JTRY(job_fail(err, label, unknown, "unknown field"));
-    int schema = 0;
-    JTRY(job_int(root, "schema", label, "schema", 1, 1, &schema, err));
-    if (schema != 1)
-        JTRY(job_fail(err, label, "schema", "missing (expected 1)"));
-    const cJSON *pkg = cJSON_GetObjectItemCaseSensitive(root, "package");
-    if (!cJSON_IsString(pkg) || !pkg->valuestring[0])
-        JTRY(job_fail(err, label, "package", "missing (a .tar.zst, .gltf, .glb or a built-in scene)"));
-    const char *pv = pkg->valuestring;
-    bool is_path = has_suffix(pv, ".tar.zst") || has_suffix(pv, ".gltf") || has_suffix(pv, ".glb");
-    int k = is_path && pv[0] != '/' && dir && dir[0]
-                ? snprintf(o->scene, sizeof o->scene, "%s/%s", dir, pv)
-                : snprintf(o->scene, sizeof o->scene, "%s", pv);
-    if (k < 0 || (size_t)k >= sizeof o->scene)
-        JTRY(job_fail(err, label, "package", "path too long"));
-    const cJSON *fr = cJSON_GetObjectItemCaseSensitive(root, "frames");
-    if (fr) {
-        if (!cJSON_IsString(fr))
-            JTRY(job_fail(err, label, "frames", "must be a string such as \"1001-1096x2,1100\""));
-        char field[600];
-        snprintf(field, sizeof field, "%s: frames", label);
-        JTRY(xs_frames_parse(field, fr->valuestring, o->frames, &o->frame_count, err));
-        snprintf(o->frames_spec, sizeof o->frames_spec, "%s", fr->valuestring);
-        o->given |= XS_GIVEN_FRAMES;
-    }
-    JTRY(job_str(root, "output", label, o->out_dir, sizeof o->out_dir - 256, false, err));
-    JTRY(job_str(root, "job", label, o->job, sizeof o->job, true, err));
-    JTRY(job_str(root, "name", label, o->name, sizeof o->name, true, err));
-    const cJSON *aovs = cJSON_GetObjectItemCaseSensitive(root, "aovs");
-    if (aovs) {
-        if (!cJSON_IsArray(aovs))
-            JTRY(job_fail(err, label, "aovs", "must be an array of names"));
-        o->aovs = 0;
-        for (const cJSON *a = aovs->child; a; a = a->next) {
-            uint32_t one = 0;
-            char f[128];
-            snprintf(f, sizeof f, "%s: aovs", label);
-            if (!cJSON_IsString(a))
-                JTRY(job_fail(err, label, "aovs", "must be an array of names"));
-            JTRY(xs_aovs_parse(f, a->valuestring, &one, err));
-            o->aovs |= one;
-        }
-    }
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, "compression");
-    if (c) {
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(c, "type");
-        if (!cJSON_IsObject(c) || !cJSON_IsString(t))
-            JTRY(job_fail(err, label, "compression", "must be {\"type\": \"zip\"|\"piz\"|\"none\", \"level\": N}"));
-        if (strcmp(t->valuestring, "zip") == 0)
-            o->compression = XS_EXR_ZIP;
-        else if (strcmp(t->valuestring, "piz") == 0)
-            o->compression = XS_EXR_PIZ;
-        else if (strcmp(t->valuestring, "none") == 0)
-            o->compression = XS_EXR_NONE;
-        else
-            JTRY(job_fail(err, label, "compression.type", "must be zip, piz or none"));
-        JTRY(job_int(c, "level", label, "compression.level", 0, 9, &o->zip_level, err));
-    }
-    const cJSON *ren = cJSON_GetObjectItemCaseSensitive(root, "render");
-    if (ren) {
-        static const char *const rk[] = {"resolution", "spp", "tile", "max_bounces", "seed",
-                                         "filter", "filter_width", "clamp", "bvh", NULL};
-        const char *bad = xs_json_unknown_key(ren, rk);
-        if (bad) {
-            char f[128];
-            snprintf(f, sizeof f, "render.%s", bad);
-            JTRY(job_fail(err, label, f, "unknown field"));
-        }
-        const cJSON *res = cJSON_GetObjectItemCaseSensitive(ren, "resolution");
-        if (res) {
-            const cJSON *w = cJSON_GetArrayItem(res, 0), *h = cJSON_GetArrayItem(res, 1);
-            if (!cJSON_IsArray(res) || cJSON_GetArraySize(res) != 2 || !cJSON_IsNumber(w) ||
-                !cJSON_IsNumber(h) || w->valuedouble < 1 || w->valuedouble > 32768 ||
-                h->valuedouble < 1 || h->valuedouble > 32768 ||
-                w->valuedouble != floor(w->valuedouble) || h->valuedouble != floor(h->valuedouble))
-                JTRY(job_fail(err, label, "render.resolution", "must be [width, height], each an integer in [1, 32768]"));
-            o->width = (int)w->valuedouble;
-            o->height = (int)h->valuedouble;
-            o->given |= XS_GIVEN_RES;
-        }
-        if (cJSON_GetObjectItemCaseSensitive(ren, "spp"))
-            o->given |= XS_GIVEN_SPP;
-        if (cJSON_GetObjectItemCaseSensitive(ren, "tile"))
-            o->given |= XS_GIVEN_TILE;
-        if (cJSON_GetObjectItemCaseSensitive(ren, "max_bounces"))
-            o->given |= XS_GIVEN_BOUNCES;
-        JTRY(job_int(ren, "spp", label, "render.spp", 1, 1 << 20, &o->spp, err));
-        JTRY(job_int(ren, "tile", label, "render.tile", 8, 4096, &o->tile, err));
-        JTRY(job_int(ren, "max_bounces", label, "render.max_bounces", 0, 1024, &o->max_bounces, err));
-        const cJSON *fk = cJSON_GetObjectItemCaseSensitive(ren, "filter");
-        if (fk) {
-            char f[128];
-            snprintf(f, sizeof f, "%s: render.filter", label);
-            if (!cJSON_IsString(fk))
-                JTRY(job_fail(err, label, "render.filter", "must be box, tent, gaussian or blackman-harris"));
-            JTRY(parse_filter(f, fk->valuestring, &o->filter, err));
-        }
-        JTRY(job_float(ren, "filter_width", label, "render.filter_width", 0.5, 8.0, &o->filter_width, err));
-        JTRY(job_float(ren, "clamp", label, "render.clamp", 0.0, 1e30, &o->clamp, err));
-        const cJSON *bk = cJSON_GetObjectItemCaseSensitive(ren, "bvh");
-        if (bk) {
-            char f[128];
-            snprintf(f, sizeof f, "%s: render.bvh", label);
-            if (!cJSON_IsString(bk))
-                JTRY(job_fail(err, label, "render.bvh", "must be auto, binned or clustered"));
-            JTRY(parse_bvh(f, bk->valuestring, &o->bvh, err));
-        }
-        const cJSON *seed = cJSON_GetObjectItemCaseSensitive(ren, "seed");
-        if (seed) {
-            if (!cJSON_IsNumber(seed) || seed->valuedouble < 0 || seed->valuedouble > 4294967295.0 ||
-                seed->valuedouble != floor(seed->valuedouble))
-                JTRY(job_fail(err, label, "render.seed", "must be an integer in [0, 4294967295]"));
-            o->seed = (uint32_t)seed->valuedouble;
-        }
-    }
-    JTRY(job_int(root, "retries", label, "retries", 0, 100, &o->retries, err));
-    int sec = 0;
-    if (cJSON_GetObjectItemCaseSensitive(root, "stall_timeout_s")) {
-        JTRY(job_int(root, "stall_timeout_s", label, "stall_timeout_s", 1, 1 << 24, &sec, err));
-        o->stall_timeout_s = sec;
-    }
-    if (cJSON_GetObjectItemCaseSensitive(root, "grace_s")) {
-        JTRY(job_int(root, "grace_s", label, "grace_s", 1, 1 << 24, &sec, err));
-        o->grace_s = sec;
-    }
-    snprintf(o->job_file, sizeof o->job_file, "%s", label);
-    cJSON_Delete(root);
-    return XS_OK;
-}

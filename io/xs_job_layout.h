@@ -1,0 +1,47 @@
+/* The job folder: where every file of a job lives, in one place.
+ *
+ *   OUT/JOB/NAME.FFFF.exr                 a frame (and NAME.FFFF.png, its preview)
+ *   OUT/JOB/tiles/FFFF/xXXXX_yYYYY.exr    a tile, by its column and row in the grid
+ *   OUT/JOB/journal                       committed tiles and frames (xs_journal.h)
+ *   OUT/JOB/events.jsonl                  the event log (xs_events.h)
+ *
+ * docs/output.md describes the layout for users. The scheduler, the workers
+ * and the EXR assembler all name files through these functions.
+ */
+#ifndef XS_JOB_LAYOUT_H
+#define XS_JOB_LAYOUT_H
+
+#include <stddef.h>
+
+#include "io/xs_file.h"
+#include "io/xs_result.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xs_job_layout {
+    char dir[XS_PATH_MAX]; /* OUT/JOB */
+    char name[64];         /* the frame files' base name */
+    int tiles_x;           /* tiles per row of the frame's grid */
+} xs_job_layout;
+
+/* Fills l for the job folder out_dir/job; fails when the paths would not fit. */
+xs_result xs_job_layout_init(xs_job_layout *l, const char *out_dir, const char *job,
+                             const char *name, int tiles_x, xs_err *err);
+/* OUT/JOB/NAME.FFFF.ext */
+xs_result xs_job_frame_path(const xs_job_layout *l, int frame, const char *ext, char *out, size_t n,
+                            xs_err *err);
+/* OUT/JOB/tiles/FFFF */
+xs_result xs_job_tile_dir(const xs_job_layout *l, int frame, char *out, size_t n, xs_err *err);
+/* OUT/JOB/tiles/FFFF/xXXXX_yYYYY.exr for tile index `tile` (row-major). */
+xs_result xs_job_tile_path(const xs_job_layout *l, int frame, int tile, char *out, size_t n,
+                           xs_err *err);
+/* OUT/JOB/file ("journal", "events.jsonl"). */
+xs_result xs_job_file_path(const xs_job_layout *l, const char *file, char *out, size_t n,
+                           xs_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,73 @@
+/* Rank 0's bookkeeping of a run: per-rank statistics, the journal of
+ * committed tiles and assembled frames, the event log, the progress line and
+ * the summary. Used by the one driver loop (scheduler/driver.c) whether the
+ * workers are MPI ranks or rank 0 itself. Rank 0 never reads pixels here:
+ * checksums arrive with the workers' results. One thread at a time.
+ */
+#ifndef XS_REPORT_H
+#define XS_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io/xs_events.h"
+#include "io/xs_journal.h"
+#include "io/xs_result.h"
+#include "scheduler/xs_job.h"
+#include "scheduler/xs_protocol.h"
+#include "scheduler/xs_sched.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct xs_rank_stats {
+    int64_t tiles, assemblies, failures;
+    double busy_s, samples;
+    xs_counters counters;
+} xs_rank_stats;
+
+typedef struct xs_job_report {
+    const xs_job *job;    /* borrowed */
+    int ranks;            /* stats per rank (index = rank) */
+    xs_rank_stats *per_rank;
+    double t_start;
+    int64_t messages;
+    double sched_busy_s;  /* rank 0 handling messages (receive to answers sent) */
+    xs_journal *journal;  /* owned; NULL for the empty kernel */
+    xs_events *events;    /* owned */
+    int64_t rendered, kept; /* tiles */
+    double last_progress;
+    double progress_interval;
+    bool tty;
+    bool progress_off;
+    bool progress_shown;
+    bool journal_failed;   /* the journal could not be written: the job stopped */
+    bool gave_up_inflight; /* drained past the grace period with work in flight */
+    int silent_workers;    /* at the end: ranks given up on */
+} xs_job_report;
+
+/* Sets up the report of job over `ranks` ranks and opens the job's journal
+ * and event log (xs_job_open_files). */
+xs_result xs_report_open(xs_job_report *r, const xs_job *job, int ranks, xs_err *err);
+/* Closes the journal and event log and frees the statistics (accepts a
+ * zeroed report). */
+void xs_report_close(xs_job_report *r);
+/* XS_PROGRESS_* mode and the interval of plain lines. */
+void xs_report_set_progress(xs_job_report *r, int mode, double interval);
+/* Records a finished item: statistics, journal (a failure to journal is
+ * returned: the job must stop), events. */
+xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it,
+                         const xs_item_report *rep, bool ok, const char *text, xs_err *err);
+void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it);
+/* The journal checksum the ASSIGN of it should carry (0 when none). */
+uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_work_item *it);
+/* Prints the progress line when its interval has passed (or always with force). */
+void xs_report_progress(xs_job_report *r, const xs_sched *s, bool force);
+/* The summary: totals, the per-rank table, the job_summary event. */
+void xs_report_print(const xs_job_report *r, const xs_sched *s, xs_sched_state st, int workers);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
