@@ -283,12 +283,12 @@ int main(int argc, char **argv)
     double t0 = now();
     double load_s = 0.0;
     if (xs_is_scene_path(scene)) {
-        xs_pkg_limits lim;
-        xs_pkg_limits_default(&lim);
+        xs_scene_limits lim;
+        xs_scene_limits_default(&lim);
         unsigned char *bytes = NULL;
         size_t len = 0;
         xs_scene_input *in = NULL;
-        if (xs_scene_input_load(scene, &lim, NULL, &bytes, &len, &in, &err) != XS_OK) {
+        if (xs_scene_input_load(scene, &lim, &bytes, &len, &in, &err) != XS_OK) {
             fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
             return 2;
         }

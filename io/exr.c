@@ -12,6 +12,8 @@
 #include "io/xs_exr.h"
 #include "io/xs_file.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +28,8 @@ typedef struct exr_msgbuf {
     char msg[512];
     const unsigned char *mem;
     size_t mem_len;
+    int fd;          /* the file being written, -1: none */
+    int write_errno; /* why a write failed (ENOSPC, EIO, ...), 0: none */
 } exr_msgbuf;
 
 static int64_t mem_read(exr_const_context_t ctxt, void *user, void *buf, uint64_t sz,
@@ -68,6 +72,8 @@ static exr_context_initializer_t exr_init(exr_msgbuf *buf)
     buf->msg[0] = '\0';
     buf->mem = NULL;
     buf->mem_len = 0;
+    buf->fd = -1;
+    buf->write_errno = 0;
     init.error_handler_fn = exr_error_cb;
     init.user_data = buf;
     return init;
@@ -76,8 +82,58 @@ static exr_context_initializer_t exr_init(exr_msgbuf *buf)
 static xs_result exr_fail(xs_err *err, const char *path, const char *what, exr_result_t rc,
                           const exr_msgbuf *buf)
 {
+    if (buf->write_errno) /* the operating system's reason (a full disk), not the library's */
+        return xs_err_set(err, XS_ERR_IO, "%s: %s: %s", path, what, strerror(buf->write_errno));
     return xs_err_set(err, XS_ERR_EXR, "%s: %s: %s", path, what,
                       buf->msg[0] ? buf->msg : exr_get_default_error_message(rc));
+}
+
+/* Writes for OpenEXR Core into our own descriptor, so that a failed write
+ * keeps its errno (OpenEXR's own stream reports only "Error writing"). */
+static int64_t file_write(exr_const_context_t ctxt, void *user, const void *buffer, uint64_t sz,
+                          uint64_t offset, exr_stream_error_func_ptr_t error_cb)
+{
+    exr_msgbuf *b = (exr_msgbuf *)user;
+    uint64_t done = 0;
+    while (done < sz) {
+        ssize_t k = pwrite(b->fd, (const unsigned char *)buffer + done, (size_t)(sz - done),
+                           (off_t)(offset + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            b->write_errno = k < 0 ? errno : EIO;
+            if (error_cb)
+                error_cb(ctxt, EXR_ERR_WRITE_IO, "%s", strerror(b->write_errno));
+            return -1;
+        }
+        done += (uint64_t)k;
+    }
+    return (int64_t)sz;
+}
+
+/* Creates tmp and starts an OpenEXR write context on it through file_write. */
+static exr_result_t start_write(exr_context_t *ctxt, const char *tmp, exr_msgbuf *mb,
+                                exr_context_initializer_t *init)
+{
+    mb->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (mb->fd < 0) {
+        mb->write_errno = errno;
+        return EXR_ERR_FILE_ACCESS;
+    }
+    init->write_fn = file_write;
+    return exr_start_write(ctxt, tmp, EXR_WRITE_FILE_DIRECTLY, init);
+}
+
+/* Ends a write context and closes the file (after a failure too). */
+static exr_result_t finish_write(exr_context_t *ctxt, exr_msgbuf *mb)
+{
+    exr_result_t rc = *ctxt ? exr_finish(ctxt) : EXR_ERR_SUCCESS;
+    if (mb->fd >= 0 && close(mb->fd) != 0 && rc == EXR_ERR_SUCCESS) {
+        mb->write_errno = errno;
+        rc = EXR_ERR_WRITE_IO;
+    }
+    mb->fd = -1;
+    return rc;
 }
 
 #define EXR_TRY(call, what)                                                                    \
@@ -176,7 +232,7 @@ xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x
     int enc_live = 0;
     exr_attr_box2i_t dw = {.min = {.x = x0, .y = y0}, .max = {.x = x0 + w - 1, .y = y0 + h - 1}};
 
-    EXR_TRY(exr_start_write(&ctxt, tmp, EXR_WRITE_FILE_DIRECTLY, &init), "cannot create file");
+    EXR_TRY(start_write(&ctxt, tmp, &mb, &init), "cannot create file");
     EXR_TRY(define_part(ctxt, layout, dw), "cannot define header");
     EXR_TRY(exr_write_header(ctxt), "cannot write header");
 
@@ -201,14 +257,13 @@ xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x
     EXR_TRY(exr_encoding_run(ctxt, 0, &enc), "cannot encode tile");
     exr_encoding_destroy(ctxt, &enc);
     enc_live = 0;
-    EXR_TRY(exr_finish(&ctxt), "cannot finish file");
+    EXR_TRY(finish_write(&ctxt, &mb), "cannot finish file");
     return xs_commit_file(tmp, path, err);
 
 fail:
     if (enc_live)
         exr_encoding_destroy(ctxt, &enc);
-    if (ctxt)
-        exr_finish(&ctxt); /* EXR_WRITE_FILE_DIRECTLY removes the file on error */
+    finish_write(&ctxt, &mb);
     unlink(tmp);
     return result;
 }
@@ -279,7 +334,8 @@ fail:
 }
 
 xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
-                                const xs_job_layout *job, int frame, xs_err *err)
+                                const xs_job_layout *job, int frame, uint64_t *size, uint64_t *hash,
+                                xs_err *err)
 {
     xs_result result = check_layout(path, layout, err);
     if (result != XS_OK)
@@ -296,7 +352,7 @@ xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
     exr_context_t ctxt = NULL;
     exr_attr_box2i_t dw = {.min = {.x = 0, .y = 0},
                            .max = {.x = layout->frame_width - 1, .y = layout->frame_height - 1}};
-    EXR_TRY(exr_start_write(&ctxt, tmp, EXR_WRITE_FILE_DIRECTLY, &init), "cannot create file");
+    EXR_TRY(start_write(&ctxt, tmp, &mb, &init), "cannot create file");
     EXR_TRY(define_part(ctxt, layout, dw), "cannot define header");
     EXR_TRY(exr_write_header(ctxt), "cannot write header");
 
@@ -307,12 +363,14 @@ xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
             const int h = (y0 + T <= layout->frame_height) ? T : layout->frame_height - y0;
             char tp[XS_PATH_MAX];
             void *chunk = NULL;
-            uint64_t size = 0;
+            uint64_t chunk_size = 0;
             if ((result = xs_job_tile_path(job, frame, ty * ntx + tx, tp, sizeof tp, err)) != XS_OK)
                 goto fail;
-            if ((result = read_tile_chunk(tp, layout, x0, y0, w, h, &chunk, &size, err)) != XS_OK)
+            result = read_tile_chunk(tp, layout, x0, y0, w, h, &chunk, &chunk_size, err);
+            current_msgbuf = &mb; /* the tile's read had its own */
+            if (result != XS_OK)
                 goto fail;
-            exr_result_t rc = exr_write_tile_chunk(ctxt, 0, tx, ty, 0, 0, chunk, size);
+            exr_result_t rc = exr_write_tile_chunk(ctxt, 0, tx, ty, 0, 0, chunk, chunk_size);
             free(chunk);
             if (rc != EXR_ERR_SUCCESS) {
                 result = exr_fail(err, path, "cannot write tile chunk", rc, &mb);
@@ -320,11 +378,15 @@ xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
             }
         }
     }
-    EXR_TRY(exr_finish(&ctxt), "cannot finish file");
+    EXR_TRY(finish_write(&ctxt, &mb), "cannot finish file");
+    /* the file's own bytes, from the page cache, before it is made durable */
+    if ((result = xs_file_hash(tmp, size, hash, err)) != XS_OK) {
+        unlink(tmp);
+        return result;
+    }
     return xs_commit_file(tmp, path, err);
 fail:
-    if (ctxt)
-        exr_finish(&ctxt);
+    finish_write(&ctxt, &mb);
     unlink(tmp);
     return result;
 }
@@ -332,8 +394,8 @@ fail:
 /* Reads the channels `names` (n of them) into records of n floats; missing
  * channels are 0 (A: 1). required: how many leading names must be present. */
 static xs_result read_channels(const char *path, const unsigned char *mem, size_t mem_len,
-                               const char *const *names, int n, int required, xs_image *out,
-                               xs_err *err)
+                               const char *const *names, int n, int required, uint64_t max_pixels,
+                               xs_image *out, xs_err *err)
 {
     xs_result result = XS_OK;
     memset(out, 0, sizeof *out);
@@ -362,6 +424,13 @@ static xs_result read_channels(const char *path, const unsigned char *mem, size_
     if (W < 1 || H < 1 || W * H > (int64_t)1 << 31) {
         result = xs_err_set(err, XS_ERR_INVALID, "%s: dataWindow: unsupported size %lldx%lld",
                             path, (long long)W, (long long)H);
+        goto fail;
+    }
+    if (max_pixels && (uint64_t)(W * H) > max_pixels) {
+        result = xs_err_set(err, XS_ERR_INVALID,
+                            "%s: dataWindow: %lldx%lld pixels (%.1f Mpixels) exceeds the limit of "
+                            "%.1f Mpixels", path, (long long)W, (long long)H, (double)(W * H) * 1e-6,
+                            (double)max_pixels * 1e-6);
         goto fail;
     }
     pix = malloc((size_t)(W * H) * (size_t)n * sizeof(float));
@@ -457,17 +526,26 @@ static const char *const rgba_names[4] = {"R", "G", "B", "A"};
 
 xs_result xs_exr_read_rgba(const char *path, xs_image *out, xs_err *err)
 {
-    return read_channels(path, NULL, 0, rgba_names, 4, 3, out, err);
+    return read_channels(path, NULL, 0, rgba_names, 4, 3, 0, out, err);
 }
 
-xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t len, xs_image *out,
-                                  xs_err *err)
+xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t len,
+                                  uint64_t max_pixels, xs_image *out, xs_err *err)
 {
-    return read_channels(label, (const unsigned char *)data, len, rgba_names, 4, 3, out, err);
+    return read_channels(label, (const unsigned char *)data, len, rgba_names, 4, 3, max_pixels, out,
+                         err);
 }
 
 xs_result xs_exr_read_record(const char *path, const char *const *channels, int channel_count,
                              xs_image *out, xs_err *err)
 {
-    return read_channels(path, NULL, 0, channels, channel_count, channel_count, out, err);
+    return read_channels(path, NULL, 0, channels, channel_count, channel_count, 0, out, err);
+}
+
+xs_result xs_exr_read_record_memory(const char *label, const void *data, size_t len,
+                                    const char *const *channels, int channel_count, xs_image *out,
+                                    xs_err *err)
+{
+    return read_channels(label, (const unsigned char *)data, len, channels, channel_count,
+                         channel_count, 1u << 24, out, err);
 }

@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 xs_result xs_path_join(char *out, size_t out_size, const char *a, const char *b, xs_err *err)
 {
     size_t la = strlen(a);
@@ -142,15 +144,25 @@ xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char *
 {
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO (or a device) opens at once instead of waiting for
+     * a writer, and is refused below; reads of a regular file never block */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         return xs_err_set(err, XS_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
         close(fd);
-        return xs_err_set(err, XS_ERR_INVALID, "%s: not a regular file", path);
+        return xs_err_set(err, XS_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        const char *what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory"
+                           : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                           : S_ISSOCK(st.st_mode) ? "a socket" : "something else";
+        close(fd);
+        return xs_err_set(err, XS_ERR_INVALID, "%s: is %s, not a regular file", path, what);
     }
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
@@ -254,4 +266,49 @@ xs_result xs_path_normalize(const char *path, char *out, size_t out_size, xs_err
         return xs_err_set(err, XS_ERR_INVALID, "path '%s' names no file", path);
     out[o] = '\0';
     return XS_OK;
+}
+
+xs_result xs_file_hash(const char *path, uint64_t *size, uint64_t *hash, xs_err *err)
+{
+    *size = 0;
+    *hash = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        int e = errno;
+        return xs_err_set(err, XS_ERR_IO, "%s: cannot open: %s", path, strerror(e));
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return xs_err_set(err, XS_ERR_INVALID, "%s: not a regular file", path);
+    }
+    XXH3_state_t *state = XXH3_createState();
+    enum { CHUNK = 1 << 20 };
+    unsigned char *buf = malloc(CHUNK);
+    xs_result r = state && buf && XXH3_64bits_reset(state) == XXH_OK
+                      ? XS_OK
+                      : xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
+    uint64_t total = 0;
+    while (r == XS_OK) {
+        ssize_t k = read(fd, buf, CHUNK);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0) {
+            int e = errno;
+            r = xs_err_set(err, XS_ERR_IO, "%s: read failed: %s", path, strerror(e));
+            break;
+        }
+        if (k == 0)
+            break;
+        XXH3_64bits_update(state, buf, (size_t)k);
+        total += (uint64_t)k;
+    }
+    if (r == XS_OK) {
+        *size = total;
+        *hash = XXH3_64bits_digest(state);
+    }
+    XXH3_freeState(state);
+    free(buf);
+    close(fd);
+    return r;
 }

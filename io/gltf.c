@@ -17,10 +17,20 @@
 
 void xs_gltf_limits_default(xs_gltf_limits *l)
 {
-    l->max_triangles = 1ull << 31;
-    l->max_image_pixels = 1ull << 28;
+    l->max_triangles = 1ull << 28;
+    l->max_image_pixels = 1ull << 27;
+    l->max_texture_bytes = 8ull << 30;
+    l->max_nodes = 1ull << 24;
+    l->max_instances = 1ull << 24;
     l->max_node_depth = 256;
 }
+
+/* A top-level array's elements, indexed once (cJSON's own lookup by index
+ * walks the list, which made every per-element lookup linear). */
+typedef struct jarr {
+    const cJSON **v;
+    int n;
+} jarr;
 
 typedef struct loader {
     const char *label;
@@ -38,6 +48,9 @@ typedef struct loader {
     unsigned char **buf_owned;
     xs_gltf_scene *s;
     unsigned char *node_state; /* 0 unvisited, 1 on the path, 2 done */
+    jarr nodes, accessors, views, meshes, cameras, images, textures, samplers, materials, lights;
+    uint8_t *texture_used;     /* per texture: a material refers to it */
+    int instance_cap, camera_cap, light_cap;
 } loader;
 
 static xs_result bad(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -62,6 +75,25 @@ static const cJSON *arr(const cJSON *o, const char *k)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsArray(a) ? a : NULL;
+}
+
+/* Indexes array a (may be NULL: empty) into out. */
+static xs_result index_array(loader *L, const cJSON *a, jarr *out)
+{
+    out->n = 0;
+    out->v = NULL;
+    if (!a)
+        return XS_OK;
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, a) ++n;
+    if (n == 0)
+        return XS_OK;
+    out->v = malloc((size_t)n * sizeof *out->v);
+    if (!out->v)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+    cJSON_ArrayForEach(it, a) out->v[out->n++] = it;
+    return XS_OK;
 }
 
 /* An optional integer index into an array of n; -1 when absent. */
@@ -104,11 +136,12 @@ static xs_result get_nums(loader *L, const cJSON *o, const char *k, int n, float
         return XS_OK;
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
         return bad(L, "%s.%s: expected %d numbers", what, k, n);
-    for (int i = 0; i < n; ++i) {
-        const cJSON *x = cJSON_GetArrayItem(v, i);
+    int i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, v) {
         if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || fabs(x->valuedouble) > FLT_MAX)
             return bad(L, "%s.%s: expected %d finite numbers", what, k, n);
-        out[i] = (float)x->valuedouble;
+        out[i++] = (float)x->valuedouble;
     }
     return XS_OK;
 }
@@ -198,20 +231,34 @@ static xs_result fetch_uri(loader *L, const char *uri, const unsigned char **dat
     return XS_OK;
 }
 
+static xs_result load_buffer(loader *L, const cJSON *b, int i);
+
 static xs_result load_buffers(loader *L)
 {
-    const cJSON *bufs = arr(L->root, "buffers");
-    int n = bufs ? cJSON_GetArraySize(bufs) : 0;
+    jarr bufs;
+    TRY(index_array(L, arr(L->root, "buffers"), &bufs));
+    int n = bufs.n;
     L->buffer_count = n;
     if (n == 0)
         return XS_OK;
     L->buf = calloc((size_t)n, sizeof *L->buf);
     L->buf_len = calloc((size_t)n, sizeof *L->buf_len);
     L->buf_owned = calloc((size_t)n, sizeof *L->buf_owned);
-    if (!L->buf || !L->buf_len || !L->buf_owned)
+    if (!L->buf || !L->buf_len || !L->buf_owned) {
+        free(bufs.v);
         return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
-    for (int i = 0; i < n; ++i) {
-        const cJSON *b = cJSON_GetArrayItem(bufs, i);
+    }
+    xs_result r = XS_OK;
+    for (int i = 0; i < n && r == XS_OK; ++i)
+        r = load_buffer(L, bufs.v[i], i);
+    free(bufs.v);
+    return r;
+}
+
+/* buffers[i]: the GLB chunk, a data: URI or a file. */
+static xs_result load_buffer(loader *L, const cJSON *b, int i)
+{
+    {
         char what[64];
         snprintf(what, sizeof what, "buffers[%d]", i);
         const cJSON *bl = cJSON_GetObjectItemCaseSensitive(b, "byteLength");
@@ -243,11 +290,10 @@ static xs_result load_buffers(loader *L)
 static xs_result view(loader *L, int idx, const unsigned char **base, size_t *len, int *stride,
                       const char *what)
 {
-    const cJSON *views = arr(L->root, "bufferViews");
-    int n = views ? cJSON_GetArraySize(views) : 0;
+    int n = L->views.n;
     if (idx < 0 || idx >= n)
         return bad(L, "%s: bufferView %d out of range (%d available)", what, idx, n);
-    const cJSON *v = cJSON_GetArrayItem(views, idx);
+    const cJSON *v = L->views.v[idx];
     int b = -1;
     char w[96];
     snprintf(w, sizeof w, "bufferViews[%d]", idx);
@@ -300,11 +346,10 @@ static int comp_size(int c)
 
 static xs_result accessor(loader *L, int idx, const char *what, acc *a)
 {
-    const cJSON *accs = arr(L->root, "accessors");
-    int n = accs ? cJSON_GetArraySize(accs) : 0;
+    int n = L->accessors.n;
     if (idx < 0 || idx >= n)
         return bad(L, "%s: accessor %d out of range (%d available)", what, idx, n);
-    const cJSON *o = cJSON_GetArrayItem(accs, idx);
+    const cJSON *o = L->accessors.v[idx];
     char w[96];
     snprintf(w, sizeof w, "accessors[%d]", idx);
     if (cJSON_GetObjectItemCaseSensitive(o, "sparse"))
@@ -431,6 +476,8 @@ static xs_result texref(loader *L, const cJSON *o, const char *k, xs_gltf_texref
     TRY(get_index(L, ti, "index", L->s->texture_count, w, &t->texture));
     if (t->texture < 0)
         return bad(L, "%s.index: missing", w);
+    if (strcmp(k, "occlusionTexture") != 0) /* the renderer reads no occlusion */
+        L->texture_used[t->texture] = 1;
     double tc = get_num(ti, "texCoord", 0);
     if (tc != 0 && tc != 1)
         return bad(L, "%s.texCoord: only 0 and 1 are supported", w);
@@ -449,18 +496,23 @@ static xs_result texref(loader *L, const cJSON *o, const char *k, xs_gltf_texref
     return XS_OK;
 }
 
+/* Finds every image and reads its header; decodes those a material uses
+ * (through a texture), each after its header was checked against the
+ * per-image and the total limits; the others stay undecoded (width 0, rgba8
+ * NULL). Runs after the materials. */
 static xs_result load_images(loader *L)
 {
-    const cJSON *imgs = arr(L->root, "images");
-    int n = imgs ? cJSON_GetArraySize(imgs) : 0;
-    if (n == 0)
-        return XS_OK;
-    L->s->images = calloc((size_t)n, sizeof *L->s->images);
-    if (!L->s->images)
+    int n = L->images.n;
+    uint8_t *used = n ? calloc((size_t)n, 1) : NULL;
+    if (n && !used)
         return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
-    L->s->image_count = n;
-    for (int i = 0; i < n; ++i) {
-        const cJSON *im = cJSON_GetArrayItem(imgs, i);
+    for (int t = 0; t < L->s->texture_count; ++t)
+        if (L->texture_used[t])
+            used[L->s->textures[t].image] = 1;
+    uint64_t total = 0;
+    xs_result r = XS_OK;
+    for (int i = 0; i < n && r == XS_OK; ++i) {
+        const cJSON *im = L->images.v[i];
         char w[64];
         snprintf(w, sizeof w, "images[%d]", i);
         const unsigned char *data = NULL;
@@ -468,41 +520,67 @@ static xs_result load_images(loader *L)
         unsigned char *owned = NULL;
         const cJSON *uri = cJSON_GetObjectItemCaseSensitive(im, "uri");
         int bv = -1;
-        TRY(get_index(L, im, "bufferView", 1 << 30, w, &bv));
+        r = get_index(L, im, "bufferView", 1 << 30, w, &bv);
+        if (r != XS_OK)
+            break;
         if (bv >= 0) {
             int stride;
-            TRY(view(L, bv, &data, &len, &stride, w));
+            r = view(L, bv, &data, &len, &stride, w);
         } else if (cJSON_IsString(uri) && strncmp(uri->valuestring, "data:", 5) == 0) {
-            TRY(decode_data_uri(L, uri->valuestring, &owned, &len, w));
+            r = decode_data_uri(L, uri->valuestring, &owned, &len, w);
             data = owned;
         } else if (cJSON_IsString(uri)) {
-            TRY(fetch_uri(L, uri->valuestring, &data, &len, w));
+            r = fetch_uri(L, uri->valuestring, &data, &len, w);
         } else {
-            return bad(L, "%s: neither uri nor bufferView", w);
+            r = bad(L, "%s: neither uri nor bufferView", w);
         }
         char lbl[600];
         snprintf(lbl, sizeof lbl, "%s: %s", L->label, w);
-        xs_result r = xs_image_decode(lbl, data, len, L->lim.max_image_pixels, &L->s->images[i], L->err);
+        int iw = 0, ih = 0;
+        if (r == XS_OK)
+            r = xs_image_probe(lbl, data, len, &iw, &ih, L->err);
+        const uint64_t px = (uint64_t)iw * (uint64_t)ih;
+        if (!used[i]) {
+            free(owned);
+            continue;
+        }
+        if (r == XS_OK && px > L->lim.max_image_pixels)
+            r = bad(L, "%s: %dx%d pixels (%.1f Mpixels) exceeds the limit of %.1f Mpixels an image "
+                       "(--max-image-mpix)", w, iw, ih, (double)px * 1e-6,
+                    (double)L->lim.max_image_pixels * 1e-6);
+        if (r == XS_OK && total + px * 4 > L->lim.max_texture_bytes)
+            r = bad(L, "%s: %dx%d pixels bring the decoded textures to %.1f MiB, over the limit of "
+                       "%.1f MiB (--max-texture-mib)", w, iw, ih, (double)(total + px * 4) / 1048576.0,
+                    (double)L->lim.max_texture_bytes / 1048576.0);
+        if (r == XS_OK)
+            r = xs_image_decode(lbl, data, len, L->lim.max_image_pixels, &L->s->images[i], L->err);
+        total += px * 4;
         free(owned);
-        if (r != XS_OK)
-            return r;
     }
-    return XS_OK;
+    free(used);
+    return r;
 }
 
 static xs_result load_textures(loader *L)
 {
-    const cJSON *tex = arr(L->root, "textures");
-    const cJSON *smp = arr(L->root, "samplers");
-    int n = tex ? cJSON_GetArraySize(tex) : 0, ns = smp ? cJSON_GetArraySize(smp) : 0;
+    int n = L->textures.n, ns = L->samplers.n;
+    if (L->images.n > 0) { /* decoded later, once the materials say which are used */
+        L->s->images = calloc((size_t)L->images.n, sizeof *L->s->images);
+        if (!L->s->images)
+            return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+        L->s->image_count = L->images.n;
+    }
     if (n == 0)
         return XS_OK;
+    L->texture_used = calloc((size_t)n, 1);
+    if (!L->texture_used)
+        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
     L->s->textures = calloc((size_t)n, sizeof *L->s->textures);
     if (!L->s->textures)
         return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
     L->s->texture_count = n;
     for (int i = 0; i < n; ++i) {
-        const cJSON *t = cJSON_GetArrayItem(tex, i);
+        const cJSON *t = L->textures.v[i];
         char w[64];
         snprintf(w, sizeof w, "textures[%d]", i);
         xs_gltf_texture *x = &L->s->textures[i];
@@ -513,7 +591,7 @@ static xs_result load_textures(loader *L)
         TRY(get_index(L, t, "sampler", ns, w, &si));
         x->wrap_s = x->wrap_t = XS_WRAP_REPEAT;
         if (si >= 0) {
-            const cJSON *s = cJSON_GetArrayItem(smp, si);
+            const cJSON *s = L->samplers.v[si];
             x->mag_filter = get_int(s, "magFilter", 0);
             x->min_filter = get_int(s, "minFilter", 0);
             x->wrap_s = get_int(s, "wrapS", XS_WRAP_REPEAT);
@@ -531,8 +609,7 @@ static xs_result load_textures(loader *L)
 
 static xs_result load_materials(loader *L)
 {
-    const cJSON *mats = arr(L->root, "materials");
-    int n = mats ? cJSON_GetArraySize(mats) : 0;
+    int n = L->materials.n;
     if (n == 0)
         return XS_OK;
     L->s->materials = calloc((size_t)n, sizeof *L->s->materials);
@@ -540,7 +617,7 @@ static xs_result load_materials(loader *L)
         return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
     L->s->material_count = n;
     for (int i = 0; i < n; ++i) {
-        const cJSON *m = cJSON_GetArrayItem(mats, i);
+        const cJSON *m = L->materials.v[i];
         xs_gltf_material *x = &L->s->materials[i];
         char w[64];
         snprintf(w, sizeof w, "materials[%d]", i);
@@ -646,7 +723,7 @@ static xs_result load_primitive(loader *L, const cJSON *p, const char *w, xs_glt
         return bad(L, "%s.targets: morph targets are not supported", w);
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(p, "attributes");
     int pos = -1, nrm = -1, uv0 = -1, uv1 = -1, tan = -1;
-    int nacc = arr(L->root, "accessors") ? cJSON_GetArraySize(arr(L->root, "accessors")) : 0;
+    int nacc = L->accessors.n;
     char wa[128];
     snprintf(wa, sizeof wa, "%s.attributes", w);
     TRY(get_index(L, at, "POSITION", nacc, wa, &pos));
@@ -712,8 +789,7 @@ static xs_result load_primitive(loader *L, const cJSON *p, const char *w, xs_glt
 
 static xs_result load_meshes(loader *L)
 {
-    const cJSON *meshes = arr(L->root, "meshes");
-    int n = meshes ? cJSON_GetArraySize(meshes) : 0;
+    int n = L->meshes.n;
     if (n == 0)
         return XS_OK;
     L->s->meshes = calloc((size_t)n, sizeof *L->s->meshes);
@@ -722,7 +798,7 @@ static xs_result load_meshes(loader *L)
     L->s->mesh_count = n;
     uint64_t tris = 0;
     for (int i = 0; i < n; ++i) {
-        const cJSON *m = cJSON_GetArrayItem(meshes, i);
+        const cJSON *m = L->meshes.v[i];
         xs_gltf_mesh *x = &L->s->meshes[i];
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(m, "name");
         snprintf(x->name, sizeof x->name, "%s", cJSON_IsString(nm) ? nm->valuestring : "");
@@ -734,10 +810,13 @@ static xs_result load_meshes(loader *L)
         if (!x->prims)
             return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
         x->prim_count = np;
-        for (int k = 0; k < np; ++k) {
+        int k = 0;
+        const cJSON *prim;
+        cJSON_ArrayForEach(prim, prims) {
             char w[96];
             snprintf(w, sizeof w, "meshes[%d].primitives[%d]", i, k);
-            TRY(load_primitive(L, cJSON_GetArrayItem(prims, k), w, &x->prims[k], &tris));
+            TRY(load_primitive(L, prim, w, &x->prims[k], &tris));
+            ++k;
         }
     }
     L->s->tri_count_unique = tris;
@@ -787,46 +866,44 @@ static xs_result node_matrix(loader *L, const cJSON *n, const char *w, float *m)
     return XS_OK;
 }
 
-static xs_result push(void **arrp, int *count, size_t elem, const void *v, loader *L)
+/* Appends v to an array of *count elements and *cap capacity (doubling). */
+static xs_result push(void **arrp, int *count, int *cap, size_t elem, const void *v, loader *L)
 {
-    void *n = realloc(*arrp, (size_t)(*count + 1) * elem);
-    if (!n)
-        return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
-    memcpy((unsigned char *)n + (size_t)*count * elem, v, elem);
-    *arrp = n;
+    if (*count == *cap) {
+        int ncap = *cap ? *cap * 2 : 16;
+        void *n = realloc(*arrp, (size_t)ncap * elem);
+        if (!n)
+            return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+        *arrp = n;
+        *cap = ncap;
+    }
+    memcpy((unsigned char *)*arrp + (size_t)*count * elem, v, elem);
     (*count)++;
     return XS_OK;
 }
 
-static xs_result visit(loader *L, const cJSON *nodes, int ni, const float *parent, int depth)
+/* What node ni holds: a mesh placed (an instance), a camera, a light, with
+ * its world transform. */
+static xs_result node_contents(loader *L, int ni, const float *world)
 {
-    int nn = cJSON_GetArraySize(nodes);
-    if (depth > L->lim.max_node_depth)
-        return bad(L, "nodes[%d]: hierarchy deeper than %d", ni, L->lim.max_node_depth);
-    if (L->node_state[ni] == 1)
-        return bad(L, "nodes[%d]: the node hierarchy has a cycle", ni);
-    if (L->node_state[ni] == 2)
-        return bad(L, "nodes[%d]: node has more than one parent", ni);
-    L->node_state[ni] = 1;
-    const cJSON *n = cJSON_GetArrayItem(nodes, ni);
+    const cJSON *n = L->nodes.v[ni];
     char w[64];
     snprintf(w, sizeof w, "nodes[%d]", ni);
-    float local[16], world[16];
-    TRY(node_matrix(L, n, w, local));
-    mat_mul(parent, local, world);
     int mesh = -1, cam = -1;
     TRY(get_index(L, n, "mesh", L->s->mesh_count, w, &mesh));
     if (mesh >= 0) {
+        if ((uint64_t)L->s->instance_count >= L->lim.max_instances)
+            return bad(L, "%s: more than %llu mesh instances in the scene (--max-instances)", w,
+                       (unsigned long long)L->lim.max_instances);
         xs_gltf_instance in = {.mesh = mesh, .node = ni};
-        memcpy(in.xform, world, sizeof world);
-        TRY(push((void **)&L->s->instances, &L->s->instance_count, sizeof in, &in, L));
+        memcpy(in.xform, world, sizeof in.xform);
+        TRY(push((void **)&L->s->instances, &L->s->instance_count, &L->instance_cap, sizeof in, &in, L));
         for (int k = 0; k < L->s->meshes[mesh].prim_count; ++k)
             L->s->tri_count_instanced += L->s->meshes[mesh].prims[k].tri_count;
     }
-    const cJSON *cams = arr(L->root, "cameras");
-    TRY(get_index(L, n, "camera", cams ? cJSON_GetArraySize(cams) : 0, w, &cam));
+    TRY(get_index(L, n, "camera", L->cameras.n, w, &cam));
     if (cam >= 0) {
-        const cJSON *c = cJSON_GetArrayItem(cams, cam);
+        const cJSON *c = L->cameras.v[cam];
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "type");
         if (cJSON_IsString(type) && strcmp(type->valuestring, "perspective") == 0) {
             const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "perspective");
@@ -839,22 +916,19 @@ static xs_result visit(loader *L, const cJSON *nodes, int ni, const float *paren
             const cJSON *nn2 = cJSON_GetObjectItemCaseSensitive(n, "name");
             snprintf(gc.name, sizeof gc.name, "%s",
                      cJSON_IsString(cn) ? cn->valuestring : cJSON_IsString(nn2) ? nn2->valuestring : "");
-            memcpy(gc.xform, world, sizeof world);
-            TRY(push((void **)&L->s->cameras, &L->s->camera_count, sizeof gc, &gc, L));
+            memcpy(gc.xform, world, sizeof gc.xform);
+            TRY(push((void **)&L->s->cameras, &L->s->camera_count, &L->camera_cap, sizeof gc, &gc, L));
         }
     }
     const cJSON *ext = cJSON_GetObjectItemCaseSensitive(n, "extensions");
     const cJSON *lp = ext ? cJSON_GetObjectItemCaseSensitive(ext, "KHR_lights_punctual") : NULL;
     if (lp) {
-        const cJSON *rext = cJSON_GetObjectItemCaseSensitive(L->root, "extensions");
-        const cJSON *rl = rext ? cJSON_GetObjectItemCaseSensitive(rext, "KHR_lights_punctual") : NULL;
-        const cJSON *lights = rl ? arr(rl, "lights") : NULL;
         int li = -1;
         char wl[96];
         snprintf(wl, sizeof wl, "%s.extensions.KHR_lights_punctual", w);
-        TRY(get_index(L, lp, "light", lights ? cJSON_GetArraySize(lights) : 0, wl, &li));
+        TRY(get_index(L, lp, "light", L->lights.n, wl, &li));
         if (li >= 0) {
-            const cJSON *l = cJSON_GetArrayItem(lights, li);
+            const cJSON *l = L->lights.v[li];
             xs_gltf_light gl = {0};
             const cJSON *type = cJSON_GetObjectItemCaseSensitive(l, "type");
             const char *ts = cJSON_IsString(type) ? type->valuestring : "";
@@ -873,53 +947,123 @@ static xs_result visit(loader *L, const cJSON *nodes, int ni, const float *paren
             const cJSON *spot = cJSON_GetObjectItemCaseSensitive(l, "spot");
             gl.inner_cone = (float)get_num(spot, "innerConeAngle", 0.0);
             gl.outer_cone = (float)get_num(spot, "outerConeAngle", 3.14159265 / 4);
-            memcpy(gl.xform, world, sizeof world);
-            TRY(push((void **)&L->s->lights, &L->s->light_count, sizeof gl, &gl, L));
+            memcpy(gl.xform, world, sizeof gl.xform);
+            TRY(push((void **)&L->s->lights, &L->s->light_count, &L->light_cap, sizeof gl, &gl, L));
         }
     }
-    const cJSON *ch = arr(n, "children");
-    int nc = ch ? cJSON_GetArraySize(ch) : 0;
-    for (int k = 0; k < nc; ++k) {
-        const cJSON *c = cJSON_GetArrayItem(ch, k);
-        if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble >= nn ||
-            c->valuedouble != floor(c->valuedouble))
-            return bad(L, "%s.children[%d]: node index out of range (%d nodes)", w, k, nn);
-        TRY(visit(L, nodes, (int)c->valuedouble, world, depth + 1));
-    }
-    L->node_state[ni] = 2;
     return XS_OK;
+}
+
+/* A node on the walk's stack: its index, depth, world transform, and the
+ * next of its children to visit. */
+typedef struct walk_entry {
+    int node, depth;
+    const cJSON *next_child;
+    float world[16];
+} walk_entry;
+
+/* Depth-first walk from root (iterative: no recursion however deep, each
+ * node and child entry visited once). */
+static xs_result walk(loader *L, int root, walk_entry **stack, int *cap)
+{
+    static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    int top = 0;
+    const int nn = L->nodes.n;
+    int ni = root, depth = 0;
+    float parent[16]; /* a copy: the stack below may move when it grows */
+    memcpy(parent, id, sizeof parent);
+    for (;;) {
+        /* enter node ni */
+        if (depth > L->lim.max_node_depth)
+            return bad(L, "nodes[%d]: hierarchy deeper than %d", ni, L->lim.max_node_depth);
+        if (L->node_state[ni] == 1)
+            return bad(L, "nodes[%d]: the node hierarchy has a cycle", ni);
+        if (L->node_state[ni] == 2)
+            return bad(L, "nodes[%d]: node has more than one parent", ni);
+        L->node_state[ni] = 1;
+        if (top == *cap) {
+            int ncap = *cap ? *cap * 2 : 64;
+            walk_entry *ns = realloc(*stack, (size_t)ncap * sizeof *ns);
+            if (!ns)
+                return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+            *stack = ns;
+            *cap = ncap;
+        }
+        walk_entry *e = &(*stack)[top++];
+        e->node = ni;
+        e->depth = depth;
+        char w[64];
+        snprintf(w, sizeof w, "nodes[%d]", ni);
+        float local[16];
+        TRY(node_matrix(L, L->nodes.v[ni], w, local));
+        mat_mul(parent, local, e->world);
+        TRY(node_contents(L, ni, e->world));
+        const cJSON *ch = arr(L->nodes.v[ni], "children");
+        e->next_child = ch ? ch->child : NULL;
+        /* the next child of the deepest node that has one; leave finished nodes */
+        for (;;) {
+            if (top == 0)
+                return XS_OK;
+            walk_entry *t = &(*stack)[top - 1];
+            const cJSON *c = t->next_child;
+            if (!c) {
+                L->node_state[t->node] = 2;
+                top--;
+                continue;
+            }
+            t->next_child = c->next;
+            if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble >= nn ||
+                c->valuedouble != floor(c->valuedouble))
+                return bad(L, "nodes[%d].children: node index out of range (%d nodes)", t->node, nn);
+            ni = (int)c->valuedouble;
+            depth = t->depth + 1;
+            memcpy(parent, t->world, sizeof parent);
+            break;
+        }
+    }
 }
 
 static xs_result load_scene(loader *L)
 {
-    const cJSON *nodes = arr(L->root, "nodes");
     const cJSON *scenes = arr(L->root, "scenes");
-    int nn = nodes ? cJSON_GetArraySize(nodes) : 0;
+    int nn = L->nodes.n;
     int ns = scenes ? cJSON_GetArraySize(scenes) : 0;
     if (ns == 0)
         return bad(L, "scenes: missing or empty: nothing to render");
+    if ((uint64_t)nn > L->lim.max_nodes)
+        return bad(L, "nodes: %d nodes exceeds the limit of %llu (--max-nodes)", nn,
+                   (unsigned long long)L->lim.max_nodes);
     int si = -1;
     TRY(get_index(L, L->root, "scene", ns, "(top level)", &si));
     if (si < 0)
         si = 0;
-    const cJSON *roots = arr(cJSON_GetArrayItem(scenes, si), "nodes");
-    int nr = roots ? cJSON_GetArraySize(roots) : 0;
+    const cJSON *sc = scenes->child;
+    for (int k = 0; k < si; ++k)
+        sc = sc->next;
+    const cJSON *roots = arr(sc, "nodes");
     if (nn > 0) {
         L->node_state = calloc((size_t)nn, 1);
         if (!L->node_state)
             return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
     }
-    static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
-    for (int k = 0; k < nr; ++k) {
-        const cJSON *r = cJSON_GetArrayItem(roots, k);
-        if (!cJSON_IsNumber(r) || r->valuedouble < 0 || r->valuedouble >= nn ||
-            r->valuedouble != floor(r->valuedouble))
-            return bad(L, "scenes[%d].nodes[%d]: node index out of range (%d nodes)", si, k, nn);
-        TRY(visit(L, nodes, (int)r->valuedouble, id, 0));
+    walk_entry *stack = NULL;
+    int cap = 0, k = 0;
+    xs_result r = XS_OK;
+    const cJSON *root;
+    cJSON_ArrayForEach(root, roots) {
+        if (!cJSON_IsNumber(root) || root->valuedouble < 0 || root->valuedouble >= nn ||
+            root->valuedouble != floor(root->valuedouble)) {
+            r = bad(L, "scenes[%d].nodes[%d]: node index out of range (%d nodes)", si, k, nn);
+            break;
+        }
+        if ((r = walk(L, (int)root->valuedouble, &stack, &cap)) != XS_OK)
+            break;
+        ++k;
     }
-    if (L->s->instance_count == 0)
-        return bad(L, "scenes[%d]: places no mesh: nothing to render", si);
-    return XS_OK;
+    free(stack);
+    if (r == XS_OK && L->s->instance_count == 0)
+        r = bad(L, "scenes[%d]: places no mesh: nothing to render", si);
+    return r;
 }
 
 /* ---- entry ------------------------------------------------------------------------ */
@@ -935,9 +1079,8 @@ static xs_result check_required_extensions(loader *L)
         "KHR_materials_emissive_strength", "KHR_texture_transform", "KHR_lights_punctual",
         "KHR_materials_transmission", "KHR_materials_ior", "KHR_materials_volume", NULL};
     const cJSON *req = arr(L->root, "extensionsRequired");
-    int n = req ? cJSON_GetArraySize(req) : 0;
-    for (int i = 0; i < n; ++i) {
-        const cJSON *e = cJSON_GetArrayItem(req, i);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, req) {
         bool ok = false;
         for (const char *const *s = supported; *s && cJSON_IsString(e); ++s)
             ok |= strcmp(e->valuestring, *s) == 0;
@@ -1025,21 +1168,35 @@ xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
         r = bad(&L, "asset.version: missing or not 2.x");
     if (r == XS_OK)
         r = check_required_extensions(&L);
+    const cJSON *rext = cJSON_GetObjectItemCaseSensitive(L.root, "extensions");
+    const cJSON *rlights = rext ? cJSON_GetObjectItemCaseSensitive(rext, "KHR_lights_punctual") : NULL;
+    struct {
+        const cJSON *a;
+        jarr *out;
+    } index[] = {{arr(L.root, "nodes"), &L.nodes},         {arr(L.root, "accessors"), &L.accessors},
+                 {arr(L.root, "bufferViews"), &L.views},   {arr(L.root, "meshes"), &L.meshes},
+                 {arr(L.root, "cameras"), &L.cameras},     {arr(L.root, "images"), &L.images},
+                 {arr(L.root, "textures"), &L.textures},   {arr(L.root, "samplers"), &L.samplers},
+                 {arr(L.root, "materials"), &L.materials}, {rlights ? arr(rlights, "lights") : NULL, &L.lights}};
+    for (size_t i = 0; r == XS_OK && i < sizeof index / sizeof index[0]; ++i)
+        r = index_array(&L, index[i].a, index[i].out);
     if (r == XS_OK)
         r = load_buffers(&L);
-    if (r == XS_OK)
-        r = load_images(&L);
     if (r == XS_OK)
         r = load_textures(&L);
     if (r == XS_OK)
         r = load_materials(&L);
+    if (r == XS_OK)
+        r = load_images(&L);
     if (r == XS_OK)
         r = load_meshes(&L);
     if (r == XS_OK)
         r = load_scene(&L);
     for (int i = 0; i < L.buffer_count; ++i)
         free(L.buf_owned ? L.buf_owned[i] : NULL);
-    free(L.buf), free(L.buf_len), free(L.buf_owned), free(L.node_state);
+    free(L.buf), free(L.buf_len), free(L.buf_owned), free(L.node_state), free(L.texture_used);
+    for (size_t i = 0; i < sizeof index / sizeof index[0]; ++i)
+        free(index[i].out->v);
     cJSON_Delete(L.root);
     if (r != XS_OK) {
         xs_gltf_destroy(L.s);

@@ -1,8 +1,13 @@
 /* The job folder's file names (see xs_job_layout.h). */
 #include "io/xs_job_layout.h"
 
+#include <dirent.h>
+#include <stdbool.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 static xs_result fit(char *out, size_t n, xs_err *err, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -50,4 +55,56 @@ xs_result xs_job_file_path(const xs_job_layout *l, const char *file, char *out, 
                            xs_err *err)
 {
     return fit(out, n, err, "%s/%s", l->dir, file);
+}
+
+/* A temporary name of xs_tmp_path: ".NAME.tmp-PID-N". */
+static bool is_temporary(const char *name)
+{
+    return name[0] == '.' && strstr(name, ".tmp-") != NULL;
+}
+
+/* Removes the temporaries in dir; *removed counts them. */
+static xs_result clean_dir(const char *dir, int64_t *removed, xs_err *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? XS_OK : xs_err_set(err, XS_ERR_IO, "%s: %s", dir, strerror(errno));
+    struct dirent *de;
+    char path[XS_PATH_MAX];
+    xs_result r = XS_OK;
+    while ((de = readdir(d)) && r == XS_OK) {
+        if (!is_temporary(de->d_name))
+            continue;
+        if ((r = fit(path, sizeof path, err, "%s/%s", dir, de->d_name)) != XS_OK)
+            break;
+        if (unlink(path) == 0)
+            ++*removed;
+        else if (errno != ENOENT)
+            r = xs_err_set(err, XS_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
+    }
+    closedir(d);
+    return r;
+}
+
+xs_result xs_job_clean_temporaries(const xs_job_layout *l, int64_t *removed, xs_err *err)
+{
+    *removed = 0;
+    char tiles[XS_PATH_MAX], sub[XS_PATH_MAX];
+    xs_result r = clean_dir(l->dir, removed, err);
+    if (r == XS_OK)
+        r = fit(tiles, sizeof tiles, err, "%s/tiles", l->dir);
+    if (r != XS_OK)
+        return r;
+    DIR *d = opendir(tiles);
+    if (!d)
+        return XS_OK; /* no tiles yet */
+    struct dirent *de;
+    while ((de = readdir(d)) && r == XS_OK) {
+        if (de->d_name[0] == '.')
+            continue;
+        if ((r = fit(sub, sizeof sub, err, "%s/%s", tiles, de->d_name)) == XS_OK)
+            r = clean_dir(sub, removed, err);
+    }
+    closedir(d);
+    return r;
 }

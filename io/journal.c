@@ -1,5 +1,6 @@
 /* The job journal (see xs_journal.h). */
 #include "io/xs_journal.h"
+#include "io/xs_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct xs_journal {
@@ -16,6 +18,7 @@ struct xs_journal {
     int16_t index_of[10000];  /* frame number -> frame index, -1 if not in the job */
     uint64_t **hash;          /* per frame index, NULL until a tile of it is loaded */
     uint8_t *assembled;
+    uint64_t *frame_size, *frame_hash; /* per frame index: the assembled file's (0: unknown) */
     int64_t loaded_tiles;
     int loaded_frames;
     bool resumed;
@@ -41,13 +44,18 @@ static xs_result append(xs_journal *j, const char *line, xs_err *err)
     return XS_OK;
 }
 
+/* Loads the records after the header; a torn last line (a kill mid-write)
+ * ends the load. Records may be of any length. */
 static void load(xs_journal *j, FILE *f)
 {
-    char line[256];
-    while (fgets(line, sizeof line, f)) {
-        if (!strchr(line, '\n'))
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] != '\n')
             break; /* a torn last line */
         int frame = -1, tile = -1;
+        unsigned long long size = 0;
         char hex[32];
         if (sscanf(line, "T %d %d %16s", &frame, &tile, hex) == 3) {
             if (frame < 0 || frame > 9999 || j->index_of[frame] < 0 || tile < 0 || tile >= j->tiles)
@@ -61,14 +69,37 @@ static void load(xs_journal *j, FILE *f)
             if (j->hash[fi][tile] == 0)
                 j->loaded_tiles++;
             j->hash[fi][tile] = h;
-        } else if (sscanf(line, "F %d", &frame) == 1) {
-            if (frame >= 0 && frame <= 9999 && j->index_of[frame] >= 0 &&
-                !j->assembled[j->index_of[frame]]) {
-                j->assembled[j->index_of[frame]] = 1;
+        } else if (sscanf(line, "F %d", &frame) == 1 && frame >= 0 && frame <= 9999 &&
+                   j->index_of[frame] >= 0) {
+            int fi = j->index_of[frame];
+            if (!j->assembled[fi])
                 j->loaded_frames++;
+            j->assembled[fi] = 1;
+            /* "F frame size hash"; an older "F frame" leaves them unknown (0) */
+            if (sscanf(line, "F %d %llu %16s", &frame, &size, hex) == 3) {
+                j->frame_size[fi] = size;
+                j->frame_hash[fi] = strtoull(hex, NULL, 16);
+            } else {
+                j->frame_size[fi] = 0;
+                j->frame_hash[fi] = 0;
             }
         }
     }
+    free(line);
+}
+
+/* The file's first line when it is a complete journal header (malloc'd), or
+ * NULL: an empty file, or one killed before its header was whole. */
+static char *read_header(FILE *f)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, f);
+    if (n <= 0 || line[n - 1] != '\n' || strncmp(line, "xisuan-journal ", 15) != 0) {
+        free(line);
+        return NULL;
+    }
+    return line;
 }
 
 xs_result xs_journal_open(const char *path, uint64_t key, const char *settings, bool force,
@@ -88,33 +119,34 @@ xs_result xs_journal_open(const char *path, uint64_t key, const char *settings, 
         j->index_of[frames[i]] = (int16_t)i;
     j->hash = calloc((size_t)frame_count, sizeof *j->hash);
     j->assembled = calloc((size_t)frame_count, 1);
-    if (!j->hash || !j->assembled) {
+    j->frame_size = calloc((size_t)frame_count, sizeof *j->frame_size);
+    j->frame_hash = calloc((size_t)frame_count, sizeof *j->frame_hash);
+    int hn = snprintf(NULL, 0, "xisuan-journal 1 key=%016" PRIx64 " %s\n", key, settings);
+    char *header = hn > 0 ? malloc((size_t)hn + 1) : NULL;
+    if (header)
+        snprintf(header, (size_t)hn + 1, "xisuan-journal 1 key=%016" PRIx64 " %s\n", key, settings);
+    if (!j->hash || !j->assembled || !j->frame_size || !j->frame_hash || !header) {
+        free(header);
         xs_journal_close(j);
         return xs_err_set(err, XS_ERR_NOMEM, "journal: out of memory");
     }
-    char header[1200];
-    snprintf(header, sizeof header, "xisuan-journal 1 key=%016" PRIx64 " %s\n", key, settings);
+    xs_result r = XS_OK;
     FILE *f = fopen(path, "r");
     if (f) {
-        char first[1200];
-        bool same = fgets(first, sizeof first, f) && strcmp(first, header) == 0;
-        if (same) {
+        char *first = read_header(f);
+        if (first && strcmp(first, header) == 0) {
             load(j, f);
             j->resumed = true;
-        }
-        fclose(f);
-        if (!same) {
-            if (!force) {
-                char *nl = strchr(first, '\n');
-                if (nl)
-                    *nl = '\0';
-                xs_journal_close(j);
-                return xs_err_set(err, XS_ERR_INVALID,
-                                  "%s: this output folder holds another job (journal: '%.300s'; "
-                                  "this run: 'xisuan-journal 1 key=%016" PRIx64 " %.300s'); use "
-                                  "another --job or --out, or --force to start it afresh",
-                                  path, first, key, settings);
-            }
+        } else if (first && !force) {
+            char *nl = strchr(first, '\n');
+            if (nl)
+                *nl = '\0';
+            r = xs_err_set(err, XS_ERR_INVALID,
+                           "%s: this output folder holds another job (journal: '%.300s'; this run: "
+                           "'xisuan-journal 1 key=%016" PRIx64 " %.300s'); use another --job or "
+                           "--out, or --force to start it afresh",
+                           path, first, key, settings);
+        } else if (first) { /* --force: keep the other job's journal beside */
             char old[4200];
             for (int n = 1; n < 1000; ++n) {
                 snprintf(old, sizeof old, "%s.old-%d", path, n);
@@ -123,20 +155,32 @@ xs_result xs_journal_open(const char *path, uint64_t key, const char *settings, 
             }
             if (rename(path, old) != 0) {
                 int e = errno;
-                xs_journal_close(j);
-                return xs_err_set(err, XS_ERR_IO, "%s: cannot move aside: %s", path, strerror(e));
+                r = xs_err_set(err, XS_ERR_IO, "%s: cannot move aside: %s", path, strerror(e));
             }
+        } /* no whole header (empty, or killed while it was written): a new job */
+        free(first);
+        fclose(f);
+    }
+    /* test hook: widen the window between reading the folder's journal and
+     * writing a new one, so a test can start a second job inside it (the
+     * folder's lock, taken before, must refuse that job) */
+    const char *delay = getenv("XS_TEST_JOURNAL_DELAY_MS");
+    if (delay && r == XS_OK && !j->resumed) {
+        long ms = strtol(delay, NULL, 10);
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        if (ms > 0 && ms < 60000)
+            nanosleep(&ts, NULL);
+    }
+    /* a new journal appears whole, with its header, or not at all */
+    if (r == XS_OK && !j->resumed)
+        r = xs_file_write_atomic(path, header, strlen(header), err);
+    if (r == XS_OK) {
+        j->fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC); /* read: its last byte */
+        if (j->fd < 0) {
+            int e = errno;
+            r = xs_err_set(err, XS_ERR_IO, "%s: cannot open: %s", path, strerror(e));
         }
     }
-    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (j->fd < 0) {
-        int e = errno;
-        xs_journal_close(j);
-        return xs_err_set(err, XS_ERR_IO, "%s: cannot open: %s", path, strerror(e));
-    }
-    xs_result r = XS_OK;
-    if (!j->resumed)
-        r = append(j, header, err);
     if (r == XS_OK && j->resumed) {
         /* make sure the next record starts on its own line */
         off_t end = lseek(j->fd, 0, SEEK_END);
@@ -144,6 +188,7 @@ xs_result xs_journal_open(const char *path, uint64_t key, const char *settings, 
         if (end > 0 && pread(j->fd, &last, 1, end - 1) == 1 && last != '\n')
             r = append(j, "\n", err);
     }
+    free(header);
     if (r != XS_OK) {
         xs_journal_close(j);
         return r;
@@ -162,6 +207,8 @@ void xs_journal_close(xs_journal *j)
         free(j->hash[i]);
     free(j->hash);
     free(j->assembled);
+    free(j->frame_size);
+    free(j->frame_hash);
     free(j);
 }
 
@@ -169,7 +216,14 @@ uint64_t xs_journal_tile_hash(const xs_journal *j, int fi, int tile)
 {
     return j->hash[fi] ? j->hash[fi][tile] : 0;
 }
-bool xs_journal_frame_assembled(const xs_journal *j, int fi) { return j->assembled[fi] != 0; }
+bool xs_journal_frame_assembled(const xs_journal *j, int fi, uint64_t *size, uint64_t *hash)
+{
+    if (size)
+        *size = j->frame_size[fi];
+    if (hash)
+        *hash = j->frame_hash[fi];
+    return j->assembled[fi] != 0;
+}
 int64_t xs_journal_loaded_tiles(const xs_journal *j) { return j->loaded_tiles; }
 int xs_journal_loaded_frames(const xs_journal *j) { return j->loaded_frames; }
 bool xs_journal_resumed(const xs_journal *j) { return j->resumed; }
@@ -181,9 +235,9 @@ xs_result xs_journal_commit_tile(xs_journal *j, int frame, int tile, uint64_t ha
     return append(j, line, err);
 }
 
-xs_result xs_journal_commit_frame(xs_journal *j, int frame, xs_err *err)
+xs_result xs_journal_commit_frame(xs_journal *j, int frame, uint64_t size, uint64_t hash, xs_err *err)
 {
-    char line[32];
-    snprintf(line, sizeof line, "F %d\n", frame);
+    char line[80];
+    snprintf(line, sizeof line, "F %d %" PRIu64 " %016" PRIx64 "\n", frame, size, hash);
     return append(j, line, err);
 }

@@ -107,10 +107,10 @@ xs_result xs_manifest_parse(const char *label, const char *json, size_t len, xs_
 {
     ctx c = {label, err};
     xs_manifest_defaults(m);
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root)
-        return xs_err_set(err, XS_ERR_INVALID, "%s: not valid JSON (near byte %ld)", label,
-                          (long)(cJSON_GetErrorPtr() ? cJSON_GetErrorPtr() - json : 0));
+    cJSON *root = NULL;
+    xs_result pr = xs_json_parse_strict(label, json, len, &root, err);
+    if (pr != XS_OK)
+        return pr;
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return fail(&c, "(top level)", "must be an object");

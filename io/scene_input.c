@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 static bool ends_with(const char *s, const char *suffix)
@@ -42,6 +43,23 @@ static xs_result disk_fetch(void *user, const char *path, const unsigned char **
     int k = snprintf(full, sizeof full, "%s/%s", d->dir, path);
     if (k < 0 || (size_t)k >= sizeof full)
         return xs_err_set(err, XS_ERR_INVALID, "%s: path too long", path);
+    /* as in packages, no file may be reached through a symbolic link: each
+     * component below the glTF's folder must be a real file or folder */
+    for (char *p = full + strlen(d->dir) + 1;; ++p) {
+        char c = *p;
+        if (c != '/' && c != '\0')
+            continue;
+        *p = '\0';
+        struct stat st;
+        bool link = lstat(full, &st) == 0 && S_ISLNK(st.st_mode);
+        *p = c;
+        if (link)
+            return xs_err_set(err, XS_ERR_INVALID,
+                              "'%s' is (or is reached through) a symbolic link: files beside a plain "
+                              "glTF must be regular files in its folder", path);
+        if (c == '\0')
+            break;
+    }
     if (d->n == d->cap) {
         size_t nc = d->cap ? d->cap * 2 : 8;
         xs_pkg_entry *nv = realloc(d->v, nc * sizeof *nv);
@@ -156,15 +174,26 @@ void xs_scene_input_destroy(xs_scene_input *in)
     free(in);
 }
 
-xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
-                              const xs_pkg_limits *pkg_limits, const xs_gltf_limits *gltf_limits,
-                              xs_scene_input **out, xs_err *err)
+void xs_scene_limits_default(xs_scene_limits *l)
 {
+    xs_pkg_limits_default(&l->pkg);
+    xs_gltf_limits_default(&l->gltf);
+    l->max_env_pixels = 1ull << 27;
+}
+
+xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
+                              const xs_scene_limits *limits, xs_scene_input **out, xs_err *err)
+{
+    xs_scene_limits dflt;
+    if (!limits) {
+        xs_scene_limits_default(&dflt);
+        limits = &dflt;
+    }
     *out = NULL;
     xs_scene_input *in = calloc(1, sizeof *in);
     if (!in)
         return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
-    xs_result r = xs_pkg_open_memory(label, bytes, len, pkg_limits, &in->pkg, err);
+    xs_result r = xs_pkg_open_memory(label, bytes, len, &limits->pkg, &in->pkg, err);
     char where[1200];
     if (r == XS_OK) {
         const xs_pkg_entry *m = xs_pkg_find(in->pkg, "manifest.json");
@@ -186,7 +215,7 @@ xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
             if (slash)
                 snprintf(f.dir, sizeof f.dir, "%.*s", (int)(slash - in->manifest.scene),
                          in->manifest.scene);
-            r = xs_gltf_load(where, sc->data, sc->size, pkg_fetch_fn, &f, gltf_limits, &in->gltf, err);
+            r = xs_gltf_load(where, sc->data, sc->size, pkg_fetch_fn, &f, &limits->gltf, &in->gltf, err);
         }
     }
     if (r == XS_OK && in->manifest.env_type == XS_ENV_EQUIRECT) {
@@ -197,7 +226,7 @@ xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
                            "%s: manifest.json: environment.image: '%s' is not in the package", label,
                            in->manifest.env_image);
         else
-            r = xs_exr_read_rgba_memory(where, e->data, e->size, &in->env, err);
+            r = xs_exr_read_rgba_memory(where, e->data, e->size, limits->max_env_pixels, &in->env, err);
     }
     if (r != XS_OK) {
         xs_scene_input_destroy(in);
@@ -207,17 +236,22 @@ xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
     return XS_OK;
 }
 
-xs_result xs_scene_input_load(const char *path, const xs_pkg_limits *lim,
-                              const xs_gltf_limits *gltf_limits, unsigned char **bytes, size_t *len,
-                              xs_scene_input **out, xs_err *err)
+xs_result xs_scene_input_load(const char *path, const xs_scene_limits *limits,
+                              unsigned char **bytes, size_t *len, xs_scene_input **out, xs_err *err)
 {
+    xs_scene_limits dflt;
+    if (!limits) {
+        xs_scene_limits_default(&dflt);
+        limits = &dflt;
+    }
+    const xs_pkg_limits *lim = &limits->pkg;
     *bytes = NULL;
     *len = 0;
     *out = NULL;
     if (ends_with(path, ".tar.zst")) {
         xs_result r = xs_file_read_all(path, lim->max_package_bytes, bytes, len, err);
         if (r == XS_OK)
-            r = xs_scene_input_open(path, *bytes, *len, lim, gltf_limits, out, err);
+            r = xs_scene_input_open(path, *bytes, *len, limits, out, err);
         if (r != XS_OK) {
             free(*bytes);
             *bytes = NULL;
@@ -231,7 +265,7 @@ xs_result xs_scene_input_load(const char *path, const xs_pkg_limits *lim,
     xs_scene_input *in = calloc(1, sizeof *in);
     if (!in)
         return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
-    xs_result r = wrap_gltf(path, lim, gltf_limits, bytes, len, &in->gltf, err);
+    xs_result r = wrap_gltf(path, lim, &limits->gltf, bytes, len, &in->gltf, err);
     if (r != XS_OK) {
         free(in);
         return r;

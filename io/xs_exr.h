@@ -54,20 +54,30 @@ xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x
 
 /* Assembles frame `frame` of the job at path from its tile files (named by
  * the job layout, written with the same EXR layout): each tile's compressed
- * chunk is copied into the frame file unchanged. Atomic like a tile. */
+ * chunk is copied into the frame file unchanged. Atomic like a tile. *size
+ * and *hash (XXH3-64) describe the bytes of the file written, for the
+ * journal. */
 xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
-                                const xs_job_layout *job, int frame, xs_err *err);
+                                const xs_job_layout *job, int frame, uint64_t *size, uint64_t *hash,
+                                xs_err *err);
 
 /* Reads any single-part scanline or tiled EXR with R, G, B (and optionally A)
  * into RGBA floats (A = 1 when absent). */
 xs_result xs_exr_read_rgba(const char *path, xs_image *out, xs_err *err);
-/* The same from bytes in memory; label names them in messages. */
-xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t len, xs_image *out,
-                                  xs_err *err);
+/* The same from bytes in memory; label names them in messages. An image
+ * whose header claims more than max_pixels is refused before any pixel is
+ * allocated. */
+xs_result xs_exr_read_rgba_memory(const char *label, const void *data, size_t len,
+                                  uint64_t max_pixels, xs_image *out, xs_err *err);
 /* Reads a file with exactly these channels (all required) into records in
  * the given order, e.g. to verify a tile. */
 xs_result xs_exr_read_record(const char *path, const char *const *channels, int channel_count,
                              xs_image *out, xs_err *err);
+
+/* The same from bytes in memory (label names them), as a fuzz target reads. */
+xs_result xs_exr_read_record_memory(const char *label, const void *data, size_t len,
+                                    const char *const *channels, int channel_count, xs_image *out,
+                                    xs_err *err);
 
 #ifdef __cplusplus
 }

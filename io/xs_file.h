@@ -28,6 +28,9 @@ xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char *
  * fsync). */
 xs_result xs_file_write_atomic(const char *path, const void *data, size_t len, xs_err *err);
 
+/* The size and XXH3-64 checksum of a file's bytes, read in streaming. */
+xs_result xs_file_hash(const char *path, uint64_t *size, uint64_t *hash, xs_err *err);
+
 /* mkdir -p: creates path and its parents with mode 0777 & ~umask. */
 xs_result xs_mkdir_p(const char *path, xs_err *err);
 /* Checks that dir exists (creating it if needed) and accepts a new file:

@@ -7,10 +7,14 @@
  * alpha mode, double-sidedness, KHR_materials_emissive_strength,
  * KHR_materials_transmission, KHR_materials_ior, KHR_materials_volume and
  * KHR_lights_punctual.
- * Images (PNG, JPEG) are decoded to 8-bit RGBA with libpng and libjpeg-turbo.
+ * Images (PNG, JPEG) that a material uses are decoded to 8-bit RGBA with
+ * libpng and libjpeg-turbo, after their headers were checked against the
+ * limits; images no material uses are not decoded (width 0, rgba8 NULL).
  * Refused with a message naming the object and the reason: primitives that
  * are not triangles, sparse accessors, accessors or buffer views out of range,
- * indices past the vertex count, node cycles, missing buffers or images.
+ * indices past the vertex count, node cycles, missing buffers or images, and
+ * anything over the limits. Loading is linear in the size of every array
+ * (nodes, accessors, ...), so a million instance nodes load in seconds.
  * Occlusion textures are read and kept but the renderer ignores them.
  */
 #ifndef XS_GLTF_H
@@ -132,13 +136,21 @@ typedef struct xs_gltf_scene {
     uint64_t tri_count_unique;    /* triangles stored (sum over meshes) */
 } xs_gltf_scene;
 
+/* What a scene may cost, checked from the file's own numbers (accessor
+ * counts, image headers) before anything is allocated; the defaults fit a
+ * GPU node, and `xisuan render` flags raise them (docs/package.md). */
 typedef struct xs_gltf_limits {
-    uint64_t max_triangles;  /* over all meshes */
-    uint64_t max_image_pixels;
+    uint64_t max_triangles;     /* over all meshes, each stored once */
+    uint64_t max_image_pixels;  /* one decoded image */
+    uint64_t max_texture_bytes; /* every decoded image together, RGBA8 */
+    uint64_t max_nodes;         /* entries of nodes[] */
+    uint64_t max_instances;     /* mesh placements (nodes with a mesh in the scene) */
     int max_node_depth;
 } xs_gltf_limits;
 
-void xs_gltf_limits_default(xs_gltf_limits *l); /* 2^31 triangles, 2^28 pixels, depth 256 */
+/* 2^28 triangles, 2^27 pixels an image (16384 x 8192), 8 GiB of decoded
+ * textures, 2^24 nodes and instances, depth 256. */
+void xs_gltf_limits_default(xs_gltf_limits *l);
 
 /* Loads a .gltf (JSON) or .glb (detected by its magic) held in memory.
  * label names the file in messages; fetch finds external files. */

@@ -31,6 +31,9 @@ typedef struct xs_image8 {
     unsigned char *rgba8; /* width*height*4, owned */
 } xs_image8;
 
+/* A PNG's or JPEG's size from its header, without decoding it. */
+xs_result xs_image_probe(const char *label, const unsigned char *data, size_t len, int *width,
+                         int *height, xs_err *err);
 /* Decodes a PNG or JPEG (by signature) to RGBA8; label names it in messages. */
 xs_result xs_image_decode(const char *label, const unsigned char *data, size_t len,
                           uint64_t max_pixels, xs_image8 *out, xs_err *err);

@@ -4,6 +4,11 @@
  *   OUT/JOB/tiles/FFFF/xXXXX_yYYYY.exr    a tile, by its column and row in the grid
  *   OUT/JOB/journal                       committed tiles and frames (xs_journal.h)
  *   OUT/JOB/events.jsonl                  the event log (xs_events.h)
+ *   OUT/JOB/lock                          held by the job writing the folder (xs_lock.h)
+ *
+ * Every file is written under a hidden temporary name beside its final one
+ * (".NAME.tmp-PID-N", xs_file.h); a kill can leave such a file behind, and the
+ * next job to take the folder's lock removes them.
  *
  * docs/output.md describes the layout for users. The scheduler, the workers
  * and the EXR assembler all name files through these functions.
@@ -12,6 +17,7 @@
 #define XS_JOB_LAYOUT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "io/xs_file.h"
 #include "io/xs_result.h"
@@ -40,6 +46,10 @@ xs_result xs_job_tile_path(const xs_job_layout *l, int frame, int tile, char *ou
 /* OUT/JOB/file ("journal", "events.jsonl"). */
 xs_result xs_job_file_path(const xs_job_layout *l, const char *file, char *out, size_t n,
                            xs_err *err);
+
+/* Removes the temporary files a killed run left in the job folder and its
+ * tile folders (call it holding the folder's lock); *removed counts them. */
+xs_result xs_job_clean_temporaries(const xs_job_layout *l, int64_t *removed, xs_err *err);
 
 #ifdef __cplusplus
 }

@@ -4,10 +4,13 @@
  * journal: append-only text, one record a line, fdatasync'd after each:
  *   xisuan-journal 1 key=<16 hex> <settings>      (first line)
  *   T <frame> <tile> <16 hex pixel checksum>       (a tile committed)
- *   F <frame>                                      (a frame assembled)
+ *   F <frame> <bytes> <16 hex file checksum>       (a frame assembled)
  * The key is a hash of the scene package's bytes and every setting that
  * changes pixels or files; a journal with another key belongs to another job.
- * A torn last line (a kill mid-write) is ignored.
+ * A torn last line (a kill mid-write) is ignored; records may be of any
+ * length. A new journal is written whole with its header (temporary name,
+ * rename); a file without a whole header line (empty, or from an older kill)
+ * is a new job, not another job's.
  */
 #ifndef XS_JOURNAL_H
 #define XS_JOURNAL_H
@@ -35,13 +38,16 @@ void xs_journal_close(xs_journal *j); /* accepts NULL */
 
 /* What an earlier run left: 0 when the tile was not committed. */
 uint64_t xs_journal_tile_hash(const xs_journal *j, int frame_index, int tile);
-bool xs_journal_frame_assembled(const xs_journal *j, int frame_index);
+/* Whether an earlier run assembled the frame, and (when known, else 0) the
+ * size and XXH3 checksum of the file it wrote. */
+bool xs_journal_frame_assembled(const xs_journal *j, int frame_index, uint64_t *size, uint64_t *hash);
 int64_t xs_journal_loaded_tiles(const xs_journal *j);
 int xs_journal_loaded_frames(const xs_journal *j);
 bool xs_journal_resumed(const xs_journal *j);
 
 xs_result xs_journal_commit_tile(xs_journal *j, int frame, int tile, uint64_t hash, xs_err *err);
-xs_result xs_journal_commit_frame(xs_journal *j, int frame, xs_err *err);
+/* The frame's file is in place: its size and XXH3 checksum, for resume. */
+xs_result xs_journal_commit_frame(xs_journal *j, int frame, uint64_t size, uint64_t hash, xs_err *err);
 
 #ifdef __cplusplus
 }

@@ -9,7 +9,17 @@
 extern "C" {
 #endif
 
+#include "io/xs_result.h"
+
 struct cJSON;
+
+/* Parses JSON text strictly: the text is one value with nothing but
+ * whitespace after it, holds no NUL byte and no \u0000 escape (a name must
+ * not be cut short), and no object at any depth has two members of one name.
+ * label names the text in messages. *out is freed with cJSON_Delete. */
+xs_result xs_json_parse_strict(const char *label, const char *text, size_t len, struct cJSON **out,
+                               xs_err *err);
+
 /* The first member of a JSON object whose name is not in keys (a
  * NULL-terminated list), or NULL: strict parsers refuse typos with it. */
 const char *xs_json_unknown_key(const struct cJSON *obj, const char *const *keys);

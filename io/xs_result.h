@@ -31,7 +31,12 @@ typedef struct xs_err {
     char msg[1024];
 } xs_err;
 
-/* Sets err (when not NULL) to code and a printf-style message; returns code. */
+/* Copies text into out (n bytes, always terminated) with its control
+ * characters (C0, DEL, and C1 as UTF-8) written as \xNN, for text from
+ * input shown to a person. */
+void xs_text_escape(const char *text, char *out, size_t n);
+/* Sets err (when not NULL) to code and a printf-style message, its control
+ * characters escaped (xs_text_escape); returns code. */
 xs_result xs_err_set(xs_err *err, xs_result code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Clears err to XS_OK and an empty message. */

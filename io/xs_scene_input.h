@@ -21,6 +21,16 @@
 extern "C" {
 #endif
 
+/* What a scene may cost, every limit checked before anything is allocated
+ * (docs/package.md): the package, the glTF (triangles, nodes, instances,
+ * images), and the environment image. */
+typedef struct xs_scene_limits {
+    xs_pkg_limits pkg;
+    xs_gltf_limits gltf;
+    uint64_t max_env_pixels; /* the equirectangular environment; default 2^27 */
+} xs_scene_limits;
+void xs_scene_limits_default(xs_scene_limits *l);
+
 typedef struct xs_scene_input {
     xs_pkg *pkg;  /* the package's files; NULL after xs_scene_input_load of a plain glTF */
     xs_manifest manifest;
@@ -34,14 +44,12 @@ bool xs_is_scene_path(const char *s);
 /* Reads the scene at path: its package bytes (malloc'd, for the other ranks)
  * and the scene opened from them, each file parsed once. pkg is NULL in the
  * result for a plain glTF (its files were read from disk). */
-xs_result xs_scene_input_load(const char *path, const xs_pkg_limits *limits,
-                              const xs_gltf_limits *gltf_limits, unsigned char **bytes, size_t *len,
-                              xs_scene_input **out, xs_err *err);
+xs_result xs_scene_input_load(const char *path, const xs_scene_limits *limits,
+                              unsigned char **bytes, size_t *len, xs_scene_input **out, xs_err *err);
 
 /* Opens package bytes held in memory; label names them in messages. */
 xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
-                              const xs_pkg_limits *pkg_limits, const xs_gltf_limits *gltf_limits,
-                              xs_scene_input **out, xs_err *err);
+                              const xs_scene_limits *limits, xs_scene_input **out, xs_err *err);
 void xs_scene_input_destroy(xs_scene_input *in); /* accepts NULL */
 
 #ifdef __cplusplus

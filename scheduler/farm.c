@@ -4,10 +4,10 @@
  *      the flags; every rank parses the same input to the same options;
  *   2. the scene: rank 0 reads and checks it once, the other ranks receive
  *      the package bytes over MPI and open them in memory;
- *   3. the job: its grid, folder and key; rank 0 checks the output folder and
- *      opens the journal and event log;
- *   4. each worker's placement, scene and back end; every rank agrees before
- *      any rendering starts;
+ *   3. the job: its grid, folder and key;
+ *   4. each rank's placement; then rank 0 checks the output folder, takes its
+ *      lock and opens the journal and event log; then each worker's scene and
+ *      back end; every rank agrees before any rendering starts;
  *   5. the run: rank 0's driver over MPI, or over its own worker alone;
  *   6. one exit status, shared by every rank.
  */
@@ -81,7 +81,7 @@ static xs_result read_scene(MPI_Comm comm, xs_options *opt, xs_scene_input **inp
     size_t nbytes = 0;
     xs_result r = XS_OK;
     if (rank == 0) {
-        r = xs_scene_input_load(opt->scene, &opt->pkg_limits, NULL, &bytes, &nbytes, input, err);
+        r = xs_scene_input_load(opt->scene, &opt->limits, &bytes, &nbytes, input, err);
         if (r == XS_OK)
             *scene_hash = XXH3_64bits(bytes, nbytes); /* the package's content, not its name */
     }
@@ -93,7 +93,7 @@ static xs_result read_scene(MPI_Comm comm, xs_options *opt, xs_scene_input **inp
     MPI_Bcast(scene_hash, 1, MPI_UINT64_T, 0, comm);
     r = size > 1 ? xs_mpi_bcast_bytes(comm, &bytes, &nbytes, err) : XS_OK;
     if (r == XS_OK && rank != 0) {
-        r = xs_scene_input_open(opt->scene, bytes, nbytes, &opt->pkg_limits, NULL, input, err);
+        r = xs_scene_input_open(opt->scene, bytes, nbytes, &opt->limits, input, err);
         if (r != XS_OK)
             fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err->msg);
     }
@@ -195,25 +195,29 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     r = xs_mpi_agree(comm, xs_job_init(job, opt, scene_hash, &err), &err);
     if (r != XS_OK)
         goto report;
+    /* 4. each rank's place on its node (a rank that asks for a GPU it does
+     * not have stops the job here, before any file is written) */
+    int threads = 1, gpu = -1;
+    r = xs_place_rank(comm, opt, &threads, &gpu, &err);
+    if (r != XS_OK)
+        fprintf(stderr, "xisuan render: error: %s\n", err.msg);
+    if (xs_mpi_agree(comm, r, &err) != XS_OK)
+        goto done; /* each rank printed its own reason */
     if (rank == 0) {
         char dir[XS_PATH_MAX];
         r = xs_job_file_path(&job->layout, "tiles", dir, sizeof dir, &err);
         if (r == XS_OK)
             r = xs_check_writable_dir(dir, &err);
-        /* a folder that holds another job is bad input; a journal that cannot
-         * be written is a failed job */
+        /* a folder that holds another job, or is being written by one, is bad
+         * input; a journal that cannot be written is a failed job */
         if (r == XS_OK && (r = xs_report_open(&rep, job, size, &err)) != XS_OK && r != XS_ERR_INVALID)
             status = 1;
     }
     MPI_Bcast(&status, 1, MPI_INT, 0, comm);
     if (xs_mpi_share_status(comm, r, &err) != XS_OK)
         goto report;
-    /* 4. placement, scene and back end on every worker */
-    int threads = 1, gpu = -1;
-    r = xs_place_rank(comm, opt, &threads, &gpu, &err);
-    if (r != XS_OK) {
-        fprintf(stderr, "xisuan render: error: %s\n", err.msg);
-    } else if (is_worker) {
+    /* the scene and back end on every worker */
+    if (is_worker) {
         r = xs_worker_init(&w, job, rank, threads, gpu, input, &err);
         if (r == XS_OK)
             r = xs_worker_faults_from_env(&w, &err);

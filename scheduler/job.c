@@ -1,6 +1,7 @@
 /* A job's set-up (see xs_job.h): its grid and folder, the key of its
  * settings, its journal and event log, and the policy over what is left. */
 #include "scheduler/xs_job.h"
+#include "io/xs_file.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -85,6 +86,27 @@ xs_result xs_job_open_files(const xs_job *job, int ranks, xs_journal **journal,
     return XS_OK;
 }
 
+/* A frame an earlier run assembled is skipped only when its file is still
+ * the one journaled: the same size and XXH3 checksum (read whole, once per
+ * resume). A frame missing, truncated or changed is assembled again from its
+ * tiles (which are verified, or rendered again where they are gone). */
+static bool frame_intact(const xs_job *job, const xs_journal *journal, int fi)
+{
+    uint64_t size = 0, hash = 0, fsize = 0, fhash = 0;
+    char path[XS_PATH_MAX];
+    if (!xs_journal_frame_assembled(journal, fi, &size, &hash) ||
+        xs_job_frame_path(&job->layout, job->opt->frames[fi], "exr", path, sizeof path, NULL) != XS_OK ||
+        access(path, F_OK) != 0)
+        return false;
+    if (size == 0 || xs_file_hash(path, &fsize, &fhash, NULL) != XS_OK || fsize != size || fhash != hash) {
+        printf("xisuan: frame %d: %s differs from what the journal recorded (%llu bytes, now %llu); "
+               "it is assembled again\n", job->opt->frames[fi], path, (unsigned long long)size,
+               (unsigned long long)fsize);
+        return false;
+    }
+    return true;
+}
+
 xs_result xs_job_sched_create(const xs_job *job, int workers, int prefetch,
                               const xs_journal *journal, xs_sched **out, xs_err *err)
 {
@@ -108,11 +130,7 @@ xs_result xs_job_sched_create(const xs_job *job, int workers, int prefetch,
             return xs_err_set(err, XS_ERR_NOMEM, "out of memory");
         }
         for (int i = 0; i < nframes; ++i) {
-            char path[XS_PATH_MAX];
-            if (xs_journal_frame_assembled(journal, i) &&
-                xs_job_frame_path(&job->layout, o->frames[i], "exr", path, sizeof path, NULL) == XS_OK &&
-                access(path, F_OK) == 0)
-                skip[i] = 1;
+            skip[i] = frame_intact(job, journal, i);
             for (int t = 0; t < T; ++t)
                 journaled[(size_t)i * (size_t)T + (size_t)t] = xs_journal_tile_hash(journal, i, t) != 0;
         }

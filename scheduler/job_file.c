@@ -66,6 +66,46 @@ static xs_result job_str(const cJSON *o, const char *key, const char *label, cha
     return XS_OK;
 }
 
+/* "limits": {"image_mpix": N, ...}: the budgets of the --max-* flags and
+ * the package limits, each a positive integer. */
+static xs_result job_limits(const cJSON *lim, const char *label, xs_options *o, xs_err *err)
+{
+    if (!lim)
+        return XS_OK;
+    if (!cJSON_IsObject(lim))
+        return job_fail(err, label, "limits", "must be an object");
+    static const char *const keys[] = {"image_mpix", "texture_mib", "env_mpix", "mtriangles", "nodes",
+                                       "instances", "package_entry_mib", "package_total_mib",
+                                       "package_ratio", NULL};
+    const char *bad = xs_json_unknown_key(lim, keys);
+    if (bad) {
+        char f[128];
+        snprintf(f, sizeof f, "limits.%s", bad);
+        return job_fail(err, label, f, "unknown field");
+    }
+    const cJSON *v;
+    cJSON_ArrayForEach(v, lim) {
+        char f[160];
+        snprintf(f, sizeof f, "%s: limits.%s", label, v->string);
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 ||
+            v->valuedouble > 2147483647.0)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: must be a positive integer", f);
+        long n = (long)v->valuedouble;
+        xs_result r = XS_OK;
+        if (strcmp(v->string, "package_entry_mib") == 0)
+            o->limits.pkg.max_entry_bytes = (uint64_t)n << 20;
+        else if (strcmp(v->string, "package_total_mib") == 0)
+            o->limits.pkg.max_total_bytes = (uint64_t)n << 20;
+        else if (strcmp(v->string, "package_ratio") == 0)
+            o->limits.pkg.max_ratio = (double)n;
+        else
+            r = xs_limit_set(&o->limits, v->string, n, f, err);
+        if (r != XS_OK)
+            return r;
+    }
+    return XS_OK;
+}
+
 #define JTRY(x)                                                                                \
     do {                                                                                       \
         xs_result r_ = (x);                                                                    \
@@ -78,14 +118,17 @@ static xs_result job_str(const cJSON *o, const char *key, const char *label, cha
 xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir,
                                const char *json, size_t len, xs_err *err)
 {
-    cJSON *root = cJSON_ParseWithLength(json, len);
-    if (!root || !cJSON_IsObject(root)) {
+    cJSON *root = NULL;
+    xs_result pr = xs_json_parse_strict(label, json, len, &root, err);
+    if (pr != XS_OK)
+        return pr;
+    if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         return xs_err_set(err, XS_ERR_INVALID, "%s: not a JSON object", label);
     }
     static const char *const keys[] = {"schema", "package", "frames", "output", "job", "name",
                                        "aovs", "compression", "render", "retries",
-                                       "stall_timeout_s", "grace_s", "comment", NULL};
+                                       "stall_timeout_s", "grace_s", "limits", "comment", NULL};
     const char *unknown = xs_json_unknown_key(root, keys);
     if (unknown)
         JTRY(job_fail(err, label, unknown, "unknown field"));
@@ -213,6 +256,7 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
         JTRY(job_int(root, "grace_s", label, "grace_s", 1, 1 << 24, &sec, err));
         o->grace_s = sec;
     }
+    JTRY(job_limits(cJSON_GetObjectItemCaseSensitive(root, "limits"), label, o, err));
     snprintf(o->job_file, sizeof o->job_file, "%s", label);
     cJSON_Delete(root);
     return XS_OK;

@@ -24,7 +24,7 @@ void xs_options_defaults(xs_options *o)
     o->prefetch = 2;
     o->kernel = XS_KERNEL_PATH;
     o->preview = true;
-    xs_pkg_limits_default(&o->pkg_limits);
+    xs_scene_limits_default(&o->limits);
     o->retries = 2;
     o->progress = XS_PROGRESS_AUTO;
     o->progress_interval_s = 30.0;
@@ -218,6 +218,48 @@ xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int 
     return XS_OK;
 }
 
+/* The budget flags, and the same names in job files' "limits" object: each
+ * a count in the unit its name says, at least 1. */
+static const struct {
+    const char *flag, *key;
+    double unit;
+    long max;
+} limit_names[] = {
+    {"--max-image-mpix", "image_mpix", 1e6, 1L << 20},
+    {"--max-texture-mib", "texture_mib", 1048576.0, 1L << 30},
+    {"--max-env-mpix", "env_mpix", 1e6, 1L << 20},
+    {"--max-mtris", "mtriangles", 1e6, 1L << 16},
+    {"--max-nodes", "nodes", 1.0, 1L << 31},
+    {"--max-instances", "instances", 1.0, 1L << 31},
+};
+
+static uint64_t *limit_slot(xs_scene_limits *l, int k)
+{
+    uint64_t *slots[] = {&l->gltf.max_image_pixels, &l->gltf.max_texture_bytes, &l->max_env_pixels,
+                         &l->gltf.max_triangles, &l->gltf.max_nodes, &l->gltf.max_instances};
+    return slots[k];
+}
+
+xs_result xs_limit_set(xs_scene_limits *l, const char *name, long value, const char *field, xs_err *err)
+{
+    for (int k = 0; k < (int)(sizeof limit_names / sizeof limit_names[0]); ++k)
+        if (strcmp(name, limit_names[k].flag) == 0 || strcmp(name, limit_names[k].key) == 0) {
+            if (value < 1 || value > limit_names[k].max)
+                return xs_err_set(err, XS_ERR_INVALID, "%s: must be in [1, %ld], got %ld", field,
+                                  limit_names[k].max, value);
+            *limit_slot(l, k) = (uint64_t)((double)value * limit_names[k].unit);
+            return XS_OK;
+        }
+    return xs_err_set(err, XS_ERR_INVALID, "%s: unknown limit", field);
+}
+
+static xs_result xs_limit_parse(const char *flag, const char *val, xs_scene_limits *l, xs_err *err)
+{
+    long v = 0;
+    xs_result r = parse_long(flag, val, 1, 1L << 31, &v, err);
+    return r == XS_OK ? xs_limit_set(l, flag, v, flag, err) : r;
+}
+
 xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
 {
     bool have_positional = false;
@@ -266,7 +308,9 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--pkg-max-ratio", "--retries", "--stall-timeout",
                                       "--grace", "--progress", "--progress-interval",
                                       "--aovs", "--filter", "--filter-width", "--clamp", "--mis",
-                                      "--backend", "--gpu-slots", "--bind", "--bvh"};
+                                      "--backend", "--gpu-slots", "--bind", "--bvh",
+                                      "--max-image-mpix", "--max-texture-mib", "--max-env-mpix",
+                                      "--max-mtris", "--max-nodes", "--max-instances"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -358,9 +402,9 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             long mib = 0;
             r = parse_long(flag, val, 1, 1L << 24, &mib, err);
             if (flag[10] == 'e')
-                o->pkg_limits.max_entry_bytes = (uint64_t)mib << 20;
+                o->limits.pkg.max_entry_bytes = (uint64_t)mib << 20;
             else
-                o->pkg_limits.max_total_bytes = (uint64_t)mib << 20;
+                o->limits.pkg.max_total_bytes = (uint64_t)mib << 20;
         } else if (strcmp(flag, "--progress") == 0) {
             if (strcmp(val, "auto") == 0)
                 o->progress = XS_PROGRESS_AUTO;
@@ -388,8 +432,10 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         } else if (strcmp(flag, "--pkg-max-ratio") == 0) {
             long ratio = 0;
             r = parse_long(flag, val, 1, 1000000, &ratio, err);
-            o->pkg_limits.max_ratio = (double)ratio;
+            o->limits.pkg.max_ratio = (double)ratio;
         }
+        else if (strncmp(flag, "--max-", 6) == 0)
+            r = xs_limit_parse(flag, val, &o->limits, err);
         else if (strcmp(flag, "--bvh") == 0)
             r = xs_bvh_parse(flag, val, &o->render.bvh, err);
         else if (strcmp(flag, "--prefetch") == 0)
@@ -503,6 +549,13 @@ void xs_options_print_help(FILE *f)
         "  --pkg-max-entry-mib N  refuse package entries over N MiB [4096]\n"
         "  --pkg-max-total-mib N  refuse packages over N MiB uncompressed [32768]\n"
         "  --pkg-max-ratio R    refuse packages that inflate over R times (bombs) [1000]\n"
+        "  --max-image-mpix N   refuse a texture image over N megapixels (from its header,\n"
+        "                       before decoding) [134]\n"
+        "  --max-texture-mib N  refuse scenes whose used textures decode to over N MiB [8192]\n"
+        "  --max-env-mpix N     refuse an environment image over N megapixels [134]\n"
+        "  --max-mtris N        refuse scenes over N million triangles (each mesh once) [268]\n"
+        "  --max-nodes N        refuse glTF files of over N nodes [16777216]\n"
+        "  --max-instances N    refuse scenes placing meshes over N times [16777216]\n"
         "  -h, --help           this text\n"
         "\n"
         "NAME values may hold letters, digits, '.', '_' and '-' and may not start with '.'.\n"

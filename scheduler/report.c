@@ -23,15 +23,33 @@ xs_result xs_report_open(xs_job_report *r, const xs_job *job, int ranks, xs_err 
     r->last_progress = r->t_start;
     r->progress_interval = 30.0;
     xs_report_set_progress(r, job->opt->progress, job->opt->progress_interval_s);
-    return xs_job_open_files(job, ranks, &r->journal, &r->events, err);
+    char path[XS_PATH_MAX];
+    xs_result res = xs_job_file_path(&job->layout, "lock", path, sizeof path, err);
+    if (res == XS_OK)
+        res = xs_lock_acquire(path, &r->lock, err);
+    int64_t removed = 0;
+    if (res == XS_OK)
+        res = xs_job_clean_temporaries(&job->layout, &removed, err);
+    if (res == XS_OK && removed > 0)
+        printf("xisuan: removed %lld temporary file(s) an interrupted run left in %s\n",
+               (long long)removed, job->layout.dir);
+    return res == XS_OK ? xs_job_open_files(job, ranks, &r->journal, &r->events, err) : res;
+}
+
+/* Open MPI's singleton (a process started without a launcher) sets PMIX_RANK
+ * too, through the helper daemon it forks; its ess component says which. */
+static bool xs_mpi_singleton(void)
+{
+    const char *ess = getenv("OMPI_MCA_ess");
+    return ess && strcmp(ess, "singleton") == 0;
 }
 
 void xs_report_set_progress(xs_job_report *r, int mode, double interval)
 {
     /* under a launcher a rank's stdout is a pty even when the job's log is a
      * file, so auto keeps the live line for interactive single processes */
-    bool launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMIX_RANK") || getenv("PMI_RANK") ||
-                    getenv("SLURM_PROCID");
+    bool launched = getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_RANK") || getenv("SLURM_PROCID") ||
+                    (getenv("PMIX_RANK") && !xs_mpi_singleton());
     if (mode == XS_PROGRESS_AUTO)
         mode = isatty(STDOUT_FILENO) && !launched ? XS_PROGRESS_TTY : XS_PROGRESS_PLAIN;
     r->tty = mode == XS_PROGRESS_TTY;
@@ -43,7 +61,9 @@ void xs_report_close(xs_job_report *r)
 {
     xs_journal_close(r->journal);
     xs_events_close(r->events);
+    xs_lock_release(r->lock);
     free(r->per_rank);
+    r->lock = NULL;
     r->journal = NULL;
     r->events = NULL;
     r->per_rank = NULL;
@@ -121,7 +141,7 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
         printf("xisuan: preview: %s\n", path);
     fflush(stdout);
     if (r->journal)
-        return xs_journal_commit_frame(r->journal, it->frame, err);
+        return xs_journal_commit_frame(r->journal, it->frame, rep->bytes, rep->hash, err);
     return XS_OK;
 }
 

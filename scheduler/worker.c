@@ -178,7 +178,7 @@ static xs_result finish_tile(xs_worker *w, struct xs_flight *f, xs_item_report *
     return xs_exr_write_tile(path, &w->layout, f->x0, f->y0, tw, th, w->tile_rgba, err);
 }
 
-static xs_result do_assemble(xs_worker *w, const xs_work_item *it, xs_err *err)
+static xs_result do_assemble(xs_worker *w, const xs_work_item *it, xs_item_report *rep, xs_err *err)
 {
     const xs_job *job = w->job;
     if (job->opt->kernel == XS_KERNEL_EMPTY)
@@ -188,7 +188,8 @@ static xs_result do_assemble(xs_worker *w, const xs_work_item *it, xs_err *err)
     if (r != XS_OK)
         return r;
     w->layout.attr_frame = it->frame;
-    if ((r = xs_exr_assemble_frame(path, &w->layout, &job->layout, it->frame, err)) != XS_OK)
+    if ((r = xs_exr_assemble_frame(path, &w->layout, &job->layout, it->frame, &rep->bytes,
+                                   &rep->hash, err)) != XS_OK)
         return r;
     if (!job->opt->preview)
         return XS_OK;
@@ -291,7 +292,7 @@ xs_result xs_worker_begin(xs_worker *w, const xs_work_item *it, uint64_t expect_
     else if (it->kind == XS_WORK_TILE)
         r = begin_tile(w, it, expect_hash, rep, slot, err);
     else if (it->kind == XS_WORK_ASSEMBLE)
-        r = do_assemble(w, it, err);
+        r = do_assemble(w, it, rep, err);
     else
         r = xs_err_set(err, XS_ERR_INTERNAL, "unknown work item kind %d", it->kind);
     if (*slot >= 0)

@@ -19,6 +19,7 @@
 #include "io/xs_file.h"
 #include "io/xs_manifest.h"
 #include "io/xs_package.h"
+#include "io/xs_scene_input.h"
 #include "io/xs_result.h"
 #include "render/xs_settings.h"
 
@@ -70,7 +71,7 @@ typedef struct xs_options {
     double progress_interval_s; /* between plain progress lines */
     unsigned given;  /* XS_GIVEN_* */
     char job_file[XS_PATH_MAX]; /* the job file this run came from, or "" */
-    xs_pkg_limits pkg_limits;
+    xs_scene_limits limits; /* what the scene may cost (package, glTF, environment) */
 } xs_options;
 
 void xs_options_defaults(xs_options *o);
@@ -98,6 +99,11 @@ xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int 
  * out_size-1 of letters, digits, '.', '_', '-', not starting with '.'; copies
  * it to out. */
 xs_result xs_name_parse(const char *field, const char *val, char *out, size_t out_size, xs_err *err);
+
+/* Sets a budget by its flag (--max-image-mpix, ...) or job-file key
+ * (image_mpix, texture_mib, env_mpix, mtriangles, nodes, instances) to value
+ * in that name's unit; field names it in messages. */
+xs_result xs_limit_set(xs_scene_limits *l, const char *name, long value, const char *field, xs_err *err);
 
 /* True when path ends with suffix. */
 bool xs_has_suffix(const char *path, const char *suffix);

@@ -5,7 +5,7 @@
  * work (REQUEST), reports an item done (DONE) or failed (FAILED, with the
  * reason), and each reply carries one more request; rank 0 answers every
  * request with ASSIGN (an item) or END. Only the bytes a message uses travel:
- * a request or an answer is 40 bytes, a result 128, a failure 128 plus its
+ * a request or an answer is 40 bytes, a result 136, a failure 136 plus its
  * text. Also here: the collectives every rank runs while a job starts (status
  * and bytes from rank 0, agreement on failure) and the idle back-off.
  */
@@ -41,7 +41,8 @@ typedef struct xs_item_report {
     double seconds; /* wall time spent on the item */
     double samples; /* camera samples rendered */
     xs_counters counters;
-    uint64_t hash;  /* a tile's pixel checksum (XXH3 of its records) */
+    uint64_t hash;  /* a tile's pixel checksum (XXH3 of its records); a frame's file checksum */
+    uint64_t bytes; /* an assembled frame's file size */
     int32_t kept;   /* 1: a verified tile from an earlier run, not rendered */
     int32_t reserved;
 } xs_item_report;

@@ -12,6 +12,7 @@
 
 #include "io/xs_events.h"
 #include "io/xs_journal.h"
+#include "io/xs_lock.h"
 #include "io/xs_result.h"
 #include "scheduler/xs_job.h"
 #include "scheduler/xs_protocol.h"
@@ -34,6 +35,7 @@ typedef struct xs_job_report {
     double t_start;
     int64_t messages;
     double sched_busy_s;  /* rank 0 handling messages (receive to answers sent) */
+    xs_lock *lock;        /* owned: the output folder's, for the run's life */
     xs_journal *journal;  /* owned; NULL for the empty kernel */
     xs_events *events;    /* owned */
     int64_t rendered, kept; /* tiles */
@@ -47,11 +49,13 @@ typedef struct xs_job_report {
     int silent_workers;    /* at the end: ranks given up on */
 } xs_job_report;
 
-/* Sets up the report of job over `ranks` ranks and opens the job's journal
- * and event log (xs_job_open_files). */
+/* Sets up the report of job over `ranks` ranks: takes the output folder's
+ * lock (refused while another job holds it), removes the temporaries a
+ * killed run left, and opens the job's journal and event log
+ * (xs_job_open_files). */
 xs_result xs_report_open(xs_job_report *r, const xs_job *job, int ranks, xs_err *err);
-/* Closes the journal and event log and frees the statistics (accepts a
- * zeroed report). */
+/* Closes the journal and event log, releases the lock and frees the
+ * statistics (accepts a zeroed report). */
 void xs_report_close(xs_job_report *r);
 /* XS_PROGRESS_* mode and the interval of plain lines. */
 void xs_report_set_progress(xs_job_report *r, int mode, double interval);

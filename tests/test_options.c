@@ -122,6 +122,84 @@ static void test_rejections(void)
     }
 }
 
+/* Job files are strict JSON: duplicate members, text after the value and NUL
+ * characters (a name cut short) are refused, each with its reason. */
+static void test_job_file_strict(void)
+{
+    static const struct {
+        const char *json, *want;
+    } bad[] = {
+        {"{\"schema\": 1, \"package\": \"a.glb\", \"package\": \"b.glb\"}", "member 'package' given twice"},
+        {"{\"schema\": 1, \"package\": \"a.glb\", \"render\": {\"spp\": 2, \"spp\": 8}}",
+         "render: member 'spp' given twice"},
+        {"{\"schema\": 1, \"package\": \"a.glb\"} {\"x\": 1}", "text after the JSON value"},
+        {"{\"schema\": 1, \"package\": \"a.glb\"} garbage", "text after the JSON value"},
+        {"{\"schema\": 1, \"package\": \"a.glb\", \"job\": \"shot\\u0000x\"}", "NUL character"},
+        {"{\"schema\": 1, \"package\": \"a.glb\", \"limits\": {\"image_mpix\": 0}}",
+         "limits.image_mpix: must be a positive integer"},
+        {"{\"schema\": 1, \"package\": \"a.glb\", \"limits\": {\"pixels\": 3}}", "limits.pixels: unknown field"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        static xs_options o;
+        xs_options_defaults(&o);
+        xs_err e;
+        xs_err_clear(&e);
+        xs_result r = xs_options_apply_job(&o, "job.json", "", bad[i].json, strlen(bad[i].json), &e);
+        CHECK_MSG(r == XS_ERR_INVALID, "case %zu accepted", i);
+        CHECK_MSG(strstr(e.msg, bad[i].want) && strncmp(e.msg, "job.json", 8) == 0,
+                  "case %zu: '%s' lacks '%s'", i, e.msg, bad[i].want);
+    }
+    /* a literal NUL byte inside the text */
+    static const char nul[] = "{\"schema\": 1, \"package\": \"a.glb\", \"name\": \"a\0b\"}";
+    static xs_options o;
+    xs_options_defaults(&o);
+    xs_err e;
+    CHECK(xs_options_apply_job(&o, "job.json", "", nul, sizeof nul - 1, &e) == XS_ERR_INVALID);
+    CHECK_MSG(strstr(e.msg, "NUL character"), "%s", e.msg);
+}
+
+/* The budgets: flags and job-file keys set the same limits, in their units. */
+static void test_limits(void)
+{
+    static xs_options o;
+    xs_options_defaults(&o);
+    CHECK(o.limits.gltf.max_image_pixels == 1ull << 27 && o.limits.max_env_pixels == 1ull << 27);
+    CHECK(o.limits.gltf.max_texture_bytes == 8ull << 30 && o.limits.gltf.max_triangles == 1ull << 28);
+    CHECK(o.limits.gltf.max_nodes == 1ull << 24 && o.limits.gltf.max_instances == 1ull << 24);
+    xs_err e;
+    const char *argv[] = {"--max-image-mpix", "300", "--max-texture-mib=64", "--max-env-mpix", "2",
+                          "--max-mtris", "5", "--max-nodes", "1000", "--max-instances", "700"};
+    CHECK_MSG(parse(&o, &e, 11, argv) == XS_OK, "%s", e.msg);
+    CHECK(o.limits.gltf.max_image_pixels == 300000000ull && o.limits.gltf.max_texture_bytes == 64ull << 20);
+    CHECK(o.limits.max_env_pixels == 2000000ull && o.limits.gltf.max_triangles == 5000000ull);
+    CHECK(o.limits.gltf.max_nodes == 1000 && o.limits.gltf.max_instances == 700);
+    xs_options_defaults(&o);
+    const char *json = "{\"schema\": 1, \"package\": \"a.glb\", \"limits\": {\"image_mpix\": 300, "
+                       "\"texture_mib\": 64, \"env_mpix\": 2, \"mtriangles\": 5, \"nodes\": 1000, "
+                       "\"instances\": 700, \"package_entry_mib\": 3, \"package_total_mib\": 9, "
+                       "\"package_ratio\": 50}}";
+    CHECK_MSG(xs_options_apply_job(&o, "job.json", "", json, strlen(json), &e) == XS_OK, "%s", e.msg);
+    CHECK(o.limits.gltf.max_image_pixels == 300000000ull && o.limits.gltf.max_texture_bytes == 64ull << 20);
+    CHECK(o.limits.max_env_pixels == 2000000ull && o.limits.gltf.max_triangles == 5000000ull);
+    CHECK(o.limits.gltf.max_nodes == 1000 && o.limits.gltf.max_instances == 700);
+    CHECK(o.limits.pkg.max_entry_bytes == 3ull << 20 && o.limits.pkg.max_total_bytes == 9ull << 20);
+    CHECK(o.limits.pkg.max_ratio == 50.0);
+    const char *zero[] = {"--max-nodes", "0"};
+    CHECK(parse(&o, &e, 2, zero) == XS_ERR_INVALID && strstr(e.msg, "--max-nodes"));
+}
+
+/* Messages quote input; control characters in it come out escaped, so a
+ * hostile name cannot forge lines or move the cursor on a terminal. */
+static void test_escaped_messages(void)
+{
+    xs_err e;
+    xs_err_set(&e, XS_ERR_INVALID, "entry '%s': bad", "a\nxisuan: job x completed\x1b[2J\r\x7f\xc2\x9b|\xe4\xb8\xad");
+    CHECK_MSG(strcmp(e.msg, "entry 'a\\x0axisuan: job x completed\\x1b[2J\\x0d\\x7f\\x9b|\xe4\xb8\xad': bad") == 0,
+              "got '%s'", e.msg);
+    for (const char *p = e.msg; *p; ++p)
+        CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -130,6 +208,9 @@ int main(int argc, char **argv)
         {"rejections", test_rejections},
         {"scene_path_and_manifest", test_scene_path_and_manifest},
         {"frame_lists", test_frame_lists},
+        {"job_file_strict", test_job_file_strict},
+        {"limits", test_limits},
+        {"escaped_messages", test_escaped_messages},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -7,6 +7,16 @@
 #include "io/xs_scene_input.h"
 #include "test_util.h"
 
+/* Opens package bytes under the given package limits and default others. */
+static xs_result open_pkg(const char *label, const void *bytes, size_t len, const xs_pkg_limits *pkg,
+                          xs_scene_input **in, xs_err *e)
+{
+    xs_scene_limits l;
+    xs_scene_limits_default(&l);
+    l.pkg = *pkg;
+    return xs_scene_input_open(label, bytes, len, &l, in, e);
+}
+
 #include <archive.h>
 #include <archive_entry.h>
 
@@ -269,7 +279,7 @@ static void test_valid_package_opens(void)
     xs_pkg_limits_default(&lim);
     xs_scene_input *in = NULL;
     xs_err e;
-    CHECK_MSG(xs_scene_input_open("ok.tar.zst", b.p, b.n, &lim, NULL, &in, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(open_pkg("ok.tar.zst", b.p, b.n, &lim, &in, &e) == XS_OK, "%s", e.msg);
     if (in) {
         CHECK(in->gltf->mesh_count == 1 && in->gltf->instance_count == 1);
         CHECK(in->gltf->tri_count_instanced == 1);
@@ -285,7 +295,7 @@ static void test_valid_package_opens(void)
                             "\"attenuationColor\":[0.5,0.25,1]}}}],"),
                   tri_bin(2), 44);
     in = NULL;
-    CHECK_MSG(xs_scene_input_open("vol.tar.zst", b.p, b.n, &lim, NULL, &in, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(open_pkg("vol.tar.zst", b.p, b.n, &lim, &in, &e) == XS_OK, "%s", e.msg);
     if (in) {
         const xs_gltf_material *m = &in->gltf->materials[0];
         CHECK(in->gltf->material_count == 1 && m->volume && m->transmission == 1.0f);
@@ -301,8 +311,7 @@ static void test_hostile(void)
         xs_scene_input *in = NULL;
         xs_err e;
         xs_err_clear(&e);
-        xs_result r = xs_scene_input_open("h.tar.zst", cases[i].pkg.p, cases[i].pkg.n, &cases[i].lim,
-                                          NULL, &in, &e);
+        xs_result r = open_pkg("h.tar.zst", cases[i].pkg.p, cases[i].pkg.n, &cases[i].lim, &in, &e);
         CHECK_MSG(r != XS_OK, "case %s was accepted", cases[i].name);
         CHECK_MSG(strstr(e.msg, cases[i].expect) != NULL, "case %s: message '%s' lacks '%s'",
                   cases[i].name, e.msg, cases[i].expect);

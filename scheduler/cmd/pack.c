@@ -52,12 +52,12 @@ int xs_pack_main(int argc, char **argv)
     xs_err_clear(&err);
     unsigned char *bytes = NULL;
     size_t len = 0;
-    xs_pkg_limits lim;
-    xs_pkg_limits_default(&lim);
+    xs_scene_limits lim;
+    xs_scene_limits_default(&lim);
     xs_scene_input *in = NULL;
     xs_result r = xs_pkg_build_dir(dir, level, &bytes, &len, &err);
     if (r == XS_OK)
-        r = xs_scene_input_open(out, bytes, len, &lim, NULL, &in, &err);
+        r = xs_scene_input_open(out, bytes, len, &lim, &in, &err);
     if (r == XS_OK) {
         printf("xisuan pack: %s: %zu entries, %llu bytes -> %zu bytes; scene %s: %d mesh(es), "
                "%d instance(s), %llu triangles placed, %d camera(s), %d light(s)\n",

@@ -5,6 +5,7 @@
 #include "scheduler/cmd/xs_cmd.h"
 
 #include "io/xs_file.h"
+#include "io/xs_result.h"
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -55,7 +56,7 @@ int xs_status_main(int argc, char **argv)
         if (!first_t)
             first_t = tm;
         last_t = tm;
-        snprintf(last_event, sizeof last_event, "%s", name);
+        xs_text_escape(name, last_event, sizeof last_event);
         const cJSON *rk = cJSON_GetObjectItemCaseSensitive(e, "rank");
         int r = cJSON_IsNumber(rk) ? (int)rk->valuedouble : -1;
         if (strcmp(name, "job_start") == 0) {
@@ -67,13 +68,13 @@ int xs_status_main(int argc, char **argv)
             const cJSON *tp = cJSON_GetObjectItemCaseSensitive(e, "tiles_per_frame");
             const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "settings");
             if (cJSON_IsString(j))
-                snprintf(job, sizeof job, "%s", j->valuestring);
+                xs_text_escape(j->valuestring, job, sizeof job);
             if (cJSON_IsNumber(fr))
                 frames_total = (int)fr->valuedouble;
             if (cJSON_IsNumber(tp))
                 tiles_per_frame = (int)tp->valuedouble;
             if (cJSON_IsString(st))
-                snprintf(settings, sizeof settings, "%s", st->valuestring);
+                xs_text_escape(st->valuestring, settings, sizeof settings);
         } else if (strcmp(name, "tile_committed") == 0) {
             const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "kept");
             const cJSON *sec = cJSON_GetObjectItemCaseSensitive(e, "seconds");
@@ -100,7 +101,7 @@ int xs_status_main(int argc, char **argv)
             const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "state");
             const cJSON *w = cJSON_GetObjectItemCaseSensitive(e, "wall_s");
             if (cJSON_IsString(st))
-                snprintf(state, sizeof state, "%s", st->valuestring);
+                xs_text_escape(st->valuestring, state, sizeof state);
 
             wall = cJSON_IsNumber(w) ? w->valuedouble : 0;
         }

@@ -6,18 +6,18 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    xs_pkg_limits lim;
-    xs_pkg_limits_default(&lim);
-    lim.max_entry_bytes = 16u << 20;
-    lim.max_total_bytes = 32u << 20;
-    lim.max_entries = 1000;
-    xs_gltf_limits gl;
-    xs_gltf_limits_default(&gl);
-    gl.max_triangles = 1u << 20;
-    gl.max_image_pixels = 1u << 22;
+    xs_scene_limits lim;
+    xs_scene_limits_default(&lim);
+    lim.pkg.max_entry_bytes = 16u << 20;
+    lim.pkg.max_total_bytes = 32u << 20;
+    lim.pkg.max_entries = 1000;
+    lim.gltf.max_triangles = 1u << 20;
+    lim.gltf.max_image_pixels = 1u << 22;
+    lim.gltf.max_texture_bytes = 64u << 20;
+    lim.max_env_pixels = 1u << 22;
     xs_scene_input *in = NULL;
     xs_err e;
-    xs_scene_input_open("fuzz.tar.zst", data, size, &lim, &gl, &in, &e);
+    xs_scene_input_open("fuzz.tar.zst", data, size, &lim, &in, &e);
     xs_scene_input_destroy(in);
     return 0;
 }
