@@ -30,8 +30,8 @@ cases=("$@")
 rm -rf "$work" && mkdir -p "$work"
 cd "$work" || exit 1
 fail=0
-bad() { echo "FAIL ($case): $*"; fail=1; }
-ok() { echo "ok ($case): $*"; }
+bad() { echo "FAIL ($case): $*"; fail=1; case_failed=1; }
+ok() { [ "$case_failed" = 1 ] || echo "ok ($case): $*"; }
 render() { "$xisuan" render --progress off --no-preview "$@"; }
 
 # the pids this test started in the background, to stop on the way out
@@ -168,7 +168,7 @@ case_frames() {
     cmp -s f$f.exr $d/cornell.000$f.exr || bad "frame $f is not the original after the rerun"
   done
   grep -q "(12 rendered, 24 kept" re.log || bad "expected frame 3's 12 tiles rendered again and 24 kept: $(grep 'job cornell' re.log)"
-  [ $fail = 0 ] && ok "bit-flipped, truncated and tile-less frames repaired, byte-identical"
+  ok "bit-flipped, truncated and tile-less frames repaired, byte-identical"
 }
 
 case_journal() {
@@ -266,6 +266,7 @@ case_progress() {
 
 for case in "${cases[@]}"; do
   rm -rf "$work/$case" && mkdir -p "$work/$case" && cd "$work/$case" || exit 1
+  case_failed=0
   "case_$case"
 done
 exit $fail
