@@ -1,7 +1,18 @@
-/* The event log (see xs_events.h). */
+/* The event log (see xs_events.h).
+ *
+ * Off rank 0's hot path: the per-item events (a tile dispatched, a tile
+ * committed) are queued as small fixed records, with the time taken when
+ * they happened, and a writer thread formats them as JSON lines and writes
+ * them; rank 0's loop does no float formatting and no I/O for them. Other
+ * events are rare: they are formatted where they happen and queued as text.
+ * The writer flushes the file at least twice a second, and whenever it has
+ * caught up.
+ */
 #include "io/xs_events.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,10 +20,97 @@
 #include <string.h>
 #include <sys/time.h>
 
+enum { EV_TEXT = 0, EV_TILE_DISPATCHED = 1, EV_ASSEMBLY_DISPATCHED = 2, EV_TILE_COMMITTED = 3 };
+
+typedef struct ev_rec {
+    double time;
+    int32_t kind, frame, tile, rank;
+    float seconds;
+    int32_t flag;     /* verify (dispatched) or kept (committed) */
+    uint64_t checksum;
+    char *text;       /* EV_TEXT: "type", then the formatted fields; owned */
+} ev_rec;
+
 struct xs_events {
     FILE *f;
-    double last_flush;
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_t writer;
+    bool started, stop;
+    ev_rec *q; /* a ring of cap records */
+    size_t head, len, cap;
 };
+
+static double now_s(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
+}
+
+static void write_rec(FILE *f, const ev_rec *r)
+{
+    switch (r->kind) {
+    case EV_TILE_DISPATCHED:
+        fprintf(f, "{\"time\": %.3f, \"event\": \"tile_dispatched\", \"frame\": %d, \"tile\": %d, "
+                   "\"rank\": %d%s}\n",
+                r->time, r->frame, r->tile, r->rank, r->flag ? ", \"verify\": true" : "");
+        break;
+    case EV_ASSEMBLY_DISPATCHED:
+        fprintf(f, "{\"time\": %.3f, \"event\": \"assembly_dispatched\", \"frame\": %d, \"rank\": %d}\n",
+                r->time, r->frame, r->rank);
+        break;
+    case EV_TILE_COMMITTED:
+        fprintf(f, "{\"time\": %.3f, \"event\": \"tile_committed\", \"frame\": %d, \"tile\": %d, "
+                   "\"rank\": %d, \"seconds\": %.4f, \"kept\": %s, \"checksum\": \"%016" PRIx64 "\"}\n",
+                r->time, r->frame, r->tile, r->rank, (double)r->seconds, r->flag ? "true" : "false",
+                r->checksum);
+        break;
+    default:
+        fprintf(f, "{\"time\": %.3f, \"event\": %s}\n", r->time, r->text);
+        free(r->text);
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    xs_events *ev = (xs_events *)arg;
+    double last_flush = now_s();
+    pthread_mutex_lock(&ev->mu);
+    for (;;) {
+        if (ev->len == 0) {
+            if (ev->stop)
+                break;
+            pthread_mutex_unlock(&ev->mu);
+            fflush(ev->f); /* caught up: a reader polling the log sees everything */
+            last_flush = now_s();
+            pthread_mutex_lock(&ev->mu);
+            while (ev->len == 0 && !ev->stop)
+                pthread_cond_wait(&ev->wake, &ev->mu);
+            continue;
+        }
+        /* take up to a batch of records out of the ring, write them unlocked */
+        enum { BATCH = 256 };
+        ev_rec batch[BATCH];
+        size_t n = ev->len < BATCH ? ev->len : BATCH;
+        for (size_t i = 0; i < n; ++i)
+            batch[i] = ev->q[(ev->head + i) % ev->cap];
+        ev->head = (ev->head + n) % ev->cap;
+        ev->len -= n;
+        pthread_mutex_unlock(&ev->mu);
+        for (size_t i = 0; i < n; ++i)
+            write_rec(ev->f, &batch[i]);
+        double t = now_s();
+        if (t - last_flush > 0.5) {
+            fflush(ev->f);
+            last_flush = t;
+        }
+        pthread_mutex_lock(&ev->mu);
+    }
+    pthread_mutex_unlock(&ev->mu);
+    fflush(ev->f);
+    return NULL;
+}
 
 xs_result xs_events_open(const char *path, xs_events **out, xs_err *err)
 {
@@ -26,6 +124,9 @@ xs_result xs_events_open(const char *path, xs_events **out, xs_err *err)
         free(ev);
         return xs_err_set(err, XS_ERR_IO, "%s: cannot open: %s", path, strerror(e));
     }
+    pthread_mutex_init(&ev->mu, NULL);
+    pthread_cond_init(&ev->wake, NULL);
+    ev->started = pthread_create(&ev->writer, NULL, writer_main, ev) == 0;
     *out = ev;
     return XS_OK;
 }
@@ -34,33 +135,92 @@ void xs_events_close(xs_events *ev)
 {
     if (!ev)
         return;
+    if (ev->started) {
+        pthread_mutex_lock(&ev->mu);
+        ev->stop = true;
+        pthread_cond_signal(&ev->wake);
+        pthread_mutex_unlock(&ev->mu);
+        pthread_join(ev->writer, NULL);
+    }
+    for (size_t i = 0; i < ev->len; ++i) /* only without a writer */
+        write_rec(ev->f, &ev->q[(ev->head + i) % ev->cap]);
     fclose(ev->f);
+    free(ev->q);
+    pthread_mutex_destroy(&ev->mu);
+    pthread_cond_destroy(&ev->wake);
     free(ev);
+}
+
+/* Queues r (the ring grows; without a writer thread it is written at once). */
+static void push(xs_events *ev, const ev_rec *r)
+{
+    pthread_mutex_lock(&ev->mu);
+    if (!ev->started) {
+        write_rec(ev->f, r);
+        pthread_mutex_unlock(&ev->mu);
+        return;
+    }
+    if (ev->len == ev->cap) {
+        size_t nc = ev->cap ? ev->cap * 2 : 1024;
+        ev_rec *nq = malloc(nc * sizeof *nq);
+        if (!nq) { /* out of memory: write it here rather than lose it */
+            write_rec(ev->f, r);
+            pthread_mutex_unlock(&ev->mu);
+            return;
+        }
+        for (size_t i = 0; i < ev->len; ++i)
+            nq[i] = ev->q[(ev->head + i) % ev->cap];
+        free(ev->q);
+        ev->q = nq;
+        ev->cap = nc;
+        ev->head = 0;
+    }
+    ev->q[(ev->head + ev->len++) % ev->cap] = *r;
+    pthread_cond_signal(&ev->wake);
+    pthread_mutex_unlock(&ev->mu);
 }
 
 void xs_events_emit(xs_events *ev, const char *type, const char *fields, ...)
 {
     if (!ev)
         return;
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    fprintf(ev->f, "{\"time\": %.3f, \"event\": \"%s\"", (double)tv.tv_sec + tv.tv_usec * 1e-6, type);
-    if (fields && *fields) {
-        fputs(", ", ev->f);
+    char body[2048];
+    int n = snprintf(body, sizeof body, "\"%s\"", type);
+    if (fields && *fields && n > 0 && (size_t)n < sizeof body) {
+        n += snprintf(body + n, sizeof body - (size_t)n, ", ");
         va_list ap;
         va_start(ap, fields);
-        vfprintf(ev->f, fields, ap);
+        vsnprintf(body + n, sizeof body - (size_t)n, fields, ap);
         va_end(ap);
     }
-    fputs("}\n", ev->f);
-    /* per-tile events are many: flush them at most twice a second (a reader
-     * polling the log sees them soon; resume relies on the journal, not on
-     * this); everything else at once */
-    double now = (double)tv.tv_sec + tv.tv_usec * 1e-6;
-    bool bulk = strcmp(type, "tile_dispatched") == 0 || strcmp(type, "tile_committed") == 0 ||
-                strcmp(type, "assembly_dispatched") == 0;
-    if (!bulk || now - ev->last_flush > 0.5) {
-        fflush(ev->f);
-        ev->last_flush = now;
-    }
+    ev_rec r = {.time = now_s(), .kind = EV_TEXT, .text = strdup(body)};
+    if (r.text)
+        push(ev, &r);
+}
+
+void xs_events_tile_dispatched(xs_events *ev, int frame, int tile, int rank, bool verify)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_TILE_DISPATCHED, .frame = frame, .tile = tile, .rank = rank,
+                .flag = verify};
+    push(ev, &r);
+}
+
+void xs_events_assembly_dispatched(xs_events *ev, int frame, int rank)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_ASSEMBLY_DISPATCHED, .frame = frame, .rank = rank};
+    push(ev, &r);
+}
+
+void xs_events_tile_committed(xs_events *ev, int frame, int tile, int rank, double seconds, bool kept,
+                              uint64_t checksum)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_TILE_COMMITTED, .frame = frame, .tile = tile, .rank = rank,
+                .seconds = (float)seconds, .flag = kept, .checksum = checksum};
+    push(ev, &r);
 }

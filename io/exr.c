@@ -333,9 +333,29 @@ fail:
     return result;
 }
 
+static const char *const rgba_names[4];
+static xs_result read_channels(const char *path, const unsigned char *mem, size_t mem_len,
+                               const char *const *names, int n, int required, uint64_t max_pixels,
+                               xs_image *out, xs_err *err);
+
+/* The RGBA of a tile file into a band of the frame's preview: rows of W
+ * pixels, the tile at column x0. */
+static xs_result tile_into_band(const char *tp, float *band, int W, int x0, xs_err *err)
+{
+    xs_image img;
+    xs_result r = read_channels(tp, NULL, 0, rgba_names, 4, 3, 0, &img, err);
+    if (r != XS_OK)
+        return r;
+    for (int y = 0; y < img.height; ++y)
+        memcpy(band + ((size_t)y * (size_t)W + (size_t)x0) * 4, img.rgba + (size_t)y * (size_t)img.width * 4,
+               (size_t)img.width * 4 * sizeof(float));
+    xs_image_free(&img);
+    return XS_OK;
+}
+
 xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
-                                const xs_job_layout *job, int frame, uint64_t *size, uint64_t *hash,
-                                xs_err *err)
+                                const xs_job_layout *job, int frame, const char *preview,
+                                uint64_t *size, uint64_t *hash, xs_err *err)
 {
     xs_result result = check_layout(path, layout, err);
     if (result != XS_OK)
@@ -347,6 +367,18 @@ xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
     const int ntx = (layout->frame_width + T - 1) / T;
     const int nty = (layout->frame_height + T - 1) / T;
 
+    xs_png_stream *png = NULL;
+    float *band = NULL; /* the preview's pixels of one row of tiles */
+    if (preview) {
+        band = malloc((size_t)T * (size_t)layout->frame_width * 4 * sizeof(float));
+        if (!band)
+            return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory for the preview", preview);
+        if ((result = xs_png_stream_open(preview, layout->frame_width, layout->frame_height, &png, err)) !=
+            XS_OK) {
+            free(band);
+            return result;
+        }
+    }
     exr_msgbuf mb;
     exr_context_initializer_t init = exr_init(&mb);
     exr_context_t ctxt = NULL;
@@ -376,18 +408,33 @@ xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
                 result = exr_fail(err, path, "cannot write tile chunk", rc, &mb);
                 goto fail;
             }
+            if (png) {
+                result = tile_into_band(tp, band, layout->frame_width, x0, err);
+                current_msgbuf = &mb;
+                if (result != XS_OK)
+                    goto fail;
+            }
+        }
+        if (png) {
+            const int rows = (ty + 1) * T <= layout->frame_height ? T : layout->frame_height - ty * T;
+            if ((result = xs_png_stream_rows(png, band, rows, err)) != XS_OK)
+                goto fail;
         }
     }
     EXR_TRY(finish_write(&ctxt, &mb), "cannot finish file");
     /* the file's own bytes, from the page cache, before it is made durable */
-    if ((result = xs_file_hash(tmp, size, hash, err)) != XS_OK) {
-        unlink(tmp);
-        return result;
-    }
-    return xs_commit_file(tmp, path, err);
+    if ((result = xs_file_hash(tmp, size, hash, err)) != XS_OK)
+        goto fail;
+    if ((result = xs_commit_file(tmp, path, err)) != XS_OK)
+        goto fail;
+    free(band);
+    /* the preview after the frame: a preview never stands for a frame that is not there */
+    return png ? xs_png_stream_commit(png, err) : XS_OK;
 fail:
     finish_write(&ctxt, &mb);
     unlink(tmp);
+    xs_png_stream_abort(png);
+    free(band);
     return result;
 }
 

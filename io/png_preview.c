@@ -24,56 +24,129 @@ static unsigned char to_srgb8(float v)
     return (unsigned char)(s * 255.0f + 0.5f);
 }
 
-xs_result xs_png_write_preview(const char *path, const xs_image *img, xs_err *err)
+struct xs_png_stream {
+    char path[PATH_MAX], tmp[PATH_MAX];
+    FILE *f;
+    png_structp png;
+    png_infop info;
+    int width, height, rows_done;
+    unsigned char *row;
+};
+
+void xs_png_stream_abort(xs_png_stream *s)
 {
-    char tmp[PATH_MAX];
-    xs_result r = xs_tmp_path(path, tmp, sizeof tmp, err);
-    if (r != XS_OK)
-        return r;
-    const size_t W = (size_t)img->width, H = (size_t)img->height;
-    unsigned char *row = malloc(W * 3);
-    if (!row)
-        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        int e = errno;
-        free(row);
-        return xs_err_set(err, XS_ERR_IO, "%s: cannot create: %s", path, strerror(e));
+    if (!s)
+        return;
+    if (s->png)
+        png_destroy_write_struct(&s->png, &s->info);
+    if (s->f) {
+        fclose(s->f);
+        unlink(s->tmp);
     }
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (!png || !info || setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        fclose(f);
-        unlink(tmp);
-        free(row);
+    free(s->row);
+    free(s);
+}
+
+xs_result xs_png_stream_open(const char *path, int width, int height, xs_png_stream **out, xs_err *err)
+{
+    *out = NULL;
+    xs_png_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->width = width;
+    s->height = height;
+    xs_result r = xs_tmp_path(path, s->tmp, sizeof s->tmp, err);
+    if (r != XS_OK) {
+        free(s);
+        return r;
+    }
+    s->row = malloc((size_t)width * 3);
+    s->f = s->row ? fopen(s->tmp, "wb") : NULL;
+    if (!s->f) {
+        int e = errno;
+        r = s->row ? xs_err_set(err, XS_ERR_IO, "%s: cannot create: %s", path, strerror(e))
+                   : xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
+        xs_png_stream_abort(s);
+        return r;
+    }
+    s->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+    s->info = s->png ? png_create_info_struct(s->png) : NULL;
+    if (!s->png || !s->info) {
+        xs_png_stream_abort(s);
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (setjmp(png_jmpbuf(s->png))) {
+        xs_png_stream_abort(s);
         return xs_err_set(err, XS_ERR_IO, "%s: libpng failed to write the preview", path);
     }
-    png_init_io(png, f);
-    png_set_IHDR(png, info, (png_uint_32)W, (png_uint_32)H, 8, PNG_COLOR_TYPE_RGB,
+    png_init_io(s->png, s->f);
+    png_set_IHDR(s->png, s->info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_RGB,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_sRGB(png, info, PNG_sRGB_INTENT_PERCEPTUAL);
-    png_write_info(png, info);
-    for (size_t y = 0; y < H; ++y) {
-        const float *src = img->rgba + y * W * 4;
+    png_set_sRGB(s->png, s->info, PNG_sRGB_INTENT_PERCEPTUAL);
+    png_write_info(s->png, s->info);
+    *out = s;
+    return XS_OK;
+}
+
+xs_result xs_png_stream_rows(xs_png_stream *s, const float *rgba, int rows, xs_err *err)
+{
+    if (rows < 0 || s->rows_done + rows > s->height)
+        return xs_err_set(err, XS_ERR_INTERNAL, "%s: %d rows past the image's %d", s->path,
+                          s->rows_done + rows, s->height);
+    if (setjmp(png_jmpbuf(s->png)))
+        return xs_err_set(err, XS_ERR_IO, "%s: libpng failed to write the preview", s->path);
+    const size_t W = (size_t)s->width;
+    for (int y = 0; y < rows; ++y) {
+        const float *src = rgba + (size_t)y * W * 4;
         for (size_t x = 0; x < W; ++x)
             for (int c = 0; c < 3; ++c)
-                row[x * 3 + (size_t)c] = to_srgb8(src[x * 4 + (size_t)c]);
-        png_write_row(png, row);
+                s->row[x * 3 + (size_t)c] = to_srgb8(src[x * 4 + (size_t)c]);
+        png_write_row(s->png, s->row);
     }
-    png_write_end(png, NULL);
-    png_destroy_write_struct(&png, &info);
-    free(row);
-    if (fflush(f) != 0 || ferror(f)) {
+    s->rows_done += rows;
+    return XS_OK;
+}
+
+xs_result xs_png_stream_commit(xs_png_stream *s, xs_err *err)
+{
+    xs_result r = XS_OK;
+    if (s->rows_done != s->height)
+        r = xs_err_set(err, XS_ERR_INTERNAL, "%s: %d of %d rows written", s->path, s->rows_done, s->height);
+    else if (setjmp(png_jmpbuf(s->png)))
+        r = xs_err_set(err, XS_ERR_IO, "%s: libpng failed to write the preview", s->path);
+    else
+        png_write_end(s->png, NULL);
+    if (r == XS_OK && (fflush(s->f) != 0 || ferror(s->f))) {
         int e = errno;
-        fclose(f);
-        unlink(tmp);
-        return xs_err_set(err, XS_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        r = xs_err_set(err, XS_ERR_IO, "%s: write failed: %s", s->path, strerror(e));
     }
-    if (fclose(f) != 0) {
+    png_destroy_write_struct(&s->png, &s->info);
+    s->png = NULL;
+    int closed = fclose(s->f);
+    s->f = NULL;
+    if (r == XS_OK && closed != 0) {
         int e = errno;
-        unlink(tmp);
-        return xs_err_set(err, XS_ERR_IO, "%s: write failed: %s", path, strerror(e));
+        r = xs_err_set(err, XS_ERR_IO, "%s: write failed: %s", s->path, strerror(e));
     }
-    return xs_commit_file(tmp, path, err);
+    if (r == XS_OK)
+        r = xs_commit_file(s->tmp, s->path, err);
+    else
+        unlink(s->tmp);
+    free(s->row);
+    free(s);
+    return r;
+}
+
+xs_result xs_png_write_preview(const char *path, const xs_image *img, xs_err *err)
+{
+    xs_png_stream *s = NULL;
+    xs_result r = xs_png_stream_open(path, img->width, img->height, &s, err);
+    if (r != XS_OK)
+        return r;
+    if ((r = xs_png_stream_rows(s, img->rgba, img->height, err)) != XS_OK) {
+        xs_png_stream_abort(s);
+        return r;
+    }
+    return xs_png_stream_commit(s, err);
 }

@@ -56,10 +56,12 @@ xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x
  * the job layout, written with the same EXR layout): each tile's compressed
  * chunk is copied into the frame file unchanged. Atomic like a tile. *size
  * and *hash (XXH3-64) describe the bytes of the file written, for the
- * journal. */
+ * journal. With preview, a PNG preview is written too, a row of tiles at a
+ * time as they are copied: memory for one row of tiles' pixels, never the
+ * frame's (the preview is committed after the frame). */
 xs_result xs_exr_assemble_frame(const char *path, const xs_exr_layout *layout,
-                                const xs_job_layout *job, int frame, uint64_t *size, uint64_t *hash,
-                                xs_err *err);
+                                const xs_job_layout *job, int frame, const char *preview,
+                                uint64_t *size, uint64_t *hash, xs_err *err);
 
 /* Reads any single-part scanline or tiled EXR with R, G, B (and optionally A)
  * into RGBA floats (A = 1 when absent). */

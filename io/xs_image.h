@@ -42,6 +42,16 @@ xs_result xs_image_decode(const char *label, const unsigned char *data, size_t l
  * atomically. */
 xs_result xs_png_write_preview(const char *path, const xs_image *img, xs_err *err);
 
+/* The same written a band of rows at a time, so a frame's preview needs
+ * memory for one band, not the frame: open, rows (RGBA floats, width
+ * pixels a row, top to bottom) until height rows, then commit (atomic) or
+ * abort (removes the temporary; accepts NULL). */
+typedef struct xs_png_stream xs_png_stream;
+xs_result xs_png_stream_open(const char *path, int width, int height, xs_png_stream **out, xs_err *err);
+xs_result xs_png_stream_rows(xs_png_stream *s, const float *rgba, int rows, xs_err *err);
+xs_result xs_png_stream_commit(xs_png_stream *s, xs_err *err);
+void xs_png_stream_abort(xs_png_stream *s);
+
 #ifdef __cplusplus
 }
 #endif

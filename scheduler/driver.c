@@ -100,6 +100,11 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, int prefetch,
 {
     const xs_options *o = job->opt;
     const int workers = t->workers;
+    if (t->now) { /* one clock for the loop and the report */
+        report->clock.now = t->now;
+        report->clock.user = t;
+        report->t_start = report->last_progress = xs_report_now(report);
+    }
     xs_sched *s = NULL;
     if (xs_job_sched_create(job, workers, prefetch, report->journal, &s, err) != XS_OK)
         return XS_SCHED_FAILED;
@@ -113,7 +118,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, int prefetch,
         return XS_SCHED_FAILED;
     }
     for (int i = 0; i < workers; ++i)
-        last_heard[i] = MPI_Wtime();
+        last_heard[i] = xs_report_now(report);
     int idle = 0;
     double drain_start = 0.0;
     double t_msg = 0.0; /* when the message being handled arrived */
@@ -124,12 +129,12 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, int prefetch,
             break;
         }
         if (t_msg > 0.0) { /* busy: from a message's arrival to its answers sent */
-            report->sched_busy_s += MPI_Wtime() - t_msg;
+            report->sched_busy_s += xs_report_now(report) - t_msg;
             t_msg = 0.0;
         }
         if ((state = xs_sched_get_state(s)) != XS_SCHED_RUNNING)
             break;
-        double now = MPI_Wtime();
+        double now = xs_report_now(report);
         /* a signal: hand out nothing more, wait for the tiles in flight */
         if (xs_drain_requested() && drain_start == 0.0) {
             drain_start = now;
@@ -175,7 +180,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, int prefetch,
             continue;
         }
         idle = 0;
-        t_msg = MPI_Wtime();
+        t_msg = xs_report_now(report);
         report->messages++;
         last_heard[w] = t_msg;
         if (xs_sched_is_silent(s, w)) {
@@ -209,6 +214,16 @@ out:
         t->finish(t, xs_sched_silent_count(s) > 0, err) != XS_OK)
         state = XS_SCHED_FAILED;
     report->silent_workers = xs_sched_silent_count(s);
+    /* the journal's last group of records, durable before the job says so */
+    xs_err jerr;
+    xs_err_clear(&jerr);
+    if (xs_journal_flush(report->journal, &jerr) != XS_OK) {
+        fprintf(stderr, "xisuan: error: %s; the journal may lack the last tiles (a rerun renders "
+                        "them again)\n", jerr.msg);
+        report->journal_failed = true;
+        if (state == XS_SCHED_COMPLETED)
+            state = XS_SCHED_FAILED;
+    }
     if (state == XS_SCHED_FAILED)
         fail_report(s, t->rank_offset);
     free(last_heard);

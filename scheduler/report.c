@@ -11,15 +11,24 @@
 
 #include "io/xs_json.h"
 
+static double mpi_now(void *user)
+{
+    (void)user;
+    return MPI_Wtime();
+}
+
+double xs_report_now(const xs_job_report *r) { return r->clock.now(r->clock.user); }
+
 xs_result xs_report_open(xs_job_report *r, const xs_job *job, int ranks, xs_err *err)
 {
     memset(r, 0, sizeof *r);
     r->job = job;
+    r->clock.now = mpi_now;
     r->per_rank = calloc((size_t)ranks, sizeof *r->per_rank);
     if (!r->per_rank)
         return xs_err_set(err, XS_ERR_NOMEM, "report: out of memory");
     r->ranks = ranks;
-    r->t_start = MPI_Wtime();
+    r->t_start = xs_report_now(r);
     r->last_progress = r->t_start;
     r->progress_interval = 30.0;
     xs_report_set_progress(r, job->opt->progress, job->opt->progress_interval_s);
@@ -80,10 +89,9 @@ uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_work_item *it)
 void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it)
 {
     if (it->kind == XS_WORK_TILE)
-        xs_events_emit(r->events, "tile_dispatched", "\"frame\": %d, \"tile\": %d, \"rank\": %d%s",
-                       it->frame, it->tile, rank, it->flags & XS_ITEM_VERIFY ? ", \"verify\": true" : "");
+        xs_events_tile_dispatched(r->events, it->frame, it->tile, rank, (it->flags & XS_ITEM_VERIFY) != 0);
     else
-        xs_events_emit(r->events, "assembly_dispatched", "\"frame\": %d, \"rank\": %d", it->frame, rank);
+        xs_events_assembly_dispatched(r->events, it->frame, rank);
 }
 
 xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep,
@@ -97,13 +105,15 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
         char esc[1600];
         xs_json_escape(text, esc, sizeof esc);
         if (it->kind == XS_WORK_TILE) {
-            fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d: %s\n", rank, it->frame,
+            if (!r->quiet)
+                fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d: %s\n", rank, it->frame,
                     it->tile, text);
             xs_events_emit(r->events, "tile_failed",
                            "\"frame\": %d, \"tile\": %d, \"rank\": %d, \"error\": \"%s\"", it->frame,
                            it->tile, rank, esc);
         } else {
-            fprintf(stderr, "xisuan: error: rank %d: frame %d assembly: %s\n", rank, it->frame, text);
+            if (!r->quiet)
+                fprintf(stderr, "xisuan: error: rank %d: frame %d assembly: %s\n", rank, it->frame, text);
             xs_events_emit(r->events, "assembly_failed", "\"frame\": %d, \"rank\": %d, \"error\": \"%s\"",
                            it->frame, rank, esc);
         }
@@ -117,10 +127,8 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
             r->kept++;
         else
             r->rendered++;
-        xs_events_emit(r->events, "tile_committed",
-                       "\"frame\": %d, \"tile\": %d, \"rank\": %d, \"seconds\": %.4f, \"kept\": %s, "
-                       "\"checksum\": \"%016" PRIx64 "\"",
-                       it->frame, it->tile, rank, rep->seconds, rep->kept ? "true" : "false", rep->hash);
+        xs_events_tile_committed(r->events, it->frame, it->tile, rank, rep->seconds, rep->kept != 0,
+                                 rep->hash);
         if (r->journal && !rep->kept)
             return xs_journal_commit_tile(r->journal, it->frame, it->tile, rep->hash, err);
         return XS_OK;
@@ -131,13 +139,15 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
         if (r->progress_shown && r->tty)
             printf("\n");
         r->progress_shown = false;
-        printf("xisuan: frame %d written: %s\n", it->frame, path);
+        if (!r->quiet)
+            printf("xisuan: frame %d written: %s\n", it->frame, path);
         char esc[XS_PATH_MAX * 2];
         xs_json_escape(path, esc, sizeof esc);
         xs_events_emit(r->events, "frame_assembled", "\"frame\": %d, \"rank\": %d, \"path\": \"%s\"",
                        it->frame, rank, esc);
     }
-    if (o->preview && xs_job_frame_path(&r->job->layout, it->frame, "png", path, sizeof path, NULL) == XS_OK)
+    if (o->preview && !r->quiet &&
+        xs_job_frame_path(&r->job->layout, it->frame, "png", path, sizeof path, NULL) == XS_OK)
         printf("xisuan: preview: %s\n", path);
     fflush(stdout);
     if (r->journal)
@@ -147,7 +157,7 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
 
 void xs_report_progress(xs_job_report *r, const xs_sched *s, bool force)
 {
-    double now = MPI_Wtime();
+    double now = xs_report_now(r);
     if (r->progress_off || (!force && now - r->last_progress < r->progress_interval))
         return;
     r->last_progress = now;
@@ -174,18 +184,24 @@ void xs_report_progress(xs_job_report *r, const xs_sched *s, bool force)
 void xs_report_print(const xs_job_report *r, const xs_sched *s, xs_sched_state st, int workers)
 {
     const xs_options *o = r->job->opt;
-    double wall = MPI_Wtime() - r->t_start;
+    double wall = xs_report_now(r) - r->t_start;
     xs_sched_progress p;
     xs_sched_get_progress(s, &p);
     if (r->progress_shown && r->tty)
         printf("\n");
     const char *state = st == XS_SCHED_COMPLETED ? "completed" : st == XS_SCHED_DRAINED ? "drained" : "FAILED";
-    printf("xisuan: job %s %s: %d frame(s), %lld/%lld tiles (%lld rendered, %lld kept from an "
+    FILE *out = r->quiet ? NULL : stdout;
+    /* a farm of many ranks: the first ones, then the spread */
+    enum { SHOWN = 32 };
+    if (out)
+        fprintf(out, "xisuan: job %s %s: %d frame(s), %lld/%lld tiles (%lld rendered, %lld kept from an "
            "earlier run), %d worker(s), %.3f s wall\n",
            o->job, state, p.frames_total, (long long)p.tiles_done, (long long)p.tiles_total,
            (long long)r->rendered, (long long)r->kept, workers, wall);
-    printf("  rank  tiles  frames  busy_s   busy%%  Msamples/s  Mrays/s\n");
-    double samples = 0.0, rays = 0.0;
+    if (out)
+        fprintf(out, "  rank  tiles  frames  busy_s   busy%%  Msamples/s  Mrays/s\n");
+    double samples = 0.0, rays = 0.0, bmin = 1e300, bmax = 0.0, bsum = 0.0;
+    int shown = 0, active = 0;
     for (int i = 0; i < r->ranks; ++i) {
         const xs_rank_stats *x = &r->per_rank[i];
         if (x->tiles == 0 && x->assemblies == 0 && x->failures == 0)
@@ -194,12 +210,19 @@ void xs_report_print(const xs_job_report *r, const xs_sched *s, xs_sched_state s
                              x->counters.shadow_rays);
         samples += x->samples;
         rays += nr;
-        printf("  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f\n", i, (long long)x->tiles,
-               (long long)x->assemblies, x->busy_s, wall > 0 ? 100.0 * x->busy_s / wall : 0.0,
-               x->busy_s > 0 ? x->samples / x->busy_s * 1e-6 : 0.0,
-               x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0);
+        double b = wall > 0 ? 100.0 * x->busy_s / wall : 0.0;
+        bmin = b < bmin ? b : bmin, bmax = b > bmax ? b : bmax, bsum += b, ++active;
+        if (out && shown++ < SHOWN)
+            fprintf(out, "  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f\n", i, (long long)x->tiles,
+                    (long long)x->assemblies, x->busy_s, b,
+                    x->busy_s > 0 ? x->samples / x->busy_s * 1e-6 : 0.0,
+                    x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0);
     }
-    printf("  total: %.3f Msamples/s, %.2f Mrays/s over wall time; dispatch %lld items, "
+    if (out && active > SHOWN)
+        fprintf(out, "  ... %d more rank(s); busy%% over all %d: min %.1f, mean %.1f, max %.1f\n",
+                active - SHOWN, active, bmin, bsum / active, bmax);
+    if (out)
+        fprintf(out, "  total: %.3f Msamples/s, %.2f Mrays/s over wall time; dispatch %lld items, "
            "%.0f items/s\n",
            wall > 0 ? samples / wall * 1e-6 : 0.0, wall > 0 ? rays / wall * 1e-6 : 0.0,
            (long long)p.assigned, wall > 0 ? (double)p.assigned / wall : 0.0);

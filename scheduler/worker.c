@@ -188,19 +188,12 @@ static xs_result do_assemble(xs_worker *w, const xs_work_item *it, xs_item_repor
     if (r != XS_OK)
         return r;
     w->layout.attr_frame = it->frame;
-    if ((r = xs_exr_assemble_frame(path, &w->layout, &job->layout, it->frame, &rep->bytes,
-                                   &rep->hash, err)) != XS_OK)
-        return r;
-    if (!job->opt->preview)
-        return XS_OK;
-    xs_image img;
-    if ((r = xs_exr_read_rgba(path, &img, err)) != XS_OK)
-        return r;
     char png[XS_PATH_MAX];
-    r = xs_job_frame_path(&job->layout, it->frame, "png", png, sizeof png, err);
-    if (r == XS_OK)
-        r = xs_png_write_preview(png, &img, err);
-    xs_image_free(&img);
+    if (job->opt->preview &&
+        (r = xs_job_frame_path(&job->layout, it->frame, "png", png, sizeof png, err)) != XS_OK)
+        return r;
+    r = xs_exr_assemble_frame(path, &w->layout, &job->layout, it->frame, job->opt->preview ? png : NULL,
+                              &rep->bytes, &rep->hash, err);
     return r;
 }
 

@@ -39,6 +39,9 @@ struct xs_transport {
      * abandon (a worker will never answer). */
     xs_result (*finish)(xs_transport *t, bool abandon, xs_err *err);
     void (*destroy)(xs_transport *t);
+    /* The time (seconds): MPI_Wtime, or a simulation's virtual clock. NULL:
+     * the report's clock. */
+    double (*now)(void *self);
 };
 
 /* Runs the job's policy over the transport's workers, each sending `prefetch`

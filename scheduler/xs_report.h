@@ -28,8 +28,16 @@ typedef struct xs_rank_stats {
     xs_counters counters;
 } xs_rank_stats;
 
+/* Where the report and the driver read the time: MPI_Wtime for a real run,
+ * a simulation's virtual clock for xisuan simulate. */
+typedef struct xs_clock {
+    double (*now)(void *user);
+    void *user;
+} xs_clock;
+
 typedef struct xs_job_report {
     const xs_job *job;    /* borrowed */
+    xs_clock clock;
     int ranks;            /* stats per rank (index = rank) */
     xs_rank_stats *per_rank;
     double t_start;
@@ -44,6 +52,7 @@ typedef struct xs_job_report {
     bool tty;
     bool progress_off;
     bool progress_shown;
+    bool quiet;            /* no per-frame lines and no summary on stdout (xisuan simulate) */
     bool journal_failed;   /* the journal could not be written: the job stopped */
     bool gave_up_inflight; /* drained past the grace period with work in flight */
     int silent_workers;    /* at the end: ranks given up on */
@@ -57,6 +66,8 @@ xs_result xs_report_open(xs_job_report *r, const xs_job *job, int ranks, xs_err 
 /* Closes the journal and event log, releases the lock and frees the
  * statistics (accepts a zeroed report). */
 void xs_report_close(xs_job_report *r);
+/* The time on the report's clock. */
+double xs_report_now(const xs_job_report *r);
 /* XS_PROGRESS_* mode and the interval of plain lines. */
 void xs_report_set_progress(xs_job_report *r, int mode, double interval);
 /* Records a finished item: statistics, journal (a failure to journal is

@@ -84,7 +84,7 @@ static void roundtrip(const char *dir, xs_exr_compression comp, int level)
     char frame[600];
     snprintf(frame, sizeof frame, "%s/frame.exr", g_dir);
     xs_err e;
-    CHECK_MSG(xs_exr_assemble_frame(frame, &l, &p->job, 3, &fsize, &fhash, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(xs_exr_assemble_frame(frame, &l, &p->job, 3, NULL, &fsize, &fhash, &e) == XS_OK, "%s", e.msg);
     xs_image img;
     CHECK_MSG(xs_exr_read_rgba(frame, &img, &e) == XS_OK, "%s", e.msg);
     CHECK(img.width == 100 && img.height == 70 && img.x0 == 0 && img.y0 == 0);
@@ -151,7 +151,7 @@ static void test_missing_tile_leaves_no_frame(void)
     char frame[600];
     snprintf(frame, sizeof frame, "%s/frame.exr", g_dir);
     xs_err e;
-    CHECK(xs_exr_assemble_frame(frame, &l, &p->job, 3, &fsize, &fhash, &e) != XS_OK);
+    CHECK(xs_exr_assemble_frame(frame, &l, &p->job, 3, NULL, &fsize, &fhash, &e) != XS_OK);
     CHECK_MSG(strstr(e.msg, "x0003_y0001.exr") != NULL, "message does not name the tile: %s", e.msg);
     CHECK(access(frame, F_OK) != 0);
     CHECK(count_files(g_dir, ".frame") == 0);
@@ -170,7 +170,7 @@ static void test_mismatched_tile_rejected(void)
     char frame[600];
     snprintf(frame, sizeof frame, "%s/frame.exr", g_dir);
     xs_err e;
-    CHECK(xs_exr_assemble_frame(frame, &other, &p->job, 3, &fsize, &fhash, &e) == XS_ERR_INVALID);
+    CHECK(xs_exr_assemble_frame(frame, &other, &p->job, 3, NULL, &fsize, &fhash, &e) == XS_ERR_INVALID);
     CHECK_MSG(strstr(e.msg, "does not match") != NULL, "%s", e.msg);
     CHECK(access(frame, F_OK) != 0);
     free(p);

@@ -22,6 +22,8 @@ static void usage(FILE *f)
           "  info       this node's placement plan: GPUs, cores, NUMA (xisuan info --help)\n"
           "  submit     write an sbatch script for a job and submit it (xisuan submit --help)\n"
           "  status     where a running or finished job stands (xisuan status OUT/JOB)\n"
+          "  simulate   the scheduler against a simulated farm of thousands of workers\n"
+          "             (xisuan simulate --help)\n"
           "  version    print the version\n"
           "  help       this text\n"
           "\n"
@@ -46,6 +48,8 @@ int main(int argc, char **argv)
         return xs_status_main(argc - 2, argv + 2);
     if (strcmp(cmd, "pack") == 0)
         return xs_pack_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "simulate") == 0)
+        return xs_simulate_main(argc - 2, argv + 2);
     if (strcmp(cmd, "info") == 0)
         return xs_info_main(argc - 2, argv + 2);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

@@ -16,6 +16,8 @@ int xs_info_main(int argc, char **argv);
 /* `xisuan submit`: write and submit an sbatch script; self is the xisuan
  * to run (argv[0]). */
 int xs_submit_main(int argc, char **argv, const char *self);
+/* `xisuan simulate`: the scheduler against a simulated farm; no MPI. */
+int xs_simulate_main(int argc, char **argv);
 /* `xisuan bench`: the standard scenes on every rank of comm. */
 int xs_bench_main(MPI_Comm comm, int argc, char **argv);
 
