@@ -97,15 +97,21 @@ xs_result xs_journal_open(const char *path, uint64_t key, const char *settings, 
     char header[1200];
     snprintf(header, sizeof header, "xisuan-journal 1 key=%016" PRIx64 " %s\n", key, settings);
     FILE *f = fopen(path, "r");
+    bool torn_header = false;
     if (f) {
-        char first[1200];
-        bool same = fgets(first, sizeof first, f) && strcmp(first, header) == 0;
+        char first[1200] = "";
+        bool got = fgets(first, sizeof first, f) != NULL;
+        bool same = got && strcmp(first, header) == 0;
+        /* no complete first line and nothing after it: a crash between the
+         * file's creation and its header reaching the disk; nothing was
+         * committed, so the job starts afresh over it */
+        torn_header = !strchr(first, '\n') && feof(f);
         if (same) {
             load(j, f);
             j->resumed = true;
         }
         fclose(f);
-        if (!same) {
+        if (!same && !torn_header) {
             if (!force) {
                 char *nl = strchr(first, '\n');
                 if (nl)
@@ -130,7 +136,8 @@ xs_result xs_journal_open(const char *path, uint64_t key, const char *settings, 
             }
         }
     }
-    j->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    /* read-write: a resume reads the last byte back (pread) to end a torn line */
+    j->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | (torn_header ? O_TRUNC : 0), 0644);
     if (j->fd < 0) {
         int e = errno;
         xs_journal_close(j);
