@@ -15,23 +15,27 @@
 # the listed tests must pass on the unmutated tree (a failing baseline would
 # make every mutation look caught).
 #
-# usage: scripts/mutate.sh [--only ID[,ID...]] [--list] [--keep] [--jobs N]
-#                          [--timeout SECONDS] [--mutations FILE]
+# usage: scripts/mutate.sh [--only ID[,ID...]] [--list] [--locate [DIR]] [--keep]
+#                          [--jobs N] [--timeout SECONDS] [--mutations FILE]
+#   --locate [DIR]  only say where each snippet is (in DIR's kernels/ render/
+#                   scheduler/ io/, default this tree): no build, no test; exits
+#                   1 when one is not found exactly once (e.g. after files move)
 # Exits 0 when every mutation was caught, 1 when one survived or erred.
 # Not run by CI: about 30-40 minutes on 2 cores.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 list="$root/scripts/mutations.txt"
-only="" keep=0 jobs=$(nproc) tmo=600 list_only=0
+only="" keep=0 jobs=$(nproc) tmo=600 list_only=0 locate=""
 while [ $# -gt 0 ]; do
   case $1 in
     --only) only=",$2,"; shift 2 ;;
     --list) list_only=1; shift ;;
+    --locate) if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then locate=$(cd "$2" && pwd); shift; else locate=$root; fi; shift ;;
     --keep) keep=1; shift ;;
     --jobs) jobs=$2; shift 2 ;;
     --timeout) tmo=$2; shift 2 ;;
     --mutations) list=$2; shift 2 ;;
-    *) echo "usage: $0 [--only ID,...] [--list] [--keep] [--jobs N] [--timeout S] [--mutations FILE]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--only ID,...] [--list] [--locate [DIR]] [--keep] [--jobs N] [--timeout S] [--mutations FILE]" >&2; exit 2 ;;
   esac
 done
 for tool in perl ninja cmake ctest git tar; do
@@ -79,6 +83,23 @@ for d in "$scratch"/muts/*; do
   [ -z "$only" ] || [[ $only == *",$id,"* ]] || continue
   ids+=("$d")
 done
+# where a record's snippet is in a tree: sets hits ("FILE COUNT" lines) and total
+locate_snippet() { # tree record-dir
+  hits=$(cd "$1" && find kernels render scheduler io -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' \) -print0 |
+         OLD="$(cat "$2/old")" xargs -0 perl -0777 -ne '$c = () = /\Q$ENV{OLD}\E/g; print "$ARGV $c\n" if $c')
+  total=$(echo "$hits" | awk 'NF == 2 { s += $2 } END { print s + 0 }')
+}
+if [ -n "$locate" ]; then
+  bad=0
+  for d in "${ids[@]}"; do
+    locate_snippet "$locate" "$d"
+    [ "$total" = 1 ] || bad=$((bad + 1))
+    printf '%-32s %s\n' "$(cat "$d/id")" "$([ "$total" = 1 ] && echo "${hits% *}" || echo "ERROR: found $total times $(echo $hits)")"
+  done
+  echo "mutate: ${#ids[@]} snippet(s) in $locate: $bad not found exactly once"
+  [ $bad = 0 ]
+  exit
+fi
 if [ $list_only = 1 ]; then
   for d in "${ids[@]}"; do printf '%-32s %s\n' "$(cat "$d/id")" "$(cat "$d/desc")"; done
   exit 0
@@ -129,10 +150,7 @@ results=() survived=0 errors=0
 for d in "${ids[@]}"; do
   id=$(cat "$d/id") re=$(cat "$d/tests")
   start=$(date +%s)
-  # where the snippet is: exactly one occurrence in the sources
-  hits=$(cd "$src" && find kernels render scheduler io -type f \( -name '*.c' -o -name '*.h' -o -name '*.cu' \) -print0 |
-         OLD="$(cat "$d/old")" xargs -0 perl -0777 -ne '$c = () = /\Q$ENV{OLD}\E/g; print "$ARGV $c\n" if $c')
-  total=$(echo "$hits" | awk 'NF == 2 { s += $2 } END { print s + 0 }')
+  locate_snippet "$src" "$d"
   if [ "$total" != 1 ]; then
     results+=("$id|-|ERROR|snippet found $total times${hits:+ ($(echo "$hits" | tr '\n' ' '))}: update scripts/mutations.txt|0")
     errors=$((errors + 1))
@@ -166,7 +184,7 @@ ninja -C "$build" -j "$jobs" >/dev/null 2>&1
 # ---- the table ------------------------------------------------------------------
 echo
 printf '| %-30s | %-22s | %-8s | %s |\n' mutation file result "tests (failed)"
-printf '|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..32})" "$(printf -- '-%.0s' {1..24})" "$(printf -- '-%.0s' {1..10})" "------"
+printf '|%s|%s|%s|%s|\n' "--------------------------------" "------------------------" "----------" "---"
 for r in "${results[@]}"; do
   IFS='|' read -r id file res what secs <<<"$r"
   printf '| %-30s | %-22s | %-8s | %s (%ss) |\n' "$id" "$file" "$res" "$what" "$secs"
