@@ -5,7 +5,7 @@
 #  hang        a worker that hangs is given up on after --stall-timeout; its tiles are
 #              rendered by others; the job writes every frame and ends without it
 #  kill        a worker SIGKILLed mid-job takes the job down (non-zero exit); the rerun
-#              resumes, re-rendering at most the tiles that were in flight
+#              resumes, re-rendering at most the tiles that were in flight (<= 4)
 #  drain       SIGUSR1 to mpirun: rank 0 drains, exits 75; the rerun resumes
 #  enospc      a full disk (small tmpfs) fails the job cleanly: no frame file, no temp file
 #  readonly    a read-only output folder is refused before rendering (exit 2)
@@ -77,10 +77,20 @@ rc2=$?
 [ $rc2 = 0 ] || { echo "FAIL kill: the rerun exited $rc2"; cat "$work/kill2.log"; fail=1; }
 again=$(rendered "$work/kill2.log")
 total=48
-[ -n "$again" ] && [ "$again" -le 4 ] && [ "$again" = $((total - journaled)) ] ||
-  { echo "FAIL kill: rerun rendered '$again' tiles; $journaled of $total were journaled (at most 4 = 2 workers x prefetch 2 may be lost)"; fail=1; }
+# Lost work: tiles are handed out in order (frame by frame, row-major, 24 a
+# frame), so a tile before the last committed one that is not committed was in
+# flight when the job went down: at most 2 workers x prefetch 2. Tiles after
+# it had not started (how far the first run got depends on how soon mpiexec
+# tears the job down: 46 of 48 here, 26 under ASan on a loaded machine, where
+# the former check 'rerun renders at most 4' failed though nothing was lost).
+# The rerun renders exactly what the journal lacks.
+read -r last holes < <(awk '$1 == "T" { k = ($2 - 1) * 24 + $3; c[k] = 1; if (k > m) m = k }
+  END { h = 0; for (i = 0; i < m; ++i) if (!(i in c)) h++; print m + 0, h }' "$work/kill/j/journal")
+[ -n "$again" ] && [ "$again" = $((total - journaled)) ] && [ "$journaled" -ge 1 ] && [ "$holes" -le 4 ] ||
+  { echo "FAIL kill: rerun rendered '$again' tiles; $journaled of $total were journaled, $holes uncommitted" \
+         "before the last committed one (at most 4 = 2 workers x prefetch 2 may be in flight)"; fail=1; }
 same_as_ref "$work/kill" kill
-echo "kill: first run exit $rc with $journaled/$total tiles journaled; rerun exit $rc2 rendered $again"
+echo "kill: first run exit $rc with $journaled/$total tiles journaled ($holes lost in flight); rerun exit $rc2 rendered $again"
 
 # drain on a signal, then resume. mpiexec is started here, in its own session
 # (setsid execs it: $! is its PID and its process group); only it is signalled.
