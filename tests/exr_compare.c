@@ -5,12 +5,14 @@
  * exr_compare --rmse A REF: prints the relative RMSE of A's RGB against REF
  *   (sqrt(mean((a - ref)^2)) / mean(ref), over all pixels and channels) and
  *   the relative difference of the means.
- * exr_compare --png A OUT.png: writes the preview PNG of A. */
+ * exr_compare --png A OUT.png: writes the preview PNG of A.
+ * exr_compare --region A X0 Y0 W H: prints "mean R G B A" of that rectangle. */
 #include "io/xs_exr.h"
 #include "io/xs_image.h"
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int stats(const char *path)
@@ -64,8 +66,35 @@ static int rmse(const char *pa, const char *pr)
     return 0;
 }
 
+static int region(const char *path, int x0, int y0, int w, int h)
+{
+    xs_image a;
+    xs_err e;
+    if (xs_exr_read_rgba(path, &a, &e) != XS_OK) {
+        fprintf(stderr, "exr_compare: %s\n", e.msg);
+        return 2;
+    }
+    if (w < 1 || h < 1 || x0 < 0 || y0 < 0 || x0 + w > a.width || y0 + h > a.height) {
+        fprintf(stderr, "exr_compare: region %d,%d %dx%d outside the %dx%d image\n", x0, y0, w, h, a.width,
+                a.height);
+        xs_image_free(&a);
+        return 2;
+    }
+    double sum[4] = {0, 0, 0, 0};
+    for (int y = y0; y < y0 + h; ++y)
+        for (int x = x0; x < x0 + w; ++x)
+            for (int c = 0; c < 4; ++c)
+                sum[c] += a.rgba[((size_t)y * (size_t)a.width + (size_t)x) * 4 + (size_t)c];
+    double n = (double)w * h;
+    printf("mean %.6f %.6f %.6f %.6f\n", sum[0] / n, sum[1] / n, sum[2] / n, sum[3] / n);
+    xs_image_free(&a);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 7 && strcmp(argv[1], "--region") == 0)
+        return region(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
     if (argc == 4 && strcmp(argv[1], "--rmse") == 0)
         return rmse(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "--png") == 0) {

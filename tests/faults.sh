@@ -5,12 +5,14 @@
 #  hang        a worker that hangs is given up on after --stall-timeout; its tiles are
 #              rendered by others; the job writes every frame and ends without it
 #  kill        a worker SIGKILLed mid-job takes the job down (non-zero exit); the rerun
-#              resumes, re-rendering at most the tiles that were in flight
+#              resumes, re-rendering at most the tiles that were in flight (<= 4)
 #  drain       SIGUSR1 to mpirun: rank 0 drains, exits 75; the rerun resumes
 #  enospc      a full disk (small tmpfs) fails the job cleanly: no frame file, no temp file
 #  readonly    a read-only output folder is refused before rendering (exit 2)
 # Faults are injected with XS_FAULT (docs/operations.md). The tmpfs cases need
-# root and are skipped otherwise.
+# root (mount): without it the other cases still run and the test then exits
+# 77 saying so. Signals go only to the mpiexec this test started (by its PID;
+# its own session via setsid, so a stuck job is killed as one process group).
 # usage: faults.sh XISUAN EXR_COMPARE MPIEXEC WORKDIR
 set -uo pipefail
 xisuan=$1 compare=$2 mpiexec=$3 work=$4
@@ -25,6 +27,8 @@ same_as_ref() { # out-dir label
   done
 }
 rendered() { sed -n 's/.*tiles (\([0-9]*\) rendered, \([0-9]*\) kept.*/\1/p' "$1" | tail -1; }
+kept() { sed -n 's/.*tiles (\([0-9]*\) rendered, \([0-9]*\) kept.*/\2/p' "$1" | tail -1; }
+trap 'umount "$work/full" 2>/dev/null; umount "$work/ro" 2>/dev/null' EXIT
 
 export XS_FAULT=
 "$xisuan" render "${settings[@]}" --out "$work/ref" >"$work/ref.log" 2>&1 || { echo "FAIL: reference"; exit 1; }
@@ -52,6 +56,13 @@ rc=$?
 took=$(( $(date +%s) - start ))
 [ $rc = 0 ] || { echo "FAIL hang: exit $rc"; cat "$work/hang.log"; fail=1; }
 grep -q "rank 2 has said nothing for" "$work/hang.log" || { echo "FAIL hang: no warning"; fail=1; }
+# given up on after --stall-timeout 3, not before, and not much later (the
+# default is 900 s); the rest of the job takes about a second here
+[ "$took" -ge 3 ] && [ "$took" -le 45 ] ||
+  { echo "FAIL hang: the job took $took s with --stall-timeout 3 (want 3 to 45 s)"; fail=1; }
+silent=$(sed -n 's/.*rank 2 has said nothing for \([0-9]*\) s.*/\1/p' "$work/hang.log" | head -1)
+[ -n "$silent" ] && [ "$silent" -ge 3 ] ||
+  { echo "FAIL hang: rank 2 was given up on after '$silent' s of silence, before --stall-timeout 3"; fail=1; }
 grep -q "ending the job without waiting" "$work/hang.log" || { echo "FAIL hang: no end message"; fail=1; }
 same_as_ref "$work/hang" hang
 echo "hang: exit $rc after ${took} s: $(grep -o 'rank 2 has said nothing[^;]*' "$work/hang.log")"
@@ -66,31 +77,57 @@ rc2=$?
 [ $rc2 = 0 ] || { echo "FAIL kill: the rerun exited $rc2"; cat "$work/kill2.log"; fail=1; }
 again=$(rendered "$work/kill2.log")
 total=48
-[ -n "$again" ] && [ "$again" -le 4 ] && [ "$again" = $((total - journaled)) ] ||
-  { echo "FAIL kill: rerun rendered '$again' tiles; $journaled of $total were journaled (at most 4 = 2 workers x prefetch 2 may be lost)"; fail=1; }
+# Lost work: tiles are handed out in order (frame by frame, row-major, 24 a
+# frame), so a tile before the last committed one that is not committed was in
+# flight when the job went down: at most 2 workers x prefetch 2. Tiles after
+# it had not started (how far the first run got depends on how soon mpiexec
+# tears the job down: 46 of 48 here, 26 under ASan on a loaded machine, where
+# the former check 'rerun renders at most 4' failed though nothing was lost).
+# The rerun renders exactly what the journal lacks.
+read -r last holes < <(awk '$1 == "T" { k = ($2 - 1) * 24 + $3; c[k] = 1; if (k > m) m = k }
+  END { h = 0; for (i = 0; i < m; ++i) if (!(i in c)) h++; print m + 0, h }' "$work/kill/j/journal")
+[ -n "$again" ] && [ "$again" = $((total - journaled)) ] && [ "$journaled" -ge 1 ] && [ "$holes" -le 4 ] ||
+  { echo "FAIL kill: rerun rendered '$again' tiles; $journaled of $total were journaled, $holes uncommitted" \
+         "before the last committed one (at most 4 = 2 workers x prefetch 2 may be in flight)"; fail=1; }
 same_as_ref "$work/kill" kill
-echo "kill: first run exit $rc with $journaled/$total tiles journaled; rerun exit $rc2 rendered $again"
+echo "kill: first run exit $rc with $journaled/$total tiles journaled ($holes lost in flight); rerun exit $rc2 rendered $again"
 
-# drain on a signal, then resume
-( XS_FAULT= timeout 300 "$mpiexec" -n 3 --oversubscribe "$xisuan" render "${settings[@]}" \
-    --resolution 192x128 --spp 64 --out "$work/drain" >"$work/drain1.log" 2>&1; echo $? >"$work/drain.rc" ) &
-bg=$!
+# drain on a signal, then resume. mpiexec is started here, in its own session
+# (setsid execs it: $! is its PID and its process group); only it is signalled.
+XS_FAULT= setsid "$mpiexec" -n 3 --oversubscribe "$xisuan" render "${settings[@]}" \
+  --resolution 192x128 --spp 64 --out "$work/drain" >"$work/drain1.log" 2>&1 &
+mpipid=$!
 for _ in $(seq 100); do
   sleep 0.2
   [ -f "$work/drain/j/journal" ] && [ "$(grep -c '^T ' "$work/drain/j/journal")" -ge 3 ] && break
 done
-pkill -USR1 -f "^$mpiexec -n 3 --oversubscribe $xisuan render" || pkill -USR1 -x mpiexec || pkill -USR1 -x mpirun
-wait $bg
-rc=$(cat "$work/drain.rc")
+kill -USR1 "$mpipid"
+for _ in $(seq 1500); do kill -0 "$mpipid" 2>/dev/null || break; sleep 0.2; done
+if kill -0 "$mpipid" 2>/dev/null; then
+  echo "FAIL drain: still running 300 s after SIGUSR1"; kill -KILL -- -"$mpipid"; fail=1
+fi
+wait "$mpipid"
+rc=$?
 [ "$rc" = 75 ] || { echo "FAIL drain: exit $rc, expected 75"; tail -5 "$work/drain1.log"; fail=1; }
 grep -q '"event": "drain"' "$work/drain/j/events.jsonl" || { echo "FAIL drain: no drain event"; fail=1; }
+# what the drained run committed: tiles of frames it did not also assemble
+# (an assembled frame is skipped whole on the rerun); 96 tiles a frame
+read -r dkept dframes < <(awk '$1 == "T" { t[$2]++ } $1 == "F" { f[$2] = 1 }
+  END { k = 0; n = 0; for (fr = 1; fr <= 2; ++fr) if (!f[fr]) { k += t[fr]; n++ } print k + 0, n }' \
+  "$work/drain/j/journal")
 "$xisuan" render "${settings[@]}" --resolution 192x128 --spp 64 --out "$work/drain" >"$work/drain2.log" 2>&1 ||
   { echo "FAIL drain: rerun"; fail=1; }
 "$xisuan" render "${settings[@]}" --resolution 192x128 --spp 64 --out "$work/drainref" >/dev/null 2>&1
 for fr in 0001 0002; do
   "$compare" "$work/drainref/j/f.$fr.exr" "$work/drain/j/f.$fr.exr" >/dev/null || { echo "FAIL drain: frame $fr"; fail=1; }
 done
-echo "drain: exit $rc; rerun kept $(sed -n 's/.*rendered, \([0-9]*\) kept.*/\1/p' "$work/drain2.log") tiles, rendered $(rendered "$work/drain2.log")"
+dk=$(kept "$work/drain2.log") dr=$(rendered "$work/drain2.log")
+# every tile the drained run committed is kept (verified, not rendered again),
+# at least the 3 waited for; every other tile of the unassembled frames rendered
+[ -n "$dk" ] && [ "$dk" = "$dkept" ] && [ "$dkept" -ge 3 ] && [ "$dr" = $((dframes * 96 - dkept)) ] ||
+  { echo "FAIL drain: rerun kept '$dk' and rendered '$dr' tiles; the journal held $dkept committed tiles" \
+         "of $dframes unassembled frame(s) (want kept $dkept >= 3, rendered $((dframes * 96 - dkept)))"; fail=1; }
+echo "drain: exit $rc; rerun kept $dk tiles (journal: $dkept), rendered $dr"
 
 # a full disk and a read-only folder (tmpfs; root only)
 if [ "$(id -u)" = 0 ] && mkdir -p "$work/full" && mount -t tmpfs -o size=96k tmpfs "$work/full" 2>/dev/null; then
@@ -111,7 +148,11 @@ if [ "$(id -u)" = 0 ] && mkdir -p "$work/full" && mount -t tmpfs -o size=96k tmp
   echo "readonly: exit $rc: $(grep -m1 -o 'error: .*' "$work/ro.log")"
   umount "$work/ro"
 else
-  echo "enospc, readonly: skipped (needs root to mount a tmpfs)"
+  skipped="enospc and readonly need a tmpfs mounted (root): $( [ "$(id -u)" = 0 ] && echo "mount failed" || echo "not root")"
 fi
 [ $fail = 0 ] && echo "faults: all cases behaved"
+if [ $fail = 0 ] && [ -n "${skipped:-}" ]; then
+  echo "SKIP: $skipped; the other cases passed"
+  exit 77
+fi
 exit $fail

@@ -6,10 +6,18 @@
 # image: its mean must be within 3% of the built-in Cornell box, rendered from
 # the published Cornell data with the same camera, light radiance (17, 12, 4)
 # and settings (measured: 0.6%; without the strength of 17 it would be 17
-# times darker). Exits 77 (skipped) when ../shared/scenes is absent.
-# usage: scenes.sh XISUAN EXR_COMPARE MPIEXEC SCENES_DIR WORKDIR
+# times darker). Against the files themselves, read independently of the
+# loader (tests/gltf_probe.c): each scene's mesh, instance and triangle counts
+# from its accessors and nodes; the coverage (alpha) of the helmet, the
+# emissive cubes and the transmission scene against rays cast through the
+# file's own triangles with the same camera (a wrong transform, camera, BVH or
+# intersection moves the silhouette); and the emissive cubes, seen head-on in
+# a black sky, at emissiveFactor (0.1, 0.5, 0.9) times their strengths 1, 2,
+# 4, 8, 16 (what the scene's README says a renderer must show).
+# Exits 77 (skipped) when ../shared/scenes is absent.
+# usage: scenes.sh XISUAN EXR_COMPARE MPIEXEC SCENES_DIR WORKDIR GLTF_PROBE
 set -uo pipefail
-xisuan=$1 compare=$2 mpiexec=$3 scenes=$4 work=$5
+xisuan=$1 compare=$2 mpiexec=$3 scenes=$4 work=$5 probe=$6
 if [ ! -d "$scenes/CornellBox" ]; then
   echo "SKIP: $scenes not found (the shared scenes live in ../shared/scenes)"
   exit 77
@@ -50,7 +58,48 @@ for name in CornellBox DamagedHelmet EmissiveStrengthTest TransmissionTest; do
   awk -v a="$a" 'BEGIN { exit !(a > 0.05) }' || { echo "FAIL: $name shows no geometry"; fail=1; }
 done
 
-# the mesh and instance counts of the files, as the loader reports them
+# the counts the files' accessors and nodes give, as the loader must report them
+for sf in CornellBox/CornellBox.gltf DamagedHelmet/DamagedHelmet.glb \
+          EmissiveStrengthTest/EmissiveStrengthTest.gltf TransmissionTest/TransmissionTest.glb; do
+  name=${sf%%/*}
+  want=$("$probe" counts "$scenes/$sf") || { echo "FAIL: gltf_probe counts $sf"; fail=1; continue; }
+  grep -qF ", $want placed" "$work/$name.log" ||
+    { echo "FAIL: $name: the loader reports '$(grep -o '[0-9]* mesh(es).*placed' "$work/$name.log")'," \
+           "the file holds $want"; fail=1; }
+done
+# coverage against the files' own geometry, cameras as in the manifests above
+"$probe" coverage "$scenes/DamagedHelmet/DamagedHelmet.glb" "$work/out/DamagedHelmet/f.0001.exr" \
+  look 0 0 3 0 0 0 40 || { echo "FAIL: DamagedHelmet coverage differs from its geometry"; fail=1; }
+"$probe" coverage "$scenes/EmissiveStrengthTest/EmissiveStrengthTest.gltf" \
+  "$work/out/EmissiveStrengthTest/f.0001.exr" look 0 -1 25 0 -1 0 40 ||
+  { echo "FAIL: EmissiveStrengthTest coverage differs from its geometry"; fail=1; }
+"$probe" coverage "$scenes/TransmissionTest/TransmissionTest.glb" "$work/out/TransmissionTest/f.0001.exr" node ||
+  { echo "FAIL: TransmissionTest coverage differs from its geometry"; fail=1; }
+
+# the emissive cubes in a black sky, 160x120: the middle 2x2 pixels of each
+# front face (x = -6, -3, 0, 3, 6; face at z = 0.5, cube centre y = 0; camera
+# at (0, -1, 25) looking down -z, 40 degrees) see only the face's emission
+mkdir -p "$work/EmissiveBlack" && cp "$scenes/EmissiveStrengthTest"/* "$work/EmissiveBlack/"
+printf '{\n  "schema": 1,\n  "scene": "EmissiveStrengthTest.gltf",\n  "camera": {"position": [0, -1, 25], "target": [0, -1, 0], "yfov_deg": 40},\n  "environment": {"type": "constant", "color": [0, 0, 0]}\n}\n' \
+  >"$work/EmissiveBlack/manifest.json"
+"$xisuan" pack "$work/EmissiveBlack" -o "$work/EmissiveBlack.tar.zst" >/dev/null 2>&1 &&
+  "$xisuan" render "$work/EmissiveBlack.tar.zst" --resolution 160x120 --spp 4 --tile 40 --out "$work/out" \
+    --job EmissiveBlack --name f >"$work/EmissiveBlack.log" 2>&1 ||
+  { echo "FAIL: EmissiveBlack render"; cat "$work/EmissiveBlack.log"; fail=1; }
+strength=1
+for cx in -6 -3 0 3 6; do
+  read -r px py < <(awk -v x="$cx" 'BEGIN { W = 160; H = 120; th = sin(20 * 3.14159265358979 / 180) / cos(20 * 3.14159265358979 / 180)
+    d = 24.5; fx = (x / d / (th * W / H) + 1) / 2 * W; fy = (1 - 1 / d / th) / 2 * H
+    printf "%d %d\n", int(fx - 0.5), int(fy - 0.5) }')
+  read -r _ r g b _ < <("$compare" --region "$work/out/EmissiveBlack/f.0001.exr" "$px" "$py" 2 2)
+  awk -v r="$r" -v g="$g" -v b="$b" -v s="$strength" 'BEGIN {
+    split("0.1 0.5 0.9", e, " "); split(r " " g " " b, v, " ")
+    for (c = 1; c <= 3; ++c) { d = v[c] / (e[c] * s) - 1; if (d < 0) d = -d; if (d > 0.02) bad = 1 }
+    exit bad }' || { echo "FAIL: the emissive cube at x=$cx (strength $strength) shows $r $g $b,"                           "want (0.1, 0.5, 0.9) x $strength within 2%"; fail=1; }
+  echo "EmissiveStrengthTest, black sky: cube x=$cx (strength $strength) at pixels ($px, $py): $r $g $b"
+  strength=$((strength * 2))
+done
+
 grep -q "16 mesh(es), 16 instance(s), 32 triangles" "$work/CornellBox.log" || { echo "FAIL: Cornell counts"; fail=1; }
 grep -q "1 mesh(es), 1 instance(s), 15452 triangles" "$work/DamagedHelmet.log" || { echo "FAIL: helmet counts"; fail=1; }
 grep -q "22 mesh(es), 22 instance(s), 128775 triangles" "$work/TransmissionTest.log" || { echo "FAIL: transmission counts"; fail=1; }

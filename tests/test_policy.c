@@ -190,6 +190,58 @@ static void test_non_multiple_grid(void)
             CHECK_MSG(cover[y][x] == 1, "pixel (%d, %d) covered %d times", x, y, cover[y][x]);
     run_case(3, 2, 2, xs_film_tile_count(&film), true, 20);
 }
+/* Films whose sides are multiples of the tile: every tile full (no empty
+ * column or row past the edge), the grid covering every pixel exactly once;
+ * and sides one pixel past a multiple: one more cut column or row, 1 pixel
+ * wide. Counts and rectangles from the arithmetic, not from the code. */
+static void check_grid(int width, int height, int tile)
+{
+    xs_film film;
+    xs_film_init(&film, width, height, tile);
+    int nx = width / tile + (width % tile != 0), ny = height / tile + (height % tile != 0);
+    CHECK_MSG(film.tiles_x == nx && film.tiles_y == ny && xs_film_tile_count(&film) == nx * ny,
+              "%dx%d in %d-pixel tiles: grid %dx%d (%d tiles), want %dx%d", width, height, tile,
+              film.tiles_x, film.tiles_y, xs_film_tile_count(&film), nx, ny);
+    if (film.tiles_x != nx || film.tiles_y != ny)
+        return;
+    int *cover = calloc((size_t)width * (size_t)height, sizeof(int));
+    for (int t = 0; t < nx * ny; ++t) {
+        int x0, y0, w, h;
+        xs_film_tile_rect(&film, t, &x0, &y0, &w, &h);
+        int ex0 = (t % nx) * tile, ey0 = (t / nx) * tile;
+        int ew = width - ex0 < tile ? width - ex0 : tile, eh = height - ey0 < tile ? height - ey0 : tile;
+        CHECK_MSG(x0 == ex0 && y0 == ey0 && w == ew && h == eh,
+                  "%dx%d tile %d: (%d, %d) %dx%d, want (%d, %d) %dx%d", width, height, t, x0, y0, w, h,
+                  ex0, ey0, ew, eh);
+        for (int y = y0; y < y0 + h && y < height; ++y)
+            for (int x = x0; x < x0 + w && x < width; ++x)
+                if (x >= 0 && y >= 0)
+                    cover[(size_t)y * (size_t)width + (size_t)x]++;
+    }
+    int bad = 0;
+    for (size_t i = 0; i < (size_t)width * (size_t)height; ++i)
+        bad += cover[i] != 1;
+    CHECK_MSG(bad == 0, "%dx%d in %d-pixel tiles: %d pixels not covered exactly once", width, height,
+              tile, bad);
+    free(cover);
+}
+
+static void test_multiple_grid(void)
+{
+    check_grid(96, 64, 32);   /* 3x2 full tiles */
+    check_grid(128, 128, 64); /* 2x2 */
+    check_grid(64, 64, 64);   /* one tile */
+    check_grid(256, 16, 16);  /* one row */
+    check_grid(97, 65, 32);   /* one pixel past: a 1-pixel column and row */
+    check_grid(8, 8, 16);     /* a tile larger than the frame */
+    xs_film film;
+    xs_film_init(&film, 96, 64, 32);
+    int x0, y0, w, h;
+    xs_film_tile_rect(&film, 5, &x0, &y0, &w, &h);
+    CHECK(x0 == 64 && y0 == 32 && w == 32 && h == 32);
+    run_case(3, 2, 2, xs_film_tile_count(&film), true, 20);
+}
+
 static void test_one_tile_frames(void) { run_case(4, 2, 5, 1, true, 20); }
 static void test_more_workers_than_tiles(void) { run_case(16, 2, 1, 3, true, 20); }
 static void test_single_worker(void) { run_case(1, 2, 3, 7, true, 5); }
@@ -461,6 +513,7 @@ int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
         {"non_multiple_grid", test_non_multiple_grid},
+        {"multiple_grid", test_multiple_grid},
         {"one_tile_frames", test_one_tile_frames},
         {"more_workers_than_tiles", test_more_workers_than_tiles},
         {"single_worker", test_single_worker},

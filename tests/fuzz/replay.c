@@ -1,7 +1,10 @@
 /* Replays saved fuzz inputs through a fuzz target under plain ctest (and
  * under ASan/UBSan in the sanitizer build): every regular file under the
  * given files and folders, optionally only names ending in one of the
- * --ext suffixes. Exits 0 when every input ran (a crash fails the test). */
+ * --ext suffixes. Exits 0 when every input ran (a crash fails the test) and
+ * there were at least --min N of them (default 1): a missing folder (a
+ * "not found" path) or a corpus that shrank fails instead of passing on
+ * fewer inputs. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -73,14 +76,28 @@ static int walk(const char *path)
 
 int main(int argc, char **argv)
 {
+    /* options first, so --ext filters every path whatever the order */
+    long min_inputs = 1;
+    for (int i = 1; i < argc; ++i) {
+        if (strcmp(argv[i], "--ext") == 0 && i + 1 < argc && nexts < 8)
+            exts[nexts++] = argv[++i];
+        else if (strcmp(argv[i], "--min") == 0 && i + 1 < argc)
+            min_inputs = strtol(argv[++i], NULL, 10);
+    }
     int rc = 0;
     for (int i = 1; i < argc; ++i) {
-        if (strcmp(argv[i], "--ext") == 0 && i + 1 < argc && nexts < 8) {
-            exts[nexts++] = argv[++i];
+        if (strcmp(argv[i], "--ext") == 0 || strcmp(argv[i], "--min") == 0) {
+            ++i;
             continue;
         }
         rc |= walk(argv[i]);
     }
-    printf("replayed %d inputs\n", ran);
-    return rc || ran == 0;
+    printf("replayed %d inputs (at least %ld expected)\n", ran, min_inputs);
+    if (ran < min_inputs) {
+        fprintf(stderr, "replay: %d inputs, fewer than the %ld expected: a corpus folder is missing or "
+                "shrank (the glTF one reads Debian's assimp-testmodels: scripts/deps.sh)\n", ran,
+                min_inputs);
+        return 1;
+    }
+    return rc != 0;
 }
