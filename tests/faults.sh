@@ -66,8 +66,9 @@ rc2=$?
 [ $rc2 = 0 ] || { echo "FAIL kill: the rerun exited $rc2"; cat "$work/kill2.log"; fail=1; }
 again=$(rendered "$work/kill2.log")
 total=48
-[ -n "$again" ] && [ "$again" -le 4 ] && [ "$again" = $((total - journaled)) ] ||
-  { echo "FAIL kill: rerun rendered '$again' tiles; $journaled of $total were journaled (at most 4 = 2 workers x prefetch 2 may be lost)"; fail=1; }
+# a CPU worker holds at most 3 items (1 rendering, 1 at its writer, 1 queued)
+[ -n "$again" ] && [ "$again" -le 6 ] && [ "$again" = $((total - journaled)) ] ||
+  { echo "FAIL kill: rerun rendered '$again' tiles; $journaled of $total were journaled (at most 6 = 2 workers x 3 held may be lost)"; fail=1; }
 same_as_ref "$work/kill" kill
 echo "kill: first run exit $rc with $journaled/$total tiles journaled; rerun exit $rc2 rendered $again"
 
