@@ -436,7 +436,14 @@ void xs_gpu_probe_run(const xs_cuda_rt *rt, const char *dev_dir, xs_gpu_probe *o
                                           : "");
 }
 
-void xs_gpu_probe_system(xs_gpu_probe *out) { xs_gpu_probe_run(xs_cuda_rt_real(), "/dev", out); }
+/* XS_DEV_DIR (tests only, like XS_FAULT: docs/operations.md) points the
+ * probe at a folder with a fake nvidia0, to check what a machine with a GPU
+ * that CUDA cannot use does; nothing else reads it. */
+void xs_gpu_probe_system(xs_gpu_probe *out)
+{
+    const char *dev = getenv("XS_DEV_DIR");
+    xs_gpu_probe_run(xs_cuda_rt_real(), dev && *dev ? dev : "/dev", out);
+}
 
 int xs_cuda_device_count(char *why, size_t why_len)
 {

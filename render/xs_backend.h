@@ -117,7 +117,7 @@ typedef struct xs_gpu_probe {
 /* Probes CUDA through rt (NULL: a build without CUDA) and dev_dir (normally
  * "/dev") for nvidiaN device nodes. */
 void xs_gpu_probe_run(const struct xs_cuda_rt *rt, const char *dev_dir, xs_gpu_probe *out);
-/* The same with the real runtime and /dev. */
+/* The same with the real runtime and /dev ($XS_DEV_DIR instead in tests). */
 void xs_gpu_probe_system(xs_gpu_probe *out);
 /* The decision alone: nodes found, CUDA's count, the class of its error
  * (xs_cuda_err_class), whether that error was "no device", and
