@@ -2,6 +2,8 @@
 # Farm faults, each against an uninterrupted reference render (bit for bit):
 #  retry       a tile that fails once is retried on another rank; the job completes
 #  exhausted   a tile that fails everywhere ends the job after its retries, naming it
+#  lost        a worker whose device is lost (a sticky GPU error) is retired: its items
+#              go to the others without counting as failures; the job completes
 #  hang        a worker that hangs is given up on after --stall-timeout; its tiles are
 #              rendered by others; the job writes every frame and ends without it
 #  kill        a worker SIGKILLed mid-job takes the job down (non-zero exit); the rerun
@@ -44,6 +46,24 @@ rc=$?
 grep -q "frame 1 tile 3 failed 3 time(s) (on ranks" "$work/exh.log" || { echo "FAIL exhausted: no report"; cat "$work/exh.log"; fail=1; }
 [ -e "$work/exh/j/f.0001.exr" ] && { echo "FAIL exhausted: frame 1 was written"; fail=1; }
 echo "exhausted: exit $rc: $(grep -o 'frame 1 tile 3 failed.*' "$work/exh.log")"
+
+# lost: rank 2's device is lost at its 2nd item (as a sticky GPU error): it is
+# retired, its items go to rank 1, no failure is counted, the job completes;
+# alone (no other rank), the job fails saying nobody is left
+XS_FAULT="lost:2:2" mpi 3 "$xisuan" render "${settings[@]}" --retries 0 --out "$work/lost" >"$work/lost.log" 2>&1
+rc=$?
+[ $rc = 0 ] || { echo "FAIL lost: exit $rc"; cat "$work/lost.log"; fail=1; }
+grep -q "rank 2 is retired: injected fault (XS_FAULT): the device is lost" "$work/lost.log" ||
+  { echo "FAIL lost: no retirement message"; cat "$work/lost.log"; fail=1; }
+grep -q '"event": "rank_retired"' "$work/lost/j/events.jsonl" || { echo "FAIL lost: no rank_retired event"; fail=1; }
+grep -q '"event": "tile_failed"' "$work/lost/j/events.jsonl" && { echo "FAIL lost: a lost device counted as a failure"; fail=1; }
+same_as_ref "$work/lost" lost
+echo "lost: exit $rc: $(grep -o '[0-9]* rank(s) retired[^;]*; [0-9]* item(s) went to other ranks' "$work/lost.log")"
+XS_FAULT="lost:0:3" "$xisuan" render "${settings[@]}" --out "$work/lost1" >"$work/lost1.log" 2>&1
+rc=$?
+[ $rc = 1 ] || { echo "FAIL lost alone: exit $rc, expected 1"; cat "$work/lost1.log"; fail=1; }
+grep -q "no rank is left to render" "$work/lost1.log" || { echo "FAIL lost alone: no message"; cat "$work/lost1.log"; fail=1; }
+echo "lost alone: exit $rc: $(grep -o 'no rank is left to render.*' "$work/lost1.log")"
 
 # hang
 start=$(date +%s)
