@@ -31,13 +31,15 @@ static void bench_usage(FILE *f)
           "\n"
           "Renders each scene once across all ranks (rank 0 schedules when N > 1) and\n"
           "reports samples/s, rays/s by kind, counted FLOP/s, the share of peak FP32\n"
-          "FLOP/s, busy/wall per rank and the scheduler's idle share.\n"
+          "FLOP/s, busy/wall per rank, kernel time (CUDA events on a GPU) and the\n"
+          "host overhead beside it, and the scheduler's idle share.\n"
           "\n"
           "  --scenes LIST     comma-separated: cornell (built in, 512x512), helmet\n"
           "                    (DamagedHelmet, 640x360, from --scene-dir), or paths to\n"
           "                    .gltf/.glb/.tar.zst (640x360) [cornell,helmet]\n"
           "  --scene-dir DIR   where helmet is looked for [../shared/scenes]\n"
           "  --spp N           samples per pixel [64]\n"
+          "  --resolution WxH  every scene at this size [each scene's own]\n"
           "  --tile N          tile size [64 on the CPU; 256 where a rank has a GPU]\n"
           "  --out DIR         scratch output folder [bench-out]\n"
           "  --json FILE       also write the report as JSON\n"
@@ -149,7 +151,7 @@ int xs_bench_main(MPI_Comm comm, int argc, char **argv)
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
     const char *scenes = "cornell,helmet", *scene_dir = "../shared/scenes", *out = "bench-out";
-    const char *json_path = NULL, *spp = "64", *tile = NULL;
+    const char *json_path = NULL, *spp = "64", *tile = NULL, *resolution = NULL;
     const char *pass[24];
     bool compression_given = false;
     int npass = 0;
@@ -172,6 +174,8 @@ int xs_bench_main(MPI_Comm comm, int argc, char **argv)
             spp = v;
         else if (strcmp(a, "--tile") == 0)
             tile = v;
+        else if (strcmp(a, "--resolution") == 0)
+            resolution = v;
         else if (strcmp(a, "--out") == 0)
             out = v;
         else if (strcmp(a, "--json") == 0)
@@ -216,6 +220,8 @@ int xs_bench_main(MPI_Comm comm, int argc, char **argv)
             }
             snprintf(sc->resolution, sizeof sc->resolution, "640x360");
         }
+        if (resolution)
+            snprintf(sc->resolution, sizeof sc->resolution, "%s", resolution);
         ++n;
     }
     FILE *json = NULL;
