@@ -279,6 +279,9 @@ static bool cuda_poll_tile(xs_backend *self, int slot)
     if (e == be->rt->not_ready)
         return false;
     g->done = e == 0;
+    /* the GPU may have just run dry: a partial group waiting goes now */
+    if (be->open_count > 0 && !gpu_busy(be))
+        launch_open(be, NULL);
     return true; /* done, or an error end reports */
 }
 

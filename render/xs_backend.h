@@ -28,7 +28,7 @@ enum { XS_BACKEND_AUTO = 0, XS_BACKEND_CUDA = 1, XS_BACKEND_CPU = 2 };
 
 /* The most tiles a back end holds in flight (a GPU: 3 launch groups of up to
  * XS_CUDA_GROUP_MAX tiles). */
-enum { XS_BACKEND_MAX_SLOTS = 96 };
+enum { XS_BACKEND_MAX_SLOTS = 384 };
 
 /* A device back end renders tiles. It holds `slots` tiles in flight: begin
  * starts slot's tile (on a GPU: queued, returning at once), poll says whether

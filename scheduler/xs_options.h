@@ -31,7 +31,7 @@ typedef enum xs_kernel_mode {
     XS_KERNEL_EMPTY = 1 /* benchmark only: no pixels, no files; measures dispatch */
 } xs_kernel_mode;
 
-enum { XS_NAME_MAX = 64, XS_MAX_FRAMES = 10000, XS_MAX_PREFETCH = 256 };
+enum { XS_NAME_MAX = 64, XS_MAX_FRAMES = 10000, XS_MAX_PREFETCH = 512 };
 
 enum { XS_PROGRESS_AUTO = 0, XS_PROGRESS_TTY = 1, XS_PROGRESS_PLAIN = 2, XS_PROGRESS_OFF = 3 };
 

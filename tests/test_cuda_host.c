@@ -14,7 +14,8 @@
  * empty_arrays_null: a scene array with no elements has NULL, not a host
  *   address, in the device view; every launch sees device pointers only.
  * groups: tiles launch in groups sized from the SMs and occupancy (full
- *   groups at begin, a partial one when the GPU would idle), every tile gets
+ *   groups at begin, a partial one when the GPU would idle: polled, or seen
+ *   idle when an earlier group finishes), every tile gets
  *   its own pixels and counters back, kernel time is shared out by threads.
  * launch_failure: a launch that fails fails its group's tiles and no more.
  * probe: device nodes with a CUDA that cannot use them are BROKEN (tests
@@ -223,6 +224,21 @@ static void groups(void)
     CHECK(xs_backend_end(b, 7, buf, &c, &kernel, &e) == XS_OK && pixels_ok(&c2, buf));
     CHECK(xs_backend_end(b, 3, buf, &c, &kernel, &e) == XS_OK && pixels_ok(&a, buf));
     CHECK(g.max_group == 4 && g.view_faults == 0);
+    /* a full group done while a partial one waits: the partial one goes as
+     * soon as the GPU is seen idle */
+    g.not_ready_polls = 0;
+    xs_tile_params q[6];
+    for (int i = 0; i < 6; ++i) {
+        q[i] = tile(16 * i, 200, 16, 16, 16, 5);
+        CHECK(xs_backend_begin(b, i, &q[i], &e) == XS_OK);
+    }
+    int before = g.launches;
+    CHECK(xs_backend_poll(b, 0));
+    CHECK_MSG(g.launches == before + 1, "the waiting partial group was not launched (%d launches)", g.launches - before);
+    for (int i = 0; i < 6; ++i) {
+        memset(&c, 0, sizeof c);
+        CHECK(xs_backend_end(b, i, buf, &c, &kernel, &e) == XS_OK && pixels_ok(&q[i], buf));
+    }
     xs_backend_destroy(b);
     xs_scene_destroy(s);
     CHECK(g.used == 0);

@@ -4,10 +4,12 @@
  * with the CUDA runtime.
  *
  * A launch renders a group of up to XS_CUDA_GROUP_MAX tiles at once, so one
- * launch fills the GPU whatever the tile size and spp: the back end sizes a
+ * launch fills the GPU whatever the spp and for tiles down to 32 pixels at
+ * 16 spp (128 x 1,024 threads: 1.5 waves of an H100): the back end sizes a
  * group from the device's SM count and resident threads per SM. The group
- * travels by value as a kernel parameter (under the 4 KiB limit every
- * architecture has), so nothing but the tiles' scratch, output and counters
+ * travels by value as a kernel parameter (10 KiB: CUDA 12.1 and later take
+ * up to 32,764 bytes of parameters on Volta and later, and CUDA 13 builds
+ * nothing older), so nothing but the tiles' scratch, output and counters
  * lives in device memory, and a launch needs no copy of its parameters.
  * This header is compiled as C17 (the back end) and by nvcc (kernel.cu): the
  * static asserts below hold in both.
@@ -23,7 +25,7 @@ extern "C" {
 #endif
 
 enum {
-    XS_CUDA_GROUP_MAX = 32, /* tiles per launch */
+    XS_CUDA_GROUP_MAX = 128, /* tiles per launch */
     XS_CUDA_BLOCK = 64      /* threads per block of both kernels: at ~174 registers a
                                thread, 5 blocks of 64 fit an SM's 64 K registers where
                                only 2 of 128 would */
@@ -55,8 +57,8 @@ static_assert(offsetof(xs_cuda_tile, counters) == 72, "xs_cuda_tile.counters");
 static_assert(sizeof(xs_cuda_group) == 16 + 80 * XS_CUDA_GROUP_MAX, "xs_cuda_group: count + tiles");
 static_assert(XS_ALIGNOF(xs_cuda_group) == 8, "xs_cuda_group: 8-byte aligned");
 static_assert(offsetof(xs_cuda_group, tile) == 16, "xs_cuda_group.tile");
-/* kernel parameters (the scene view and the group) stay under 4 KiB */
-static_assert(sizeof(xs_scene_view) + sizeof(xs_cuda_group) <= 4096, "kernel parameters over 4 KiB");
+/* kernel parameters (the scene view and the group) stay under CUDA's limit */
+static_assert(sizeof(xs_scene_view) + sizeof(xs_cuda_group) <= 32764, "kernel parameters over 32,764 bytes");
 
 /* Device bytes of the per-chunk partial sums of a tile of `pixels` pixels at
  * spp samples (xs_path.h: XS_SAMPLE_CHUNK). */
