@@ -589,27 +589,6 @@ int xs_worker_pump(xs_worker *w, xs_worker_result *out, int max, bool *progress)
     return n;
 }
 
-xs_result xs_worker_execute(xs_worker *w, const xs_work_item *it, uint64_t expect_hash, xs_worker_result *res,
-                            xs_err *err)
-{
-    xs_result r = xs_worker_push(w, it, expect_hash, err);
-    if (r != XS_OK)
-        return r;
-    int idle = 0;
-    for (;;) {
-        bool progress = false;
-        if (xs_worker_pump(w, res, 1, &progress) == 1)
-            break;
-        if (progress)
-            idle = 0;
-        else
-            xs_backoff(&idle);
-    }
-    if (res->r != XS_OK)
-        xs_err_set(err, res->r, "%s", res->text);
-    return res->r;
-}
-
 /* ---- faults ---------------------------------------------------------------------------- */
 
 xs_result xs_worker_faults_from_env(xs_worker *w, xs_err *err)

@@ -117,11 +117,6 @@ int xs_worker_pump(xs_worker *w, xs_worker_result *out, int max, bool *progress)
 int xs_worker_held(const xs_worker *w);
 /* The device is lost: every item needing it fails with XS_REPORT_LOST. */
 bool xs_worker_lost(const xs_worker *w);
-/* Pushes one item and pumps until its result (for tests and tools; the
- * worker must hold nothing else). */
-xs_result xs_worker_execute(xs_worker *w, const xs_work_item *it, uint64_t expect_hash,
-                            xs_worker_result *res, xs_err *err);
-
 /* The MPI pull loop of ranks 1..N-1: keeps `prefetch` requests in flight,
  * runs what rank 0 assigns, returns when rank 0 has answered every request.
  * An error means the protocol broke (the caller aborts the job). */
