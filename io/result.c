@@ -68,6 +68,7 @@ const char *xs_result_name(xs_result code)
     case XS_ERR_MPI: return "MPI error";
     case XS_ERR_RENDER: return "render error";
     case XS_ERR_INTERNAL: return "internal error";
+    case XS_ERR_DEVICE: return "device lost";
     }
     return "unknown error";
 }

@@ -23,7 +23,8 @@ typedef enum xs_result {
     XS_ERR_EXR = 4,     /* OpenEXR Core reported an error */
     XS_ERR_MPI = 5,
     XS_ERR_RENDER = 6,
-    XS_ERR_INTERNAL = 7
+    XS_ERR_INTERNAL = 7,
+    XS_ERR_DEVICE = 8   /* the device is lost (a sticky CUDA error): its back end takes no more tiles */
 } xs_result;
 
 typedef struct xs_err {

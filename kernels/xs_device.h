@@ -22,6 +22,14 @@
 #define XS_RESTRICT __restrict__
 #endif
 
+/* The alignment of a type, in both languages (C17 spells it _Alignof, C++
+ * alignof); for the layout asserts of kernels/xs_layout.h. */
+#ifdef __cplusplus
+#define XS_ALIGNOF(T) alignof(T)
+#else
+#define XS_ALIGNOF(T) _Alignof(T)
+#endif
+
 #if defined(__CUDA_ARCH__)
 #define XS_GPU_CODE 1
 #else

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct cpu_backend {
@@ -60,8 +61,15 @@ static xs_result cpu_begin_tile(xs_backend *self, int slot, const xs_tile_params
     return XS_OK;
 }
 
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counters *counters,
-                              xs_err *err)
+                              double *kernel_s, xs_err *err)
 {
     cpu_backend *be = (cpu_backend *)self;
     if (slot != 0 || !be->has_pending)
@@ -74,6 +82,7 @@ static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counte
     cpu_worker *ws = calloc((size_t)n, sizeof *ws);
     if (!ws)
         return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory for %d threads", n);
+    const double t0 = now_s();
     cpu_job job = {.be = be, .tp = tp, .rgba = rgba};
     atomic_init(&job.next_row, 0);
     int started = 0;
@@ -91,6 +100,7 @@ static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counte
         xs_counters_add(counters, &ws[i].counters);
     }
     free(ws);
+    *kernel_s += now_s() - t0; /* the kernel is this render */
     return XS_OK;
 }
 
@@ -104,6 +114,7 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threa
         return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory");
     be->base.name = "cpu";
     be->base.slots = 1;
+    be->base.group = 1;
     be->base.begin_tile = cpu_begin_tile;
     be->base.end_tile = cpu_end_tile;
     be->base.destroy = cpu_destroy;
@@ -112,17 +123,4 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threa
     snprintf(be->base.device, sizeof be->base.device, "CPU, %d thread(s)", be->threads);
     *out = &be->base;
     return XS_OK;
-}
-
-xs_result xs_backend_render_tile(xs_backend *b, const xs_tile_params *tp, float *rgba,
-                                 xs_counters *counters, xs_err *err)
-{
-    xs_result r = b->begin_tile(b, 0, tp, err);
-    return r == XS_OK ? b->end_tile(b, 0, rgba, counters, err) : r;
-}
-
-void xs_backend_destroy(xs_backend *b)
-{
-    if (b)
-        b->destroy(b);
 }

@@ -1,249 +1,597 @@
-/* The CUDA back end (host side): uploads the scene once with explicit copies,
- * then renders tiles on `slots` CUDA streams, each with its own device
- * scratch, output buffer and pinned host buffers. begin queues the tile's two
- * launches and the copies back of its pixels and counters, and returns; end
- * waits on the slot's event. Only the tile's pixel records and counters
- * cross the bus after the upload. Every CUDA error becomes XS_ERR_RENDER with
- * the runtime's text: rank 0 sees a failed tile, never a crash.
- * Built only when CMake found nvcc (XS_HAVE_CUDA); backend_nocuda.c
- * stands in otherwise. */
+/* The CUDA back end's host logic, over the runtime table of xs_cuda_rt.h
+ * (the real runtime in render/cuda_rt.c, a fake device in the tests).
+ *
+ * The scene is uploaded once with explicit copies; its arrays' device
+ * addresses are patched into a device copy of the scene view, and an empty
+ * array's pointer is NULL there (never a host address). Each slot holds one
+ * tile: its sample scratch, output and counters on the device, pinned host
+ * buffers for the copy back. Tiles are launched in groups (kernel_cuda.h):
+ * begin adds a tile to the open group and launches it when it is full; poll
+ * launches a partial group when the GPU has nothing else to do; end launches
+ * it if need be, then waits. A group's launch, its copies back and three
+ * events (kernel start, kernel end, copies done) go on one stream, so the
+ * kernel time CUDA's events measure is time the GPU spent rendering.
+ *
+ * Errors: every CUDA error is classified where it is reported
+ * (xs_cuda_rt.error_class). One that spoils a call (out of memory) fails that
+ * tile with CUDA's text and is cleared at once, and the last error is also
+ * cleared before every launch, so a healthy tile never inherits an earlier
+ * failure. One that spoils the context (sticky: an illegal address, a lost
+ * device) retires the back end (xs_backend_lose): that tile and every later
+ * one fail with XS_ERR_DEVICE without touching CUDA again.
+ *
+ * Also here: the device probe (is there a GPU, and if not, why; device nodes
+ * without a working CUDA are reported as broken, not as absent).
+ */
 #include "render/xs_backend.h"
-#include "kernels/cuda/kernel_cuda.h"
+#include "render/xs_cuda_rt.h"
 
-#include <cuda_runtime_api.h>
-#include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+enum { SLOT_FREE = 0, SLOT_OPEN = 1, SLOT_LAUNCHED = 2 };
+
 typedef struct cuda_slot {
-    cudaStream_t stream;
-    cudaEvent_t done;
     void *scratch;
     size_t scratch_bytes;
     float *d_out, *h_out;
     xs_counters *d_counters, *h_counters;
     xs_tile_params tp;
-    int busy;
+    int state;        /* SLOT_* */
+    int group;        /* launched: its group record */
+    xs_result failed; /* launched: the launch's failure, reported by end */
+    char fail_msg[512];
 } cuda_slot;
+
+/* A launch in flight. At most one per slot, so slot_count records. */
+typedef struct cuda_group {
+    void *ev_start, *ev_stop, *ev_done;
+    int refs;          /* its tiles not yet ended; 0: the record is free */
+    long long threads; /* of all its tiles */
+    float kernel_ms;   /* < 0 until read from the events */
+    bool done;         /* ev_done was seen complete */
+} cuda_group;
 
 typedef struct cuda_backend {
     xs_backend base;
+    const xs_cuda_rt *rt;
     int device;
     xs_scene_view dview; /* the scene view with device pointers */
     void *blobs[XS_SCENE_BLOBS_MAX];
     int blob_count;
     size_t max_pixels;
+    int group_max; /* tiles per launch */
     cuda_slot *slot;
+    cuda_group *group;
     int slot_count;
+    int open[XS_CUDA_GROUP_MAX]; /* slots of the group being filled */
+    int open_count;
+    void *stream;
 } cuda_backend;
 
-static xs_result cuda_fail(xs_err *err, const char *what, cudaError_t e)
-{
-    return xs_err_set(err, XS_ERR_RENDER, "CUDA: %s: %s (%s)", what, cudaGetErrorString(e),
-                      cudaGetErrorName(e));
-}
+bool xs_cuda_compiled(void) { return xs_cuda_rt_real() != NULL; }
 
-bool xs_cuda_compiled(void) { return true; }
+/* ---- errors ---------------------------------------------------------------------- */
 
-int xs_cuda_device_count(char *why, size_t why_len)
+/* A CUDA error where it is reported. A sticky one, or one that says the
+ * device is gone, retires the back end (XS_ERR_DEVICE); any other fails this
+ * tile (XS_ERR_RENDER) and is cleared, so the next call does not read it
+ * again. */
+static xs_result cuda_fail(cuda_backend *be, xs_err *err, const char *what, int e)
 {
-    int n = 0;
-    cudaError_t e = cudaGetDeviceCount(&n);
-    if (e != cudaSuccess) {
-        if (why)
-            snprintf(why, why_len, "%s", cudaGetErrorString(e));
-        (void)cudaGetLastError();
-        return 0;
+    const xs_cuda_rt *rt = be->rt;
+    int cls = rt->error_class(e);
+    if (cls == XS_CUDA_ERR_CALL) {
+        int last = rt->get_last_error(); /* clears e, and any other error pending */
+        if (last != 0 && rt->error_class(last) >= XS_CUDA_ERR_STICKY) {
+            e = last;
+            cls = rt->error_class(last);
+        }
     }
-    if (n == 0 && why)
-        snprintf(why, why_len, "no CUDA device is visible");
-    return n;
+    char msg[400];
+    snprintf(msg, sizeof msg, "CUDA: %s: %s (%s)", what, rt->error_string(e), rt->error_name(e));
+    if (cls >= XS_CUDA_ERR_STICKY) {
+        char why[512];
+        snprintf(why, sizeof why, "%s; the GPU is lost to this process: its rank takes no more work", msg);
+        xs_backend_lose(&be->base, why);
+        return xs_err_set(err, XS_ERR_DEVICE, "%s", be->base.lost_why);
+    }
+    return xs_err_set(err, XS_ERR_RENDER, "%s", msg);
 }
 
-/* FP32 lanes per SM by compute capability (the CUDA programming guide's
- * throughput table: 64 on 6.0, 7.x and 8.0; 128 on 5.x, 6.1/6.2, 8.6 and
- * later). */
-static int fp32_lanes(int major, int minor)
+/* Before a launch: an error some earlier call left behind (a failed
+ * allocation) is cleared, not read by the launch's own check; a sticky one
+ * retires the back end. */
+static xs_result clear_stale(cuda_backend *be, xs_err *err)
 {
-    if (major == 6 && minor == 0)
-        return 64;
-    if (major == 7 || (major == 8 && minor == 0))
-        return 64;
-    return 128;
-}
-
-xs_result xs_cuda_device_info(int device, xs_gpu_info *info, xs_err *err)
-{
-    memset(info, 0, sizeof *info);
-    struct cudaDeviceProp p;
-    cudaError_t e = cudaGetDeviceProperties(&p, device);
-    if (e != cudaSuccess)
-        return cuda_fail(err, "reading the device's properties", e);
-    snprintf(info->name, sizeof info->name, "%s", p.name);
-    info->sm_count = p.multiProcessorCount;
-    info->cc_major = p.major;
-    info->cc_minor = p.minor;
-    info->fp32_lanes_per_sm = fp32_lanes(p.major, p.minor);
-    info->memory_bytes = (double)p.totalGlobalMem;
-    int khz = 0;
-    if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device) == cudaSuccess)
-        info->clock_hz = (double)khz * 1e3;
-    if (cudaDeviceGetPCIBusId(info->pci_bus_id, (int)sizeof info->pci_bus_id, device) == cudaSuccess)
-        for (char *c = info->pci_bus_id; *c; ++c)
-            *c = (char)tolower((unsigned char)*c);
+    int e = be->rt->get_last_error();
+    if (e != 0 && be->rt->error_class(e) >= XS_CUDA_ERR_STICKY)
+        return cuda_fail(be, err, "a pending error before the launch", e);
     return XS_OK;
 }
 
-static void cuda_destroy(xs_backend *self)
+/* ---- launches -------------------------------------------------------------------- */
+
+static size_t out_bytes_of(const xs_tile_params *tp)
 {
-    cuda_backend *be = (cuda_backend *)self;
-    cudaSetDevice(be->device);
-    for (int i = 0; i < be->slot_count; ++i) {
-        cuda_slot *s = &be->slot[i];
-        if (s->stream)
-            cudaStreamSynchronize(s->stream), cudaStreamDestroy(s->stream);
-        if (s->done)
-            cudaEventDestroy(s->done);
-        cudaFree(s->scratch);
-        cudaFree(s->d_out);
-        cudaFree(s->d_counters);
-        cudaFreeHost(s->h_out);
-        cudaFreeHost(s->h_counters);
-    }
-    for (int i = 0; i < be->blob_count; ++i)
-        cudaFree(be->blobs[i]);
-    free(be->slot);
-    free(be);
+    return (size_t)tp->width * (size_t)tp->height * (size_t)xs_aov_channels(tp->aovs) * sizeof(float);
 }
+
+/* The open group failed to launch: each of its tiles ends with the failure. */
+static xs_result fail_open(cuda_backend *be, xs_result r, const xs_err *e)
+{
+    for (int i = 0; i < be->open_count; ++i) {
+        cuda_slot *s = &be->slot[be->open[i]];
+        s->state = SLOT_LAUNCHED;
+        s->group = -1;
+        s->failed = r;
+        snprintf(s->fail_msg, sizeof s->fail_msg, "%s", e->msg);
+    }
+    be->open_count = 0;
+    return r;
+}
+
+/* Launches the open group: counters cleared, the two kernels between the
+ * timing events, each tile's pixels and counters copied back, then the
+ * completion event; all on the stream. */
+static xs_result launch_open(cuda_backend *be, xs_err *err)
+{
+    const xs_cuda_rt *rt = be->rt;
+    if (be->open_count == 0)
+        return XS_OK;
+    xs_err e;
+    xs_err_clear(&e);
+    int gi = 0;
+    while (gi < be->slot_count && be->group[gi].refs > 0)
+        ++gi;
+    if (gi == be->slot_count) { /* cannot happen: one launch per slot at most */
+        xs_err_set(&e, XS_ERR_INTERNAL, "CUDA back end: no free launch record");
+        xs_err_set(err, XS_ERR_INTERNAL, "%s", e.msg);
+        return fail_open(be, XS_ERR_INTERNAL, &e);
+    }
+    cuda_group *g = &be->group[gi];
+    xs_result r = clear_stale(be, &e);
+    int ce = 0;
+    const char *what = "";
+    xs_cuda_group launch;
+    memset(&launch, 0, sizeof launch);
+    launch.count = be->open_count;
+    long long threads = 0;
+    for (int i = 0; r == XS_OK && i < be->open_count; ++i) {
+        cuda_slot *s = &be->slot[be->open[i]];
+        xs_cuda_tile *t = &launch.tile[i];
+        t->tp = s->tp;
+        t->scratch = s->scratch;
+        t->out = s->d_out;
+        t->counters = s->d_counters;
+        threads += rt->tile_threads(s->tp.width * s->tp.height, s->tp.spp);
+        if ((ce = rt->memset_async(s->d_counters, 0, sizeof *s->d_counters, be->stream)) != 0)
+            what = "clearing the tiles' counters";
+    }
+    if (r == XS_OK && ce == 0) {
+        if ((ce = rt->event_record(g->ev_start, be->stream)) != 0 ||
+            (ce = rt->launch_group(&be->dview, &launch, be->stream)) != 0 ||
+            (ce = rt->event_record(g->ev_stop, be->stream)) != 0)
+            what = "launching the tiles' kernels";
+    }
+    for (int i = 0; r == XS_OK && ce == 0 && i < be->open_count; ++i) {
+        cuda_slot *s = &be->slot[be->open[i]];
+        if ((ce = rt->memcpy_d2h_async(s->h_out, s->d_out, out_bytes_of(&s->tp), be->stream)) != 0 ||
+            (ce = rt->memcpy_d2h_async(s->h_counters, s->d_counters, sizeof *s->h_counters, be->stream)) != 0)
+            what = "queueing the tiles' copy back";
+    }
+    if (r == XS_OK && ce == 0 && (ce = rt->event_record(g->ev_done, be->stream)) != 0)
+        what = "queueing the tiles' copy back";
+    if (r == XS_OK && ce != 0)
+        r = cuda_fail(be, &e, what, ce);
+    if (r != XS_OK) {
+        xs_err_set(err, r, "%s", e.msg);
+        return fail_open(be, r, &e);
+    }
+    g->refs = be->open_count;
+    g->threads = threads > 0 ? threads : 1;
+    g->kernel_ms = -1.0f;
+    g->done = false;
+    for (int i = 0; i < be->open_count; ++i) {
+        cuda_slot *s = &be->slot[be->open[i]];
+        s->state = SLOT_LAUNCHED;
+        s->group = gi;
+        s->failed = XS_OK;
+    }
+    be->open_count = 0;
+    return XS_OK;
+}
+
+/* True while a launched group has not finished on the GPU. */
+static bool gpu_busy(cuda_backend *be)
+{
+    for (int i = 0; i < be->slot_count; ++i) {
+        cuda_group *g = &be->group[i];
+        if (g->refs == 0 || g->done)
+            continue;
+        int e = be->rt->event_query(g->ev_done);
+        if (e == be->rt->not_ready)
+            return true;
+        if (e == 0)
+            g->done = true;
+        /* an error: end reports it */
+    }
+    return false;
+}
+
+/* ---- the table --------------------------------------------------------------------- */
 
 static xs_result cuda_begin_tile(xs_backend *self, int slot, const xs_tile_params *tp, xs_err *err)
 {
     cuda_backend *be = (cuda_backend *)self;
-    if (slot < 0 || slot >= be->slot_count || be->slot[slot].busy)
+    const xs_cuda_rt *rt = be->rt;
+    if (slot < 0 || slot >= be->slot_count || be->slot[slot].state != SLOT_FREE)
         return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: slot %d is not free", slot);
     size_t pixels = (size_t)tp->width * (size_t)tp->height;
     if (pixels > be->max_pixels)
         return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: tile of %zu pixels over the %zu allocated",
                           pixels, be->max_pixels);
     cuda_slot *s = &be->slot[slot];
-    cudaError_t e = cudaSetDevice(be->device);
-    if (e != cudaSuccess)
-        return cuda_fail(err, "selecting the device", e);
-    size_t need = xs_cuda_scratch_bytes((int)pixels, tp->spp);
+    size_t need = rt->scratch_bytes((int)pixels, tp->spp);
     if (need > s->scratch_bytes) { /* more samples than planned: grow once */
-        cudaFree(s->scratch);
+        rt->free_device(s->scratch);
         s->scratch = NULL;
         s->scratch_bytes = 0;
-        if ((e = cudaMalloc(&s->scratch, need)) != cudaSuccess)
-            return cuda_fail(err, "allocating the tile's sample scratch", e);
+        int e = rt->malloc_device(&s->scratch, need);
+        if (e != 0) {
+            s->scratch = NULL;
+            char what[128];
+            snprintf(what, sizeof what, "allocating the tile's sample scratch (%zu bytes)", need);
+            return cuda_fail(be, err, what, e);
+        }
         s->scratch_bytes = need;
     }
-    size_t out_bytes = pixels * (size_t)xs_aov_channels(tp->aovs) * sizeof(float);
-    if ((e = cudaMemsetAsync(s->d_counters, 0, sizeof *s->d_counters, s->stream)) != cudaSuccess)
-        return cuda_fail(err, "clearing the tile's counters", e);
-    int le = xs_cuda_launch_tile(&be->dview, tp, s->scratch, s->d_out, s->d_counters, s->stream);
-    if (le != 0)
-        return cuda_fail(err, "launching the tile's kernels", (cudaError_t)le);
-    if ((e = cudaMemcpyAsync(s->h_out, s->d_out, out_bytes, cudaMemcpyDeviceToHost, s->stream)) !=
-            cudaSuccess ||
-        (e = cudaMemcpyAsync(s->h_counters, s->d_counters, sizeof *s->h_counters, cudaMemcpyDeviceToHost,
-                             s->stream)) != cudaSuccess ||
-        (e = cudaEventRecord(s->done, s->stream)) != cudaSuccess)
-        return cuda_fail(err, "queueing the tile's copy back", e);
     s->tp = *tp;
-    s->busy = 1;
-    return XS_OK;
+    s->state = SLOT_OPEN;
+    be->open[be->open_count++] = slot;
+    if (be->open_count < be->group_max)
+        return XS_OK;
+    xs_result r = launch_open(be, err);
+    if (r != XS_OK)
+        s->state = SLOT_FREE; /* its begin fails: the caller will not end it */
+    return r;
+}
+
+static bool cuda_poll_tile(xs_backend *self, int slot)
+{
+    cuda_backend *be = (cuda_backend *)self;
+    if (slot < 0 || slot >= be->slot_count)
+        return true;
+    cuda_slot *s = &be->slot[slot];
+    if (s->state == SLOT_OPEN) {
+        if (!gpu_busy(be)) /* never leave the GPU idle while a tile waits for its group */
+            launch_open(be, NULL);
+        return s->state == SLOT_LAUNCHED && s->failed != XS_OK;
+    }
+    if (s->state != SLOT_LAUNCHED || s->failed != XS_OK)
+        return true;
+    cuda_group *g = &be->group[s->group];
+    if (g->done)
+        return true;
+    int e = be->rt->event_query(g->ev_done);
+    if (e == be->rt->not_ready)
+        return false;
+    g->done = e == 0;
+    /* the GPU may have just run dry: a partial group waiting goes now */
+    if (be->open_count > 0 && !gpu_busy(be))
+        launch_open(be, NULL);
+    return true; /* done, or an error end reports */
 }
 
 static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_counters *counters,
-                               xs_err *err)
+                               double *kernel_s, xs_err *err)
 {
     cuda_backend *be = (cuda_backend *)self;
-    if (slot < 0 || slot >= be->slot_count || !be->slot[slot].busy)
+    const xs_cuda_rt *rt = be->rt;
+    if (slot < 0 || slot >= be->slot_count || be->slot[slot].state == SLOT_FREE)
         return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: slot %d holds no tile", slot);
     cuda_slot *s = &be->slot[slot];
-    s->busy = 0;
-    cudaError_t e = cudaEventSynchronize(s->done);
-    if (e != cudaSuccess)
-        return cuda_fail(err, "rendering the tile", e);
-    size_t n = (size_t)s->tp.width * (size_t)s->tp.height * (size_t)xs_aov_channels(s->tp.aovs);
-    memcpy(rgba, s->h_out, n * sizeof(float));
+    if (s->state == SLOT_OPEN)
+        launch_open(be, NULL); /* a failure lands in the slot */
+    s->state = SLOT_FREE;
+    if (s->failed != XS_OK) {
+        xs_result r = s->failed;
+        s->failed = XS_OK;
+        return xs_err_set(err, r, "%s", s->fail_msg);
+    }
+    cuda_group *g = &be->group[s->group];
+    g->refs--;
+    int e = g->done ? 0 : rt->event_sync(g->ev_done);
+    if (e != 0)
+        return cuda_fail(be, err, "rendering the tile", e);
+    g->done = true;
+    if (g->kernel_ms < 0.0f) {
+        float ms = 0.0f;
+        if (rt->event_elapsed_ms(&ms, g->ev_start, g->ev_stop) != 0) {
+            ms = 0.0f; /* timing is not worth failing a tile: cleared */
+            (void)rt->get_last_error();
+        }
+        g->kernel_ms = ms;
+    }
+    double share = (double)rt->tile_threads(s->tp.width * s->tp.height, s->tp.spp) / (double)g->threads;
+    *kernel_s += 1e-3 * (double)g->kernel_ms * share;
+    memcpy(rgba, s->h_out, out_bytes_of(&s->tp));
     xs_counters_add(counters, s->h_counters);
+    return XS_OK;
+}
+
+static void cuda_destroy(xs_backend *self)
+{
+    cuda_backend *be = (cuda_backend *)self;
+    const xs_cuda_rt *rt = be->rt;
+    rt->set_device(be->device);
+    if (be->stream && !be->base.lost) {
+        /* let queued work finish before its buffers go */
+        for (int i = 0; i < be->slot_count; ++i)
+            if (be->group && be->group[i].refs > 0 && !be->group[i].done)
+                rt->event_sync(be->group[i].ev_done);
+    }
+    for (int i = 0; be->slot && i < be->slot_count; ++i) {
+        cuda_slot *s = &be->slot[i];
+        rt->free_device(s->scratch);
+        rt->free_device(s->d_out);
+        rt->free_device(s->d_counters);
+        rt->free_host(s->h_out);
+        rt->free_host(s->h_counters);
+    }
+    for (int i = 0; be->group && i < be->slot_count; ++i) {
+        cuda_group *g = &be->group[i];
+        if (g->ev_start)
+            rt->event_destroy(g->ev_start);
+        if (g->ev_stop)
+            rt->event_destroy(g->ev_stop);
+        if (g->ev_done)
+            rt->event_destroy(g->ev_done);
+    }
+    if (be->stream)
+        rt->stream_destroy(be->stream);
+    for (int i = 0; i < be->blob_count; ++i)
+        rt->free_device(be->blobs[i]);
+    (void)rt->get_last_error(); /* what the clean-up met stays here */
+    free(be->slot);
+    free(be->group);
+    free(be);
+}
+
+/* ---- the device probe -------------------------------------------------------------- */
+
+/* NVIDIA device nodes (nvidia0, nvidia1, ...: one per GPU) in dir. */
+static int count_nodes(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        const char *p = de->d_name;
+        if (strncmp(p, "nvidia", 6) != 0 || !p[6])
+            continue;
+        bool digits = true;
+        for (p += 6; *p; ++p)
+            digits &= *p >= '0' && *p <= '9';
+        n += digits;
+    }
+    closedir(d);
+    return n;
+}
+
+xs_gpu_state xs_gpu_probe_classify(int nodes, int count, int err_class, bool err_is_no_device,
+                                   const char *visible_devices)
+{
+    if (count > 0 && err_class == XS_CUDA_ERR_NONE)
+        return XS_GPU_READY;
+    if (nodes == 0)
+        return XS_GPU_NONE;
+    /* device nodes, yet CUDA sees no device: hidden on purpose, or broken */
+    if ((err_is_no_device || err_class == XS_CUDA_ERR_NONE) && visible_devices)
+        return XS_GPU_NONE;
+    return XS_GPU_BROKEN;
+}
+
+void xs_gpu_probe_run(const xs_cuda_rt *rt, const char *dev_dir, xs_gpu_probe *out)
+{
+    memset(out, 0, sizeof *out);
+    out->nodes = count_nodes(dev_dir);
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    if (!rt) {
+        out->state = out->nodes > 0 ? XS_GPU_BROKEN : XS_GPU_NONE;
+        if (out->nodes > 0)
+            snprintf(out->why, sizeof out->why,
+                     "this machine has %d NVIDIA GPU device node(s) in %s, but this xisuan was built without "
+                     "CUDA (no nvcc at build time): rebuild it with the CUDA toolkit",
+                     out->nodes, dev_dir);
+        else
+            snprintf(out->why, sizeof out->why, "this xisuan was built without CUDA (no nvcc at build time)");
+        return;
+    }
+    int n = 0;
+    int e = rt->device_count(&n);
+    int cls = rt->error_class(e);
+    if (e != 0) {
+        (void)rt->get_last_error();
+        n = 0;
+    }
+    out->count = n;
+    out->state = xs_gpu_probe_classify(out->nodes, n, cls, e == rt->no_device, cvd);
+    if (out->state == XS_GPU_READY)
+        return;
+    char cuda[200];
+    if (e != 0)
+        snprintf(cuda, sizeof cuda, "%s (%s)", rt->error_string(e), rt->error_name(e));
+    else
+        snprintf(cuda, sizeof cuda, "no CUDA device is visible");
+    if (out->state == XS_GPU_NONE)
+        snprintf(out->why, sizeof out->why, "%s%s%s%s", cuda, cvd ? "; CUDA_VISIBLE_DEVICES=" : "",
+                 cvd ? cvd : "", cvd && out->nodes ? " hides this machine's GPUs" : "");
+    else
+        snprintf(out->why, sizeof out->why,
+                 "this machine has %d NVIDIA GPU device node(s) in %s, but CUDA cannot use them: %s%s", out->nodes,
+                 dev_dir, cuda,
+                 cls == XS_CUDA_ERR_NODEV ? " (is the driver older than this build's CUDA runtime needs, or "
+                                            "not loaded? nvidia-smi shows the driver's CUDA version)"
+                                          : "");
+}
+
+/* XS_DEV_DIR (tests only, like XS_FAULT: docs/operations.md) points the
+ * probe at a folder with a fake nvidia0, to check what a machine with a GPU
+ * that CUDA cannot use does; nothing else reads it. */
+void xs_gpu_probe_system(xs_gpu_probe *out)
+{
+    const char *dev = getenv("XS_DEV_DIR");
+    xs_gpu_probe_run(xs_cuda_rt_real(), dev && *dev ? dev : "/dev", out);
+}
+
+int xs_cuda_device_count(char *why, size_t why_len)
+{
+    xs_gpu_probe p;
+    xs_gpu_probe_system(&p);
+    if (p.state != XS_GPU_READY && why)
+        snprintf(why, why_len, "%s", p.why);
+    return p.state == XS_GPU_READY ? p.count : 0;
+}
+
+xs_result xs_cuda_device_info(int device, xs_gpu_info *info, xs_err *err)
+{
+    memset(info, 0, sizeof *info);
+    const xs_cuda_rt *rt = xs_cuda_rt_real();
+    if (!rt)
+        return xs_err_set(err, XS_ERR_INVALID, "CUDA device %d: this xisuan was built without CUDA", device);
+    int e = rt->device_info(device, info);
+    if (e != 0) {
+        (void)rt->get_last_error();
+        return xs_err_set(err, XS_ERR_RENDER, "CUDA: reading device %d's properties: %s (%s)", device,
+                          rt->error_string(e), rt->error_name(e));
+    }
+    return XS_OK;
+}
+
+/* ---- creation -------------------------------------------------------------------------- */
+
+/* Tiles per launch: enough threads for two full waves of the device (its SMs
+ * x the sample kernel's resident threads per SM), at most XS_CUDA_GROUP_MAX. */
+static int group_size(cuda_backend *be, const xs_gpu_info *gi, int max_spp)
+{
+    int blocks = 0;
+    if (be->rt->resident_blocks(&blocks) != 0 || blocks < 1) {
+        (void)be->rt->get_last_error();
+        blocks = 1;
+    }
+    double target = 2.0 * (double)gi->sm_count * (double)blocks * (double)XS_CUDA_BLOCK;
+    double per_tile = (double)be->rt->tile_threads((int)be->max_pixels, max_spp);
+    double g = per_tile > 0 ? target / per_tile : 1.0;
+    int n = g >= XS_CUDA_GROUP_MAX ? XS_CUDA_GROUP_MAX : (int)g + (g > (int)g);
+    return n < 1 ? 1 : n;
+}
+
+xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene, int fw, int fh, int device,
+                                    int slots, int max_tile_pixels, int max_spp, xs_backend **out, xs_err *err)
+{
+    *out = NULL;
+    if (!rt)
+        return xs_err_set(err, XS_ERR_INVALID,
+                          "--backend cuda: this xisuan was built without CUDA (no nvcc at build time); "
+                          "use --backend cpu");
+    int count = 0;
+    int e = rt->device_count(&count);
+    if (e != 0) {
+        (void)rt->get_last_error();
+        count = 0;
+    }
+    if (device < 0 || device >= count)
+        return xs_err_set(err, XS_ERR_INVALID, "CUDA back end: no CUDA device %d (%d visible%s%s)", device, count,
+                          e ? ": " : "", e ? rt->error_string(e) : "");
+    cuda_backend *be = calloc(1, sizeof *be);
+    if (!be)
+        return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
+    be->rt = rt;
+    be->base.name = "cuda";
+    be->base.begin_tile = cuda_begin_tile;
+    be->base.poll_tile = cuda_poll_tile;
+    be->base.end_tile = cuda_end_tile;
+    be->base.destroy = cuda_destroy;
+    be->device = device;
+    be->max_pixels = (size_t)(max_tile_pixels > 0 ? max_tile_pixels : 1);
+    max_spp = max_spp > 0 ? max_spp : 1;
+    xs_gpu_info gi;
+    if ((e = rt->device_info(device, &gi)) != 0 || (e = rt->set_device(device)) != 0) {
+        xs_result r = cuda_fail(be, err, "opening the device", e);
+        cuda_destroy(&be->base);
+        return r;
+    }
+    /* the scene, once: each array with an explicit copy, its device pointer
+     * patched into the device view (empty arrays: NULL) */
+    be->dview = xs_scene_view_for(scene, fw, fh);
+    xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
+    int nb = xs_scene_blobs(scene, &be->dview, blobs, XS_SCENE_BLOBS_MAX);
+    for (int i = 0; i < nb; ++i) {
+        void *d = NULL;
+        if ((e = rt->malloc_device(&d, blobs[i].bytes)) != 0 ||
+            (e = rt->memcpy_h2d(d, blobs[i].host, blobs[i].bytes)) != 0) {
+            if (d)
+                rt->free_device(d);
+            char what[96];
+            snprintf(what, sizeof what, "uploading the scene's %s (%zu bytes)", blobs[i].name, blobs[i].bytes);
+            xs_result r = cuda_fail(be, err, what, e);
+            cuda_destroy(&be->base);
+            return r;
+        }
+        be->blobs[be->blob_count++] = d;
+        memcpy((char *)&be->dview + blobs[i].view_offset, &d, sizeof d);
+    }
+    be->group_max = group_size(be, &gi, max_spp);
+    if (slots > 0 && be->group_max > slots)
+        be->group_max = slots;
+    be->slot_count = slots > 0 ? slots : 3 * be->group_max;
+    if (be->slot_count > XS_BACKEND_MAX_SLOTS)
+        be->slot_count = XS_BACKEND_MAX_SLOTS;
+    be->base.slots = be->slot_count;
+    be->base.group = be->group_max;
+    snprintf(be->base.device, sizeof be->base.device, "CUDA %d: %s, %d SMs, PCI %s, %d tile(s) a launch", device,
+             gi.name, gi.sm_count, gi.pci_bus_id, be->group_max);
+    be->slot = calloc((size_t)be->slot_count, sizeof *be->slot);
+    be->group = calloc((size_t)be->slot_count, sizeof *be->group);
+    if (!be->slot || !be->group) {
+        cuda_destroy(&be->base);
+        return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
+    }
+    size_t out_bytes = be->max_pixels * (size_t)xs_aov_channels(0xffffffffu) * sizeof(float);
+    size_t scratch = rt->scratch_bytes((int)be->max_pixels, max_spp);
+    if ((e = rt->stream_create(&be->stream)) != 0) {
+        xs_result r = cuda_fail(be, err, "creating a stream", e);
+        cuda_destroy(&be->base);
+        return r;
+    }
+    for (int i = 0; i < be->slot_count; ++i) {
+        cuda_slot *s = &be->slot[i];
+        cuda_group *g = &be->group[i];
+        if ((e = rt->event_create(&g->ev_start, 1)) != 0 || (e = rt->event_create(&g->ev_stop, 1)) != 0 ||
+            (e = rt->event_create(&g->ev_done, 0)) != 0 || (e = rt->malloc_device(&s->scratch, scratch)) != 0 ||
+            (e = rt->malloc_device((void **)&s->d_out, out_bytes)) != 0 ||
+            (e = rt->malloc_device((void **)&s->d_counters, sizeof *s->d_counters)) != 0 ||
+            (e = rt->malloc_host((void **)&s->h_out, out_bytes)) != 0 ||
+            (e = rt->malloc_host((void **)&s->h_counters, sizeof *s->h_counters)) != 0) {
+            char what[96];
+            snprintf(what, sizeof what, "allocating tile slot %d of %d", i + 1, be->slot_count);
+            xs_result r = cuda_fail(be, err, what, e);
+            cuda_destroy(&be->base);
+            return r;
+        }
+        s->scratch_bytes = scratch;
+    }
+    *out = &be->base;
     return XS_OK;
 }
 
 xs_result xs_backend_cuda_create(const xs_scene *scene, int fw, int fh, int device, int slots,
                                  int max_tile_pixels, int max_spp, xs_backend **out, xs_err *err)
 {
-    char why[256] = "";
-    int count = xs_cuda_device_count(why, sizeof why);
-    if (device < 0 || device >= count)
-        return xs_err_set(err, XS_ERR_INVALID, "CUDA back end: no CUDA device %d (%d visible%s%s)", device,
-                          count, why[0] ? ": " : "", why);
-    cuda_backend *be = calloc(1, sizeof *be);
-    if (!be)
-        return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
-    be->base.name = "cuda";
-    be->base.begin_tile = cuda_begin_tile;
-    be->base.end_tile = cuda_end_tile;
-    be->base.destroy = cuda_destroy;
-    be->device = device;
-    be->max_pixels = (size_t)(max_tile_pixels > 0 ? max_tile_pixels : 1);
-    xs_gpu_info gi;
-    xs_result r = xs_cuda_device_info(device, &gi, err);
-    if (r != XS_OK) {
-        free(be);
-        return r;
-    }
-    snprintf(be->base.device, sizeof be->base.device, "CUDA %d: %s, %d SMs, PCI %s", device, gi.name,
-             gi.sm_count, gi.pci_bus_id);
-    cudaError_t e = cudaSetDevice(device);
-    if (e != cudaSuccess) {
-        free(be);
-        return cuda_fail(err, "selecting the device", e);
-    }
-    /* the scene, once: each array with an explicit copy, its device pointer
-     * patched into the device view */
-    be->dview = xs_scene_view_for(scene, fw, fh);
-    xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
-    int nb = xs_scene_blobs(scene, &be->dview, blobs, XS_SCENE_BLOBS_MAX);
-    for (int i = 0; i < nb; ++i) {
-        void *d = NULL;
-        if ((e = cudaMalloc(&d, blobs[i].bytes)) != cudaSuccess ||
-            (e = cudaMemcpy(d, blobs[i].host, blobs[i].bytes, cudaMemcpyHostToDevice)) != cudaSuccess) {
-            cudaFree(d);
-            char what[96];
-            snprintf(what, sizeof what, "uploading the scene's %s (%zu bytes)", blobs[i].name, blobs[i].bytes);
-            cuda_destroy(&be->base);
-            return cuda_fail(err, what, e);
-        }
-        be->blobs[be->blob_count++] = d;
-        memcpy((char *)&be->dview + blobs[i].view_offset, &d, sizeof d);
-    }
-    be->slot_count = slots < 1 ? 1 : slots;
-    be->base.slots = be->slot_count;
-    be->slot = calloc((size_t)be->slot_count, sizeof *be->slot);
-    if (!be->slot) {
-        cuda_destroy(&be->base);
-        return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
-    }
-    size_t out_bytes = be->max_pixels * (size_t)xs_aov_channels(0xffffffffu) * sizeof(float);
-    size_t scratch = xs_cuda_scratch_bytes((int)be->max_pixels, max_spp > 0 ? max_spp : 1);
-    for (int i = 0; i < be->slot_count; ++i) {
-        cuda_slot *s = &be->slot[i];
-        if ((e = cudaStreamCreateWithFlags(&s->stream, cudaStreamNonBlocking)) != cudaSuccess ||
-            (e = cudaEventCreateWithFlags(&s->done, cudaEventDisableTiming)) != cudaSuccess ||
-            (e = cudaMalloc(&s->scratch, scratch)) != cudaSuccess ||
-            (e = cudaMalloc((void **)&s->d_out, out_bytes)) != cudaSuccess ||
-            (e = cudaMalloc((void **)&s->d_counters, sizeof *s->d_counters)) != cudaSuccess ||
-            (e = cudaMallocHost((void **)&s->h_out, out_bytes)) != cudaSuccess ||
-            (e = cudaMallocHost((void **)&s->h_counters, sizeof *s->h_counters)) != cudaSuccess) {
-            cuda_destroy(&be->base);
-            return cuda_fail(err, "allocating a tile slot", e);
-        }
-        s->scratch_bytes = scratch;
-    }
-    *out = &be->base;
-    return XS_OK;
+    return xs_backend_cuda_create_rt(xs_cuda_rt_real(), scene, fw, fh, device, slots, max_tile_pixels,
+                                     max_spp, out, err);
 }

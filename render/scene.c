@@ -455,9 +455,14 @@ uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; 
 
 /* ---- The arrays behind a view (for a device back end's upload) ------------- */
 
+/* An array with elements is listed for the upload; an empty one's pointer is
+ * set to NULL in the view, so a device view holds device addresses or NULL,
+ * never a host address the GPU would fault on. */
 #define XS_BLOB(field, count)                                                                   \
     do {                                                                                        \
-        if (n < max && v->field && (count) > 0) {                                               \
+        if (!v->field || (count) == 0) {                                                        \
+            v->field = NULL;                                                                    \
+        } else if (n < max) {                                                                   \
             out[n].name = #field;                                                               \
             out[n].host = v->field;                                                             \
             out[n].bytes = (size_t)(count) * sizeof *v->field;                                  \
@@ -466,7 +471,7 @@ uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; 
         }                                                                                       \
     } while (0)
 
-int xs_scene_blobs(const xs_scene *s, const xs_scene_view *v, xs_scene_blob *out, int max)
+int xs_scene_blobs(const xs_scene *s, xs_scene_view *v, xs_scene_blob *out, int max)
 {
     int n = 0;
     XS_BLOB(tris, s->tri_count);

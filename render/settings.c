@@ -23,7 +23,7 @@ void xs_render_settings_defaults(xs_render_settings *s)
     s->bvh = XS_BVH_AUTO;
     s->threads = 0;
     s->backend = XS_BACKEND_AUTO;
-    s->gpu_slots = 3;
+    s->gpu_slots = 0; /* auto: three launch groups sized from the GPU */
 }
 
 xs_tile_params xs_render_tile_params(const xs_render_settings *s, int frame)

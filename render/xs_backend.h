@@ -1,10 +1,14 @@
 /* Device back ends: what renders a tile, behind a small function table.
  *
  * The CPU back end (render/backend_cpu.c) and the CUDA back end
- * (render/backend_cuda.c, or backend_nocuda.c in a build without nvcc) run
- * the same kernel headers. A device error (launch failure, out of memory)
- * comes back as XS_ERR_RENDER with the device's own text: a failed tile,
- * never a crash. A back end is used by one thread at a time.
+ * (render/backend_cuda.c over the CUDA runtime of render/cuda_rt.c) run the
+ * same kernel headers. A device error that spoils one tile (out of memory, a
+ * launch too large) comes back as XS_ERR_RENDER with the device's own text: a
+ * failed tile, never a crash, and the next tile renders. An error that spoils
+ * the device (a sticky CUDA error: an illegal address, a lost GPU) retires
+ * the back end: it comes back as XS_ERR_DEVICE, and every later begin or end
+ * fails the same way at once, so the worker stops taking work
+ * (scheduler/worker.c). A back end is used by one thread at a time.
  */
 #ifndef XS_BACKEND_H
 #define XS_BACKEND_H
@@ -22,23 +26,43 @@ extern "C" {
 
 enum { XS_BACKEND_AUTO = 0, XS_BACKEND_CUDA = 1, XS_BACKEND_CPU = 2 };
 
+/* The most tiles a back end holds in flight (a GPU: 3 launch groups of up to
+ * XS_CUDA_GROUP_MAX tiles). */
+enum { XS_BACKEND_MAX_SLOTS = 384 };
+
 /* A device back end renders tiles. It holds `slots` tiles in flight: begin
- * starts slot's tile (on a GPU: queued on the slot's stream, returning at
- * once), end waits for it and copies its pixel records (w*h records of
- * xs_aov_channels(tp->aovs) floats) into rgba and adds its counters. The
- * worker begins the next tiles before it ends (and writes) the oldest, so
- * the device works while the host compresses and writes. A device error
- * (launch failure, out of memory) comes back as XS_ERR_RENDER with the
- * device's own text: a failed tile, never a crash. */
+ * starts slot's tile (on a GPU: queued, returning at once), poll says whether
+ * it has finished, end waits for it and copies its pixel records (w*h records
+ * of xs_aov_channels(tp->aovs) floats) into rgba, adds its counters and the
+ * device time its kernels took. The worker begins the next tiles before it
+ * ends (and hands to a writer) the oldest, so the device works while the host
+ * compresses and writes. */
 typedef struct xs_backend {
-    const char *name;   /* "cpu" or "cuda" */
+    const char *name;   /* "cpu" or "cuda" (or "stand-in") */
     char device[160];   /* what it runs on, for logs and `xisuan bench` */
-    int slots;          /* tiles it can hold in flight (>= 1) */
+    int slots;          /* tiles it can hold in flight (1 .. XS_BACKEND_MAX_SLOTS) */
+    int group;          /* tiles per launch (a GPU); 1 elsewhere */
+    bool lost;          /* the device is lost: every begin and end fails with XS_ERR_DEVICE */
+    char lost_why[512]; /* why, when lost */
     xs_result (*begin_tile)(struct xs_backend *self, int slot, const xs_tile_params *tp, xs_err *err);
+    /* true when end would not wait; NULL: end does the work (the CPU) */
+    bool (*poll_tile)(struct xs_backend *self, int slot);
     xs_result (*end_tile)(struct xs_backend *self, int slot, float *rgba, xs_counters *counters,
-                          xs_err *err);
+                          double *kernel_s, xs_err *err);
     void (*destroy)(struct xs_backend *self);
 } xs_backend;
+
+/* The calls the worker makes (render/backend.c): each fails at once with
+ * XS_ERR_DEVICE and the lost reason once the back end is lost. end adds the
+ * tile's kernel time to *kernel_s (the CPU: its render time; a GPU: its share
+ * of its launch's CUDA-event time). */
+xs_result xs_backend_begin(xs_backend *b, int slot, const xs_tile_params *tp, xs_err *err);
+bool xs_backend_poll(xs_backend *b, int slot);
+xs_result xs_backend_end(xs_backend *b, int slot, float *rgba, xs_counters *counters, double *kernel_s,
+                         xs_err *err);
+/* Retires the back end: lost, with why (a sticky device error, or a fault
+ * injected by a test). */
+void xs_backend_lose(xs_backend *b, const char *why);
 
 /* begin + end on slot 0: one tile, synchronously. */
 xs_result xs_backend_render_tile(xs_backend *b, const xs_tile_params *tp, float *rgba,
@@ -52,13 +76,57 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int frame_width, int fram
 
 /* The CUDA back end on CUDA device `device` (an ordinal of the devices this
  * process sees): uploads the scene once, then renders tiles of up to
- * max_tile_pixels pixels at up to max_spp samples on `slots` streams. Fails
- * with a clear message where the build has no CUDA or there is no such GPU. */
+ * max_tile_pixels pixels at up to max_spp samples. Tiles are launched in
+ * groups sized from the device's SMs and the sample kernel's occupancy so
+ * that a launch fills the GPU; slots 0 (auto) holds three groups in flight,
+ * slots > 0 that many tiles. Fails with a clear message where the build has
+ * no CUDA or there is no such GPU. */
 xs_result xs_backend_cuda_create(const xs_scene *scene, int frame_width, int frame_height,
                                  int device, int slots, int max_tile_pixels, int max_spp,
                                  xs_backend **out, xs_err *err);
+struct xs_cuda_rt;
+/* The same over a given runtime (render/xs_cuda_rt.h; tests pass a fake). */
+xs_result xs_backend_cuda_create_rt(const struct xs_cuda_rt *rt, const xs_scene *scene, int frame_width,
+                                    int frame_height, int device, int slots, int max_tile_pixels,
+                                    int max_spp, xs_backend **out, xs_err *err);
+
+/* The stand-in back end, for tests and bench/hostbench.c only (the farm never
+ * creates it; no flag or setting selects it): `slots` tiles in flight, each
+ * "rendered" at once by copying the given pixel records (a tile of up to
+ * tile x tile records of `channels` floats, copied; a smaller tile takes its
+ * first rows and columns), so the host's side of a GPU rank (the worker's
+ * pipeline, EXR compression, writes) can be measured and tested without a
+ * GPU. lose_at > 0: the lose_at-th tile begun finds the device lost
+ * (XS_ERR_DEVICE), as a sticky CUDA error would. */
+xs_result xs_backend_standin_create(const float *pixels, int tile, int channels, int slots, int lose_at,
+                                    xs_backend **out, xs_err *err);
+
+/* Whether this process can use a GPU, and if not, why (the device probe). */
+typedef enum xs_gpu_state {
+    XS_GPU_NONE = 0,  /* no GPU here: no NVIDIA device nodes (or CUDA_VISIBLE_DEVICES hides them) */
+    XS_GPU_READY = 1, /* CUDA sees count devices */
+    XS_GPU_BROKEN = 2 /* NVIDIA device nodes exist but CUDA cannot use them (a driver too old
+                         for this build's CUDA runtime, a broken install, a build without CUDA) */
+} xs_gpu_state;
+typedef struct xs_gpu_probe {
+    xs_gpu_state state;
+    int count;     /* CUDA devices this process sees */
+    int nodes;     /* NVIDIA device nodes (nvidiaN) in the device folder */
+    char why[512]; /* NONE, BROKEN: why, in words, for messages */
+} xs_gpu_probe;
+/* Probes CUDA through rt (NULL: a build without CUDA) and dev_dir (normally
+ * "/dev") for nvidiaN device nodes. */
+void xs_gpu_probe_run(const struct xs_cuda_rt *rt, const char *dev_dir, xs_gpu_probe *out);
+/* The same with the real runtime and /dev ($XS_DEV_DIR instead in tests). */
+void xs_gpu_probe_system(xs_gpu_probe *out);
+/* The decision alone: nodes found, CUDA's count, the class of its error
+ * (xs_cuda_err_class), whether that error was "no device", and
+ * CUDA_VISIBLE_DEVICES (NULL: unset). */
+xs_gpu_state xs_gpu_probe_classify(int nodes, int count, int err_class, bool err_is_no_device,
+                                   const char *visible_devices);
+
 /* CUDA devices this process sees (0 without CUDA, a driver or a GPU); when
- * why is given it says why there are none. */
+ * why is given it says why there are none (for a BROKEN probe, loudly). */
 int xs_cuda_device_count(char *why, size_t why_len);
 /* Facts of CUDA device `device` for placement and FLOP peaks. */
 typedef struct xs_gpu_info {

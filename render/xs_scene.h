@@ -117,8 +117,9 @@ uint32_t xs_scene_instance_count(const xs_scene *scene);
 const float *xs_ggx_table(void);
 
 /* The arrays a scene view points into, for a device's upload: each with its
- * bytes and the offset of its pointer in xs_scene_view. Returns the count
- * (at most max). */
+ * bytes and the offset of its pointer in xs_scene_view. The pointer of an
+ * array with no elements is set to NULL in view (a device view holds device
+ * addresses or NULL). Returns the count (at most max). */
 typedef struct xs_scene_blob {
     const char *name;
     const void *host;
@@ -126,7 +127,7 @@ typedef struct xs_scene_blob {
     size_t view_offset;
 } xs_scene_blob;
 enum { XS_SCENE_BLOBS_MAX = 24 };
-int xs_scene_blobs(const xs_scene *scene, const xs_scene_view *view, xs_scene_blob *out, int max);
+int xs_scene_blobs(const xs_scene *scene, xs_scene_view *view, xs_scene_blob *out, int max);
 
 #ifdef __cplusplus
 }

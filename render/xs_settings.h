@@ -33,11 +33,11 @@ typedef struct xs_render_settings {
     int bvh;            /* xs_bvh_method */
     int threads;        /* 0: one per core the rank was given */
     int backend;        /* XS_BACKEND_* (render/xs_backend.h) */
-    int gpu_slots;      /* tiles a GPU holds in flight */
+    int gpu_slots;      /* tiles a GPU holds in flight; 0: auto (render/xs_backend.h) */
 } xs_render_settings;
 
 /* 512x512, 16 spp, tile 64, seed 0, 8 bounces, no AOVs, Blackman-Harris 1.5,
- * no clamp, MIS on, BVH auto, threads 0, back end auto, 3 GPU slots. */
+ * no clamp, MIS on, BVH auto, threads 0, back end auto, GPU slots auto. */
 void xs_render_settings_defaults(xs_render_settings *s);
 
 /* The kernel parameters of a whole frame with these settings (seed, frame,

@@ -71,12 +71,20 @@ static xs_result flush_actions(xs_sched *s, xs_transport *t, xs_job_report *rep,
 }
 
 /* A result: recorded (unless another copy of the item came first), then the
- * policy's event and the request it carries. */
+ * policy's event and the request it carries. A failure that says the
+ * worker's device is lost retires the worker instead: its items go to
+ * others, no failure is counted. */
 static xs_result on_result(xs_sched *s, xs_transport *t, xs_job_report *rep, int w, const xs_msg *msg,
                            xs_err *err)
 {
     const int rank = w + t->rank_offset;
     const bool ok = msg->type == XS_MSG_DONE;
+    if (!ok && (msg->report.flags & XS_REPORT_LOST)) {
+        if (!xs_sched_is_retired(s, w))
+            xs_report_retired(rep, rank, &msg->item, msg->text);
+        xs_result r = xs_sched_on_lost(s, w, msg->item, err);
+        return r == XS_OK ? xs_sched_on_request(s, w, err) : r;
+    }
     if (xs_sched_item_done(s, &msg->item)) {
         xs_events_emit(rep->events, "duplicate_result", "\"frame\": %d, \"tile\": %d, \"rank\": %d",
                        msg->item.frame, msg->item.tile, rank);
@@ -95,7 +103,7 @@ static xs_result on_result(xs_sched *s, xs_transport *t, xs_job_report *rep, int
     return r == XS_OK ? xs_sched_on_request(s, w, err) : r;
 }
 
-xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, int prefetch,
+xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *prefetch,
                              xs_job_report *report, xs_err *err)
 {
     const xs_options *o = job->opt;
@@ -224,8 +232,14 @@ out:
         if (state == XS_SCHED_COMPLETED)
             state = XS_SCHED_FAILED;
     }
+    report->retired_workers = xs_sched_retired_count(s);
     if (state == XS_SCHED_FAILED)
         fail_report(s, t->rank_offset);
+    if (state == XS_SCHED_FAILED && report->retired_workers + report->silent_workers >= workers &&
+        report->retired_workers > 0)
+        fprintf(stderr, "xisuan: error: no rank is left to render: %d lost its device%s\n",
+                report->retired_workers,
+                report->silent_workers ? " and the others stopped answering" : "");
     free(last_heard);
     free(holding);
     xs_report_print(report, s, state, workers);
@@ -244,9 +258,10 @@ void xs_transport_destroy(xs_transport *t)
 typedef struct local_transport {
     xs_transport base;
     xs_worker *w;
-    int requests;      /* initial requests still to send */
-    xs_msg *queue;     /* assigned items, oldest first */
-    int qhead, qlen, qcap;
+    int requests;                /* initial requests still to send */
+    xs_worker_result res[16];    /* results the worker gave, not yet polled */
+    int rhead, rlen;
+    bool said_lost;
 } local_transport;
 
 static xs_result local_send(xs_transport *t, int worker, const xs_msg *msg, xs_err *err)
@@ -255,12 +270,11 @@ static xs_result local_send(xs_transport *t, int worker, const xs_msg *msg, xs_e
     (void)worker;
     if (msg->type != XS_MSG_ASSIGN)
         return XS_OK; /* an END: the request is answered, nothing to run */
-    if (l->qlen == l->qcap)
-        return xs_err_set(err, XS_ERR_INTERNAL, "rank 0: more items assigned than requested");
-    l->queue[(l->qhead + l->qlen++) % l->qcap] = *msg;
-    return XS_OK;
+    return xs_worker_push(l->w, &msg->item, msg->expect_hash, err);
 }
 
+/* The next message: an initial request, or the next result of the worker's
+ * pipeline (pumped here, in the loop's own thread, until one comes out). */
 static xs_result local_poll(xs_transport *t, xs_msg *msg, int *worker, bool *have, xs_err *err)
 {
     local_transport *l = (local_transport *)t;
@@ -272,19 +286,29 @@ static xs_result local_poll(xs_transport *t, xs_msg *msg, int *worker, bool *hav
         msg->type = XS_MSG_REQUEST;
         return XS_OK;
     }
-    if (l->qlen == 0) /* nothing assigned, nothing will come: the policy stalled */
-        return xs_err_set(err, XS_ERR_INTERNAL, "scheduler stalled with no work assigned");
-    const xs_msg *a = &l->queue[l->qhead];
-    l->qhead = (l->qhead + 1) % l->qcap;
-    l->qlen--;
-    xs_err e;
-    xs_err_clear(&e);
-    msg->item = a->item;
-    msg->type = xs_worker_execute(l->w, &a->item, a->expect_hash, &msg->report, &e) == XS_OK
-                    ? XS_MSG_DONE
-                    : XS_MSG_FAILED;
+    int idle = 0;
+    while (l->rlen == 0) {
+        if (xs_worker_held(l->w) == 0) /* nothing assigned, nothing will come: the policy stalled */
+            return xs_err_set(err, XS_ERR_INTERNAL, "scheduler stalled with no work assigned");
+        bool progress = false;
+        l->rhead = 0;
+        l->rlen = xs_worker_pump(l->w, l->res, (int)(sizeof l->res / sizeof l->res[0]), &progress);
+        if (progress)
+            idle = 0;
+        else
+            xs_backoff(&idle);
+    }
+    if (xs_worker_lost(l->w) && !l->said_lost) {
+        fprintf(stderr, "xisuan: rank 0: %s\n", l->w->backend->lost_why);
+        l->said_lost = true;
+    }
+    const xs_worker_result *r = &l->res[l->rhead++];
+    l->rlen--;
+    msg->item = r->item;
+    msg->report = r->rep;
+    msg->type = r->r == XS_OK ? XS_MSG_DONE : XS_MSG_FAILED;
     if (msg->type == XS_MSG_FAILED)
-        xs_msg_set_text(msg, e.msg);
+        xs_msg_set_text(msg, r->text);
     return XS_OK;
 }
 
@@ -294,23 +318,14 @@ static xs_result local_finish(xs_transport *t, bool abandon, xs_err *err)
     return XS_OK;
 }
 
-static void local_destroy(xs_transport *t)
-{
-    local_transport *l = (local_transport *)t;
-    free(l->queue);
-    free(l);
-}
+static void local_destroy(xs_transport *t) { free(t); }
 
 xs_result xs_transport_local_create(xs_worker *w, int prefetch, xs_transport **out, xs_err *err)
 {
     *out = NULL;
     local_transport *l = calloc(1, sizeof *l);
-    if (l)
-        l->queue = malloc((size_t)prefetch * sizeof *l->queue);
-    if (!l || !l->queue) {
-        free(l);
+    if (!l)
         return xs_err_set(err, XS_ERR_NOMEM, "rank 0: out of memory");
-    }
     l->base.workers = 1;
     l->base.rank_offset = 0;
     l->base.send = local_send;
@@ -319,7 +334,6 @@ xs_result xs_transport_local_create(xs_worker *w, int prefetch, xs_transport **o
     l->base.destroy = local_destroy;
     l->w = w;
     l->requests = prefetch;
-    l->qcap = prefetch;
     *out = &l->base;
     return XS_OK;
 }

@@ -117,14 +117,16 @@ out:
 
 /* Step 5 on rank 0: the driver over its transport. Returns the exit status;
  * a broken protocol or ranks that stopped answering end every rank. */
-static int run_scheduler(MPI_Comm comm, const xs_job *job, xs_worker *self, int prefetch,
+static int run_scheduler(MPI_Comm comm, const xs_job *job, xs_worker *self, const int *prefetch,
                          xs_job_report *rep)
 {
     xs_err err;
     xs_err_clear(&err);
     xs_transport *t = NULL;
-    xs_result r = self ? xs_transport_local_create(self, prefetch, &t, &err)
+    xs_result r = self ? xs_transport_local_create(self, prefetch[0], &t, &err)
                        : xs_transport_mpi_create(comm, &t, &err);
+    if (!self)
+        prefetch++; /* worker w is rank w + 1 */
     xs_sched_state st = r == XS_OK ? xs_driver_run(job, t, prefetch, rep, &err) : XS_SCHED_FAILED;
     xs_transport_destroy(t);
     const int status = xs_job_exit_status(st);
@@ -169,6 +171,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     xs_scene_input *input = NULL;
     xs_job_report rep;
     xs_worker w;
+    int *prefetch = NULL; /* rank 0: each rank's initial requests */
     memset(&rep, 0, sizeof rep);
     memset(&w, 0, sizeof w);
     int status = 2; /* bad input until the run starts */
@@ -191,6 +194,12 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     uint64_t scene_hash = 0;
     if (read_scene(comm, opt, &input, &scene_hash, &t_input, &err) != XS_OK)
         goto done; /* read_scene said why */
+    /* a job with a GPU worker gets GPU-sized tiles unless a tile was chosen */
+    if (opt->render.backend != XS_BACKEND_CPU && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
+        int mine = is_worker ? xs_cuda_device_count(NULL, 0) : 0, any = 0;
+        MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
+        xs_options_gpu_defaults(opt, any > 0);
+    }
     /* 3. the job; its folder checked and its files opened by rank 0 */
     r = xs_mpi_agree(comm, xs_job_init(job, opt, scene_hash, &err), &err);
     if (r != XS_OK)
@@ -218,7 +227,10 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         goto report;
     /* the scene and back end on every worker */
     if (is_worker) {
-        r = xs_worker_init(&w, job, rank, threads, gpu, input, &err);
+        /* writers: a GPU rank's cores but the one that drives the GPU; a CPU
+         * rank's render threads take the cores, one writer overlaps its files */
+        int writers = opt->writers > 0 ? opt->writers : gpu >= 0 ? (threads > 2 ? threads - 1 : 1) : 1;
+        r = xs_worker_init(&w, job, rank, threads, gpu, writers, input, &err);
         if (r == XS_OK)
             r = xs_worker_faults_from_env(&w, &err);
         if (r != XS_OK)
@@ -229,11 +241,18 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_built = MPI_Wtime() - t_load0;
     if (xs_mpi_agree(comm, r, &err) != XS_OK)
         goto done; /* each rank printed its own reason */
-    /* a GPU holds several tiles: keep enough requests in flight for them */
-    int slots = w.backend ? w.backend->slots : 1, max_slots = 1;
-    MPI_Allreduce(&slots, &max_slots, 1, MPI_INT, MPI_MAX, comm);
-    if (!(opt->given & XS_GIVEN_PREFETCH) && opt->prefetch < max_slots + 1)
-        opt->prefetch = max_slots + 1;
+    /* each worker asks for as many items as keep its device and writers
+     * busy (a GPU holds several launch groups); --prefetch: that many each */
+    int my_prefetch = (opt->given & XS_GIVEN_PREFETCH) || !is_worker ? opt->prefetch : xs_worker_depth(&w);
+    prefetch = rank == 0 ? calloc((size_t)size, sizeof *prefetch) : NULL;
+    int have = rank != 0 || prefetch != NULL, all_have = 0;
+    MPI_Allreduce(&have, &all_have, 1, MPI_INT, MPI_MIN, comm);
+    if (!all_have) {
+        status = 1;
+        xs_err_set(&err, XS_ERR_NOMEM, "rank 0: out of memory");
+        goto report;
+    }
+    MPI_Gather(&my_prefetch, 1, MPI_INT, prefetch, 1, MPI_INT, 0, comm);
     xs_census_load(comm, t_input, t_built, w.backend ? w.backend->device : "");
     if (result && xs_census_devices(comm, is_worker ? &w : NULL, result, &err) != XS_OK) {
         status = 1;
@@ -249,8 +268,8 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_run = MPI_Wtime();
     xs_install_signal_handlers(rank == 0);
     if (rank == 0) {
-        status = run_scheduler(comm, job, size == 1 ? &w : NULL, opt->prefetch, &rep);
-    } else if (xs_worker_run(comm, &w, opt->prefetch, &err) != XS_OK) {
+        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, &rep);
+    } else if (xs_worker_run(comm, &w, my_prefetch, &err) != XS_OK) {
         fprintf(stderr, "xisuan render: error: rank %d: %s; aborting the job\n", rank, err.msg);
         fflush(stderr);
         MPI_Abort(comm, 1);
@@ -269,6 +288,7 @@ report:
     if (rank == 0)
         fprintf(stderr, "xisuan render: error: %s\n", err.msg);
 done:
+    free(prefetch);
     xs_report_close(&rep);
     xs_worker_free(&w);
     xs_scene_input_destroy(input);

@@ -107,7 +107,7 @@ static bool frame_intact(const xs_job *job, const xs_journal *journal, int fi)
     return true;
 }
 
-xs_result xs_job_sched_create(const xs_job *job, int workers, int prefetch,
+xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch,
                               const xs_journal *journal, xs_sched **out, xs_err *err)
 {
     const xs_options *o = job->opt;
@@ -116,7 +116,8 @@ xs_result xs_job_sched_create(const xs_job *job, int workers, int prefetch,
                        .frame_count = nframes,
                        .tiles_per_frame = T,
                        .worker_count = workers,
-                       .prefetch = prefetch,
+                       .prefetch = prefetch[0],
+                       .worker_prefetch = prefetch,
                        .assemble = o->kernel == XS_KERNEL_PATH,
                        .max_retries = o->retries};
     /* resume: frames an earlier run assembled (and whose file is there) are

@@ -2,6 +2,8 @@
  * range checks, the help text, and what a manifest fills in. */
 #include "scheduler/xs_options.h"
 
+#include "render/xs_backend.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -40,8 +42,10 @@ void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
     }
     if (!(o->given & XS_GIVEN_SPP) && m->spp > 0)
         o->render.spp = m->spp;
-    if (!(o->given & XS_GIVEN_TILE) && m->tile > 0)
+    if (!(o->given & XS_GIVEN_TILE) && m->tile > 0) {
         o->render.tile = m->tile;
+        o->given |= XS_GIVEN_MANIFEST_TILE;
+    }
     if (!(o->given & XS_GIVEN_BOUNCES) && m->max_bounces > 0)
         o->render.max_bounces = m->max_bounces;
     if (!(o->given & XS_GIVEN_FRAMES) && m->has_frames) {
@@ -50,6 +54,12 @@ void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
             o->frames[o->frame_count++] = f;
         snprintf(o->frames_spec, sizeof o->frames_spec, "%d-%d", m->frame_first, m->frame_last);
     }
+}
+
+void xs_options_gpu_defaults(xs_options *o, bool any_gpu)
+{
+    if (any_gpu && !(o->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE)))
+        o->render.tile = XS_GPU_DEFAULT_TILE;
 }
 
 bool xs_has_suffix(const char *s, const char *suf)
@@ -308,7 +318,7 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--pkg-max-ratio", "--retries", "--stall-timeout",
                                       "--grace", "--progress", "--progress-interval",
                                       "--aovs", "--filter", "--filter-width", "--clamp", "--mis",
-                                      "--backend", "--gpu-slots", "--bind", "--bvh",
+                                      "--backend", "--gpu-slots", "--bind", "--bvh", "--writers",
                                       "--max-image-mpix", "--max-texture-mib", "--max-env-mpix",
                                       "--max-mtris", "--max-nodes", "--max-instances"};
         int is_known = 0;
@@ -386,8 +396,18 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             r = parse_float(flag, val, 0.0, 1e30, &o->render.clamp, err);
         else if (strcmp(flag, "--backend") == 0)
             r = xs_backend_parse(flag, val, &o->render.backend, err);
-        else if (strcmp(flag, "--gpu-slots") == 0)
-            r = parse_int(flag, val, 1, 8, &o->render.gpu_slots, err);
+        else if (strcmp(flag, "--gpu-slots") == 0) {
+            if (strcmp(val, "auto") == 0)
+                o->render.gpu_slots = 0;
+            else
+                r = parse_int(flag, val, 1, XS_BACKEND_MAX_SLOTS, &o->render.gpu_slots, err);
+        }
+        else if (strcmp(flag, "--writers") == 0) {
+            if (strcmp(val, "auto") == 0)
+                o->writers = 0;
+            else
+                r = parse_int(flag, val, 1, 256, &o->writers, err);
+        }
         else if (strcmp(flag, "--bind") == 0) {
             if (strcmp(val, "auto") == 0)
                 o->bind = true;
@@ -439,7 +459,7 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         else if (strcmp(flag, "--bvh") == 0)
             r = xs_bvh_parse(flag, val, &o->render.bvh, err);
         else if (strcmp(flag, "--prefetch") == 0)
-            r = parse_int(flag, val, 1, 64, &o->prefetch, err), o->given |= XS_GIVEN_PREFETCH;
+            r = parse_int(flag, val, 1, XS_MAX_PREFETCH, &o->prefetch, err), o->given |= XS_GIVEN_PREFETCH;
         else if (strcmp(flag, "--kernel") == 0) {
             if (strcmp(val, "path") == 0)
                 o->kernel = XS_KERNEL_PATH;
@@ -497,7 +517,8 @@ void xs_options_print_help(FILE *f)
         "  --resolution WxH     frame size in pixels, each in [1, 32768] [512x512]\n"
         "  --width N, --height N  the same, one at a time\n"
         "  --spp N              samples per pixel, [1, 1048576] [16]\n"
-        "  --tile N             tile size in pixels (square), [8, 4096]; also the EXR tile size [64]\n"
+        "  --tile N             tile size in pixels (square), [8, 4096]; also the EXR tile size\n"
+        "                       [64; 256 where a worker has a GPU]\n"
         "  --seed N             random seed, [0, 4294967295]; pixels depend on (seed, frame,\n"
         "                       pixel, sample) only [0]\n"
         "  --frames LIST        frames: comma-separated F, A-B or A-BxS (every S-th), each in\n"
@@ -520,11 +541,16 @@ void xs_options_print_help(FILE *f)
         "  --clamp X            clamp indirect light per sample to X (max channel); 0: off [0]\n"
         "  --mis MODE           on: multiple importance sampling; bsdf or light: that\n"
         "                       estimator alone (for tests; converges to the same mean) [on]\n"
-        "  --prefetch N         work requests each worker keeps in flight, [1, 64] [2; with\n"
-        "                       GPUs at least gpu-slots + 1]\n"
+        "  --prefetch N         work requests each worker keeps in flight, [1, 512] [each\n"
+        "                       worker's depth: its device's slots + writers + 1]\n"
         "  --backend B          auto (a GPU where the rank has one, else the CPU), cuda or\n"
         "                       cpu [auto]\n"
-        "  --gpu-slots N        tiles each GPU holds in flight (CUDA streams), [1, 8] [3]\n"
+        "  --gpu-slots N        tiles each GPU holds in flight, [1, 384], or auto: three\n"
+        "                       launches of as many tiles as fill the GPU (from its SMs) [auto]\n"
+        "  --writers N          writer threads per worker (EXR compression, checksums, file\n"
+        "                       syncs, assembly, off the thread that drives the device),\n"
+        "                       [1, 256], or auto: a GPU rank's cores but one, 1 on a CPU\n"
+        "                       rank [auto]\n"
         "  --bind B             auto: bind each rank to the cores (and memory) nearest its\n"
         "                       GPU with hwloc, share cores out among CPU ranks; none: leave\n"
         "                       binding to the launcher [auto]\n"

@@ -63,6 +63,24 @@ xs_result xs_place_rank(MPI_Comm comm, const xs_options *o, int *threads, int *g
     xs_result r = XS_OK;
     if (worker && o->render.backend == XS_BACKEND_CUDA && nmine == 0)
         r = xs_err_set(err, XS_ERR_INVALID, "--backend cuda: rank %d sees no CUDA device (%s)", rank, why);
+    /* --backend auto on a node whose GPUs CUDA cannot use renders on the
+     * CPU, and says so loudly, once per node (its first worker) */
+    char host[MPI_MAX_PROCESSOR_NAME] = "";
+    int hl = 0;
+    MPI_Get_processor_name(host, &hl);
+    if (worker && o->render.backend == XS_BACKEND_AUTO && nmine == 0) {
+        xs_gpu_probe probe;
+        xs_gpu_probe_system(&probe);
+        int first_worker = sched == 0 ? 1 : 0; /* the node's first worker (the scheduler takes local rank 0) */
+        if (probe.state == XS_GPU_BROKEN && lrank == first_worker) {
+            fprintf(stderr,
+                    "xisuan: WARNING: node %s: the GPUs are unusable, so --backend auto renders on the CPU "
+                    "here: %s. Fix the driver (or the build), or pass --backend cpu to render on the CPU on "
+                    "purpose.\n",
+                    host, probe.why);
+            fflush(stderr);
+        }
+    }
     char (*buses)[20] = calloc((size_t)lsize * XS_PLACE_MAX_GPUS, 20);
     int *counts = calloc((size_t)lsize, sizeof *counts);
     int *fixed = calloc((size_t)lsize, sizeof *fixed);
@@ -119,9 +137,6 @@ xs_result xs_place_rank(MPI_Comm comm, const xs_options *o, int *threads, int *g
     xs_err_clear(&perr);
     bool planned = xs_place_topology_load(NULL, &topo, &perr) == XS_OK &&
                    xs_place_plan_make(topo, lsize, sched, node, nnode, fixed, &plan, &perr) == XS_OK;
-    char host[MPI_MAX_PROCESSOR_NAME] = "";
-    int hl = 0;
-    MPI_Get_processor_name(host, &hl);
     if (!planned && lrank == 0)
         fprintf(stderr, "xisuan: warning: node %s: no placement plan (%s); ranks stay where the launcher "
                         "put them\n", host, perr.msg);

@@ -9,7 +9,8 @@
  * actions for the caller. No clocks: the caller decides when a worker is
  * silent. END is sent only once the whole job is done (or failed, or
  * draining), so a worker is never released while an item could still come
- * back to the queue.
+ * back to the queue; a retired worker (its device lost) is the exception: it
+ * gets END at once, as it will never take work again.
  */
 #include "scheduler/xs_sched.h"
 
@@ -68,7 +69,9 @@ typedef struct worker_state {
     int64_t replies;   /* done or failed received */
     xs_work_item *held; /* items assigned and not yet replied */
     int held_len, held_cap;
+    int prefetch;       /* requests it sends at start */
     bool silent;
+    bool retired;       /* its device is lost: END to every request, for good */
 } worker_state;
 
 struct xs_sched {
@@ -128,6 +131,15 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     }
     memcpy(s->frames, d->frames, (size_t)d->frame_count * sizeof *s->frames);
     s->desc.frames = s->frames;
+    s->desc.worker_prefetch = NULL; /* copied into the workers */
+    for (int i = 0; i < d->worker_count; ++i) {
+        s->workers[i].prefetch = d->worker_prefetch ? d->worker_prefetch[i] : d->prefetch;
+        if (s->workers[i].prefetch < 1) {
+            int p = s->workers[i].prefetch;
+            xs_sched_destroy(s);
+            return xs_err_set(err, XS_ERR_INVALID, "scheduler: worker %d: prefetch %d must be at least 1", i, p);
+        }
+    }
     for (int i = 0; i < XS_SCHED_MAX_FRAME_NUMBER; ++i)
         s->index_of[i] = -1;
     for (int i = 0; i < d->frame_count; ++i) {
@@ -211,7 +223,7 @@ static int live_workers(const xs_sched *s)
 {
     int n = 0;
     for (int i = 0; i < s->desc.worker_count; ++i)
-        n += !s->workers[i].silent;
+        n += !s->workers[i].silent && !s->workers[i].retired;
     return n;
 }
 
@@ -243,7 +255,7 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
             continue;
         }
         int last = f->workers[f->nworkers - 1];
-        if (last != w || live_workers(s) <= 1 || s->workers[last].silent) {
+        if (last != w || live_workers(s) <= 1 || s->workers[last].silent || s->workers[last].retired) {
             f->queued = false;
             *it = f->item;
             return true;
@@ -300,12 +312,12 @@ static void serve(xs_sched *s)
         ring_pop(&s->parked, &w);
         worker_state *ws = &s->workers[w];
         xs_work_item it;
-        if (!ws->silent && take_item(s, w, &it)) {
+        if (!ws->silent && !ws->retired && take_item(s, w, &it)) {
             hold(s, ws, &it);
             ws->answered++;
             s->assigned++;
             emit(s, XS_ACT_ASSIGN, w, &it);
-        } else if (ending(s)) {
+        } else if (ending(s) || ws->retired) {
             ws->answered++;
             emit(s, XS_ACT_END, w, NULL);
         } else if (ring_push(&s->parked, &w) != 0) {
@@ -327,7 +339,7 @@ xs_result xs_sched_on_request(xs_sched *s, int worker, xs_err *err)
     if (r != XS_OK)
         return r;
     worker_state *ws = &s->workers[worker];
-    if (ws->requests >= s->desc.prefetch + ws->replies)
+    if (ws->requests >= ws->prefetch + ws->replies)
         return xs_err_set(err, XS_ERR_INVALID,
                           "scheduler: worker %d sent more requests than the protocol allows",
                           worker);
@@ -433,6 +445,23 @@ xs_result xs_sched_on_failed(xs_sched *s, int worker, xs_work_item item, xs_err 
     return reply(s, worker, item, false, err);
 }
 
+/* The items a worker holds (and `also`, one it just released) go to the
+ * front of the queue for others, unless already done; a copy renders (no
+ * verification: the file may be half way). */
+static void requeue_held(xs_sched *s, const worker_state *ws, const xs_work_item *also)
+{
+    for (int i = -1; i < ws->held_len; ++i) {
+        const xs_work_item *h = i < 0 ? also : &ws->held[i];
+        if (!h || item_done(s, h))
+            continue;
+        xs_work_item copy = *h;
+        copy.flags &= ~XS_ITEM_VERIFY;
+        if (ring_push(&s->priority, &copy) != 0)
+            s->oom = true;
+        s->reassigned++;
+    }
+}
+
 xs_result xs_sched_on_silent(xs_sched *s, int worker, xs_err *err)
 {
     xs_result r = check_worker(s, worker, err);
@@ -442,21 +471,52 @@ xs_result xs_sched_on_silent(xs_sched *s, int worker, xs_err *err)
     if (ws->silent)
         return XS_OK;
     ws->silent = true;
-    /* its items go to the others; it keeps holding them, so a late reply is
-     * still accepted */
-    for (int i = 0; i < ws->held_len; ++i)
-        if (!item_done(s, &ws->held[i])) {
-            xs_work_item copy = ws->held[i];
-            copy.flags &= ~XS_ITEM_VERIFY;
-            if (ring_push(&s->priority, &copy) != 0)
-                s->oom = true;
-            s->reassigned++;
-        }
+    /* its items go to the others (a retired worker's went when it retired);
+     * it keeps holding them, so a late reply is still accepted */
+    if (!ws->retired)
+        requeue_held(s, ws, NULL);
     if (live_workers(s) == 0)
         s->aborted = true; /* nobody left to do the work */
     serve(s);
     return s->oom ? xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory") : XS_OK;
 }
+
+xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *err)
+{
+    xs_result r = check_worker(s, worker, err);
+    if (r != XS_OK)
+        return r;
+    worker_state *ws = &s->workers[worker];
+    if (frame_index(s, item.frame) < 0 || !release(ws, item))
+        return xs_err_set(err, XS_ERR_INVALID,
+                          "scheduler: worker %d reported a lost device for an item it does not hold "
+                          "(kind %d, frame %d, tile %d)",
+                          worker, item.kind, item.frame, item.tile);
+    ws->replies++;
+    s->last_dup = item_done(s, &item);
+    if (!ws->retired) {
+        /* this item and all it holds go to the others, unless a silence
+         * already sent them */
+        if (!ws->silent)
+            requeue_held(s, ws, &item);
+        ws->retired = true;
+        if (live_workers(s) == 0)
+            s->aborted = true; /* nobody left to do the work */
+    }
+    ws->silent = false; /* it speaks: wait for its replies */
+    serve(s);
+    return s->oom ? xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory") : XS_OK;
+}
+
+int xs_sched_retired_count(const xs_sched *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->desc.worker_count; ++i)
+        n += s->workers[i].retired;
+    return n;
+}
+
+bool xs_sched_is_retired(const xs_sched *s, int worker) { return s->workers[worker].retired; }
 
 void xs_sched_drain(xs_sched *s)
 {
@@ -472,7 +532,10 @@ void xs_sched_abort(xs_sched *s)
 
 int xs_sched_silent_count(const xs_sched *s)
 {
-    return s->desc.worker_count - live_workers(s);
+    int n = 0;
+    for (int i = 0; i < s->desc.worker_count; ++i)
+        n += s->workers[i].silent;
+    return n;
 }
 
 bool xs_sched_is_silent(const xs_sched *s, int worker) { return s->workers[worker].silent; }
@@ -501,7 +564,7 @@ xs_sched_state xs_sched_get_state(const xs_sched *s)
         const worker_state *ws = &s->workers[i];
         if (ws->silent)
             continue; /* not waited for */
-        if (ws->requests != s->desc.prefetch + ws->replies || ws->answered != ws->requests ||
+        if (ws->requests != ws->prefetch + ws->replies || ws->answered != ws->requests ||
             ws->held_len != 0)
             return XS_SCHED_RUNNING;
     }
@@ -520,7 +583,7 @@ void xs_sched_get_progress(const xs_sched *s, xs_sched_progress *p)
     p->tiles_done = s->tiles_done;
     p->tiles_in_flight = 0;
     for (int i = 0; i < s->desc.worker_count; ++i)
-        if (!s->workers[i].silent)
+        if (!s->workers[i].silent && !s->workers[i].retired)
             for (int k = 0; k < s->workers[i].held_len; ++k)
                 p->tiles_in_flight += s->workers[i].held[k].kind == XS_WORK_TILE;
     p->frames_total = s->desc.frame_count;

@@ -94,6 +94,22 @@ void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it)
         xs_events_assembly_dispatched(r->events, it->frame, rank);
 }
 
+void xs_report_retired(xs_job_report *r, int rank, const xs_work_item *it, const char *why)
+{
+    if (r->progress_shown && r->tty)
+        printf("\n");
+    r->progress_shown = false;
+    fprintf(stderr, "xisuan: warning: rank %d is retired: %s; it takes no more work and its items go to "
+                    "other ranks\n", rank, why);
+    fflush(stderr);
+    if (rank >= 0 && rank < r->ranks)
+        r->per_rank[rank].retired = true;
+    char esc[1600];
+    xs_json_escape(why, esc, sizeof esc);
+    xs_events_emit(r->events, "rank_retired", "\"rank\": %d, \"frame\": %d, \"tile\": %d, \"error\": \"%s\"",
+                   rank, it->frame, it->tile, esc);
+}
+
 xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep,
                          bool ok, const char *text, xs_err *err)
 {
@@ -122,6 +138,7 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
     if (it->kind == XS_WORK_TILE) {
         s->tiles++;
         s->samples += rep->samples;
+        s->kernel_s += rep->kernel_s;
         xs_counters_add(&s->counters, &rep->counters);
         if (rep->kept)
             r->kept++;
@@ -198,13 +215,16 @@ void xs_report_print(const xs_job_report *r, const xs_sched *s, xs_sched_state s
            "earlier run), %d worker(s), %.3f s wall\n",
            o->job, state, p.frames_total, (long long)p.tiles_done, (long long)p.tiles_total,
            (long long)r->rendered, (long long)r->kept, workers, wall);
+    if (out && r->retired_workers > 0)
+        fprintf(out, "  %d rank(s) retired (device lost); %lld item(s) went to other ranks\n",
+                r->retired_workers, (long long)p.reassigned);
     if (out)
         fprintf(out, "  rank  tiles  frames  busy_s   busy%%  Msamples/s  Mrays/s\n");
     double samples = 0.0, rays = 0.0, bmin = 1e300, bmax = 0.0, bsum = 0.0;
     int shown = 0, active = 0;
     for (int i = 0; i < r->ranks; ++i) {
         const xs_rank_stats *x = &r->per_rank[i];
-        if (x->tiles == 0 && x->assemblies == 0 && x->failures == 0)
+        if (x->tiles == 0 && x->assemblies == 0 && x->failures == 0 && !x->retired)
             continue;
         double nr = (double)(x->counters.camera_rays + x->counters.bounce_rays +
                              x->counters.shadow_rays);
@@ -213,10 +233,10 @@ void xs_report_print(const xs_job_report *r, const xs_sched *s, xs_sched_state s
         double b = wall > 0 ? 100.0 * x->busy_s / wall : 0.0;
         bmin = b < bmin ? b : bmin, bmax = b > bmax ? b : bmax, bsum += b, ++active;
         if (out && shown++ < SHOWN)
-            fprintf(out, "  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f\n", i, (long long)x->tiles,
+            fprintf(out, "  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f%s\n", i, (long long)x->tiles,
                     (long long)x->assemblies, x->busy_s, b,
                     x->busy_s > 0 ? x->samples / x->busy_s * 1e-6 : 0.0,
-                    x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0);
+                    x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0, x->retired ? "  (retired: device lost)" : "");
     }
     if (out && active > SHOWN)
         fprintf(out, "  ... %d more rank(s); busy%% over all %d: min %.1f, mean %.1f, max %.1f\n",

@@ -349,6 +349,13 @@ xs_result xs_simulate(const xs_job *job, const xs_sim_desc *d, xs_sim_result *ou
     s.base.now = sim_now;
     /* each worker asks for `prefetch` items as it starts */
     const int prefetch = job->opt->prefetch;
+    int *prefetches = malloc((size_t)s.nw * sizeof *prefetches);
+    if (!prefetches) {
+        free(s.w);
+        return xs_err_set(err, XS_ERR_NOMEM, "simulate: out of memory");
+    }
+    for (int w = 0; w < s.nw; ++w)
+        prefetches[w] = prefetch;
     for (int w = 0; w < s.nw; ++w)
         for (int k = 0; k < prefetch; ++k) {
             xs_msg m;
@@ -371,13 +378,14 @@ xs_result xs_simulate(const xs_job *job, const xs_sim_desc *d, xs_sim_result *ou
     rep.quiet = true;
     if (r == XS_OK) {
         leave(&s);
-        xs_sched_state st = xs_driver_run(job, &s.base, prefetch, &rep, err);
+        xs_sched_state st = xs_driver_run(job, &s.base, prefetches, &rep, err);
         enter(&s);
         out->state = (int)st;
         if (err->code != XS_OK)
             r = err->code;
     }
     xs_report_close(&rep);
+    free(prefetches);
     out->workers = s.nw;
     out->makespan_s = s.r0_clock;
     out->ideal_s = work / total_speed;

@@ -1,12 +1,21 @@
-/* A worker executes work items (see xs_worker.h): tiles rendered on this
- * rank's back end and written as EXR tiles, earlier tiles verified, frames
- * assembled from their tiles' chunks. Per job the EXR layout and the tile
- * buffer are set once; per frame the kernel parameters are built once and the
- * frame's tile folder made once; per tile only its rectangle changes.
+/* A worker executes work items (see xs_worker.h) as a pipeline: the
+ * pumping thread drives the back end; writer threads do the file work.
+ * Per job the EXR layout is set once; per frame the kernel parameters are
+ * built once and the frame's tile folder made once (by the pumping thread,
+ * before the frame's first write); per tile only its rectangle changes.
+ *
+ * Each item held is an entry that moves through these states:
+ *   QUEUED -> (VERIFY at a writer: kept -> RESULT; else back to QUEUED to render)
+ *   QUEUED -> DEVICE (a back-end slot) -> WRITE (a buffer, at a writer) -> RESULT
+ *   QUEUED -> ASSEMBLE (at a writer) -> RESULT
+ * and any state that fails -> RESULT. Items start in the order they came;
+ * results leave in the order they finished. Entries are allocated once and
+ * never move (writer tasks point into them).
  */
 #include "scheduler/xs_worker.h"
 
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +27,41 @@
 #include "io/xs_file.h"
 #include "io/xs_image.h"
 #include "render/xs_film.h"
+#include "scheduler/xs_writer.h"
+
+enum { E_FREE = 0, E_QUEUED, E_VERIFY, E_DEVICE, E_WRITE, E_ASSEMBLE, E_RESULT };
+
+typedef struct entry {
+    xs_writer_task task; /* run at a writer: verify, write or assemble */
+    const xs_worker *w;  /* read-only at the writer */
+    int state;
+    bool started;        /* counted as an item (faults) and timed */
+    bool render;         /* verification failed: render it */
+    uint64_t seq;        /* arrival order: items start in it */
+    uint64_t dev_seq;    /* order on the device: the oldest ends first */
+    uint64_t done_seq;   /* order of results */
+    xs_work_item item;
+    uint64_t expect;
+    int slot, buf;
+    int x0, y0, tw, th;
+    double t0;
+    xs_exr_layout layout; /* a copy, attr_frame set */
+    xs_result r;
+    xs_err err;
+    xs_item_report rep;
+} entry;
+
+struct xs_worker_pipe {
+    xs_writer *writer;
+    entry *e[XS_WORKER_MAX_HELD];
+    int count;   /* entries allocated */
+    int held;    /* entries not free */
+    float **buf; /* pixel buffers for writes */
+    bool *buf_used;
+    int nbuf;
+    int slot_entry[XS_BACKEND_MAX_SLOTS]; /* the entry on each back-end slot, -1: free */
+    uint64_t next_seq, next_dev, next_done;
+};
 
 static double now_s(void)
 {
@@ -26,16 +70,22 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads, int gpu,
-                         const xs_scene_input *input, xs_err *err)
+static int slot_count(const xs_worker *w)
+{
+    int n = w->backend ? w->backend->slots : 1;
+    return n < XS_BACKEND_MAX_SLOTS ? n : XS_BACKEND_MAX_SLOTS;
+}
+
+/* ---- set-up ---------------------------------------------------------------------- */
+
+/* Everything but the scene and back end: layout, writers, buffers. */
+static xs_result init_common(xs_worker *w, const xs_job *job, int rank, int writers, xs_err *err)
 {
     const xs_options *opt = job->opt;
     const xs_render_settings *rs = &opt->render;
-    memset(w, 0, sizeof *w);
     w->job = job;
     w->rank = rank;
-    w->threads = threads;
-    w->gpu = gpu;
+    w->writers = writers > 0 ? writers : 0;
     w->tile_dir_frame = -1;
     w->frame_tp.frame = UINT32_MAX;
     xs_exr_layout *l = &w->layout;
@@ -50,32 +100,68 @@ xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads,
     l->attr_spp = rs->spp;
     l->attr_seed = rs->seed;
     w->channels = l->channel_count;
-    if (opt->kernel == XS_KERNEL_EMPTY)
-        return XS_OK;
-    xs_scene_build build = {.threads = 0, .bvh = (xs_bvh_method)rs->bvh};
-    xs_result r;
-    if (input) {
-        xs_scene_setup su;
-        xs_scene_setup_from_manifest(&su, opt->name, &input->manifest, &input->env, &build);
-        r = xs_scene_from_gltf(input->gltf, &su, &w->scene, err);
-    } else {
-        r = xs_scene_builtin(opt->scene, &build, &w->scene, err);
+    xs_worker_pipe *p = calloc(1, sizeof *p);
+    if (!p)
+        return xs_err_set(err, XS_ERR_NOMEM, "worker: out of memory");
+    w->pipe = p;
+    for (int i = 0; i < XS_BACKEND_MAX_SLOTS; ++i)
+        p->slot_entry[i] = -1;
+    xs_result r = xs_writer_create(w->writers, &p->writer, err);
+    if (r != XS_OK)
+        return r;
+    /* a buffer for each writer's tile and one being filled from the device */
+    p->nbuf = opt->kernel == XS_KERNEL_EMPTY ? 0 : w->writers + 1;
+    p->buf = calloc((size_t)(p->nbuf ? p->nbuf : 1), sizeof *p->buf);
+    p->buf_used = calloc((size_t)(p->nbuf ? p->nbuf : 1), sizeof *p->buf_used);
+    if (!p->buf || !p->buf_used)
+        return xs_err_set(err, XS_ERR_NOMEM, "worker: out of memory");
+    size_t bytes = (size_t)rs->tile * (size_t)rs->tile * (size_t)w->channels * sizeof(float);
+    for (int i = 0; i < p->nbuf; ++i)
+        if (!(p->buf[i] = malloc(bytes)))
+            return xs_err_set(err, XS_ERR_NOMEM, "tile buffers: out of memory (%d of %zu bytes)", p->nbuf, bytes);
+    return XS_OK;
+}
+
+xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads, int gpu, int writers,
+                         const xs_scene_input *input, xs_err *err)
+{
+    const xs_options *opt = job->opt;
+    const xs_render_settings *rs = &opt->render;
+    memset(w, 0, sizeof *w);
+    w->threads = threads;
+    w->gpu = gpu;
+    xs_result r = init_common(w, job, rank, writers, err);
+    if (r == XS_OK && opt->kernel == XS_KERNEL_PATH) {
+        xs_scene_build build = {.threads = 0, .bvh = (xs_bvh_method)rs->bvh};
+        if (input) {
+            xs_scene_setup su;
+            xs_scene_setup_from_manifest(&su, opt->name, &input->manifest, &input->env, &build);
+            r = xs_scene_from_gltf(input->gltf, &su, &w->scene, err);
+        } else {
+            r = xs_scene_builtin(opt->scene, &build, &w->scene, err);
+        }
+        if (r == XS_OK) {
+            xs_scene_set_filter(w->scene, rs->filter, rs->filter_width);
+            if (gpu >= 0)
+                r = xs_backend_cuda_create(w->scene, rs->width, rs->height, gpu, rs->gpu_slots,
+                                           rs->tile * rs->tile, rs->spp, &w->backend, err);
+            else
+                r = xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
+        }
     }
-    if (r == XS_OK) {
-        xs_scene_set_filter(w->scene, rs->filter, rs->filter_width);
-        if (gpu >= 0)
-            r = xs_backend_cuda_create(w->scene, rs->width, rs->height, gpu,
-                                       rs->gpu_slots < XS_MAX_SLOTS ? rs->gpu_slots : XS_MAX_SLOTS,
-                                       rs->tile * rs->tile, rs->spp, &w->backend, err);
-        else
-            r = xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
-    }
-    if (r == XS_OK) {
-        w->tile_rgba = malloc((size_t)rs->tile * (size_t)rs->tile * (size_t)w->channels * sizeof(float));
-        if (!w->tile_rgba)
-            r = xs_err_set(err, XS_ERR_NOMEM, "tile buffer: out of memory (%d x %d)", rs->tile,
-                           rs->tile);
-    }
+    if (r != XS_OK)
+        xs_worker_free(w);
+    return r;
+}
+
+xs_result xs_worker_init_backend(xs_worker *w, const xs_job *job, int rank, xs_backend *backend, int writers,
+                                 xs_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->threads = 1;
+    w->gpu = -1;
+    w->backend = backend;
+    xs_result r = init_common(w, job, rank, writers, err);
     if (r != XS_OK)
         xs_worker_free(w);
     return r;
@@ -83,13 +169,39 @@ xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads,
 
 void xs_worker_free(xs_worker *w)
 {
+    xs_worker_pipe *p = w->pipe;
+    if (p) {
+        xs_writer_destroy(p->writer); /* waits for every task: they point into entries */
+        for (int i = 0; i < p->count; ++i)
+            free(p->e[i]);
+        for (int i = 0; p->buf && i < p->nbuf; ++i)
+            free(p->buf[i]);
+        free(p->buf);
+        free(p->buf_used);
+        free(p);
+    }
     xs_backend_destroy(w->backend);
     xs_scene_destroy(w->scene);
-    free(w->tile_rgba);
+    w->pipe = NULL;
     w->backend = NULL;
     w->scene = NULL;
-    w->tile_rgba = NULL;
 }
+
+int xs_worker_depth(const xs_worker *w)
+{
+    if (w->job && w->job->opt->kernel == XS_KERNEL_EMPTY)
+        return 2; /* nothing to overlap: dispatch alone */
+    int d = slot_count(w) + w->writers + 1;
+    return d < XS_WORKER_MAX_HELD ? d : XS_WORKER_MAX_HELD;
+}
+
+int xs_worker_held(const xs_worker *w) { return w->pipe ? w->pipe->held : 0; }
+
+bool xs_worker_lost(const xs_worker *w) { return w->backend && w->backend->lost; }
+
+/* ---- the writers' tasks ------------------------------------------------------------ */
+
+#define ENTRY_OF(t) ((entry *)((char *)(t) - offsetof(entry, task)))
 
 /* The checksum of a tile's pixel records (every channel). */
 static uint64_t pixels_hash(const float *rec, int w, int h, int channels)
@@ -97,152 +209,52 @@ static uint64_t pixels_hash(const float *rec, int w, int h, int channels)
     return XXH3_64bits(rec, (size_t)w * (size_t)h * (size_t)channels * sizeof(float));
 }
 
+/* Hash, compress, write and sync a rendered tile. */
+static void task_write(xs_writer_task *t)
+{
+    entry *e = ENTRY_OF(t);
+    const xs_worker *w = e->w;
+    const float *px = w->pipe->buf[e->buf];
+    e->rep.hash = pixels_hash(px, e->tw, e->th, w->channels);
+    char path[XS_PATH_MAX];
+    e->r = xs_job_tile_path(&w->job->layout, e->item.frame, e->item.tile, path, sizeof path, &e->err);
+    if (e->r == XS_OK)
+        e->r = xs_exr_write_tile(path, &e->layout, e->x0, e->y0, e->tw, e->th, px, &e->err);
+}
+
 /* An earlier run's tile: kept when its file decodes to the journaled checksum. */
-static bool verify_tile(const xs_worker *w, const char *path, int x0, int y0, int tw, int th,
-                        uint64_t expect)
+static void task_verify(xs_writer_task *t)
 {
+    entry *e = ENTRY_OF(t);
+    const xs_worker *w = e->w;
+    char path[XS_PATH_MAX];
     xs_image img;
-    if (expect == 0 ||
+    e->rep.kept = 0;
+    if (e->expect == 0 || xs_job_tile_path(&w->job->layout, e->item.frame, e->item.tile, path, sizeof path, NULL) != XS_OK ||
         xs_exr_read_record(path, w->layout.channels, w->layout.channel_count, &img, NULL) != XS_OK)
-        return false;
-    bool ok = img.x0 == x0 && img.y0 == y0 && img.width == tw && img.height == th &&
-              img.channels == w->channels && pixels_hash(img.rgba, tw, th, img.channels) == expect;
+        return;
+    e->rep.kept = img.x0 == e->x0 && img.y0 == e->y0 && img.width == e->tw && img.height == e->th &&
+                  img.channels == w->channels && pixels_hash(img.rgba, e->tw, e->th, img.channels) == e->expect;
     xs_image_free(&img);
-    return ok;
 }
 
-/* Starts a tile: kept when verification finds it, else begun on a free slot
- * of the back end (*slot >= 0). */
-static xs_result begin_tile(xs_worker *w, const xs_work_item *it, uint64_t expect_hash,
-                            xs_item_report *rep, int *slot, xs_err *err)
+/* A frame from its tiles' chunks, with its preview written on the way (a
+ * row of tiles at a time), and the frame file's size and checksum for the
+ * journal. */
+static void task_assemble(xs_writer_task *t)
 {
-    const xs_job *job = w->job;
-    int x0, y0, tw, th;
-    if (it->tile < 0 || it->tile >= xs_film_tile_count(&job->film))
-        return xs_err_set(err, XS_ERR_INTERNAL, "tile index %d out of range", it->tile);
-    xs_film_tile_rect(&job->film, it->tile, &x0, &y0, &tw, &th);
-    if (job->opt->kernel == XS_KERNEL_EMPTY)
-        return XS_OK;
-    if (it->flags & XS_ITEM_VERIFY) {
-        char path[XS_PATH_MAX];
-        xs_result r = xs_job_tile_path(&job->layout, it->frame, it->tile, path, sizeof path, err);
-        if (r != XS_OK)
-            return r;
-        if (verify_tile(w, path, x0, y0, tw, th, expect_hash)) {
-            rep->kept = 1;
-            rep->hash = expect_hash;
-            return XS_OK;
-        }
-    }
-    int s = xs_worker_free_slot(w);
-    if (s < 0)
-        return xs_err_set(err, XS_ERR_INTERNAL, "worker: no free back-end slot");
-    if (w->frame_tp.frame != (uint32_t)it->frame)
-        w->frame_tp = xs_render_tile_params(&job->opt->render, it->frame);
-    xs_tile_params tp = w->frame_tp;
-    tp.x0 = x0;
-    tp.y0 = y0;
-    tp.width = tw;
-    tp.height = th;
-    xs_result r = w->backend->begin_tile(w->backend, s, &tp, err);
-    if (r != XS_OK)
-        return r;
-    struct xs_flight *f = &w->flight[s];
-    f->used = true;
-    f->item = *it;
-    f->x0 = x0, f->y0 = y0, f->tw = tw, f->th = th;
-    *slot = s;
-    return XS_OK;
+    entry *e = ENTRY_OF(t);
+    const xs_job *job = e->w->job;
+    char path[XS_PATH_MAX], png[XS_PATH_MAX];
+    e->r = xs_job_frame_path(&job->layout, e->item.frame, "exr", path, sizeof path, &e->err);
+    if (e->r == XS_OK && job->opt->preview)
+        e->r = xs_job_frame_path(&job->layout, e->item.frame, "png", png, sizeof png, &e->err);
+    if (e->r == XS_OK)
+        e->r = xs_exr_assemble_frame(path, &e->layout, &job->layout, e->item.frame,
+                                     job->opt->preview ? png : NULL, &e->rep.bytes, &e->rep.hash, &e->err);
 }
 
-/* Ends the tile in flight on slot: its pixels back, hashed, written. */
-static xs_result finish_tile(xs_worker *w, struct xs_flight *f, xs_item_report *rep, xs_err *err)
-{
-    const xs_job *job = w->job;
-    xs_result r = w->backend->end_tile(w->backend, (int)(f - w->flight), w->tile_rgba, &rep->counters, err);
-    if (r != XS_OK)
-        return r;
-    const int tw = f->tw, th = f->th, frame = f->item.frame;
-    rep->samples = (double)tw * (double)th * (double)job->opt->render.spp;
-    rep->hash = pixels_hash(w->tile_rgba, tw, th, w->channels);
-    char path[XS_PATH_MAX];
-    if (w->tile_dir_frame != frame) { /* the frame's tile folder, once */
-        if ((r = xs_job_tile_dir(&job->layout, frame, path, sizeof path, err)) != XS_OK ||
-            (r = xs_mkdir_p(path, err)) != XS_OK)
-            return r;
-        w->tile_dir_frame = frame;
-    }
-    if ((r = xs_job_tile_path(&job->layout, frame, f->item.tile, path, sizeof path, err)) != XS_OK)
-        return r;
-    w->layout.attr_frame = frame;
-    return xs_exr_write_tile(path, &w->layout, f->x0, f->y0, tw, th, w->tile_rgba, err);
-}
-
-static xs_result do_assemble(xs_worker *w, const xs_work_item *it, xs_item_report *rep, xs_err *err)
-{
-    const xs_job *job = w->job;
-    if (job->opt->kernel == XS_KERNEL_EMPTY)
-        return XS_OK;
-    char path[XS_PATH_MAX];
-    xs_result r = xs_job_frame_path(&job->layout, it->frame, "exr", path, sizeof path, err);
-    if (r != XS_OK)
-        return r;
-    w->layout.attr_frame = it->frame;
-    char png[XS_PATH_MAX];
-    if (job->opt->preview &&
-        (r = xs_job_frame_path(&job->layout, it->frame, "png", png, sizeof png, err)) != XS_OK)
-        return r;
-    r = xs_exr_assemble_frame(path, &w->layout, &job->layout, it->frame, job->opt->preview ? png : NULL,
-                              &rep->bytes, &rep->hash, err);
-    return r;
-}
-
-xs_result xs_worker_faults_from_env(xs_worker *w, xs_err *err)
-{
-    const char *v = getenv("XS_FAULT");
-    if (!v || !*v)
-        return XS_OK;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", v);
-    for (char *save = NULL, *spec = strtok_r(buf, ";", &save); spec; spec = strtok_r(NULL, ";", &save)) {
-        char kind[16];
-        long long a = -1, b = -1;
-        char tail = 0;
-        if (sscanf(spec, "%15[a-z]:%lld:%lld%c", kind, &a, &b, &tail) != 3 || a < 0 || b < 0)
-            return xs_err_set(err, XS_ERR_INVALID,
-                              "XS_FAULT: '%s': expected fail|hang|kill:RANK:N or tile:FRAME:TILE", spec);
-        if (strcmp(kind, "tile") == 0) {
-            if (w->fail_tile_count < 8) {
-                w->fail_tiles[w->fail_tile_count][0] = (int)a;
-                w->fail_tiles[w->fail_tile_count++][1] = (int)b;
-            }
-            continue;
-        }
-        if (b < 1)
-            return xs_err_set(err, XS_ERR_INVALID, "XS_FAULT: '%s': N must be at least 1", spec);
-        if (a != w->rank)
-            continue;
-        if (strcmp(kind, "fail") == 0)
-            w->fail_at = b;
-        else if (strcmp(kind, "hang") == 0)
-            w->hang_at = b;
-        else if (strcmp(kind, "kill") == 0)
-            w->kill_at = b;
-        else
-            return xs_err_set(err, XS_ERR_INVALID, "XS_FAULT: '%s': unknown kind '%s'", spec, kind);
-    }
-    return XS_OK;
-}
-
-int xs_worker_free_slot(const xs_worker *w)
-{
-    int n = w->backend ? w->backend->slots : 1;
-    n = n < XS_MAX_SLOTS ? n : XS_MAX_SLOTS;
-    for (int i = 0; i < n; ++i)
-        if (!w->flight[i].used)
-            return i;
-    return -1;
-}
+/* ---- the pipeline ------------------------------------------------------------------ */
 
 /* Seconds an item occupied this rank: from its start or the end of the item
  * before, whichever is later, so items in flight together count once. */
@@ -254,13 +266,64 @@ static double item_seconds(xs_worker *w, double t0)
     return s > 0.0 ? s : 0.0;
 }
 
-xs_result xs_worker_begin(xs_worker *w, const xs_work_item *it, uint64_t expect_hash,
-                          xs_item_report *rep, int *slot, xs_err *err)
+/* The entry's outcome is known: r (with e->err when it failed). */
+static void finish(xs_worker *w, entry *e, xs_result r)
 {
-    memset(rep, 0, sizeof *rep);
-    *slot = -1;
-    double t0 = now_s();
-    xs_result r;
+    e->r = r;
+    if (r == XS_ERR_DEVICE)
+        e->rep.flags |= XS_REPORT_LOST;
+    e->rep.seconds = e->started ? item_seconds(w, e->t0) : 0.0;
+    e->state = E_RESULT;
+    e->done_seq = w->pipe->next_done++;
+}
+
+static void fail(xs_worker *w, entry *e, xs_result r, const char *msg)
+{
+    xs_err_set(&e->err, r, "%s", msg);
+    finish(w, e, r);
+}
+
+/* The reason every item needing the lost device fails with. */
+static const char *lost_why(const xs_worker *w)
+{
+    return w->backend && w->backend->lost_why[0] ? w->backend->lost_why : "the device is lost";
+}
+
+xs_result xs_worker_push(xs_worker *w, const xs_work_item *it, uint64_t expect_hash, xs_err *err)
+{
+    xs_worker_pipe *p = w->pipe;
+    entry *e = NULL;
+    for (int i = 0; i < p->count && !e; ++i)
+        if (p->e[i]->state == E_FREE)
+            e = p->e[i];
+    if (!e) {
+        if (p->count == XS_WORKER_MAX_HELD)
+            return xs_err_set(err, XS_ERR_INTERNAL, "worker: more than %d items held", XS_WORKER_MAX_HELD);
+        if (!(e = malloc(sizeof *e)))
+            return xs_err_set(err, XS_ERR_NOMEM, "worker: out of memory");
+        p->e[p->count++] = e;
+    }
+    memset(e, 0, offsetof(entry, err));
+    xs_err_clear(&e->err);
+    memset(&e->rep, 0, sizeof e->rep);
+    e->w = w;
+    e->state = E_QUEUED;
+    e->item = *it;
+    e->expect = expect_hash;
+    e->seq = p->next_seq++;
+    e->slot = e->buf = -1;
+    p->held++;
+    return XS_OK;
+}
+
+/* The item starts (first time only): counted, timed, and the injected
+ * faults for its number applied. False when it ended right there. */
+static bool start_item(xs_worker *w, entry *e)
+{
+    if (e->started)
+        return true;
+    e->started = true;
+    e->t0 = now_s();
     ++w->items;
     if (w->items == w->kill_at) {
         fprintf(stderr, "xisuan: rank %d: injected fault (XS_FAULT): SIGKILL at item %lld\n", w->rank,
@@ -275,42 +338,290 @@ xs_result xs_worker_begin(xs_worker *w, const xs_work_item *it, uint64_t expect_
         for (;;)
             pause();
     }
+    if (w->items == w->lost_at && w->backend)
+        xs_backend_lose(w->backend, "injected fault (XS_FAULT): the device is lost");
     bool bad_tile = false;
     for (int i = 0; i < w->fail_tile_count; ++i)
-        bad_tile |= it->kind == XS_WORK_TILE && it->frame == w->fail_tiles[i][0] &&
-                    it->tile == w->fail_tiles[i][1];
-    if (w->items == w->fail_at || bad_tile)
-        r = xs_err_set(err, XS_ERR_RENDER, "injected fault (XS_FAULT) at item %lld",
-                       (long long)w->items);
-    else if (it->kind == XS_WORK_TILE)
-        r = begin_tile(w, it, expect_hash, rep, slot, err);
-    else if (it->kind == XS_WORK_ASSEMBLE)
-        r = do_assemble(w, it, rep, err);
-    else
-        r = xs_err_set(err, XS_ERR_INTERNAL, "unknown work item kind %d", it->kind);
-    if (*slot >= 0)
-        w->flight[*slot].t0 = t0;
-    else
-        rep->seconds = item_seconds(w, t0);
-    return r;
+        bad_tile |= e->item.kind == XS_WORK_TILE && e->item.frame == w->fail_tiles[i][0] &&
+                    e->item.tile == w->fail_tiles[i][1];
+    if (w->items == w->fail_at || bad_tile) {
+        xs_err_set(&e->err, XS_ERR_RENDER, "injected fault (XS_FAULT) at item %lld", (long long)w->items);
+        finish(w, e, XS_ERR_RENDER);
+        return false;
+    }
+    if (e->item.kind != XS_WORK_TILE && e->item.kind != XS_WORK_ASSEMBLE) {
+        xs_err_set(&e->err, XS_ERR_INTERNAL, "unknown work item kind %d", e->item.kind);
+        finish(w, e, XS_ERR_INTERNAL);
+        return false;
+    }
+    if (e->item.kind == XS_WORK_TILE) {
+        const xs_film *film = &w->job->film;
+        if (e->item.tile < 0 || e->item.tile >= xs_film_tile_count(film)) {
+            xs_err_set(&e->err, XS_ERR_INTERNAL, "tile index %d out of range", e->item.tile);
+            finish(w, e, XS_ERR_INTERNAL);
+            return false;
+        }
+        xs_film_tile_rect(film, e->item.tile, &e->x0, &e->y0, &e->tw, &e->th);
+    }
+    e->layout = w->layout;
+    e->layout.attr_frame = e->item.frame;
+    return true;
 }
 
-xs_result xs_worker_finish(xs_worker *w, int slot, xs_item_report *rep, xs_err *err)
+static int free_slot(const xs_worker *w)
 {
-    struct xs_flight *f = &w->flight[slot];
-    memset(rep, 0, sizeof *rep);
-    xs_result r = finish_tile(w, f, rep, err);
-    f->used = false;
-    rep->seconds = item_seconds(w, f->t0);
-    return r;
+    const int n = slot_count(w);
+    for (int s = 0; s < n; ++s)
+        if (w->pipe->slot_entry[s] < 0)
+            return s;
+    return -1;
 }
 
-xs_result xs_worker_execute(xs_worker *w, const xs_work_item *it, uint64_t expect_hash,
-                            xs_item_report *rep, xs_err *err)
+static int entry_index(const xs_worker_pipe *p, const entry *e)
 {
-    int slot = -1;
-    xs_result r = xs_worker_begin(w, it, expect_hash, rep, &slot, err);
-    if (r == XS_OK && slot >= 0)
-        r = xs_worker_finish(w, slot, rep, err);
-    return r;
+    for (int i = 0; i < p->count; ++i)
+        if (p->e[i] == e)
+            return i;
+    return -1;
+}
+
+/* Begins a tile on slot s of the back end. */
+static void begin_tile(xs_worker *w, entry *e, int s)
+{
+    xs_worker_pipe *p = w->pipe;
+    if (w->frame_tp.frame != (uint32_t)e->item.frame)
+        w->frame_tp = xs_render_tile_params(&w->job->opt->render, e->item.frame);
+    xs_tile_params tp = w->frame_tp;
+    tp.x0 = e->x0;
+    tp.y0 = e->y0;
+    tp.width = e->tw;
+    tp.height = e->th;
+    xs_result r = xs_backend_begin(w->backend, s, &tp, &e->err);
+    if (r != XS_OK) {
+        finish(w, e, r);
+        return;
+    }
+    p->slot_entry[s] = entry_index(p, e);
+    e->slot = s;
+    e->state = E_DEVICE;
+    e->dev_seq = p->next_dev++;
+}
+
+/* A queued entry that needs a device slot to go on. */
+static bool needs_device(const entry *e)
+{
+    return e->item.kind == XS_WORK_TILE && (e->render || !(e->item.flags & XS_ITEM_VERIFY));
+}
+
+/* Starts queued items in arrival order: tiles to render as far as the
+ * device has free slots (once one must wait, later ones wait too);
+ * verifications and assemblies go to the writers whatever the device does. */
+static bool start_queued(xs_worker *w)
+{
+    xs_worker_pipe *p = w->pipe;
+    const bool empty_kernel = w->job->opt->kernel == XS_KERNEL_EMPTY;
+    bool moved = false, device_full = false;
+    for (;;) {
+        entry *e = NULL;
+        for (int i = 0; i < p->count; ++i) {
+            entry *c = p->e[i];
+            if (c->state == E_QUEUED && !(device_full && needs_device(c)) && (!e || c->seq < e->seq))
+                e = c;
+        }
+        if (!e)
+            return moved;
+        int s = -1;
+        if (needs_device(e) && !empty_kernel && !xs_worker_lost(w) && (s = free_slot(w)) < 0) {
+            device_full = true;
+            continue;
+        }
+        moved = true;
+        if (!start_item(w, e))
+            continue;
+        if (xs_worker_lost(w)) {
+            fail(w, e, XS_ERR_DEVICE, lost_why(w));
+        } else if (empty_kernel) {
+            finish(w, e, XS_OK); /* no pixels, no files: dispatch alone is measured */
+        } else if (e->item.kind == XS_WORK_ASSEMBLE) {
+            e->state = E_ASSEMBLE;
+            e->task.run = task_assemble;
+            xs_writer_submit(p->writer, &e->task);
+        } else if (!needs_device(e)) {
+            e->state = E_VERIFY;
+            e->task.run = task_verify;
+            xs_writer_submit(p->writer, &e->task);
+        } else {
+            begin_tile(w, e, s);
+        }
+    }
+}
+
+/* Ends device tiles, oldest first, while the device has finished them and a
+ * buffer is free; each goes to a writer. */
+static bool end_finished(xs_worker *w)
+{
+    xs_worker_pipe *p = w->pipe;
+    bool moved = false;
+    for (;;) {
+        entry *e = NULL;
+        for (int i = 0; i < p->count; ++i)
+            if (p->e[i]->state == E_DEVICE && (!e || p->e[i]->dev_seq < e->dev_seq))
+                e = p->e[i];
+        if (!e)
+            return moved;
+        int b = 0;
+        while (b < p->nbuf && p->buf_used[b])
+            ++b;
+        if (b == p->nbuf && !xs_worker_lost(w))
+            return moved; /* every buffer is at a writer: the writers are the bottleneck */
+        if (!xs_backend_poll(w->backend, e->slot))
+            return moved;
+        moved = true;
+        p->slot_entry[e->slot] = -1;
+        if (xs_worker_lost(w)) { /* nothing comes back from a lost device */
+            fail(w, e, XS_ERR_DEVICE, lost_why(w));
+            continue;
+        }
+        xs_result r = xs_backend_end(w->backend, e->slot, p->buf[b], &e->rep.counters, &e->rep.kernel_s, &e->err);
+        if (r != XS_OK) {
+            finish(w, e, r);
+            continue;
+        }
+        e->rep.samples = (double)e->tw * (double)e->th * (double)w->job->opt->render.spp;
+        if (w->tile_dir_frame != e->item.frame) { /* the frame's tile folder, once */
+            char dir[XS_PATH_MAX];
+            if ((r = xs_job_tile_dir(&w->job->layout, e->item.frame, dir, sizeof dir, &e->err)) != XS_OK ||
+                (r = xs_mkdir_p(dir, &e->err)) != XS_OK) {
+                finish(w, e, r);
+                continue;
+            }
+            w->tile_dir_frame = e->item.frame;
+        }
+        p->buf_used[b] = true;
+        e->buf = b;
+        e->state = E_WRITE;
+        e->task.run = task_write;
+        xs_writer_submit(p->writer, &e->task);
+    }
+}
+
+/* Takes what the writers finished. */
+static bool collect(xs_worker *w)
+{
+    xs_worker_pipe *p = w->pipe;
+    bool moved = false;
+    for (xs_writer_task *t; (t = xs_writer_take(p->writer, false)) != NULL;) {
+        entry *e = ENTRY_OF(t);
+        moved = true;
+        if (e->state == E_VERIFY) {
+            if (e->rep.kept) {
+                e->rep.hash = e->expect;
+                finish(w, e, XS_OK);
+            } else {
+                e->render = true; /* missing or different: render it, in its turn */
+                e->state = E_QUEUED;
+            }
+        } else {
+            if (e->state == E_WRITE) {
+                p->buf_used[e->buf] = false;
+                e->buf = -1;
+            }
+            finish(w, e, e->r);
+        }
+    }
+    return moved;
+}
+
+/* A lost device: what waits for it fails now. */
+static bool fail_lost(xs_worker *w)
+{
+    xs_worker_pipe *p = w->pipe;
+    bool moved = false;
+    if (!xs_worker_lost(w))
+        return false;
+    for (int i = 0; i < p->count; ++i) {
+        entry *e = p->e[i];
+        bool waits = e->state == E_DEVICE ||
+                     (e->state == E_QUEUED && (e->item.kind == XS_WORK_ASSEMBLE || e->render ||
+                                               !(e->item.flags & XS_ITEM_VERIFY)));
+        if (!waits)
+            continue;
+        if (e->state == E_DEVICE)
+            p->slot_entry[e->slot] = -1;
+        fail(w, e, XS_ERR_DEVICE, lost_why(w));
+        moved = true;
+    }
+    return moved;
+}
+
+int xs_worker_pump(xs_worker *w, xs_worker_result *out, int max, bool *progress)
+{
+    xs_worker_pipe *p = w->pipe;
+    bool moved = collect(w);
+    moved |= fail_lost(w);
+    moved |= start_queued(w);
+    moved |= end_finished(w);
+    moved |= start_queued(w); /* slots the ends freed */
+    moved |= collect(w);      /* writes that ran inline (0 writers) */
+    moved |= fail_lost(w);
+    int n = 0;
+    while (n < max) {
+        entry *e = NULL;
+        for (int i = 0; i < p->count; ++i)
+            if (p->e[i]->state == E_RESULT && (!e || p->e[i]->done_seq < e->done_seq))
+                e = p->e[i];
+        if (!e)
+            break;
+        xs_worker_result *res = &out[n++];
+        res->item = e->item;
+        res->r = e->r;
+        res->rep = e->rep;
+        snprintf(res->text, sizeof res->text, "%s", e->r == XS_OK ? "" : e->err.msg);
+        e->state = E_FREE;
+        p->held--;
+    }
+    *progress = moved || n > 0;
+    return n;
+}
+
+/* ---- faults ---------------------------------------------------------------------------- */
+
+xs_result xs_worker_faults_from_env(xs_worker *w, xs_err *err)
+{
+    const char *v = getenv("XS_FAULT");
+    if (!v || !*v)
+        return XS_OK;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *spec = strtok_r(buf, ";", &save); spec; spec = strtok_r(NULL, ";", &save)) {
+        char kind[16];
+        long long a = -1, b = -1;
+        char tail = 0;
+        if (sscanf(spec, "%15[a-z]:%lld:%lld%c", kind, &a, &b, &tail) != 3 || a < 0 || b < 0)
+            return xs_err_set(err, XS_ERR_INVALID,
+                              "XS_FAULT: '%s': expected fail|hang|kill|lost:RANK:N or tile:FRAME:TILE", spec);
+        if (strcmp(kind, "tile") == 0) {
+            if (w->fail_tile_count < 8) {
+                w->fail_tiles[w->fail_tile_count][0] = (int)a;
+                w->fail_tiles[w->fail_tile_count++][1] = (int)b;
+            }
+            continue;
+        }
+        if (b < 1)
+            return xs_err_set(err, XS_ERR_INVALID, "XS_FAULT: '%s': N must be at least 1", spec);
+        if (strcmp(kind, "fail") != 0 && strcmp(kind, "hang") != 0 && strcmp(kind, "kill") != 0 &&
+            strcmp(kind, "lost") != 0)
+            return xs_err_set(err, XS_ERR_INVALID, "XS_FAULT: '%s': unknown kind '%s'", spec, kind);
+        if (a != w->rank)
+            continue;
+        if (strcmp(kind, "fail") == 0)
+            w->fail_at = b;
+        else if (strcmp(kind, "hang") == 0)
+            w->hang_at = b;
+        else if (strcmp(kind, "kill") == 0)
+            w->kill_at = b;
+        else
+            w->lost_at = b;
+    }
+    return XS_OK;
 }

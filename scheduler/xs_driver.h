@@ -44,12 +44,12 @@ struct xs_transport {
     double (*now)(void *self);
 };
 
-/* Runs the job's policy over the transport's workers, each sending `prefetch`
- * requests at the start, until the work is done, failed or drained. Returns
- * the final state; err is set when the protocol broke (an MPI error, a
- * malformed message), and then no rank may be left waiting: the caller
- * aborts. */
-xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, int prefetch,
+/* Runs the job's policy over the transport's workers, worker w sending
+ * prefetch[w] requests at the start, until the work is done, failed or
+ * drained. Returns the final state; err is set when the protocol broke (an
+ * MPI error, a malformed message), and then no rank may be left waiting: the
+ * caller aborts. */
+xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *prefetch,
                              xs_job_report *report, xs_err *err);
 
 /* Rank 0's transport over MPI: rank r is worker r - 1; answers go out with

@@ -41,10 +41,11 @@ int xs_job_frame_index(const xs_job *job, int frame);
 xs_result xs_job_open_files(const xs_job *job, int ranks, xs_journal **journal,
                             xs_events **events, xs_err *err);
 
-/* The policy for this job over `workers` workers: its frames and the film's
- * tiles; with a resumed journal, frames it assembled (whose file is there)
- * are skipped and tiles it committed are verified instead of rendered. */
-xs_result xs_job_sched_create(const xs_job *job, int workers, int prefetch,
+/* The policy for this job over `workers` workers (worker w sends
+ * prefetch[w] requests at start): its frames and the film's tiles; with a
+ * resumed journal, frames it assembled (whose file is there) are skipped and
+ * tiles it committed are verified instead of rendered. */
+xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch,
                               const xs_journal *journal, xs_sched **out, xs_err *err);
 
 /* The process exit status for a final state: 0 done, 1 failed, 75 drained

@@ -32,7 +32,7 @@ typedef enum xs_kernel_mode {
     XS_KERNEL_EMPTY = 1 /* benchmark only: no pixels, no files; measures dispatch */
 } xs_kernel_mode;
 
-enum { XS_NAME_MAX = 64, XS_MAX_FRAMES = 10000 };
+enum { XS_NAME_MAX = 64, XS_MAX_FRAMES = 10000, XS_MAX_PREFETCH = 512 };
 
 enum { XS_PROGRESS_AUTO = 0, XS_PROGRESS_TTY = 1, XS_PROGRESS_PLAIN = 2, XS_PROGRESS_OFF = 3 };
 
@@ -44,8 +44,14 @@ enum {
     XS_GIVEN_TILE = 4,
     XS_GIVEN_BOUNCES = 8,
     XS_GIVEN_FRAMES = 16,
-    XS_GIVEN_PREFETCH = 32
+    XS_GIVEN_PREFETCH = 32,
+    XS_GIVEN_MANIFEST_TILE = 64 /* the package's manifest chose the tile */
 };
+
+/* The default tile a job gets when a worker has a GPU (and no tile was
+ * chosen): a GPU launch wants many threads, and a tile's fixed host costs
+ * (EXR header, create, fsync, rename, messages) are paid per tile. */
+enum { XS_GPU_DEFAULT_TILE = 256 };
 
 typedef struct xs_options {
     char scene[XS_PATH_MAX]; /* a built-in scene name, or a .tar.zst, .gltf or .glb path */
@@ -58,7 +64,9 @@ typedef struct xs_options {
     char name[XS_NAME_MAX];
     xs_exr_compression compression;
     int zip_level;
-    int prefetch;    /* requests a worker keeps in flight */
+    int prefetch;    /* requests a worker keeps in flight (given: XS_GIVEN_PREFETCH; else each
+                        worker's own depth, scheduler/xs_worker.h) */
+    int writers;     /* writer threads per worker; 0: auto (a GPU rank's cores but one; 1 on a CPU rank) */
     bool bind;       /* hwloc placement of ranks (scheduler/placement.c) */
     xs_kernel_mode kernel;
     bool preview;    /* write a PNG beside each frame */
@@ -89,6 +97,10 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
 /* Fills render settings the command line and job file left open from the
  * manifest. */
 void xs_options_apply_manifest(xs_options *o, const xs_manifest *m);
+
+/* Where some worker has a GPU (any_gpu) and no tile was chosen (flag, job
+ * file or manifest), the job renders XS_GPU_DEFAULT_TILE-pixel tiles. */
+void xs_options_gpu_defaults(xs_options *o, bool any_gpu);
 
 /* Parses a frame list: comma-separated items "F", "A-B" or "A-BxS" (every
  * S-th frame from A to B), each frame in [0, 9999], none twice. field names

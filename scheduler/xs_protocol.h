@@ -3,10 +3,10 @@
  * Workers talk to rank 0 with one message type, sent as MPI_BYTE (the farm
  * assumes ranks of one architecture, as every cluster has): a worker asks for
  * work (REQUEST), reports an item done (DONE) or failed (FAILED, with the
- * reason), and each reply carries one more request; rank 0 answers every
- * request with ASSIGN (an item) or END. Only the bytes a message uses travel:
- * a request or an answer is 40 bytes, a result 136, a failure 136 plus its
- * text. Also here: the collectives every rank runs while a job starts (status
+ * reason; XS_REPORT_LOST when its device is lost), and each reply carries one
+ * more request; rank 0 answers every request with ASSIGN (an item) or END.
+ * Only the bytes a message uses travel: a request or an answer is 40 bytes, a
+ * result 136, a failure 136 plus its text. Also here: the collectives every rank runs while a job starts (status
  * and bytes from rank 0, agreement on failure) and the idle back-off.
  */
 #ifndef XS_PROTOCOL_H
@@ -36,15 +36,23 @@ typedef enum xs_msg_type {
     XS_MSG_END = 5      /* 0 -> worker: no more work for this request */
 } xs_msg_type;
 
+enum {
+    /* FAILED because the worker's device is lost (a sticky GPU error): the
+     * worker takes no more work; rank 0 retires it and hands its items to
+     * other ranks without counting a failure against them */
+    XS_REPORT_LOST = 1
+};
+
 /* What a worker reports of an item it ran. */
 typedef struct xs_item_report {
-    double seconds; /* wall time spent on the item */
-    double samples; /* camera samples rendered */
+    double seconds;  /* wall time spent on the item */
+    double samples;  /* camera samples rendered */
+    double kernel_s; /* the tile's kernel time: a GPU's CUDA events, a CPU's render */
     xs_counters counters;
-    uint64_t hash;  /* a tile's pixel checksum (XXH3 of its records); a frame's file checksum */
-    uint64_t bytes; /* an assembled frame's file size */
-    int32_t kept;   /* 1: a verified tile from an earlier run, not rendered */
-    int32_t reserved;
+    uint64_t hash;   /* a tile's pixel checksum (XXH3 of its records); a frame's file checksum */
+    uint64_t bytes;  /* an assembled frame's file size */
+    int32_t kept;    /* 1: a verified tile from an earlier run, not rendered */
+    int32_t flags;   /* XS_REPORT_* */
 } xs_item_report;
 
 enum { XS_MSG_TEXT_MAX = 768 };

@@ -25,7 +25,9 @@ extern "C" {
 typedef struct xs_rank_stats {
     int64_t tiles, assemblies, failures;
     double busy_s, samples;
+    double kernel_s; /* the tiles' kernel time (a GPU's CUDA events; a CPU's render) */
     xs_counters counters;
+    bool retired;    /* its device was lost */
 } xs_rank_stats;
 
 /* Where the report and the driver read the time: MPI_Wtime for a real run,
@@ -56,6 +58,7 @@ typedef struct xs_job_report {
     bool journal_failed;   /* the journal could not be written: the job stopped */
     bool gave_up_inflight; /* drained past the grace period with work in flight */
     int silent_workers;    /* at the end: ranks given up on */
+    int retired_workers;   /* at the end: ranks whose device was lost */
 } xs_job_report;
 
 /* Sets up the report of job over `ranks` ranks: takes the output folder's
@@ -75,6 +78,9 @@ void xs_report_set_progress(xs_job_report *r, int mode, double interval);
 xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it,
                          const xs_item_report *rep, bool ok, const char *text, xs_err *err);
 void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it);
+/* A rank's device is lost (its reply for `it` said why): printed once, and
+ * the rank_retired event. */
+void xs_report_retired(xs_job_report *r, int rank, const xs_work_item *it, const char *why);
 /* The journal checksum the ASSIGN of it should carry (0 when none). */
 uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_work_item *it);
 /* Prints the progress line when its interval has passed (or always with force). */

@@ -50,6 +50,9 @@ typedef struct xs_sched_desc {
     int tiles_per_frame;
     int worker_count; /* workers are numbered 0 .. worker_count-1 */
     int prefetch;     /* requests each worker sends at start */
+    /* Optional (copied): worker w sends worker_prefetch[w] requests at start
+     * instead (a GPU worker holds more items than a CPU worker). */
+    const int *worker_prefetch;
     bool assemble;    /* queue an ASSEMBLE item when a frame's tiles are done */
     /* Resume (both optional, borrowed for the scheduler's life): frames a
      * previous run finished (skip[frame index] != 0: no item at all), and
@@ -97,6 +100,18 @@ xs_result xs_sched_on_failed(xs_sched *s, int worker, xs_work_item item, xs_err 
  * still accepted), it gets no new work, and the job no longer waits for its
  * requests. A message from it later makes it a worker again. */
 xs_result xs_sched_on_silent(xs_sched *s, int worker, xs_err *err);
+/* The worker's device is lost (its reply for item said so): it is retired
+ * for good. Every item it holds, this one included, goes back to the queue
+ * for others without counting as a failure (a late DONE from it for an item
+ * it had finished still counts; its other replies are accepted and change
+ * nothing); it gets no new work, each of its requests is answered END at
+ * once, and the job waits for its replies as for any live worker, so it
+ * leaves cleanly. When every worker is retired or silent the job fails. The
+ * reply carries a request like any other. */
+xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *err);
+/* Workers retired so far, and whether one is. */
+int xs_sched_retired_count(const xs_sched *s);
+bool xs_sched_is_retired(const xs_sched *s, int worker);
 /* Stop handing out work (a signal: the job will be requeued); items in flight
  * may still come back. Ends in XS_SCHED_DRAINED. */
 void xs_sched_drain(xs_sched *s);
@@ -126,7 +141,7 @@ typedef struct xs_sched_progress {
     int frames_total, frames_done; /* frames assembled (or tiles done without assembly) */
     int64_t assigned;              /* items handed out so far */
     int64_t retries;               /* failed items put back in the queue */
-    int64_t reassigned;            /* items taken back from silent workers */
+    int64_t reassigned;            /* items taken back from silent or retired workers */
 } xs_sched_progress;
 void xs_sched_get_progress(const xs_sched *s, xs_sched_progress *out);
 

@@ -4,6 +4,8 @@
 #   test_placement expects, as a table and as JSON;
 # - info and render reject bad input with a message and exit 2 (render
 #   --backend cuda on a machine without a GPU says why);
+# - on a machine whose GPU CUDA cannot use (a fake /dev with nvidia0 through
+#   XS_DEV_DIR, where CUDA fails here), --backend auto warns loudly;
 # - bench renders the Cornell box on 2 worker ranks and writes the table and
 #   a JSON report with every field the docs name.
 # usage: bench_info.sh XISUAN MPIEXEC TEST_PLACEMENT
@@ -41,6 +43,15 @@ expect_error "--backend: must be auto, cuda or cpu" "$xisuan" render --backend g
 expect_error "unknown flag" "$xisuan" bench --spp 4 --frobnicate 1
 if ! "$xisuan" info 2>/dev/null | grep -q "GPUs from CUDA (CUDA_DEVICE_ORDER"; then
   expect_error "--backend cuda: rank 0 sees no CUDA device" "$xisuan" render --backend cuda --spp 1 \
+    --resolution 16x16 --out "$work/nocuda" --progress off
+  # a GPU's device node where CUDA fails (XS_DEV_DIR: a fake /dev): auto
+  # renders on the CPU and says so loudly; cuda names the node and CUDA's error
+  mkdir -p "$work/dev" && : >"$work/dev/nvidia0"
+  XS_DEV_DIR="$work/dev" "$xisuan" render --spp 1 --resolution 16x16 --out "$work/auto" --progress off \
+    >"$work/auto.txt" 2>&1 || { echo "FAIL: auto with an unusable GPU exited $?"; cat "$work/auto.txt"; fail=1; }
+  grep -q "WARNING: node .*: the GPUs are unusable, so --backend auto renders on the CPU" "$work/auto.txt" ||
+    { echo "FAIL: auto with an unusable GPU said nothing"; cat "$work/auto.txt"; fail=1; }
+  XS_DEV_DIR="$work/dev" expect_error "1 NVIDIA GPU device node(s)" "$xisuan" render --backend cuda --spp 1 \
     --resolution 16x16 --out "$work/nocuda" --progress off
 fi
 

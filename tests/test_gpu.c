@@ -1,5 +1,8 @@
-/* CPU/GPU agreement through the two back ends (label `gpu`). Every case exits
- * 77 (ctest: skipped) with the reason when this process sees no CUDA device.
+/* CPU/GPU agreement through the two back ends (label `gpu`). Every GPU case
+ * exits 77 (ctest: skipped) with the reason when this machine has no GPU,
+ * and fails (exit 1) when it has one CUDA cannot use: NVIDIA device nodes
+ * but a CUDA error (a driver too old for the static CUDA 13 runtime), so a
+ * broken GPU node never passes as "skipped".
  *
  * sampler_bitexact: the Owen-scrambled Sobol' sampler is integer arithmetic
  *   and one multiply by 2^-32: the GPU's values equal the CPU's bit for bit.
@@ -11,9 +14,18 @@
  *   reports how many pixels are bit-identical. The counters agree within 1%.
  * oom_is_failed_tile: a tile whose sample scratch cannot be allocated comes
  *   back as XS_ERR_RENDER with CUDA's text, and the next tile still renders.
- * has_gpu: exits 0 with a GPU, 77 without (tests/gpu.sh asks it). */
+ * has_gpu: exits 0 with a GPU, 77 without, 1 when it is unusable (tests/gpu.sh
+ *   and scripts/gpu-check.sh ask it).
+ * Cases that need no GPU (label unit, in CUDA builds):
+ * gate_device_nodes: with a device folder holding nvidia0, the real runtime's
+ *   probe says READY or BROKEN, never NONE (the gate above fails, not skips).
+ * error_classes: which cudaError_t values retire a GPU (sticky, no device)
+ *   and which fail one tile.
+ * depth_channel: the agreement statistics find the depth channel by name
+ *   and leave out its "no hit" value, whatever the AOV set. */
 #include "kernels/xs_sampler.h"
 #include "render/xs_backend.h"
+#include "render/xs_cuda_rt.h"
 #include "render/xs_film.h"
 #include "render/xs_scene.h"
 #include "test_util.h"
@@ -21,14 +33,24 @@
 /* tests/gpu_probe.cu */
 int xs_cuda_sampler_probe(uint32_t seed, uint32_t frame, int n, float *host_out);
 
+#include <cuda_runtime_api.h>
 #include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+/* Runs where CUDA sees a GPU; skips (77) where the machine has none; fails
+ * where it has one CUDA cannot use. */
 static int gpu_or_skip(void)
 {
-    char why[256] = "";
-    if (xs_cuda_device_count(why, sizeof why) > 0)
+    xs_gpu_probe p;
+    xs_gpu_probe_system(&p);
+    if (p.state == XS_GPU_READY)
         return 0;
-    printf("SKIP: no CUDA device (%s); the GPU tests run on a machine with one\n", why);
+    if (p.state == XS_GPU_BROKEN) {
+        printf("FAIL: %s\n", p.why);
+        exit(1);
+    }
+    printf("SKIP: no GPU here (%s); the GPU tests run on a machine with one\n", p.why);
     exit(77);
 }
 
@@ -53,6 +75,27 @@ static void sampler_bitexact(void)
     printf("sampler: %d of %d values bit-identical\n", same, n * 8);
     CHECK(same == n * 8);
     free(g);
+}
+
+/* Adds a tile's per-channel values (records of the aovs' channels) into
+ * sums; the depth channel's "nothing hit" value (1e10) counts as 0, so the
+ * means compare geometry, not how many pixels missed. The depth channel is
+ * found by name (render/film.c), never by a fixed index. */
+static void channel_sums(const float *rec, long pixels, uint32_t aovs, double *sums)
+{
+    const char *names[16];
+    const int ch = xs_aov_channel_names(aovs, names);
+    int depth = -1;
+    for (int c = 0; c < ch; ++c)
+        if (strcmp(names[c], "depth.Z") == 0)
+            depth = c;
+    for (long i = 0; i < pixels; ++i)
+        for (int c = 0; c < ch; ++c) {
+            float v = rec[i * ch + c];
+            if (c == depth && v > 1e9f)
+                v = 0.0f;
+            sums[c] += v;
+        }
 }
 
 static void compare_scene(const xs_scene *s, const char *label, int w, int h, int tile, int spp)
@@ -87,21 +130,15 @@ static void compare_scene(const xs_scene *s, const char *label, int w, int h, in
             tp.aovs = aovs;
             CHECK(xs_backend_render_tile(cpu, &tp, a, &ca, &e) == XS_OK);
             CHECK_MSG(xs_backend_render_tile(gpu, &tp, b, &cb, &e) == XS_OK, "%s", e.msg);
-            for (int i = 0; i < tp.width * tp.height; ++i) {
+            for (int i = 0; i < tp.width * tp.height; ++i)
                 identical += memcmp(a + (size_t)i * ch, b + (size_t)i * ch, (size_t)ch * sizeof(float)) == 0;
-                for (int c = 0; c < ch; ++c) {
-                    float va = a[(size_t)i * ch + c], vb = b[(size_t)i * ch + c];
-                    if (c == 11) /* depth: 1e10 where nothing was hit */
-                        va = va > 1e9f ? 0.0f : va, vb = vb > 1e9f ? 0.0f : vb;
-                    sa[c] += va;
-                    sb[c] += vb;
-                }
-                ++px;
-            }
+            channel_sums(a, (long)tp.width * tp.height, aovs, sa);
+            channel_sums(b, (long)tp.width * tp.height, aovs, sb);
+            px += (long)tp.width * tp.height;
         }
     printf("%s: %ld of %ld pixels bit-identical\n", label, identical, px);
-    static const char *names[] = {"R", "G", "B", "A", "albedo.R", "albedo.G", "albedo.B", "normal.X",
-                                  "normal.Y", "normal.Z", "depth", "samples"};
+    const char *names[16];
+    xs_aov_channel_names(aovs, names);
     for (int c = 0; c < ch; ++c) {
         double ma = sa[c] / (double)px, mb = sb[c] / (double)px;
         double rel = fabs(ma - mb) / fmax(fabs(ma), 1e-3);
@@ -159,10 +196,75 @@ static void oom_is_failed_tile(void)
     xs_scene_destroy(s);
 }
 
+static void gate_device_nodes(void)
+{
+    char dir[] = "/tmp/xs-devXXXXXX", node[64];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(node, sizeof node, "%s/nvidia0", dir);
+    FILE *f = fopen(node, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    xs_gpu_probe p;
+    xs_gpu_probe_run(xs_cuda_rt_real(), dir, &p);
+    printf("device nodes in %s: state %d (%s)\n", dir, (int)p.state, p.state == XS_GPU_READY ? "ready" : p.why);
+    CHECK_MSG(p.state != XS_GPU_NONE, "a GPU node with CUDA failing must not read as 'no GPU': %s", p.why);
+    unlink(node);
+    rmdir(dir);
+}
+
+static void error_classes(void)
+{
+    const xs_cuda_rt *rt = xs_cuda_rt_real();
+    CHECK(rt != NULL);
+    if (!rt)
+        return;
+    const cudaError_t sticky[] = {cudaErrorIllegalAddress, cudaErrorLaunchFailure, cudaErrorMisalignedAddress,
+                                  cudaErrorHardwareStackError, cudaErrorIllegalInstruction, cudaErrorInvalidPc,
+                                  cudaErrorAssert, cudaErrorECCUncorrectable, cudaErrorLaunchTimeout,
+                                  cudaErrorContained, cudaErrorUnknown};
+    const cudaError_t nodev[] = {cudaErrorInsufficientDriver, cudaErrorNoDevice, cudaErrorInitializationError,
+                                 cudaErrorSystemDriverMismatch, cudaErrorDevicesUnavailable};
+    const cudaError_t call[] = {cudaErrorMemoryAllocation, cudaErrorInvalidValue, cudaErrorLaunchOutOfResources,
+                                cudaErrorInvalidConfiguration, cudaErrorNotReady};
+    for (size_t i = 0; i < sizeof sticky / sizeof sticky[0]; ++i)
+        CHECK_MSG(rt->error_class((int)sticky[i]) == XS_CUDA_ERR_STICKY, "%s", cudaGetErrorName(sticky[i]));
+    for (size_t i = 0; i < sizeof nodev / sizeof nodev[0]; ++i)
+        CHECK_MSG(rt->error_class((int)nodev[i]) == XS_CUDA_ERR_NODEV, "%s", cudaGetErrorName(nodev[i]));
+    for (size_t i = 0; i < sizeof call / sizeof call[0]; ++i)
+        CHECK_MSG(rt->error_class((int)call[i]) == XS_CUDA_ERR_CALL, "%s", cudaGetErrorName(call[i]));
+    CHECK(rt->error_class((int)cudaSuccess) == XS_CUDA_ERR_NONE);
+    CHECK(rt->not_ready == (int)cudaErrorNotReady && rt->no_device == (int)cudaErrorNoDevice);
+}
+
+static void depth_channel(void)
+{
+    /* two pixels of every AOV: the second hit nothing (depth 1e10) */
+    const uint32_t all = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH | XS_AOV_SAMPLES;
+    float rec[2][12];
+    for (int p = 0; p < 2; ++p)
+        for (int c = 0; c < 12; ++c)
+            rec[p][c] = 0.5f;
+    rec[0][10] = 3.0f, rec[1][10] = 1e10f; /* depth */
+    rec[0][11] = 16.0f, rec[1][11] = 16.0f; /* samples */
+    double sums[16] = {0};
+    channel_sums(&rec[0][0], 2, all, sums);
+    CHECK_MSG(sums[10] == 3.0, "depth sum %g: the miss must count as 0", sums[10]);
+    CHECK_MSG(sums[11] == 32.0, "samples sum %g: samples are not masked", sums[11]);
+    /* depth alone: it is channel 4 */
+    float d[2][5] = {{0.1f, 0.2f, 0.3f, 1.0f, 2.0f}, {0.1f, 0.2f, 0.3f, 1.0f, 1e10f}};
+    double s2[16] = {0};
+    channel_sums(&d[0][0], 2, XS_AOV_DEPTH, s2);
+    CHECK_MSG(s2[4] == 2.0, "depth-only sum %g", s2[4]);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
         {"has_gpu", has_gpu},
+        {"gate_device_nodes", gate_device_nodes},
+        {"error_classes", error_classes},
+        {"depth_channel", depth_channel},
         {"sampler_bitexact", sampler_bitexact},
         {"tiles_agree", tiles_agree},
         {"oom_is_failed_tile", oom_is_failed_tile},

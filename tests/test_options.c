@@ -110,6 +110,9 @@ static void test_rejections(void)
         {{"--kernel", "fast"}, 2, "--kernel", "fast"},
         {{"--prefetch", "0"}, 2, "--prefetch", "got 0"},
         {{"--resolution", "32768x32768"}, 2, "--resolution", "2^28"},
+        {{"--writers", "0"}, 2, "--writers", "[1, 256]"},
+        {{"--gpu-slots", "385"}, 2, "--gpu-slots", "[1, 384]"},
+        {{"--prefetch", "513"}, 2, "--prefetch", "[1, 512]"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
         xs_options o;
@@ -200,6 +203,34 @@ static void test_escaped_messages(void)
         CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 }
 
+/* A job with a GPU worker gets 256-pixel tiles, unless a tile was chosen (a
+ * flag, a job file or the manifest); --writers and --gpu-slots take auto or
+ * a count. */
+static void test_gpu_defaults(void)
+{
+    xs_options o;
+    xs_err e;
+    CHECK(parse(&o, &e, 0, NULL) == XS_OK);
+    CHECK(o.writers == 0 && o.render.gpu_slots == 0); /* auto */
+    xs_options_gpu_defaults(&o, false);
+    CHECK(o.render.tile == 64);
+    xs_options_gpu_defaults(&o, true);
+    CHECK(o.render.tile == XS_GPU_DEFAULT_TILE && XS_GPU_DEFAULT_TILE == 256);
+    const char *av[] = {"--tile", "32", "--writers", "6", "--gpu-slots", "12"};
+    CHECK(parse(&o, &e, 6, av) == XS_OK);
+    xs_options_gpu_defaults(&o, true);
+    CHECK(o.render.tile == 32 && o.writers == 6 && o.render.gpu_slots == 12);
+    const char *av2[] = {"--writers", "auto", "--gpu-slots", "auto"};
+    CHECK(parse(&o, &e, 4, av2) == XS_OK);
+    CHECK(o.writers == 0 && o.render.gpu_slots == 0);
+    xs_manifest m;
+    xs_manifest_defaults(&m);
+    m.tile = 48;
+    xs_options_apply_manifest(&o, &m);
+    xs_options_gpu_defaults(&o, true);
+    CHECK_MSG(o.render.tile == 48, "the manifest's tile lost to the GPU default: %d", o.render.tile);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -211,6 +242,7 @@ int main(int argc, char **argv)
         {"job_file_strict", test_job_file_strict},
         {"limits", test_limits},
         {"escaped_messages", test_escaped_messages},
+        {"gpu_defaults", test_gpu_defaults},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -506,6 +506,188 @@ static void test_drain(void)
     xs_sched_destroy(d.s);
 }
 
+/* Worker w reports its first held item lost (its device died) and asks
+ * again, as the protocol has every reply do. */
+static xs_work_item drv_lost(drv *d, int w)
+{
+    xs_err e;
+    xs_work_item it = d->held[w][0];
+    d->held[w][0] = d->held[w][--d->n[w]];
+    CHECK(xs_sched_on_lost(d->s, w, it, &e) == XS_OK);
+    CHECK(xs_sched_on_request(d->s, w, &e) == XS_OK);
+    drv_drain(d);
+    return it;
+}
+
+static xs_sched *drv_start_prefetch(drv *d, int workers, int tiles, int retries, const int *prefetch)
+{
+    memset(d, 0, sizeof *d);
+    static int fr[1] = {1};
+    xs_sched_desc desc = {.frames = fr, .frame_count = 1, .tiles_per_frame = tiles, .worker_count = workers,
+                          .prefetch = 1, .worker_prefetch = prefetch, .assemble = true, .max_retries = retries};
+    xs_err e;
+    CHECK(xs_sched_create(&desc, &d->s, &e) == XS_OK);
+    for (int w = 0; w < workers; ++w)
+        for (int k = 0; k < prefetch[w]; ++k)
+            CHECK(xs_sched_on_request(d->s, w, &e) == XS_OK);
+    drv_drain(d);
+    return d->s;
+}
+
+/* A worker whose device is lost is retired: no more work, END to each of
+ * its requests at once, every item it held goes to the others without
+ * counting as a failure (retries 0 would fail the job otherwise), and the
+ * job completes without it. */
+static void test_lost_worker_retired(void)
+{
+    drv d;
+    const int pf[2] = {2, 2};
+    drv_start_prefetch(&d, 2, 6, 0, pf);
+    CHECK(d.n[0] == 2 && d.n[1] == 2);
+    drv_lost(&d, 0);
+    CHECK(xs_sched_is_retired(d.s, 0) && xs_sched_retired_count(d.s) == 1);
+    CHECK_MSG(d.n[0] == 1 && d.ends[0] == 1, "retired worker: %d held, %d ends", d.n[0], d.ends[0]);
+    drv_lost(&d, 0); /* its other item comes back the same way */
+    CHECK(d.n[0] == 0 && d.ends[0] == 2);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_RUNNING);
+    drv_finish(&d, 2);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_COMPLETED);
+    CHECK(d.n[0] == 0); /* never assigned again */
+    xs_sched_progress p;
+    xs_sched_get_progress(d.s, &p);
+    CHECK_MSG(p.retries == 0 && p.reassigned == 2 && p.tiles_done == 6 && p.frames_done == 1,
+              "retries %lld, reassigned %lld, tiles %lld", (long long)p.retries, (long long)p.reassigned,
+              (long long)p.tiles_done);
+    CHECK(xs_sched_silent_count(d.s) == 0);
+    xs_sched_destroy(d.s);
+}
+
+/* A retired worker's DONE for an item a writer finished after the loss still
+ * counts (first copy); the copy that went to another worker is a duplicate. */
+static void test_lost_late_done_counts(void)
+{
+    drv d;
+    const int pf[2] = {2, 1};
+    drv_start_prefetch(&d, 2, 4, 0, pf);
+    xs_work_item kept = d.held[0][1];
+    drv_lost(&d, 0); /* held[0][0] lost; kept requeued too */
+    xs_err e;
+    CHECK(d.n[0] == 1 && d.held[0][0].tile == kept.tile);
+    d.n[0] = 0;
+    CHECK(xs_sched_on_done(d.s, 0, kept, &e) == XS_OK);
+    CHECK(!xs_sched_last_was_duplicate(d.s));
+    CHECK(xs_sched_on_request(d.s, 0, &e) == XS_OK);
+    drv_drain(&d);
+    CHECK(d.n[0] == 0 && d.ends[0] == 2);
+    drv_finish(&d, 2);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_COMPLETED);
+    xs_sched_progress p;
+    xs_sched_get_progress(d.s, &p);
+    CHECK(p.tiles_done == 4 && p.frames_done == 1);
+    xs_sched_destroy(d.s);
+}
+
+/* Every device lost: the job fails, and still answers every request. */
+static void test_all_lost_fails(void)
+{
+    drv d;
+    const int pf[2] = {1, 1};
+    drv_start_prefetch(&d, 2, 5, 2, pf);
+    drv_lost(&d, 0);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_RUNNING);
+    drv_lost(&d, 1);
+    CHECK(d.ends[0] == 1 && d.ends[1] == 1 && d.n[0] == 0 && d.n[1] == 0);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_FAILED);
+    xs_sched_destroy(d.s);
+}
+
+/* Workers send different numbers of requests at start (a GPU worker more):
+ * each is held to its own count. */
+static void test_worker_prefetch(void)
+{
+    drv d;
+    const int pf[2] = {3, 1};
+    drv_start_prefetch(&d, 2, 8, 0, pf);
+    CHECK(d.n[0] == 3 && d.n[1] == 1);
+    xs_err e;
+    CHECK(xs_sched_on_request(d.s, 1, &e) == XS_ERR_INVALID); /* past its 1 */
+    drv_finish(&d, 2);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_COMPLETED);
+    xs_sched_destroy(d.s);
+    const int bad[2] = {2, 0};
+    static int fr[1] = {1};
+    xs_sched_desc desc = {.frames = fr, .frame_count = 1, .tiles_per_frame = 2, .worker_count = 2,
+                          .prefetch = 2, .worker_prefetch = bad};
+    xs_sched *s = NULL;
+    CHECK(xs_sched_create(&desc, &s, &e) == XS_ERR_INVALID && s == NULL);
+}
+
+/* A simulated farm where some workers lose their device at random moments:
+ * every job completes, no tile is counted twice, no retired worker gets work,
+ * every request is answered. */
+static void test_lost_random(void)
+{
+    for (int seed = 1; seed <= 40; ++seed) {
+        sim m;
+        sim_init(&m, 4, 3, 3, 7, true, (uint64_t)seed);
+        xs_err e;
+        int started[4] = {0}, lost_at[4], replies = 0;
+        bool lost[4] = {false, false, false, false};
+        for (int w = 0; w < 4; ++w) /* workers 0 and 1 lose their devices, at random replies */
+            lost_at[w] = w < 2 ? (int)(sim_rand(&m) % 40) : -1;
+        xs_sched_state st = XS_SCHED_RUNNING;
+        for (int guard = 0; guard < 100000 && st == XS_SCHED_RUNNING; ++guard) {
+            int held_before[4];
+            for (int w = 0; w < 4; ++w)
+                held_before[w] = m.held_n[w];
+            sim_drain(&m);
+            for (int w = 0; w < 4; ++w)
+                CHECK_MSG(!lost[w] || m.held_n[w] <= held_before[w], "seed %d: retired worker %d got work", seed, w);
+            st = xs_sched_get_state(m.s);
+            if (st != XS_SCHED_RUNNING)
+                break;
+            int w = (int)(sim_rand(&m) % 4u);
+            if (!started[w]) {
+                started[w] = 1;
+                for (int i = 0; i < m.prefetch; ++i) {
+                    m.outstanding[w]++;
+                    CHECK(xs_sched_on_request(m.s, w, &e) == XS_OK);
+                }
+                continue;
+            }
+            if (m.held_n[w] == 0)
+                continue;
+            if (!lost[w] && lost_at[w] >= 0 && replies >= lost_at[w])
+                lost[w] = true;
+            int k = (int)(sim_rand(&m) % (uint64_t)m.held_n[w]);
+            xs_work_item it = m.held[w][k];
+            m.held[w][k] = m.held[w][--m.held_n[w]];
+            replies++;
+            if (lost[w]) {
+                CHECK(xs_sched_on_lost(m.s, w, it, &e) == XS_OK);
+            } else {
+                bool counted = !xs_sched_item_done(m.s, &it);
+                CHECK(xs_sched_on_done(m.s, w, it, &e) == XS_OK);
+                if (counted && it.kind == XS_WORK_TILE)
+                    m.frame_tiles_done[it.frame - 1]++;
+                else if (counted)
+                    m.assembled[it.frame - 1]++;
+            }
+            m.outstanding[w]++;
+            CHECK(xs_sched_on_request(m.s, w, &e) == XS_OK);
+        }
+        CHECK_MSG(st == XS_SCHED_COMPLETED, "seed %d: state %d", seed, (int)st);
+        for (int f = 0; f < 3; ++f)
+            CHECK(m.frame_tiles_done[f] == 7 && m.assembled[f] == 1);
+        for (int w = 0; w < 4; ++w)
+            CHECK_MSG(m.outstanding[w] == 0 && m.held_n[w] == 0, "seed %d: worker %d left waiting", seed, w);
+        xs_sched_progress p;
+        xs_sched_get_progress(m.s, &p);
+        CHECK(p.tiles_done == 21 && p.retries == 0 && p.tiles_in_flight == 0);
+        sim_free(&m);
+    }
+}
+
 /* Large jobs cost a bit per tile: a million tiles in one frame. */
 static void test_large_job(void) { run_case(8, 2, 1, 1000000, true, 1); }
 
@@ -530,6 +712,11 @@ int main(int argc, char **argv)
         {"silent_worker", test_silent_worker},
         {"all_silent_fails", test_all_silent_fails},
         {"drain", test_drain},
+        {"lost_worker_retired", test_lost_worker_retired},
+        {"lost_late_done_counts", test_lost_late_done_counts},
+        {"all_lost_fails", test_all_lost_fails},
+        {"worker_prefetch", test_worker_prefetch},
+        {"lost_random", test_lost_random},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

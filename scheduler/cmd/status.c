@@ -1,7 +1,8 @@
 /* `xisuan status OUT/JOB`: where a running or finished job stands, from its
  * journal and event log alone (no MPI, no pixels): the last run's state,
  * frames assembled, tiles committed, per-rank work, failures, retries,
- * silent ranks and drains, and how long ago the last event was. */
+ * silent ranks, ranks retired with a lost device, and drains, and how long
+ * ago the last event was. */
 #include "scheduler/cmd/xs_cmd.h"
 
 #include "io/xs_file.h"
@@ -40,7 +41,7 @@ int xs_status_main(int argc, char **argv)
     rank_row *rows = calloc(RANKS, sizeof *rows);
     char job[128] = "?", state[32] = "running", settings[1024] = "";
     int frames_total = 0, tiles_per_frame = 0, runs = 0, assembled = 0, max_rank = -1;
-    int64_t rendered = 0, kept = 0, failures = 0, silent = 0, drains = 0;
+    int64_t rendered = 0, kept = 0, failures = 0, silent = 0, retired = 0, drains = 0;
     double first_t = 0, last_t = 0, run_start = 0, wall = 0;
     char last_event[64] = "";
     char *line = NULL;
@@ -94,6 +95,8 @@ int xs_status_main(int argc, char **argv)
             failures++;
         } else if (strcmp(name, "rank_silent") == 0) {
             silent++;
+        } else if (strcmp(name, "rank_retired") == 0) {
+            retired++;
         } else if (strcmp(name, "drain") == 0) {
             drains++;
             snprintf(state, sizeof state, "draining");
@@ -135,8 +138,8 @@ int xs_status_main(int argc, char **argv)
     printf("  tiles: journal holds %lld committed; the runs rendered %lld and kept %lld verified "
            "from earlier runs; %d per frame\n",
            (long long)jtiles, (long long)rendered, (long long)kept, tiles_per_frame);
-    printf("  failures: %lld, silent ranks: %lld, drains: %lld\n", (long long)failures,
-           (long long)silent, (long long)drains);
+    printf("  failures: %lld, silent ranks: %lld, ranks retired (device lost): %lld, drains: %lld\n",
+           (long long)failures, (long long)silent, (long long)retired, (long long)drains);
     if (max_rank >= 0 && rows) {
         printf("  rank  tiles  busy_s\n");
         for (int r = 0; r <= max_rank; ++r)

@@ -1,0 +1,382 @@
+/* The CUDA back end's host logic (render/backend_cuda.c) on a fake device
+ * (tests/fake_cuda_rt.c) that keeps CUDA's error rules: what a GPU's first
+ * run would trip over, checked without a GPU, in every build (the logic is
+ * plain C; only the real runtime table needs CUDA).
+ *
+ * oom_then_healthy: a tile whose scratch cannot be allocated fails with
+ *   CUDA's text, and the next tile renders (the failed cudaMalloc's error is
+ *   cleared where it is reported, not read by the next launch's check).
+ * stale_error_cleared: an error some earlier call left pending does not fail
+ *   the next launch (cleared before each launch).
+ * sticky_retires: a kernel fault (sticky, reported asynchronously) fails
+ *   its tile with XS_ERR_DEVICE and retires the back end: later tiles fail
+ *   the same way without a single CUDA call.
+ * empty_arrays_null: a scene array with no elements has NULL, not a host
+ *   address, in the device view; every launch sees device pointers only.
+ * groups: tiles launch in groups sized from the SMs and occupancy (full
+ *   groups at begin, a partial one when the GPU would idle: polled, or seen
+ *   idle when an earlier group finishes), every tile gets
+ *   its own pixels and counters back, kernel time is shared out by threads.
+ * launch_failure: a launch that fails fails its group's tiles and no more.
+ * probe: device nodes with a CUDA that cannot use them are BROKEN (tests
+ *   fail, --backend auto warns), not NONE (skip); hidden devices are NONE.
+ * create_fails_cleanly: too little device memory for the scene: a clear
+ *   error naming the array, nothing left allocated. */
+#include "fake_cuda_rt.h"
+#include "render/xs_backend.h"
+#include "render/xs_scene.h"
+#include "test_util.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static xs_scene *cornell(void)
+{
+    xs_scene *s = NULL;
+    xs_err e;
+    CHECK(xs_scene_builtin("cornell", NULL, &s, &e) == XS_OK);
+    return s;
+}
+
+static xs_tile_params tile(int x0, int y0, int w, int h, int spp, uint32_t frame)
+{
+    xs_tile_params tp = xs_tile_params_frame(256, 256, spp, 8);
+    tp.x0 = x0, tp.y0 = y0, tp.width = w, tp.height = h;
+    tp.frame = frame;
+    return tp;
+}
+
+/* Every value of the tile is the fake's for this tile. */
+static bool pixels_ok(const xs_tile_params *tp, const float *rgba)
+{
+    const int ch = xs_aov_channels(tp->aovs);
+    for (int y = 0; y < tp->height; ++y)
+        for (int x = 0; x < tp->width; ++x)
+            for (int c = 0; c < ch; ++c)
+                if (rgba[((size_t)y * (size_t)tp->width + (size_t)x) * (size_t)ch + (size_t)c] !=
+                    fake_pixel(tp, tp->x0 + x, tp->y0 + y, c))
+                    return false;
+    return true;
+}
+
+static float buf[64 * 64 * 12];
+
+static void oom_then_healthy(void)
+{
+    fake_gpu g = {.devices = 1, .memory = 8u << 20};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene *s = cornell();
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 1, 64 * 64, 16, &b, &e) == XS_OK, "%s", e.msg);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    xs_tile_params huge = tile(0, 0, 64, 64, 1 << 20, 1); /* 65,536 chunks a pixel: 12 GB of scratch */
+    xs_result r = xs_backend_render_tile(b, &huge, buf, &c, &e);
+    printf("huge tile: %s\n", e.msg);
+    CHECK(r == XS_ERR_RENDER);
+    CHECK(strstr(e.msg, "out of memory") && strstr(e.msg, "cudaErrorMemoryAllocation"));
+    CHECK(!b->lost);
+    xs_tile_params tp = tile(64, 0, 64, 64, 16, 1);
+    r = xs_backend_render_tile(b, &tp, buf, &c, &e);
+    CHECK_MSG(r == XS_OK, "the tile after the failed allocation: %s", e.msg);
+    CHECK(pixels_ok(&tp, buf));
+    CHECK(c.camera_rays == 64u * 64u * 16u);
+    xs_backend_destroy(b);
+    xs_scene_destroy(s);
+    CHECK(g.used == 0);
+    fake_cuda_reset();
+}
+
+static void stale_error_cleared(void)
+{
+    fake_gpu g = {.devices = 1};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene *s = cornell();
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 1, 64 * 64, 16, &b, &e) == XS_OK);
+    g.last_error = FAKE_INVALID_VALUE; /* left by some call that was not checked */
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    xs_tile_params tp = tile(0, 0, 32, 32, 16, 2);
+    CHECK_MSG(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK, "%s", e.msg);
+    CHECK(pixels_ok(&tp, buf));
+    xs_backend_destroy(b);
+    xs_scene_destroy(s);
+    fake_cuda_reset();
+}
+
+static void sticky_retires(void)
+{
+    fake_gpu g = {.devices = 1, .lose_at_launch = 2};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene *s = cornell();
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 1, 64 * 64, 16, &b, &e) == XS_OK);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    xs_tile_params tp = tile(0, 0, 64, 64, 16, 1);
+    CHECK(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK);
+    tp.x0 = 64;
+    xs_result r = xs_backend_render_tile(b, &tp, buf, &c, &e);
+    printf("faulting tile: %s\n", e.msg);
+    CHECK(r == XS_ERR_DEVICE);
+    CHECK(b->lost);
+    CHECK(strstr(e.msg, "illegal memory access") && strstr(e.msg, "lost"));
+    int calls = g.calls;
+    for (int i = 0; i < 3; ++i) {
+        tp.x0 = 128;
+        CHECK(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_ERR_DEVICE);
+        CHECK(xs_backend_poll(b, 0));
+    }
+    CHECK_MSG(g.calls == calls, "a lost back end made %d CUDA call(s)", g.calls - calls);
+    CHECK(strstr(e.msg, "illegal memory access") != NULL); /* the first reason stays */
+    xs_backend_destroy(b);
+    xs_scene_destroy(s);
+    fake_cuda_reset();
+}
+
+static void empty_arrays_null(void)
+{
+    xs_scene *s = cornell();
+    xs_scene_view v = xs_scene_view_for(s, 256, 256);
+    /* the built-in scene has no textures and no environment: give those
+     * pointers a host address, as an allocator may for zero elements */
+    static uint32_t host_word[4];
+    v.textures = (const xs_texture *)host_word;
+    v.texels = host_word;
+    v.env = (const float *)host_word;
+    v.env_row_cdf = (const float *)host_word;
+    v.env_col_cdf = (const float *)host_word;
+    xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
+    int n = xs_scene_blobs(s, &v, blobs, XS_SCENE_BLOBS_MAX);
+    CHECK(v.textures == NULL && v.texels == NULL && v.env == NULL && v.env_row_cdf == NULL && v.env_col_cdf == NULL);
+    for (int i = 0; i < n; ++i) {
+        CHECK(blobs[i].bytes > 0);
+        CHECK_MSG(blobs[i].host != (const void *)host_word, "%s listed with no elements", blobs[i].name);
+    }
+    CHECK(v.tris != NULL && v.lights != NULL); /* arrays with elements stay */
+    /* and through the back end: every launch sees NULL or device pointers */
+    fake_gpu g = {.devices = 1};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_backend *b = NULL;
+    xs_err e;
+    CHECK(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 1, 64 * 64, 16, &b, &e) == XS_OK);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    xs_tile_params tp = tile(0, 0, 16, 16, 4, 1);
+    CHECK_MSG(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK, "%s", e.msg);
+    CHECK(g.view_faults == 0);
+    xs_backend_destroy(b);
+    xs_scene_destroy(s);
+    fake_cuda_reset();
+}
+
+static void groups(void)
+{
+    /* 2 waves of 4 SMs x 2 blocks of 64 threads = 1024 threads: 4 tiles of
+     * 16x16 at 16 spp (256 threads each) a launch */
+    fake_gpu g = {.devices = 1, .sm_count = 4, .resident_blocks = 2, .kernel_ms = 2.0f};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene *s = cornell();
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 16 * 16, 16, &b, &e) == XS_OK);
+    CHECK_MSG(b->group == 4 && b->slots == 12, "group %d, slots %d", b->group, b->slots);
+    xs_tile_params tp[12];
+    for (int i = 0; i < 12; ++i) {
+        tp[i] = tile(16 * i, 16 * (i % 3), 16 - (i == 5), 16, 16, (uint32_t)(1 + i / 8));
+        CHECK(xs_backend_begin(b, i, &tp[i], &e) == XS_OK);
+        CHECK_MSG(g.launches == (i + 1) / 4, "after %d begins: %d launches", i + 1, g.launches);
+    }
+    CHECK(g.max_group == 4);
+    double kernel = 0.0;
+    for (int i = 0; i < 12; ++i) {
+        xs_counters c;
+        memset(&c, 0, sizeof c);
+        CHECK(xs_backend_poll(b, i));
+        CHECK(xs_backend_end(b, i, buf, &c, &kernel, &e) == XS_OK);
+        CHECK_MSG(pixels_ok(&tp[i], buf), "tile %d came back with another tile's pixels", i);
+        CHECK(c.camera_rays == (uint64_t)tp[i].width * 16u * 16u);
+    }
+    CHECK_MSG(kernel > 5.999e-3 && kernel < 6.001e-3, "3 launches of 2 ms shared out: %g s", kernel);
+    /* a partial group waits for more tiles while the GPU works, and is
+     * launched when it would otherwise idle */
+    g.not_ready_polls = 2;
+    xs_tile_params a = tile(0, 100, 16, 16, 16, 4), c2 = tile(16, 100, 16, 16, 16, 4);
+    CHECK(xs_backend_begin(b, 3, &a, &e) == XS_OK);
+    CHECK(xs_backend_begin(b, 7, &c2, &e) == XS_OK);
+    CHECK(g.launches == 3);
+    CHECK(!xs_backend_poll(b, 3)); /* the GPU is idle: the partial group goes */
+    CHECK(g.launches == 4);
+    CHECK(!xs_backend_poll(b, 3)); /* not ready */
+    CHECK(!xs_backend_poll(b, 3));
+    CHECK(xs_backend_poll(b, 3));
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    CHECK(xs_backend_end(b, 7, buf, &c, &kernel, &e) == XS_OK && pixels_ok(&c2, buf));
+    CHECK(xs_backend_end(b, 3, buf, &c, &kernel, &e) == XS_OK && pixels_ok(&a, buf));
+    CHECK(g.max_group == 4 && g.view_faults == 0);
+    /* a full group done while a partial one waits: the partial one goes as
+     * soon as the GPU is seen idle */
+    g.not_ready_polls = 0;
+    xs_tile_params q[6];
+    for (int i = 0; i < 6; ++i) {
+        q[i] = tile(16 * i, 200, 16, 16, 16, 5);
+        CHECK(xs_backend_begin(b, i, &q[i], &e) == XS_OK);
+    }
+    int before = g.launches;
+    CHECK(xs_backend_poll(b, 0));
+    CHECK_MSG(g.launches == before + 1, "the waiting partial group was not launched (%d launches)", g.launches - before);
+    for (int i = 0; i < 6; ++i) {
+        memset(&c, 0, sizeof c);
+        CHECK(xs_backend_end(b, i, buf, &c, &kernel, &e) == XS_OK && pixels_ok(&q[i], buf));
+    }
+    xs_backend_destroy(b);
+    xs_scene_destroy(s);
+    CHECK(g.used == 0);
+    fake_cuda_reset();
+}
+
+static void launch_failure(void)
+{
+    fake_gpu g = {.devices = 1};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene *s = cornell();
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 4, 16 * 16, 16, &b, &e) == XS_OK);
+    /* a group as large as the slots: 4 */
+    CHECK(b->group == 4);
+    g.fail_launch = FAKE_INVALID_VALUE;
+    xs_tile_params tp[4];
+    xs_result r[4];
+    for (int i = 0; i < 4; ++i) {
+        tp[i] = tile(16 * i, 0, 16, 16, 16, 1);
+        r[i] = xs_backend_begin(b, i, &tp[i], &e);
+    }
+    CHECK(r[0] == XS_OK && r[1] == XS_OK && r[2] == XS_OK && r[3] == XS_ERR_RENDER);
+    double k = 0.0;
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    for (int i = 0; i < 3; ++i) {
+        CHECK(xs_backend_poll(b, i));
+        CHECK(xs_backend_end(b, i, buf, &c, &k, &e) == XS_ERR_RENDER);
+        CHECK(strstr(e.msg, "launching") != NULL);
+    }
+    CHECK(!b->lost);
+    for (int i = 0; i < 4; ++i)
+        CHECK(xs_backend_begin(b, i, &tp[i], &e) == XS_OK);
+    for (int i = 0; i < 4; ++i)
+        CHECK(xs_backend_end(b, i, buf, &c, &k, &e) == XS_OK && pixels_ok(&tp[i], buf));
+    xs_backend_destroy(b);
+    xs_scene_destroy(s);
+    fake_cuda_reset();
+}
+
+static void probe(void)
+{
+    char dir[] = "/tmp/xs-devXXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char node[64];
+    snprintf(node, sizeof node, "%s/nvidiactl", dir);
+    FILE *f = fopen(node, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    xs_gpu_probe p;
+    /* a driver too old for the runtime, no GPU nodes (nvidiactl alone is none) */
+    fake_gpu g = {.count_error = FAKE_INSUFFICIENT_DRIVER};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_gpu_probe_run(rt, dir, &p);
+    CHECK(p.state == XS_GPU_NONE && p.nodes == 0);
+    /* the same with a GPU's node: broken, loudly */
+    snprintf(node, sizeof node, "%s/nvidia0", dir);
+    f = fopen(node, "w");
+    if (f)
+        fclose(f);
+    xs_gpu_probe_run(rt, dir, &p);
+    printf("broken: %s\n", p.why);
+    CHECK(p.state == XS_GPU_BROKEN && p.nodes == 1);
+    CHECK(strstr(p.why, "driver version is insufficient") && strstr(p.why, "device node"));
+    CHECK(g.last_error == 0); /* the probe leaves no error behind */
+    /* a working device */
+    fake_gpu g2 = {.devices = 2};
+    rt = fake_cuda_rt(&g2);
+    xs_gpu_probe_run(rt, dir, &p);
+    CHECK(p.state == XS_GPU_READY && p.count == 2);
+    /* no device: hidden on purpose, or broken */
+    fake_gpu g3 = {.devices = 0};
+    rt = fake_cuda_rt(&g3);
+    xs_gpu_probe_run(rt, dir, &p);
+    CHECK(p.state == XS_GPU_BROKEN);
+    setenv("CUDA_VISIBLE_DEVICES", "", 1);
+    xs_gpu_probe_run(rt, dir, &p);
+    CHECK(p.state == XS_GPU_NONE);
+    CHECK(strstr(p.why, "CUDA_VISIBLE_DEVICES") != NULL);
+    unsetenv("CUDA_VISIBLE_DEVICES");
+    /* a build without CUDA */
+    xs_gpu_probe_run(NULL, dir, &p);
+    CHECK(p.state == XS_GPU_BROKEN && strstr(p.why, "built without CUDA"));
+    unlink(node);
+    xs_gpu_probe_run(NULL, dir, &p);
+    CHECK(p.state == XS_GPU_NONE);
+    snprintf(node, sizeof node, "%s/nvidiactl", dir);
+    unlink(node);
+    rmdir(dir);
+    /* the decision alone */
+    CHECK(xs_gpu_probe_classify(0, 1, XS_CUDA_ERR_NONE, false, NULL) == XS_GPU_READY);
+    CHECK(xs_gpu_probe_classify(0, 0, XS_CUDA_ERR_NODEV, false, NULL) == XS_GPU_NONE);
+    CHECK(xs_gpu_probe_classify(2, 0, XS_CUDA_ERR_NODEV, false, NULL) == XS_GPU_BROKEN);
+    CHECK(xs_gpu_probe_classify(2, 0, XS_CUDA_ERR_NODEV, true, "") == XS_GPU_NONE);
+    CHECK(xs_gpu_probe_classify(2, 0, XS_CUDA_ERR_NODEV, true, NULL) == XS_GPU_BROKEN);
+    CHECK(xs_gpu_probe_classify(2, 0, XS_CUDA_ERR_CALL, false, "0") == XS_GPU_BROKEN);
+    fake_cuda_reset();
+}
+
+static void create_fails_cleanly(void)
+{
+    fake_gpu g = {.devices = 1, .memory = 4096};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene *s = cornell();
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    xs_result r = xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 64 * 64, 16, &b, &e);
+    printf("create: %s\n", e.msg);
+    CHECK(r == XS_ERR_RENDER && b == NULL);
+    CHECK(strstr(e.msg, "uploading the scene's") && strstr(e.msg, "out of memory"));
+    CHECK(g.used == 0);
+    fake_gpu none = {.count_error = FAKE_INSUFFICIENT_DRIVER};
+    rt = fake_cuda_rt(&none);
+    CHECK(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 64 * 64, 16, &b, &e) == XS_ERR_INVALID);
+    CHECK(strstr(e.msg, "no CUDA device 0") && strstr(e.msg, "insufficient"));
+    CHECK(xs_backend_cuda_create_rt(NULL, s, 256, 256, 0, 0, 64 * 64, 16, &b, &e) == XS_ERR_INVALID);
+    CHECK(strstr(e.msg, "built without CUDA") != NULL);
+    xs_scene_destroy(s);
+    fake_cuda_reset();
+}
+
+int main(int argc, char **argv)
+{
+    static const xs_test_case cases[] = {
+        {"oom_then_healthy", oom_then_healthy},
+        {"stale_error_cleared", stale_error_cleared},
+        {"sticky_retires", sticky_retires},
+        {"empty_arrays_null", empty_arrays_null},
+        {"groups", groups},
+        {"launch_failure", launch_failure},
+        {"probe", probe},
+        {"create_fails_cleanly", create_fails_cleanly},
+    };
+    return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
+}
