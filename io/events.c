@@ -20,13 +20,22 @@
 #include <string.h>
 #include <sys/time.h>
 
-enum { EV_TEXT = 0, EV_TILE_DISPATCHED = 1, EV_ASSEMBLY_DISPATCHED = 2, EV_TILE_COMMITTED = 3 };
+enum {
+    EV_TEXT = 0,
+    EV_TILE_DISPATCHED = 1,
+    EV_ASSEMBLY_DISPATCHED = 2,
+    EV_TILE_COMMITTED = 3,
+    EV_PART_DONE = 4,
+    EV_DUPLICATE = 5
+};
 
 typedef struct ev_rec {
     double time;
     int32_t kind, frame, tile, rank;
     float seconds;
-    int32_t flag;     /* verify (dispatched) or kept (committed) */
+    int32_t flag;     /* dispatched: 1 verify, 2 a copy; committed: kept */
+    int32_t part;     /* dispatched: 0 a tile, 1 a part, 2 a merge */
+    int32_t c0, c1;   /* a part's chunks (first, count) */
     uint64_t checksum;
     char *text;       /* EV_TEXT: "type", then the formatted fields; owned */
 } ev_rec;
@@ -53,8 +62,23 @@ static void write_rec(FILE *f, const ev_rec *r)
     switch (r->kind) {
     case EV_TILE_DISPATCHED:
         fprintf(f, "{\"time\": %.3f, \"event\": \"tile_dispatched\", \"frame\": %d, \"tile\": %d, "
-                   "\"rank\": %d%s}\n",
-                r->time, r->frame, r->tile, r->rank, r->flag ? ", \"verify\": true" : "");
+                   "\"rank\": %d",
+                r->time, r->frame, r->tile, r->rank);
+        if (r->part == 1)
+            fprintf(f, ", \"kind\": \"part\", \"chunks\": [%d, %d]", r->c0, r->c1);
+        else if (r->part == 2)
+            fprintf(f, ", \"kind\": \"merge\"");
+        fprintf(f, "%s%s}\n", r->flag & 1 ? ", \"verify\": true" : "", r->flag & 2 ? ", \"copy\": true" : "");
+        break;
+    case EV_PART_DONE:
+        fprintf(f, "{\"time\": %.3f, \"event\": \"part_done\", \"frame\": %d, \"tile\": %d, "
+                   "\"rank\": %d, \"chunks\": [%d, %d], \"seconds\": %.4f}\n",
+                r->time, r->frame, r->tile, r->rank, r->c0, r->c1, (double)r->seconds);
+        break;
+    case EV_DUPLICATE:
+        fprintf(f, "{\"time\": %.3f, \"event\": \"tile_duplicate\", \"frame\": %d, \"tile\": %d, "
+                   "\"rank\": %d, \"seconds\": %.4f}\n",
+                r->time, r->frame, r->tile, r->rank, (double)r->seconds);
         break;
     case EV_ASSEMBLY_DISPATCHED:
         fprintf(f, "{\"time\": %.3f, \"event\": \"assembly_dispatched\", \"frame\": %d, \"rank\": %d}\n",
@@ -198,12 +222,41 @@ void xs_events_emit(xs_events *ev, const char *type, const char *fields, ...)
         push(ev, &r);
 }
 
-void xs_events_tile_dispatched(xs_events *ev, int frame, int tile, int rank, bool verify)
+void xs_events_tile_dispatched(xs_events *ev, int frame, int tile, int rank, bool verify, bool copy)
 {
     if (!ev)
         return;
     ev_rec r = {.time = now_s(), .kind = EV_TILE_DISPATCHED, .frame = frame, .tile = tile, .rank = rank,
-                .flag = verify};
+                .flag = (verify ? 1 : 0) | (copy ? 2 : 0)};
+    push(ev, &r);
+}
+
+void xs_events_part_dispatched(xs_events *ev, int frame, int tile, int rank, bool merge, int chunk_first,
+                               int chunk_count, bool copy)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_TILE_DISPATCHED, .frame = frame, .tile = tile, .rank = rank,
+                .flag = copy ? 2 : 0, .part = merge ? 2 : 1, .c0 = chunk_first, .c1 = chunk_count};
+    push(ev, &r);
+}
+
+void xs_events_part_done(xs_events *ev, int frame, int tile, int rank, int chunk_first, int chunk_count,
+                         double seconds)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_PART_DONE, .frame = frame, .tile = tile, .rank = rank,
+                .seconds = (float)seconds, .c0 = chunk_first, .c1 = chunk_count};
+    push(ev, &r);
+}
+
+void xs_events_duplicate(xs_events *ev, int frame, int tile, int rank, double seconds)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_DUPLICATE, .frame = frame, .tile = tile, .rank = rank,
+                .seconds = (float)seconds};
     push(ev, &r);
 }
 

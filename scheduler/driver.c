@@ -86,8 +86,8 @@ static xs_result on_result(xs_sched *s, xs_transport *t, xs_job_report *rep, int
         return r == XS_OK ? xs_sched_on_request(s, w, err) : r;
     }
     if (xs_sched_item_done(s, &msg->item)) {
-        xs_events_emit(rep->events, "duplicate_result", "\"frame\": %d, \"tile\": %d, \"rank\": %d",
-                       msg->item.frame, msg->item.tile, rank);
+        if (ok)
+            xs_report_duplicate(rep, rank, &msg->item, &msg->report);
     } else {
         xs_err jerr;
         xs_err_clear(&jerr);
@@ -99,7 +99,9 @@ static xs_result on_result(xs_sched *s, xs_transport *t, xs_job_report *rep, int
             xs_sched_abort(s);
         }
     }
-    xs_result r = ok ? xs_sched_on_done(s, w, msg->item, err) : xs_sched_on_failed(s, w, msg->item, err);
+    /* the time a kept (verified) tile took says nothing of the worker's speed */
+    double secs = msg->report.kept ? -1.0 : msg->report.seconds;
+    xs_result r = ok ? xs_sched_on_done_timed(s, w, msg->item, secs, err) : xs_sched_on_failed(s, w, msg->item, err);
     return r == XS_OK ? xs_sched_on_request(s, w, err) : r;
 }
 
@@ -114,7 +116,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
         report->t_start = report->last_progress = xs_report_now(report);
     }
     xs_sched *s = NULL;
-    if (xs_job_sched_create(job, workers, prefetch, report->journal, &s, err) != XS_OK)
+    if (xs_job_sched_create(job, workers, prefetch, t->parts, report->journal, &s, err) != XS_OK)
         return XS_SCHED_FAILED;
     xs_sched_state state = XS_SCHED_RUNNING;
     double *last_heard = malloc((size_t)workers * sizeof *last_heard);
@@ -189,6 +191,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
         }
         idle = 0;
         t_msg = xs_report_now(report);
+        xs_sched_set_time(s, t_msg - report->t_start + 1e-6); /* > 0: the policy may speculate */
         report->messages++;
         last_heard[w] = t_msg;
         if (xs_sched_is_silent(s, w)) {
@@ -233,6 +236,7 @@ out:
             state = XS_SCHED_FAILED;
     }
     report->retired_workers = xs_sched_retired_count(s);
+    xs_sched_get_progress(s, &report->final);
     if (state == XS_SCHED_FAILED)
         fail_report(s, t->rank_offset);
     if (state == XS_SCHED_FAILED && report->retired_workers + report->silent_workers >= workers &&

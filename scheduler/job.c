@@ -2,6 +2,7 @@
  * settings, its journal and event log, and the policy over what is left. */
 #include "scheduler/xs_job.h"
 #include "io/xs_file.h"
+#include "kernels/xs_path.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -107,7 +108,7 @@ static bool frame_intact(const xs_job *job, const xs_journal *journal, int fi)
     return true;
 }
 
-xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch,
+xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch, bool parts,
                               const xs_journal *journal, xs_sched **out, xs_err *err)
 {
     const xs_options *o = job->opt;
@@ -119,7 +120,11 @@ xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetc
                        .prefetch = prefetch[0],
                        .worker_prefetch = prefetch,
                        .assemble = o->kernel == XS_KERNEL_PATH,
-                       .max_retries = o->retries};
+                       .max_retries = o->retries,
+                       .balance = o->balance,
+                       .chunks_per_tile = parts && o->kernel == XS_KERNEL_PATH
+                                              ? (o->render.spp + XS_SAMPLE_CHUNK - 1) / XS_SAMPLE_CHUNK
+                                              : 1};
     /* resume: frames an earlier run assembled (and whose file is there) are
      * skipped; tiles it committed are verified instead of rendered */
     uint8_t *skip = NULL, *journaled = NULL;

@@ -28,6 +28,7 @@ void xs_options_defaults(xs_options *o)
     o->preview = true;
     xs_scene_limits_default(&o->limits);
     o->retries = 2;
+    o->balance = true;
     o->progress = XS_PROGRESS_AUTO;
     o->progress_interval_s = 30.0;
     o->stall_timeout_s = 900.0;
@@ -283,6 +284,10 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             o->preview = false;
             continue;
         }
+        if (strcmp(arg, "--keep-tiles") == 0) {
+            o->keep_tiles = true;
+            continue;
+        }
         if (strcmp(arg, "--force") == 0) {
             o->force = true;
             continue;
@@ -318,7 +323,7 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--pkg-max-ratio", "--retries", "--stall-timeout",
                                       "--grace", "--progress", "--progress-interval",
                                       "--aovs", "--filter", "--filter-width", "--clamp", "--mis",
-                                      "--backend", "--gpu-slots", "--bind", "--bvh", "--writers",
+                                      "--backend", "--gpu-slots", "--bind", "--bvh", "--writers", "--balance",
                                       "--max-image-mpix", "--max-texture-mib", "--max-env-mpix",
                                       "--max-mtris", "--max-nodes", "--max-instances"};
         int is_known = 0;
@@ -407,6 +412,14 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                 o->writers = 0;
             else
                 r = parse_int(flag, val, 1, 256, &o->writers, err);
+        }
+        else if (strcmp(flag, "--balance") == 0) {
+            if (strcmp(val, "on") == 0)
+                o->balance = true;
+            else if (strcmp(val, "off") == 0)
+                o->balance = false;
+            else
+                r = xs_err_set(err, XS_ERR_INVALID, "--balance: must be on or off, got '%s'", val);
         }
         else if (strcmp(flag, "--bind") == 0) {
             if (strcmp(val, "auto") == 0)
@@ -560,6 +573,13 @@ void xs_options_print_help(FILE *f)
         "  --kernel K           path (render) or empty (benchmark of the scheduler: no pixels,\n"
         "                       no files) [path]\n"
         "  --no-preview         do not write PNG previews\n"
+        "  --keep-tiles         keep tile files after their frame is assembled (default:\n"
+        "                       removed once the frame is journaled)\n"
+        "  --balance B          on: estimate each rank's speed and each tile's cost, hand\n"
+        "                       out expensive tiles first, give a slow rank only what it\n"
+        "                       finishes in time, split tiles' samples and copy the slowest\n"
+        "                       tiles for idle ranks at the end; off: tiles in row-major\n"
+        "                       order to whoever asks [on]\n"
         "  --progress P         auto, tty (a live line), plain (a line every interval, for\n"
         "                       logs) or off; auto is tty on a terminal outside mpirun/srun,\n"
         "                       else plain [auto]\n"

@@ -1,19 +1,25 @@
 /* The rank-0 scheduling policy (see xs_sched.h for the contract).
  *
- * State: a cursor over the (frame, tile) sequence; a FIFO of priority items
- * (frame assemblies, items taken back from silent workers); a list of failed
- * items waiting for a retry (on another worker when there is one); a bitmap of
- * done tiles and a flag per assembled frame, so a duplicate reply (two copies
- * of an item, one from a worker thought silent) counts once; parked requests;
- * per-worker request accounting and the items each worker holds; a FIFO of
- * actions for the caller. No clocks: the caller decides when a worker is
- * silent. END is sent only once the whole job is done (or failed, or
- * draining), so a worker is never released while an item could still come
- * back to the queue; a retired worker (its device lost) is the exception: it
- * gets END at once, as it will never take work again.
+ * State: a cursor over the (frame, tile) sequence (a frame's tiles in the
+ * order of their estimated cost with balance); a FIFO of priority items
+ * (frame assemblies, merges of split tiles, items taken back from silent
+ * workers); a list of failed items waiting for a retry (on another worker
+ * when there is one); a bitmap of done tiles and a flag per assembled frame,
+ * so a duplicate reply (two copies of an item) counts once; the split tiles
+ * and their done parts; parked requests; per-worker request accounting, the
+ * items each worker holds, and its estimated speed; a FIFO of actions for
+ * the caller. Aggregates (live workers and their speed, the requests and
+ * items still owed) keep every event O(1) in the number of workers.
+ *
+ * Time is an input (xs_sched_set_time), never read: the caller decides when
+ * a worker is silent. END is sent only once the whole job is done (or
+ * failed, or draining), so a worker is never released while an item could
+ * still come back to the queue; a retired worker (its device lost) is the
+ * exception: it gets END at once, as it will never take work again.
  */
 #include "scheduler/xs_sched.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,7 +58,7 @@ static int ring_pop(ring *r, void *out)
     return 1;
 }
 
-enum { MAX_FAIL_WORKERS = 16 };
+enum { MAX_FAIL_WORKERS = 16, MAX_PARTS = 64 };
 
 /* An item that failed at least once. */
 typedef struct fail_entry {
@@ -63,16 +69,42 @@ typedef struct fail_entry {
     bool queued; /* waiting for a retry */
 } fail_entry;
 
+/* An item ahead of the tiles (an assembly, a part or merge of a split tile,
+ * an item taken back), with the cost it was thought to have when queued. */
+typedef struct prio_item {
+    xs_work_item item;
+    double cost;
+} prio_item;
+
+/* An item a worker holds: when it was assigned and what it was thought to cost. */
+typedef struct held_item {
+    xs_work_item item;
+    double t_assign, cost;
+    bool copied; /* a speculative copy of it went to another worker */
+    bool known;  /* its tile's cost had been measured when it was assigned */
+} held_item;
+
 typedef struct worker_state {
     int64_t requests;  /* received */
     int64_t answered;  /* assign or end sent */
     int64_t replies;   /* done or failed received */
-    xs_work_item *held; /* items assigned and not yet replied */
+    held_item *held;   /* items assigned and not yet replied */
     int held_len, held_cap;
-    int prefetch;       /* requests it sends at start */
+    double held_cost;  /* the estimated cost of what it holds */
+    int prefetch;      /* requests it sends at start */
+    double speed;      /* estimated cost units per second (1 until measured) */
+    double t_reply;    /* when it last replied: the item it runs started about then */
+    int measured;      /* results its speed was estimated from */
     bool silent;
-    bool retired;       /* its device is lost: END to every request, for good */
+    bool retired;      /* its device is lost: END to every request, for good */
 } worker_state;
+
+/* A tile split into parts. */
+typedef struct split_entry {
+    int64_t slot; /* frame index * tiles + tile; -1: an empty bucket */
+    int parts;
+    uint64_t done; /* a bit per part */
+} split_entry;
 
 struct xs_sched {
     xs_sched_desc desc;
@@ -81,21 +113,71 @@ struct xs_sched {
     int *frame_remaining; /* tiles not yet done, per frame index */
     uint8_t *tile_done;   /* bitmap over frame index * tiles + tile */
     uint8_t *assembled;   /* per frame index */
-    int64_t tiles_total, next_tile, tiles_done, assigned, retries, reassigned;
+    int64_t tiles_total, next_tile, tiles_done, assigned, retries, reassigned, splits, duplicates;
     int64_t cursor_end;
     int frames_done;
     bool failed, aborted, draining, last_dup;
     xs_work_item failed_item;
     int failed_workers[MAX_FAIL_WORKERS], failed_nworkers;
     fail_entry *fails;
-    int nfails, fails_cap;
-    ring priority; /* xs_work_item */
+    int nfails, fails_cap, fails_queued;
+    ring priority; /* prio_item */
     ring parked;   /* int worker */
     ring actions;  /* xs_sched_action */
     worker_state *workers;
     bool oom;
     uint8_t *owned_skip, *owned_journaled;
+    /* aggregates over the workers */
+    int live, silent_n, retired_n;
+    double speed_live;     /* summed over live workers */
+    double held_cost_live; /* summed over live workers */
+    double queued_cost;    /* the priority items' */
+    int64_t owed;          /* over workers not silent: requests to come or to answer, items held */
+    /* balance */
+    double now;
+    float *cost;           /* per tile index: the last measured cost (< 0: not yet) */
+    double cost_sum;       /* over the known costs */
+    int64_t cost_n;
+    int64_t unassigned;    /* tiles the cursor has not handed out */
+    int *order;            /* the current frame's tiles, most expensive first */
+    int order_frame;       /* the frame index order belongs to (-1: none) */
+    split_entry *splitmap; /* open addressing over slots */
+    size_t split_cap, split_len;
 };
+
+/* ---- accounting ----------------------------------------------------------------- */
+
+static bool is_live(const worker_state *ws) { return !ws->silent && !ws->retired; }
+
+/* What a worker not silent still owes the job's end: requests to come, to
+ * answer, items to reply for. */
+static int64_t owe(const worker_state *ws)
+{
+    return ws->silent ? 0 : (int64_t)ws->prefetch + ws->replies - ws->answered + ws->held_len;
+}
+
+/* Brackets a change of a worker's state so the aggregates follow it. */
+typedef struct acct {
+    int64_t owe;
+    bool live;
+    double speed, held_cost;
+} acct;
+
+static acct acct_begin(const worker_state *ws)
+{
+    return (acct){owe(ws), is_live(ws), ws->speed, ws->held_cost};
+}
+
+static void acct_end(xs_sched *s, const worker_state *ws, acct a)
+{
+    s->owed += owe(ws) - a.owe;
+    bool live = is_live(ws);
+    s->live += (int)live - (int)a.live;
+    s->speed_live += (live ? ws->speed : 0.0) - (a.live ? a.speed : 0.0);
+    s->held_cost_live += (live ? ws->held_cost : 0.0) - (a.live ? a.held_cost : 0.0);
+}
+
+/* ---- creation ------------------------------------------------------------------- */
 
 void xs_sched_adopt(xs_sched *s, uint8_t *skip, uint8_t *journaled)
 {
@@ -117,6 +199,10 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     if (!s)
         return xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory");
     s->desc = *d;
+    if (s->desc.chunks_per_tile < 1)
+        s->desc.chunks_per_tile = 1;
+    if (s->desc.chunks_per_tile > 32767)
+        s->desc.chunks_per_tile = 32767;
     size_t slots = (size_t)d->frame_count * (size_t)d->tiles_per_frame;
     s->frames = malloc((size_t)d->frame_count * sizeof *s->frames);
     s->index_of = malloc(XS_SCHED_MAX_FRAME_NUMBER * sizeof *s->index_of);
@@ -124,8 +210,10 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->tile_done = calloc(slots / 8 + 1, 1);
     s->assembled = calloc((size_t)d->frame_count, 1);
     s->workers = calloc((size_t)d->worker_count, sizeof *s->workers);
+    s->cost = malloc((size_t)d->tiles_per_frame * sizeof *s->cost);
+    s->order = malloc((size_t)d->tiles_per_frame * sizeof *s->order);
     if (!s->frames || !s->index_of || !s->frame_remaining || !s->tile_done || !s->assembled ||
-        !s->workers) {
+        !s->workers || !s->cost || !s->order) {
         xs_sched_destroy(s);
         return xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory");
     }
@@ -133,12 +221,17 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->desc.frames = s->frames;
     s->desc.worker_prefetch = NULL; /* copied into the workers */
     for (int i = 0; i < d->worker_count; ++i) {
-        s->workers[i].prefetch = d->worker_prefetch ? d->worker_prefetch[i] : d->prefetch;
-        if (s->workers[i].prefetch < 1) {
-            int p = s->workers[i].prefetch;
+        worker_state *ws = &s->workers[i];
+        ws->prefetch = d->worker_prefetch ? d->worker_prefetch[i] : d->prefetch;
+        ws->speed = 1.0;
+        if (ws->prefetch < 1) {
+            int p = ws->prefetch;
             xs_sched_destroy(s);
             return xs_err_set(err, XS_ERR_INVALID, "scheduler: worker %d: prefetch %d must be at least 1", i, p);
         }
+        s->owed += ws->prefetch;
+        s->live++;
+        s->speed_live += ws->speed;
     }
     for (int i = 0; i < XS_SCHED_MAX_FRAME_NUMBER; ++i)
         s->index_of[i] = -1;
@@ -155,6 +248,9 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     }
     for (int i = 0; i < d->frame_count; ++i)
         s->frame_remaining[i] = d->tiles_per_frame;
+    for (int t = 0; t < d->tiles_per_frame; ++t)
+        s->cost[t] = -1.0f;
+    s->order_frame = -1;
     s->tiles_total = (int64_t)slots;
     s->cursor_end = (int64_t)slots;
     for (int i = 0; d->skip && i < d->frame_count; ++i)
@@ -164,7 +260,8 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
             s->tiles_total -= d->tiles_per_frame;
             s->frames_done++;
         }
-    s->priority.elem = sizeof(xs_work_item);
+    s->unassigned = s->tiles_total;
+    s->priority.elem = sizeof(prio_item);
     s->parked.elem = sizeof(int);
     s->actions.elem = sizeof(xs_sched_action);
     *out = s;
@@ -179,11 +276,13 @@ void xs_sched_destroy(xs_sched *s)
         for (int i = 0; i < s->desc.worker_count; ++i)
             free(s->workers[i].held);
     free(s->workers), free(s->frames), free(s->index_of), free(s->frame_remaining);
-    free(s->tile_done);
+    free(s->tile_done), free(s->cost), free(s->order), free(s->splitmap);
     free(s->assembled), free(s->fails), free(s->priority.data), free(s->parked.data);
     free(s->actions.data), free(s->owned_skip), free(s->owned_journaled);
     free(s);
 }
+
+/* ---- items ---------------------------------------------------------------------- */
 
 static int frame_index(const xs_sched *s, int frame)
 {
@@ -196,15 +295,85 @@ static size_t slot(const xs_sched *s, int fi, int tile)
 }
 static bool bit(const uint8_t *b, size_t i) { return (b[i / 8] >> (i % 8)) & 1u; }
 
+static bool same_item(const xs_work_item *a, const xs_work_item *b)
+{
+    return a->kind == b->kind && a->frame == b->frame && a->tile == b->tile &&
+           (a->kind != XS_WORK_PART || a->chunk_first == b->chunk_first);
+}
+
+static split_entry *split_find(const xs_sched *s, int64_t k)
+{
+    if (!s->split_cap)
+        return NULL;
+    size_t j = (size_t)((uint64_t)k * 0x9e3779b97f4a7c15ull) & (s->split_cap - 1);
+    while (s->splitmap[j].slot >= 0) {
+        if (s->splitmap[j].slot == k)
+            return &s->splitmap[j];
+        j = (j + 1) & (s->split_cap - 1);
+    }
+    return NULL;
+}
+
+static split_entry *split_add(xs_sched *s, int64_t k, int parts)
+{
+    if (2 * (s->split_len + 1) > s->split_cap) {
+        size_t nc = s->split_cap ? s->split_cap * 2 : 64;
+        split_entry *nm = malloc(nc * sizeof *nm);
+        if (!nm) {
+            s->oom = true;
+            return NULL;
+        }
+        for (size_t i = 0; i < nc; ++i)
+            nm[i].slot = -1;
+        for (size_t i = 0; i < s->split_cap; ++i)
+            if (s->splitmap[i].slot >= 0) {
+                size_t j = (size_t)((uint64_t)s->splitmap[i].slot * 0x9e3779b97f4a7c15ull) & (nc - 1);
+                while (nm[j].slot >= 0)
+                    j = (j + 1) & (nc - 1);
+                nm[j] = s->splitmap[i];
+            }
+        free(s->splitmap);
+        s->splitmap = nm;
+        s->split_cap = nc;
+    }
+    size_t j = (size_t)((uint64_t)k * 0x9e3779b97f4a7c15ull) & (s->split_cap - 1);
+    while (s->splitmap[j].slot >= 0)
+        j = (j + 1) & (s->split_cap - 1);
+    s->splitmap[j] = (split_entry){k, parts, 0};
+    s->split_len++;
+    return &s->splitmap[j];
+}
+
+/* Part j of a tile split into `parts` over `chunks` chunks: its first chunk. */
+static int part_first(int j, int parts, int chunks) { return (int)((int64_t)j * chunks / parts); }
+
+static int part_index(const xs_work_item *it, int parts, int chunks)
+{
+    for (int j = 0; j < parts; ++j)
+        if (part_first(j, parts, chunks) == it->chunk_first)
+            return j;
+    return -1;
+}
+
 /* Is this item's work already done (by some copy of it)? */
 static bool item_done(const xs_sched *s, const xs_work_item *it)
 {
     int fi = frame_index(s, it->frame);
     if (fi < 0)
         return true;
-    if (it->kind == XS_WORK_TILE)
-        return bit(s->tile_done, slot(s, fi, it->tile));
-    return s->assembled[fi] != 0;
+    if (it->kind == XS_WORK_ASSEMBLE)
+        return s->assembled[fi] != 0;
+    if (it->tile < 0 || it->tile >= s->desc.tiles_per_frame)
+        return true;
+    size_t k = slot(s, fi, it->tile);
+    if (bit(s->tile_done, k))
+        return true;
+    if (it->kind == XS_WORK_PART) {
+        const split_entry *e = split_find(s, (int64_t)k);
+        int j = e ? part_index(it, e->parts, s->desc.chunks_per_tile) : -1;
+        return !e || j < 0 || (e->done >> j) & 1u;
+    }
+    return false;
 }
 
 static bool work_complete(const xs_sched *s)
@@ -219,44 +388,199 @@ static bool ending(const xs_sched *s)
     return s->failed || s->aborted || s->draining || work_complete(s);
 }
 
-static int live_workers(const xs_sched *s)
-{
-    int n = 0;
-    for (int i = 0; i < s->desc.worker_count; ++i)
-        n += !s->workers[i].silent && !s->workers[i].retired;
-    return n;
-}
-
 static fail_entry *find_fail(xs_sched *s, const xs_work_item *it)
 {
-    for (int i = 0; i < s->nfails; ++i) {
-        xs_work_item *f = &s->fails[i].item;
-        if (f->kind == it->kind && f->frame == it->frame && f->tile == it->tile)
+    for (int i = 0; i < s->nfails; ++i)
+        if (same_item(&s->fails[i].item, it))
             return &s->fails[i];
-    }
     return NULL;
 }
 
-/* The next item for worker w, if any. */
+/* ---- costs and speeds ------------------------------------------------------------- */
+
+static double mean_cost(const xs_sched *s) { return s->cost_n > 0 ? s->cost_sum / (double)s->cost_n : 1.0; }
+
+static double tile_cost(const xs_sched *s, int tile)
+{
+    return tile >= 0 && tile < s->desc.tiles_per_frame && s->cost[tile] >= 0.0f ? s->cost[tile]
+                                                                                : mean_cost(s);
+}
+
+/* What an item is thought to cost, in the units of the speeds. */
+static double item_cost(const xs_sched *s, const xs_work_item *it)
+{
+    double c = tile_cost(s, it->tile);
+    switch (it->kind) {
+    case XS_WORK_TILE:
+        return it->flags & XS_ITEM_VERIFY ? 0.02 * c : c;
+    case XS_WORK_PART:
+        return c * (double)it->chunk_count / (double)s->desc.chunks_per_tile;
+    case XS_WORK_MERGE:
+        return 0.05 * c;
+    default:
+        return 0.05 * mean_cost(s) * (double)s->desc.tiles_per_frame / 64.0 + 1e-3;
+    }
+}
+
+static void prio_push(xs_sched *s, const xs_work_item *it)
+{
+    prio_item p = {*it, item_cost(s, it)};
+    if (ring_push(&s->priority, &p) != 0)
+        s->oom = true;
+    else
+        s->queued_cost += p.cost;
+}
+
+static void prio_pop(xs_sched *s, xs_work_item *it)
+{
+    prio_item p;
+    if (!ring_pop(&s->priority, &p))
+        return;
+    *it = p.item;
+    s->queued_cost -= p.cost;
+    if (s->priority.len == 0)
+        s->queued_cost = 0.0; /* no drift left over */
+}
+
+/* A result took `seconds` on worker w: the worker's speed and the tile's cost. */
+static void learn(xs_sched *s, worker_state *ws, const held_item *h, double seconds)
+{
+    const xs_work_item *it = &h->item;
+    if (!(seconds > 1e-9) || !isfinite(seconds) || (it->kind != XS_WORK_TILE && it->kind != XS_WORK_PART) ||
+        (it->flags & XS_ITEM_VERIFY))
+        return;
+    double frac = it->kind == XS_WORK_PART ? (double)it->chunk_count / (double)s->desc.chunks_per_tile : 1.0;
+    /* the speed from the cost as it was thought (only a measured one: a
+     * guess would blame the worker for the tile), then the cost from that
+     * speed. The first results are averaged, then a moving average over
+     * about the last 7, each result within 4x of the estimate (one tile
+     * whose cost changed a lot does not throw the estimate) */
+    if (h->known) {
+        double sample = h->cost / seconds;
+        if (ws->measured >= 3)
+            sample = sample > 4.0 * ws->speed ? 4.0 * ws->speed : sample < 0.25 * ws->speed ? 0.25 * ws->speed : sample;
+        acct a = acct_begin(ws);
+        double wgt = ws->measured < 6 ? 1.0 / (double)(ws->measured + 1) : 0.15;
+        ws->measured++;
+        ws->speed = (1.0 - wgt) * ws->speed + wgt * sample;
+        if (!(ws->speed > 1e-9))
+            ws->speed = 1e-9;
+        acct_end(s, ws, a);
+    }
+    double c = seconds * ws->speed / frac;
+    if (s->cost[it->tile] >= 0.0f) {
+        s->cost_sum -= s->cost[it->tile];
+        s->cost_n--;
+    }
+    s->cost[it->tile] = (float)c;
+    s->cost_sum += c;
+    s->cost_n++;
+}
+
+/* The remaining work's horizon: when the live farm would finish it at its
+ * estimated speeds. */
+static double horizon(const xs_sched *s)
+{
+    double rem = (double)s->unassigned * mean_cost(s) + s->held_cost_live + s->queued_cost;
+    return s->speed_live > 0.0 ? rem / s->speed_live : INFINITY;
+}
+
+/* May worker ws take an item of cost c? Only when it would finish it no
+ * later than the remaining work's horizon, or than a worker of the farm's
+ * mean speed would with nothing else to do: a slow worker never holds work a
+ * fast one would finish first, and no worker holds more than its share at
+ * the end. */
+static bool admit(const xs_sched *s, const worker_state *ws, double c)
+{
+    if (!s->desc.balance)
+        return true;
+    double finish = (ws->held_cost + c) / ws->speed;
+    double mean_speed = s->live > 0 ? s->speed_live / s->live : ws->speed;
+    double bound = horizon(s), alone = c / mean_speed;
+    /* estimates err in proportion to the time: a margin as long again, so a
+     * slow worker stops taking work well before the end */
+    double margin = ws->speed < 0.25 * mean_speed ? 4.0 : 2.0; /* a slow worker's results are few */
+    return finish <= alone * 1.0001 || margin * finish <= bound * 1.0001;
+}
+
+/* ---- handing out work -------------------------------------------------------------- */
+
+/* The current frame's tile order: most expensive first (known costs), the
+ * tile index breaking ties; row-major without balance or costs. */
+static void order_frame(xs_sched *s, int fi)
+{
+    const int T = s->desc.tiles_per_frame;
+    for (int t = 0; t < T; ++t)
+        s->order[t] = t;
+    s->order_frame = fi;
+    if (!s->desc.balance || s->cost_n == 0)
+        return;
+    /* insertion into a sorted list is O(T^2): sort by (cost, index) keys */
+    struct key {
+        float c;
+        int t;
+    };
+    struct key *k = malloc((size_t)T * sizeof *k);
+    if (!k)
+        return; /* row-major: still correct */
+    for (int t = 0; t < T; ++t)
+        k[t] = (struct key){(float)tile_cost(s, t), t};
+    /* a bottom-up merge sort: deterministic, no qsort_r */
+    struct key *tmp = malloc((size_t)T * sizeof *tmp);
+    if (tmp) {
+        for (int w = 1; w < T; w *= 2)
+            for (int lo = 0; lo < T; lo += 2 * w) {
+                int mid = lo + w < T ? lo + w : T, hi = lo + 2 * w < T ? lo + 2 * w : T;
+                int i = lo, j = mid, o = lo;
+                while (i < mid && j < hi)
+                    tmp[o++] = (k[i].c > k[j].c || (k[i].c == k[j].c && k[i].t < k[j].t)) ? k[i++] : k[j++];
+                while (i < mid)
+                    tmp[o++] = k[i++];
+                while (j < hi)
+                    tmp[o++] = k[j++];
+                memcpy(k + lo, tmp + lo, (size_t)(hi - lo) * sizeof *k);
+            }
+        for (int t = 0; t < T; ++t)
+            s->order[t] = k[t].t;
+    }
+    free(tmp);
+    free(k);
+}
+
+/* The next item for worker w, if there is one it may take (admit): a
+ * priority item, a retry (on another worker than the one it last failed on
+ * when possible), or the cursor's next tile. An item it may not take stays
+ * where it is. */
 static bool take_item(xs_sched *s, int w, xs_work_item *it)
 {
     if (ending(s))
         return false;
-    while (ring_pop(&s->priority, it))
-        if (!item_done(s, it))
-            return true;
-    /* a retry, on another worker than the one it last failed on when possible */
-    for (int i = 0; i < s->nfails; ++i) {
+    const worker_state *ws = &s->workers[w];
+    while (s->priority.len > 0) {
+        const prio_item *head =
+            (const prio_item *)((unsigned char *)s->priority.data + s->priority.head * s->priority.elem);
+        if (item_done(s, &head->item)) {
+            prio_pop(s, it);
+            continue;
+        }
+        if (!admit(s, ws, head->cost))
+            return false;
+        prio_pop(s, it);
+        return true;
+    }
+    for (int i = 0; s->fails_queued > 0 && i < s->nfails; ++i) {
         fail_entry *f = &s->fails[i];
         if (!f->queued)
             continue;
         if (item_done(s, &f->item)) {
             f->queued = false;
+            s->fails_queued--;
             continue;
         }
         int last = f->workers[f->nworkers - 1];
-        if (last != w || live_workers(s) <= 1 || s->workers[last].silent || s->workers[last].retired) {
+        if ((last != w || s->live <= 1 || !is_live(&s->workers[last])) && admit(s, ws, item_cost(s, &f->item))) {
             f->queued = false;
+            s->fails_queued--;
             *it = f->item;
             return true;
         }
@@ -265,14 +589,72 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
     while (s->next_tile < s->cursor_end && s->desc.skip && s->desc.skip[s->next_tile / T])
         s->next_tile += T - s->next_tile % T; /* a finished frame: next frame */
     if (s->next_tile < s->cursor_end) {
-        int64_t k = s->next_tile++;
+        int64_t k = s->next_tile;
+        int fi = (int)(k / T);
+        if (s->order_frame != fi)
+            order_frame(s, fi);
+        int tile = s->order[k % T];
+        memset(it, 0, sizeof *it);
         it->kind = XS_WORK_TILE;
-        it->frame = s->frames[k / T];
-        it->tile = (int32_t)(k % T);
-        it->flags = s->desc.journaled && s->desc.journaled[k] ? XS_ITEM_VERIFY : 0;
+        it->frame = s->frames[fi];
+        it->tile = tile;
+        it->flags = s->desc.journaled && s->desc.journaled[(size_t)fi * (size_t)T + (size_t)tile] ? XS_ITEM_VERIFY : 0;
+        if (!admit(s, ws, item_cost(s, it)))
+            return false;
+        s->next_tile++;
+        s->unassigned--;
         return true;
     }
     return false;
+}
+
+/* Is there anything left to hand out (to some worker)? */
+static bool work_available(const xs_sched *s)
+{
+    return s->priority.len > 0 || s->fails_queued > 0 || s->unassigned > 0;
+}
+
+/* Near the end, a tile that would take a mean worker more than half the
+ * remaining horizon is cut into parts of its sample chunks: it replaces *it
+ * by the first part and queues the others ahead of everything. A tile whose
+ * cost was never measured may cost several times the mean (costs are heavy
+ * tailed), so it is cut as if it cost XS_UNKNOWN_RISK times its estimate. */
+enum { UNKNOWN_RISK = 4 };
+static void maybe_split(xs_sched *s, xs_work_item *it)
+{
+    const int C = s->desc.chunks_per_tile;
+    if (!s->desc.balance || C < 2 || it->kind != XS_WORK_TILE || (it->flags & XS_ITEM_VERIFY) || s->live < 2)
+        return;
+    double mean_speed = s->speed_live / s->live;
+    double t = item_cost(s, it) / mean_speed;
+    if (s->cost[it->tile] < 0.0f)
+        t *= UNKNOWN_RISK;
+    double h = horizon(s);
+    if (!(t > 0.5 * h))
+        return;
+    int fi = frame_index(s, it->frame);
+    int64_t k = (int64_t)slot(s, fi, it->tile);
+    if (split_find(s, k))
+        return; /* already split (a retry of the whole tile) */
+    double want = h > 0 ? ceil(2.0 * t / h) : (double)C;
+    int parts = (int)(want < (double)C ? want : (double)C);
+    if (parts > s->live)
+        parts = s->live;
+    if (parts > MAX_PARTS)
+        parts = MAX_PARTS;
+    if (parts < 2)
+        return;
+    if (!split_add(s, k, parts))
+        return;
+    s->splits++;
+    for (int j = 1; j < parts; ++j) {
+        xs_work_item p = {XS_WORK_PART, it->frame, it->tile, 0, part_first(j, parts, C),
+                          part_first(j + 1, parts, C) - part_first(j, parts, C)};
+        prio_push(s, &p);
+    }
+    it->kind = XS_WORK_PART;
+    it->chunk_first = 0;
+    it->chunk_count = part_first(1, parts, C);
 }
 
 static void emit(xs_sched *s, int kind, int worker, const xs_work_item *it)
@@ -287,11 +669,11 @@ static void emit(xs_sched *s, int kind, int worker, const xs_work_item *it)
         s->oom = true;
 }
 
-static void hold(xs_sched *s, worker_state *ws, const xs_work_item *it)
+static void hold(xs_sched *s, worker_state *ws, const xs_work_item *it, bool copied)
 {
     if (ws->held_len == ws->held_cap) {
         int ncap = ws->held_cap ? ws->held_cap * 2 : 4;
-        xs_work_item *nh = realloc(ws->held, (size_t)ncap * sizeof *nh);
+        held_item *nh = realloc(ws->held, (size_t)ncap * sizeof *nh);
         if (!nh) {
             s->oom = true;
             return;
@@ -299,29 +681,125 @@ static void hold(xs_sched *s, worker_state *ws, const xs_work_item *it)
         ws->held = nh;
         ws->held_cap = ncap;
     }
-    ws->held[ws->held_len++] = *it;
+    double c = item_cost(s, it);
+    bool known = it->tile >= 0 && it->tile < s->desc.tiles_per_frame && s->cost[it->tile] >= 0.0f;
+    ws->held[ws->held_len++] = (held_item){*it, s->now, c, copied, known};
+    ws->held_cost += c;
+}
+
+/* Hands item to worker w. */
+static void assign(xs_sched *s, int w, const xs_work_item *it, bool copied)
+{
+    worker_state *ws = &s->workers[w];
+    acct a = acct_begin(ws);
+    hold(s, ws, it, copied);
+    ws->answered++;
+    acct_end(s, ws, a);
+    s->assigned++;
+    emit(s, XS_ACT_ASSIGN, w, it);
+}
+
+/* An idle worker at the end of the job: a copy of the item held elsewhere
+ * that it would finish the most before the holder, when that saves at least
+ * half the copy's own time: an item queued behind others on a worker no
+ * faster, or one running on a worker at most half as fast (a running item
+ * costs at least its estimate, and when it is late, twice what it has run so
+ * far, here as there). A copy of an item running on an equally fast worker
+ * never wins, so none is made: the job waits for every copy's reply, and a
+ * copy that loses delays its end. */
+static bool speculate(xs_sched *s, int w)
+{
+    worker_state *ws = &s->workers[w];
+    if (!s->desc.balance || !(s->now > 0.0) || ws->held_len > 0 || s->unassigned > 0 || s->priority.len > 0)
+        return false;
+    held_item *best = NULL;
+    double gain = 0.0, mean_speed = s->speed_live / (s->live > 0 ? s->live : 1);
+    for (int v = 0; v < s->desc.worker_count; ++v) {
+        worker_state *o = &s->workers[v];
+        if (v == w || !is_live(o))
+            continue;
+        double end = 0.0; /* when its items are expected to end, one after another */
+        for (int i = 0; i < o->held_len; ++i) {
+            held_item *h = &o->held[i];
+            bool skip = h->copied || h->item.kind == XS_WORK_ASSEMBLE || h->item.kind == XS_WORK_MERGE ||
+                        (h->item.flags & (XS_ITEM_VERIFY | XS_ITEM_COPY)) || item_done(s, &h->item);
+            double mine, g;
+            if (i == 0) {
+                /* it runs: its cost is at least what it would have cost by now
+                 * (twice that when it is late), here and there */
+                double start = h->t_assign > o->t_reply ? h->t_assign : o->t_reply;
+                double ran = s->now - start > 0.0 ? s->now - start : 0.0;
+                double c = h->cost, c_late = 2.0 * ran * o->speed;
+                if (c_late > c)
+                    c = c_late;
+                end = start + c / o->speed;
+                mine = c / ws->speed;
+            } else {
+                end += h->cost / o->speed;
+                mine = h->cost / ws->speed;
+            }
+            /* a running item only goes to a worker twice as fast: estimates are noisy */
+            if (skip || ws->speed < o->speed || ws->speed < mean_speed || (i == 0 && ws->speed < 2.0 * o->speed))
+                continue;
+            g = end - (s->now + mine);
+            if (g > 0.5 * mine && g > gain) {
+                gain = g;
+                best = h;
+            }
+        }
+    }
+    if (!best)
+        return false;
+    best->copied = true;
+    xs_work_item copy = best->item;
+    copy.flags |= XS_ITEM_COPY;
+    s->duplicates++;
+    assign(s, w, &copy, true);
+    return true;
 }
 
 /* Answers parked requests while there is an answer to give; a request that
- * has none yet stays parked, in order. */
+ * has none (or whose worker may not take what there is) stays parked, in
+ * order. When there is nothing to hand out at all, the first idle worker is
+ * offered a speculative copy and the rest stay parked untouched, so an idle
+ * farm costs O(1) per event. */
 static void serve(xs_sched *s)
 {
     size_t n = s->parked.len;
+    bool speculated = false;
     for (size_t i = 0; i < n; ++i) {
         int w;
         ring_pop(&s->parked, &w);
         worker_state *ws = &s->workers[w];
         xs_work_item it;
-        if (!ws->silent && !ws->retired && take_item(s, w, &it)) {
-            hold(s, ws, &it);
+        bool handled = false;
+        if (ws->retired || ending(s)) {
+            acct a = acct_begin(ws);
             ws->answered++;
-            s->assigned++;
-            emit(s, XS_ACT_ASSIGN, w, &it);
-        } else if (ending(s) || ws->retired) {
-            ws->answered++;
+            acct_end(s, ws, a);
             emit(s, XS_ACT_END, w, NULL);
-        } else if (ring_push(&s->parked, &w) != 0) {
+            handled = true;
+        } else if (!ws->silent && take_item(s, w, &it)) {
+            maybe_split(s, &it);
+            assign(s, w, &it, false);
+            handled = true;
+        } else if (!ws->silent && !speculated && !work_available(s)) {
+            speculated = true;
+            handled = speculate(s, w);
+        }
+        if (handled)
+            continue;
+        if (ring_push(&s->parked, &w) != 0)
             s->oom = true;
+        if (!ending(s) && !work_available(s) && speculated) {
+            /* nothing for anyone: the rest stay parked as they are, in order */
+            for (size_t j = i + 1; j < n; ++j) {
+                int v;
+                ring_pop(&s->parked, &v);
+                if (ring_push(&s->parked, &v) != 0)
+                    s->oom = true;
+            }
+            return;
         }
     }
 }
@@ -345,40 +823,81 @@ xs_result xs_sched_on_request(xs_sched *s, int worker, xs_err *err)
                           worker);
     if (ring_push(&s->parked, &worker) != 0)
         return xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory");
+    acct a = acct_begin(ws);
     ws->requests++;
-    ws->silent = false; /* it speaks again */
+    if (ws->silent) { /* it speaks again */
+        ws->silent = false;
+        s->silent_n--;
+    }
+    acct_end(s, ws, a);
     serve(s);
     return s->oom ? xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory") : XS_OK;
 }
 
-/* Removes item from the worker's held list; false when it does not hold it. */
-static bool release(worker_state *ws, xs_work_item item)
+/* Removes item from the worker's held list into *out; false when it does not
+ * hold it. The caller brackets the change (acct). */
+static bool release(worker_state *ws, xs_work_item item, held_item *out)
 {
     for (int i = 0; i < ws->held_len; ++i) {
-        xs_work_item *h = &ws->held[i];
-        if (h->kind == item.kind && h->frame == item.frame && h->tile == item.tile) {
-            *h = ws->held[--ws->held_len];
+        held_item *h = &ws->held[i];
+        if (same_item(&h->item, &item)) {
+            if (out)
+                *out = *h;
+            ws->held_cost -= h->cost;
+            /* in order: the first is the one it runs (speculation reads that) */
+            memmove(h, h + 1, (size_t)(ws->held_len - i - 1) * sizeof *h);
+            ws->held_len--;
+            if (ws->held_len == 0)
+                ws->held_cost = 0.0; /* no drift left over */
             return true;
         }
     }
     return false;
 }
 
-static xs_result reply(xs_sched *s, int worker, xs_work_item item, bool ok, xs_err *err)
+/* A tile is done: its frame may be ready to assemble. */
+static void tile_finished(xs_sched *s, int fi, int tile, int frame)
+{
+    size_t k = slot(s, fi, tile);
+    s->tile_done[k / 8] |= (uint8_t)(1u << (k % 8));
+    s->tiles_done++;
+    if (--s->frame_remaining[fi] == 0) {
+        if (s->desc.assemble) {
+            xs_work_item a = {XS_WORK_ASSEMBLE, frame, -1, 0, 0, 0};
+            prio_push(s, &a);
+        } else {
+            s->assembled[fi] = 1;
+            s->frames_done++;
+        }
+    }
+}
+
+static xs_result reply(xs_sched *s, int worker, xs_work_item item, bool ok, double seconds, xs_err *err)
 {
     xs_result r = check_worker(s, worker, err);
     if (r != XS_OK)
         return r;
     worker_state *ws = &s->workers[worker];
     int fi = frame_index(s, item.frame);
-    if (fi < 0 || !release(ws, item))
+    held_item h;
+    acct a = acct_begin(ws);
+    if (fi < 0 || !release(ws, item, &h)) {
+        acct_end(s, ws, a);
         return xs_err_set(err, XS_ERR_INVALID,
                           "scheduler: worker %d replied for an item it does not hold "
                           "(kind %d, frame %d, tile %d)",
                           worker, item.kind, item.frame, item.tile);
+    }
     ws->replies++;
-    ws->silent = false;
+    ws->t_reply = s->now;
+    if (ws->silent) {
+        ws->silent = false;
+        s->silent_n--;
+    }
+    acct_end(s, ws, a);
     s->last_dup = item_done(s, &item);
+    if (ok)
+        learn(s, ws, &h, seconds);
     if (s->last_dup) {
         /* another copy already counted; a failing copy changes nothing */
     } else if (!ok) {
@@ -409,22 +928,22 @@ static xs_result reply(xs_sched *s, int worker, xs_work_item item, bool ok, xs_e
                 memcpy(s->failed_workers, f->workers, sizeof f->workers);
                 s->failed_nworkers = f->nworkers;
             }
-        } else {
+        } else if (!f->queued) {
             f->queued = true;
+            s->fails_queued++;
             s->retries++;
         }
-    } else if (item.kind == XS_WORK_TILE) {
-        size_t k = slot(s, fi, item.tile);
-        s->tile_done[k / 8] |= (uint8_t)(1u << (k % 8));
-        s->tiles_done++;
-        if (--s->frame_remaining[fi] == 0) {
-            if (s->desc.assemble) {
-                xs_work_item a = {XS_WORK_ASSEMBLE, item.frame, -1, 0};
-                if (ring_push(&s->priority, &a) != 0)
-                    s->oom = true;
-            } else {
-                s->assembled[fi] = 1;
-                s->frames_done++;
+    } else if (item.kind == XS_WORK_TILE || item.kind == XS_WORK_MERGE) {
+        tile_finished(s, fi, item.tile, item.frame);
+    } else if (item.kind == XS_WORK_PART) {
+        split_entry *e = split_find(s, (int64_t)slot(s, fi, item.tile));
+        int j = e ? part_index(&item, e->parts, s->desc.chunks_per_tile) : -1;
+        if (j >= 0) {
+            e->done |= 1ull << j;
+            if (e->done == (e->parts >= 64 ? ~0ull : (1ull << e->parts) - 1)) {
+                xs_work_item m = {XS_WORK_MERGE, item.frame, item.tile, 0, e->parts,
+                                  s->desc.chunks_per_tile};
+                prio_push(s, &m);
             }
         }
     } else {
@@ -437,12 +956,17 @@ static xs_result reply(xs_sched *s, int worker, xs_work_item item, bool ok, xs_e
 
 xs_result xs_sched_on_done(xs_sched *s, int worker, xs_work_item item, xs_err *err)
 {
-    return reply(s, worker, item, true, err);
+    return reply(s, worker, item, true, -1.0, err);
+}
+
+xs_result xs_sched_on_done_timed(xs_sched *s, int worker, xs_work_item item, double seconds, xs_err *err)
+{
+    return reply(s, worker, item, true, seconds, err);
 }
 
 xs_result xs_sched_on_failed(xs_sched *s, int worker, xs_work_item item, xs_err *err)
 {
-    return reply(s, worker, item, false, err);
+    return reply(s, worker, item, false, -1.0, err);
 }
 
 /* The items a worker holds (and `also`, one it just released) go to the
@@ -451,13 +975,12 @@ xs_result xs_sched_on_failed(xs_sched *s, int worker, xs_work_item item, xs_err 
 static void requeue_held(xs_sched *s, const worker_state *ws, const xs_work_item *also)
 {
     for (int i = -1; i < ws->held_len; ++i) {
-        const xs_work_item *h = i < 0 ? also : &ws->held[i];
+        const xs_work_item *h = i < 0 ? also : &ws->held[i].item;
         if (!h || item_done(s, h))
             continue;
         xs_work_item copy = *h;
         copy.flags &= ~XS_ITEM_VERIFY;
-        if (ring_push(&s->priority, &copy) != 0)
-            s->oom = true;
+        prio_push(s, &copy);
         s->reassigned++;
     }
 }
@@ -470,12 +993,15 @@ xs_result xs_sched_on_silent(xs_sched *s, int worker, xs_err *err)
     worker_state *ws = &s->workers[worker];
     if (ws->silent)
         return XS_OK;
+    acct a = acct_begin(ws);
     ws->silent = true;
+    s->silent_n++;
+    acct_end(s, ws, a);
     /* its items go to the others (a retired worker's went when it retired);
      * it keeps holding them, so a late reply is still accepted */
     if (!ws->retired)
         requeue_held(s, ws, NULL);
-    if (live_workers(s) == 0)
+    if (s->live == 0)
         s->aborted = true; /* nobody left to do the work */
     serve(s);
     return s->oom ? xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory") : XS_OK;
@@ -487,34 +1013,40 @@ xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *e
     if (r != XS_OK)
         return r;
     worker_state *ws = &s->workers[worker];
-    if (frame_index(s, item.frame) < 0 || !release(ws, item))
+    acct a = acct_begin(ws);
+    if (frame_index(s, item.frame) < 0 || !release(ws, item, NULL)) {
+        acct_end(s, ws, a);
         return xs_err_set(err, XS_ERR_INVALID,
                           "scheduler: worker %d reported a lost device for an item it does not hold "
                           "(kind %d, frame %d, tile %d)",
                           worker, item.kind, item.frame, item.tile);
+    }
     ws->replies++;
+    acct_end(s, ws, a);
     s->last_dup = item_done(s, &item);
     if (!ws->retired) {
         /* this item and all it holds go to the others, unless a silence
          * already sent them */
         if (!ws->silent)
             requeue_held(s, ws, &item);
+        a = acct_begin(ws);
         ws->retired = true;
-        if (live_workers(s) == 0)
+        s->retired_n++;
+        acct_end(s, ws, a);
+        if (s->live == 0)
             s->aborted = true; /* nobody left to do the work */
     }
-    ws->silent = false; /* it speaks: wait for its replies */
+    if (ws->silent) { /* it speaks: wait for its replies */
+        a = acct_begin(ws);
+        ws->silent = false;
+        s->silent_n--;
+        acct_end(s, ws, a);
+    }
     serve(s);
     return s->oom ? xs_err_set(err, XS_ERR_NOMEM, "scheduler: out of memory") : XS_OK;
 }
 
-int xs_sched_retired_count(const xs_sched *s)
-{
-    int n = 0;
-    for (int i = 0; i < s->desc.worker_count; ++i)
-        n += s->workers[i].retired;
-    return n;
-}
+int xs_sched_retired_count(const xs_sched *s) { return s->retired_n; }
 
 bool xs_sched_is_retired(const xs_sched *s, int worker) { return s->workers[worker].retired; }
 
@@ -530,13 +1062,7 @@ void xs_sched_abort(xs_sched *s)
     serve(s);
 }
 
-int xs_sched_silent_count(const xs_sched *s)
-{
-    int n = 0;
-    for (int i = 0; i < s->desc.worker_count; ++i)
-        n += s->workers[i].silent;
-    return n;
-}
+int xs_sched_silent_count(const xs_sched *s) { return s->silent_n; }
 
 bool xs_sched_is_silent(const xs_sched *s, int worker) { return s->workers[worker].silent; }
 
@@ -556,18 +1082,12 @@ bool xs_sched_item_done(const xs_sched *s, const xs_work_item *item) { return it
 
 bool xs_sched_next_action(xs_sched *s, xs_sched_action *out) { return ring_pop(&s->actions, out); }
 
+void xs_sched_set_time(xs_sched *s, double now) { s->now = now; }
+
 xs_sched_state xs_sched_get_state(const xs_sched *s)
 {
-    if (s->actions.len > 0)
-        return XS_SCHED_RUNNING; /* the caller has answers left to send */
-    for (int i = 0; i < s->desc.worker_count; ++i) {
-        const worker_state *ws = &s->workers[i];
-        if (ws->silent)
-            continue; /* not waited for */
-        if (ws->requests != ws->prefetch + ws->replies || ws->answered != ws->requests ||
-            ws->held_len != 0)
-            return XS_SCHED_RUNNING;
-    }
+    if (s->actions.len > 0 || s->owed > 0)
+        return XS_SCHED_RUNNING; /* answers to send, or requests and replies to come */
     if (work_complete(s))
         return XS_SCHED_COMPLETED;
     if (s->failed || s->aborted)
@@ -581,14 +1101,15 @@ void xs_sched_get_progress(const xs_sched *s, xs_sched_progress *p)
 {
     p->tiles_total = s->tiles_total;
     p->tiles_done = s->tiles_done;
-    p->tiles_in_flight = 0;
-    for (int i = 0; i < s->desc.worker_count; ++i)
-        if (!s->workers[i].silent && !s->workers[i].retired)
-            for (int k = 0; k < s->workers[i].held_len; ++k)
-                p->tiles_in_flight += s->workers[i].held[k].kind == XS_WORK_TILE;
+    /* tiles handed out and not yet done (a split tile counts once) */
+    p->tiles_in_flight = s->tiles_total - s->tiles_done - s->unassigned;
+    if (p->tiles_in_flight < 0)
+        p->tiles_in_flight = 0;
     p->frames_total = s->desc.frame_count;
     p->frames_done = s->frames_done;
     p->assigned = s->assigned;
     p->retries = s->retries;
     p->reassigned = s->reassigned;
+    p->splits = s->splits;
+    p->duplicates = s->duplicates;
 }

@@ -88,10 +88,23 @@ uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_work_item *it)
 
 void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it)
 {
+    const bool copy = (it->flags & XS_ITEM_COPY) != 0;
     if (it->kind == XS_WORK_TILE)
-        xs_events_tile_dispatched(r->events, it->frame, it->tile, rank, (it->flags & XS_ITEM_VERIFY) != 0);
+        xs_events_tile_dispatched(r->events, it->frame, it->tile, rank, (it->flags & XS_ITEM_VERIFY) != 0, copy);
+    else if (it->kind == XS_WORK_PART || it->kind == XS_WORK_MERGE)
+        xs_events_part_dispatched(r->events, it->frame, it->tile, rank, it->kind == XS_WORK_MERGE,
+                                  it->chunk_first, it->chunk_count, copy);
     else
         xs_events_assembly_dispatched(r->events, it->frame, rank);
+}
+
+void xs_report_duplicate(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep)
+{
+    if (rank >= 0 && rank < r->ranks) {
+        r->per_rank[rank].duplicates++;
+        r->per_rank[rank].busy_s += rep->seconds;
+    }
+    xs_events_duplicate(r->events, it->frame, it->kind == XS_WORK_ASSEMBLE ? -1 : it->tile, rank, rep->seconds);
 }
 
 void xs_report_retired(xs_job_report *r, int rank, const xs_work_item *it, const char *why)
@@ -120,13 +133,15 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
         s->failures++;
         char esc[1600];
         xs_json_escape(text, esc, sizeof esc);
-        if (it->kind == XS_WORK_TILE) {
+        if (it->kind != XS_WORK_ASSEMBLE) {
+            const char *what = it->kind == XS_WORK_PART ? "part" : it->kind == XS_WORK_MERGE ? "merge" : "tile";
             if (!r->quiet)
-                fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d: %s\n", rank, it->frame,
-                    it->tile, text);
+                fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d%s%s: %s\n", rank, it->frame,
+                        it->tile, it->kind == XS_WORK_TILE ? "" : " ", it->kind == XS_WORK_TILE ? "" : what,
+                        text);
             xs_events_emit(r->events, "tile_failed",
-                           "\"frame\": %d, \"tile\": %d, \"rank\": %d, \"error\": \"%s\"", it->frame,
-                           it->tile, rank, esc);
+                           "\"frame\": %d, \"tile\": %d, \"rank\": %d, \"kind\": \"%s\", \"error\": \"%s\"",
+                           it->frame, it->tile, rank, what, esc);
         } else {
             if (!r->quiet)
                 fprintf(stderr, "xisuan: error: rank %d: frame %d assembly: %s\n", rank, it->frame, text);
@@ -135,7 +150,15 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
         }
         return XS_OK;
     }
-    if (it->kind == XS_WORK_TILE) {
+    if (it->kind == XS_WORK_PART) { /* a share of a tile: its merge commits the tile */
+        s->parts++;
+        s->samples += rep->samples;
+        s->kernel_s += rep->kernel_s;
+        xs_counters_add(&s->counters, &rep->counters);
+        xs_events_part_done(r->events, it->frame, it->tile, rank, it->chunk_first, it->chunk_count, rep->seconds);
+        return XS_OK;
+    }
+    if (it->kind == XS_WORK_TILE || it->kind == XS_WORK_MERGE) {
         s->tiles++;
         s->samples += rep->samples;
         s->kernel_s += rep->kernel_s;

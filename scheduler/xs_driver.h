@@ -42,6 +42,9 @@ struct xs_transport {
     /* The time (seconds): MPI_Wtime, or a simulation's virtual clock. NULL:
      * the report's clock. */
     double (*now)(void *self);
+    /* Every worker renders PART and MERGE items (a tile's sample chunks, and
+     * their merge), so the policy may split tiles at the tail. */
+    bool parts;
 };
 
 /* Runs the job's policy over the transport's workers, worker w sending

@@ -70,6 +70,8 @@ typedef struct xs_options {
     bool bind;       /* hwloc placement of ranks (scheduler/placement.c) */
     xs_kernel_mode kernel;
     bool preview;    /* write a PNG beside each frame */
+    bool keep_tiles; /* leave tile files after their frame is assembled and journaled */
+    bool balance;    /* speed-aware admission, cost order, tail splits and copies (xs_sched.h) */
     bool help;
     bool force;      /* start afresh over a journal written for other settings */
     int retries;     /* a failed item is retried this often before the job fails */

@@ -6,7 +6,7 @@
  * reason; XS_REPORT_LOST when its device is lost), and each reply carries one
  * more request; rank 0 answers every request with ASSIGN (an item) or END.
  * Only the bytes a message uses travel: a request or an answer is 40 bytes, a
- * result 136, a failure 136 plus its text. Also here: the collectives every rank runs while a job starts (status
+ * result 152, a failure 152 plus its text. Also here: the collectives every rank runs while a job starts (status
  * and bytes from rank 0, agreement on failure) and the idle back-off.
  */
 #ifndef XS_PROTOCOL_H

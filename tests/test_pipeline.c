@@ -61,7 +61,7 @@ static void fixture_init(fixture *f, const char *name, int writers, int slots, i
     CHECK_MSG(xs_worker_init_backend(&f->w, &f->job, 1, b, writers, &e) == XS_OK, "%s", e.msg);
 }
 
-static xs_work_item tile_item(int frame, int tile) { return (xs_work_item){XS_WORK_TILE, frame, tile, 0}; }
+static xs_work_item tile_item(int frame, int tile) { return (xs_work_item){XS_WORK_TILE, frame, tile, 0, 0, 0}; }
 
 /* Pushes n items and pumps until n results; check (optional) runs on each
  * result as it comes out. */
@@ -129,7 +129,7 @@ static void same_files_any_writers(void)
             CHECK(res[i].rep.hash == XXH3_64bits(px, (size_t)tp.width * (size_t)tp.height * 4 * sizeof(float)));
             xs_backend_destroy(b);
         }
-        xs_work_item asm_item = {XS_WORK_ASSEMBLE, 1, -1, 0};
+        xs_work_item asm_item = {XS_WORK_ASSEMBLE, 1, -1, 0, 0, 0};
         xs_worker_result ar;
         run(&f, &asm_item, NULL, 1, &ar, NULL);
         CHECK_MSG(ar.r == XS_OK, "%s", ar.text);
@@ -191,7 +191,7 @@ static void done_after_durable(void)
     all_items(items);
     durable_checked = 0;
     run(&f, items, NULL, TILES, res, check_durable);
-    items[TILES] = (xs_work_item){XS_WORK_ASSEMBLE, 1, -1, 0};
+    items[TILES] = (xs_work_item){XS_WORK_ASSEMBLE, 1, -1, 0, 0, 0};
     run(&f, &items[TILES], NULL, 1, &res[TILES], check_durable);
     CHECK(durable_checked == TILES + 1);
     /* no temporary file is left */
@@ -226,7 +226,7 @@ static void lost_device(void)
     CHECK_MSG(done == 2 && lost == 6, "%d done, %d lost", done, lost);
     CHECK(xs_worker_lost(&f.w));
     /* items given after the loss fail at once, assemblies too */
-    xs_work_item later[2] = {tile_item(1, 9), {XS_WORK_ASSEMBLE, 1, -1, 0}};
+    xs_work_item later[2] = {tile_item(1, 9), {XS_WORK_ASSEMBLE, 1, -1, 0, 0, 0}};
     run(&f, later, NULL, 2, res, NULL);
     CHECK(res[0].r == XS_ERR_DEVICE && (res[0].rep.flags & XS_REPORT_LOST));
     CHECK(res[1].r == XS_ERR_DEVICE && (res[1].rep.flags & XS_REPORT_LOST));

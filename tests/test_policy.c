@@ -288,7 +288,7 @@ static void test_protocol_violations(void)
     CHECK(xs_sched_on_request(s, 5, &e) == XS_ERR_INVALID); /* unknown worker */
     CHECK(xs_sched_on_request(s, 0, &e) == XS_OK);
     CHECK(xs_sched_on_request(s, 0, &e) == XS_ERR_INVALID); /* beyond prefetch */
-    xs_work_item bogus = {XS_WORK_TILE, 1, 3, 0};
+    xs_work_item bogus = {XS_WORK_TILE, 1, 3, 0, 0, 0};
     CHECK(xs_sched_on_done(s, 1, bogus, &e) == XS_ERR_INVALID); /* not held */
     CHECK(strstr(e.msg, "does not hold") != NULL);
     xs_sched_destroy(s);
