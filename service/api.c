@@ -452,15 +452,18 @@ xs_result xs_api_job_request(const char *body, size_t len, const char *default_t
             r = xs_err_set(err, XS_ERR_INVALID, "job request: slurm: must be an object");
         else if (sbad)
             r = xs_err_set(err, XS_ERR_INVALID, "job request: slurm.%.64s: unknown field", sbad);
-#define SLURM_INT(key, lo, hi, dst)                                                              \
-    else if (cJSON_GetObjectItemCaseSensitive(slurm, key) && !get_int(slurm, key, lo, hi, &v))   \
-        r = xs_err_set(err, XS_ERR_INVALID, "job request: slurm." key ": must be an integer in [%d, %d]", lo, hi); \
-    else if (cJSON_GetObjectItemCaseSensitive(slurm, key)) (dst) = (int)v;
-        SLURM_INT("nodes", 1, 100000, req->nodes)
-        SLURM_INT("ranks_per_node", 1, 4096, req->ranks_per_node)
-        SLURM_INT("gpus_per_node", 0, 64, req->gpus_per_node)
-        SLURM_INT("cpus_per_rank", 0, 4096, req->cpus_per_rank)
-#undef SLURM_INT
+        static const char *const ik[] = {"nodes", "ranks_per_node", "gpus_per_node", "cpus_per_rank"};
+        static const int lo[] = {1, 1, 0, 0}, hi[] = {100000, 4096, 64, 4096};
+        int *dst[] = {&req->nodes, &req->ranks_per_node, &req->gpus_per_node, &req->cpus_per_rank};
+        for (int k = 0; r == XS_OK && k < 4; ++k) {
+            if (!cJSON_GetObjectItemCaseSensitive(slurm, ik[k]))
+                continue;
+            if (!get_int(slurm, ik[k], lo[k], hi[k], &v))
+                r = xs_err_set(err, XS_ERR_INVALID, "job request: slurm.%s: must be an integer in [%d, %d]",
+                               ik[k], lo[k], hi[k]);
+            else
+                *dst[k] = (int)v;
+        }
         if (r == XS_OK && t) {
             double s = 0;
             if (!cJSON_IsString(t) || strlen(t->valuestring) >= sizeof req->time ||

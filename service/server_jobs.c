@@ -122,8 +122,14 @@ enum MHD_Result xs_job_create(xs_req *q)
     char path[XS_PATH_MAX], manifest_frames[256];
     xs_spool_upload_path(&s->spool, u.id, path, sizeof path);
     xs_result r = xs_package_check(s, path, manifest_frames, sizeof manifest_frames, &err);
-    if (r == XS_ERR_INVALID)
-        return xs_respond_error(q, MHD_HTTP_UNPROCESSABLE_CONTENT, "package", "%s: %s", u.name, err.msg);
+    if (r == XS_ERR_INVALID) {
+        /* a package that fails the checks is of no use: it leaves nothing behind */
+        xs_err e2;
+        xs_store_upload_set(s->store, u.id, 0, "failed", xs_wall_now(), &e2);
+        unlink(path);
+        return xs_respond_error(q, MHD_HTTP_UNPROCESSABLE_CONTENT, "package",
+                                "%s: %s (the upload is dropped)", u.name, err.msg);
+    }
     if (r != XS_OK)
         return xs_respond_error(q, MHD_HTTP_INTERNAL_SERVER_ERROR, "check", "%s", err.msg);
     const char *spec = req.frames[0] ? req.frames : manifest_frames[0] ? manifest_frames : "1";

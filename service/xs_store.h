@@ -82,7 +82,7 @@ typedef struct xs_upload {
     char name[64];
     int64_t size, offset;
     char xxh3[33];
-    char state[12]; /* open, complete, used */
+    char state[12]; /* open, complete, used (by a job), failed (dropped) */
     int64_t job;    /* the job that took it (state used) */
 } xs_upload;
 
