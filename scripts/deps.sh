@@ -3,7 +3,7 @@
 # sudo): compilers, CMake, Open MPI, OpenEXR Core (and its exrheader tool),
 # libpng, libjpeg-turbo, libarchive with zstd, cJSON, xxHash; for the submission
 # service libmicrohttpd (HTTP server), SQLite, libcurl (HTTP client) and
-# libsodium (API token hashing); for tests strace, curl and Slurm with munge
+# libsodium (API token hashing); for tests strace, curl, jq and Slurm with munge
 # (the tests start their own single-node cluster). Does nothing when everything is already installed. CUDA is not a
 # Debian package: when /usr/local/cuda/bin/nvcc (or nvcc on PATH, or $CUDACXX)
 # exists the build uses it, otherwise the CPU build goes on without it.
@@ -11,7 +11,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libopenmpi-dev openmpi-bin libopenexr-dev openexr libpng-dev
       libarchive-dev libcjson-dev libhwloc-dev libjpeg62-turbo-dev libzstd-dev zstd libxxhash-dev strace
-      libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libsodium-dev curl
+      libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libsodium-dev curl jq
       procps slurm-wlm munge)
 missing=()
 for p in "${pkgs[@]}"; do

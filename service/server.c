@@ -323,6 +323,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     xs_json_escape(q->who.name, who, sizeof who);
     if (q->error[0])
         snprintf(extra, sizeof extra, ", \"error\": \"%s\", \"detail\": \"%s\"", q->error, note);
+    else if (note[0])
+        snprintf(extra, sizeof extra, ", \"detail\": \"%s\"", note);
     const bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
     xs_log_emit(q->srv->log, ok && q->status < 500 ? "info" : "warn", "request",
                 "\"method\": \"%s\", \"path\": \"%s\", \"status\": %d, \"who\": \"%s\", "

@@ -434,8 +434,15 @@ int xs_join_main(MPI_Comm comm, int argc, char **argv)
             r = xs_client_create(&o, &lease_client, &err);
         if (r == XS_OK)
             r = xs_client_create(&o, &agent_client, &err);
-        if (r == XS_OK)
+        /* the job file names the package by an absolute path: the render
+         * takes a relative one from the job file's folder */
+        static char out_abs[XS_PATH_MAX];
+        if (r == XS_OK && (r = xs_mkdir_p(out, &err)) == XS_OK && !realpath(out, out_abs))
+            r = xs_err_set(&err, XS_ERR_IO, "--out %s: %s", out, strerror(errno));
+        if (r == XS_OK) {
+            out = out_abs;
             r = prepare(lease_client, job, out, job_file, sizeof job_file, dir, name, &err);
+        }
         if (r != XS_OK) {
             fprintf(stderr, "xisuan join: error: %s\n", err.msg);
             status = r == XS_ERR_INVALID ? 2 : 1;
@@ -444,6 +451,11 @@ int xs_join_main(MPI_Comm comm, int argc, char **argv)
     }
     MPI_Bcast(&status, 1, MPI_INT, 0, comm);
     MPI_Bcast(job_file, (int)sizeof job_file, MPI_CHAR, 0, comm);
+    static char out_all[XS_PATH_MAX];
+    if (rank == 0)
+        snprintf(out_all, sizeof out_all, "%s", out);
+    MPI_Bcast(out_all, (int)sizeof out_all, MPI_CHAR, 0, comm);
+    out = out_all;
     int leases = 0;
     while (status == 0) {
         decision d;
