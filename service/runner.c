@@ -7,7 +7,7 @@
  *               frames (each hashed and recorded once), its end (completed or failed) and
  *               its wall time (GPU-hours); a job Slurm no longer runs that never completed
  *               has failed
- *   cancelling  -> scancel -> cancelled
+ *   cancelling  -> not requeueable, scancel -> cancelled
  *
  * squeue is read before the event log, so a job seen gone has written every
  * event it ever will.
@@ -331,9 +331,17 @@ static void follow(xs_runner *r, const xs_job_row *j)
 static void cancel(xs_runner *r, const xs_job_row *j)
 {
     if (j->slurm_id[0]) {
+        /* scancel sends SIGTERM first, which the batch script of `xisuan
+         * submit` takes for a drain and answers with `scontrol requeue`: make
+         * the job not requeueable first, so a cancel ends it */
+        char job_id[48];
+        snprintf(job_id, sizeof job_id, "JobId=%s", j->slurm_id);
+        char *up[] = {(char *)"scontrol", (char *)"update", job_id, (char *)"Requeue=0", NULL};
         char *argv[] = {(char *)"scancel", (char *)j->slurm_id, NULL};
         xs_proc_result *res = malloc(sizeof *res);
         xs_err err;
+        if (res)
+            xs_proc_run(up, 60, res, &err);
         if (!res || xs_proc_run(argv, 60, res, &err) != XS_OK || res->status != 0) {
             if (res && res->status != 0 && strstr(res->out, "Invalid job id") == NULL) {
                 free(res);
