@@ -49,6 +49,7 @@ stop_service() { kill -"${1:-TERM}" "$spid"; wait "$spid" 2>/dev/null; spid=""; 
 "$xisuan" serve --spool "$spool" studio add east --quota-bytes 200M --token-file east.tok >/dev/null &&
 "$xisuan" serve --spool "$spool" studio add west --token-file west.tok >/dev/null &&
 "$xisuan" serve --spool "$spool" studio add small --quota-bytes 4000 --token-file small.tok >/dev/null &&
+"$xisuan" serve --spool "$spool" studio add gpu --quota-jobs 1 --quota-gpu-hours 1 --token-file gpu.tok >/dev/null &&
 "$xisuan" serve --spool "$spool" cluster add gz --token-file gz.tok >/dev/null ||
   { echo "FAIL: admin commands"; exit 1; }
 grep -q '^xs1_[0-9]*_' east.tok || bad "the token file holds no token"
@@ -166,7 +167,18 @@ expect 409 "a job from a used upload" "${E[@]}" -d '{"upload": 1, "job": "again"
 jq -e ".job == $job" body >/dev/null || bad "the conflict does not name the job that took the upload"
 after=$(ls "$spool/uploads" "$spool/jobs" | wc -l)
 [ "$before" = "$after" ] || bad "refused requests left files in the spool ($before -> $after entries)"
-echo "service: bad names, malformed JSON, oversize bodies and quotas refused (400, 403, 409, 413), nothing written"
+# quotas of jobs in flight and GPU-hours (nodes x GPUs x time limit, reserved at submission)
+q1=$("${R[@]}" --token-file gpu.tok submit cb --job q1 --mode lease 2>q.err) || bad "the quota studio's first job: $(cat q.err)"
+"${R[@]}" --token-file gpu.tok submit cb --job q2 >/dev/null 2>q.err; rc=$?
+[ $rc = 2 ] && grep -q "403: quota: the studio has 1 job(s) in flight, its quota is 1" q.err ||
+  bad "a job over the jobs-in-flight quota: exit $rc: $(cat q.err)"
+"${R[@]}" --token-file gpu.tok cancel "$q1" >/dev/null || bad "cancel a queued lease job"
+"${R[@]}" --token-file gpu.tok submit cb --job q3 --gpus-per-node 1 --time 2:00:00 >/dev/null 2>q.err; rc=$?
+[ $rc = 2 ] && grep -q "403: quota: GPU-hours: .* this job reserves 2.000" q.err ||
+  bad "a job over the GPU-hour quota: exit $rc: $(cat q.err)"
+[ "$(ls "$spool/jobs" | wc -l)" = 2 ] || bad "refused jobs left folders: $(ls "$spool/jobs")"
+# (the refused jobs' package stays the studio's finished upload, for a later job)
+echo "service: bad names, malformed JSON, oversize bodies and quotas (bytes, jobs in flight, GPU-hours) refused (400, 403, 409, 413), nothing written"
 
 # ---- chunks: offsets, checksums, truncated and stalled bodies ----
 head -c 3000 /dev/urandom >blob
@@ -219,6 +231,7 @@ echo "service: slow clients do not block others and are closed after the idle ti
 
 # ---- hostile packages: refused by the same checks as xisuan pack, nothing kept ----
 mkdir -p hostile && "$gen" write hostile >/dev/null || bad "test_package write"
+uploads_before=$(ls "$spool/uploads")
 n=0
 for pkg in hostile/*.tar.zst; do
   name=$(basename "$pkg" .tar.zst)
@@ -228,8 +241,8 @@ for pkg in hostile/*.tar.zst; do
   grep -q ": 422: " h.err || bad "hostile package $name: not refused with 422: $(cat h.err)"
   n=$((n + 1))
 done
-[ "$(ls "$spool/jobs")" = "$job" ] || bad "hostile packages made jobs: $(ls "$spool/jobs")"
-ls "$spool/uploads"/*.tar.zst 2>/dev/null | grep -qv "/$u.tar.zst" && bad "hostile uploads left in the spool: $(ls "$spool/uploads")"
+[ "$(ls "$spool/jobs" | tr '\n' ' ')" = "$job $q1 " ] || bad "hostile packages made jobs: $(ls "$spool/jobs")"
+[ "$(ls "$spool/uploads")" = "$uploads_before" ] || bad "hostile uploads left in the spool: $(ls "$spool/uploads")"
 [ -e /etc/xisuan_evil ] && bad "/etc/xisuan_evil exists"
 find "$work" -name evil | grep -q . && bad "a package entry landed outside: $(find "$work" -name evil)"
 echo "service: $n hostile packages refused (422) with the checker's message, nothing kept"
