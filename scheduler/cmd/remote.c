@@ -48,9 +48,9 @@ static void remote_usage(FILE *f)
           "                             the Slurm request (mode slurm)\n"
           "      --fetch DIR            then wait, and fetch the frames into DIR as they finish\n"
           "  status [JOB] [--json]  one job (exit 0 completed, 3 in flight, 1 failed), or all jobs\n"
-          "  fetch JOB --out DIR [--wait] [--poll S] [--timeout S] [--no-previews]\n"
+          "  fetch JOB --out DIR [--wait] [--poll S] [--timeout S] [--no-previews] [--package]\n"
           "                         download finished frames (checked, resumed), previews and\n"
-          "                         the job's report.html\n"
+          "                         the job's report.html (and its package, as uploaded)\n"
           "  cancel JOB\n"
           "\n"
           "  --server URL           the service [$XISUAN_SERVER]\n"
@@ -218,7 +218,7 @@ static xs_result package_of(const char *input, const char *cache, const char *na
 }
 
 static int fetch_loop(xs_client *c, int64_t job, const char *out, bool wait, double poll_s,
-                      double timeout_s, bool previews, int progress);
+                      double timeout_s, bool previews, bool package, int progress);
 
 static int cmd_submit(remote_opts *o, int argc, char **argv)
 {
@@ -377,7 +377,7 @@ static int cmd_submit(remote_opts *o, int argc, char **argv)
     }
     cJSON_Delete(body);
     if (status == 0 && fetch_dir)
-        status = fetch_loop(c, id, fetch_dir, true, 2.0, 0, true, o->c.progress);
+        status = fetch_loop(c, id, fetch_dir, true, 2.0, 0, true, false, o->c.progress);
     xs_client_destroy(c);
     return status;
 }
@@ -479,7 +479,7 @@ static double mono(void)
 }
 
 static int fetch_loop(xs_client *c, int64_t job, const char *out, bool wait, double poll_s,
-                      double timeout_s, bool previews, int progress)
+                      double timeout_s, bool previews, bool package, int progress)
 {
     xs_err err;
     if (xs_mkdir_p(out, &err) != XS_OK)
@@ -563,6 +563,12 @@ static int fetch_loop(xs_client *c, int64_t job, const char *out, bool wait, dou
     }
     free(have);
     char dst[XS_PATH_MAX + 32], url[96];
+    if (package && status != 2) { /* the package as it was uploaded, checked */
+        snprintf(dst, sizeof dst, "%s/package.tar.zst", out);
+        snprintf(url, sizeof url, "/v1/jobs/%" PRId64 "/package", job);
+        if (xs_client_download(c, url, dst, NULL, &err) != XS_OK)
+            status = fail(1, "package: %s", err.msg);
+    }
     snprintf(dst, sizeof dst, "%s/report.html", out);
     snprintf(url, sizeof url, "/v1/jobs/%" PRId64 "/report.html", job);
     if (status != 2 && xs_client_download(c, url, dst, NULL, &err) != XS_OK)
@@ -574,7 +580,7 @@ static int fetch_loop(xs_client *c, int64_t job, const char *out, bool wait, dou
 static int cmd_fetch(remote_opts *o, int argc, char **argv)
 {
     const char *job = NULL, *out = NULL;
-    bool wait = false, previews = true;
+    bool wait = false, previews = true, package = false;
     double poll_s = 2, timeout_s = 0;
     for (int i = 0; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -582,6 +588,8 @@ static int cmd_fetch(remote_opts *o, int argc, char **argv)
             wait = true;
         else if (strcmp(a, "--no-previews") == 0)
             previews = false;
+        else if (strcmp(a, "--package") == 0)
+            package = true;
         else if (strcmp(a, "--out") == 0 && v)
             out = v, ++i;
         else if (strcmp(a, "--poll") == 0 && v && parse_double(v, 0.05, 3600, &poll_s))
@@ -600,7 +608,7 @@ static int cmd_fetch(remote_opts *o, int argc, char **argv)
     xs_err err;
     if (open_client(o, &c, &err) != XS_OK)
         return fail(2, "%s%s", err.msg, "");
-    int status = fetch_loop(c, id, out, wait, poll_s, timeout_s, previews, o->c.progress);
+    int status = fetch_loop(c, id, out, wait, poll_s, timeout_s, previews, package, o->c.progress);
     xs_client_destroy(c);
     return status;
 }
