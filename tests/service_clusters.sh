@@ -138,6 +138,9 @@ for f in $(echo "$lost_frames" | tr ',' '\n' | awk -F- '{ if (NF == 2) for (i = 
   fi
 done
 grep -q '"event": "lease_granted".*"cluster": "sg"' service.log || bad "sg never leased"
+# sg's leases survived the restart of the service: none lost, every one completed
+jq -e '[.leases[] | select(.cluster == "sg" and .state != "completed")] | length == 0' job.json >/dev/null ||
+  bad "sg lost a lease across the restart: $(jq -c '[.leases[] | select(.cluster == "sg")]' job.json)"
 echo "clusters: job $job completed: $by_gz frame(s) by gz before it was killed, $by_sg by sg in $taken lease(s); lease $lease: $state"
 
 # fetched and checked, against a one-cluster run
