@@ -315,7 +315,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     xs_req *q = *con_cls;
     if (!q)
         return;
-    if (q->stream)
+    if (q->stream || q->holds_busy || q->fd >= 0)
         xs_stream_abort(q); /* nothing when the stream was finished and answered */
     char url[600], note[400], who[140], extra[600] = "";
     xs_json_escape(q->url, url, sizeof url);
