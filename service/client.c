@@ -110,9 +110,10 @@ typedef struct xfer {
     int64_t out_got;
     bool out_failed;
     char xxh3[33];
-    /* progress: base + this transfer's bytes, of total */
+    /* progress: base + this transfer's bytes, of total; the rate from first
+     * (the offset the first transfer started at) and t0 */
     const char *label;
-    int64_t base, total;
+    int64_t base, total, first;
     double t0, last_draw;
     int progress;
 } xfer;
@@ -194,8 +195,8 @@ static void draw(xfer *x, int64_t now_bytes, bool last)
         return;
     x->last_draw = t;
     const int64_t done = x->base + now_bytes;
-    const double frac = x->total > 0 ? (double)done / (double)x->total : 1.0;
-    const double rate = t > x->t0 ? (double)now_bytes / (t - x->t0) : 0.0;
+    const double frac = x->total > 0 ? (double)done / (double)x->total : 0.0;
+    const double rate = t > x->t0 ? (double)(done - x->first) / (t - x->t0) : 0.0;
     char bar[31];
     int fill = (int)(frac * 30 + 0.5);
     for (int i = 0; i < 30; ++i)
@@ -211,6 +212,8 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 {
     (void)dltotal, (void)ultotal;
     xfer *x = ud;
+    if (x->total == 0 && dltotal > 0) /* a download: its size is known once it starts */
+        x->total = x->base + (int64_t)dltotal;
     if (x->progress == XS_PROGRESS_BAR)
         draw(x, (int64_t)(ulnow > dlnow ? ulnow : dlnow), false);
     return 0;
@@ -233,9 +236,12 @@ static CURLcode perform(xs_client *c, const char *method, const char *path,
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     /* big transfers in big pieces: fewer calls and copies (curl's defaults
-     * are 16 KiB down, 64 KiB up) */
-    curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
-    curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+     * are 16 KiB down, 64 KiB up); not under a rate limit, which libcurl
+     * 7.88 then no longer holds to for downloads */
+    if (c->o.limit_rate <= 0) {
+        curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+        curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, 2L * 1024 * 1024);
+    }
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
     /* a transfer that moves under 1 byte/s for 60 s is dead: try again */
     curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -266,7 +272,8 @@ static CURLcode perform(xs_client *c, const char *method, const char *path,
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     }
     if (x->progress == XS_PROGRESS_BAR) {
-        x->t0 = mono();
+        if (x->t0 == 0)
+            x->t0 = mono();
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
         curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
@@ -401,7 +408,7 @@ xs_result xs_client_upload(xs_client *c, const char *path, const char *name, int
         fclose(f);
         return xs_err_set(err, XS_ERR_NOMEM, "out of memory");
     }
-    xfer x = {.label = name, .total = size, .progress = c->o.progress};
+    xfer x = {.label = name, .total = size, .first = offset, .progress = c->o.progress};
     const double t_start = mono();
     const int64_t from = offset;
     double since = mono();
@@ -466,8 +473,10 @@ xs_result xs_client_upload(xs_client *c, const char *path, const char *name, int
         }
         cJSON_Delete(a);
     }
-    if (r == XS_OK && x.progress == XS_PROGRESS_BAR)
+    if (r == XS_OK && x.progress == XS_PROGRESS_BAR) {
+        x.base = size;
         draw(&x, 0, true);
+    }
     if (r == XS_OK && x.progress == XS_PROGRESS_LINES) {
         const double dt = mono() - t_start;
         fprintf(stderr, "xisuan: uploaded %s: %" PRId64 " bytes in %.3f s (%.1f MB/s), checked by the "
@@ -499,10 +508,8 @@ xs_result xs_client_download(xs_client *c, const char *url_path, const char *fil
         char range[64];
         snprintf(range, sizeof range, "Range: bytes=%" PRId64 "-", have);
         struct curl_slist *h = have > 0 ? curl_slist_append(NULL, range) : NULL;
-        xfer x = {.out = f, .label = label, .base = have, .progress = c->o.progress};
+        xfer x = {.out = f, .label = label, .base = have, .first = have, .progress = c->o.progress};
         long status = 0;
-        /* the size for the bar: unknown until the answer; the bar shows bytes */
-        x.total = 0;
         CURLcode rc = perform(c, "GET", url_path, h, &x, true, &status);
         curl_slist_free_all(h);
         bool write_ok = !x.out_failed && fflush(f) == 0 && fsync(fileno(f)) == 0;
@@ -544,8 +551,10 @@ xs_result xs_client_download(xs_client *c, const char *url_path, const char *fil
             return r;
         }
         free(x.resp);
-        if (x.progress == XS_PROGRESS_BAR)
-            fprintf(stderr, "\r  %-24.24s %9.1f MB\n", label, (double)(have + x.out_got) / 1e6);
+        if (x.progress == XS_PROGRESS_BAR) {
+            x.total = have + x.out_got;
+            draw(&x, x.out_got, true);
+        }
         /* whole: check it */
         const char *want = xxh3 && *xxh3 ? xxh3 : x.xxh3;
         char got[33];
