@@ -41,7 +41,7 @@ port=0
 start_service() {
   rm -f port
   "$xisuan" serve --spool "$spool" --listen "127.0.0.1:$port" --port-file port --poll 0.2 \
-    --lease-ttl 3 --lease-target 3 >>service.log 2>&1 &
+    --lease-ttl 4 --lease-target 3 >>service.log 2>&1 &
   spid=$!
   for _ in $(seq 100); do [ -s port ] && break; sleep 0.05; done
   [ -s port ] || { echo "FAIL: the service did not start"; cat service.log; exit 1; }

@@ -204,7 +204,7 @@ typedef struct decision {
     char frames[256];
 } decision;
 
-static decision ask_lease(xs_client *c, int64_t job, int gpus)
+static decision ask_lease(xs_client *c, int64_t job, const char *backend, int gpus)
 {
     decision d;
     memset(&d, 0, sizeof d);
@@ -215,7 +215,7 @@ static decision ask_lease(xs_client *c, int64_t job, int gpus)
     }
     char url[96], body[96];
     snprintf(url, sizeof url, "/v1/jobs/%" PRId64 "/leases", job);
-    snprintf(body, sizeof body, "{\"backend\": \"cpu\", \"gpus\": %d}", gpus);
+    snprintf(body, sizeof body, "{\"backend\": \"%s\", \"gpus\": %d}", backend, gpus);
     long st = 0;
     cJSON *j = NULL;
     xs_err err;
@@ -390,12 +390,16 @@ int xs_join_main(MPI_Comm comm, int argc, char **argv)
             fprintf(stderr, "xisuan join: error: %s: unexpected or bad value (see --help)\n", a);
         ++i;
     }
-    for (int i = extra_at; i < argc && status == 0; i += 2)
+    const char *backend = "cpu"; /* what the service records of each lease */
+    for (int i = extra_at; i < argc && status == 0; i += 2) {
+        if (i + 1 < argc && strcmp(argv[i], "--backend") == 0 && xs_api_plain_name(argv[i + 1], 16))
+            backend = argv[i + 1];
         if (!render_flag_ok(argv[i]) || i + 1 >= argc) {
             fprintf(stderr, "xisuan join: error: -- %s: join passes only render flags that do not "
                             "change pixels (see --help)\n", argv[i]);
             status = 2;
         }
+    }
     if (status == 0 && (!server || !job)) {
         fprintf(stderr, "xisuan join: error: give --server URL (or XISUAN_SERVER) and --job ID\n");
         status = 2;
@@ -461,7 +465,7 @@ int xs_join_main(MPI_Comm comm, int argc, char **argv)
         decision d;
         memset(&d, 0, sizeof d);
         if (rank == 0)
-            d = ask_lease(lease_client, job, gpus);
+            d = ask_lease(lease_client, job, backend, gpus);
         MPI_Bcast(&d, (int)sizeof d, MPI_BYTE, 0, comm);
         if (d.kind == DECIDE_WAIT) {
             if (rank == 0)
