@@ -27,6 +27,8 @@ void xs_install_signal_handlers(bool scheduler)
 
 int xs_drain_requested(void) { return drain_signal; }
 
+void xs_drain_reset(void) { drain_signal = 0; }
+
 /* ---- the loop ------------------------------------------------------------------ */
 
 static void fail_report(const xs_sched *s, int rank_offset)

@@ -67,6 +67,9 @@ void xs_transport_destroy(xs_transport *t); /* accepts NULL */
 void xs_install_signal_handlers(bool scheduler);
 /* The drain signal received so far (0: none). */
 int xs_drain_requested(void);
+/* Forgets it: `xisuan join` drains a render whose lease was lost and goes on
+ * with the next lease in the same process. */
+void xs_drain_reset(void);
 
 #ifdef __cplusplus
 }
