@@ -87,6 +87,7 @@ static double trace_rate(const xs_scene_view *v, int w, int h, int per_pixel, in
                 if (!xs_trace(v, &r, false, &hit, &scratch))
                     continue;
                 xs_surface sf;
+                sf.cone_w = 0.0f; /* texture level 0 */
                 xs_surface_at(v, &r, &hit, &sf);
                 float u1 = xs_rng_float(&rng), u2 = xs_rng_float(&rng);
                 float rr = sqrtf(u1), phi = 2.0f * XS_PI * u2;

@@ -23,6 +23,9 @@ void xs_gltf_limits_default(xs_gltf_limits *l)
     l->max_nodes = 1ull << 24;
     l->max_instances = 1ull << 24;
     l->max_node_depth = 256;
+    l->skip_images = false;
+    l->image_sink = NULL;
+    l->image_sink_user = NULL;
 }
 
 /* A top-level array's elements, indexed once (cJSON's own lookup by index
@@ -503,6 +506,8 @@ static xs_result texref(loader *L, const cJSON *o, const char *k, xs_gltf_texref
 static xs_result load_images(loader *L)
 {
     int n = L->images.n;
+    if (L->lim.skip_images)
+        return XS_OK; /* a paged package: the pages stand for them */
     uint8_t *used = n ? calloc((size_t)n, 1) : NULL;
     if (n && !used)
         return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
@@ -552,7 +557,9 @@ static xs_result load_images(loader *L)
             r = bad(L, "%s: %dx%d pixels bring the decoded textures to %.1f MiB, over the limit of "
                        "%.1f MiB (--max-texture-mib)", w, iw, ih, (double)(total + px * 4) / 1048576.0,
                     (double)L->lim.max_texture_bytes / 1048576.0);
-        if (r == XS_OK)
+        if (r == XS_OK && L->lim.image_sink)
+            r = L->lim.image_sink(L->lim.image_sink_user, i, data, len, lbl, L->err);
+        else if (r == XS_OK)
             r = xs_image_decode(lbl, data, len, L->lim.max_image_pixels, &L->s->images[i], L->err);
         total += px * 4;
         free(owned);

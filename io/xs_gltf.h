@@ -146,6 +146,15 @@ typedef struct xs_gltf_limits {
     uint64_t max_nodes;         /* entries of nodes[] */
     uint64_t max_instances;     /* mesh placements (nodes with a mesh in the scene) */
     int max_node_depth;
+    /* Images a material uses (zero: decoded). skip_images: neither read
+     * nor decoded (a paged package's textures are its pages; width 0, rgba8
+     * NULL). image_sink: each is handed over as stored, once its header
+     * passed the limits, and not decoded here (xisuan pack pages them one
+     * at a time); data stays valid for the call only. */
+    bool skip_images;
+    xs_result (*image_sink)(void *user, int image, const unsigned char *data, size_t len, const char *label,
+                            xs_err *err);
+    void *image_sink_user;
 } xs_gltf_limits;
 
 /* 2^28 triangles, 2^27 pixels an image (16384 x 8192), 8 GiB of decoded

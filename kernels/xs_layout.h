@@ -69,8 +69,16 @@ static_assert(sizeof(xs_texture) == 16, "xs_texture: 16 bytes");
 static_assert(XS_ALIGNOF(xs_texture) == 4, "xs_texture: 4-byte aligned");
 static_assert(offsetof(xs_texture, width) == 0, "xs_texture.width");
 static_assert(offsetof(xs_texture, height) == 4, "xs_texture.height");
-static_assert(offsetof(xs_texture, offset) == 8, "xs_texture.offset");
+static_assert(offsetof(xs_texture, level0) == 8, "xs_texture.level0");
 static_assert(offsetof(xs_texture, flags) == 12, "xs_texture.flags");
+static_assert(offsetof(xs_texture, levels) == 14, "xs_texture.levels");
+
+static_assert(sizeof(xs_tex_level) == 16, "xs_tex_level: 16 bytes");
+static_assert(XS_ALIGNOF(xs_tex_level) == 4, "xs_tex_level: 4-byte aligned");
+static_assert(offsetof(xs_tex_level, width) == 0, "xs_tex_level.width");
+static_assert(offsetof(xs_tex_level, height) == 4, "xs_tex_level.height");
+static_assert(offsetof(xs_tex_level, pages_x) == 8, "xs_tex_level.pages_x");
+static_assert(offsetof(xs_tex_level, first_page) == 12, "xs_tex_level.first_page");
 
 static_assert(sizeof(xs_texslot) == 32, "xs_texslot: 32 bytes");
 static_assert(XS_ALIGNOF(xs_texslot) == 4, "xs_texslot: 4-byte aligned");
@@ -120,7 +128,7 @@ static_assert(offsetof(xs_camera, fwd) == 36, "xs_camera.fwd");
 static_assert(offsetof(xs_camera, tan_half_fovy) == 48, "xs_camera.tan_half_fovy");
 static_assert(offsetof(xs_camera, aspect) == 52, "xs_camera.aspect");
 
-static_assert(sizeof(xs_scene_view) == 280, "xs_scene_view: 280 bytes");
+static_assert(sizeof(xs_scene_view) == 336, "xs_scene_view: 336 bytes");
 static_assert(XS_ALIGNOF(xs_scene_view) == 8, "xs_scene_view: 8-byte aligned");
 static_assert(offsetof(xs_scene_view, tris) == 0, "xs_scene_view.tris");
 static_assert(offsetof(xs_scene_view, attrs) == 8, "xs_scene_view.attrs");
@@ -134,7 +142,7 @@ static_assert(offsetof(xs_scene_view, instance_count) == 56, "xs_scene_view.inst
 static_assert(offsetof(xs_scene_view, tlas_count) == 60, "xs_scene_view.tlas_count");
 static_assert(offsetof(xs_scene_view, materials) == 64, "xs_scene_view.materials");
 static_assert(offsetof(xs_scene_view, textures) == 72, "xs_scene_view.textures");
-static_assert(offsetof(xs_scene_view, texels) == 80, "xs_scene_view.texels");
+static_assert(offsetof(xs_scene_view, tex_pool) == 80, "xs_scene_view.tex_pool");
 static_assert(offsetof(xs_scene_view, srgb_to_linear) == 88, "xs_scene_view.srgb_to_linear");
 static_assert(offsetof(xs_scene_view, lights) == 96, "xs_scene_view.lights");
 static_assert(offsetof(xs_scene_view, light_cdf) == 104, "xs_scene_view.light_cdf");
@@ -155,6 +163,13 @@ static_assert(offsetof(xs_scene_view, filter_icdf) == 208, "xs_scene_view.filter
 static_assert(offsetof(xs_scene_view, world_radius) == 216, "xs_scene_view.world_radius");
 static_assert(offsetof(xs_scene_view, ray_eps) == 220, "xs_scene_view.ray_eps");
 static_assert(offsetof(xs_scene_view, camera) == 224, "xs_scene_view.camera");
+static_assert(offsetof(xs_scene_view, tex_levels) == 280, "xs_scene_view.tex_levels");
+static_assert(offsetof(xs_scene_view, tex_page) == 288, "xs_scene_view.tex_page");
+static_assert(offsetof(xs_scene_view, tex_request) == 296, "xs_scene_view.tex_request");
+static_assert(offsetof(xs_scene_view, tex_asked) == 304, "xs_scene_view.tex_asked");
+static_assert(offsetof(xs_scene_view, tex_fetch) == 312, "xs_scene_view.tex_fetch");
+static_assert(offsetof(xs_scene_view, tex_ctx) == 320, "xs_scene_view.tex_ctx");
+static_assert(offsetof(xs_scene_view, tex_page_count) == 328, "xs_scene_view.tex_page_count");
 
 static_assert(sizeof(xs_tile_params) == 56, "xs_tile_params: 56 bytes");
 static_assert(XS_ALIGNOF(xs_tile_params) == 4, "xs_tile_params: 4-byte aligned");

@@ -57,6 +57,7 @@ typedef struct xs_surface {
     const xs_material *m;
     xs_uv uv;
     xs_bsdf bsdf;
+    float cone_w;    /* set by the caller: the ray cone's width at the hit (texture level) */
 } xs_surface;
 
 XS_DEVICE xs_vec3 xs_to_local(const xs_surface *sf, xs_vec3 v)
@@ -87,6 +88,8 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
     sf->uv = xs_tri_uv(at, h->u, h->v);
     xs_vec3 ng = xs_normalize(xs_xf_normal(in->inv, xs_cross(t->e1, t->e2)));
     sf->front = xs_dot(ng, ray->d) < 0.0f;
+    xs_uv_footprint(&sf->uv, at, xs_xf_dir(in->xf, t->e1), xs_xf_dir(in->xf, t->e2),
+                    fabsf(xs_dot(ng, ray->d)), sf->cone_w);
     xs_vec3 ns = ng;
     if ((at->flags & XS_ATTR_NORMALS) != 0u) {
         xs_vec3 n = xs_normalize(xs_xf_normal(in->inv, xs_attr_lerp(at->n, h->u, h->v)));
@@ -168,6 +171,9 @@ XS_DEVICE xs_vec3 xs_trace_path(const xs_scene_view *s, const xs_tile_params *tp
     xs_vec3 T = xs_v3_all(1.0f);
     float prev_pdf = 0.0f; /* solid-angle pdf of the BSDF sample that made ray; 0: camera */
     bool mis = tp->mis == XS_MIS_ON, use_nee = tp->mis != XS_MIS_BSDF_ONLY;
+    /* the ray cone (texture levels): a pixel's angle from the camera, wider
+     * after each rough bounce */
+    float cone_w = 0.0f, cone_a = 2.0f * s->camera.tan_half_fovy / (float)tp->frame_height;
     *alpha = 0.0f;
     fh->hit = false;
     fh->albedo = fh->normal = xs_v3_all(0.0f);
@@ -188,6 +194,7 @@ XS_DEVICE xs_vec3 xs_trace_path(const xs_scene_view *s, const xs_tile_params *tp
             break;
         }
         xs_surface sf;
+        sf.cone_w = cone_w + cone_a * h.t;
         xs_surface_at(s, &ray, &h, &sf);
         const xs_material *m = sf.m;
         /* the segment ran inside a solid when it ends on the solid's back:
@@ -250,6 +257,8 @@ XS_DEVICE xs_vec3 xs_trace_path(const xs_scene_view *s, const xs_tile_params *tp
             break;
         T = xs_mul(T, weight);
         prev_pdf = pdf;
+        cone_w = sf.cone_w;
+        cone_a += xs_minf(sf.bsdf.alpha, 1.0f);
         if (bounce + 1 >= tp->rr_start) {
             float q = xs_minf(0.95f, xs_max3(T));
             if (!(u_rr < q))

@@ -68,10 +68,28 @@ enum {
     XS_TEX_NEAREST = 16
 };
 
-typedef struct xs_texture {
+/* Textures are MIP pyramids cut into pages of up to XS_TEX_PAGE x
+ * XS_TEX_PAGE texels (RGBA8 packed, R in the low byte), row-major within a
+ * page; the last column and row of pages of a level are narrower. A page is
+ * found through tex_page[] (xs_scene_view): its place in tex_pool in units
+ * of XS_TEX_UNIT texels, or UINT32_MAX while it is not resident. The same
+ * layout serves textures held whole in memory, the CPU's page cache
+ * (render/texcache.c, through tex_fetch) and a GPU's demand-loaded pages. */
+enum { XS_TEX_PAGE_SHIFT = 6, XS_TEX_PAGE = 64, XS_TEX_PAGE_TEXELS = 4096, XS_TEX_UNIT = 16 };
+
+/* One MIP level of a texture: its size and its pages, pages_x a row,
+ * numbered from first_page row by row. */
+typedef struct xs_tex_level {
     uint32_t width, height;
-    uint32_t offset; /* first texel in texels[] (RGBA8 packed, R in the low byte) */
-    uint32_t flags;
+    uint32_t pages_x;
+    uint32_t first_page;
+} xs_tex_level;
+
+typedef struct xs_texture {
+    uint32_t width, height; /* level 0 */
+    uint32_t level0;        /* its first level in tex_levels[] */
+    uint16_t flags;         /* XS_TEX_* */
+    uint16_t levels;        /* down to 1 x 1 */
 } xs_texture;
 
 /* A texture as a material uses it: uv' = (m0 u + m1 v + m2, m3 u + m4 v + m5)
@@ -133,7 +151,7 @@ typedef struct xs_scene_view {
     uint32_t tri_count, node_count, instance_count, tlas_count;
     const xs_material *materials;
     const xs_texture *textures;
-    const uint32_t *texels;
+    const uint32_t *tex_pool; /* resident pages (see xs_texture) */
     const float *srgb_to_linear; /* 256 entries */
     const xs_light *lights;
     const float *light_cdf; /* chosen by power */
@@ -158,6 +176,23 @@ typedef struct xs_scene_view {
     float world_radius;
     float ray_eps;       /* self-intersection offset, relative to coordinates */
     xs_camera camera;
+    /* texture pages (see xs_texture): levels, and each page's place in
+     * tex_pool (UINT32_MAX: not resident) */
+    const xs_tex_level *tex_levels;
+    const uint32_t *tex_page;
+    /* a GPU's demand loading: a page not resident sets its bit in
+     * tex_request, and the first to set it adds one to tex_asked[0]; the
+     * host loads those pages and runs the launch again (NULL: every page is
+     * resident, or tex_fetch serves them) */
+    uint32_t *tex_request;
+    uint32_t *tex_asked;
+    /* the CPU's page cache (render/texcache.c): when set, texel `index` of
+     * page `page` comes from it (loaded first when not resident); never set
+     * in a device's view */
+    uint32_t (*tex_fetch)(const void *ctx, uint32_t page, uint32_t index);
+    const void *tex_ctx;
+    uint32_t tex_page_count;
+    uint32_t tex_pad_;
 } xs_scene_view;
 
 enum { XS_FILTER_TABLE = 256 };

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "render/xs_backend.h"
 #include "render/xs_parallel.h"
+#include "render/xs_texcache.h"
 #include "kernels/cpu/kernel_cpu.h"
 
 #include <pthread.h>
@@ -48,6 +49,7 @@ static void *cpu_worker_main(void *arg)
             break;
         xs_kernel_cpu_render_rows(&job->be->view, job->tp, row, row + 1, job->rgba, &w->counters);
     }
+    xs_texcache_thread_flush();
     return NULL;
 }
 
@@ -101,6 +103,9 @@ static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counte
     }
     free(ws);
     *kernel_s += now_s() - t0; /* the kernel is this render */
+    char why[512];
+    if (be->view.tex_fetch && xs_texcache_take_failure((xs_texcache *)be->view.tex_ctx, why, sizeof why))
+        return xs_err_set(err, XS_ERR_RENDER, "%s", why); /* a texture page could not be read */
     return XS_OK;
 }
 
@@ -109,6 +114,9 @@ static void cpu_destroy(xs_backend *self) { free(self); }
 xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threads,
                                 xs_backend **out, xs_err *err)
 {
+    char why[256];
+    if (!xs_scene_textures_ready(scene, why, sizeof why))
+        return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: %s", why);
     cpu_backend *be = calloc(1, sizeof *be);
     if (!be)
         return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory");

@@ -24,62 +24,6 @@ static void texslot_from(xs_texslot *t, const xs_gltf_texref *g)
     t->m[5] = g->offset[1];
 }
 
-static xs_result load_textures(xs_scene *s, const xs_gltf_scene *g, xs_err *err)
-{
-    size_t total = 0;
-    uint32_t *image_offset = calloc((size_t)(g->image_count ? g->image_count : 1), sizeof *image_offset);
-    if (!image_offset)
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-    for (int i = 0; i < g->image_count; ++i) {
-        if (total > UINT32_MAX) {
-            free(image_offset);
-            return xs_err_set(err, XS_ERR_INVALID, "scene %s: textures exceed 2^32 texels", s->name);
-        }
-        image_offset[i] = (uint32_t)total;
-        total += (size_t)g->images[i].width * (size_t)g->images[i].height;
-    }
-    s->texels = malloc((total ? total : 1) * sizeof *s->texels);
-    s->textures = calloc((size_t)(g->texture_count ? g->texture_count : 1), sizeof *s->textures);
-    s->texture_mean = calloc((size_t)(g->texture_count ? g->texture_count : 1), sizeof *s->texture_mean);
-    if (!s->texels || !s->textures || !s->texture_mean) {
-        free(image_offset);
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory for textures", s->name);
-    }
-    for (int i = 0; i < g->image_count; ++i) {
-        const xs_image8 *im = &g->images[i];
-        size_t n = (size_t)im->width * (size_t)im->height;
-        for (size_t p = 0; p < n; ++p) {
-            const unsigned char *c = im->rgba8 + p * 4;
-            s->texels[image_offset[i] + p] = (uint32_t)c[0] | (uint32_t)c[1] << 8 |
-                                             (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
-        }
-    }
-    s->texel_count = total;
-    for (int i = 0; i < g->texture_count; ++i) {
-        const xs_gltf_texture *t = &g->textures[i];
-        const xs_image8 *im = &g->images[t->image];
-        xs_texture *x = &s->textures[i];
-        x->width = (uint32_t)im->width;
-        x->height = (uint32_t)im->height;
-        x->offset = image_offset[t->image];
-        x->flags = (t->wrap_s == XS_WRAP_CLAMP ? XS_TEX_CLAMP_S : 0u) |
-                   (t->wrap_t == XS_WRAP_CLAMP ? XS_TEX_CLAMP_T : 0u) |
-                   (t->wrap_s == XS_WRAP_MIRROR ? XS_TEX_MIRROR_S : 0u) |
-                   (t->wrap_t == XS_WRAP_MIRROR ? XS_TEX_MIRROR_T : 0u) |
-                   (t->mag_filter == 9728 ? XS_TEX_NEAREST : 0u);
-        double sum = 0.0;
-        size_t n = (size_t)im->width * (size_t)im->height;
-        for (size_t p = 0; p < n; ++p) {
-            const unsigned char *c = im->rgba8 + p * 4;
-            sum += 0.2126 * s->srgb[c[0]] + 0.7152 * s->srgb[c[1]] + 0.0722 * s->srgb[c[2]];
-        }
-        s->texture_mean[i] = n ? (float)(sum / (double)n) : 0.0f;
-    }
-    s->texture_count = (uint32_t)g->texture_count;
-    free(image_offset);
-    return XS_OK;
-}
-
 /* Row-major 3x4 from a column-major 4x4. */
 static void xf34_from44(const float *m44, float *xf)
 {
@@ -202,7 +146,7 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
     xs_scene *s = xs_scene_alloc(o->name, &o->build);
     if (!s)
         return xs_err_set(err, XS_ERR_NOMEM, "scene: out of memory");
-    xs_result r = load_textures(s, g, err);
+    xs_result r = xs_scene_textures(s, g, o->pages, err);
     /* materials: the file's, then the glTF default material last */
     uint32_t nm = (uint32_t)g->material_count + 1;
     s->materials = calloc(nm, sizeof *s->materials);

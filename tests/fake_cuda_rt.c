@@ -345,13 +345,15 @@ float fake_pixel(const xs_tile_params *tp, int x, int y, int c)
 static bool view_ok(const xs_scene_view *v)
 {
     const void *p[] = {v->tris,      v->attrs,       v->nodes,          v->meshes,    v->instances,
-                       v->tlas,      v->materials,   v->textures,       v->texels,    v->srgb_to_linear,
+                       v->tlas,      v->materials,   v->textures,       v->tex_pool,  v->srgb_to_linear,
                        v->lights,    v->light_cdf,   v->light_pmf,      v->inst_light_base, v->tri_light,
-                       v->env,       v->env_row_cdf, v->env_col_cdf,    v->ggx_tables, v->filter_icdf};
+                       v->env,       v->env_row_cdf, v->env_col_cdf,    v->ggx_tables, v->filter_icdf,
+                       v->tex_levels, v->tex_page,   v->tex_request,    v->tex_asked};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; ++i)
         if (p[i] && !is_device(p[i], 1))
             return false;
-    return true;
+    /* a host function or its context would fault on a GPU */
+    return v->tex_fetch == NULL && v->tex_ctx == NULL;
 }
 
 static int fake_launch_group(const xs_scene_view *view, const xs_cuda_group *g, void *stream)

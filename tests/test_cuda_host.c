@@ -150,13 +150,15 @@ static void empty_arrays_null(void)
      * pointers a host address, as an allocator may for zero elements */
     static uint32_t host_word[4];
     v.textures = (const xs_texture *)host_word;
-    v.texels = host_word;
+    v.tex_pool = host_word;
+    v.tex_levels = (const xs_tex_level *)host_word;
+    v.tex_page = host_word;
     v.env = (const float *)host_word;
     v.env_row_cdf = (const float *)host_word;
     v.env_col_cdf = (const float *)host_word;
     xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
     int n = xs_scene_blobs(s, &v, blobs, XS_SCENE_BLOBS_MAX);
-    CHECK(v.textures == NULL && v.texels == NULL && v.env == NULL && v.env_row_cdf == NULL && v.env_col_cdf == NULL);
+    CHECK(v.textures == NULL && v.tex_pool == NULL && v.tex_levels == NULL && v.tex_page == NULL && v.env == NULL && v.env_row_cdf == NULL && v.env_col_cdf == NULL);
     for (int i = 0; i < n; ++i) {
         CHECK(blobs[i].bytes > 0);
         CHECK_MSG(blobs[i].host != (const void *)host_word, "%s listed with no elements", blobs[i].name);
