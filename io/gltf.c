@@ -889,6 +889,78 @@ static xs_result push(void **arrp, int *count, int *cap, size_t elem, const void
     return XS_OK;
 }
 
+/* EXT_mesh_gpu_instancing: the node's mesh placed once per element of its
+ * TRANSLATION, ROTATION and SCALE accessors (each optional; equal counts),
+ * at world x T x R x S; the node's own placement is not rendered. Millions
+ * of instances cost an accessor element each in the file and one instance
+ * record each here, linear in their count. */
+static xs_result gpu_instances(loader *L, int ni, int mesh, const cJSON *gi, const float *world)
+{
+    char w[96];
+    snprintf(w, sizeof w, "nodes[%d].extensions.EXT_mesh_gpu_instancing", ni);
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(gi, "attributes");
+    if (!cJSON_IsObject(at))
+        return bad(L, "%s.attributes: missing", w);
+    static const char *const names[3] = {"TRANSLATION", "ROTATION", "SCALE"};
+    static const int ncomp[3] = {3, 4, 3};
+    acc a[3];
+    bool have[3] = {false, false, false};
+    size_t count = 0;
+    for (int k = 0; k < 3; ++k) {
+        int idx = -1;
+        char wk[160];
+        snprintf(wk, sizeof wk, "%s.attributes.%s", w, names[k]);
+        TRY(get_index(L, at, names[k], L->accessors.n, wk, &idx));
+        if (idx < 0)
+            continue;
+        TRY(accessor(L, idx, wk, &a[k]));
+        if (a[k].ncomp != ncomp[k])
+            return bad(L, "%s: accessor %d has %d components, expected %d", wk, idx, a[k].ncomp, ncomp[k]);
+        if (k != 1 && a[k].comp != 5126)
+            return bad(L, "%s: accessor %d must be float", wk, idx);
+        if (count && a[k].count != count)
+            return bad(L, "%s: %zu elements, the other attributes have %zu", wk, a[k].count, count);
+        count = a[k].count;
+        have[k] = true;
+    }
+    if (count == 0)
+        return bad(L, "%s.attributes: no TRANSLATION, ROTATION or SCALE", w);
+    if ((uint64_t)L->s->instance_count + count > L->lim.max_instances)
+        return bad(L, "%s: %zu instances bring the scene past %llu mesh instances (--max-instances)", w, count,
+                   (unsigned long long)L->lim.max_instances);
+    uint64_t mesh_tris = 0;
+    for (int k = 0; k < L->s->meshes[mesh].prim_count; ++k)
+        mesh_tris += L->s->meshes[mesh].prims[k].tri_count;
+    for (size_t i = 0; i < count; ++i) {
+        float t[3] = {0, 0, 0}, q[4] = {0, 0, 0, 1}, sc[3] = {1, 1, 1};
+        for (int c = 0; c < 3; ++c) {
+            if (have[0])
+                t[c] = acc_float(&a[0], i, c);
+            if (have[2])
+                sc[c] = acc_float(&a[2], i, c);
+        }
+        for (int c = 0; have[1] && c < 4; ++c)
+            q[c] = acc_float(&a[1], i, c);
+        float ql = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+        if (!(ql > 0.0f) || !isfinite(ql) || !isfinite(t[0] + t[1] + t[2]) || !isfinite(sc[0] + sc[1] + sc[2]))
+            return bad(L, "%s: instance %zu: a zero rotation or a value that is not finite", w, i);
+        float x = q[0] / ql, y = q[1] / ql, z = q[2] / ql, qw = q[3] / ql;
+        float r[9] = {1 - 2 * (y * y + z * z), 2 * (x * y + z * qw), 2 * (x * z - y * qw),
+                      2 * (x * y - z * qw), 1 - 2 * (x * x + z * z), 2 * (y * z + x * qw),
+                      2 * (x * z + y * qw), 2 * (y * z - x * qw), 1 - 2 * (x * x + y * y)};
+        float m[16] = {0};
+        for (int c = 0; c < 3; ++c)
+            for (int row = 0; row < 3; ++row)
+                m[c * 4 + row] = r[c * 3 + row] * sc[c];
+        m[12] = t[0], m[13] = t[1], m[14] = t[2], m[15] = 1.0f;
+        xs_gltf_instance in = {.mesh = mesh, .node = ni};
+        mat_mul(world, m, in.xform);
+        TRY(push((void **)&L->s->instances, &L->s->instance_count, &L->instance_cap, sizeof in, &in, L));
+    }
+    L->s->tri_count_instanced += mesh_tris * count;
+    return XS_OK;
+}
+
 /* What node ni holds: a mesh placed (an instance), a camera, a light, with
  * its world transform. */
 static xs_result node_contents(loader *L, int ni, const float *world)
@@ -898,7 +970,11 @@ static xs_result node_contents(loader *L, int ni, const float *world)
     snprintf(w, sizeof w, "nodes[%d]", ni);
     int mesh = -1, cam = -1;
     TRY(get_index(L, n, "mesh", L->s->mesh_count, w, &mesh));
-    if (mesh >= 0) {
+    const cJSON *next = cJSON_GetObjectItemCaseSensitive(n, "extensions");
+    const cJSON *gpui = next ? cJSON_GetObjectItemCaseSensitive(next, "EXT_mesh_gpu_instancing") : NULL;
+    if (mesh >= 0 && gpui) {
+        TRY(gpu_instances(L, ni, mesh, gpui, world));
+    } else if (mesh >= 0) {
         if ((uint64_t)L->s->instance_count >= L->lim.max_instances)
             return bad(L, "%s: more than %llu mesh instances in the scene (--max-instances)", w,
                        (unsigned long long)L->lim.max_instances);
@@ -1084,7 +1160,7 @@ static xs_result check_required_extensions(loader *L)
 {
     static const char *const supported[] = {
         "KHR_materials_emissive_strength", "KHR_texture_transform", "KHR_lights_punctual",
-        "KHR_materials_transmission", "KHR_materials_ior", "KHR_materials_volume", NULL};
+        "KHR_materials_transmission", "KHR_materials_ior", "KHR_materials_volume", "EXT_mesh_gpu_instancing", NULL};
     const cJSON *req = arr(L->root, "extensionsRequired");
     const cJSON *e;
     cJSON_ArrayForEach(e, req) {

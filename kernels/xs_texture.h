@@ -63,20 +63,23 @@ XS_DEVICE int xs_wrap(int i, int n, bool clamp, bool mirror)
     return ((i % n) + n) % n;
 }
 
-/* A page is not resident on a GPU: ask for it (the launch runs again). */
-XS_DEVICE void xs_tex_ask(const xs_scene_view *s, uint32_t page)
+/* Demand loading on a GPU (tex_request set): a page that is not resident
+ * is asked for (the launch runs again once it is loaded); a resident page
+ * read is marked as read, so the host keeps it when it needs room. The two
+ * bitmaps: requests in words [0, W), reads in [W, 2W), W = pages / 32. */
+XS_DEVICE void xs_tex_mark(const xs_scene_view *s, uint32_t page, bool missing)
 {
-    if (!s->tex_request)
-        return;
     uint32_t bit = 1u << (page & 31u);
+    uint32_t *word = s->tex_request + (missing ? 0u : (s->tex_page_count + 31u) / 32u) + (page >> 5);
 #if XS_GPU_CODE
-    if ((atomicOr(&s->tex_request[page >> 5], bit) & bit) == 0u)
+    if ((*word & bit) == 0u && (atomicOr(word, bit) & bit) == 0u && missing)
         atomicAdd(s->tex_asked, 1u);
 #else
     /* a host emulating a device (tests/fake_cuda_rt.c) runs one thread */
-    if ((s->tex_request[page >> 5] & bit) == 0u) {
-        s->tex_request[page >> 5] |= bit;
-        s->tex_asked[0]++;
+    if ((*word & bit) == 0u) {
+        *word |= bit;
+        if (missing)
+            s->tex_asked[0]++;
     }
 #endif
 }
@@ -94,11 +97,9 @@ XS_DEVICE uint32_t xs_tex_fetch(const xs_scene_view *s, const xs_tex_level *lv, 
         return s->tex_fetch(s->tex_ctx, page, idx);
 #endif
     uint32_t at = s->tex_page[page];
-    if (at == UINT32_MAX) {
-        xs_tex_ask(s, page);
-        return 0u;
-    }
-    return s->tex_pool[(size_t)at * XS_TEX_UNIT + idx];
+    if (s->tex_request)
+        xs_tex_mark(s, page, at == UINT32_MAX);
+    return at == UINT32_MAX ? 0u : s->tex_pool[(size_t)at * XS_TEX_UNIT + idx];
 }
 
 XS_DEVICE void xs_texel(const xs_scene_view *s, const xs_texture *t, const xs_tex_level *lv, int x, int y,

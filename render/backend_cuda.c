@@ -20,11 +20,20 @@
  * device) retires the back end (xs_backend_lose): that tile and every later
  * one fail with XS_ERR_DEVICE without touching CUDA again.
  *
+ * A paged scene's textures live on the device within a budget
+ * (render/xs_texcache_gpu.h): a group that asked for pages it did not have
+ * is run again, whole, once they are loaded, before its tiles are read, so
+ * its pixels are those of a device holding every page. A device that
+ * cannot hold the scene's arrays and one launch is refused at creation
+ * with the numbers (XS_ERR_NOMEM), before anything is uploaded.
+ *
  * Also here: the device probe (is there a GPU, and if not, why; device nodes
  * without a working CUDA are reported as broken, not as absent).
  */
 #include "render/xs_backend.h"
 #include "render/xs_cuda_rt.h"
+#include "render/xs_memplan.h"
+#include "render/xs_texcache_gpu.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -51,7 +60,12 @@ typedef struct cuda_group {
     int refs;          /* its tiles not yet ended; 0: the record is free */
     long long threads; /* of all its tiles */
     float kernel_ms;   /* < 0 until read from the events */
+    float pass_ms;     /* earlier passes' kernel time (texture pages loaded between) */
     bool done;         /* ev_done was seen complete */
+    bool resolved;     /* every texture page it asked for was loaded and it ran again */
+    int slots[XS_CUDA_GROUP_MAX], count; /* its tiles, for a pass again */
+    xs_result failed;  /* the texture pages it needs could not be loaded */
+    char fail_msg[512];
 } cuda_group;
 
 typedef struct cuda_backend {
@@ -69,6 +83,7 @@ typedef struct cuda_backend {
     int open[XS_CUDA_GROUP_MAX]; /* slots of the group being filled */
     int open_count;
     void *stream;
+    xs_gpu_pages *pages; /* a paged scene's textures on the device; NULL otherwise */
 } cuda_backend;
 
 bool xs_cuda_compiled(void) { return xs_cuda_rt_real() != NULL; }
@@ -133,12 +148,56 @@ static xs_result fail_open(cuda_backend *be, xs_result r, const xs_err *e)
     return r;
 }
 
-/* Launches the open group: counters cleared, the two kernels between the
- * timing events, each tile's pixels and counters copied back, then the
- * completion event; all on the stream. */
-static xs_result launch_open(cuda_backend *be, xs_err *err)
+/* Queues group g's tiles (slots[0..n)) on the stream: counters cleared, the
+ * two kernels between the timing events, each tile's pixels and counters
+ * copied back, the count of texture pages it asked for, then the completion
+ * event. first: a fresh launch, not a pass again. *threads: of all its tiles. */
+static xs_result queue_group(cuda_backend *be, cuda_group *g, int gi, const int *slots, int n, bool first,
+                             long long *threads, xs_err *e)
 {
     const xs_cuda_rt *rt = be->rt;
+    xs_result r = clear_stale(be, e);
+    int ce = 0;
+    const char *what = "";
+    xs_cuda_group launch;
+    memset(&launch, 0, sizeof launch);
+    launch.count = n;
+    *threads = 0;
+    for (int i = 0; r == XS_OK && i < n; ++i) {
+        cuda_slot *s = &be->slot[slots[i]];
+        xs_cuda_tile *t = &launch.tile[i];
+        t->tp = s->tp;
+        t->scratch = s->scratch;
+        t->out = s->d_out;
+        t->counters = s->d_counters;
+        *threads += rt->tile_threads(s->tp.width * s->tp.height, s->tp.spp);
+        if ((ce = rt->memset_async(s->d_counters, 0, sizeof *s->d_counters, be->stream)) != 0)
+            what = "clearing the tiles' counters";
+    }
+    if (r == XS_OK && ce == 0) {
+        if ((ce = rt->event_record(g->ev_start, be->stream)) != 0 ||
+            (ce = rt->launch_group(&be->dview, &launch, be->stream)) != 0 ||
+            (ce = rt->event_record(g->ev_stop, be->stream)) != 0)
+            what = "launching the tiles' kernels";
+    }
+    for (int i = 0; r == XS_OK && ce == 0 && i < n; ++i) {
+        cuda_slot *s = &be->slot[slots[i]];
+        if ((ce = rt->memcpy_d2h_async(s->h_out, s->d_out, out_bytes_of(&s->tp), be->stream)) != 0 ||
+            (ce = rt->memcpy_d2h_async(s->h_counters, s->d_counters, sizeof *s->h_counters, be->stream)) != 0)
+            what = "queueing the tiles' copy back";
+    }
+    if (r == XS_OK && ce == 0 && be->pages && (ce = xs_gpu_pages_after_launch(be->pages, gi, be->stream, first)) != 0)
+        what = "queueing the texture page count's copy back";
+    if (r == XS_OK && ce == 0 && (ce = rt->event_record(g->ev_done, be->stream)) != 0)
+        what = "queueing the tiles' copy back";
+    if (r == XS_OK && ce != 0)
+        r = cuda_fail(be, e, what, ce);
+    return r;
+}
+
+/* Launches the open group (queue_group). */
+static xs_result launch_open(cuda_backend *be, xs_err *err)
+{
     if (be->open_count == 0)
         return XS_OK;
     xs_err e;
@@ -152,47 +211,20 @@ static xs_result launch_open(cuda_backend *be, xs_err *err)
         return fail_open(be, XS_ERR_INTERNAL, &e);
     }
     cuda_group *g = &be->group[gi];
-    xs_result r = clear_stale(be, &e);
-    int ce = 0;
-    const char *what = "";
-    xs_cuda_group launch;
-    memset(&launch, 0, sizeof launch);
-    launch.count = be->open_count;
     long long threads = 0;
-    for (int i = 0; r == XS_OK && i < be->open_count; ++i) {
-        cuda_slot *s = &be->slot[be->open[i]];
-        xs_cuda_tile *t = &launch.tile[i];
-        t->tp = s->tp;
-        t->scratch = s->scratch;
-        t->out = s->d_out;
-        t->counters = s->d_counters;
-        threads += rt->tile_threads(s->tp.width * s->tp.height, s->tp.spp);
-        if ((ce = rt->memset_async(s->d_counters, 0, sizeof *s->d_counters, be->stream)) != 0)
-            what = "clearing the tiles' counters";
-    }
-    if (r == XS_OK && ce == 0) {
-        if ((ce = rt->event_record(g->ev_start, be->stream)) != 0 ||
-            (ce = rt->launch_group(&be->dview, &launch, be->stream)) != 0 ||
-            (ce = rt->event_record(g->ev_stop, be->stream)) != 0)
-            what = "launching the tiles' kernels";
-    }
-    for (int i = 0; r == XS_OK && ce == 0 && i < be->open_count; ++i) {
-        cuda_slot *s = &be->slot[be->open[i]];
-        if ((ce = rt->memcpy_d2h_async(s->h_out, s->d_out, out_bytes_of(&s->tp), be->stream)) != 0 ||
-            (ce = rt->memcpy_d2h_async(s->h_counters, s->d_counters, sizeof *s->h_counters, be->stream)) != 0)
-            what = "queueing the tiles' copy back";
-    }
-    if (r == XS_OK && ce == 0 && (ce = rt->event_record(g->ev_done, be->stream)) != 0)
-        what = "queueing the tiles' copy back";
-    if (r == XS_OK && ce != 0)
-        r = cuda_fail(be, &e, what, ce);
+    xs_result r = queue_group(be, g, gi, be->open, be->open_count, true, &threads, &e);
     if (r != XS_OK) {
         xs_err_set(err, r, "%s", e.msg);
         return fail_open(be, r, &e);
     }
+    memcpy(g->slots, be->open, (size_t)be->open_count * sizeof *g->slots);
+    g->count = be->open_count;
     g->refs = be->open_count;
     g->threads = threads > 0 ? threads : 1;
     g->kernel_ms = -1.0f;
+    g->pass_ms = 0.0f;
+    g->resolved = be->pages == NULL;
+    g->failed = XS_OK;
     g->done = false;
     for (int i = 0; i < be->open_count; ++i) {
         cuda_slot *s = &be->slot[be->open[i]];
@@ -219,6 +251,53 @@ static bool gpu_busy(cuda_backend *be)
         /* an error: end reports it */
     }
     return false;
+}
+
+/* ---- texture pages on demand -------------------------------------------------------- */
+
+/* Group gi has completed: while it asked for texture pages, they are loaded
+ * (every launch in flight waited for first) and it runs again, whole. A
+ * failure to load stays with the group: each of its tiles reports it. */
+static xs_result resolve_group(cuda_backend *be, int gi, xs_err *err)
+{
+    const xs_cuda_rt *rt = be->rt;
+    cuda_group *g = &be->group[gi];
+    g->resolved = true;
+    for (int pass = 0; xs_gpu_pages_asked(be->pages, gi) > 0; ++pass) {
+        xs_err e;
+        xs_err_clear(&e);
+        xs_result r = XS_OK;
+        if (pass >= XS_GPU_PAGES_MAX_PASSES)
+            r = xs_err_set(&e, XS_ERR_RENDER,
+                           "GPU texture pages: the launch still asked for pages after %d passes (the budget is "
+                           "too small for what it reads; raise --gpu-texture-mib)",
+                           XS_GPU_PAGES_MAX_PASSES);
+        void *inflight[XS_BACKEND_MAX_SLOTS];
+        int n = 0;
+        for (int i = 0; r == XS_OK && i < be->slot_count; ++i)
+            if (i != gi && be->group[i].refs > 0 && !be->group[i].done)
+                inflight[n++] = be->group[i].ev_done;
+        if (r == XS_OK)
+            r = xs_gpu_pages_resolve(be->pages, gi, inflight, n, &e);
+        /* the pass's kernel time counts: the GPU spent it */
+        float ms = 0.0f;
+        if (r == XS_OK && rt->event_elapsed_ms(&ms, g->ev_start, g->ev_stop) == 0)
+            g->pass_ms += ms;
+        long long threads = 0;
+        if (r == XS_OK)
+            r = queue_group(be, g, gi, g->slots, g->count, false, &threads, &e);
+        int ce = r == XS_OK ? rt->event_sync(g->ev_done) : 0;
+        if (ce != 0)
+            r = cuda_fail(be, &e, "rendering the tiles again with their texture pages", ce);
+        if (r != XS_OK) {
+            if (r == XS_ERR_DEVICE)
+                return xs_err_set(err, r, "%s", e.msg);
+            g->failed = r;
+            snprintf(g->fail_msg, sizeof g->fail_msg, "%s", e.msg);
+            return XS_OK; /* each tile of the group reports it */
+        }
+    }
+    return XS_OK;
 }
 
 /* ---- the table --------------------------------------------------------------------- */
@@ -307,6 +386,13 @@ static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_count
     if (e != 0)
         return cuda_fail(be, err, "rendering the tile", e);
     g->done = true;
+    if (!g->resolved) {
+        xs_result r = resolve_group(be, s->group, err);
+        if (r != XS_OK)
+            return r;
+    }
+    if (g->failed != XS_OK)
+        return xs_err_set(err, g->failed, "%s", g->fail_msg);
     if (g->kernel_ms < 0.0f) {
         float ms = 0.0f;
         if (rt->event_elapsed_ms(&ms, g->ev_start, g->ev_stop) != 0) {
@@ -316,7 +402,7 @@ static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_count
         g->kernel_ms = ms;
     }
     double share = (double)rt->tile_threads(s->tp.width * s->tp.height, s->tp.spp) / (double)g->threads;
-    *kernel_s += 1e-3 * (double)g->kernel_ms * share;
+    *kernel_s += 1e-3 * (double)(g->kernel_ms + g->pass_ms) * share;
     memcpy(rgba, s->h_out, out_bytes_of(&s->tp));
     xs_counters_add(counters, s->h_counters);
     return XS_OK;
@@ -354,6 +440,7 @@ static void cuda_destroy(xs_backend *self)
         rt->stream_destroy(be->stream);
     for (int i = 0; i < be->blob_count; ++i)
         rt->free_device(be->blobs[i]);
+    xs_gpu_pages_destroy(be->pages);
     (void)rt->get_last_error(); /* what the clean-up met stays here */
     free(be->slot);
     free(be->group);
@@ -526,10 +613,41 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
         return r;
     }
     /* the scene, once: each array with an explicit copy, its device pointer
-     * patched into the device view (empty arrays: NULL) */
+     * patched into the device view (empty arrays: NULL); the CPU's page
+     * cache is the host's (a paged scene's pages come through xs_gpu_pages) */
     be->dview = xs_scene_view_for(scene, fw, fh);
+    be->dview.tex_fetch = NULL;
+    be->dview.tex_ctx = NULL;
     xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
     int nb = xs_scene_blobs(scene, &be->dview, blobs, XS_SCENE_BLOBS_MAX);
+    /* a device that cannot hold the scene and one launch is refused before
+     * anything is uploaded, with the numbers */
+    size_t scene_bytes = 0, free_b = 0, total_b = 0;
+    for (int i = 0; i < nb; ++i)
+        scene_bytes += blobs[i].bytes;
+    size_t launch_bytes = rt->scratch_bytes((int)be->max_pixels, max_spp) +
+                          be->max_pixels * (size_t)xs_aov_channels(0xffffffffu) * sizeof(float);
+    xs_scene_tex_info ti;
+    xs_scene_tex_info_get(scene, &ti);
+    size_t pages_min = ti.paged ? (size_t)ti.pages * 4u + 16u * XS_TEX_PAGE_TEXELS * 4u : 0;
+    if ((e = rt->mem_get_info(&free_b, &total_b)) == 0 && scene_bytes + launch_bytes + pages_min > free_b) {
+        char a[32], b[32], c[32], d[32];
+        xs_result r = xs_err_set(err, XS_ERR_NOMEM,
+                                 "CUDA device %d (%s, %s free of %s) cannot hold the scene: its arrays need %s and "
+                                 "a launch %s%s",
+                                 device, gi.name, xs_mem_str(free_b, a, sizeof a), xs_mem_str(total_b, b, sizeof b),
+                                 xs_mem_str(scene_bytes, c, sizeof c), xs_mem_str(launch_bytes, d, sizeof d),
+                                 ti.paged ? ", plus the texture page table and 16 pages" : "");
+        cuda_destroy(&be->base);
+        return r;
+    }
+    if (e != 0)
+        (void)rt->get_last_error(); /* the upload below says what is wrong */
+    char why[256];
+    if (!xs_scene_textures_ready(scene, why, sizeof why)) {
+        cuda_destroy(&be->base);
+        return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: %s", why);
+    }
     for (int i = 0; i < nb; ++i) {
         void *d = NULL;
         if ((e = rt->malloc_device(&d, blobs[i].bytes)) != 0 ||
@@ -584,6 +702,19 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
             return r;
         }
         s->scratch_bytes = scratch;
+    }
+    if (ti.paged && ti.pages > 0) {
+        xs_result r = xs_gpu_pages_create(rt, xs_scene_texcache(scene), (uint32_t)ti.pages,
+                                          xs_scene_gpu_texture_budget(scene), be->slot_count, &be->dview, &be->pages,
+                                          err);
+        if (r != XS_OK) {
+            cuda_destroy(&be->base);
+            return r;
+        }
+        xs_gpu_pages_stats st;
+        xs_gpu_pages_stats_get(be->pages, &st);
+        size_t n = strlen(be->base.device);
+        snprintf(be->base.device + n, sizeof be->base.device - n, ", %llu texture pages", (unsigned long long)st.slots);
     }
     *out = &be->base;
     return XS_OK;

@@ -102,6 +102,11 @@ static int rt_memcpy_h2d(void *d, const void *s, size_t n)
 {
     return (int)cudaMemcpy(d, s, n, cudaMemcpyHostToDevice);
 }
+static int rt_memcpy_d2h(void *d, const void *s, size_t n)
+{
+    return (int)cudaMemcpy(d, s, n, cudaMemcpyDeviceToHost);
+}
+static int rt_mem_get_info(size_t *f, size_t *t) { return (int)cudaMemGetInfo(f, t); }
 static int rt_stream_create(void **s)
 {
     return (int)cudaStreamCreateWithFlags((cudaStream_t *)s, cudaStreamNonBlocking);
@@ -145,6 +150,8 @@ static const xs_cuda_rt real_rt = {
     .malloc_host = rt_malloc_host,
     .free_host = rt_free_host,
     .memcpy_h2d = rt_memcpy_h2d,
+    .memcpy_d2h = rt_memcpy_d2h,
+    .mem_get_info = rt_mem_get_info,
     .stream_create = rt_stream_create,
     .stream_destroy = rt_stream_destroy,
     .event_create = rt_event_create,

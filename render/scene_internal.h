@@ -42,6 +42,7 @@ struct xs_scene {
     bool tex_paged;
     uint64_t tex_paged_bytes; /* paged: the page set decompressed */
     struct xs_texcache *texcache; /* paged: attached, not owned */
+    uint64_t gpu_tex_budget;      /* a GPU's texture pages (0: auto) */
     bool borrowed;        /* the arrays live in a shared block (scene_share.c): not freed here */
     float srgb[256];
     xs_light *lights;

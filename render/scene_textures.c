@@ -190,3 +190,7 @@ bool xs_scene_textures_ready(const xs_scene *s, char *why, size_t n)
     }
     return true;
 }
+
+struct xs_texcache *xs_scene_texcache(const xs_scene *s) { return s->texcache; }
+void xs_scene_set_gpu_texture_budget(xs_scene *s, uint64_t bytes) { s->gpu_tex_budget = bytes; }
+uint64_t xs_scene_gpu_texture_budget(const xs_scene *s) { return s->gpu_tex_budget; }

@@ -59,6 +59,8 @@ typedef struct xs_cuda_rt {
     int (*malloc_host)(void **p, size_t bytes); /* pinned */
     int (*free_host)(void *p);
     int (*memcpy_h2d)(void *dst, const void *src, size_t bytes); /* synchronous */
+    int (*memcpy_d2h)(void *dst, const void *src, size_t bytes); /* synchronous */
+    int (*mem_get_info)(size_t *free_bytes, size_t *total_bytes); /* the current device's */
 
     int (*stream_create)(void **stream);
     int (*stream_destroy)(void *stream);

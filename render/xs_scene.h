@@ -129,6 +129,12 @@ struct xs_texcache;
 /* The page cache a paged scene reads through (borrowed; attach it before a
  * back end is made: the CPU's view reads through it). */
 void xs_scene_attach_texcache(xs_scene *scene, struct xs_texcache *cache);
+/* The attached page cache (NULL: none). */
+struct xs_texcache *xs_scene_texcache(const xs_scene *scene);
+/* The bytes a GPU may give this scene's texture pages (0: auto; see
+ * render/xs_texcache_gpu.h). Set before a CUDA back end is made. */
+void xs_scene_set_gpu_texture_budget(xs_scene *scene, uint64_t bytes);
+uint64_t xs_scene_gpu_texture_budget(const xs_scene *scene);
 /* False (why says) while a paged scene has no page cache. */
 bool xs_scene_textures_ready(const xs_scene *scene, char *why, size_t n);
 

@@ -199,6 +199,14 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_built = MPI_Wtime() - t_load0;
     if (xs_mpi_agree(comm, r, &err) != XS_OK)
         goto done; /* each rank printed its own reason */
+    /* ranks whose GPU cannot hold the scene are retired: the job needs one that can render */
+    int can = is_worker && (!w.backend || !w.backend->lost), any_can = 0;
+    MPI_Allreduce(&can, &any_can, 1, MPI_INT, MPI_MAX, comm);
+    if (!any_can) {
+        if (rank == 0)
+            fprintf(stderr, "xisuan render: error: no rank can render this scene (each one said why above)\n");
+        goto done; /* bad input: status 2 */
+    }
     /* each worker asks for as many items as keep its device and writers
      * busy (a GPU holds several launch groups); --prefetch: that many each */
     int my_prefetch = (opt->given & XS_GIVEN_PREFETCH) || !is_worker ? opt->prefetch : xs_worker_depth(&w);

@@ -122,15 +122,29 @@ static xs_result init_common(xs_worker *w, const xs_job *job, int rank, int writ
     return XS_OK;
 }
 
-/* The back end over w->scene: CUDA device w->gpu, or the CPU. */
+/* The back end over w->scene: CUDA device w->gpu, or the CPU. A GPU that
+ * cannot hold the scene retires this rank before it renders: it says so,
+ * and its back end is lost from the start, so every item it is given goes
+ * back to rank 0 (XS_REPORT_LOST) for the ranks that can. */
 static xs_result make_backend(xs_worker *w, const xs_options *opt, int threads, xs_err *err)
 {
     const xs_render_settings *rs = &opt->render;
     xs_scene_set_filter(w->scene, rs->filter, rs->filter_width);
-    if (w->gpu >= 0)
-        return xs_backend_cuda_create(w->scene, rs->width, rs->height, w->gpu, rs->gpu_slots, rs->tile * rs->tile,
-                                      rs->spp, &w->backend, err);
-    return xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
+    if (w->gpu < 0)
+        return xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
+    xs_scene_set_gpu_texture_budget(w->scene, opt->gpu_tex_bytes);
+    xs_result r = xs_backend_cuda_create(w->scene, rs->width, rs->height, w->gpu, rs->gpu_slots, rs->tile * rs->tile,
+                                         rs->spp, &w->backend, err);
+    if (r != XS_ERR_NOMEM)
+        return r;
+    static const float none[1] = {0.0f};
+    char why[600];
+    snprintf(why, sizeof why, "%s; this rank renders nothing, its work goes to the ranks that can", err->msg);
+    fprintf(stderr, "xisuan: warning: rank %d: %s\n", w->rank, why);
+    r = xs_backend_standin_create(none, 1, 1, 1, 0, &w->backend, err);
+    if (r == XS_OK)
+        xs_backend_lose(w->backend, why);
+    return r;
 }
 
 xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads, int gpu, int writers,

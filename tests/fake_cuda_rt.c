@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/cuda/kernel_cuda.h"
+#include "kernels/xs_path.h"
 #include "render/xs_backend.h"
 
 static fake_gpu *G;
@@ -230,6 +231,29 @@ static int fake_memcpy_h2d(void *d, const void *s, size_t n)
     return FAKE_OK;
 }
 
+static int fake_memcpy_d2h(void *d, const void *s, size_t n)
+{
+    int e = enter();
+    if (e)
+        return fail_with(e);
+    if (!is_device(s, n))
+        return fail_with(FAKE_INVALID_VALUE);
+    memcpy(d, s, n);
+    return FAKE_OK;
+}
+
+static int fake_mem_get_info(size_t *f, size_t *t)
+{
+    int e = enter();
+    if (e)
+        return fail_with(e);
+    if (G->mem_info_error)
+        return fail_with(G->mem_info_error);
+    *t = G->memory;
+    *f = G->memory - G->used;
+    return FAKE_OK;
+}
+
 typedef struct fake_event {
     int polls_left;
 } fake_event;
@@ -386,6 +410,23 @@ static int fake_launch_group(const xs_scene_view *view, const xs_cuda_group *g, 
             fault = true;
             break;
         }
+        if (G->run_kernels) { /* the real kernels, one host thread, as the CUDA entry runs them */
+            xs_partial *scratch = (xs_partial *)t->scratch;
+            int chunks = xs_chunk_count(tp->spp);
+            for (int k = 0; k < chunks; ++k)
+                for (size_t p = 0; p < px; ++p)
+                    xs_render_chunk(view, tp, tp->x0 + (int)(p % (size_t)tp->width),
+                                    tp->y0 + (int)(p / (size_t)tp->width), k, &scratch[(size_t)k * px + p],
+                                    t->counters);
+            for (size_t p = 0; p < px; ++p) {
+                xs_partial acc;
+                xs_partial_zero(&acc);
+                for (int k = 0; k < chunks; ++k)
+                    xs_partial_merge(&acc, &scratch[(size_t)k * px + p]);
+                xs_pixel_finish(&acc, tp, t->out + p * (size_t)ch);
+            }
+            continue;
+        }
         for (int y = 0; y < tp->height; ++y)
             for (int x = 0; x < tp->width; ++x)
                 for (int c = 0; c < ch; ++c)
@@ -419,6 +460,8 @@ static const xs_cuda_rt fake_rt = {
     .malloc_host = fake_malloc_host,
     .free_host = fake_free_host,
     .memcpy_h2d = fake_memcpy_h2d,
+    .memcpy_d2h = fake_memcpy_d2h,
+    .mem_get_info = fake_mem_get_info,
     .stream_create = fake_stream_create,
     .stream_destroy = fake_stream_destroy,
     .event_create = fake_event_create,

@@ -12,7 +12,9 @@
  * that every pointer they get (the scene view's, the tiles') is NULL or
  * device memory (a host pointer faults, as on a GPU) and fill each tile
  * with pixels that depend on the tile alone (fake_pixel), counting one
- * camera ray per sample. Streams run at once: an event is complete when
+ * camera ray per sample; or, with run_kernels, runs the real kernels on the
+ * host over the device view (its "device" memory is host memory), so the
+ * back end's texture demand loading runs end to end. Streams run at once: an event is complete when
  * recorded (unless not_ready_polls says otherwise).
  *
  * One fake device per process (the runtime table has no context pointer).
@@ -47,6 +49,9 @@ typedef struct fake_gpu {
     int lose_at_launch;      /* the Nth launch faults (sticky illegal address, reported later) */
     int fail_launch;         /* != 0: the next launch fails with it (not sticky) */
     int not_ready_polls;     /* event queries answer "not ready" this many times after a record */
+    int mem_info_error;      /* != 0: mem_get_info fails with it */
+    bool run_kernels;        /* launches run the real kernels on the host (kernels/xs_path.h) with
+                                the device view, one thread, instead of writing fake_pixel */
     /* what happened */
     size_t used;
     int last_error;

@@ -20,11 +20,20 @@
  * launch_failure: a launch that fails fails its group's tiles and no more.
  * probe: device nodes with a CUDA that cannot use them are BROKEN (tests
  *   fail, --backend auto warns), not NONE (skip); hidden devices are NONE.
- * create_fails_cleanly: too little device memory for the scene: a clear
- *   error naming the array, nothing left allocated. */
+ * create_fails_cleanly: too little device memory for the scene: refused
+ *   before any upload with the numbers; where the free memory cannot be
+ *   read, a clear error naming the array; nothing left allocated.
+ * texture_pages: a paged scene on a fake device that runs the real kernels
+ *   on the host: with a budget of 16 pages, with one of 48 and with every
+ *   page, launches that miss pages are run again once they are loaded, and
+ *   every tile equals the CPU's render of the scene held whole, bit for bit;
+ *   the scene held whole renders the same from its uploaded pool; a device
+ *   that cannot hold the scene is refused at creation with the numbers. */
 #include "fake_cuda_rt.h"
 #include "render/xs_backend.h"
 #include "render/xs_scene.h"
+#include "render/xs_texcache.h"
+#include "tex_scene.h"
 #include "test_util.h"
 
 #include <stdlib.h>
@@ -355,6 +364,14 @@ static void create_fails_cleanly(void)
     xs_err_clear(&e);
     xs_result r = xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 64 * 64, 16, &b, &e);
     printf("create: %s\n", e.msg);
+    /* refused before any upload, with the numbers */
+    CHECK(r == XS_ERR_NOMEM && b == NULL);
+    CHECK(strstr(e.msg, "cannot hold the scene") && strstr(e.msg, "4.0 KiB free"));
+    CHECK(g.used == 0);
+    /* where the free memory cannot be read, the upload itself fails by name */
+    g.mem_info_error = FAKE_INVALID_VALUE;
+    r = xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 64 * 64, 16, &b, &e);
+    printf("create: %s\n", e.msg);
     CHECK(r == XS_ERR_RENDER && b == NULL);
     CHECK(strstr(e.msg, "uploading the scene's") && strstr(e.msg, "out of memory"));
     CHECK(g.used == 0);
@@ -368,6 +385,103 @@ static void create_fails_cleanly(void)
     fake_cuda_reset();
 }
 
+static float *tex_render_cpu(xs_scene *sc, const xs_tile_params *tp)
+{
+    xs_backend *b = NULL;
+    xs_err e;
+    CHECK(xs_backend_cpu_create(sc, tp->frame_width, tp->frame_height, 1, &b, &e) == XS_OK);
+    float *out = calloc((size_t)tp->width * (size_t)tp->height * (size_t)xs_aov_channels(tp->aovs), sizeof *out);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    CHECK(xs_backend_render_tile(b, tp, out, &c, &e) == XS_OK);
+    xs_backend_destroy(b);
+    return out;
+}
+
+/* Renders tp on the fake device; XS_OK and the pixels in out, or the
+ * error in e. *launches: the fake's launches it took. */
+static xs_result tex_render_fake(xs_scene *sc, const xs_tile_params *tp, uint64_t budget, float *out, int *launches,
+                                 xs_err *e)
+{
+    fake_gpu g = {.devices = 1, .run_kernels = true};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene_set_gpu_texture_budget(sc, budget);
+    xs_backend *b = NULL;
+    xs_result r = xs_backend_cuda_create_rt(rt, sc, tp->frame_width, tp->frame_height, 0, 1,
+                                            tp->width * tp->height, tp->spp, &b, e);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    if (r == XS_OK)
+        r = xs_backend_render_tile(b, tp, out, &c, e);
+    CHECK(g.view_faults == 0);
+    *launches = g.launches;
+    xs_backend_destroy(b);
+    CHECK(g.used == 0); /* everything freed */
+    fake_cuda_reset();
+    return r;
+}
+
+static void texture_pages(void)
+{
+    xs_gltf_scene gl;
+    tex_gltf(&gl);
+    char path[4096];
+    const char *d = getenv("XS_TEST_TMP");
+    snprintf(path, sizeof path, "%s/cuda-host-pages-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    xs_err e;
+    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
+    xs_texstore *st = NULL;
+    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
+    xs_scene *whole = NULL, *paged = NULL;
+    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
+    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
+    size_t cbytes = xs_texcache_bytes(st->page_count, 16);
+    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
+    xs_texcache *cache = NULL;
+    CHECK(xs_texcache_create(mem, cbytes, true, 16, st, &cache, &e) == XS_OK);
+    xs_scene_attach_texcache(paged, cache);
+    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
+    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
+    tp.aovs = XS_AOV_ALBEDO;
+    size_t n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    float *ref = tex_render_cpu(whole, &tp);
+    float *out = calloc(n, sizeof *out);
+    const uint64_t page = XS_TEX_PAGE_TEXELS * 4u;
+    int launches = 0, fits = 0;
+    const uint64_t budgets[3] = {16 * page, 48 * page, 0};
+    for (int k = 0; k < 3; ++k) {
+        memset(out, 0, n * sizeof *out);
+        xs_result r = tex_render_fake(paged, &tp, budgets[k], out, &launches, &e);
+        if (r != XS_OK) { /* only a budget too small for one launch may fail, and says so */
+            CHECK_MSG(k == 0 && r == XS_ERR_RENDER && strstr(e.msg, "--gpu-texture-mib"), "budget %d: %s", k, e.msg);
+            continue;
+        }
+        fits++;
+        CHECK_MSG(memcmp(out, ref, n * sizeof *out) == 0, "budget %d: the GPU's tile differs from the CPU's", k);
+        CHECK_MSG(launches >= 2, "budget %d: %d launch(es): the first must miss pages", k, launches);
+        printf("texture_pages: budget %d: identical after %d launches\n", k, launches);
+    }
+    CHECK(fits >= 2);
+    memset(out, 0, n * sizeof *out);
+    CHECK(tex_render_fake(whole, &tp, 0, out, &launches, &e) == XS_OK);
+    CHECK(memcmp(out, ref, n * sizeof *out) == 0 && launches == 1); /* every page uploaded: no pass again */
+    /* a device that cannot hold the scene */
+    fake_gpu small = {.devices = 1, .memory = 4096};
+    const xs_cuda_rt *rt = fake_cuda_rt(&small);
+    xs_backend *b = NULL;
+    CHECK(xs_backend_cuda_create_rt(rt, whole, 64, 48, 0, 1, 32 * 24, 8, &b, &e) == XS_ERR_NOMEM);
+    CHECK_MSG(strstr(e.msg, "cannot hold the scene") && strstr(e.msg, "free of"), "%s", e.msg);
+    CHECK(small.used == 0);
+    fake_cuda_reset();
+    free(ref), free(out);
+    xs_scene_destroy(whole), xs_scene_destroy(paged);
+    xs_texcache_destroy(cache);
+    free(mem);
+    xs_texstore_close(st);
+    unlink(path);
+    tex_gltf_free(&gl);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -379,6 +493,7 @@ int main(int argc, char **argv)
         {"launch_failure", launch_failure},
         {"probe", probe},
         {"create_fails_cleanly", create_fails_cleanly},
+        {"texture_pages", texture_pages},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
