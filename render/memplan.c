@@ -12,6 +12,7 @@
 
 #include "io/xs_texpage.h"
 #include "kernels/xs_types.h"
+#include "render/xs_texcache.h"
 
 enum { MIB = 1 << 20 };
 
@@ -270,6 +271,19 @@ void xs_memplan_node(const xs_mem_scene *m, xs_mem_node_plan *p)
         snprintf(p->why, sizeof p->why, "a rank needs %s at its peak, over the budget of %s a rank (--mem-budget)",
                  xs_mem_str(worst, a, sizeof a), xs_mem_str(p->rank_budget, b, sizeof b));
     }
+}
+
+uint64_t xs_memplan_cache(const xs_mem_scene *m, const xs_mem_node_plan *p0, uint64_t given)
+{
+    if (!m->paged)
+        return 0;
+    uint64_t c = given;
+    if (!c) {
+        uint64_t left = p0->node_limit > p0->node_peak ? p0->node_limit - p0->node_peak : 0;
+        uint64_t all = xs_texcache_bytes(m->texture_pages, m->texture_pages);
+        c = all < left / 4 ? all : left / 4;
+    }
+    return xs_texcache_bytes(m->texture_pages, xs_texcache_slots_for(c, m->texture_pages));
 }
 
 const char *xs_mem_str(uint64_t v, char *buf, size_t n)

@@ -95,6 +95,12 @@ typedef struct xs_mem_node_plan {
 /* Works out the plan of a node from the scene and the given fields. */
 void xs_memplan_node(const xs_mem_scene *m, xs_mem_node_plan *p);
 
+/* The texture page cache of a paged scene (0 otherwise): `given` bytes, or
+ * when 0, the whole page set, at most a quarter of what the node has left
+ * in plan p0 (worked out without a cache); rounded to the bytes of the
+ * slots it buys (render/xs_texcache.h). */
+uint64_t xs_memplan_cache(const xs_mem_scene *m, const xs_mem_node_plan *p0, uint64_t given);
+
 /* A renderer's own buffers: tile buffers (writers + 1), the writers' EXR
  * compression, a frame's assembly band and preview. */
 uint64_t xs_memplan_rank_buffers(const xs_render_settings *rs, int writers);

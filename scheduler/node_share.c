@@ -6,9 +6,13 @@
 #include "scheduler/xs_node_share.h"
 
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <xxhash.h>
 
@@ -50,16 +54,6 @@ typedef struct rank_facts {
     uint64_t usable, total, available, cgroup; /* the node's (its lowest rank fills them) */
 } rank_facts;
 
-/* The texture cache's default: the whole page set, at most a quarter of
- * what the node has left after the plan without it. */
-static uint64_t auto_cache(const xs_mem_scene *m, const xs_mem_node_plan *p0)
-{
-    uint64_t left = p0->node_limit > p0->node_peak ? p0->node_limit - p0->node_peak : 0;
-    uint64_t all = xs_texcache_bytes(m->texture_pages, m->texture_pages);
-    uint64_t q = left / 4;
-    return all < q ? all : q;
-}
-
 /* Rank 0: every node's plan; prints the tightest; false when one does not
  * fit. *cache gets the texture cache per node. */
 static bool plan_nodes(const xs_node_share *ns, const xs_options *opt, const rank_facts *f, uint64_t *cache)
@@ -80,21 +74,15 @@ static bool plan_nodes(const xs_node_share *ns, const xs_options *opt, const ran
             p->node_has = f[i].usable;
     }
     /* the cache: as given, or the auto size of the tightest node */
-    uint64_t c = opt->tex_cache_bytes;
-    for (int k = 0; k < nodes && ns->mem.paged && !opt->tex_cache_bytes; ++k) {
+    uint64_t c = 0;
+    for (int k = 0; k < nodes && ns->mem.paged; ++k) {
         xs_mem_node_plan p0 = plan[k];
         p0.shared = ns->shared, p0.runtime = runtime, p0.node_budget = opt->mem_node, p0.rank_budget = opt->mem_rank;
         p0.rank_buffers = xs_memplan_rank_buffers(&opt->render, writers);
         p0.cache = 0;
         xs_memplan_node(&ns->mem, &p0);
-        uint64_t a = auto_cache(&ns->mem, &p0);
+        uint64_t a = xs_memplan_cache(&ns->mem, &p0, opt->tex_cache_bytes);
         c = k == 0 || a < c ? a : c;
-    }
-    if (ns->mem.paged) {
-        uint64_t slots = xs_texcache_slots_for(c, ns->mem.texture_pages);
-        c = xs_texcache_bytes(ns->mem.texture_pages, slots);
-    } else {
-        c = 0;
     }
     *cache = c;
     int worst = 0;
@@ -414,11 +402,16 @@ xs_result xs_node_share_build(xs_node_share *ns, const xs_options *opt, xs_err *
         if ((r = xs_mpi_agree(ns->world, r, err)) != XS_OK)
             return r;
     }
-    /* the builder's input goes: the node holds the scene once */
+    /* the builder's input goes: the node holds the scene once (and the heap
+     * the build used goes back to the system, not kept for later) */
     xs_scene_input_destroy(ns->input);
     ns->input = NULL;
     free(ns->bytes);
     ns->bytes = NULL;
+#ifdef __GLIBC__
+    if (ns->builder)
+        malloc_trim(0);
+#endif
     ns->t_built = MPI_Wtime() - t0;
     /* the scene as built against the plan */
     uint64_t real = ns->builder ? xs_memplan_scene_bytes(&ns->mem) : 0, most = 0;
@@ -437,9 +430,53 @@ xs_result xs_node_share_build(xs_node_share *ns, const xs_options *opt, xs_err *
 
 /* ---- the report ------------------------------------------------------------------------------ */
 
+/* Each rank's memory at the end: peak RSS and PSS (its share of the pages it
+ * maps, shared ones split among the processes that map them), and each
+ * node's sum of PSS: what the node holds for the job. */
+static void report_memory(xs_node_share *ns, xs_events *events)
+{
+    uint64_t rss = 0, pss = 0;
+    xs_process_memory(&rss, &pss);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    uint64_t mine[3] = {(uint64_t)ru.ru_maxrss << 10, pss, (uint64_t)ns->node_index};
+    uint64_t *all = ns->rank == 0 ? calloc((size_t)ns->size * 3, sizeof *all) : NULL;
+    int ok = ns->rank != 0 || all;
+    MPI_Bcast(&ok, 1, MPI_INT, 0, ns->world);
+    if (!ok)
+        return;
+    MPI_Gather(mine, 3, MPI_UINT64_T, all, 3, MPI_UINT64_T, 0, ns->world);
+    if (ns->rank != 0)
+        return;
+    char a[32], b[32];
+    printf("xisuan: memory at the end (peak RSS; PSS, the rank's share of the pages it maps):\n");
+    for (int i = 0; i < ns->size && ns->size <= 16; ++i)
+        printf("  rank %3d: peak RSS %s, PSS %s (node %llu)\n", i, xs_mem_str(all[3 * i], a, sizeof a),
+               xs_mem_str(all[3 * i + 1], b, sizeof b), (unsigned long long)all[3 * i + 2]);
+    for (int k = 0; k < ns->node_count; ++k) {
+        uint64_t sum = 0, peak = 0;
+        int ranks = 0;
+        for (int i = 0; i < ns->size; ++i)
+            if (all[3 * i + 2] == (uint64_t)k)
+                sum += all[3 * i + 1], peak = all[3 * i] > peak ? all[3 * i] : peak, ranks++;
+        if (k < 16)
+            printf("  node %d: %d rank(s), PSS summed %s (%.1f MiB), the largest peak RSS %s\n", k, ranks,
+                   xs_mem_str(sum, a, sizeof a), (double)sum / 1048576.0, xs_mem_str(peak, b, sizeof b));
+        if (events)
+            xs_events_emit(events, "node_memory",
+                           "\"node\": %d, \"ranks\": %d, \"pss_bytes\": %llu, \"peak_rss_bytes\": %llu", k, ranks,
+                           (unsigned long long)sum, (unsigned long long)peak);
+    }
+    fflush(stdout);
+    free(all);
+}
+
 void xs_node_share_report(xs_node_share *ns, xs_events *events)
 {
-    if (ns->builtin || !ns->paged || ns->world == MPI_COMM_NULL)
+    if (ns->world == MPI_COMM_NULL)
+        return;
+    report_memory(ns, events);
+    if (ns->builtin || !ns->paged)
         return;
     /* one figure per cache: a node's (its lowest rank holding it reports),
      * or each rank's own without sharing */
