@@ -246,7 +246,8 @@ void xs_memplan_node(const xs_mem_scene *m, xs_mem_node_plan *p)
     p->build = m->package + m->unpacked + m->gltf + m->build_extra + (p->shared ? p->scene : 0);
     uint64_t ranks = (uint64_t)p->ranks, rend = (uint64_t)p->renderers;
     uint64_t cache = m->paged && rend > 0 ? p->cache : 0;
-    p->node_steady = ranks * p->runtime + rend * p->rank_buffers + p->scene_total + cache;
+    uint64_t caches = p->shared ? cache : cache * rend; /* one a node, or one a rendering rank */
+    p->node_steady = ranks * p->runtime + rend * p->rank_buffers + p->scene_total + caches;
     /* builders: one per node when shared; else every renderer builds its own at once */
     uint64_t builders = p->shared ? (rend > 0 ? 1 : 0) : rend;
     p->node_peak = p->node_steady - rend * p->rank_buffers + builders * p->build;

@@ -77,7 +77,7 @@ typedef struct xs_mem_node_plan {
     bool gpu;            /* the renderers render on GPUs (scene on the device; host keeps its copy) */
     uint64_t runtime;    /* a rank's base: MPI, libraries, stacks */
     uint64_t rank_buffers; /* a renderer's tile buffers, compression and assembly */
-    uint64_t cache;      /* the texture page cache (paged; per node) */
+    uint64_t cache;      /* the texture page cache (paged; one a node, or one a rendering rank unshared) */
     uint64_t node_has;   /* usable memory */
     uint64_t node_budget, rank_budget; /* 0: none */
     /* worked out */
