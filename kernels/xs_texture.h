@@ -94,17 +94,27 @@ XS_DEVICE void xs_tex_mark(const xs_scene_view *s, uint32_t page, bool missing)
 #endif
 }
 
+/* Where texel (x, y) of level lv lies: its page and its index there. */
+XS_DEVICE uint32_t xs_tex_page_of(const xs_tex_level *lv, uint32_t x, uint32_t y, uint32_t *idx)
+{
+    uint32_t px = x >> XS_TEX_PAGE_SHIFT, py = y >> XS_TEX_PAGE_SHIFT;
+    uint32_t pw = lv->width - (px << XS_TEX_PAGE_SHIFT);
+    pw = pw < (uint32_t)XS_TEX_PAGE ? pw : (uint32_t)XS_TEX_PAGE;
+    *idx = (y & (XS_TEX_PAGE - 1u)) * pw + (x & (XS_TEX_PAGE - 1u));
+    return lv->first_page + py * lv->pages_x + px;
+}
+
 /* The packed RGBA8 texel (x, y) of level lv (coordinates inside it). */
 XS_DEVICE uint32_t xs_tex_fetch(const xs_scene_view *s, const xs_tex_level *lv, uint32_t x, uint32_t y)
 {
-    uint32_t px = x >> XS_TEX_PAGE_SHIFT, py = y >> XS_TEX_PAGE_SHIFT;
-    uint32_t page = lv->first_page + py * lv->pages_x + px;
-    uint32_t pw = lv->width - (px << XS_TEX_PAGE_SHIFT);
-    pw = pw < (uint32_t)XS_TEX_PAGE ? pw : (uint32_t)XS_TEX_PAGE;
-    uint32_t idx = (y & (XS_TEX_PAGE - 1u)) * pw + (x & (XS_TEX_PAGE - 1u));
+    uint32_t idx;
+    uint32_t page = xs_tex_page_of(lv, x, y, &idx);
 #if !XS_GPU_CODE
-    if (s->tex_fetch)
-        return s->tex_fetch(s->tex_ctx, page, idx);
+    if (s->tex_fetch) {
+        uint32_t v;
+        s->tex_fetch(s->tex_ctx, page, &idx, 1, &v);
+        return v;
+    }
 #endif
     uint32_t at = s->tex_page[page];
     if (s->tex_request)
@@ -112,17 +122,21 @@ XS_DEVICE uint32_t xs_tex_fetch(const xs_scene_view *s, const xs_tex_level *lv, 
     return at == UINT32_MAX ? 0u : s->tex_pool[(size_t)at * XS_TEX_UNIT + idx];
 }
 
-XS_DEVICE void xs_texel(const xs_scene_view *s, const xs_texture *t, const xs_tex_level *lv, int x, int y,
-                        bool srgb, float *out)
+XS_DEVICE void xs_tex_decode(const xs_scene_view *s, uint32_t p, bool srgb, float *out)
 {
-    x = xs_wrap(x, (int)lv->width, (t->flags & XS_TEX_CLAMP_S) != 0u, (t->flags & XS_TEX_MIRROR_S) != 0u);
-    y = xs_wrap(y, (int)lv->height, (t->flags & XS_TEX_CLAMP_T) != 0u, (t->flags & XS_TEX_MIRROR_T) != 0u);
-    uint32_t p = xs_tex_fetch(s, lv, (uint32_t)x, (uint32_t)y);
     for (int c = 0; c < 3; ++c) {
         uint32_t b = (p >> (8 * c)) & 255u;
         out[c] = srgb ? s->srgb_to_linear[b] : (float)b * (1.0f / 255.0f);
     }
     out[3] = (float)(p >> 24) * (1.0f / 255.0f);
+}
+
+XS_DEVICE void xs_texel(const xs_scene_view *s, const xs_texture *t, const xs_tex_level *lv, int x, int y,
+                        bool srgb, float *out)
+{
+    x = xs_wrap(x, (int)lv->width, (t->flags & XS_TEX_CLAMP_S) != 0u, (t->flags & XS_TEX_MIRROR_S) != 0u);
+    y = xs_wrap(y, (int)lv->height, (t->flags & XS_TEX_CLAMP_T) != 0u, (t->flags & XS_TEX_MIRROR_T) != 0u);
+    xs_tex_decode(s, xs_tex_fetch(s, lv, (uint32_t)x, (uint32_t)y), srgb, out);
 }
 
 /* Bilinear at (tu, tv) in level lv. */
@@ -134,10 +148,39 @@ XS_DEVICE void xs_tex_bilinear(const xs_scene_view *s, const xs_texture *t, cons
     float ax = fx - x0, ay = fy - y0;
     int ix = (int)x0, iy = (int)y0;
     float a[4], b[4], c[4], d[4];
-    xs_texel(s, t, lv, ix, iy, srgb, a);
-    xs_texel(s, t, lv, ix + 1, iy, srgb, b);
-    xs_texel(s, t, lv, ix, iy + 1, srgb, c);
-    xs_texel(s, t, lv, ix + 1, iy + 1, srgb, d);
+#if !XS_GPU_CODE
+    /* the CPU's cache: the four texels in one call when one page holds them
+     * (nearly always: 64 x 64 pages), one read of the slot's sequence */
+    if (s->tex_fetch) {
+        bool cs = (t->flags & XS_TEX_CLAMP_S) != 0u, ms = (t->flags & XS_TEX_MIRROR_S) != 0u;
+        bool ct = (t->flags & XS_TEX_CLAMP_T) != 0u, mt = (t->flags & XS_TEX_MIRROR_T) != 0u;
+        uint32_t xa = (uint32_t)xs_wrap(ix, (int)lv->width, cs, ms), xb = (uint32_t)xs_wrap(ix + 1, (int)lv->width, cs, ms);
+        uint32_t ya = (uint32_t)xs_wrap(iy, (int)lv->height, ct, mt), yb = (uint32_t)xs_wrap(iy + 1, (int)lv->height, ct, mt);
+        uint32_t idx[4], p[4];
+        uint32_t pa = xs_tex_page_of(lv, xa, ya, &idx[0]);
+        uint32_t pb = xs_tex_page_of(lv, xb, ya, &idx[1]);
+        uint32_t pc = xs_tex_page_of(lv, xa, yb, &idx[2]);
+        uint32_t pd = xs_tex_page_of(lv, xb, yb, &idx[3]);
+        if (pa == pb && pa == pc && pa == pd) {
+            s->tex_fetch(s->tex_ctx, pa, idx, 4, p);
+        } else {
+            s->tex_fetch(s->tex_ctx, pa, &idx[0], 1, &p[0]);
+            s->tex_fetch(s->tex_ctx, pb, &idx[1], 1, &p[1]);
+            s->tex_fetch(s->tex_ctx, pc, &idx[2], 1, &p[2]);
+            s->tex_fetch(s->tex_ctx, pd, &idx[3], 1, &p[3]);
+        }
+        xs_tex_decode(s, p[0], srgb, a);
+        xs_tex_decode(s, p[1], srgb, b);
+        xs_tex_decode(s, p[2], srgb, c);
+        xs_tex_decode(s, p[3], srgb, d);
+    } else
+#endif
+    {
+        xs_texel(s, t, lv, ix, iy, srgb, a);
+        xs_texel(s, t, lv, ix + 1, iy, srgb, b);
+        xs_texel(s, t, lv, ix, iy + 1, srgb, c);
+        xs_texel(s, t, lv, ix + 1, iy + 1, srgb, d);
+    }
     for (int k = 0; k < 4; ++k)
         out[k] = (a[k] * (1.0f - ax) + b[k] * ax) * (1.0f - ay) + (c[k] * (1.0f - ax) + d[k] * ax) * ay;
 }

@@ -186,10 +186,10 @@ typedef struct xs_scene_view {
      * resident, or tex_fetch serves them) */
     uint32_t *tex_request;
     uint32_t *tex_asked;
-    /* the CPU's page cache (render/texcache.c): when set, texel `index` of
-     * page `page` comes from it (loaded first when not resident); never set
-     * in a device's view */
-    uint32_t (*tex_fetch)(const void *ctx, uint32_t page, uint32_t index);
+    /* the CPU's page cache (render/texcache.c): when set, texels index[0..n)
+     * of page `page` come from it into out (loaded first when not
+     * resident); never set in a device's view */
+    void (*tex_fetch)(const void *ctx, uint32_t page, const uint32_t *index, int n, uint32_t *out);
     const void *tex_ctx;
     uint32_t tex_page_count;
     uint32_t tex_pad_;

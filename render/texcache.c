@@ -288,9 +288,9 @@ static bool load(xs_texcache *c, uint32_t page)
     return true;
 }
 
-/* Copies n texels of page from index `first` (or the listed indices) when
- * the page is resident and stays so across the copy. */
-static bool try_read(xs_texcache *c, uint32_t page, uint32_t first, uint32_t n, uint32_t *out)
+/* Copies texels index[0..n) of page (or, index NULL, n from 0) when the page
+ * is resident and stays so across the copy. */
+static bool try_read(xs_texcache *c, uint32_t page, const uint32_t *index, uint32_t n, uint32_t *out)
 {
     uint32_t i = atomic_load_explicit(&c->table[page], memory_order_acquire);
     if (i == NONE)
@@ -299,9 +299,9 @@ static bool try_read(xs_texcache *c, uint32_t page, uint32_t first, uint32_t n, 
     uint32_t s1 = atomic_load_explicit(&r->seq, memory_order_acquire);
     if ((s1 & 1u) || atomic_load_explicit(&r->page, memory_order_relaxed) != page)
         return false;
-    const _Atomic uint32_t *src = c->pool + (size_t)i * XS_TEX_PAGE_TEXELS + first;
+    const _Atomic uint32_t *src = c->pool + (size_t)i * XS_TEX_PAGE_TEXELS;
     for (uint32_t k = 0; k < n; ++k)
-        out[k] = atomic_load_explicit(&src[k], memory_order_relaxed);
+        out[k] = atomic_load_explicit(&src[index ? index[k] : k], memory_order_relaxed);
     atomic_thread_fence(memory_order_acquire);
     if (atomic_load_explicit(&r->seq, memory_order_relaxed) != s1)
         return false;
@@ -310,29 +310,29 @@ static bool try_read(xs_texcache *c, uint32_t page, uint32_t first, uint32_t n, 
     return true;
 }
 
-uint32_t xs_texcache_fetch(const void *cache, uint32_t page, uint32_t index)
+void xs_texcache_fetch(const void *cache, uint32_t page, const uint32_t *index, int n, uint32_t *out)
 {
     xs_texcache *c = (xs_texcache *)cache;
     if (tl.c != c) {
         xs_texcache_thread_flush();
         tl.c = c;
     }
-    tl.fetches++;
-    uint32_t v = 0;
-    if (try_read(c, page, index, 1, &v)) {
-        tl.hits++;
-        return v;
+    tl.fetches += (uint64_t)n;
+    if (try_read(c, page, index, (uint32_t)n, out)) {
+        tl.hits += (uint64_t)n;
+        return;
     }
     /* loaded (by this thread or a racing one), then read; a page evicted
      * again before the read is loaded again */
     for (int attempt = 0; attempt < 1000; ++attempt) {
         if (!load(c, page))
-            return 0u;
-        if (try_read(c, page, index, 1, &v))
-            return v;
+            break;
+        if (try_read(c, page, index, (uint32_t)n, out))
+            return;
     }
-    fail(c, "texture cache: a page was evicted 1000 times before it could be read (the cache is far too small)");
-    return 0u;
+    memset(out, 0, (size_t)n * sizeof *out);
+    fail(c, "texture cache: a page could not be read, or was evicted 1000 times before it could be (the cache is "
+            "far too small)");
 }
 
 xs_result xs_texcache_copy_page(xs_texcache *c, uint32_t page, uint32_t *out, uint32_t *texels, xs_err *err)
@@ -342,7 +342,7 @@ xs_result xs_texcache_copy_page(xs_texcache *c, uint32_t page, uint32_t *out, ui
                           (unsigned long long)c->head->pages);
     uint32_t n = xs_texstore_page_texels(c->store, page);
     for (int attempt = 0; attempt < 1000; ++attempt) {
-        if (try_read(c, page, 0, n, out)) {
+        if (try_read(c, page, NULL, n, out)) {
             *texels = n;
             return XS_OK;
         }

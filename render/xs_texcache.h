@@ -58,8 +58,9 @@ xs_result xs_texcache_create(void *mem, size_t bytes, bool init, uint64_t slots,
                              xs_texcache **out, xs_err *err);
 void xs_texcache_destroy(xs_texcache *c); /* accepts NULL; the block is the caller's */
 
-/* The kernels' tex_fetch: texel `index` of page `page` (kernels/xs_types.h). */
-uint32_t xs_texcache_fetch(const void *cache, uint32_t page, uint32_t index);
+/* The kernels' tex_fetch: texels index[0..n) of page `page` into out
+ * (kernels/xs_types.h); 0s when the page cannot be read (the cache failed). */
+void xs_texcache_fetch(const void *cache, uint32_t page, const uint32_t *index, int n, uint32_t *out);
 /* A whole page (a GPU's upload): its texels into out (XS_TEX_PAGE_TEXELS
  * room), *texels their count; loaded through the cache. */
 xs_result xs_texcache_copy_page(xs_texcache *c, uint32_t page, uint32_t *out, uint32_t *texels, xs_err *err);

@@ -205,9 +205,15 @@ static void *read_all(void *arg)
         for (uint32_t k = 0; k < n; ++k) {
             uint32_t page = (k * 7919u + r->seed * 131u + (uint32_t)round) % n;
             uint32_t cnt = xs_texstore_page_texels(r->s, page);
-            for (uint32_t i = 0; i < cnt; i += 1 + (r->seed % 5))
-                if (xs_texcache_fetch(r->c, page, i) != r->pages[page][i])
-                    r->bad++;
+            for (uint32_t i = 0; i < cnt; i += 1 + (r->seed % 5)) {
+                /* one texel, or a bilinear quad's four of one page */
+                uint32_t idx[4] = {i, (i + 1) % cnt, (i + 7) % cnt, (i * 3) % cnt}, got[4];
+                int m = (i & 1) ? 4 : 1;
+                xs_texcache_fetch(r->c, page, idx, m, got);
+                for (int q = 0; q < m; ++q)
+                    if (got[q] != r->pages[page][idx[q]])
+                        r->bad++;
+            }
         }
     xs_texcache_thread_flush();
     return NULL;
