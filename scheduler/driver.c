@@ -120,6 +120,12 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
     xs_sched *s = NULL;
     if (xs_job_sched_create(job, workers, prefetch, t->parts, report->journal, &s, err) != XS_OK)
         return XS_SCHED_FAILED;
+    /* frames an earlier run finished (records durable): tiles it left behind go */
+    for (int i = 0; report->cleaner && i < o->frame_count; ++i) {
+        xs_work_item a = {XS_WORK_ASSEMBLE, o->frames[i], -1, 0, 0, 0};
+        if (xs_sched_item_done(s, &a))
+            xs_tile_cleaner_frames(report->cleaner, &o->frames[i], 1);
+    }
     xs_sched_state state = XS_SCHED_RUNNING;
     double *last_heard = malloc((size_t)workers * sizeof *last_heard);
     int *holding = calloc((size_t)workers, sizeof *holding); /* items assigned, not replied */

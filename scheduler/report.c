@@ -42,7 +42,15 @@ xs_result xs_report_open(xs_job_report *r, const xs_job *job, int ranks, xs_err 
     if (res == XS_OK && removed > 0)
         printf("xisuan: removed %lld temporary file(s) an interrupted run left in %s\n",
                (long long)removed, job->layout.dir);
-    return res == XS_OK ? xs_job_open_files(job, ranks, &r->journal, &r->events, err) : res;
+    if (res == XS_OK)
+        res = xs_job_open_files(job, ranks, &r->journal, &r->events, err);
+    /* tile files go once their frame's record is durable (--keep-tiles keeps them) */
+    if (res == XS_OK && r->journal && !job->opt->keep_tiles && job->opt->kernel == XS_KERNEL_PATH) {
+        res = xs_tile_cleaner_create(job, &r->cleaner, err);
+        if (res == XS_OK)
+            xs_journal_on_durable(r->journal, xs_tile_cleaner_on_durable, r->cleaner);
+    }
+    return res;
 }
 
 /* Open MPI's singleton (a process started without a launcher) sets PMIX_RANK
@@ -68,7 +76,13 @@ void xs_report_set_progress(xs_job_report *r, int mode, double interval)
 
 void xs_report_close(xs_job_report *r)
 {
-    xs_journal_close(r->journal);
+    xs_journal_close(r->journal); /* its last batch's frames go to the cleaner */
+    int64_t removed = 0, failed = 0;
+    xs_tile_cleaner_destroy(r->cleaner, &removed, &failed);
+    r->cleaner = NULL;
+    if (failed > 0)
+        fprintf(stderr, "xisuan: warning: %lld tile file(s) could not be removed after assembly (see above)\n",
+                (long long)failed);
     xs_events_close(r->events);
     xs_lock_release(r->lock);
     free(r->per_rank);
@@ -100,6 +114,9 @@ void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it)
 
 void xs_report_duplicate(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep)
 {
+    /* a tile written after its frame may have been cleaned */
+    if (it->kind == XS_WORK_TILE || it->kind == XS_WORK_MERGE)
+        xs_tile_cleaner_stray(r->cleaner, it->frame, it->tile);
     if (rank >= 0 && rank < r->ranks) {
         r->per_rank[rank].duplicates++;
         r->per_rank[rank].busy_s += rep->seconds;

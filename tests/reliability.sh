@@ -32,7 +32,8 @@ cd "$work" || exit 1
 fail=0
 bad() { echo "FAIL ($case): $*"; fail=1; case_failed=1; }
 ok() { [ "$case_failed" = 1 ] || echo "ok ($case): $*"; }
-render() { "$xisuan" render --progress off --no-preview "$@"; }
+# --keep-tiles: the cases below look at (and damage) tile files after a run
+render() { "$xisuan" render --progress off --no-preview --keep-tiles "$@"; }
 
 # the pids this test started in the background, to stop on the way out
 pids=()
