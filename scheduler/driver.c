@@ -118,7 +118,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
         report->t_start = report->last_progress = xs_report_now(report);
     }
     xs_sched *s = NULL;
-    if (xs_job_sched_create(job, workers, prefetch, t->parts, report->journal, &s, err) != XS_OK)
+    if (xs_job_sched_create(job, workers, prefetch, t->parts, t->speed_prior, report->journal, &s, err) != XS_OK)
         return XS_SCHED_FAILED;
     /* frames an earlier run finished (records durable): tiles it left behind go */
     for (int i = 0; report->cleaner && i < o->frame_count; ++i) {

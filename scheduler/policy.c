@@ -220,10 +220,11 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     memcpy(s->frames, d->frames, (size_t)d->frame_count * sizeof *s->frames);
     s->desc.frames = s->frames;
     s->desc.worker_prefetch = NULL; /* copied into the workers */
+    s->desc.worker_speed = NULL;
     for (int i = 0; i < d->worker_count; ++i) {
         worker_state *ws = &s->workers[i];
         ws->prefetch = d->worker_prefetch ? d->worker_prefetch[i] : d->prefetch;
-        ws->speed = 1.0;
+        ws->speed = d->worker_speed && d->worker_speed[i] > 1e-6 && isfinite(d->worker_speed[i]) ? d->worker_speed[i] : 1.0;
         if (ws->prefetch < 1) {
             int p = ws->prefetch;
             xs_sched_destroy(s);
@@ -714,11 +715,12 @@ static bool speculate(xs_sched *s, int w)
         return false;
     held_item *best = NULL;
     double gain = 0.0, mean_speed = s->speed_live / (s->live > 0 ? s->live : 1);
-    for (int v = 0; v < s->desc.worker_count; ++v) {
-        worker_state *o = &s->workers[v];
-        if (v == w || !is_live(o))
+    for (int ow = 0; ow < s->desc.worker_count; ++ow) {
+        worker_state *o = &s->workers[ow];
+        if (ow == w || !is_live(o))
             continue;
         double end = 0.0; /* when its items are expected to end, one after another */
+        double v = o->speed; /* its speed as far as these items show */
         for (int i = 0; i < o->held_len; ++i) {
             held_item *h = &o->held[i];
             bool skip = h->copied || h->item.kind == XS_WORK_ASSEMBLE || h->item.kind == XS_WORK_MERGE ||
@@ -726,20 +728,25 @@ static bool speculate(xs_sched *s, int w)
             double mine, g;
             if (i == 0) {
                 /* it runs: its cost is at least what it would have cost by now
-                 * (twice that when it is late), here and there */
+                 * (twice that when it is late), here and there. A worker with
+                 * no results yet that runs it UNKNOWN_RISK times longer than
+                 * its speed says is slower than thought: it runs at most at
+                 * the pace it shows. */
                 double start = h->t_assign > o->t_reply ? h->t_assign : o->t_reply;
                 double ran = s->now - start > 0.0 ? s->now - start : 0.0;
-                double c = h->cost, c_late = 2.0 * ran * o->speed;
+                if (o->measured == 0 && ran > UNKNOWN_RISK * h->cost / v)
+                    v = h->cost / ran;
+                double c = h->cost, c_late = 2.0 * ran * v;
                 if (c_late > c)
                     c = c_late;
-                end = start + c / o->speed;
+                end = start + c / v;
                 mine = c / ws->speed;
             } else {
-                end += h->cost / o->speed;
+                end += h->cost / v;
                 mine = h->cost / ws->speed;
             }
             /* a running item only goes to a worker twice as fast: estimates are noisy */
-            if (skip || ws->speed < o->speed || ws->speed < mean_speed || (i == 0 && ws->speed < 2.0 * o->speed))
+            if (skip || ws->speed < v || ws->speed < mean_speed || (i == 0 && ws->speed < 2.0 * v))
                 continue;
             g = end - (s->now + mine);
             if (g > 0.5 * mine && g > gain) {
@@ -760,9 +767,11 @@ static bool speculate(xs_sched *s, int w)
 
 /* Answers parked requests while there is an answer to give; a request that
  * has none (or whose worker may not take what there is) stays parked, in
- * order. When there is nothing to hand out at all, the first idle worker is
- * offered a speculative copy and the rest stay parked untouched, so an idle
- * farm costs O(1) per event. */
+ * order. When there is nothing to hand out at all, the first parked worker
+ * that holds nothing is offered a speculative copy and the rest stay parked
+ * untouched, so an idle farm costs O(1) per event; only at the very end of a
+ * job, while workers that still hold items head the queue, is an event
+ * O(parked requests), and a copy O(workers x items held). */
 static void serve(xs_sched *s)
 {
     size_t n = s->parked.len;
@@ -783,7 +792,7 @@ static void serve(xs_sched *s)
             maybe_split(s, &it);
             assign(s, w, &it, false);
             handled = true;
-        } else if (!ws->silent && !speculated && !work_available(s)) {
+        } else if (!ws->silent && !speculated && !work_available(s) && ws->held_len == 0) {
             speculated = true;
             handled = speculate(s, w);
         }
@@ -1047,6 +1056,11 @@ xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *e
 }
 
 int xs_sched_retired_count(const xs_sched *s) { return s->retired_n; }
+
+double xs_sched_worker_speed(const xs_sched *s, int worker)
+{
+    return worker >= 0 && worker < s->desc.worker_count ? s->workers[worker].speed : 0.0;
+}
 
 bool xs_sched_is_retired(const xs_sched *s, int worker) { return s->workers[worker].retired; }
 

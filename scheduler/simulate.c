@@ -423,6 +423,12 @@ xs_result xs_simulate(const xs_job *job, const xs_sim_desc *d, xs_sim_result *ou
     s.base.destroy = sim_destroy;
     s.base.now = sim_now;
     s.base.parts = d->parts;
+    double *priors = NULL;
+    if (d->speed_priors && (priors = malloc((size_t)s.nw * sizeof *priors)) != NULL) {
+        for (int w = 0; w < s.nw; ++w)
+            priors[w] = s.w[w].speed * (double)s.nw / total_speed;
+        s.base.speed_prior = priors;
+    }
     s.chunks = (job->opt->render.spp + 15) / 16;
     /* each worker asks for its class's prefetch (or the job's) as it starts */
     const int prefetch = job->opt->prefetch;
@@ -467,6 +473,7 @@ xs_result xs_simulate(const xs_job *job, const xs_sim_desc *d, xs_sim_result *ou
     out->copies = rep.final.duplicates;
     xs_report_close(&rep);
     free(prefetches);
+    free(priors);
     out->workers = s.nw;
     out->makespan_s = s.r0_clock;
     out->ideal_s = work / total_speed;

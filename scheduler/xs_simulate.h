@@ -59,6 +59,8 @@ typedef struct xs_sim_desc {
     int stall_count;
     bool keep_bars;       /* record every item for a timeline */
     bool parts;           /* workers render PART and MERGE items (the policy may split tiles) */
+    bool speed_priors;    /* the policy starts from each class's speed (as the farm starts
+                             from each device's peak FLOP/s), not from equal speeds */
     double merge_cost;    /* a MERGE's cost as a share of its tile's [0.02] */
 } xs_sim_desc;
 

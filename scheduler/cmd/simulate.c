@@ -34,6 +34,8 @@ static void usage(FILE *f)
           "                     most parts it can be split into [256]\n"
           "  --balance on|off   the policy's balance (see xisuan render --help) [on]\n"
           "  --parts on|off     workers render parts of split tiles [on]\n"
+          "  --priors on|off    the policy's speed estimates start from each class's speed, as\n"
+          "                     the farm's start from each device's peak FLOP/s; off: equal [on]\n"
           "  --frames LIST      frame list as for render [1]\n"
           "  --resolution WxH   frame size [3840x2160]\n"
           "  --tile N           tile size [64]\n"
@@ -154,6 +156,7 @@ int xs_simulate_main(int argc, char **argv)
     d.latency_s = 20e-6;
     d.seed = 1;
     d.parts = true;
+    d.speed_priors = true;
     const char *timeline = NULL, *json = NULL, *replay = NULL, *out = NULL;
     xs_err e;
     xs_err_clear(&e);
@@ -188,6 +191,9 @@ int xs_simulate_main(int argc, char **argv)
         else if (strcmp(a, "--balance") == 0) {
             bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
             opt.balance = strcmp(v, "on") == 0;
+        } else if (strcmp(a, "--priors") == 0) {
+            bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
+            d.speed_priors = strcmp(v, "on") == 0;
         } else if (strcmp(a, "--parts") == 0) {
             bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
             d.parts = strcmp(v, "on") == 0;
