@@ -4,7 +4,9 @@
  * and goes on; a writer thread takes everything buffered, writes it with one
  * write() and makes it durable with one fdatasync(), so one sync covers every
  * record that arrived during the previous one. Latency is bounded by one
- * write plus one sync; throughput no longer by one sync per record. A record
+ * write plus one sync (and a millisecond: the writer looks for records every
+ * millisecond rather than being woken by each); throughput no longer by one
+ * sync per record. A record
  * counts for resume only once its batch is durable: a kill before that loses
  * the record, and the rerun renders that tile again (or verifies it). A
  * write or sync error is sticky: every later commit and flush returns it. */
@@ -85,8 +87,19 @@ static void *writer_main(void *arg)
     size_t frames_cap = 0;
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        while (j->pending_len == 0 && !j->stop)
-            pthread_cond_wait(&j->wake, &j->mu);
+        /* appends do not wake it (a wake costs rank 0's loop a system call
+         * per record): it looks every millisecond, or at once for a flush,
+         * a full buffer or the end */
+        while (j->pending_len == 0 && !j->stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&j->wake, &j->mu, &until);
+        }
         if (j->pending_len == 0)
             break;
         /* take the buffer; the loop keeps appending to the other one */
@@ -171,7 +184,8 @@ static xs_result append_frame(xs_journal *j, const char *line, int frame, xs_err
         j->enqueued++;
         if (frame >= 0 && j->on_durable) /* room was made above */
             j->pending_frames[j->pending_frames_len++] = frame;
-        pthread_cond_signal(&j->wake);
+        if (j->pending_len >= 256 * 1024)
+            pthread_cond_signal(&j->wake);
     }
     pthread_mutex_unlock(&j->mu);
     return r;
@@ -185,6 +199,7 @@ xs_result xs_journal_flush(xs_journal *j, xs_err *err)
         return XS_OK;
     pthread_mutex_lock(&j->mu);
     uint64_t target = j->enqueued;
+    pthread_cond_signal(&j->wake);
     while (j->synced < target && j->failure.code == XS_OK && j->writer_started)
         pthread_cond_wait(&j->durable, &j->mu);
     xs_result r = j->failure.code == XS_OK ? XS_OK

@@ -140,6 +140,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
     int idle = 0;
     double drain_start = 0.0;
     double t_msg = 0.0; /* when the message being handled arrived */
+    double last_scan = -1e300; /* the last look for silent workers */
     xs_msg msg;
     for (;;) {
         if (flush_actions(s, t, report, holding, err) != XS_OK) {
@@ -172,8 +173,11 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
             state = XS_SCHED_DRAINED;
             break;
         }
-        /* a worker holding work that says nothing for too long is given up on */
-        for (int i = 0; i < workers; ++i)
+        /* a worker holding work that says nothing for too long is given up on
+         * (looked for at most every second, or a quarter of the timeout:
+         * the scan walks every worker) */
+        const double scan_every = o->stall_timeout_s < 4.0 ? o->stall_timeout_s / 4.0 : 1.0;
+        for (int i = 0; now - last_scan >= scan_every && i < workers; ++i)
             if (holding[i] > 0 && now - last_heard[i] > o->stall_timeout_s &&
                 !xs_sched_is_silent(s, i)) {
                 fprintf(stderr, "xisuan: warning: rank %d has said nothing for %.0f s while "
@@ -186,6 +190,8 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
                     goto out;
                 }
             }
+        if (now - last_scan >= scan_every)
+            last_scan = now;
         bool have = false;
         int w = -1;
         if (t->poll(t, &msg, &w, &have, err) != XS_OK) {

@@ -95,6 +95,7 @@ typedef struct worker_state {
     double speed;      /* estimated cost units per second (1 until measured) */
     double t_reply;    /* when it last replied: the item it runs started about then */
     int measured;      /* results its speed was estimated from */
+    int waiting;       /* requests set aside while it held items (serve) */
     bool silent;
     bool retired;      /* its device is lost: END to every request, for good */
 } worker_state;
@@ -133,6 +134,7 @@ struct xs_sched {
     double held_cost_live; /* summed over live workers */
     double queued_cost;    /* the priority items' */
     int64_t owed;          /* over workers not silent: requests to come or to answer, items held */
+    int64_t waiting_total; /* requests set aside, over the workers */
     /* balance */
     double now;
     float *cost;           /* per tile index: the last measured cost (< 0: not yet) */
@@ -772,8 +774,21 @@ static bool speculate(xs_sched *s, int w)
  * untouched, so an idle farm costs O(1) per event; only at the very end of a
  * job, while workers that still hold items head the queue, is an event
  * O(parked requests), and a copy O(workers x items held). */
+/* A worker's requests set aside while it held items go back to the queue
+ * (it replied, or the job is ending, or it went silent or was retired). */
+static void unwait(xs_sched *s, int w)
+{
+    worker_state *ws = &s->workers[w];
+    for (; ws->waiting > 0; ws->waiting--, s->waiting_total--)
+        if (ring_push(&s->parked, &w) != 0)
+            s->oom = true;
+}
+
 static void serve(xs_sched *s)
 {
+    if (s->waiting_total > 0 && ending(s)) /* once: every request gets its END */
+        for (int w = 0; w < s->desc.worker_count; ++w)
+            unwait(s, w);
     size_t n = s->parked.len;
     bool speculated = false;
     for (size_t i = 0; i < n; ++i) {
@@ -798,18 +813,18 @@ static void serve(xs_sched *s)
         }
         if (handled)
             continue;
+        if (!ws->silent && ws->held_len > 0) {
+            /* it holds work and may take nothing now: set aside until it
+             * replies (which changes what it may take), so a busy farm's
+             * every event does not look at every parked request */
+            ws->waiting++;
+            s->waiting_total++;
+            continue;
+        }
         if (ring_push(&s->parked, &w) != 0)
             s->oom = true;
-        if (!ending(s) && !work_available(s) && speculated) {
-            /* nothing for anyone: the rest stay parked as they are, in order */
-            for (size_t j = i + 1; j < n; ++j) {
-                int v;
-                ring_pop(&s->parked, &v);
-                if (ring_push(&s->parked, &v) != 0)
-                    s->oom = true;
-            }
-            return;
-        }
+        if (!ending(s) && !work_available(s) && speculated)
+            return; /* nothing for anyone: the rest stay parked as they are */
     }
 }
 
@@ -899,6 +914,7 @@ static xs_result reply(xs_sched *s, int worker, xs_work_item item, bool ok, doub
     }
     ws->replies++;
     ws->t_reply = s->now;
+    unwait(s, worker);
     if (ws->silent) {
         ws->silent = false;
         s->silent_n--;
@@ -1042,6 +1058,7 @@ xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *e
         ws->retired = true;
         s->retired_n++;
         acct_end(s, ws, a);
+        unwait(s, worker); /* its requests set aside get their END now */
         if (s->live == 0)
             s->aborted = true; /* nobody left to do the work */
     }
