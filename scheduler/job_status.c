@@ -12,7 +12,7 @@
 
 #include "io/xs_file.h"
 
-enum { MAX_RANK = 1 << 22 }; /* ranks beyond are a damaged line, ignored */
+enum { MAX_RANK = 1 << 20 }; /* ranks beyond are a damaged line, ignored */
 
 static const cJSON *item(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
 
@@ -20,6 +20,13 @@ static double dnum(const cJSON *o, const char *k, double dflt)
 {
     const cJSON *v = item(o, k);
     return cJSON_IsNumber(v) ? v->valuedouble : dflt;
+}
+
+/* An item's seconds: a damaged value counts as none. */
+static double seconds(const cJSON *o)
+{
+    double v = dnum(o, "seconds", 0);
+    return v >= 0 && v <= 1e9 ? v : 0.0;
 }
 
 static int inum(const cJSON *o, const char *k, int dflt)
@@ -43,6 +50,7 @@ static xs_rank_status *rank_row(xs_job_status *st, int rank)
         return NULL;
     if (rank >= st->rank_count) {
         int n = rank + 1 > 2 * st->rank_count ? rank + 1 : 2 * st->rank_count;
+        n = n > MAX_RANK ? MAX_RANK : n;
         xs_rank_status *nr = realloc(st->rank, (size_t)n * sizeof *nr);
         if (!nr)
             return NULL;
@@ -86,8 +94,11 @@ static void on_event(xs_job_status *st, const cJSON *o, const char *e, double t)
         snprintf(st->state, sizeof st->state, "running");
         str(o, "job", st->job, sizeof st->job);
         st->frames_total = inum(o, "frames", 0);
+        st->frames_total = st->frames_total < 0 ? 0 : st->frames_total;
         st->tiles_per_frame = inum(o, "tiles_per_frame", 0);
+        st->tiles_per_frame = st->tiles_per_frame < 0 ? 0 : st->tiles_per_frame;
         st->ranks = inum(o, "ranks", 0);
+        st->ranks = st->ranks < 0 || st->ranks > MAX_RANK ? 0 : st->ranks;
         st->settings[0] = '\0';
         str(o, "settings", st->settings, sizeof st->settings);
         name_from_settings(st->settings, st->name, sizeof st->name);
@@ -96,7 +107,7 @@ static void on_event(xs_job_status *st, const cJSON *o, const char *e, double t)
     } else if (strcmp(e, "tile_dispatched") == 0) {
         st->copies += cJSON_IsTrue(item(o, "copy"));
     } else if (strcmp(e, "tile_committed") == 0) {
-        double secs = dnum(o, "seconds", 0);
+        double secs = seconds(o);
         xs_rank_status *r = rank_row(st, rank);
         if (cJSON_IsTrue(item(o, "kept"))) {
             st->kept++;
@@ -111,12 +122,12 @@ static void on_event(xs_job_status *st, const cJSON *o, const char *e, double t)
         st->parts++;
         xs_rank_status *r = rank_row(st, rank);
         if (r)
-            r->parts++, r->busy_s += dnum(o, "seconds", 0);
+            r->parts++, r->busy_s += seconds(o);
     } else if (strcmp(e, "tile_duplicate") == 0) {
         st->duplicates++;
         xs_rank_status *r = rank_row(st, rank);
         if (r)
-            r->duplicates++, r->busy_s += dnum(o, "seconds", 0);
+            r->duplicates++, r->busy_s += seconds(o);
     } else if (strcmp(e, "duplicate_result") == 0) {
         st->dup_results++;
         xs_rank_status *r = rank_row(st, rank);

@@ -66,7 +66,8 @@ static xs_result thumbnail(const char *path, unsigned char **png, size_t *len, i
     if (r != XS_OK)
         return r;
     xs_image8 img = {0};
-    r = xs_image_decode(path, data, n, 256u << 20, &img, err); /* also checks the file is a whole image */
+    /* decoded whole (which also checks it is a whole image): up to 8192 x 8192 */
+    r = xs_image_decode(path, data, n, 64u << 20, &img, err);
     if (r != XS_OK) {
         free(data);
         return r;
@@ -191,8 +192,9 @@ static void ranks(FILE *f, const xs_job_status *st)
         xs_rank_status z = {0};
         const xs_rank_status *s = r < st->rank_count ? &st->rank[r] : &z;
         const int64_t items = s->tiles + s->kept + s->parts + s->assemblies;
-        if (r == 0 && items + s->failures + s->duplicates == 0)
-            continue; /* rank 0 schedules; it renders only when alone */
+        const bool idle = items + s->failures + s->duplicates + s->dup_results == 0;
+        if (idle && (r == 0 || last > 100000))
+            continue; /* rank 0 schedules (it renders only when alone); a huge farm: the ranks that worked */
         char mean[32] = "";
         if (s->tiles > 0)
             snprintf(mean, sizeof mean, "%.4f", s->tile_s / (double)s->tiles);

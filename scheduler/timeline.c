@@ -21,6 +21,9 @@
 
 /* ---- building ------------------------------------------------------------------ */
 
+/* Event times beyond this (Unix seconds, the year 5138) are a damaged line. */
+static const double MAX_TIME = 1e11;
+
 static xs_result add_bar(xs_timeline *tl, int64_t *cap, xs_tl_bar b, xs_err *err)
 {
     if (tl->count == *cap) {
@@ -155,7 +158,7 @@ xs_result xs_timeline_from_events(xs_timeline *tl, const char *path, xs_err *err
         const double t = dnum(o, "time");
         const int frame = num(o, "frame", -1), tile = num(o, "tile", -1), rank = num(o, "rank", 0);
         const dispatch *d = NULL;
-        if (rank < 0 || rank >= (1 << 22)) {
+        if (rank < 0 || rank >= XS_TL_MAX_RANK || !(t >= 0 && t <= MAX_TIME)) {
             cJSON_Delete(o);
             continue; /* a damaged line */
         }
@@ -163,7 +166,7 @@ xs_result xs_timeline_from_events(xs_timeline *tl, const char *path, xs_err *err
             tl->count = 0;
             tl->origin = t;
             tl->ranks = num(o, "ranks", 0);
-            if (tl->ranks < 0 || tl->ranks > (1 << 22))
+            if (tl->ranks < 0 || tl->ranks > XS_TL_MAX_RANK)
                 tl->ranks = 0;
             dmap_free(&disp);
             legacy_dups = new_dups = 0;
@@ -177,8 +180,11 @@ xs_result xs_timeline_from_events(xs_timeline *tl, const char *path, xs_err *err
             const char *res = cJSON_IsString(st) ? strstr(st->valuestring, "res=") : NULL;
             const char *tile_s = cJSON_IsString(st) ? strstr(st->valuestring, " tile=") : NULL;
             if (res && tile_s && sscanf(res, "res=%dx%d", &w, &h) == 2 && sscanf(tile_s, " tile=%d", &ts) == 1 &&
-                ts > 0 && w > 0 && h > 0)
+                ts > 0 && w > 0 && h > 0 && w <= 65536 && h <= 65536) {
+                /* the grid from the settings, which name the files: the map trusts nothing else */
                 tl->tiles_x = (w + ts - 1) / ts;
+                tl->tiles_per_frame = tl->tiles_x * ((h + ts - 1) / ts);
+            }
         } else if (strcmp(e, "tile_dispatched") == 0 || strcmp(e, "assembly_dispatched") == 0) {
             const cJSON *vf = cJSON_GetObjectItemCaseSensitive(o, "verify");
             dispatch v = {t, (uint8_t)(e[0] == 'a' ? XS_TL_ASSEMBLY
@@ -190,8 +196,8 @@ xs_result xs_timeline_from_events(xs_timeline *tl, const char *path, xs_err *err
                    strcmp(e, "tile_duplicate") == 0) {
             const bool part = strcmp(e, "part_done") == 0, dup = strcmp(e, "tile_duplicate") == 0;
             d = dmap_get(&disp, dkey(frame, tile, rank));
-            const double secs = dnum(o, "seconds");
-            xs_tl_bar b = {rank, frame, tile, t - (secs > 0 ? secs : 0), t, XS_TL_TILE, 0, 0, d ? d->copy : 0};
+            const double secs = fmin(fmax(dnum(o, "seconds"), 0.0), t);
+            xs_tl_bar b = {rank, frame, tile, t - secs, t, XS_TL_TILE, 0, 0, d ? d->copy : 0};
             if (part)
                 b.kind = XS_TL_PART;
             else
@@ -565,6 +571,7 @@ static const rgb BLACK = {0, 0, 0}, GREY = {100, 100, 100}, LIGHT = {221, 221, 2
                  MISSING = {240, 240, 240};
 
 enum { MAX_ROWS = 1600, MAX_TITLES = 20000 };
+static const double MIN_CELL = 1.5; /* the tile map's smallest cell, in pixels */
 
 typedef struct layout {
     double W, H, left, right, plot_w;
@@ -573,7 +580,8 @@ typedef struct layout {
     double t0, t1, sx;
     int tx, ty;
     double cell, map_top, map_w;
-    int *frames; /* distinct frames, ascending */
+    bool map_too_fine; /* a grid whose cells would be under MIN_CELL pixels */
+    int *frames;       /* distinct frames, ascending */
     int nframes;
 } layout;
 
@@ -638,12 +646,14 @@ static bool lay_out(layout *L, const xs_timeline *tl)
     L->tx = tl->tiles_x > 0 && tl->tiles_per_frame > 0 && tl->map_frame >= 0 ? tl->tiles_x : 0;
     L->ty = L->tx > 0 ? (tl->tiles_per_frame + L->tx - 1) / L->tx : 0;
     L->map_w = (L->plot_w - 40) / 2;
+    if (L->tx > 0 && fmin(L->map_w / L->tx, 420.0 / L->ty) < MIN_CELL) /* too fine to draw */
+        L->tx = L->ty = 0, L->map_too_fine = true;
     if (L->tx > 0) {
         L->cell = fmin(fmin(40.0, L->map_w / L->tx), 420.0 / L->ty);
         L->map_top = rows_end + 58;
         L->H = L->map_top + L->ty * L->cell + 44;
     } else {
-        L->H = rows_end + 30;
+        L->H = rows_end + (L->map_too_fine ? 50 : 30);
     }
     L->H = ceil(L->H);
     return true;
@@ -834,7 +844,8 @@ static void draw(canvas *cv, const layout *L, const xs_timeline *tl, const char 
     /* the time axis: grid lines and seconds from the first item */
     const double rows_end = L->top_rows + L->rows * L->row;
     const double step = nice_step(L->t1 - L->t0, 8);
-    for (double t = 0; t <= L->t1 - L->t0 + 1e-9; t += step) {
+    for (int k = 0; k <= 20 && k * step <= L->t1 - L->t0 + 1e-9; ++k) {
+        const double t = k * step;
         double x = x0 + t * L->sx;
         cv_line(cv, x, L->top_rows, x, rows_end, LIGHT);
         snprintf(text, sizeof text, "%.4g s", t);
@@ -899,6 +910,11 @@ static void draw(canvas *cv, const layout *L, const xs_timeline *tl, const char 
     }
     free(b);
     /* the tile maps of one frame: who committed each tile, and how long it took */
+    if (L->map_too_fine) {
+        snprintf(text, sizeof text, "no tile map: a grid of %d x %d tiles is too fine to draw here",
+                 tl->tiles_x, (tl->tiles_per_frame + tl->tiles_x - 1) / tl->tiles_x);
+        cv_text(cv, x0, rows_end + 44, -1, 13, GREY, text);
+    }
     if (L->tx <= 0)
         return;
     const int T = tl->tiles_per_frame;

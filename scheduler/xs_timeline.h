@@ -33,6 +33,9 @@
 extern "C" {
 #endif
 
+/* Ranks from 0 to XS_TL_MAX_RANK - 1 (a log naming another is damaged). */
+enum { XS_TL_MAX_RANK = 1 << 20 };
+
 /* What an item was. */
 enum { XS_TL_TILE = 0, XS_TL_PART = 1, XS_TL_MERGE = 2, XS_TL_ASSEMBLY = 3, XS_TL_VERIFY = 4 };
 

@@ -117,6 +117,31 @@ for b in bad:
     print("FAIL:", b)
 sys.exit(1 if bad else 0)
 PY
+# a damaged log and journal (numbers out of range, wrong types, a torn last
+# line): figures, picture and page all the same, quickly, without a crash
+mkdir -p "$work/bad"
+cat >"$work/bad/events.jsonl" <<'JSONL'
+{"time": 5, "event": "job_start", "job": "j", "frames": 1e300, "tiles_per_frame": -5, "ranks": 1e12, "settings": "res=99999999x1 tile=0 name=../../etc"}
+{"time": 6, "event": "tile_committed", "frame": "x", "tile": 1e300, "rank": 2, "seconds": -1e308}
+{"time": 1e308, "event": "tile_committed", "frame": 1, "tile": 3, "rank": 4194303, "seconds": 1}
+{"time": 7, "event": "tile_committed", "frame": 1, "tile": 3, "rank": 1048575, "seconds": 1e300}
+{"time": -1e308, "event": "tile_failed", "frame": 1, "tile": 2, "rank": 3, "error": 5}
+{"time": 7, "event": "part_done", "rank": -4}
+{"event": "frame_assembled"}
+[1,2,3]
+"str"
+{"time": 8, "event": "tile_dispatched", "frame": 1, "tile": 1, "rank": 3, "kind": 7, "copy": "yes"}
+{"time": 9, "event": "job_summary", "state": "completed\u0007<b>", "wall_s": "x"}
+{"time": 9, "event": "tile_committed", "frame": 1, "tile":
+JSONL
+printf 'xisuan-journal 1 key=0\nT -1 5 0\nT 1 99999999999 0\nF 99999999999\nF 3\nT 1 2' >"$work/bad/journal"
+for out in t.svg t.png; do
+  timeout 30 "$xisuan" status "$work/bad" --timeline "$work/bad/$out" --html "$work/bad/p.html" >"$work/bad.txt" 2>&1
+  rc=$?
+  [ $rc = 3 ] && [ -s "$work/bad/$out" ] && [ -s "$work/bad/p.html" ] && ! grep -q "<b>" "$work/bad/p.html" ||
+    { echo "FAIL: status of a damaged log ($out) exited $rc (expected 3: no summary it can read)"; cat "$work/bad.txt"; fail=1; }
+done
+
 # the simulator's picture: one failure bar per failure its event log reports
 "$xisuan" simulate --workers gpu:6:1:0.08 --frames 1-3 --resolution 256x128 --tile 32 --retries 5 --seed 3 \
   --out "$work/sim" --timeline "$work/sim.svg" >"$work/sim.txt" 2>&1 ||
