@@ -262,7 +262,11 @@ xs_result xs_job_status_read(const char *job_dir, xs_job_status *st, xs_err *err
             continue; /* a torn last line */
         const cJSON *ev = item(o, "event");
         const char *e = cJSON_IsString(ev) ? ev->valuestring : "";
-        double t = dnum(o, "time", 0);
+        double t = dnum(o, "time", -1);
+        if (!(t >= 0 && t <= 1e11)) { /* no time, or past the year 5138: a damaged line */
+            cJSON_Delete(o);
+            continue;
+        }
         if (first)
             st->first_t = t, first = false;
         st->last_t = t;

@@ -9,7 +9,9 @@
  * counted once. Every text taken from the files (job name, settings, error
  * messages) is stored with its control characters escaped (xs_text_escape);
  * an HTML writer must still escape it for HTML. A torn last line (a job
- * killed mid-write) is ignored, as are events this reader does not know.
+ * killed mid-write) is ignored, as are events this reader does not know and
+ * damaged lines (no time, or one out of range); values out of range count
+ * as absent.
  */
 #ifndef XS_JOB_STATUS_H
 #define XS_JOB_STATUS_H
