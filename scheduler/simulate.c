@@ -263,7 +263,8 @@ static void record_bar(sim *s, int wi, const xs_work_item *it, double t0, double
         s->bars_cap = nc;
     }
     s->bars[s->nbars++] = (xs_sim_bar){wi, it->frame, it->kind == XS_WORK_ASSEMBLE ? -1 : it->tile,
-                                       (float)t0, (float)t1, failed, dup, (uint8_t)it->kind};
+                                       (float)t0, (float)t1, failed, dup, (uint8_t)it->kind,
+                                       (uint8_t)((it->flags & XS_ITEM_COPY) != 0)};
 }
 
 /* A worker-side event. */

@@ -70,6 +70,7 @@ typedef struct xs_sim_bar {
     float start, end;
     uint8_t failed, duplicate; /* duplicate: another copy of the item finished first */
     uint8_t kind;              /* xs_work_kind */
+    uint8_t copy;              /* a speculative copy (XS_ITEM_COPY) */
 } xs_sim_bar;
 
 typedef struct xs_sim_result {

@@ -57,7 +57,7 @@ static void usage(FILE *f)
           "  --seed N           cost and failure draws [1]\n"
           "  --journal-sync-ms N  every journal sync also waits N ms (a slow disk) [0]\n"
           "  --out DIR          where the job's journal and event log go [a new folder in /tmp]\n"
-          "  --timeline FILE    an SVG picture of every worker's items\n"
+          "  --timeline FILE    a picture of every worker's items (.svg or .png)\n"
           "  --json FILE        the figures as JSON\n",
           f);
 }
@@ -317,7 +317,7 @@ int xs_simulate_main(int argc, char **argv)
     if (timeline) {
         xs_timeline tl;
         if (xs_timeline_from_sim(&tl, &res, T, job.film.tiles_x, &e) != XS_OK ||
-            xs_timeline_write_svg(&tl, timeline, "xisuan simulate", &e) != XS_OK) {
+            xs_timeline_write(&tl, timeline, "xisuan simulate", &e) != XS_OK) {
             fprintf(stderr, "xisuan simulate: error: %s\n", e.msg);
             status = 1;
         } else {
