@@ -580,8 +580,11 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
             s->fails_queued--;
             continue;
         }
+        /* a retry goes to another worker than the one it last failed on, and
+         * past admission: the others may be too slow to be admitted, and a
+         * retry must not wait for ever */
         int last = f->workers[f->nworkers - 1];
-        if ((last != w || s->live <= 1 || !is_live(&s->workers[last])) && admit(s, ws, item_cost(s, &f->item))) {
+        if (last != w || s->live <= 1 || !is_live(&s->workers[last])) {
             f->queued = false;
             s->fails_queued--;
             *it = f->item;

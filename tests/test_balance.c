@@ -34,6 +34,7 @@ typedef struct farm {
     bool slow_took_late;                  /* a worker marked slow was assigned past late_after */
     int slow_from;                        /* workers >= this are "slow" */
     double late_after;
+    int fail_tile, fail_worker;           /* that tile fails once on that worker (-1: never) */
 } farm;
 
 static double tile_cost(int frame, int tile)
@@ -108,6 +109,7 @@ static void farm_init_prior(farm *f, int workers, const double *speed, int frame
     f->tiles = tiles;
     f->slow_from = workers;
     f->late_after = INFINITY;
+    f->fail_tile = f->fail_worker = -1;
     int fr[MAXF];
     for (int i = 0; i < frames; ++i)
         fr[i] = i + 1;
@@ -165,6 +167,13 @@ static double farm_run(farm *f)
         f->start[best] = f->now;
         bool was_done = xs_sched_item_done(f->s, &it);
         f->outstanding[best]++;
+        if (it.kind == XS_WORK_TILE && it.tile == f->fail_tile && best == f->fail_worker) {
+            f->fail_tile = -1; /* once */
+            CHECK(xs_sched_on_failed(f->s, best, it, &e) == XS_OK);
+            CHECK(xs_sched_on_request(f->s, best, &e) == XS_OK);
+            drain(f);
+            continue;
+        }
         CHECK(xs_sched_on_done_timed(f->s, best, it, secs, &e) == XS_OK);
         CHECK(xs_sched_last_was_duplicate(f->s) == was_done);
         int fi = it.frame - 1;
@@ -311,6 +320,23 @@ static void test_copy_first_wins(void)
     xs_sched_destroy(f.s);
 }
 
+/* A tile that fails on the fast worker at the end is retried on the other,
+ * even though admission would not give that slow worker anything then: a
+ * retry never waits for ever. */
+static void test_retry_to_slow_worker(void)
+{
+    double sp[2] = {0.2, 1.0}, prior[2] = {0.2, 1.0};
+    farm f;
+    farm_init_prior(&f, 2, sp, 1, 12, true, 1, prior);
+    f.fail_tile = 11;
+    f.fail_worker = 1;
+    farm_run(&f); /* checks the job completes, every tile once */
+    xs_sched_progress p;
+    xs_sched_get_progress(f.s, &p);
+    CHECK(p.retries == 1);
+    xs_sched_destroy(f.s);
+}
+
 /* Balance off: no parts, no copies, row-major, as before. */
 static void test_balance_off(void)
 {
@@ -333,6 +359,7 @@ int main(int argc, char **argv)
         {"cost_order", test_cost_order},
         {"splits_merged", test_splits_merged},
         {"copy_first_wins", test_copy_first_wins},
+        {"retry_to_slow_worker", test_retry_to_slow_worker},
         {"balance_off", test_balance_off},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
