@@ -85,6 +85,7 @@ typedef struct xs_sim_result {
     double items_per_s;      /* items / makespan */
     double r0_cpu_s;         /* rank 0's CPU time in its loop, measured */
     double r0_us_per_item;
+    double r0_threads_us_per_item; /* rank 0's other threads (journal, events, tile cleaner), measured */
     int state;               /* xs_sched_state */
     xs_sim_bar *bars;        /* keep_bars: malloc'd */
     int64_t bar_count;
