@@ -124,6 +124,7 @@ struct xs_sched {
     int nfails, fails_cap, fails_queued;
     ring priority; /* prio_item */
     ring parked;   /* int worker */
+    ring waitq;    /* int worker: a request set aside (stale once its worker was unwaited) */
     ring actions;  /* xs_sched_action */
     worker_state *workers;
     bool oom;
@@ -266,6 +267,7 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->unassigned = s->tiles_total;
     s->priority.elem = sizeof(prio_item);
     s->parked.elem = sizeof(int);
+    s->waitq.elem = sizeof(int);
     s->actions.elem = sizeof(xs_sched_action);
     *out = s;
     return XS_OK;
@@ -281,6 +283,7 @@ void xs_sched_destroy(xs_sched *s)
     free(s->workers), free(s->frames), free(s->index_of), free(s->frame_remaining);
     free(s->tile_done), free(s->cost), free(s->order), free(s->splitmap);
     free(s->assembled), free(s->fails), free(s->priority.data), free(s->parked.data);
+    free(s->waitq.data);
     free(s->actions.data), free(s->owned_skip), free(s->owned_journaled);
     free(s);
 }
@@ -425,6 +428,11 @@ static double item_cost(const xs_sched *s, const xs_work_item *it)
     }
 }
 
+static void unwait_one(xs_sched *s);
+
+/* Queues an item ahead of the tiles; a request set aside because its worker
+ * could take nothing then goes back to the queue for it (a new part is
+ * cheaper than what was refused). */
 static void prio_push(xs_sched *s, const xs_work_item *it)
 {
     prio_item p = {*it, item_cost(s, it)};
@@ -432,6 +440,7 @@ static void prio_push(xs_sched *s, const xs_work_item *it)
         s->oom = true;
     else
         s->queued_cost += p.cost;
+    unwait_one(s);
 }
 
 static void prio_pop(xs_sched *s, xs_work_item *it)
@@ -554,6 +563,9 @@ static void order_frame(xs_sched *s, int fi)
  * priority item, a retry (on another worker than the one it last failed on
  * when possible), or the cursor's next tile. An item it may not take stays
  * where it is. */
+static bool maybe_split(xs_sched *s, xs_work_item *it);
+static void prio_push(xs_sched *s, const xs_work_item *it);
+
 static bool take_item(xs_sched *s, int w, xs_work_item *it)
 {
     if (ending(s))
@@ -605,6 +617,16 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
         it->frame = s->frames[fi];
         it->tile = tile;
         it->flags = s->desc.journaled && s->desc.journaled[(size_t)fi * (size_t)T + (size_t)tile] ? XS_ITEM_VERIFY : 0;
+        /* near the end a tile is cut into parts before it is offered: a
+         * worker that may not take the whole tile may take a part */
+        if (maybe_split(s, it)) {
+            s->next_tile++;
+            s->unassigned--;
+            if (admit(s, ws, item_cost(s, it)))
+                return true;
+            prio_push(s, it); /* every part queued; none for this worker now */
+            return false;
+        }
         if (!admit(s, ws, item_cost(s, it)))
             return false;
         s->next_tile++;
@@ -626,22 +648,22 @@ static bool work_available(const xs_sched *s)
  * cost was never measured may cost several times the mean (costs are heavy
  * tailed), so it is cut as if it cost XS_UNKNOWN_RISK times its estimate. */
 enum { UNKNOWN_RISK = 4 };
-static void maybe_split(xs_sched *s, xs_work_item *it)
+static bool maybe_split(xs_sched *s, xs_work_item *it)
 {
     const int C = s->desc.chunks_per_tile;
     if (!s->desc.balance || C < 2 || it->kind != XS_WORK_TILE || (it->flags & XS_ITEM_VERIFY) || s->live < 2)
-        return;
+        return false;
     double mean_speed = s->speed_live / s->live;
     double t = item_cost(s, it) / mean_speed;
     if (s->cost[it->tile] < 0.0f)
         t *= UNKNOWN_RISK;
     double h = horizon(s);
     if (!(t > 0.5 * h))
-        return;
+        return false;
     int fi = frame_index(s, it->frame);
     int64_t k = (int64_t)slot(s, fi, it->tile);
     if (split_find(s, k))
-        return; /* already split (a retry of the whole tile) */
+        return false; /* already split (a retry of the whole tile) */
     double want = h > 0 ? ceil(2.0 * t / h) : (double)C;
     int parts = (int)(want < (double)C ? want : (double)C);
     if (parts > s->live)
@@ -649,9 +671,9 @@ static void maybe_split(xs_sched *s, xs_work_item *it)
     if (parts > MAX_PARTS)
         parts = MAX_PARTS;
     if (parts < 2)
-        return;
+        return false;
     if (!split_add(s, k, parts))
-        return;
+        return false;
     s->splits++;
     for (int j = 1; j < parts; ++j) {
         xs_work_item p = {XS_WORK_PART, it->frame, it->tile, 0, part_first(j, parts, C),
@@ -661,6 +683,7 @@ static void maybe_split(xs_sched *s, xs_work_item *it)
     it->kind = XS_WORK_PART;
     it->chunk_first = 0;
     it->chunk_count = part_first(1, parts, C);
+    return true;
 }
 
 static void emit(xs_sched *s, int kind, int worker, const xs_work_item *it)
@@ -734,12 +757,13 @@ static bool speculate(xs_sched *s, int w)
             if (i == 0) {
                 /* it runs: its cost is at least what it would have cost by now
                  * (twice that when it is late), here and there. A worker with
-                 * no results yet that runs it UNKNOWN_RISK times longer than
-                 * its speed says is slower than thought: it runs at most at
-                 * the pace it shows. */
+                 * no results yet that runs an item of measured cost
+                 * UNKNOWN_RISK times longer than its speed says is slower than
+                 * thought: it runs at most at the pace it shows (an item whose
+                 * cost was never measured may just cost more). */
                 double start = h->t_assign > o->t_reply ? h->t_assign : o->t_reply;
                 double ran = s->now - start > 0.0 ? s->now - start : 0.0;
-                if (o->measured == 0 && ran > UNKNOWN_RISK * h->cost / v)
+                if (o->measured == 0 && h->known && ran > UNKNOWN_RISK * h->cost / v)
                     v = h->cost / ran;
                 double c = h->cost, c_late = 2.0 * ran * v;
                 if (c_late > c)
@@ -778,13 +802,30 @@ static bool speculate(xs_sched *s, int w)
  * job, while workers that still hold items head the queue, is an event
  * O(parked requests), and a copy O(workers x items held). */
 /* A worker's requests set aside while it held items go back to the queue
- * (it replied, or the job is ending, or it went silent or was retired). */
+ * (it replied, or the job is ending, or it was retired). Their entries in
+ * waitq become stale and are skipped there. */
 static void unwait(xs_sched *s, int w)
 {
     worker_state *ws = &s->workers[w];
     for (; ws->waiting > 0; ws->waiting--, s->waiting_total--)
         if (ring_push(&s->parked, &w) != 0)
             s->oom = true;
+}
+
+/* The request set aside longest ago goes back to the queue (new work came). */
+static void unwait_one(xs_sched *s)
+{
+    int w;
+    while (s->waiting_total > 0 && ring_pop(&s->waitq, &w)) {
+        worker_state *ws = &s->workers[w];
+        if (ws->waiting == 0)
+            continue; /* stale: its worker replied since */
+        ws->waiting--;
+        s->waiting_total--;
+        if (ring_push(&s->parked, &w) != 0)
+            s->oom = true;
+        return;
+    }
 }
 
 static void serve(xs_sched *s)
@@ -807,7 +848,6 @@ static void serve(xs_sched *s)
             emit(s, XS_ACT_END, w, NULL);
             handled = true;
         } else if (!ws->silent && take_item(s, w, &it)) {
-            maybe_split(s, &it);
             assign(s, w, &it, false);
             handled = true;
         } else if (!ws->silent && !speculated && !work_available(s) && ws->held_len == 0) {
@@ -822,6 +862,8 @@ static void serve(xs_sched *s)
              * every event does not look at every parked request */
             ws->waiting++;
             s->waiting_total++;
+            if (ring_push(&s->waitq, &w) != 0)
+                s->oom = true;
             continue;
         }
         if (ring_push(&s->parked, &w) != 0)

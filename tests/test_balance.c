@@ -309,14 +309,17 @@ static void test_copy_first_wins(void)
 {
     double sp[4] = {1, 1, 1, 0.05};
     farm f;
-    farm_init(&f, 4, sp, 1, 10, true, 1);
+    farm_init(&f, 4, sp, 3, 10, true, 1);
     double t = farm_run(&f);
     CHECK_MSG(f.copies > 0, "no copy was made");
     CHECK_MSG(f.duplicates > 0, "no duplicate result came back");
     xs_sched_progress p;
     xs_sched_get_progress(f.s, &p);
     CHECK(p.duplicates == f.copies);
-    CHECK_MSG(f.t_assembled[0] < 0.5 * t, "frame assembled at %.1f s, the last reply at %.1f s", f.t_assembled[0], t);
+    double last_frame = 0;
+    for (int fi = 0; fi < 3; ++fi)
+        last_frame = f.t_assembled[fi] > last_frame ? f.t_assembled[fi] : last_frame;
+    CHECK_MSG(last_frame < 0.8 * t, "frames assembled by %.1f s, the last reply at %.1f s", last_frame, t);
     xs_sched_destroy(f.s);
 }
 
