@@ -219,6 +219,7 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
     s->meshes[s->mesh_count].root = nbase;
     s->meshes[s->mesh_count].tri_first = tbase;
     s->meshes[s->mesh_count].tri_count = ntris;
+    s->meshes[s->mesh_count].motion = UINT32_MAX;
     s->mesh_count++;
     s->tri_count += ntris;
     s->node_count += nn;
@@ -444,6 +445,7 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     c->up = xs_cross(c->right, c->fwd);
     c->tan_half_fovy = tanf(0.5f * s->cam_yfov_deg * XS_PI / 180.0f);
     c->aspect = (float)fw / (float)fh;
+    v.camera_motion = UINT32_MAX;
     return v;
 }
 
