@@ -213,8 +213,6 @@ xs_result xs_gltf_load_nodes(xs_gltf_loader *L)
             float ql = sqrtf(x->r[0] * x->r[0] + x->r[1] * x->r[1] + x->r[2] * x->r[2] + x->r[3] * x->r[3]);
             if (!(ql > 0.0f))
                 return xs_gltf_bad(L, "%s.rotation: zero quaternion", w);
-            for (int k = 0; k < 4; ++k)
-                x->r[k] /= ql;
         }
         const int nt = x->mesh >= 0 ? s->meshes[x->mesh].target_count : 0;
         const cJSON *wj = cJSON_GetObjectItemCaseSensitive(o, "weights");

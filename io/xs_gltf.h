@@ -125,7 +125,8 @@ typedef struct xs_gltf_node {
     bool in_scene;      /* reached from the default scene's roots */
     bool has_matrix;
     float matrix[16];   /* column-major, when has_matrix */
-    float t[3], r[4], s[3]; /* otherwise: translation, unit quaternion (x, y, z, w), scale */
+    float t[3], r[4], s[3]; /* otherwise: translation, rotation quaternion (x, y, z, w) as
+                             * written (not zero; normalised where used), scale */
     float *weights;     /* morph weights (the node's, else its mesh's); weight_count of them */
     int weight_count;
 } xs_gltf_node;

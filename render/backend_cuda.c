@@ -32,7 +32,9 @@ typedef struct cuda_backend {
     int device;
     xs_scene_view dview; /* the scene view with device pointers */
     void *blobs[XS_SCENE_BLOBS_MAX];
+    size_t blob_offset[XS_SCENE_BLOBS_MAX], blob_cap[XS_SCENE_BLOBS_MAX]; /* view field, bytes held */
     int blob_count;
+    int fw, fh;
     size_t max_pixels;
     cuda_slot *slot;
     int slot_count;
@@ -173,6 +175,61 @@ static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_count
     return XS_OK;
 }
 
+/* A new frame of an animated scene: each array's rewritten byte range is
+ * copied (an array that grew, or is new, is allocated again and copied
+ * whole), then the device view takes the host view's counts, camera and
+ * motion fields with the device pointers patched in. Called with no tile
+ * in flight (the worker drains first), so plain synchronous copies do. */
+static xs_result cuda_update(xs_backend *self, const xs_scene *scene, xs_err *err)
+{
+    cuda_backend *be = (cuda_backend *)self;
+    for (int i = 0; i < be->slot_count; ++i)
+        if (be->slot[i].busy)
+            return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: the scene changed under a tile in flight");
+    cudaError_t e = cudaSetDevice(be->device);
+    if (e != cudaSuccess)
+        return cuda_fail(err, "selecting the device", e);
+    xs_scene_view v = xs_scene_view_for(scene, be->fw, be->fh);
+    xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
+    int nb = xs_scene_blobs(scene, &v, blobs, XS_SCENE_BLOBS_MAX);
+    for (int i = 0; i < nb; ++i) {
+        const xs_scene_blob *b = &blobs[i];
+        int k = 0;
+        while (k < be->blob_count && be->blob_offset[k] != b->view_offset)
+            ++k;
+        if (k == be->blob_count) { /* an array the device has not held yet */
+            if (k == XS_SCENE_BLOBS_MAX)
+                return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: too many scene arrays");
+            be->blobs[k] = NULL;
+            be->blob_cap[k] = 0;
+            be->blob_offset[k] = b->view_offset;
+            be->blob_count++;
+        }
+        size_t lo = b->dirty_lo, hi = b->dirty_hi;
+        if (b->bytes > be->blob_cap[k]) {
+            cudaFree(be->blobs[k]);
+            be->blobs[k] = NULL;
+            be->blob_cap[k] = 0;
+            if ((e = cudaMalloc(&be->blobs[k], b->bytes)) != cudaSuccess) {
+                char what[96];
+                snprintf(what, sizeof what, "allocating the scene's %s (%zu bytes)", b->name, b->bytes);
+                return cuda_fail(err, what, e);
+            }
+            be->blob_cap[k] = b->bytes;
+            lo = 0, hi = b->bytes;
+        }
+        if (hi > lo && (e = cudaMemcpy((char *)be->blobs[k] + lo, (const char *)b->host + lo, hi - lo,
+                                       cudaMemcpyHostToDevice)) != cudaSuccess) {
+            char what[96];
+            snprintf(what, sizeof what, "updating the scene's %s (%zu bytes)", b->name, hi - lo);
+            return cuda_fail(err, what, e);
+        }
+        memcpy((char *)&v + b->view_offset, &be->blobs[k], sizeof be->blobs[k]);
+    }
+    be->dview = v;
+    return XS_OK;
+}
+
 xs_result xs_backend_cuda_create(const xs_scene *scene, int fw, int fh, int device, int slots,
                                  int max_tile_pixels, int max_spp, xs_backend **out, xs_err *err)
 {
@@ -187,8 +244,11 @@ xs_result xs_backend_cuda_create(const xs_scene *scene, int fw, int fh, int devi
     be->base.name = "cuda";
     be->base.begin_tile = cuda_begin_tile;
     be->base.end_tile = cuda_end_tile;
+    be->base.update = cuda_update;
     be->base.destroy = cuda_destroy;
     be->device = device;
+    be->fw = fw;
+    be->fh = fh;
     be->max_pixels = (size_t)(max_tile_pixels > 0 ? max_tile_pixels : 1);
     xs_gpu_info gi;
     xs_result r = xs_cuda_device_info(device, &gi, err);
@@ -218,6 +278,8 @@ xs_result xs_backend_cuda_create(const xs_scene *scene, int fw, int fh, int devi
             cuda_destroy(&be->base);
             return cuda_fail(err, what, e);
         }
+        be->blob_offset[be->blob_count] = blobs[i].view_offset;
+        be->blob_cap[be->blob_count] = blobs[i].bytes;
         be->blobs[be->blob_count++] = d;
         memcpy((char *)&be->dview + blobs[i].view_offset, &d, sizeof d);
     }

@@ -1038,6 +1038,36 @@ xs_result xs_bvh_build(const xs_tri *tris, uint32_t n, int threads, xs_bvh_node 
     return xs_bvh_build_with(tris, n, threads, XS_BVH_AUTO, nodes, node_count, order, err);
 }
 
+void xs_bvh_refit(xs_bvh_node *nodes, uint32_t root, uint32_t count, const float *boxes,
+                  uint32_t prim_base)
+{
+    /* children come after their parent, so one pass from the last node back
+     * sees every child before its parent */
+    for (uint32_t i = root + count; i-- > root;) {
+        xs_bvh_node *n = &nodes[i];
+        float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+        if (n->count > 0) {
+            for (uint32_t p = n->first; p < n->first + n->count; ++p) {
+                const float *b = boxes + 6 * (size_t)(p - prim_base);
+                for (int k = 0; k < 3; ++k) {
+                    lo[k] = fminf(lo[k], b[k]);
+                    hi[k] = fmaxf(hi[k], b[3 + k]);
+                }
+            }
+        } else {
+            const xs_bvh_node *a = &nodes[n->first], *b = &nodes[n->first + 1];
+            for (int k = 0; k < 3; ++k) {
+                lo[k] = fminf(a->bmin[k], b->bmin[k]);
+                hi[k] = fmaxf(a->bmax[k], b->bmax[k]);
+            }
+        }
+        for (int k = 0; k < 3; ++k) {
+            n->bmin[k] = lo[k];
+            n->bmax[k] = hi[k];
+        }
+    }
+}
+
 double xs_bvh_sah_cost(const xs_bvh_node *nodes, uint32_t count)
 {
     double sum = 0.0, root = 0.0;

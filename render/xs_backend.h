@@ -37,6 +37,10 @@ typedef struct xs_backend {
     xs_result (*begin_tile)(struct xs_backend *self, int slot, const xs_tile_params *tp, xs_err *err);
     xs_result (*end_tile)(struct xs_backend *self, int slot, float *rgba, xs_counters *counters,
                           xs_err *err);
+    /* The scene moved to another frame (xs_scene_set_frame): the back end
+     * takes what changed (a GPU uploads only the arrays' byte ranges that
+     * xs_scene_blobs marks dirty). Only with no tile in flight. */
+    xs_result (*update)(struct xs_backend *self, const xs_scene *scene, xs_err *err);
     void (*destroy)(struct xs_backend *self);
 } xs_backend;
 

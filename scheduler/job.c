@@ -17,7 +17,7 @@ static void job_settings(const xs_options *o, uint64_t scene_hash, char *out, si
 {
     static const char *comp[] = {"none", "zip", "piz"};
     const xs_render_settings *r = &o->render;
-    char px[256];
+    char px[512];
     xs_render_settings_key(r, px, sizeof px);
     snprintf(out, n,
              "scene=%016" PRIx64 " res=%dx%d spp=%d tile=%d bounces=%d seed=%u compression=%s:%d "

@@ -6,6 +6,7 @@
  */
 #include "scheduler/xs_worker.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,11 @@ xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads,
     w->gpu = gpu;
     w->tile_dir_frame = -1;
     w->frame_tp.frame = UINT32_MAX;
+    w->scene_frame = INT_MIN;
+    w->timing.fps = rs->fps;
+    w->timing.time_offset = rs->time_offset;
+    w->timing.shutter = rs->shutter;
+    w->timing.motion_steps = rs->motion_steps;
     xs_exr_layout *l = &w->layout;
     l->frame_width = rs->width;
     l->frame_height = rs->height;
@@ -57,6 +63,7 @@ xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads,
     if (input) {
         xs_scene_setup su;
         xs_scene_setup_from_manifest(&su, opt->name, &input->manifest, &input->env, &build);
+        su.animations = rs->animations;
         r = xs_scene_from_gltf(input->gltf, &su, &w->scene, err);
     } else {
         r = xs_scene_builtin(opt->scene, &build, &w->scene, err);
@@ -111,6 +118,43 @@ static bool verify_tile(const xs_worker *w, const char *path, int x0, int y0, in
     return ok;
 }
 
+bool xs_worker_must_drain(const xs_worker *w, const xs_work_item *it)
+{
+    if (it->kind != XS_WORK_TILE || !w->scene || !xs_scene_animated(w->scene) || it->frame == w->scene_frame)
+        return false;
+    for (int i = 0; i < XS_MAX_SLOTS; ++i)
+        if (w->flight[i].used)
+            return true;
+    return false;
+}
+
+/* An animated scene posed for `frame`, and the back end given what changed
+ * (no tile in flight: the loop drains first). A failure leaves the scene
+ * marked unposed, so the next tile poses it again. */
+static xs_result pose_scene(xs_worker *w, int frame, double *seconds, bool *posed, xs_err *err)
+{
+    *seconds = 0.0;
+    *posed = false;
+    if (!xs_scene_animated(w->scene) || frame == w->scene_frame)
+        return XS_OK;
+    for (int i = 0; i < XS_MAX_SLOTS; ++i)
+        if (w->flight[i].used)
+            return xs_err_set(err, XS_ERR_INTERNAL, "worker: frame %d asked for with tiles in flight", frame);
+    double t0 = now_s();
+    w->scene_frame = INT_MIN;
+    xs_result r = xs_scene_set_frame(w->scene, &w->timing, frame, &w->frame_stats, err);
+    if (r == XS_OK && w->backend->update)
+        r = w->backend->update(w->backend, w->scene, err);
+    if (r != XS_OK)
+        return r;
+    xs_scene_blobs_taken(w->scene);
+    w->scene_frame = frame;
+    *posed = true;
+    *seconds = now_s() - t0;
+    w->scene_s += *seconds;
+    return XS_OK;
+}
+
 /* Starts a tile: kept when verification finds it, else begun on a free slot
  * of the back end (*slot >= 0). */
 static xs_result begin_tile(xs_worker *w, const xs_work_item *it, uint64_t expect_hash,
@@ -139,15 +183,22 @@ static xs_result begin_tile(xs_worker *w, const xs_work_item *it, uint64_t expec
         return xs_err_set(err, XS_ERR_INTERNAL, "worker: no free back-end slot");
     if (w->frame_tp.frame != (uint32_t)it->frame)
         w->frame_tp = xs_render_tile_params(&job->opt->render, it->frame);
+    double scene_s = 0.0;
+    bool posed = false;
+    xs_result r = pose_scene(w, it->frame, &scene_s, &posed, err);
+    if (r != XS_OK)
+        return r;
     xs_tile_params tp = w->frame_tp;
     tp.x0 = x0;
     tp.y0 = y0;
     tp.width = tw;
     tp.height = th;
-    xs_result r = w->backend->begin_tile(w->backend, s, &tp, err);
+    r = w->backend->begin_tile(w->backend, s, &tp, err);
     if (r != XS_OK)
         return r;
     struct xs_flight *f = &w->flight[s];
+    f->scene_s = scene_s;
+    f->scene_frames = posed;
     f->used = true;
     f->item = *it;
     f->x0 = x0, f->y0 = y0, f->tw = tw, f->th = th;
@@ -307,6 +358,8 @@ xs_result xs_worker_finish(xs_worker *w, int slot, xs_item_report *rep, xs_err *
     struct xs_flight *f = &w->flight[slot];
     memset(rep, 0, sizeof *rep);
     xs_result r = finish_tile(w, f, rep, err);
+    rep->scene_s = f->scene_s;
+    rep->scene_frames = f->scene_frames;
     f->used = false;
     rep->seconds = item_seconds(w, f->t0);
     return r;

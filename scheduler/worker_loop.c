@@ -75,8 +75,10 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker *w, int prefetch, xs_err *err)
             if (outstanding == 0 && qlen == 0)
                 break;
         }
-        /* start what the back end has room for (a GPU holds several tiles) */
-        while (qlen > 0 && xs_worker_free_slot(w) >= 0) {
+        /* start what the back end has room for (a GPU holds several tiles);
+         * a tile of another frame of an animated scene waits until the
+         * tiles in flight are done (the scene is posed for one frame) */
+        while (qlen > 0 && xs_worker_free_slot(w) >= 0 && !xs_worker_must_drain(w, &queue[qhead])) {
             xs_work_item it = queue[qhead];
             uint64_t expect = hashes[qhead];
             qhead = (qhead + 1) % prefetch;

@@ -5,7 +5,7 @@
  * work (REQUEST), reports an item done (DONE) or failed (FAILED, with the
  * reason), and each reply carries one more request; rank 0 answers every
  * request with ASSIGN (an item) or END. Only the bytes a message uses travel:
- * a request or an answer is 40 bytes, a result 136, a failure 136 plus its
+ * a request or an answer is 40 bytes, a result 144, a failure 144 plus its
  * text. Also here: the collectives every rank runs while a job starts (status
  * and bytes from rank 0, agreement on failure) and the idle back-off.
  */
@@ -44,7 +44,8 @@ typedef struct xs_item_report {
     uint64_t hash;  /* a tile's pixel checksum (XXH3 of its records); a frame's file checksum */
     uint64_t bytes; /* an assembled frame's file size */
     int32_t kept;   /* 1: a verified tile from an earlier run, not rendered */
-    int32_t reserved;
+    int32_t scene_frames; /* frame changes of an animated scene this item needed (0 or 1) */
+    double scene_s;       /* their seconds: posing, deforming, BVHs, lights, device upload */
 } xs_item_report;
 
 enum { XS_MSG_TEXT_MAX = 768 };

@@ -38,6 +38,12 @@ typedef struct xs_worker {
     int channels;     /* floats per record: 4 + the AOVs' */
     xs_exr_layout layout;     /* every tile's and frame's, set once; attr_frame per item */
     xs_tile_params frame_tp;  /* the kernel parameters of frame_tp.frame, set once per frame */
+    /* an animated scene: the frame it is posed for (INT_MIN: none yet), how
+     * frames become times, and what posing cost so far */
+    int scene_frame;
+    xs_scene_timing timing;
+    xs_scene_frame_stats frame_stats;
+    double scene_s;
     int tile_dir_frame;       /* the frame whose tile folder exists (-1: none yet) */
     int threads;
     int gpu;       /* the CUDA device ordinal it renders on; -1: the CPU */
@@ -49,6 +55,8 @@ typedef struct xs_worker {
         xs_work_item item;
         int x0, y0, tw, th;
         double t0;
+        double scene_s;   /* frame change this tile needed */
+        int32_t scene_frames;
     } flight[XS_MAX_SLOTS];
     double last_done; /* when the last item ended (busy time never overlaps) */
     /* fault injection (tests): the Nth item (1-based, 0 = never) fails, hangs
@@ -84,6 +92,10 @@ xs_result xs_worker_begin(xs_worker *w, const xs_work_item *it, uint64_t expect_
                           xs_item_report *rep, int *slot, xs_err *err);
 xs_result xs_worker_finish(xs_worker *w, int slot, xs_item_report *rep, xs_err *err);
 int xs_worker_free_slot(const xs_worker *w); /* -1: none */
+/* True when item `it` needs the scene at another frame while tiles of the
+ * current one are still in flight: finish those first (a back end renders
+ * from the scene as it is when the tile ends). */
+bool xs_worker_must_drain(const xs_worker *w, const xs_work_item *it);
 
 /* The MPI pull loop of ranks 1..N-1: keeps `prefetch` requests in flight,
  * runs what rank 0 assigns, returns when rank 0 has answered every request.
