@@ -394,7 +394,7 @@ static xs_result load_sampler(xs_gltf_loader *L, const cJSON *o, const char *w, 
         float v = out.ncomp == 1 ? xs_gltf_acc_float(&out, e, 0)
                                  : xs_gltf_acc_float(&out, e / width, (int)(e % width));
         if (!isfinite(v))
-            return xs_gltf_bad(L, "%s: keyframe value %zu is not finite", wo, e / ((size_t)cubic * width));
+            return xs_gltf_bad(L, "%s: keyframe %zu is not finite", wo, e / ((size_t)cubic * width));
         x->output[e] = v;
     }
     return XS_OK;
