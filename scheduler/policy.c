@@ -41,6 +41,21 @@ static int ring_push(ring *r, const void *v)
     return 0;
 }
 
+/* Takes out element k (0: the head), keeping the others in order. */
+static void ring_take(ring *r, size_t k, void *out)
+{
+    unsigned char *d = (unsigned char *)r->data;
+    memcpy(out, d + ((r->head + k) % r->cap) * r->elem, r->elem);
+    for (size_t i = k; i + 1 < r->len; ++i)
+        memcpy(d + ((r->head + i) % r->cap) * r->elem, d + ((r->head + i + 1) % r->cap) * r->elem, r->elem);
+    r->len--;
+}
+
+static const void *ring_at(const ring *r, size_t k)
+{
+    return (const unsigned char *)r->data + ((r->head + k) % r->cap) * r->elem;
+}
+
 static int ring_pop(ring *r, void *out)
 {
     if (r->len == 0)
@@ -69,6 +84,8 @@ typedef struct worker_state {
     xs_work_item *held; /* items assigned and not yet replied */
     int held_len, held_cap;
     bool silent;
+    int32_t frame;      /* the frame of the last tile it was given (-1: none): an animated
+                         * scene is posed for it, so its tiles come first */
 } worker_state;
 
 struct xs_sched {
@@ -143,6 +160,8 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     }
     for (int i = 0; i < d->frame_count; ++i)
         s->frame_remaining[i] = d->tiles_per_frame;
+    for (int i = 0; i < d->worker_count; ++i)
+        s->workers[i].frame = -1;
     s->tiles_total = (int64_t)slots;
     s->cursor_end = (int64_t)slots;
     for (int i = 0; d->skip && i < d->frame_count; ++i)
@@ -225,15 +244,29 @@ static fail_entry *find_fail(xs_sched *s, const xs_work_item *it)
     return NULL;
 }
 
-/* The next item for worker w, if any. */
-static bool take_item(xs_sched *s, int w, xs_work_item *it)
+/* The first priority item of `kind` (0: any) and, for tiles, of `frame`
+ * (-1: any); done ones are dropped on the way. */
+static bool take_priority(xs_sched *s, int kind, int32_t frame, xs_work_item *it)
 {
-    if (ending(s))
-        return false;
-    while (ring_pop(&s->priority, it))
-        if (!item_done(s, it))
+    for (size_t k = 0; k < s->priority.len;) {
+        const xs_work_item *p = ring_at(&s->priority, k);
+        if (item_done(s, p)) {
+            ring_take(&s->priority, k, it);
+            continue;
+        }
+        if ((kind == 0 || p->kind == kind) && (frame < 0 || p->kind != XS_WORK_TILE || p->frame == frame)) {
+            ring_take(&s->priority, k, it);
             return true;
-    /* a retry, on another worker than the one it last failed on when possible */
+        }
+        ++k;
+    }
+    return false;
+}
+
+/* A retry for worker w (of `frame`, or any when frame < 0), on another
+ * worker than the one it last failed on when possible. */
+static bool take_retry(xs_sched *s, int w, int32_t frame, xs_work_item *it)
+{
     for (int i = 0; i < s->nfails; ++i) {
         fail_entry *f = &s->fails[i];
         if (!f->queued)
@@ -242,6 +275,8 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
             f->queued = false;
             continue;
         }
+        if (frame >= 0 && f->item.kind == XS_WORK_TILE && f->item.frame != frame)
+            continue;
         int last = f->workers[f->nworkers - 1];
         if (last != w || live_workers(s) <= 1 || s->workers[last].silent) {
             f->queued = false;
@@ -249,9 +284,28 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
             return true;
         }
     }
+    return false;
+}
+
+/* The next item for worker w, if any. Assemblies first; then the tiles of
+ * the frame w last rendered (taken back, retried, or next in order), so a
+ * worker on an animated scene does not switch frames back and forth; then
+ * anything, in the order: taken back, retried, next in order. */
+static bool take_item(xs_sched *s, int w, xs_work_item *it)
+{
+    if (ending(s))
+        return false;
+    const int32_t mine = s->workers[w].frame;
     const int64_t T = s->desc.tiles_per_frame;
     while (s->next_tile < s->cursor_end && s->desc.skip && s->desc.skip[s->next_tile / T])
         s->next_tile += T - s->next_tile % T; /* a finished frame: next frame */
+    const bool cursor_mine = s->next_tile < s->cursor_end && s->frames[s->next_tile / T] == mine;
+    if (take_priority(s, XS_WORK_ASSEMBLE, -1, it))
+        return true;
+    if (mine >= 0 && (take_priority(s, XS_WORK_TILE, mine, it) || take_retry(s, w, mine, it)))
+        return true;
+    if (!cursor_mine && (take_priority(s, 0, -1, it) || take_retry(s, w, -1, it)))
+        return true;
     if (s->next_tile < s->cursor_end) {
         int64_t k = s->next_tile++;
         it->kind = XS_WORK_TILE;
@@ -301,6 +355,8 @@ static void serve(xs_sched *s)
         worker_state *ws = &s->workers[w];
         xs_work_item it;
         if (!ws->silent && take_item(s, w, &it)) {
+            if (it.kind == XS_WORK_TILE)
+                ws->frame = it.frame;
             hold(s, ws, &it);
             ws->answered++;
             s->assigned++;
