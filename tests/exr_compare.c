@@ -5,11 +5,14 @@
  * exr_compare --rmse A REF: prints the relative RMSE of A's RGB against REF
  *   (sqrt(mean((a - ref)^2)) / mean(ref), over all pixels and channels) and
  *   the relative difference of the means.
- * exr_compare --png A OUT.png: writes the preview PNG of A. */
+ * exr_compare --png A OUT.png: writes the preview PNG of A.
+ * exr_compare --iou A B: prints "iou X": the intersection over union of the
+ *   two silhouettes (pixels of alpha above 0.5). */
 #include "io/xs_exr.h"
 #include "io/xs_image.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -64,8 +67,35 @@ static int rmse(const char *pa, const char *pr)
     return 0;
 }
 
+static int iou(const char *pa, const char *pb)
+{
+    xs_image a, b;
+    xs_err e;
+    if (xs_exr_read_rgba(pa, &a, &e) != XS_OK || xs_exr_read_rgba(pb, &b, &e) != XS_OK) {
+        fprintf(stderr, "exr_compare: %s\n", e.msg);
+        return 2;
+    }
+    if (a.width != b.width || a.height != b.height) {
+        fprintf(stderr, "exr_compare: sizes differ\n");
+        return 2;
+    }
+    size_t n = (size_t)a.width * (size_t)a.height, both = 0, either = 0;
+    for (size_t i = 0; i < n; ++i) {
+        bool x = a.rgba[i * 4 + 3] > 0.5f, y = b.rgba[i * 4 + 3] > 0.5f;
+        both += x && y;
+        either += x || y;
+    }
+    printf("iou %.6f (%zu of %zu silhouette pixels shared)\n", either ? (double)both / (double)either : 1.0,
+           both, either);
+    xs_image_free(&a);
+    xs_image_free(&b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--iou") == 0)
+        return iou(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "--rmse") == 0)
         return rmse(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "--png") == 0) {
