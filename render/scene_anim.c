@@ -466,8 +466,11 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
         xs_tri t = corner_tri(d, d->rest_order[i]);
         tri_box(&t, d->tbox + 6 * (size_t)i);
     }
+    double r0 = xs_scene_clock();
     xs_bvh_refit(s->nodes, root, d->rest_nn, d->tbox, tf);
     double cost = xs_bvh_sah_cost(s->nodes + root, d->rest_nn);
+    if (st)
+        st->refit_s += xs_scene_clock() - r0;
     uint32_t *order = d->rest_order;
     uint32_t nn = d->rest_nn;
     if (cost > XS_REFIT_MAX_COST * d->rest_cost) {
@@ -608,7 +611,7 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
 {
     struct xs_scene_anim *A = s->anim;
     const bool first = !A->posed;
-    double c0 = xs_scene_clock();
+    double c0 = xs_scene_clock(), b0 = st ? st->blas_s : 0.0;
     xs_result r = XS_OK;
     xs_anim_pose(A->anim, t);
     /* the frame's own instant: instances, camera, lights, deformed meshes */
@@ -648,8 +651,8 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
         A->mesh_dirty[d->mesh] = 1;
         changed = true;
     }
-    if (st) /* the deformers' share was counted as BVH work in place() */
-        st->pose_s += xs_scene_clock() - c0;
+    if (st) /* less what place() counted as BVH work */
+        st->pose_s += xs_scene_clock() - c0 - (st->blas_s - b0);
     /* the shutter: poses at its steps */
     s->motion_xf_count = s->motion_tri_count = 0;
     s->camera_motion = UINT32_MAX;
@@ -752,7 +755,10 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
                     tri_box(&d->steps[(size_t)k * nt + i], b);
                     box_union(d->tbox + 6 * i, b);
                 }
+            double r0 = xs_scene_clock();
             xs_bvh_refit(s->nodes, m->root, d->nn, d->tbox, m->tri_first);
+            if (st)
+                st->refit_s += xs_scene_clock() - r0, st->refit_tris += nt;
             xs_scene_mark(s, offsetof(xs_scene_view, nodes), m->root * sizeof(xs_bvh_node),
                           (m->root + d->nn) * sizeof(xs_bvh_node));
             used = steps;

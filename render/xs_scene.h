@@ -108,7 +108,8 @@ typedef struct xs_scene_timing {
 typedef struct xs_scene_frame_stats {
     int frames;             /* frame changes */
     double pose_s;          /* sampling channels, composing worlds, deforming vertices */
-    double blas_s;          /* refitting and rebuilding deforming meshes' BVHs */
+    double blas_s;          /* deforming meshes' BVHs and triangles: refit or rebuild, rewrite */
+    double refit_s;         /* of which the refits alone (bounds and their SAH cost) */
     double tlas_s;          /* instance bounds and the TLAS */
     double lights_s;        /* the light distribution */
     uint64_t refit_tris, rebuilt_tris;

@@ -255,6 +255,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         fflush(stderr);
         MPI_Abort(comm, 1);
     }
+    xs_census_scene_work(comm, is_worker ? &w : NULL, MPI_Wtime() - t_run);
     if (rank == 0 && result && result->per_rank) {
         memcpy(result->per_rank, rep.per_rank, (size_t)size * sizeof *rep.per_rank);
         result->wall_s = MPI_Wtime() - t_run;

@@ -143,8 +143,10 @@ static xs_result pose_scene(xs_worker *w, int frame, double *seconds, bool *pose
     double t0 = now_s();
     w->scene_frame = INT_MIN;
     xs_result r = xs_scene_set_frame(w->scene, &w->timing, frame, &w->frame_stats, err);
+    double t1 = now_s();
     if (r == XS_OK && w->backend->update)
         r = w->backend->update(w->backend, w->scene, err);
+    w->upload_s += now_s() - t1;
     if (r != XS_OK)
         return r;
     xs_scene_blobs_taken(w->scene);

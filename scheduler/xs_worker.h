@@ -43,7 +43,8 @@ typedef struct xs_worker {
     int scene_frame;
     xs_scene_timing timing;
     xs_scene_frame_stats frame_stats;
-    double scene_s;
+    double scene_s;  /* posing and updating the device, in all */
+    double upload_s; /* of which the back end's update */
     int tile_dir_frame;       /* the frame whose tile folder exists (-1: none yet) */
     int threads;
     int gpu;       /* the CUDA device ordinal it renders on; -1: the CPU */
