@@ -1050,15 +1050,15 @@ void xs_bvh_refit(xs_bvh_node *nodes, uint32_t root, uint32_t count, const float
             for (uint32_t p = n->first; p < n->first + n->count; ++p) {
                 const float *b = boxes + 6 * (size_t)(p - prim_base);
                 for (int k = 0; k < 3; ++k) {
-                    lo[k] = fminf(lo[k], b[k]);
-                    hi[k] = fmaxf(hi[k], b[3 + k]);
+                    lo[k] = b[k] < lo[k] ? b[k] : lo[k];
+                    hi[k] = b[3 + k] > hi[k] ? b[3 + k] : hi[k];
                 }
             }
         } else {
             const xs_bvh_node *a = &nodes[n->first], *b = &nodes[n->first + 1];
             for (int k = 0; k < 3; ++k) {
-                lo[k] = fminf(a->bmin[k], b->bmin[k]);
-                hi[k] = fmaxf(a->bmax[k], b->bmax[k]);
+                lo[k] = a->bmin[k] < b->bmin[k] ? a->bmin[k] : b->bmin[k];
+                hi[k] = a->bmax[k] > b->bmax[k] ? a->bmax[k] : b->bmax[k];
             }
         }
         for (int k = 0; k < 3; ++k) {

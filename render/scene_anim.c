@@ -28,6 +28,7 @@
 #include "kernels/xs_intersect.h"
 #include "kernels/xs_motion.h"
 #include "render/xs_animation.h"
+#include "render/xs_parallel.h"
 
 /* transform samples per shutter segment for a moving instance's bounds */
 enum { BOX_SAMPLES = 8 };
@@ -49,6 +50,8 @@ typedef struct deformer {
     bool moves;                /* changes with time */
     float *pos, *nrm, *tan;    /* deformed vertices (3, 3, 4 floats) */
     float *jm;                 /* joint matrices, 16 floats each */
+    const float *weights_now;  /* this pose's morph weights (NULL: none) */
+    uint32_t *enc_n, *enc_t;   /* deformed normals and tangents, octahedral (NULL: none) */
     float *tbox;               /* 6 per triangle: this pose's boxes (leaf order) */
     xs_tri *steps;             /* motion steps * nt triangles, leaf order */
     uint32_t steps_cap;
@@ -103,8 +106,8 @@ static void tri_box(const xs_tri *t, float *b)
 static void box_union(float *b, const float *o)
 {
     for (int k = 0; k < 3; ++k) {
-        b[k] = fminf(b[k], o[k]);
-        b[3 + k] = fmaxf(b[3 + k], o[3 + k]);
+        b[k] = o[k] < b[k] ? o[k] : b[k];
+        b[3 + k] = o[3 + k] > b[3 + k] ? o[3 + k] : b[3 + k];
     }
 }
 
@@ -179,7 +182,7 @@ static void deformer_free(deformer *d)
     if (d->order != d->rest_order)
         free(d->order);
     free(d->rest_nodes), free(d->rest_order), free(d->pos), free(d->nrm), free(d->tan), free(d->jm);
-    free(d->tbox), free(d->steps);
+    free(d->tbox), free(d->steps), free(d->enc_n), free(d->enc_t);
 }
 
 void xs_scene_anim_destroy(struct xs_scene_anim *a)
@@ -342,6 +345,12 @@ static xs_result add_deformer(xs_scene *s, const xs_gltf_scene *g, int inst, def
             }
         vb += (uint32_t)pv;
     }
+    /* frames encoded per vertex, unless the tangents come from the uvs per triangle */
+    const bool per_vertex = d->a.tan || !d->a.uv0;
+    if (per_vertex && d->a.nrm && !(d->enc_n = malloc((size_t)nv * sizeof *d->enc_n)))
+        return nomem(s, err);
+    if (per_vertex && d->a.tan && !(d->enc_t = malloc((size_t)nv * sizeof *d->enc_t)))
+        return nomem(s, err);
     d->pos = malloc((size_t)nv * 3 * sizeof *d->pos);
     d->nrm = d->a.nrm ? malloc((size_t)nv * 3 * sizeof *d->nrm) : NULL;
     d->tan = d->a.tan ? malloc((size_t)nv * 4 * sizeof *d->tan) : NULL;
@@ -374,37 +383,52 @@ xs_result xs_scene_anim_meshes(xs_scene *s, const xs_gltf_scene *g, const int32_
 
 /* ---- a pose -------------------------------------------------------------------- */
 
-/* d's vertices as the current pose of the animation has them: morph
- * targets, then the skin (normals by the inverse transpose). */
-static void deform(deformer *d, const xs_anim *an)
+/* Work on a deformer's vertices or triangles split over the scene's build
+ * threads (each part writes its own range, so any split gives the same
+ * bytes); small meshes stay on one thread. */
+typedef struct par_ctx {
+    xs_scene *s;
+    deformer *d;
+    const uint32_t *order;
+    xs_tri *tris; /* where triangles go (leaf order), NULL: not written */
+    bool attrs;   /* write the shading attributes too */
+} par_ctx;
+
+static int parts_for(const xs_scene *s, uint32_t n)
 {
+    int p = s->build_threads > 0 ? s->build_threads : 1;
+    return n < 16384u ? 1 : p > 64 ? 64 : p;
+}
+
+/* Vertices [b, e) as the current pose has them: morph targets, then the
+ * skin (normals by the inverse transpose). d->jm holds the joint matrices. */
+static void deform_range(void *ctx, uint32_t b, uint32_t e, int part)
+{
+    (void)part;
+    const par_ctx *c = (const par_ctx *)ctx;
+    deformer *d = c->d;
     const size_t nv = d->a.nv;
-    memcpy(d->pos, d->a.pos, nv * 3 * sizeof *d->pos);
+    memcpy(d->pos + (size_t)b * 3, d->a.pos + (size_t)b * 3, (size_t)(e - b) * 3 * sizeof *d->pos);
     if (d->nrm)
-        memcpy(d->nrm, d->a.nrm, nv * 3 * sizeof *d->nrm);
+        memcpy(d->nrm + (size_t)b * 3, d->a.nrm + (size_t)b * 3, (size_t)(e - b) * 3 * sizeof *d->nrm);
     if (d->tan)
-        memcpy(d->tan, d->a.tan, nv * 4 * sizeof *d->tan);
-    int nw = 0;
-    const float *w = d->targets ? xs_anim_weights(an, d->node, &nw) : NULL;
-    for (int t = 0; w && t < nw && t < d->targets; ++t) {
-        const float wt = w[t];
+        memcpy(d->tan + (size_t)b * 4, d->a.tan + (size_t)b * 4, (size_t)(e - b) * 4 * sizeof *d->tan);
+    for (int t = 0; d->weights_now && t < d->targets; ++t) {
+        const float wt = d->weights_now[t];
         if (wt == 0.0f)
             continue;
         const size_t o = (size_t)t * nv * 3;
-        for (size_t v = 0; v < nv; ++v)
-            for (int c = 0; c < 3; ++c) {
+        for (size_t v = b; v < e; ++v)
+            for (int k = 0; k < 3; ++k) {
                 if (d->dpos)
-                    d->pos[v * 3 + (size_t)c] += wt * d->dpos[o + v * 3 + (size_t)c];
+                    d->pos[v * 3 + (size_t)k] += wt * d->dpos[o + v * 3 + (size_t)k];
                 if (d->dnrm)
-                    d->nrm[v * 3 + (size_t)c] += wt * d->dnrm[o + v * 3 + (size_t)c];
+                    d->nrm[v * 3 + (size_t)k] += wt * d->dnrm[o + v * 3 + (size_t)k];
                 if (d->dtan)
-                    d->tan[v * 4 + (size_t)c] += wt * d->dtan[o + v * 3 + (size_t)c];
+                    d->tan[v * 4 + (size_t)k] += wt * d->dtan[o + v * 3 + (size_t)k];
             }
     }
-    if (d->skin < 0)
-        return;
-    xs_anim_joint_matrices(an, d->skin, d->jm);
-    for (size_t v = 0; v < nv; ++v) {
+    for (size_t v = b; d->skin >= 0 && v < e; ++v) {
         double M[12] = {0}; /* sum of weight x joint matrix, row-major 3x4 */
         for (int q = 0; q < d->infl; ++q) {
             const float wt = d->jweights[v * (size_t)d->infl + (size_t)q];
@@ -412,8 +436,8 @@ static void deform(deformer *d, const xs_anim *an)
                 continue;
             const float *J = d->jm + 16 * (size_t)d->joints[v * (size_t)d->infl + (size_t)q];
             for (int r = 0; r < 3; ++r)
-                for (int c = 0; c < 4; ++c)
-                    M[r * 4 + c] += (double)wt * J[c * 4 + r];
+                for (int k = 0; k < 4; ++k)
+                    M[r * 4 + k] += (double)wt * J[k * 4 + r];
         }
         const float *p = d->pos + v * 3;
         float np[3];
@@ -421,11 +445,11 @@ static void deform(deformer *d, const xs_anim *an)
             np[r] = (float)(M[r * 4] * p[0] + M[r * 4 + 1] * p[1] + M[r * 4 + 2] * p[2] + M[r * 4 + 3]);
         memcpy(d->pos + v * 3, np, sizeof np);
         if (d->nrm) { /* the cofactor matrix is det times the inverse transpose */
-            double a = M[0], b = M[1], c = M[2], e = M[4], f = M[5], g = M[6], h = M[8], i = M[9], k = M[10];
-            double C[9] = {f * k - g * i, g * h - e * k, e * i - f * h,
-                           c * i - b * k, a * k - c * h, b * h - a * i,
-                           b * g - c * f, c * e - a * g, a * f - b * e};
-            double det = a * C[0] + b * C[1] + c * C[2];
+            double a = M[0], bb = M[1], cc = M[2], ee = M[4], f = M[5], g = M[6], h = M[8], i = M[9], k = M[10];
+            double C[9] = {f * k - g * i, g * h - ee * k, ee * i - f * h,
+                           cc * i - bb * k, a * k - cc * h, bb * h - a * i,
+                           bb * g - cc * f, cc * ee - a * g, a * f - bb * ee};
+            double det = a * C[0] + bb * C[1] + cc * C[2];
             double sg = det < 0.0 ? -1.0 : 1.0;
             float *n = d->nrm + v * 3;
             float nn[3];
@@ -441,12 +465,95 @@ static void deform(deformer *d, const xs_anim *an)
             memcpy(t, nt_, sizeof nt_);
         }
     }
+    /* each vertex's frame encoded once (its triangles share it) */
+    for (size_t v = b; d->enc_n && v < e; ++v)
+        d->enc_n[v] = xs_oct_encode(xs_v3(d->nrm[v * 3], d->nrm[v * 3 + 1], d->nrm[v * 3 + 2]));
+    for (size_t v = b; d->enc_t && v < e; ++v)
+        d->enc_t[v] = xs_oct_encode(xs_v3(d->tan[v * 4], d->tan[v * 4 + 1], d->tan[v * 4 + 2]));
+}
+
+static bool nonzero3(const float *v) { return v[0] != 0.0f || v[1] != 0.0f || v[2] != 0.0f; }
+
+/* A triangle's shading frames from the vertices' encoded ones: what
+ * xs_scene_attr_frames makes of the same normals and tangents, each vertex
+ * encoded once. A mesh without tangents but with uvs derives them per
+ * triangle there instead. */
+static void frames(xs_tri_attr *at, const uint32_t *vi, const deformer *d)
+{
+    if (!d->enc_n && !d->enc_t) {
+        xs_scene_attr_frames(at, vi, d->pos, d->nrm, d->tan, d->a.uv0);
+        return;
+    }
+    bool has_n = d->enc_n != NULL, has_t = d->enc_t != NULL;
+    for (int c = 0; c < 3 && has_n; ++c)
+        has_n = nonzero3(d->nrm + 3 * (size_t)vi[c]);
+    for (int c = 0; c < 3 && has_t; ++c)
+        has_t = nonzero3(d->tan + 4 * (size_t)vi[c]);
+    if (has_n) {
+        at->flags |= XS_ATTR_NORMALS;
+        for (int c = 0; c < 3; ++c)
+            at->n[c] = d->enc_n[vi[c]];
+    }
+    if (has_t) {
+        at->flags |= XS_ATTR_TANGENTS;
+        for (int c = 0; c < 3; ++c)
+            at->t[c] = d->enc_t[vi[c]];
+        if (d->tan[4 * (size_t)vi[0] + 3] < 0.0f)
+            at->flags |= XS_ATTR_BITAN_NEG;
+    }
+}
+
+/* d's vertices as the current pose of the animation has them. */
+static void deform(xs_scene *s, deformer *d, const xs_anim *an)
+{
+    int nw = 0;
+    d->weights_now = d->targets ? xs_anim_weights(an, d->node, &nw) : NULL;
+    if (nw < d->targets)
+        d->weights_now = NULL;
+    if (d->skin >= 0)
+        xs_anim_joint_matrices(an, d->skin, d->jm);
+    par_ctx c = {s, d, NULL, NULL, false};
+    xs_parallel_for(parts_for(s, d->a.nv), d->a.nv, deform_range, &c);
 }
 
 static xs_tri corner_tri(const deformer *d, uint32_t o)
 {
     const uint32_t *vi = d->a.idx + 3 * (size_t)o;
     return xs_tri_of(d->pos + 3 * (size_t)vi[0], d->pos + 3 * (size_t)vi[1], d->pos + 3 * (size_t)vi[2]);
+}
+
+/* Triangles [b, e) of the leaf order: into c->tris with their boxes, and
+ * their shading attributes into the scene when c->attrs. */
+static void tris_range(void *ctx, uint32_t b, uint32_t e, int part)
+{
+    (void)part;
+    const par_ctx *c = (const par_ctx *)ctx;
+    const deformer *d = c->d;
+    const uint32_t tf = c->s->meshes[d->mesh].tri_first;
+    for (uint32_t i = b; i < e; ++i) {
+        const uint32_t o = c->order[i];
+        if (c->tris) {
+            c->tris[i] = corner_tri(d, o);
+            tri_box(&c->tris[i], d->tbox + 6 * (size_t)i);
+        }
+        if (!c->attrs)
+            continue;
+        const uint32_t *vi = d->a.idx + 3 * (size_t)o;
+        xs_tri_attr *at = &c->s->attrs[tf + i];
+        memset(at, 0, sizeof *at);
+        for (int k = 0; k < 3; ++k) {
+            if (d->a.uv0) {
+                at->uv[0][2 * k] = d->a.uv0[2 * (size_t)vi[k]];
+                at->uv[0][2 * k + 1] = d->a.uv0[2 * (size_t)vi[k] + 1];
+            }
+            if (d->a.uv1) {
+                at->uv[1][2 * k] = d->a.uv1[2 * (size_t)vi[k]];
+                at->uv[1][2 * k + 1] = d->a.uv1[2 * (size_t)vi[k] + 1];
+            }
+        }
+        at->material = d->a.mat[o];
+        frames(at, vi, d);
+    }
 }
 
 /* The tree of deformer d for this pose: the rest tree refit, or a rebuild
@@ -462,10 +569,9 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
         n.first += n.count > 0 ? tf : root;
         s->nodes[root + k] = n;
     }
-    for (uint32_t i = 0; i < nt; ++i) {
-        xs_tri t = corner_tri(d, d->rest_order[i]);
-        tri_box(&t, d->tbox + 6 * (size_t)i);
-    }
+    /* the triangles in the rest tree's order, and their boxes */
+    par_ctx c = {s, d, d->rest_order, s->tris + tf, false};
+    xs_parallel_for(parts_for(s, nt), nt, tris_range, &c);
     double r0 = xs_scene_clock();
     xs_bvh_refit(s->nodes, root, d->rest_nn, d->tbox, tf);
     double cost = xs_bvh_sah_cost(s->nodes + root, d->rest_nn);
@@ -477,8 +583,8 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
         xs_tri *in = malloc((size_t)(nt ? nt : 1) * sizeof *in);
         if (!in)
             return nomem(s, err);
-        for (uint32_t o = 0; o < nt; ++o)
-            in[o] = corner_tri(d, o);
+        for (uint32_t i = 0; i < nt; ++i) /* back to the mesh's own order */
+            in[d->rest_order[i]] = s->tris[tf + i];
         xs_bvh_node *nodes = NULL;
         xs_result r = xs_bvh_build_with(in, nt, s->build_threads, s->bvh_method, &nodes, &nn, &order, err);
         free(in);
@@ -503,26 +609,11 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
         free(d->order);
     d->order = order;
     d->nn = nn;
-    for (uint32_t i = 0; i < nt; ++i) {
-        const uint32_t o = order[i];
-        const uint32_t *vi = d->a.idx + 3 * (size_t)o;
-        s->tris[tf + i] = corner_tri(d, o);
-        tri_box(&s->tris[tf + i], d->tbox + 6 * (size_t)i);
-        xs_tri_attr *at = &s->attrs[tf + i];
-        memset(at, 0, sizeof *at);
-        for (int c = 0; c < 3; ++c) {
-            if (d->a.uv0) {
-                at->uv[0][2 * c] = d->a.uv0[2 * (size_t)vi[c]];
-                at->uv[0][2 * c + 1] = d->a.uv0[2 * (size_t)vi[c] + 1];
-            }
-            if (d->a.uv1) {
-                at->uv[1][2 * c] = d->a.uv1[2 * (size_t)vi[c]];
-                at->uv[1][2 * c + 1] = d->a.uv1[2 * (size_t)vi[c] + 1];
-            }
-        }
-        at->material = d->a.mat[o];
-        xs_scene_attr_frames(at, vi, d->pos, d->nrm, d->tan, d->a.uv0);
-    }
+    /* the attributes (and, after a rebuild, the triangles) in the tree's order */
+    c.order = order;
+    c.tris = order == d->rest_order ? NULL : s->tris + tf;
+    c.attrs = true;
+    xs_parallel_for(parts_for(s, nt), nt, tris_range, &c);
     xs_scene_mark(s, offsetof(xs_scene_view, tris), tf * sizeof(xs_tri), (tf + nt) * sizeof(xs_tri));
     xs_scene_mark(s, offsetof(xs_scene_view, attrs), tf * sizeof(xs_tri_attr), (tf + nt) * sizeof(xs_tri_attr));
     uint32_t hi = root + (nn > old_nn ? nn : old_nn);
@@ -645,7 +736,7 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
         s->meshes[d->mesh].motion = UINT32_MAX;
         if (!d->moves && !first)
             continue;
-        deform(d, A->anim);
+        deform(s, d, A->anim);
         if ((r = place(s, d, st, err)) != XS_OK)
             return r;
         A->mesh_dirty[d->mesh] = 1;
@@ -687,9 +778,9 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
                 deformer *d = &A->def[q];
                 if (!d->moves)
                     continue;
-                deform(d, A->anim);
-                for (uint32_t i = 0; i < d->a.nt; ++i)
-                    d->steps[(size_t)k * d->a.nt + i] = corner_tri(d, d->order[i]);
+                deform(s, d, A->anim);
+                par_ctx c = {s, d, d->order, d->steps + (size_t)k * d->a.nt, false};
+                xs_parallel_for(parts_for(s, d->a.nt), d->a.nt, tris_range, &c);
             }
         }
         /* what moves within the shutter gets its steps */
