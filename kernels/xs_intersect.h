@@ -132,17 +132,23 @@ XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, f
 XS_DEVICE bool xs_trace_blas(const xs_scene_view *s, const xs_mesh *m, xs_vec3 o, xs_vec3 d,
                              float time, bool any_hit, uint32_t instance, xs_hit *hit, xs_counters *c)
 {
-    const uint32_t root = m->root;
     const bool deforms = m->motion != UINT32_MAX;
+    const xs_bvh_node *nodes = s->nodes;
+    uint32_t root = m->root;
+    if (deforms && m->seg_nodes != UINT32_MAX) { /* the tree of the ray's segment */
+        float f;
+        nodes = s->motion_nodes;
+        root = m->seg_nodes + xs_motion_segment(s->motion_steps, time, &f) * m->seg_stride;
+    }
     xs_vec3 inv_d = xs_safe_inv(d);
     uint32_t stack[XS_BVH_STACK];
     int sp = 0;
     uint32_t node = root;
     c->node_visits++;
-    if (xs_ray_box(&s->nodes[root], o, inv_d, hit->t) == INFINITY)
+    if (xs_ray_box(&nodes[root], o, inv_d, hit->t) == INFINITY)
         return false;
     for (;;) {
-        const xs_bvh_node *n = &s->nodes[node];
+        const xs_bvh_node *n = &nodes[node];
         if (n->count > 0) {
             for (uint32_t i = n->first; i < n->first + n->count; ++i) {
                 float t, u, v;
@@ -164,7 +170,7 @@ XS_DEVICE bool xs_trace_blas(const xs_scene_view *s, const xs_mesh *m, xs_vec3 o
                         return true;
                 }
             }
-        } else if (xs_bvh_descend(s->nodes, n, o, inv_d, hit->t, stack, &sp, &node, c)) {
+        } else if (xs_bvh_descend(nodes, n, o, inv_d, hit->t, stack, &sp, &node, c)) {
             continue;
         }
         if (sp == 0)

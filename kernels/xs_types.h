@@ -60,6 +60,10 @@ typedef struct xs_mesh {
     /* a mesh deforming within the shutter: step k's triangles (leaf order)
      * at motion_tris[motion + k * tri_count]; UINT32_MAX: tris[] holds it */
     uint32_t motion;
+    /* and, when it has a tree per segment (XS_MOTION_BVH_SEGMENTS), segment
+     * s's root at motion_nodes[seg_nodes + s * seg_stride]; UINT32_MAX: its
+     * one tree at `root` bounds every step */
+    uint32_t seg_nodes, seg_stride;
 } xs_mesh;
 
 enum {
@@ -188,6 +192,7 @@ typedef struct xs_scene_view {
     uint32_t camera_motion; /* the camera's first step in motion_xf; UINT32_MAX: still */
     const xs_motion_xf *motion_xf;
     const xs_tri *motion_tris;
+    const xs_bvh_node *motion_nodes; /* per-segment trees of deforming meshes */
 } xs_scene_view;
 
 enum { XS_FILTER_TABLE = 256 };

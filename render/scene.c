@@ -35,6 +35,7 @@ void xs_scene_destroy(xs_scene *s)
     free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
     free(s->inst_light_base), free(s->tri_light), free(s->env_row_cdf), free(s->env_col_cdf);
     free(s->tlas_order), free(s->mesh_emissive), free(s->motion_xf), free(s->motion_tris);
+    free(s->motion_nodes);
     xs_scene_anim_destroy(s->anim);
     free(s);
 }
@@ -54,6 +55,7 @@ xs_scene *xs_scene_alloc(const char *name, const xs_scene_build *build)
     s->camera_motion = UINT32_MAX;
     s->build_threads = build && build->threads > 0 ? build->threads : xs_cpu_count_affinity();
     s->bvh_method = build ? build->bvh : XS_BVH_AUTO;
+    s->motion_bvh = build ? build->motion_bvh : XS_MOTION_BVH_SEGMENTS;
     xs_scene_set_filter(s, XS_FILTER_BLACKMAN_HARRIS, 1.5f);
     return s;
 }
@@ -224,6 +226,8 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
     s->meshes[s->mesh_count].tri_first = tbase;
     s->meshes[s->mesh_count].tri_count = ntris;
     s->meshes[s->mesh_count].motion = UINT32_MAX;
+    s->meshes[s->mesh_count].seg_nodes = UINT32_MAX;
+    s->meshes[s->mesh_count].seg_stride = 0;
     s->mesh_count++;
     s->tri_count += ntris;
     s->node_count += nn;
@@ -475,6 +479,7 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     v.camera_motion = s->motion_steps ? s->camera_motion : UINT32_MAX;
     v.motion_xf = s->motion_steps ? s->motion_xf : NULL;
     v.motion_tris = s->motion_steps ? s->motion_tris : NULL;
+    v.motion_nodes = s->motion_steps ? s->motion_nodes : NULL;
     return v;
 }
 
@@ -552,6 +557,7 @@ int xs_scene_blobs(const xs_scene *s, const xs_scene_view *v, xs_scene_blob *out
     XS_BLOB(filter_icdf, XS_FILTER_TABLE + 1);
     XS_BLOB(motion_xf, s->motion_xf_count);
     XS_BLOB(motion_tris, s->motion_tri_count);
+    XS_BLOB(motion_nodes, s->motion_node_count);
     return n;
 }
 #undef XS_BLOB

@@ -657,6 +657,47 @@ static void motion_box(const xs_scene *s, const xs_instance *in, uint32_t steps,
     }
 }
 
+/* XS_MOTION_BVH_SEGMENTS: deformer d's tree copied once per segment into
+ * motion_nodes, each refit to the boxes of its segment's two steps. */
+static xs_result segment_trees(xs_scene *s, deformer *d, uint32_t steps, xs_scene_frame_stats *st, xs_err *err)
+{
+    xs_mesh *m = &s->meshes[d->mesh];
+    const size_t nt = d->a.nt;
+    const uint64_t need = (uint64_t)s->motion_node_count + (uint64_t)(steps - 1u) * d->nn;
+    if (need > UINT32_MAX)
+        return xs_err_set(err, XS_ERR_INVALID, "scene %s: too many BVH nodes under motion blur", s->name);
+    if (need > s->motion_node_cap) {
+        xs_bvh_node *n = realloc(s->motion_nodes, (size_t)need * sizeof *n);
+        if (!n)
+            return nomem(s, err);
+        s->motion_nodes = n;
+        s->motion_node_cap = (uint32_t)need;
+    }
+    m->seg_nodes = s->motion_node_count;
+    m->seg_stride = d->nn;
+    for (uint32_t g = 0; g + 1u < steps; ++g) {
+        const uint32_t base = s->motion_node_count;
+        for (uint32_t k = 0; k < d->nn; ++k) {
+            xs_bvh_node n = s->nodes[m->root + k];
+            if (n.count == 0)
+                n.first = n.first - m->root + base;
+            s->motion_nodes[base + k] = n;
+        }
+        for (size_t i = 0; i < nt; ++i) {
+            float b[6];
+            tri_box(&d->steps[(size_t)g * nt + i], d->tbox + 6 * i);
+            tri_box(&d->steps[(size_t)(g + 1u) * nt + i], b);
+            box_union(d->tbox + 6 * i, b);
+        }
+        double r0 = xs_scene_clock();
+        xs_bvh_refit(s->motion_nodes, base, d->nn, d->tbox, m->tri_first);
+        if (st)
+            st->refit_s += xs_scene_clock() - r0, st->refit_tris += nt;
+        s->motion_node_count += d->nn;
+    }
+    return XS_OK;
+}
+
 static xs_result grow_motion(xs_scene *s, uint32_t xf_need, uint64_t tri_need, xs_err *err)
 {
     if (xf_need > s->motion_xf_cap) {
@@ -745,7 +786,9 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
     if (st) /* less what place() counted as BVH work */
         st->pose_s += xs_scene_clock() - c0 - (st->blas_s - b0);
     /* the shutter: poses at its steps */
-    s->motion_xf_count = s->motion_tri_count = 0;
+    s->motion_xf_count = s->motion_tri_count = s->motion_node_count = 0;
+    for (int k = 0; k < A->ndef; ++k)
+        s->meshes[A->def[k].mesh].seg_nodes = UINT32_MAX;
     s->camera_motion = UINT32_MAX;
     uint32_t used = 0;
     if (steps >= 2u && dt > 0.0 && A->any_time) {
@@ -839,6 +882,8 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
             m->motion = s->motion_tri_count;
             memcpy(s->motion_tris + s->motion_tri_count, d->steps, (size_t)steps * nt * sizeof *d->steps);
             s->motion_tri_count += (uint32_t)((size_t)steps * nt);
+            if (s->motion_bvh == XS_MOTION_BVH_SEGMENTS && (r = segment_trees(s, d, steps, st, err)) != XS_OK)
+                return r;
             /* the tree's bounds cover every step */
             for (uint32_t k = 0; k < steps; ++k)
                 for (size_t i = 0; i < nt; ++i) {
@@ -862,6 +907,7 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
         s->camera_motion = UINT32_MAX;
     xs_scene_mark(s, offsetof(xs_scene_view, motion_xf), 0, (size_t)s->motion_xf_count * sizeof(xs_motion_xf));
     xs_scene_mark(s, offsetof(xs_scene_view, motion_tris), 0, (size_t)s->motion_tri_count * sizeof(xs_tri));
+    xs_scene_mark(s, offsetof(xs_scene_view, motion_nodes), 0, (size_t)s->motion_node_count * sizeof(xs_bvh_node));
     if (!changed) {
         A->posed = true;
         return XS_OK;

@@ -63,6 +63,9 @@ struct xs_scene {
     uint32_t motion_xf_count, motion_xf_cap;
     xs_tri *motion_tris;
     uint32_t motion_tri_count, motion_tri_cap;
+    int motion_bvh;           /* XS_MOTION_BVH_* */
+    xs_bvh_node *motion_nodes; /* per-segment trees (XS_MOTION_BVH_SEGMENTS) */
+    uint32_t motion_node_count, motion_node_cap;
     /* byte ranges of the view's arrays written since a device last took
      * them (xs_scene_blobs), by the array's offset in xs_scene_view */
     struct {

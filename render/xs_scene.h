@@ -27,10 +27,18 @@
 extern "C" {
 #endif
 
+/* How a mesh deforming within an open shutter is bounded: one tree per
+ * segment between two motion steps, each covering its two steps (the
+ * default, chosen by measurement: docs/benchmarks.md, "Motion blur": from
+ * 6% to 9x fewer nodes visited, for steps - 1 times the nodes and refits),
+ * or one tree whose boxes cover every step. */
+enum { XS_MOTION_BVH_SEGMENTS = 0, XS_MOTION_BVH_UNION = 1 };
+
 /* How BVHs are built for a scene (zero: the defaults). */
 typedef struct xs_scene_build {
     int threads;          /* 0: every core of this process's affinity */
     xs_bvh_method bvh;    /* XS_BVH_AUTO by default */
+    int motion_bvh;       /* XS_MOTION_BVH_* */
 } xs_scene_build;
 
 /* A material of a triangle soup: diffuse and possibly emissive; the fields

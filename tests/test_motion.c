@@ -10,7 +10,8 @@
  *   pixel. The motion comes from the instance's node, from the camera
  *   moving the other way, from a morph target's weight and from a joint.
  *   Tolerance 0.03 a column (20 rows x 256 samples: the noise is about
- *   0.007), 0.01 on the mean error.
+ *   0.007), 0.01 on the mean error. ramp_skin_union: the same with one tree
+ *   bounding every motion step instead of one per segment.
  * spinning_disc: an emissive disc turning a quarter about its axis while
  *   the shutter is open stays a disc: its coverage matches the still disc's
  *   within 0.5% and every pixel well inside or outside it is exact, with 2
@@ -124,6 +125,8 @@ static char *doc_for(gltf_b *b, const char *mode, bool animated)
 
 /* The scene of doc posed at frame 1 (fps 1, so t = 1 s) with the shutter,
  * rendered whole (or the tile (x0, y0, tw, th) when tw > 0) at spp. */
+static int motion_bvh = XS_MOTION_BVH_SEGMENTS;
+
 static float *render(const char *doc, int w, int h, double tan_half, float shutter, int steps, int spp,
                      int x0, int y0, int tw, int th, bool file_camera)
 {
@@ -142,6 +145,7 @@ static float *render(const char *doc, int w, int h, double tan_half, float shutt
     su.cam_yfov_deg = (float)(2.0 * atan(tan_half) * 180.0 / 3.14159265358979);
     su.env_strength = 0.0f;
     su.build.threads = 1;
+    su.build.motion_bvh = motion_bvh;
     xs_scene *s = NULL;
     xs_backend *be = NULL;
     float *px = NULL;
@@ -208,6 +212,11 @@ static void test_ramp_instance(void) { ramp("instance"); }
 static void test_ramp_camera(void) { ramp("camera"); }
 static void test_ramp_morph(void) { ramp("morph"); }
 static void test_ramp_skin(void) { ramp("skin"); }
+static void test_ramp_skin_union(void)
+{
+    motion_bvh = XS_MOTION_BVH_UNION; /* one tree bounding every step, the other scheme */
+    ramp("skin");
+}
 
 static void test_spinning_disc(void)
 {
@@ -267,6 +276,7 @@ int main(int argc, char **argv)
     const xs_test_case cases[] = {
         {"ramp_instance", test_ramp_instance}, {"ramp_camera", test_ramp_camera},
         {"ramp_morph", test_ramp_morph},       {"ramp_skin", test_ramp_skin},
+        {"ramp_skin_union", test_ramp_skin_union},
         {"spinning_disc", test_spinning_disc}, {"tile_alone", test_tile_alone},
         {"still_shutter", test_still_shutter},
     };
