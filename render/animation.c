@@ -227,6 +227,16 @@ static xs_result choose(const xs_gltf_scene *g, const char *play, bool *on, xs_e
     return XS_OK;
 }
 
+xs_result xs_anim_check(const xs_gltf_scene *g, const char *play, xs_err *err)
+{
+    bool *on = calloc((size_t)(g->animation_count ? g->animation_count : 1), sizeof *on);
+    if (!on)
+        return xs_err_set(err, XS_ERR_NOMEM, "animation: out of memory");
+    xs_result r = choose(g, play, on, err);
+    free(on);
+    return r;
+}
+
 static bool copy_floats(float **dst, const float *src, size_t n)
 {
     *dst = malloc((n ? n : 1) * sizeof **dst);

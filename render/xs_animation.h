@@ -33,6 +33,9 @@ typedef struct xs_anim xs_anim;
  * ones that are. g must hold the node table (g->node_count > 0). */
 xs_result xs_anim_create(const xs_gltf_scene *g, const char *play, xs_anim **out, xs_err *err);
 void xs_anim_destroy(xs_anim *a); /* accepts NULL */
+/* Whether `play` names only animations g has (the check xs_anim_create
+ * makes, for a scene without the node table too), before anything is built. */
+xs_result xs_anim_check(const xs_gltf_scene *g, const char *play, xs_err *err);
 
 /* Whether anything plays at all; whether node n's world matrix can change
  * with time; whether its morph weights can. */

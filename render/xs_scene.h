@@ -127,7 +127,9 @@ typedef struct xs_scene_frame_stats {
 /* A deforming mesh's BVH is refit while the refit tree's SAH cost stays
  * within this factor of the tree built at rest, and rebuilt beyond it
  * (docs/benchmarks.md, "Animation"). */
+#ifndef XS_REFIT_MAX_COST /* -DXS_REFIT_MAX_COST=... for the measurement */
 #define XS_REFIT_MAX_COST 1.5
+#endif
 
 /* Whether anything the scene shows changes with time (a camera, an
  * instance, a light or a deforming mesh under a played animation). */

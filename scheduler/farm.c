@@ -22,6 +22,7 @@
 
 #include "io/xs_file.h"
 #include "io/xs_scene_input.h"
+#include "render/xs_animation.h"
 #include "scheduler/xs_driver.h"
 #include "scheduler/xs_job.h"
 #include "scheduler/xs_options.h"
@@ -101,6 +102,13 @@ static xs_result read_scene(MPI_Comm comm, xs_options *opt, xs_scene_input **inp
     if ((r = xs_mpi_agree(comm, r, err)) != XS_OK)
         goto out;
     xs_options_apply_manifest(opt, &(*input)->manifest);
+    /* the animations to play are in the file: checked before any folder is made */
+    r = rank == 0 ? xs_anim_check((*input)->gltf, opt->render.animations, err) : XS_OK;
+    if ((r = xs_mpi_share_status(comm, r, err)) != XS_OK) {
+        if (rank == 0)
+            fprintf(stderr, "xisuan render: error: %s: %s\n", opt->scene, err->msg);
+        goto out;
+    }
     if (rank == 0)
         printf("xisuan: scene %s: %zu bytes packed, %d mesh(es), %d instance(s), %llu "
                "triangles placed, loaded in %.3f s\n",
