@@ -181,7 +181,7 @@ typedef struct xs_scene_blob {
     size_t view_offset;
     size_t dirty_lo, dirty_hi; /* equal: unchanged */
 } xs_scene_blob;
-enum { XS_SCENE_BLOBS_MAX = 24 };
+enum { XS_SCENE_BLOBS_MAX = 32 };
 int xs_scene_blobs(const xs_scene *scene, const xs_scene_view *view, xs_scene_blob *out, int max);
 /* The device has the arrays as they are now: forget the dirty ranges. */
 void xs_scene_blobs_taken(xs_scene *scene);

@@ -17,6 +17,8 @@
  *   inverse bind matrices say; the skinned node's own transform is ignored;
  *   normals follow the inverse transpose (a joint scaled 2x along x turns a
  *   (1, 1, 0) normal to (0.5, 1, 0), not (2, 1, 0)).
+ * camera_light: a camera and a point light on animated nodes are where the
+ *   nodes are at the frame's time.
  * frame_is_pure: a frame posed after other frames (refits and rebuilds on
  *   the way) holds the same bytes as the frame posed first.
  * refused: broken animations, skins and morph targets, each refused with
@@ -391,6 +393,60 @@ static void test_skin_bend(void)
     free(b);
 }
 
+/* A camera and a point light hang off animated nodes: the view has them
+ * where the nodes are at the frame's time. */
+static void test_camera_light(void)
+{
+    gltf_b *b = calloc(1, sizeof *b);
+    char mesh[256];
+    tri_mesh(b, mesh, sizeof mesh);
+    float t[2] = {0, 2}, cam[6] = {0, 0, 10, 4, 0, 10}, lift[6] = {0, 0, 0, 0, 6, 0};
+    int ti = gb_f(b, t, 2, 1), ca = gb_f(b, cam, 2, 3), la = gb_f(b, lift, 2, 3);
+    char *doc = gb_doc(b,
+                       "\"extensionsUsed\":[\"KHR_lights_punctual\"],\"extensions\":{\"KHR_lights_punctual\":"
+                       "{\"lights\":[{\"type\":\"point\",\"intensity\":5}]}},"
+                       "\"scenes\":[{\"nodes\":[0,1,2]}],\"nodes\":[{\"mesh\":0},{\"camera\":0},"
+                       "{\"children\":[3]},{\"translation\":[1,0,0],\"extensions\":{\"KHR_lights_punctual\":"
+                       "{\"light\":0}}}],\"cameras\":[{\"type\":\"perspective\",\"perspective\":{\"yfov\":0.5,"
+                       "\"znear\":0.1}}],\"meshes\":[%s],\"animations\":[{\"samplers\":[{\"input\":%d,"
+                       "\"output\":%d},{\"input\":%d,\"output\":%d}],\"channels\":[{\"sampler\":0,\"target\":"
+                       "{\"node\":1,\"path\":\"translation\"}},{\"sampler\":1,\"target\":{\"node\":2,"
+                       "\"path\":\"translation\"}}]}]",
+                       mesh, ti, ca, ti, la);
+    xs_err e;
+    xs_gltf_scene *g = load(doc, &e);
+    CHECK_MSG(g != NULL, "%s", e.msg);
+    xs_scene_setup su;
+    memset(&su, 0, sizeof su);
+    su.name = "t";
+    su.cam_mode = XS_CAM_FIRST;
+    su.env_strength = 1.0f;
+    su.build.threads = 1;
+    xs_scene *s = NULL;
+    if (g)
+        CHECK_MSG(xs_scene_from_gltf(g, &su, &s, &e) == XS_OK, "%s", e.msg);
+    if (s) {
+        xs_scene_timing tm = {2.0, 0.0, 0.0f, 3};
+        CHECK(xs_scene_set_frame(s, &tm, 1, NULL, &e) == XS_OK); /* t = 0.5: a quarter of the way */
+        xs_scene_view v = xs_scene_view_for(s, 8, 8);
+        CHECK_MSG(fabs(v.camera.pos.x - 1.0) < 1e-6 && fabs(v.camera.pos.z - 10.0) < 1e-6, "camera at %g %g %g",
+                  (double)v.camera.pos.x, (double)v.camera.pos.y, (double)v.camera.pos.z);
+        int points = 0;
+        for (uint32_t k = 0; k < v.light_count; ++k)
+            if (v.lights[k].type == XS_LIGHT_POINT) {
+                points++;
+                CHECK_MSG(fabs(v.lights[k].pos.x - 1.0) < 1e-6 && fabs(v.lights[k].pos.y - 1.5) < 1e-6,
+                          "light at %g %g %g", (double)v.lights[k].pos.x, (double)v.lights[k].pos.y,
+                          (double)v.lights[k].pos.z);
+            }
+        CHECK(points == 1);
+    }
+    xs_scene_destroy(s);
+    xs_gltf_destroy(g);
+    free(doc);
+    free(b);
+}
+
 /* The bytes a frame's pose leaves in the scene's view arrays. */
 static uint64_t view_hash(const xs_scene *s)
 {
@@ -569,6 +625,7 @@ int main(int argc, char **argv)
         {"single_key", test_single_key},       {"slerp_short_way", test_slerp_short_way},
         {"hierarchy", test_hierarchy},         {"morph_half", test_morph_half},
         {"skin_bend", test_skin_bend},         {"frame_is_pure", test_frame_is_pure},
+        {"camera_light", test_camera_light},
         {"refused", test_refused},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
