@@ -51,6 +51,8 @@ typedef struct deformer {
     float *pos, *nrm, *tan;    /* deformed vertices (3, 3, 4 floats) */
     float *jm;                 /* joint matrices, 16 floats each */
     const float *weights_now;  /* this pose's morph weights (NULL: none) */
+    bool attrs_rest;           /* the scene's attributes are laid out in the rest order */
+    bool nodes_rest;           /* the scene's nodes hold the rest tree's shape */
     uint32_t *enc_n, *enc_t;   /* deformed normals and tangents, octahedral (NULL: none) */
     float *tbox;               /* 6 per triangle: this pose's boxes (leaf order) */
     xs_tri *steps;             /* motion steps * nt triangles, leaf order */
@@ -391,7 +393,7 @@ typedef struct par_ctx {
     deformer *d;
     const uint32_t *order;
     xs_tri *tris; /* where triangles go (leaf order), NULL: not written */
-    bool attrs;   /* write the shading attributes too */
+    int attrs;    /* 0: none; 1: the shading frames only (uvs and materials are in place); 2: all */
 } par_ctx;
 
 static int parts_for(const xs_scene *s, uint32_t n)
@@ -429,7 +431,7 @@ static void deform_range(void *ctx, uint32_t b, uint32_t e, int part)
             }
     }
     for (size_t v = b; d->skin >= 0 && v < e; ++v) {
-        double M[12] = {0}; /* sum of weight x joint matrix, row-major 3x4 */
+        float M[12] = {0}; /* sum of weight x joint matrix, row-major 3x4 */
         for (int q = 0; q < d->infl; ++q) {
             const float wt = d->jweights[v * (size_t)d->infl + (size_t)q];
             if (wt == 0.0f)
@@ -437,31 +439,31 @@ static void deform_range(void *ctx, uint32_t b, uint32_t e, int part)
             const float *J = d->jm + 16 * (size_t)d->joints[v * (size_t)d->infl + (size_t)q];
             for (int r = 0; r < 3; ++r)
                 for (int k = 0; k < 4; ++k)
-                    M[r * 4 + k] += (double)wt * J[k * 4 + r];
+                    M[r * 4 + k] += wt * J[k * 4 + r];
         }
         const float *p = d->pos + v * 3;
         float np[3];
         for (int r = 0; r < 3; ++r)
-            np[r] = (float)(M[r * 4] * p[0] + M[r * 4 + 1] * p[1] + M[r * 4 + 2] * p[2] + M[r * 4 + 3]);
+            np[r] = M[r * 4] * p[0] + M[r * 4 + 1] * p[1] + M[r * 4 + 2] * p[2] + M[r * 4 + 3];
         memcpy(d->pos + v * 3, np, sizeof np);
         if (d->nrm) { /* the cofactor matrix is det times the inverse transpose */
-            double a = M[0], bb = M[1], cc = M[2], ee = M[4], f = M[5], g = M[6], h = M[8], i = M[9], k = M[10];
-            double C[9] = {f * k - g * i, g * h - ee * k, ee * i - f * h,
-                           cc * i - bb * k, a * k - cc * h, bb * h - a * i,
-                           bb * g - cc * f, cc * ee - a * g, a * f - bb * ee};
-            double det = a * C[0] + bb * C[1] + cc * C[2];
-            double sg = det < 0.0 ? -1.0 : 1.0;
+            float a = M[0], bb = M[1], cc = M[2], ee = M[4], f = M[5], g = M[6], h = M[8], i = M[9], k = M[10];
+            float C[9] = {f * k - g * i, g * h - ee * k, ee * i - f * h,
+                          cc * i - bb * k, a * k - cc * h, bb * h - a * i,
+                          bb * g - cc * f, cc * ee - a * g, a * f - bb * ee};
+            float det = a * C[0] + bb * C[1] + cc * C[2];
+            float sg = det < 0.0f ? -1.0f : 1.0f;
             float *n = d->nrm + v * 3;
             float nn[3];
             for (int r = 0; r < 3; ++r)
-                nn[r] = (float)(sg * (C[r * 3] * n[0] + C[r * 3 + 1] * n[1] + C[r * 3 + 2] * n[2]));
+                nn[r] = sg * (C[r * 3] * n[0] + C[r * 3 + 1] * n[1] + C[r * 3 + 2] * n[2]);
             memcpy(n, nn, sizeof nn);
         }
         if (d->tan) {
             float *t = d->tan + v * 4;
             float nt_[3];
             for (int r = 0; r < 3; ++r)
-                nt_[r] = (float)(M[r * 4] * t[0] + M[r * 4 + 1] * t[1] + M[r * 4 + 2] * t[2]);
+                nt_[r] = M[r * 4] * t[0] + M[r * 4 + 1] * t[1] + M[r * 4 + 2] * t[2];
             memcpy(t, nt_, sizeof nt_);
         }
     }
@@ -512,7 +514,7 @@ static void deform(xs_scene *s, deformer *d, const xs_anim *an)
         d->weights_now = NULL;
     if (d->skin >= 0)
         xs_anim_joint_matrices(an, d->skin, d->jm);
-    par_ctx c = {s, d, NULL, NULL, false};
+    par_ctx c = {s, d, NULL, NULL, 0};
     xs_parallel_for(parts_for(s, d->a.nv), d->a.nv, deform_range, &c);
 }
 
@@ -540,6 +542,13 @@ static void tris_range(void *ctx, uint32_t b, uint32_t e, int part)
             continue;
         const uint32_t *vi = d->a.idx + 3 * (size_t)o;
         xs_tri_attr *at = &c->s->attrs[tf + i];
+        if (c->attrs == 1) { /* the bytes a full rewrite would leave, uvs and material kept */
+            at->flags = 0;
+            memset(at->n, 0, sizeof at->n);
+            memset(at->t, 0, sizeof at->t);
+            frames(at, vi, d);
+            continue;
+        }
         memset(at, 0, sizeof *at);
         for (int k = 0; k < 3; ++k) {
             if (d->a.uv0) {
@@ -564,13 +573,14 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
     const xs_mesh *m = &s->meshes[d->mesh];
     const uint32_t nt = d->a.nt, root = m->root, tf = m->tri_first, old_nn = d->nn;
     double t0 = xs_scene_clock();
-    for (uint32_t k = 0; k < d->rest_nn; ++k) {
+    for (uint32_t k = 0; !d->nodes_rest && k < d->rest_nn; ++k) { /* the refit below sets every box */
         xs_bvh_node n = d->rest_nodes[k];
         n.first += n.count > 0 ? tf : root;
         s->nodes[root + k] = n;
     }
+    d->nodes_rest = true;
     /* the triangles in the rest tree's order, and their boxes */
-    par_ctx c = {s, d, d->rest_order, s->tris + tf, false};
+    par_ctx c = {s, d, d->rest_order, s->tris + tf, 0};
     xs_parallel_for(parts_for(s, nt), nt, tris_range, &c);
     double r0 = xs_scene_clock();
     xs_bvh_refit(s->nodes, root, d->rest_nn, d->tbox, tf);
@@ -600,20 +610,28 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
             s->nodes[root + k] = n;
         }
         free(nodes);
+        d->nodes_rest = false;
         if (st)
             st->rebuilt_tris += nt;
     } else if (st) {
         st->refit_tris += nt;
     }
+    if (old_nn > nn) /* a bigger tree's nodes go: the region holds what a first pose would */
+        memset(s->nodes + root + nn, 0, (size_t)(old_nn - nn) * sizeof *s->nodes);
     if (d->order != d->rest_order)
         free(d->order);
     d->order = order;
     d->nn = nn;
-    /* the attributes (and, after a rebuild, the triangles) in the tree's order */
+    /* the attributes (and, after a rebuild, the triangles) in the tree's
+     * order; when they are laid out in it already, the frames alone */
+    const bool rest = order == d->rest_order;
     c.order = order;
-    c.tris = order == d->rest_order ? NULL : s->tris + tf;
-    c.attrs = true;
+    c.tris = rest ? NULL : s->tris + tf;
+    c.attrs = rest && d->attrs_rest ? 1 : 2;
     xs_parallel_for(parts_for(s, nt), nt, tris_range, &c);
+    if (!rest || !d->attrs_rest) /* the emissive triangles' indices follow the order */
+        s->anim->mesh_dirty[d->mesh] = 1;
+    d->attrs_rest = rest;
     xs_scene_mark(s, offsetof(xs_scene_view, tris), tf * sizeof(xs_tri), (tf + nt) * sizeof(xs_tri));
     xs_scene_mark(s, offsetof(xs_scene_view, attrs), tf * sizeof(xs_tri_attr), (tf + nt) * sizeof(xs_tri_attr));
     uint32_t hi = root + (nn > old_nn ? nn : old_nn);
@@ -780,7 +798,6 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
         deform(s, d, A->anim);
         if ((r = place(s, d, st, err)) != XS_OK)
             return r;
-        A->mesh_dirty[d->mesh] = 1;
         changed = true;
     }
     if (st) /* less what place() counted as BVH work */
@@ -822,7 +839,7 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
                 if (!d->moves)
                     continue;
                 deform(s, d, A->anim);
-                par_ctx c = {s, d, d->order, d->steps + (size_t)k * d->a.nt, false};
+                par_ctx c = {s, d, d->order, d->steps + (size_t)k * d->a.nt, 0};
                 xs_parallel_for(parts_for(s, d->a.nt), d->a.nt, tris_range, &c);
             }
         }
