@@ -616,8 +616,11 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
     } else if (st) {
         st->refit_tris += nt;
     }
-    if (old_nn > nn) /* a bigger tree's nodes go: the region holds what a first pose would */
-        memset(s->nodes + root + nn, 0, (size_t)(old_nn - nn) * sizeof *s->nodes);
+    /* nodes past the tree (the rest tree's, or a bigger tree's) go: the
+     * region holds what a first pose of this frame would */
+    const uint32_t used = old_nn > d->rest_nn ? old_nn : d->rest_nn;
+    if (used > nn)
+        memset(s->nodes + root + nn, 0, (size_t)(used - nn) * sizeof *s->nodes);
     if (d->order != d->rest_order)
         free(d->order);
     d->order = order;
@@ -634,7 +637,7 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
     d->attrs_rest = rest;
     xs_scene_mark(s, offsetof(xs_scene_view, tris), tf * sizeof(xs_tri), (tf + nt) * sizeof(xs_tri));
     xs_scene_mark(s, offsetof(xs_scene_view, attrs), tf * sizeof(xs_tri_attr), (tf + nt) * sizeof(xs_tri_attr));
-    uint32_t hi = root + (nn > old_nn ? nn : old_nn);
+    uint32_t hi = root + (nn > used ? nn : used);
     xs_scene_mark(s, offsetof(xs_scene_view, nodes), root * sizeof(xs_bvh_node), hi * sizeof(xs_bvh_node));
     xs_scene_mark(s, offsetof(xs_scene_view, tri_light), tf * sizeof(uint32_t), (tf + nt) * sizeof(uint32_t));
     if (st)

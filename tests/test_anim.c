@@ -498,6 +498,25 @@ static void test_frame_is_pure(void)
         CHECK(xs_scene_set_frame(used, &tm, 5, &st, &e) == XS_OK);
         CHECK(xs_scene_set_frame(fresh, &tm, 5, NULL, &e) == XS_OK);
         CHECK_MSG(view_hash(used) == view_hash(fresh), "shutter %d: frame 5 after others differs", shutter);
+        if (view_hash(used) != view_hash(fresh)) { /* say which arrays */
+            xs_scene_view vu = xs_scene_view_for(used, 8, 8), vf = xs_scene_view_for(fresh, 8, 8);
+            xs_scene_blob bu[XS_SCENE_BLOBS_MAX], bf[XS_SCENE_BLOBS_MAX];
+            int nu = xs_scene_blobs(used, &vu, bu, XS_SCENE_BLOBS_MAX), nf = xs_scene_blobs(fresh, &vf, bf, XS_SCENE_BLOBS_MAX);
+            for (int i = 0; i < nu && i < nf; ++i)
+                if (bu[i].bytes != bf[i].bytes || memcmp(bu[i].host, bf[i].host, bu[i].bytes) != 0) {
+                    size_t k = 0;
+                    while (k < bu[i].bytes && k < bf[i].bytes && ((const unsigned char *)bu[i].host)[k] == ((const unsigned char *)bf[i].host)[k])
+                        ++k;
+                    fprintf(stderr, "  %s differs (%zu and %zu bytes; first at byte %zu)\n", bu[i].name, bu[i].bytes,
+                            bf[i].bytes, k);
+                    if (strcmp(bu[i].name, "nodes") == 0) {
+                        const xs_bvh_node *a = (const xs_bvh_node *)bu[i].host + k / 32, *c = (const xs_bvh_node *)bf[i].host + k / 32;
+                        fprintf(stderr, "  used %g %g %g first %u count %u / fresh %g %g %g first %u count %u\n",
+                                (double)a->bmin[0], (double)a->bmin[1], (double)a->bmax[0], a->first, a->count,
+                                (double)c->bmin[0], (double)c->bmin[1], (double)c->bmax[0], c->first, c->count);
+                    }
+                }
+        }
         CHECK(st.frames == 7 && st.rebuilt_tris > 0 && st.refit_tris > 0); /* both paths were taken */
         printf("shutter %d: refit %llu, rebuilt %llu triangles over 7 frames\n", shutter,
                (unsigned long long)st.refit_tris, (unsigned long long)st.rebuilt_tris);
