@@ -32,6 +32,7 @@ printf '{"schema": 1, "scene": "RiggedSimple.glb", "camera": {"position": [0, 0,
   >"$out/RiggedSimple/manifest.json"
 "$B/xisuan" pack "$out/RiggedSimple" -o "$out/RiggedSimple.tar.zst" >/dev/null
 "$B/tests/gen_gltf" "$out/tube.glb" --skinned-tube "$tris"
+rm -rf "$out/out" # every job from scratch (a job folder from an earlier run would resume)
 fail=0
 for job in "RiggedSimple.tar.zst|0" "RiggedSimple.tar.zst|0.5" "tube.glb|0" "tube.glb|0.5"; do
   IFS='|' read -r scene shutter <<<"$job"

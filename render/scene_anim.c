@@ -393,6 +393,7 @@ typedef struct par_ctx {
     deformer *d;
     const uint32_t *order;
     xs_tri *tris; /* where triangles go (leaf order), NULL: not written */
+    bool boxes;   /* their boxes into d->tbox too */
     int attrs;    /* 0: none; 1: the shading frames only (uvs and materials are in place); 2: all */
 } par_ctx;
 
@@ -514,7 +515,7 @@ static void deform(xs_scene *s, deformer *d, const xs_anim *an)
         d->weights_now = NULL;
     if (d->skin >= 0)
         xs_anim_joint_matrices(an, d->skin, d->jm);
-    par_ctx c = {s, d, NULL, NULL, 0};
+    par_ctx c = {s, d, NULL, NULL, false, 0};
     xs_parallel_for(parts_for(s, d->a.nv), d->a.nv, deform_range, &c);
 }
 
@@ -536,7 +537,8 @@ static void tris_range(void *ctx, uint32_t b, uint32_t e, int part)
         const uint32_t o = c->order[i];
         if (c->tris) {
             c->tris[i] = corner_tri(d, o);
-            tri_box(&c->tris[i], d->tbox + 6 * (size_t)i);
+            if (c->boxes)
+                tri_box(&c->tris[i], d->tbox + 6 * (size_t)i);
         }
         if (!c->attrs)
             continue;
@@ -579,12 +581,11 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
         s->nodes[root + k] = n;
     }
     d->nodes_rest = true;
-    /* the triangles in the rest tree's order, and their boxes */
-    par_ctx c = {s, d, d->rest_order, s->tris + tf, 0};
+    /* the triangles in the rest tree's order; the tree refit to them */
+    par_ctx c = {s, d, d->rest_order, s->tris + tf, false, 0};
     xs_parallel_for(parts_for(s, nt), nt, tris_range, &c);
     double r0 = xs_scene_clock();
-    xs_bvh_refit(s->nodes, root, d->rest_nn, d->tbox, tf);
-    double cost = xs_bvh_sah_cost(s->nodes + root, d->rest_nn);
+    double cost = xs_bvh_refit_tris(s->nodes, root, d->rest_nn, s->tris);
     if (st)
         st->refit_s += xs_scene_clock() - r0;
     uint32_t *order = d->rest_order;
@@ -842,7 +843,7 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
                 if (!d->moves)
                     continue;
                 deform(s, d, A->anim);
-                par_ctx c = {s, d, d->order, d->steps + (size_t)k * d->a.nt, 0};
+                par_ctx c = {s, d, d->order, d->steps + (size_t)k * d->a.nt, false, 0};
                 xs_parallel_for(parts_for(s, d->a.nt), d->a.nt, tris_range, &c);
             }
         }
@@ -905,7 +906,9 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
             if (s->motion_bvh == XS_MOTION_BVH_SEGMENTS && (r = segment_trees(s, d, steps, st, err)) != XS_OK)
                 return r;
             /* the tree's bounds cover every step */
-            for (uint32_t k = 0; k < steps; ++k)
+            for (size_t i = 0; i < nt; ++i)
+                tri_box(&d->steps[i], d->tbox + 6 * i);
+            for (uint32_t k = 1; k < steps; ++k)
                 for (size_t i = 0; i < nt; ++i) {
                     float b[6];
                     tri_box(&d->steps[(size_t)k * nt + i], b);

@@ -51,6 +51,11 @@ xs_result xs_bvh_build_boxes(const float *lohi, uint32_t n, int threads, xs_bvh_
 void xs_bvh_refit(xs_bvh_node *nodes, uint32_t root, uint32_t count, const float *boxes,
                   uint32_t prim_base);
 
+/* The same with each leaf's bounds from its triangles (tris[p] for a leaf's
+ * primitive p, absolute indices); returns the refit tree's SAH cost, as
+ * xs_bvh_sah_cost would (summed from the last node back). */
+double xs_bvh_refit_tris(xs_bvh_node *nodes, uint32_t root, uint32_t count, const xs_tri *tris);
+
 /* The tree's SAH cost relative to its root's area (traversal step and
  * triangle test both cost 1): the expected work of a ray that enters the
  * root, under the heuristic's assumptions. Lower is better. */
