@@ -6,7 +6,9 @@
  * the camera, and the host-built tables the kernels read (pixel filter, GGX
  * albedo). Built once per job from a triangle soup (xs_scene_create), a loaded
  * glTF (xs_scene_from_gltf) or a built-in scene; read-only and shareable
- * across threads afterwards. The kernels see it through an xs_scene_view.
+ * across threads afterwards, except that an animated scene is posed for a
+ * frame (xs_scene_set_frame) between renders, by its one owner. The kernels
+ * see it through an xs_scene_view (a new one after each pose).
  */
 #ifndef XS_SCENE_H
 #define XS_SCENE_H

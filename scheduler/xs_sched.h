@@ -14,7 +14,10 @@
  * not come.
  *
  * Work: for each frame, its tiles in row-major order; when a frame's last
- * tile is done, an ASSEMBLE item for that frame goes ahead of every tile.
+ * tile is done, an ASSEMBLE item for that frame goes ahead of every tile. A
+ * worker gets the tiles of the frame it last rendered before others (taken
+ * back, retried, or next in order): a worker posing an animated scene for a
+ * frame does not switch frames back and forth.
  * Not thread-safe: one thread drives one xs_sched.
  */
 #ifndef XS_SCHED_H
