@@ -928,6 +928,12 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
     s->motion_steps = used;
     if (!used)
         s->camera_motion = UINT32_MAX;
+    /* a deforming mesh's record holds where its steps and segment trees are
+     * (reset above, set again under a shutter): the device takes it too */
+    for (int k = 0; k < A->ndef; ++k) {
+        const size_t m = (size_t)A->def[k].mesh;
+        xs_scene_mark(s, offsetof(xs_scene_view, meshes), m * sizeof(xs_mesh), (m + 1) * sizeof(xs_mesh));
+    }
     xs_scene_mark(s, offsetof(xs_scene_view, motion_xf), 0, (size_t)s->motion_xf_count * sizeof(xs_motion_xf));
     xs_scene_mark(s, offsetof(xs_scene_view, motion_tris), 0, (size_t)s->motion_tri_count * sizeof(xs_tri));
     xs_scene_mark(s, offsetof(xs_scene_view, motion_nodes), 0, (size_t)s->motion_node_count * sizeof(xs_bvh_node));
