@@ -101,8 +101,12 @@ static xs_result on_result(xs_sched *s, xs_transport *t, xs_job_report *rep, int
             xs_sched_abort(s);
         }
     }
-    /* the time a kept (verified) tile took says nothing of the worker's speed */
+    /* the time a kept (verified) tile took says nothing of the worker's
+     * speed; a frame change of an animated scene (posing, its BVHs, the
+     * device's copy) is the worker's cost, once per frame, not the tile's */
     double secs = msg->report.kept ? -1.0 : msg->report.seconds;
+    if (secs > 0.0 && msg->report.scene_s > 0.0)
+        secs = secs > msg->report.scene_s ? secs - msg->report.scene_s : 0.0;
     xs_result r = ok ? xs_sched_on_done_timed(s, w, msg->item, secs, err) : xs_sched_on_failed(s, w, msg->item, err);
     return r == XS_OK ? xs_sched_on_request(s, w, err) : r;
 }

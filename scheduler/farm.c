@@ -22,6 +22,7 @@
 
 #include "io/xs_file.h"
 #include "io/xs_scene_input.h"
+#include "render/xs_animation.h"
 #include "scheduler/xs_driver.h"
 #include "scheduler/xs_job.h"
 #include "scheduler/xs_options.h"
@@ -67,12 +68,13 @@ static xs_result read_options(MPI_Comm comm, int argc, char **argv, xs_options *
  * and the time this rank took to have it. Errors are printed here, once:
  * rank 0's by rank 0, a rank's own by that rank. */
 static xs_result read_scene(MPI_Comm comm, xs_options *opt, xs_scene_input **input,
-                            uint64_t *scene_hash, double *t_input, xs_err *err)
+                            uint64_t *scene_hash, double *t_input, bool *animated, xs_err *err)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     *input = NULL;
+    *animated = false;
     *scene_hash = XXH3_64bits(opt->scene, strlen(opt->scene)); /* a built-in scene */
     if (!xs_is_scene_path(opt->scene))
         return XS_OK;
@@ -101,6 +103,15 @@ static xs_result read_scene(MPI_Comm comm, xs_options *opt, xs_scene_input **inp
     if ((r = xs_mpi_agree(comm, r, err)) != XS_OK)
         goto out;
     xs_options_apply_manifest(opt, &(*input)->manifest);
+    /* the animations to play are in the file: checked before any folder is made */
+    r = rank == 0 ? xs_anim_check((*input)->gltf, opt->render.animations, err) : XS_OK;
+    if ((r = xs_mpi_share_status(comm, r, err)) != XS_OK) {
+        if (rank == 0)
+            fprintf(stderr, "xisuan render: error: %s: %s\n", opt->scene, err->msg);
+        goto out;
+    }
+    /* something plays: the scheduler keeps each worker on its frame */
+    *animated = (*input)->gltf->animation_count > 0 && strcmp(opt->render.animations, "none") != 0;
     if (rank == 0)
         printf("xisuan: scene %s: %zu bytes packed, %d mesh(es), %d instance(s), %llu "
                "triangles placed, loaded in %.3f s\n",
@@ -198,7 +209,8 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_load0 = MPI_Wtime();
     double t_input = 0.0;
     uint64_t scene_hash = 0;
-    if (read_scene(comm, opt, &input, &scene_hash, &t_input, &err) != XS_OK)
+    bool animated = false;
+    if (read_scene(comm, opt, &input, &scene_hash, &t_input, &animated, &err) != XS_OK)
         goto done; /* read_scene said why */
     /* a job with a GPU worker gets GPU-sized tiles unless a tile was chosen */
     if (opt->render.backend != XS_BACKEND_CPU && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
@@ -210,6 +222,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     r = xs_mpi_agree(comm, xs_job_init(job, opt, scene_hash, &err), &err);
     if (r != XS_OK)
         goto report;
+    job->animated = animated;
     /* 4. each rank's place on its node (a rank that asks for a GPU it does
      * not have stops the job here, before any file is written) */
     int threads = 1, gpu = -1;
@@ -295,6 +308,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         fflush(stderr);
         MPI_Abort(comm, 1);
     }
+    xs_census_scene_work(comm, is_worker ? &w : NULL, MPI_Wtime() - t_run);
     if (rank == 0 && result && result->per_rank) {
         memcpy(result->per_rank, rep.per_rank, (size_t)size * sizeof *rep.per_rank);
         result->wall_s = MPI_Wtime() - t_run;

@@ -48,6 +48,23 @@ static int ring_push(ring *r, const void *v)
     return 0;
 }
 
+/* Takes out element k (0: the head), keeping the others in order: the k
+ * ahead of it move back one place (O(k)). */
+static void ring_take(ring *r, size_t k, void *out)
+{
+    unsigned char *d = (unsigned char *)r->data;
+    memcpy(out, d + ((r->head + k) % r->cap) * r->elem, r->elem);
+    for (size_t i = k; i > 0; --i)
+        memcpy(d + ((r->head + i) % r->cap) * r->elem, d + ((r->head + i - 1) % r->cap) * r->elem, r->elem);
+    r->head = (r->head + 1) % r->cap;
+    r->len--;
+}
+
+static const void *ring_at(const ring *r, size_t k)
+{
+    return (const unsigned char *)r->data + ((r->head + k) % r->cap) * r->elem;
+}
+
 static int ring_pop(ring *r, void *out)
 {
     if (r->len == 0)
@@ -98,6 +115,8 @@ typedef struct worker_state {
     int waiting;       /* requests set aside while it held items (serve) */
     bool silent;
     bool retired;      /* its device is lost: END to every request, for good */
+    int32_t frame;     /* frame affinity: the frame of the last item it was given to
+                        * render (-1: none); its animated scene is posed for it */
 } worker_state;
 
 /* A tile split into parts. */
@@ -255,6 +274,8 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     for (int t = 0; t < d->tiles_per_frame; ++t)
         s->cost[t] = -1.0f;
     s->order_frame = -1;
+    for (int i = 0; i < d->worker_count; ++i)
+        s->workers[i].frame = -1;
     s->tiles_total = (int64_t)slots;
     s->cursor_end = (int64_t)slots;
     for (int i = 0; d->skip && i < d->frame_count; ++i)
@@ -559,30 +580,45 @@ static void order_frame(xs_sched *s, int fi)
     free(k);
 }
 
-/* The next item for worker w, if there is one it may take (admit): a
- * priority item, a retry (on another worker than the one it last failed on
- * when possible), or the cursor's next tile. An item it may not take stays
- * where it is. */
-static bool maybe_split(xs_sched *s, xs_work_item *it);
-static void prio_push(xs_sched *s, const xs_work_item *it);
+/* ---- priority items, retries, frame affinity ---------------------------------------- */
 
-static bool take_item(xs_sched *s, int w, xs_work_item *it)
+static const prio_item *prio_at(const xs_sched *s, size_t k) { return ring_at(&s->priority, k); }
+
+/* Removes the priority item k places behind the head (k < len) into *it. */
+static void prio_take(xs_sched *s, size_t k, xs_work_item *it)
 {
-    if (ending(s))
-        return false;
-    const worker_state *ws = &s->workers[w];
-    while (s->priority.len > 0) {
-        const prio_item *head =
-            (const prio_item *)((unsigned char *)s->priority.data + s->priority.head * s->priority.elem);
-        if (item_done(s, &head->item)) {
-            prio_pop(s, it);
-            continue;
-        }
-        if (!admit(s, ws, head->cost))
-            return false;
-        prio_pop(s, it);
-        return true;
-    }
+    prio_item p;
+    ring_take(&s->priority, k, &p);
+    *it = p.item;
+    s->queued_cost -= p.cost;
+    if (s->priority.len == 0)
+        s->queued_cost = 0.0; /* no drift left over */
+}
+
+/* Does a worker render this item from its scene (posed for the item's
+ * frame when the scene is animated)? Assemblies, merges and verifications
+ * read files only. */
+static bool renders(const xs_work_item *it)
+{
+    return (it->kind == XS_WORK_TILE && !(it->flags & XS_ITEM_VERIFY)) || it->kind == XS_WORK_PART;
+}
+
+/* Frame affinity: may worker ws take the item without posing its scene for
+ * another frame? */
+static bool fits_frame(const worker_state *ws, const xs_work_item *it)
+{
+    return !renders(it) || ws->frame < 0 || it->frame == ws->frame;
+}
+
+/* How far behind the head of the priority items frame affinity looks for
+ * one that fits the worker: the cost of an event stays bounded. */
+enum { AFFINITY_WINDOW = 64 };
+
+/* A retry for worker w (of `frame`, or any when frame < 0): on another
+ * worker than the one it last failed on, and past admission: the others may
+ * be too slow to be admitted, and a retry must not wait for ever. */
+static bool take_retry(xs_sched *s, int w, int32_t frame, xs_work_item *it)
+{
     for (int i = 0; s->fails_queued > 0 && i < s->nfails; ++i) {
         fail_entry *f = &s->fails[i];
         if (!f->queued)
@@ -592,9 +628,8 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
             s->fails_queued--;
             continue;
         }
-        /* a retry goes to another worker than the one it last failed on, and
-         * past admission: the others may be too slow to be admitted, and a
-         * retry must not wait for ever */
+        if (frame >= 0 && renders(&f->item) && f->item.frame != frame)
+            continue;
         int last = f->workers[f->nworkers - 1];
         if (last != w || s->live <= 1 || !is_live(&s->workers[last])) {
             f->queued = false;
@@ -603,37 +638,114 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
             return true;
         }
     }
+    return false;
+}
+
+static bool maybe_split(xs_sched *s, xs_work_item *it);
+
+/* The cursor's next tile, if worker ws may take it (admit). */
+static bool take_cursor(xs_sched *s, const worker_state *ws, xs_work_item *it)
+{
+    const int64_t T = s->desc.tiles_per_frame;
+    if (s->next_tile >= s->cursor_end)
+        return false;
+    int64_t k = s->next_tile;
+    int fi = (int)(k / T);
+    if (s->order_frame != fi)
+        order_frame(s, fi);
+    int tile = s->order[k % T];
+    memset(it, 0, sizeof *it);
+    it->kind = XS_WORK_TILE;
+    it->frame = s->frames[fi];
+    it->tile = tile;
+    it->flags = s->desc.journaled && s->desc.journaled[(size_t)fi * (size_t)T + (size_t)tile] ? XS_ITEM_VERIFY : 0;
+    /* near the end a tile is cut into parts before it is offered: a worker
+     * that may not take the whole tile may take a part */
+    if (maybe_split(s, it)) {
+        s->next_tile++;
+        s->unassigned--;
+        if (admit(s, ws, item_cost(s, it)))
+            return true;
+        prio_push(s, it); /* every part queued; none for this worker now */
+        return false;
+    }
+    if (!admit(s, ws, item_cost(s, it)))
+        return false;
+    s->next_tile++;
+    s->unassigned--;
+    return true;
+}
+
+/* Frame affinity (an animated scene, posed per frame on each worker):
+ * worker w keeps to the frame it renders while that frame has work, so it
+ * does not pose its scene back and forth. Among the first AFFINITY_WINDOW
+ * priority items, the first that fits its frame (an assembly, or an item of
+ * its frame); then a retry of its frame; then, while the cursor is in its
+ * frame, the cursor's next tile; else what take_item hands out without
+ * affinity. Balance holds: every item still passes admission (retries
+ * excepted, as without affinity), the cursor keeps the cost order, and an
+ * item another frame's worker skips stays queued for the others. Returns
+ * 1 (*it set), 0 (nothing it may take now) or -1 (no item fits its frame:
+ * the caller goes on without affinity). */
+static int take_affine(xs_sched *s, int w, xs_work_item *it)
+{
+    const worker_state *ws = &s->workers[w];
+    if (ws->frame < 0)
+        return -1;
+    for (size_t k = 0; k < s->priority.len && k < AFFINITY_WINDOW;) {
+        const prio_item *p = prio_at(s, k);
+        if (k == 0 && item_done(s, &p->item)) {
+            prio_pop(s, it);
+            continue;
+        }
+        if (!item_done(s, &p->item) && fits_frame(ws, &p->item)) {
+            if (!admit(s, ws, p->cost))
+                return 0;
+            prio_take(s, k, it);
+            return 1;
+        }
+        ++k;
+    }
+    if (take_retry(s, w, ws->frame, it))
+        return 1;
+    const int64_t T = s->desc.tiles_per_frame;
+    if (s->next_tile < s->cursor_end && s->frames[s->next_tile / T] == ws->frame)
+        return take_cursor(s, ws, it) ? 1 : 0;
+    return -1;
+}
+
+/* The next item for worker w, if there is one it may take (admit): a
+ * priority item, a retry (on another worker than the one it last failed on
+ * when possible), or the cursor's next tile; with frame affinity, what fits
+ * the worker's frame first (take_affine). An item it may not take stays
+ * where it is. */
+static bool take_item(xs_sched *s, int w, xs_work_item *it)
+{
+    if (ending(s))
+        return false;
+    const worker_state *ws = &s->workers[w];
     const int64_t T = s->desc.tiles_per_frame;
     while (s->next_tile < s->cursor_end && s->desc.skip && s->desc.skip[s->next_tile / T])
         s->next_tile += T - s->next_tile % T; /* a finished frame: next frame */
-    if (s->next_tile < s->cursor_end) {
-        int64_t k = s->next_tile;
-        int fi = (int)(k / T);
-        if (s->order_frame != fi)
-            order_frame(s, fi);
-        int tile = s->order[k % T];
-        memset(it, 0, sizeof *it);
-        it->kind = XS_WORK_TILE;
-        it->frame = s->frames[fi];
-        it->tile = tile;
-        it->flags = s->desc.journaled && s->desc.journaled[(size_t)fi * (size_t)T + (size_t)tile] ? XS_ITEM_VERIFY : 0;
-        /* near the end a tile is cut into parts before it is offered: a
-         * worker that may not take the whole tile may take a part */
-        if (maybe_split(s, it)) {
-            s->next_tile++;
-            s->unassigned--;
-            if (admit(s, ws, item_cost(s, it)))
-                return true;
-            prio_push(s, it); /* every part queued; none for this worker now */
-            return false;
+    if (s->desc.frame_affinity) {
+        int a = take_affine(s, w, it);
+        if (a >= 0)
+            return a == 1;
+    }
+    while (s->priority.len > 0) {
+        const prio_item *head = prio_at(s, 0);
+        if (item_done(s, &head->item)) {
+            prio_pop(s, it);
+            continue;
         }
-        if (!admit(s, ws, item_cost(s, it)))
+        if (!admit(s, ws, head->cost))
             return false;
-        s->next_tile++;
-        s->unassigned--;
+        prio_pop(s, it);
         return true;
     }
-    return false;
+    if (take_retry(s, w, -1, it))
+        return true;
+    return take_cursor(s, ws, it);
 }
 
 /* Is there anything left to hand out (to some worker)? */
@@ -722,6 +834,8 @@ static void assign(xs_sched *s, int w, const xs_work_item *it, bool copied)
     worker_state *ws = &s->workers[w];
     acct a = acct_begin(ws);
     hold(s, ws, it, copied);
+    if (renders(it))
+        ws->frame = it->frame;
     ws->answered++;
     acct_end(s, ws, a);
     s->assigned++;

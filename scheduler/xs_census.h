@@ -41,6 +41,13 @@ void xs_census_load(MPI_Comm comm, double t_input, double t_built, const char *d
  * (w may be NULL on the scheduler), with room for the per-rank statistics. */
 xs_result xs_census_devices(MPI_Comm comm, const xs_worker *w, xs_run_result *out, xs_err *err);
 
+/* After a run of an animated scene: rank 0 prints the per-frame scene work
+ * of all workers together (frame changes; posing, BVH, TLAS, lights, device
+ * upload seconds; triangles refit and rebuilt and the refit rate) and its
+ * share of the workers' wall time (wall_s: the run's, on rank 0). Nothing
+ * when no worker changed frames. w is NULL on the scheduler. Collective. */
+void xs_census_scene_work(MPI_Comm comm, const xs_worker *w, double wall_s);
+
 #ifdef __cplusplus
 }
 #endif

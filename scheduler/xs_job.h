@@ -29,6 +29,7 @@ typedef struct xs_job {
     uint64_t scene_hash;    /* the package's bytes (or a built-in scene's name) */
     char settings[1024];    /* every setting that changes pixels or files */
     int16_t frame_index[XS_MAX_FRAMES]; /* frame number -> index in opt->frames, -1: not in the job */
+    bool animated; /* rank 0: animations play (the farm sets it): the policy keeps workers on their frames */
 } xs_job;
 
 /* Fills job from the options (which it borrows) and the scene's hash. */

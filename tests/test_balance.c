@@ -35,6 +35,8 @@ typedef struct farm {
     int slow_from;                        /* workers >= this are "slow" */
     double late_after;
     int fail_tile, fail_worker;           /* that tile fails once on that worker (-1: never) */
+    int last_frame[MAXW];                 /* the frame each worker last rendered (0: none) */
+    int64_t switches;                     /* times a worker rendered another frame than before */
 } farm;
 
 static double tile_cost(int frame, int tile)
@@ -91,6 +93,10 @@ static void drain(farm *f)
                           it->frame, t, f->committed[fi][t]);
         if (it->flags & XS_ITEM_COPY)
             f->copies++;
+        if ((it->kind == XS_WORK_TILE && !(it->flags & XS_ITEM_VERIFY)) || it->kind == XS_WORK_PART) {
+            f->switches += f->last_frame[w] != 0 && f->last_frame[w] != it->frame;
+            f->last_frame[w] = it->frame;
+        }
         if (w >= f->slow_from && f->now > f->late_after)
             f->slow_took_late = true;
         CHECK(f->qn[w] < MAXQ);
@@ -100,8 +106,8 @@ static void drain(farm *f)
     }
 }
 
-static void farm_init_prior(farm *f, int workers, const double *speed, int frames, int tiles, bool balance,
-                            int chunks, const double *prior)
+static void farm_init_full(farm *f, int workers, const double *speed, int frames, int tiles, bool balance,
+                           int chunks, const double *prior, bool affinity)
 {
     memset(f, 0, sizeof *f);
     f->workers = workers;
@@ -124,9 +130,16 @@ static void farm_init_prior(farm *f, int workers, const double *speed, int frame
                        .max_retries = 2,
                        .balance = balance,
                        .chunks_per_tile = chunks,
-                       .worker_speed = prior};
+                       .worker_speed = prior,
+                       .frame_affinity = affinity};
     xs_err e;
     CHECK(xs_sched_create(&d, &f->s, &e) == XS_OK);
+}
+
+static void farm_init_prior(farm *f, int workers, const double *speed, int frames, int tiles, bool balance,
+                            int chunks, const double *prior)
+{
+    farm_init_full(f, workers, speed, frames, tiles, balance, chunks, prior, false);
 }
 
 static void farm_init(farm *f, int workers, const double *speed, int frames, int tiles, bool balance,
@@ -354,6 +367,62 @@ static void test_balance_off(void)
     xs_sched_destroy(f.s);
 }
 
+/* Frame affinity (an animated scene) keeps balance: slow workers still take
+ * nothing late and cost the job nothing, tiles are still split at the end
+ * of a job and copied for idle fast workers, a retry still reaches a slow
+ * worker; and workers switch frames no more often than without it. */
+static void test_frame_affinity(void)
+{
+    double sp[MAXW];
+    for (int w = 0; w < 8; ++w)
+        sp[w] = w < 4 ? 1.0 : 0.02;
+    double prior[8] = {1, 1, 1, 1, 0.05, 0.05, 0.05, 0.05};
+    farm alone, mixed, off;
+    farm_init_full(&alone, 4, sp, 4, 64, true, 1, NULL, true);
+    double t_alone = farm_run(&alone);
+    farm_init_full(&mixed, 8, sp, 4, 64, true, 1, prior, true);
+    mixed.slow_from = 4;
+    mixed.late_after = t_alone * 0.9;
+    double t_mixed = farm_run(&mixed);
+    CHECK_MSG(t_mixed <= t_alone * 1.001, "affinity, with slow workers %.2f s, without %.2f s", t_mixed, t_alone);
+    CHECK_MSG(!mixed.slow_took_late, "affinity: a slow worker took an item in the last 10%% of the job");
+    farm_init_full(&off, 8, sp, 4, 64, true, 1, prior, false);
+    farm_run(&off);
+    CHECK_MSG(mixed.switches <= off.switches, "frame switches: %lld with affinity, %lld without",
+              (long long)mixed.switches, (long long)off.switches);
+    xs_sched_destroy(alone.s), xs_sched_destroy(mixed.s), xs_sched_destroy(off.s);
+
+    for (int w = 0; w < 16; ++w)
+        sp[w] = 1.0;
+    farm split, whole;
+    farm_init_full(&split, 16, sp, 2, 6, true, CHUNKS, NULL, true);
+    double t_split = farm_run(&split);
+    farm_init_full(&whole, 16, sp, 2, 6, true, 1, NULL, true);
+    double t_whole = farm_run(&whole);
+    CHECK_MSG(split.parts > 0 && t_split < 0.8 * t_whole, "affinity: %lld parts, split %.2f s, whole tiles %.2f s",
+              (long long)split.parts, t_split, t_whole);
+    xs_sched_destroy(split.s), xs_sched_destroy(whole.s);
+
+    double sc[4] = {1, 1, 1, 0.05};
+    farm copy;
+    farm_init_full(&copy, 4, sc, 2, 10, true, 1, NULL, true);
+    farm_run(&copy);
+    CHECK_MSG(copy.copies > 0 && copy.duplicates > 0, "affinity: %lld copies, %lld duplicates",
+              (long long)copy.copies, (long long)copy.duplicates);
+    xs_sched_destroy(copy.s);
+
+    double sr[2] = {0.2, 1.0}, pr[2] = {0.2, 1.0};
+    farm retry;
+    farm_init_full(&retry, 2, sr, 2, 12, true, 1, pr, true);
+    retry.fail_tile = 11;
+    retry.fail_worker = 1;
+    farm_run(&retry);
+    xs_sched_progress p;
+    xs_sched_get_progress(retry.s, &p);
+    CHECK(p.retries == 1);
+    xs_sched_destroy(retry.s);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -364,6 +433,7 @@ int main(int argc, char **argv)
         {"copy_first_wins", test_copy_first_wins},
         {"retry_to_slow_worker", test_retry_to_slow_worker},
         {"balance_off", test_balance_off},
+        {"frame_affinity", test_frame_affinity},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -13,6 +13,7 @@
 #include "io/xs_file.h"
 #include "io/xs_package.h"
 #include "io/xs_scene_input.h"
+#include "render/xs_animation.h"
 
 static bool is_package_name(const char *p)
 {
@@ -108,6 +109,8 @@ int xs_pack_main(int argc, char **argv)
     xs_result r = xs_pkg_build_dir(dir, level, &bytes, &len, &err);
     if (r == XS_OK)
         r = xs_scene_input_open(out, bytes, len, &lim, &in, &err);
+    if (r == XS_OK && (r = xs_anim_check(in->gltf, in->manifest.play, &err)) != XS_OK)
+        r = xs_err_set(&err, r, "%s: manifest.json: animation.play: %s", out, err.msg);
     if (r == XS_OK) {
         printf("xisuan pack: %s: %zu entries, %llu bytes -> %zu bytes; scene %s: %d mesh(es), "
                "%d instance(s), %llu triangles placed, %d camera(s), %d light(s)\n",
