@@ -6,6 +6,7 @@
 #include "io/xs_file.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -106,7 +107,7 @@ static int fsync_path(const char *path, int flags)
     return rc;
 }
 
-xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *err)
+static xs_result commit(const char *tmp_path, const char *final_path, bool sync_dir, xs_err *err)
 {
     if (fsync_path(tmp_path, O_RDONLY) != 0) {
         int e = errno;
@@ -119,6 +120,8 @@ xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *e
         return xs_err_set(err, XS_ERR_IO, "%s: rename from temporary file failed: %s",
                           final_path, strerror(e));
     }
+    if (!sync_dir)
+        return XS_OK;
     char dir[PATH_MAX];
     const char *slash = strrchr(final_path, '/');
     if (slash) {
@@ -132,6 +135,11 @@ xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *e
     } else {
         strcpy(dir, ".");
     }
+    return xs_fsync_dir(dir, err);
+}
+
+xs_result xs_fsync_dir(const char *dir, xs_err *err)
+{
     if (fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0) {
         int e = errno;
         return xs_err_set(err, XS_ERR_IO, "%s: fsync of directory failed: %s", dir, strerror(e));
@@ -139,11 +147,20 @@ xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *e
     return XS_OK;
 }
 
-xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,
-                           xs_err *err)
+xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *err)
 {
-    *out = NULL;
-    *len = 0;
+    return commit(tmp_path, final_path, true, err);
+}
+
+xs_result xs_commit_file_nodirsync(const char *tmp_path, const char *final_path, xs_err *err)
+{
+    return commit(tmp_path, final_path, false, err);
+}
+
+xs_result xs_file_open_regular(const char *path, int *fd_out, uint64_t *size, xs_err *err)
+{
+    *fd_out = -1;
+    *size = 0;
     /* O_NONBLOCK: a FIFO (or a device) opens at once instead of waiting for
      * a writer, and is refused below; reads of a regular file never block */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -164,6 +181,23 @@ xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char *
         close(fd);
         return xs_err_set(err, XS_ERR_INVALID, "%s: is %s, not a regular file", path, what);
     }
+    *fd_out = fd;
+    *size = (uint64_t)st.st_size;
+    return XS_OK;
+}
+
+xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,
+                           xs_err *err)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = -1;
+    uint64_t fsize = 0;
+    xs_result r0 = xs_file_open_regular(path, &fd, &fsize, err);
+    if (r0 != XS_OK)
+        return r0;
+    struct stat st;
+    st.st_size = (off_t)fsize;
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
         return xs_err_set(err, XS_ERR_INVALID, "%s: %lld bytes exceeds the limit of %llu", path,

@@ -497,20 +497,19 @@ static xs_result read_footer(int fd, const char *path, uint64_t size, bool *has,
 xs_result xs_texstore_probe(const char *path, bool *has, uint64_t *tar_bytes, uint64_t *file_bytes, xs_err *err)
 {
     *has = false;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return xs_err_set(err, XS_ERR_INVALID, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    xs_result r = fstat(fd, &st) == 0 ? XS_OK : xs_err_set(err, XS_ERR_IO, "%s: stat: %s", path, strerror(errno));
+    int fd = -1;
+    uint64_t size = 0;
+    xs_result r = xs_file_open_regular(path, &fd, &size, err); /* a FIFO is refused, not waited on */
+    if (r != XS_OK)
+        return r == XS_ERR_IO ? XS_ERR_INVALID : r;
     unsigned char foot[FOOTER_BYTES];
-    if (r == XS_OK)
-        r = read_footer(fd, path, (uint64_t)st.st_size, has, foot, err);
+    r = read_footer(fd, path, size, has, foot, err);
     close(fd);
     if (r != XS_OK)
         return r;
-    *file_bytes = (uint64_t)st.st_size;
-    *tar_bytes = *has ? get64(foot + 16) : (uint64_t)st.st_size;
-    if (*has && *tar_bytes > (uint64_t)st.st_size - FOOTER_BYTES)
+    *file_bytes = size;
+    *tar_bytes = *has ? get64(foot + 16) : size;
+    if (*has && *tar_bytes > size - FOOTER_BYTES)
         return xs_err_set(err, XS_ERR_INVALID, "%s: texture pages: footer: the tar part (%llu bytes) passes the file's end",
                           path, (unsigned long long)*tar_bytes);
     return XS_OK;
@@ -596,18 +595,17 @@ xs_result xs_texstore_open(const char *path, xs_texstore **out, xs_err *err)
         free(s);
         return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", path);
     }
-    s->fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (s->fd < 0) {
-        xs_result r = xs_err_set(err, XS_ERR_INVALID, "%s: cannot open: %s", path, strerror(errno));
+    uint64_t fsize = 0;
+    xs_result r = xs_file_open_regular(path, &s->fd, &fsize, err);
+    if (r != XS_OK) {
         xs_texstore_close(s);
-        return r;
+        return r == XS_ERR_IO ? XS_ERR_INVALID : r;
     }
     struct stat st;
+    st.st_size = (off_t)fsize;
     unsigned char foot[FOOTER_BYTES];
     bool has = false;
-    xs_result r = fstat(s->fd, &st) == 0 ? XS_OK : xs_err_set(err, XS_ERR_IO, "%s: stat: %s", path, strerror(errno));
-    if (r == XS_OK)
-        r = read_footer(s->fd, path, (uint64_t)st.st_size, &has, foot, err);
+    r = read_footer(s->fd, path, (uint64_t)st.st_size, &has, foot, err);
     if (r == XS_OK && !has)
         r = bad_index(s, err, "the package has no page store (pack it with xisuan pack)");
     unsigned char *ix = NULL;

@@ -24,6 +24,11 @@ enum { XS_PATH_MAX = 4096 };
  * (refusing files over max_bytes and anything that is not a regular file). */
 xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,
                            xs_err *err);
+/* Opens path for reading when it is a regular file (a FIFO, a device or a
+ * directory is refused at once, without waiting for a writer: "PATH: is a
+ * FIFO, not a regular file"); *fd is the caller's to close, *size its
+ * bytes. */
+xs_result xs_file_open_regular(const char *path, int *fd, uint64_t *size, xs_err *err);
 /* Writes bytes to path atomically (temporary name, fsync, rename, directory
  * fsync). */
 xs_result xs_file_write_atomic(const char *path, const void *data, size_t len, xs_err *err);
@@ -41,6 +46,11 @@ xs_result xs_tmp_path(const char *final_path, char *out, size_t out_size, xs_err
 /* Makes a written temporary file durable under its final name: fsync(tmp),
  * rename(tmp, final), fsync(directory). On failure removes tmp. */
 xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *err);
+/* The same without the sync of the folder: the caller syncs it once for a
+ * batch (xs_fsync_dir) before the files count as durable. */
+xs_result xs_commit_file_nodirsync(const char *tmp_path, const char *final_path, xs_err *err);
+/* fsyncs a folder (its entries: files renamed into it are durable). */
+xs_result xs_fsync_dir(const char *dir, xs_err *err);
 /* Normalises a relative path ("./a//b" -> "a/b"); refuses empty, absolute and
  * '..' paths, backslashes and control characters. Returns XS_OK or
  * XS_ERR_INVALID with the reason in err. */

@@ -3,15 +3,20 @@
  * BLAS with the ray moved into object space (affine, direction not
  * renormalised, so distances t agree in both spaces). Alpha-masked
  * triangles below their cutoff are skipped. Serves closest-hit and any-hit
- * (shadow) queries; counts node visits and triangle tests. */
+ * (shadow) queries; counts node visits and triangle tests. Under motion blur
+ * a ray meets moving instances and deforming triangles where they are at
+ * its time (xs_motion.h); everything else reads the same arrays the same
+ * way as without. */
 #ifndef XS_INTERSECT_H
 #define XS_INTERSECT_H
 
+#include "kernels/xs_motion.h"
 #include "kernels/xs_texture.h"
 
 typedef struct xs_ray {
     xs_vec3 o, d;
     float tmax;
+    float time; /* in [0, 1] across the shutter (read only under motion blur) */
 } xs_ray;
 
 typedef struct xs_hit {
@@ -122,24 +127,40 @@ XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, f
     return xs_material_alpha(s, m, &uv) >= m->alpha_cutoff;
 }
 
-/* One BLAS; updates hit when closer. Returns true on an any-hit early out. */
-XS_DEVICE bool xs_trace_blas(const xs_scene_view *s, uint32_t root, xs_vec3 o, xs_vec3 d,
-                             bool any_hit, uint32_t instance, xs_hit *hit, xs_counters *c)
+/* One BLAS (of mesh m, at the ray's time); updates hit when closer.
+ * Returns true on an any-hit early out. */
+XS_DEVICE bool xs_trace_blas(const xs_scene_view *s, const xs_mesh *m, xs_vec3 o, xs_vec3 d,
+                             float time, bool any_hit, uint32_t instance, xs_hit *hit, xs_counters *c)
 {
+    const bool deforms = m->motion != UINT32_MAX;
+    const xs_bvh_node *nodes = s->nodes;
+    uint32_t root = m->root;
+    if (deforms && m->seg_nodes != UINT32_MAX) { /* the tree of the ray's segment */
+        float f;
+        nodes = s->motion_nodes;
+        root = m->seg_nodes + xs_motion_segment(s->motion_steps, time, &f) * m->seg_stride;
+    }
     xs_vec3 inv_d = xs_safe_inv(d);
     uint32_t stack[XS_BVH_STACK];
     int sp = 0;
     uint32_t node = root;
     c->node_visits++;
-    if (xs_ray_box(&s->nodes[root], o, inv_d, hit->t) == INFINITY)
+    if (xs_ray_box(&nodes[root], o, inv_d, hit->t) == INFINITY)
         return false;
     for (;;) {
-        const xs_bvh_node *n = &s->nodes[node];
+        const xs_bvh_node *n = &nodes[node];
         if (n->count > 0) {
             for (uint32_t i = n->first; i < n->first + n->count; ++i) {
                 float t, u, v;
                 c->tri_tests++;
-                if (xs_ray_tri(o, d, &s->tris[i], hit->t, &t, &u, &v) && xs_alpha_passes(s, i, u, v)) {
+                bool got;
+                if (!deforms) {
+                    got = xs_ray_tri(o, d, &s->tris[i], hit->t, &t, &u, &v);
+                } else {
+                    xs_tri tm = xs_tri_at(s, m, i, time);
+                    got = xs_ray_tri(o, d, &tm, hit->t, &t, &u, &v);
+                }
+                if (got && xs_alpha_passes(s, i, u, v)) {
                     hit->t = t;
                     hit->u = u;
                     hit->v = v;
@@ -149,7 +170,7 @@ XS_DEVICE bool xs_trace_blas(const xs_scene_view *s, uint32_t root, xs_vec3 o, x
                         return true;
                 }
             }
-        } else if (xs_bvh_descend(s->nodes, n, o, inv_d, hit->t, stack, &sp, &node, c)) {
+        } else if (xs_bvh_descend(nodes, n, o, inv_d, hit->t, stack, &sp, &node, c)) {
             continue;
         }
         if (sp == 0)
@@ -182,8 +203,15 @@ XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, x
             for (uint32_t i = n->first; i < n->first + n->count; ++i) {
                 const xs_instance *in = &s->instances[i];
                 c->inst_visits++;
-                xs_vec3 o = xs_xf_point(in->inv, r->o), d = xs_xf_dir(in->inv, r->d);
-                if (xs_trace_blas(s, s->meshes[in->mesh].root, o, d, any_hit, i, hit, c))
+                const float *inv = in->inv;
+                float xb[12], ib[12];
+                if ((in->flags & XS_INST_MOTION) != 0u) {
+                    xs_motion_xf_at(&s->motion_xf[in->motion], s->motion_steps, r->time, xb);
+                    xs_xf_inverse(xb, ib);
+                    inv = ib;
+                }
+                xs_vec3 o = xs_xf_point(inv, r->o), d = xs_xf_dir(inv, r->d);
+                if (xs_trace_blas(s, &s->meshes[in->mesh], o, d, r->time, any_hit, i, hit, c))
                     return true;
             }
         } else if (xs_bvh_descend(s->tlas, n, r->o, inv_d, hit->t, stack, &sp, &node, c)) {

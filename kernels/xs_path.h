@@ -36,11 +36,12 @@ XS_DEVICE float xs_power_heuristic(float a, float b)
 }
 
 XS_DEVICE bool xs_occluded(const xs_scene_view *s, xs_vec3 p, xs_vec3 n, xs_vec3 wi, float dist,
-                           xs_counters *c)
+                           float time, xs_counters *c)
 {
     xs_ray sr;
     sr.o = xs_offset(p, n, s->ray_eps);
     sr.d = wi;
+    sr.time = time;
     sr.tmax = dist == INFINITY ? INFINITY : xs_length(xs_sub(xs_add(p, xs_scale(wi, dist)), sr.o)) * (1.0f - 1e-4f);
     xs_hit h;
     c->shadow_rays++;
@@ -81,18 +82,27 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
 {
     const xs_tri_attr *at = &s->attrs[h->tri];
     const xs_instance *in = &s->instances[h->instance];
+    const xs_mesh *mesh = &s->meshes[in->mesh];
     const xs_tri *t = &s->tris[h->tri];
+    xs_tri t_at;
+    if (mesh->motion != UINT32_MAX) { /* deforming within the shutter: as at the ray's time */
+        t_at = xs_tri_at(s, mesh, h->tri, ray->time);
+        t = &t_at;
+    }
+    float xb[12], ib[12];
+    const float *xf, *inv;
+    xs_instance_at(s, in, ray->time, xb, ib, &xf, &inv);
     const xs_material *m = &s->materials[at->material];
     sf->m = m;
     sf->p = xs_add(ray->o, xs_scale(ray->d, h->t));
     sf->uv = xs_tri_uv(at, h->u, h->v);
-    xs_vec3 ng = xs_normalize(xs_xf_normal(in->inv, xs_cross(t->e1, t->e2)));
+    xs_vec3 ng = xs_normalize(xs_xf_normal(inv, xs_cross(t->e1, t->e2)));
     sf->front = xs_dot(ng, ray->d) < 0.0f;
     xs_uv_footprint(&sf->uv, at, xs_xf_dir(in->xf, t->e1), xs_xf_dir(in->xf, t->e2),
                     fabsf(xs_dot(ng, ray->d)), sf->cone_w);
     xs_vec3 ns = ng;
     if ((at->flags & XS_ATTR_NORMALS) != 0u) {
-        xs_vec3 n = xs_normalize(xs_xf_normal(in->inv, xs_attr_lerp(at->n, h->u, h->v)));
+        xs_vec3 n = xs_normalize(xs_xf_normal(inv, xs_attr_lerp(at->n, h->u, h->v)));
         if (xs_dot(n, n) > 0.5f)
             ns = n;
     }
@@ -101,7 +111,7 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
         xs_tex_sample(s, &m->normal_tex, &sf->uv, false, tx);
         xs_vec3 tn = xs_v3((2.0f * tx[0] - 1.0f) * m->normal_scale,
                            (2.0f * tx[1] - 1.0f) * m->normal_scale, 2.0f * tx[2] - 1.0f);
-        xs_vec3 T = xs_xf_dir(in->xf, xs_attr_lerp(at->t, h->u, h->v));
+        xs_vec3 T = xs_xf_dir(xf, xs_attr_lerp(at->t, h->u, h->v));
         T = xs_sub(T, xs_scale(ns, xs_dot(ns, T))); /* Gram-Schmidt against ns */
         if (xs_dot(T, T) > 1e-12f) {
             T = xs_normalize(T);
@@ -207,14 +217,15 @@ XS_DEVICE xs_vec3 xs_trace_path(const xs_scene_view *s, const xs_tile_params *tp
             fh->hit = true;
             fh->albedo = sf.bsdf.base;
             fh->normal = sf.ns;
-            fh->depth = h.t * xs_dot(ray.d, s->camera.fwd);
+            xs_vec3 fwd = s->motion_steps < 2u ? s->camera.fwd : xs_camera_at(s, ray.time).fwd;
+            fh->depth = h.t * xs_dot(ray.d, fwd);
         }
         /* emission reached by the BSDF sample (or the camera) */
         if (sf.front || (m->flags & XS_MAT_EMIT_TWO_SIDED) != 0u) {
             if (xs_max3(m->emission) > 0.0f) {
                 float w = 1.0f;
                 if (bounce > 0 && use_nee)
-                    w = mis ? xs_power_heuristic(prev_pdf, xs_light_pdf_tri(s, h.instance, h.tri, ray.d, h.t))
+                    w = mis ? xs_power_heuristic(prev_pdf, xs_light_pdf_tri(s, h.instance, h.tri, ray.d, h.t, ray.time))
                             : 0.0f;
                 xs_vec3 e = xs_scale(xs_mul(T, xs_emission_at_uv(s, m, &sf.uv)), w);
                 L = xs_add(L, bounce > 0 ? xs_clamp_contrib(e, tp->clamp) : e);
@@ -233,14 +244,14 @@ XS_DEVICE xs_vec3 xs_trace_path(const xs_scene_view *s, const xs_tile_params *tp
         (void)u_unused;
         /* next-event estimation */
         xs_light_sample ls;
-        if (use_nee && xs_light_sample_at(s, sf.p, u_light, ul1, ul2, &ls)) {
+        if (use_nee && xs_light_sample_at(s, sf.p, ray.time, u_light, ul1, ul2, &ls)) {
             xs_vec3 wl = xs_to_local(&sf, ls.wi);
             float gside = xs_dot(ls.wi, sf.ng);
             float pdf_b;
             xs_vec3 f = xs_bsdf_eval(&sf.bsdf, wo, wl, &pdf_b);
             /* the geometric side must agree with the lobe (reflect / transmit) */
             bool ok = (wl.z > 0.0f) == (gside > 0.0f) && xs_max3(f) > 0.0f && xs_max3(ls.L) > 0.0f;
-            if (ok && !xs_occluded(s, sf.p, gside > 0.0f ? sf.ng : xs_neg(sf.ng), ls.wi, ls.dist, c)) {
+            if (ok && !xs_occluded(s, sf.p, gside > 0.0f ? sf.ng : xs_neg(sf.ng), ls.wi, ls.dist, ray.time, c)) {
                 float w = (ls.delta || !mis) ? 1.0f : xs_power_heuristic(ls.pdf, pdf_b);
                 xs_vec3 d = xs_scale(xs_mul(T, xs_mul(f, ls.L)), w / ls.pdf);
                 L = xs_add(L, bounce > 0 ? xs_clamp_contrib(d, tp->clamp) : d);
@@ -281,6 +292,7 @@ XS_DEVICE xs_ray xs_camera_ray(const xs_camera *cam, int fw, int fh, float fx, f
     r.o = cam->pos;
     r.d = xs_normalize(xs_add(cam->fwd, xs_add(xs_scale(cam->right, sx), xs_scale(cam->up, sy))));
     r.tmax = INFINITY;
+    r.time = 0.5f; /* the frame's own time: the middle of a centred shutter */
     return r;
 }
 
@@ -343,7 +355,15 @@ XS_DEVICE void xs_render_chunk(const xs_scene_view *s, const xs_tile_params *tp,
         xs_sample_2d(&smp, &u1, &u2);
         float fx = (float)px + 0.5f + xs_filter_offset(s, u1);
         float fy = (float)py + 0.5f + xs_filter_offset(s, u2);
-        xs_ray ray = xs_camera_ray(&s->camera, tp->frame_width, tp->frame_height, fx, fy);
+        xs_ray ray;
+        if (s->motion_steps < 2u) {
+            ray = xs_camera_ray(&s->camera, tp->frame_width, tp->frame_height, fx, fy);
+        } else { /* motion blur: the sample's time from its own Sobol' dimension */
+            float time = xs_sample_time(&smp);
+            xs_camera cam = xs_camera_at(s, time);
+            ray = xs_camera_ray(&cam, tp->frame_width, tp->frame_height, fx, fy);
+            ray.time = time;
+        }
         float a;
         xs_first_hit fh;
         xs_vec3 L = xs_trace_path(s, tp, ray, &smp, &a, &fh, c);

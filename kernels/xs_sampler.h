@@ -90,6 +90,20 @@ XS_DEVICE void xs_sobol_pair(uint64_t pixel_key, uint32_t index, uint32_t pair, 
 
 XS_DEVICE float xs_u32_to_float(uint32_t v) { return (float)(v >> 8) * (1.0f / 16777216.0f); }
 
+/* The dimension pair of a camera sample's time under motion blur: one
+ * number past any a path's pairs reach, so drawing it shifts none of them
+ * (frames without motion blur keep every value they had). */
+enum { XS_PAIR_TIME = 0x7FFFFFFF };
+
+/* The sample's time in [0, 1) across the shutter: Sobol' dimension 0 of its
+ * own pair, Owen-scrambled per pixel like every pair. */
+XS_DEVICE float xs_sample_time(const xs_sampler *s)
+{
+    uint32_t x, y;
+    xs_sobol_pair(s->pixel_key, s->index, (uint32_t)XS_PAIR_TIME, &x, &y);
+    return xs_u32_to_float(x);
+}
+
 /* The next dimension pair as two floats in [0, 1). */
 XS_DEVICE void xs_sample_2d(xs_sampler *s, float *u, float *v)
 {

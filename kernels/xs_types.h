@@ -13,6 +13,15 @@
  * Mesh m's root is nodes[meshes[m].root]. Triangles are stored in their BLAS
  * leaf order; instances in TLAS leaf order. light_cdf is non-decreasing and
  * ends at 1.
+ *
+ * Motion blur (motion_steps >= 2): a ray carries a time in [0, 1] across the
+ * shutter; motion_steps instants spread evenly over it hold the transforms of
+ * moving instances and of the camera (decomposed, so rotations interpolate on
+ * the sphere) and the triangles of deforming meshes; a ray at time u uses
+ * segment floor(u * (steps - 1)) and interpolates within it. Bounds (a
+ * moving instance's in the TLAS, a deforming mesh's BLAS nodes) cover the
+ * whole shutter. With motion_steps 0 nothing moves within a frame and no
+ * time is ever read.
  */
 #ifndef XS_TYPES_H
 #define XS_TYPES_H
@@ -48,17 +57,37 @@ typedef struct xs_bvh_node {
 typedef struct xs_mesh {
     uint32_t root; /* BLAS root in nodes[] */
     uint32_t tri_first, tri_count;
-    uint32_t pad_;
+    /* a mesh deforming within the shutter: step k's triangles (leaf order)
+     * at motion_tris[motion + k * tri_count]; UINT32_MAX: tris[] holds it */
+    uint32_t motion;
+    /* and, when it has a tree per segment (XS_MOTION_BVH_SEGMENTS), segment
+     * s's root at motion_nodes[seg_nodes + s * seg_stride]; UINT32_MAX: its
+     * one tree at `root` bounds every step */
+    uint32_t seg_nodes, seg_stride;
 } xs_mesh;
 
-enum { XS_INST_FLIPPED = 1 }; /* negative determinant: winding reversed */
+enum {
+    XS_INST_FLIPPED = 1, /* negative determinant: winding reversed */
+    XS_INST_MOTION = 2   /* moves within the shutter: motion_xf[motion ...], xf/inv at the frame's time */
+};
 
 typedef struct xs_instance {
     float xf[12];  /* world from object, row-major 3x4 */
     float inv[12]; /* object from world */
     uint32_t mesh;
     uint32_t flags;
+    uint32_t motion; /* XS_INST_MOTION: its first step in motion_xf */
+    uint32_t pad_;
 } xs_instance;
+
+/* A world-from-object transform at one motion step, decomposed as
+ * M = T R(q) S (as Cycles' DecomposedTransform): interpolating q on the
+ * sphere and t, s linearly keeps a spinning wheel round. */
+typedef struct xs_motion_xf {
+    float q[4]; /* rotation, unit quaternion (x, y, z, w) */
+    float t[3]; /* translation */
+    float s[9]; /* scale and shear, row-major 3x3 */
+} xs_motion_xf;
 
 enum {
     XS_TEX_CLAMP_S = 1,
@@ -176,6 +205,12 @@ typedef struct xs_scene_view {
     float world_radius;
     float ray_eps;       /* self-intersection offset, relative to coordinates */
     xs_camera camera;
+    /* motion blur (see the top of this file): steps over the shutter (0: none) */
+    uint32_t motion_steps;
+    uint32_t camera_motion; /* the camera's first step in motion_xf; UINT32_MAX: still */
+    const xs_motion_xf *motion_xf;
+    const xs_tri *motion_tris;
+    const xs_bvh_node *motion_nodes; /* per-segment trees of deforming meshes */
     /* texture pages (see xs_texture): levels, and each page's place in
      * tex_pool (UINT32_MAX: not resident) */
     const xs_tex_level *tex_levels;

@@ -21,6 +21,7 @@
 typedef struct cpu_backend {
     xs_backend base;
     xs_scene_view view;
+    int fw, fh;
     int threads;
     xs_tile_params pending; /* the slot's tile, rendered by end */
     bool has_pending;
@@ -111,6 +112,16 @@ static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counte
 
 static void cpu_destroy(xs_backend *self) { free(self); }
 
+/* The arrays are the scene's own: a new view of it is all a frame needs. */
+static xs_result cpu_update(xs_backend *self, const xs_scene *scene, xs_err *err)
+{
+    cpu_backend *be = (cpu_backend *)self;
+    if (be->has_pending)
+        return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: the scene changed under a tile in flight");
+    be->view = xs_scene_view_for(scene, be->fw, be->fh);
+    return XS_OK;
+}
+
 xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threads,
                                 xs_backend **out, xs_err *err)
 {
@@ -125,8 +136,11 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threa
     be->base.group = 1;
     be->base.begin_tile = cpu_begin_tile;
     be->base.end_tile = cpu_end_tile;
+    be->base.update = cpu_update;
     be->base.destroy = cpu_destroy;
     be->view = xs_scene_view_for(scene, fw, fh);
+    be->fw = fw;
+    be->fh = fh;
     be->threads = threads < 1 ? 1 : threads;
     snprintf(be->base.device, sizeof be->base.device, "CPU, %d thread(s)", be->threads);
     *out = &be->base;

@@ -34,7 +34,72 @@ static uint64_t image_pages_bytes(uint32_t w, uint32_t h)
     return b;
 }
 
-void xs_memplan_scene(const xs_scene_input *in, uint64_t package_bytes, xs_mem_scene *m)
+/* An animated scene's per-rank extra (render/scene_anim.c): which
+ * instances move (their node or an ancestor is a channel's target) and
+ * which deform (a skin, or morph targets), what posing keeps for them, and
+ * under a shutter, what each motion step adds. Deforming instances' mesh
+ * copies go to geometry and BVH (the built scene has them). */
+static void plan_animation(const xs_gltf_scene *g, const xs_render_settings *rs, xs_mem_scene *m)
+{
+    m->animated = g->animation_count > 0 && g->nodes && strcmp(rs->animations, "none") != 0;
+    if (!m->animated)
+        return;
+    uint8_t *target = calloc((size_t)(g->node_count ? g->node_count : 1), 1);
+    for (int a = 0; target && a < g->animation_count; ++a)
+        for (int c = 0; c < g->animations[a].channel_count; ++c) {
+            int n = g->animations[a].channels[c].node;
+            if (n >= 0 && n < g->node_count)
+                target[n] = 1;
+        }
+    m->motion_steps = rs->shutter > 0.0f ? (uint32_t)(rs->motion_steps < 2 ? 2 : rs->motion_steps > 64 ? 64 : rs->motion_steps) : 0u;
+    const uint64_t steps = m->motion_steps;
+    const uint64_t ni = (uint64_t)g->instance_count;
+    /* per instance: its file-order copy, this pose's and the last TLAS's
+     * boxes, node and deformer indices, the TLAS order */
+    m->pose = ni * (sizeof(xs_instance) + 12u * sizeof(float) + 8u + 4u + (g->instance_local ? 64u : 0u)) +
+              (uint64_t)g->node_count * 256u;
+    for (int i = 0; i < g->instance_count; ++i) {
+        const xs_gltf_instance *in = &g->instances[i];
+        const xs_gltf_node *nd = in->node >= 0 && in->node < g->node_count ? &g->nodes[in->node] : NULL;
+        bool moves = false;
+        for (int n = in->node, depth = 0; target && n >= 0 && n < g->node_count && depth < 1024 && !moves; ++depth) {
+            moves = target[n] != 0;
+            n = g->nodes[n].parent;
+        }
+        m->moving += moves;
+        const xs_gltf_mesh *me = &g->meshes[in->mesh];
+        const bool deforms = (nd && nd->skin >= 0) || me->target_count > 0;
+        if (moves && steps) /* each step's transform, and its decomposition */
+            m->motion += steps * (12u * sizeof(float) + sizeof(xs_motion_xf));
+        if (!deforms)
+            continue;
+        m->deforming++;
+        uint64_t nv = 0, nt = 0, extra = 0;
+        for (int k = 0; k < me->prim_count; ++k) {
+            const xs_gltf_primitive *p = &me->prims[k];
+            nv += p->vertex_count, nt += p->tri_count;
+            extra += (uint64_t)p->vertex_count * ((uint64_t)me->target_count * 36u + (uint64_t)p->influences * 6u);
+        }
+        /* its own copy of the mesh in the scene: triangles, attributes, a
+         * tree with room to rebuild (2 nt - 1 nodes) */
+        m->geometry += nt * (sizeof(xs_tri) + sizeof(xs_tri_attr) + sizeof(uint32_t));
+        m->bvh += 2u * nt * sizeof(xs_bvh_node);
+        m->triangles += nt;
+        /* rest arrays (positions, uvs, normals, tangents; indices,
+         * materials), the rest tree and its orders, deformed vertices and
+         * their encodings, this pose's boxes; morph deltas and skin weights */
+        m->pose += nv * (12u + 16u + 12u + 16u + 40u + 8u) + nt * (16u + 8u + 24u) + 2u * nt * sizeof(xs_bvh_node) + extra;
+        /* the steps' triangles (kept, and copied into the scene's), a tree per segment */
+        if (steps)
+            m->motion += 2u * steps * nt * sizeof(xs_tri) + (steps - 1u) * 2u * nt * sizeof(xs_bvh_node);
+    }
+    if (steps) /* the camera's steps */
+        m->motion += steps * (12u * sizeof(float) + sizeof(xs_motion_xf));
+    free(target);
+}
+
+void xs_memplan_scene(const xs_scene_input *in, uint64_t package_bytes, const xs_render_settings *rs,
+                      xs_mem_scene *m)
 {
     memset(m, 0, sizeof *m);
     const xs_gltf_scene *g = in->gltf;
@@ -88,6 +153,8 @@ void xs_memplan_scene(const xs_scene_input *in, uint64_t package_bytes, xs_mem_s
     uint64_t batch = biggest > (8u << 20) ? biggest : (tris < (8u << 20) ? tris : (8u << 20));
     m->build_extra = batch * (sizeof(xs_tri) + sizeof(xs_bvh_node) + 24u) + biggest * 64u +
                      m->instance_count * (24u + 8u + sizeof(xs_instance)) + m->textures_held / 4u;
+    if (rs)
+        plan_animation(g, rs, m);
 }
 
 void xs_memplan_scene_built(const xs_scene *s, xs_mem_scene *m)
@@ -239,22 +306,25 @@ uint64_t xs_memplan_rank_buffers(const xs_render_settings *rs, int writers)
 void xs_memplan_node(const xs_mem_scene *m, xs_mem_node_plan *p)
 {
     p->scene = xs_memplan_scene_bytes(m);
-    int copies = p->shared ? (p->renderers > 0 ? 1 : 0) : p->renderers;
+    /* an animated scene is posed per rank: never the node's one copy */
+    const bool one_copy = p->shared && !m->animated;
+    int copies = one_copy ? (p->renderers > 0 ? 1 : 0) : p->renderers;
     p->scene_total = p->scene * (uint64_t)copies;
+    const uint64_t posed = m->animated ? m->pose + m->motion : 0; /* a rendering rank's own */
     /* the builder holds the package, its files, the parsed glTF and the
      * build's scratch, and (sharing) the scene before its copy to the block */
-    p->build = m->package + m->unpacked + m->gltf + m->build_extra + (p->shared ? p->scene : 0);
+    p->build = m->package + m->unpacked + m->gltf + m->build_extra + (one_copy ? p->scene : 0);
     uint64_t ranks = (uint64_t)p->ranks, rend = (uint64_t)p->renderers;
     uint64_t cache = m->paged && rend > 0 ? p->cache : 0;
     uint64_t caches = p->shared ? cache : cache * rend; /* one a node, or one a rendering rank */
-    p->node_steady = ranks * p->runtime + rend * p->rank_buffers + p->scene_total + caches;
+    p->node_steady = ranks * p->runtime + rend * (p->rank_buffers + posed) + p->scene_total + caches;
     /* builders: one per node when shared; else every renderer builds its own at once */
-    uint64_t builders = p->shared ? (rend > 0 ? 1 : 0) : rend;
+    uint64_t builders = one_copy ? (rend > 0 ? 1 : 0) : rend;
     p->node_peak = p->node_steady - rend * p->rank_buffers + builders * p->build;
     if (p->node_peak < p->node_steady)
         p->node_peak = p->node_steady;
-    p->rank_peak = p->runtime + p->build + p->scene;
-    p->rank_steady = p->runtime + p->rank_buffers + p->scene + cache;
+    p->rank_peak = p->runtime + p->build + p->scene + posed;
+    p->rank_steady = p->runtime + p->rank_buffers + p->scene + posed + cache;
     p->node_limit = p->node_has;
     if (p->node_budget && p->node_budget < p->node_limit)
         p->node_limit = p->node_budget;
@@ -313,15 +383,22 @@ void xs_memplan_print(FILE *f, const char *in, const xs_mem_scene *m, const xs_m
         fprintf(f, "%stexture pages: %s in %" PRIu64 " pages, read on demand through a cache of %s per node (%.1f%% of the set)\n",
                 in, xs_mem_str(m->texture_set, a, sizeof a), m->texture_pages, xs_mem_str(p->cache, b, sizeof b),
                 m->texture_set ? 100.0 * (double)p->cache / (double)m->texture_set : 100.0);
+    if (m->animated)
+        fprintf(f, "%sanimated: each rendering rank builds and poses its own copy; per rank besides it: pose state %s "
+                   "(%" PRIu64 " moving, %" PRIu64 " deforming instance(s)), motion blur %s (%u steps)%s\n",
+                in, xs_mem_str(m->pose, a, sizeof a), m->moving, m->deforming, xs_mem_str(m->motion, b, sizeof b),
+                m->motion_steps, m->paged && p->shared ? "; the texture cache stays one per node" : "");
     fprintf(f, "%sbuilding it (once per %s, then freed): package %s, its files %s, parsed glTF %s, build scratch %s%s\n",
-            in, p->shared ? "node" : "rendering rank", xs_mem_str(m->package, a, sizeof a),
+            in, p->shared && !m->animated ? "node" : "rendering rank", xs_mem_str(m->package, a, sizeof a),
             xs_mem_str(m->unpacked, b, sizeof b), xs_mem_str(m->gltf, c, sizeof c),
-            xs_mem_str(m->build_extra, d, sizeof d), p->shared ? " and the scene before its copy to the node's block" : "");
+            xs_mem_str(m->build_extra, d, sizeof d),
+            p->shared && !m->animated ? " and the scene before its copy to the node's block" : "");
     fprintf(f, "%sper rank: runtime %s; a rendering rank's tile buffers, compression and assembly %s\n", in,
             xs_mem_str(p->runtime, a, sizeof a), xs_mem_str(p->rank_buffers, b, sizeof b));
     fprintf(f, "%snode of %d rank(s) (%d rendering, scene %s): %s while rendering, %s at the peak of the build; "
                "a rank: %s rendering, %s building\n",
-            in, p->ranks, p->renderers, p->shared ? "shared once" : "once per rendering rank",
+            in, p->ranks, p->renderers,
+            p->shared && !m->animated ? "shared once" : m->animated ? "posed once per rendering rank" : "once per rendering rank",
             xs_mem_str(p->node_steady, a, sizeof a), xs_mem_str(p->node_peak, b, sizeof b),
             xs_mem_str(p->rank_steady, c, sizeof c), xs_mem_str(p->rank_peak, d, sizeof d));
     char nb[64] = "", rb[64] = "";

@@ -37,7 +37,10 @@ void xs_scene_destroy(xs_scene *s)
         free(s->tex_levels), free(s->tex_page), free(s->tex_pool);
         free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
         free(s->inst_light_base), free(s->tri_light), free(s->env_row_cdf), free(s->env_col_cdf);
+        free(s->tlas_order), free(s->mesh_emissive);
     }
+    free(s->motion_xf), free(s->motion_tris), free(s->motion_nodes);
+    xs_scene_anim_destroy(s->anim);
     free(s);
 }
 
@@ -50,8 +53,10 @@ xs_scene *xs_scene_alloc(const char *name, const xs_scene_build *build)
     xs_srgb_table(s->srgb);
     s->ray_eps = 1e-5f;
     s->env_light = UINT32_MAX;
+    s->camera_motion = UINT32_MAX;
     s->build_threads = build && build->threads > 0 ? build->threads : xs_cpu_count_affinity();
     s->bvh_method = build ? build->bvh : XS_BVH_AUTO;
+    s->motion_bvh = build ? build->motion_bvh : XS_MOTION_BVH_SEGMENTS;
     xs_scene_set_filter(s, XS_FILTER_BLACKMAN_HARRIS, 1.5f);
     return s;
 }
@@ -104,8 +109,8 @@ static bool nonzero3(const float *v) { return v[0] != 0.0f || v[1] != 0.0f || v[
 
 /* Fills a triangle's normals and tangents (flags) from optional vertex
  * arrays; tangents fall back to the uv0 gradient (a normal map needs them). */
-static void attr_frames(xs_tri_attr *at, const uint32_t *vi, const float *pos, const float *nrm,
-                        const float *tan, const float *uv0)
+void xs_scene_attr_frames(xs_tri_attr *at, const uint32_t *vi, const float *pos, const float *nrm,
+                          const float *tan, const float *uv0)
 {
     bool has_n = nrm != NULL, has_t = tan != NULL;
     for (int c = 0; c < 3 && has_n; ++c)
@@ -160,7 +165,8 @@ void xs_mesh_blas_free(xs_mesh_blas *b)
 xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
                                 const uint32_t *idx, uint32_t ntris, const float *uv0,
                                 const float *uv1, const float *nrm, const float *tan,
-                                const uint32_t *mat_of_tri, xs_mesh_blas *pre, xs_err *err)
+                                const uint32_t *mat_of_tri, xs_mesh_blas *pre, uint32_t **order_out,
+                                xs_err *err)
 {
     (void)nverts;
     xs_tri *in = NULL;
@@ -210,7 +216,7 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
             }
         }
         at->material = mat_of_tri[k];
-        attr_frames(at, idx + 3 * (size_t)k, pos, nrm, tan, uv0);
+        xs_scene_attr_frames(at, idx + 3 * (size_t)k, pos, nrm, tan, uv0);
     }
     for (uint32_t i = 0; i < nn; ++i) {
         xs_bvh_node n = nodes[i];
@@ -220,15 +226,22 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
     s->meshes[s->mesh_count].root = nbase;
     s->meshes[s->mesh_count].tri_first = tbase;
     s->meshes[s->mesh_count].tri_count = ntris;
+    s->meshes[s->mesh_count].motion = UINT32_MAX;
+    s->meshes[s->mesh_count].seg_nodes = UINT32_MAX;
+    s->meshes[s->mesh_count].seg_stride = 0;
     s->mesh_count++;
     s->tri_count += ntris;
     s->node_count += nn;
-    free(in), free(nodes), free(order);
+    free(in), free(nodes);
+    if (order_out)
+        *order_out = order;
+    else
+        free(order);
     return XS_OK;
 }
 
 /* Inverts a row-major 3x4 affine transform; false when singular. */
-static bool invert34(const float *m, float *inv, float *det_out)
+bool xs_scene_invert34(const float *m, float *inv, float *det_out)
 {
     double a = m[0], b = m[1], c = m[2], d = m[4], e = m[5], f = m[6], g = m[8], h = m[9], i = m[10];
     double det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
@@ -257,7 +270,7 @@ xs_result xs_scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, u
     memset(in, 0, sizeof *in);
     memcpy(in->xf, xf34, sizeof in->xf);
     float det = 0.0f;
-    if (!invert34(xf34, in->inv, &det))
+    if (!xs_scene_invert34(xf34, in->inv, &det))
         return xs_err_set(err, XS_ERR_INVALID, "scene %s: instance %u has a singular transform",
                           s->name, s->instance_count);
     in->mesh = mesh;
@@ -266,7 +279,59 @@ xs_result xs_scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, u
     return XS_OK;
 }
 
-/* TLAS, instance order, lights, world bounds. */
+/* The world box of mesh `in->mesh` placed by in's transform (its root box's
+ * corners transformed). */
+void xs_scene_instance_box(const xs_scene *s, const xs_instance *in, float *b)
+{
+    const xs_bvh_node *root = &s->nodes[s->meshes[in->mesh].root];
+    xs_vec3 lo = xs_v3(INFINITY, INFINITY, INFINITY), hi = xs_neg(lo);
+    for (int k = 0; k < 8; ++k) {
+        xs_vec3 c = xs_v3((k & 1) ? root->bmax[0] : root->bmin[0],
+                          (k & 2) ? root->bmax[1] : root->bmin[1],
+                          (k & 4) ? root->bmax[2] : root->bmin[2]);
+        xs_vec3 w = xs_xf_point(in->xf, c);
+        lo = xs_vmin(lo, w);
+        hi = xs_vmax(hi, w);
+    }
+    b[0] = lo.x, b[1] = lo.y, b[2] = lo.z, b[3] = hi.x, b[4] = hi.y, b[5] = hi.z;
+}
+
+xs_result xs_scene_tlas(xs_scene *s, const xs_instance *canon, const float *boxes, uint32_t n,
+                        xs_err *err)
+{
+    s->world_lo = xs_v3(INFINITY, INFINITY, INFINITY);
+    s->world_hi = xs_v3(-INFINITY, -INFINITY, -INFINITY);
+    for (uint32_t i = 0; i < n; ++i) {
+        const float *b = boxes + (size_t)i * 6;
+        s->world_lo = xs_vmin(s->world_lo, xs_v3(b[0], b[1], b[2]));
+        s->world_hi = xs_vmax(s->world_hi, xs_v3(b[3], b[4], b[5]));
+    }
+    uint32_t *order = NULL, count = 0;
+    xs_bvh_node *tlas = NULL;
+    double t0 = xs_scene_clock();
+    xs_result r = xs_bvh_build_boxes(boxes, n, s->build_threads, &tlas, &count, &order, err);
+    s->build_seconds += xs_scene_clock() - t0;
+    if (r != XS_OK)
+        return r;
+    xs_instance *sorted = canon == s->instances ? malloc((size_t)n * sizeof *sorted) : s->instances;
+    if (!sorted) {
+        free(order), free(tlas);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    }
+    for (uint32_t i = 0; i < n; ++i)
+        sorted[i] = canon[order[i]];
+    if (sorted != s->instances)
+        free(s->instances);
+    free(s->tlas_order);
+    s->tlas_order = order;
+    free(s->tlas);
+    s->instances = sorted;
+    s->tlas = tlas;
+    s->tlas_count = count;
+    return XS_OK;
+}
+
+/* TLAS, instance order, world bounds. */
 xs_result xs_scene_finish(xs_scene *s, xs_err *err)
 {
     if (s->instance_count == 0 || s->tri_count == 0)
@@ -274,45 +339,11 @@ xs_result xs_scene_finish(xs_scene *s, xs_err *err)
     float *boxes = malloc((size_t)s->instance_count * 6 * sizeof *boxes);
     if (!boxes)
         return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-    s->world_lo = xs_v3(INFINITY, INFINITY, INFINITY);
-    s->world_hi = xs_v3(-INFINITY, -INFINITY, -INFINITY);
-    for (uint32_t i = 0; i < s->instance_count; ++i) {
-        const xs_instance *in = &s->instances[i];
-        const xs_bvh_node *root = &s->nodes[s->meshes[in->mesh].root];
-        xs_vec3 lo = xs_v3(INFINITY, INFINITY, INFINITY), hi = xs_neg(lo);
-        for (int k = 0; k < 8; ++k) {
-            xs_vec3 c = xs_v3((k & 1) ? root->bmax[0] : root->bmin[0],
-                              (k & 2) ? root->bmax[1] : root->bmin[1],
-                              (k & 4) ? root->bmax[2] : root->bmin[2]);
-            xs_vec3 w = xs_xf_point(in->xf, c);
-            lo = xs_vmin(lo, w);
-            hi = xs_vmax(hi, w);
-        }
-        float *b = boxes + (size_t)i * 6;
-        b[0] = lo.x, b[1] = lo.y, b[2] = lo.z, b[3] = hi.x, b[4] = hi.y, b[5] = hi.z;
-        s->world_lo = xs_vmin(s->world_lo, lo);
-        s->world_hi = xs_vmax(s->world_hi, hi);
-    }
-    uint32_t *order = NULL;
-    double t0 = xs_scene_clock();
-    xs_result r = xs_bvh_build_boxes(boxes, s->instance_count, s->build_threads, &s->tlas,
-                                     &s->tlas_count, &order, err);
-    s->build_seconds += xs_scene_clock() - t0;
-    free(boxes);
-    if (r != XS_OK)
-        return r;
-    xs_instance *sorted = malloc((size_t)s->instance_count * sizeof *sorted);
-    if (!sorted) {
-        free(order);
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-    }
     for (uint32_t i = 0; i < s->instance_count; ++i)
-        sorted[i] = s->instances[order[i]];
-    free(s->instances);
-    free(order);
-    s->instances = sorted;
-
-    return XS_OK;
+        xs_scene_instance_box(s, &s->instances[i], boxes + (size_t)i * 6);
+    xs_result r = xs_scene_tlas(s, s->instances, boxes, s->instance_count, err);
+    free(boxes);
+    return r;
 }
 
 void xs_scene_set_filter(xs_scene *s, xs_filter_kind kind, float width)
@@ -379,7 +410,7 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
     static const float identity[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
     uint32_t icap = 0;
     xs_result r = xs_scene_add_mesh(s, d->positions, d->tri_count * 3, idx, d->tri_count, NULL, NULL,
-                                 NULL, NULL, d->materials_of, NULL, err);
+                                 NULL, NULL, d->materials_of, NULL, NULL, err);
     free(idx);
     if (r == XS_OK)
         r = xs_scene_add_instance(s, 0, identity, &icap, err);
@@ -452,6 +483,11 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     c->up = xs_cross(c->right, c->fwd);
     c->tan_half_fovy = tanf(0.5f * s->cam_yfov_deg * XS_PI / 180.0f);
     c->aspect = (float)fw / (float)fh;
+    v.motion_steps = s->motion_steps;
+    v.camera_motion = s->motion_steps ? s->camera_motion : UINT32_MAX;
+    v.motion_xf = s->motion_steps ? s->motion_xf : NULL;
+    v.motion_tris = s->motion_steps ? s->motion_tris : NULL;
+    v.motion_nodes = s->motion_steps ? s->motion_nodes : NULL;
     return v;
 }
 
@@ -462,6 +498,35 @@ uint32_t xs_scene_mesh_count(const xs_scene *s) { return s->mesh_count; }
 uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; }
 
 /* ---- The arrays behind a view (for a device back end's upload) ------------- */
+
+void xs_scene_mark(xs_scene *s, size_t view_offset, size_t lo, size_t hi)
+{
+    if (hi <= lo)
+        return;
+    for (int i = 0; i < s->dirty_count; ++i)
+        if (s->dirty[i].view_offset == view_offset) {
+            s->dirty[i].lo = lo < s->dirty[i].lo ? lo : s->dirty[i].lo;
+            s->dirty[i].hi = hi > s->dirty[i].hi ? hi : s->dirty[i].hi;
+            return;
+        }
+    if (s->dirty_count < XS_SCENE_BLOBS_MAX) {
+        s->dirty[s->dirty_count].view_offset = view_offset;
+        s->dirty[s->dirty_count].lo = lo;
+        s->dirty[s->dirty_count++].hi = hi;
+    }
+}
+
+void xs_scene_blobs_taken(xs_scene *s) { s->dirty_count = 0; }
+
+static void blob_dirty(const xs_scene *s, xs_scene_blob *b)
+{
+    b->dirty_lo = b->dirty_hi = 0;
+    for (int i = 0; i < s->dirty_count; ++i)
+        if (s->dirty[i].view_offset == b->view_offset) {
+            b->dirty_lo = s->dirty[i].lo < b->bytes ? s->dirty[i].lo : b->bytes;
+            b->dirty_hi = s->dirty[i].hi < b->bytes ? s->dirty[i].hi : b->bytes;
+        }
+}
 
 /* An array with elements is listed for the upload; an empty one's pointer is
  * set to NULL in the view, so a device view holds device addresses or NULL,
@@ -475,6 +540,7 @@ uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; 
             out[n].host = v->field;                                                             \
             out[n].bytes = (size_t)(count) * sizeof *v->field;                                  \
             out[n].view_offset = offsetof(xs_scene_view, field);                                \
+            blob_dirty(s, &out[n]);                                                             \
             ++n;                                                                                \
         }                                                                                       \
     } while (0)
@@ -504,6 +570,9 @@ int xs_scene_blobs(const xs_scene *s, xs_scene_view *v, xs_scene_blob *out, int 
     XS_BLOB(env_col_cdf, s->env ? (size_t)s->env_h * ((size_t)s->env_w + 1u) : 0u);
     XS_BLOB(ggx_tables, 2 * XS_GGX_TABLE_N * XS_GGX_TABLE_N);
     XS_BLOB(filter_icdf, XS_FILTER_TABLE + 1);
+    XS_BLOB(motion_xf, s->motion_xf_count);
+    XS_BLOB(motion_tris, s->motion_tri_count);
+    XS_BLOB(motion_nodes, s->motion_node_count);
     return n;
 }
 #undef XS_BLOB

@@ -7,6 +7,12 @@
  * the block and are never freed or written through it. Only what is the
  * same for every rank is in the block; what a rank sets for itself (the
  * pixel filter, a page cache) stays in its own xs_scene.
+ *
+ * An animated scene is never written here: posing rewrites its triangles,
+ * trees, instances, TLAS and lights for each frame, and ranks of a node
+ * render different frames (scheduler/xs_node_share.h: each rank builds and
+ * poses its own). A still scene opened from a block has no pose state, so
+ * xs_scene_set_frame leaves it alone.
  */
 #include "render/scene_internal.h"
 
@@ -86,6 +92,10 @@ size_t xs_scene_share_bytes(const xs_scene *s)
 
 xs_result xs_scene_share_write(const xs_scene *s, void *block, size_t bytes, xs_err *err)
 {
+    if (s->anim && xs_scene_animated(s))
+        return xs_err_set(err, XS_ERR_INTERNAL,
+                          "scene %s: an animated scene is posed by each rank and cannot be the node's one copy",
+                          s->name);
     share_head h;
     memset(&h, 0, sizeof h);
     size_t need = layout(s, h.off, h.len);

@@ -8,7 +8,9 @@
  * triangle as the builders give on typical meshes, with a margin); after it
  * the scene's real sizes replace the estimates (xs_memplan_scene_built).
  * Where it goes on a node: the scene's arrays once (the node's shared copy,
- * or once per rendering rank without sharing), the texture page cache once,
+ * or once per rendering rank without sharing, and always for an animated
+ * scene, which each rank poses itself, with its pose state and motion
+ * steps), the texture page cache once (shared even when the scene is not),
  * each rank's own buffers and its runtime, and while the scene is built, the
  * builder's transient (the package, the parsed glTF, the scene before it is
  * copied into the shared block). Pure: no MPI; the node's memory is read
@@ -45,10 +47,23 @@ typedef struct xs_mem_scene {
     uint64_t triangles, instance_count;
     bool paged;
     bool bvh_estimated;
+    /* an animated scene (something plays): posed per frame by each rendering
+     * rank on its own copy (never the node's shared one); per rendering
+     * rank besides that copy: */
+    bool animated;
+    uint64_t pose;          /* pose state: instances in file order and their boxes, each deforming
+                             * mesh's rest arrays, rest tree, deformed vertices, morph deltas, skin weights */
+    uint64_t motion;        /* motion blur: each step's transforms and deformed triangles, segment trees */
+    uint32_t motion_steps;  /* steps over the shutter (0: no blur) */
+    uint64_t deforming, moving; /* instances that deform (skins, morph targets) and that move */
 } xs_mem_scene;
 
-/* From the opened input (package_bytes: what was read), before building. */
-void xs_memplan_scene(const xs_scene_input *in, uint64_t package_bytes, xs_mem_scene *out);
+/* From the opened input (package_bytes: what was read) and the settings
+ * (which animations play, the shutter, its motion steps), before building.
+ * A deforming instance owns a copy of its mesh, counted in geometry and
+ * BVH. */
+void xs_memplan_scene(const xs_scene_input *in, uint64_t package_bytes, const xs_render_settings *rs,
+                      xs_mem_scene *out);
 /* The built scene's real sizes replace the estimates. */
 void xs_memplan_scene_built(const xs_scene *s, xs_mem_scene *io);
 /* The scene's shared block (what one copy costs). */
@@ -73,7 +88,7 @@ typedef struct xs_mem_node_plan {
     /* given */
     int ranks;           /* on the node */
     int renderers;       /* of which render (rank 0 of a farm schedules) */
-    bool shared;         /* one copy of the scene per node */
+    bool shared;         /* one copy of the scene per node (not an animated one) and one texture cache */
     bool gpu;            /* the renderers render on GPUs (scene on the device; host keeps its copy) */
     uint64_t runtime;    /* a rank's base: MPI, libraries, stacks */
     uint64_t rank_buffers; /* a renderer's tile buffers, compression and assembly */

@@ -24,6 +24,7 @@
 
 #include "io/xs_file.h"
 #include "io/xs_scene_input.h"
+#include "render/xs_animation.h"
 #include "scheduler/xs_driver.h"
 #include "scheduler/xs_node_share.h"
 #include "scheduler/xs_job.h"
@@ -68,15 +69,20 @@ static xs_result read_options(MPI_Comm comm, int argc, char **argv, xs_options *
 /* Step 5 on rank 0: the driver over its transport. Returns the exit status;
  * a broken protocol or ranks that stopped answering end every rank. */
 static int run_scheduler(MPI_Comm comm, const xs_job *job, xs_worker *self, const int *prefetch,
-                         xs_job_report *rep)
+                         const double *speed_prior, xs_job_report *rep)
 {
     xs_err err;
     xs_err_clear(&err);
     xs_transport *t = NULL;
     xs_result r = self ? xs_transport_local_create(self, prefetch[0], &t, &err)
                        : xs_transport_mpi_create(comm, &t, &err);
-    if (!self)
+    if (!self) {
         prefetch++; /* worker w is rank w + 1 */
+        if (speed_prior)
+            speed_prior++;
+    }
+    if (t)
+        t->speed_prior = speed_prior;
     xs_sched_state st = r == XS_OK ? xs_driver_run(job, t, prefetch, rep, &err) : XS_SCHED_FAILED;
     xs_transport_destroy(t);
     const int status = xs_job_exit_status(st);
@@ -122,6 +128,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     xs_job_report rep;
     xs_worker w;
     int *prefetch = NULL; /* rank 0: each rank's initial requests */
+    double *speed_prior = NULL; /* rank 0: each rank's device peak over the workers' mean */
     memset(&rep, 0, sizeof rep);
     memset(&w, 0, sizeof w);
     memset(&ns, 0, sizeof ns);
@@ -157,6 +164,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     r = xs_mpi_agree(comm, xs_job_init(job, opt, scene_hash, &err), &err);
     if (r != XS_OK)
         goto report;
+    job->animated = ns.animated;
     /* 4. each rank's place on its node (a rank that asks for a GPU it does
      * not have stops the job here, before any file is written) */
     int threads = 1, gpu = -1;
@@ -211,7 +219,8 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
      * busy (a GPU holds several launch groups); --prefetch: that many each */
     int my_prefetch = (opt->given & XS_GIVEN_PREFETCH) || !is_worker ? opt->prefetch : xs_worker_depth(&w);
     prefetch = rank == 0 ? calloc((size_t)size, sizeof *prefetch) : NULL;
-    int have = rank != 0 || prefetch != NULL, all_have = 0;
+    speed_prior = rank == 0 ? calloc((size_t)size, sizeof *speed_prior) : NULL;
+    int have = rank != 0 || (prefetch != NULL && speed_prior != NULL), all_have = 0;
     MPI_Allreduce(&have, &all_have, 1, MPI_INT, MPI_MIN, comm);
     if (!all_have) {
         status = 1;
@@ -219,6 +228,20 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         goto report;
     }
     MPI_Gather(&my_prefetch, 1, MPI_INT, prefetch, 1, MPI_INT, 0, comm);
+    /* each worker's device peak: the policy's speed estimates start from it
+     * (a CPU rank beside GPUs is known to be slow before its first tile) */
+    char peak_desc[160];
+    double my_peak = is_worker ? xs_census_peak(&w, peak_desc, sizeof peak_desc) : 0.0;
+    MPI_Gather(&my_peak, 1, MPI_DOUBLE, speed_prior, 1, MPI_DOUBLE, 0, comm);
+    if (speed_prior) {
+        double sum = 0.0;
+        int n = 0;
+        for (int i = size > 1 ? 1 : 0; i < size; ++i)
+            if (speed_prior[i] > 0.0)
+                sum += speed_prior[i], n++;
+        for (int i = 0; i < size; ++i)
+            speed_prior[i] = n > 0 && speed_prior[i] > 0.0 ? speed_prior[i] / (sum / n) : 1.0;
+    }
     xs_census_load(comm, t_input, t_built, w.backend ? w.backend->device : "");
     if (result && xs_census_devices(comm, is_worker ? &w : NULL, result, &err) != XS_OK) {
         status = 1;
@@ -234,12 +257,13 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_run = MPI_Wtime();
     xs_install_signal_handlers(rank == 0);
     if (rank == 0) {
-        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, &rep);
+        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, speed_prior, &rep);
     } else if (xs_worker_run(comm, &w, my_prefetch, &err) != XS_OK) {
         fprintf(stderr, "xisuan render: error: rank %d: %s; aborting the job\n", rank, err.msg);
         fflush(stderr);
         MPI_Abort(comm, 1);
     }
+    xs_census_scene_work(comm, is_worker ? &w : NULL, MPI_Wtime() - t_run);
     /* the texture cache's figures, beside the summary and in the event log */
     xs_node_share_report(&ns, rank == 0 ? rep.events : NULL);
     if (rank == 0 && result && result->per_rank) {
@@ -257,6 +281,7 @@ report:
         fprintf(stderr, "xisuan render: error: %s\n", err.msg);
 done:
     free(prefetch);
+    free(speed_prior);
     xs_report_close(&rep);
     xs_worker_free(&w);
     xs_node_share_free(&ns); /* after the worker: it renders from the node's copy */

@@ -18,7 +18,7 @@ static void job_settings(const xs_options *o, uint64_t scene_hash, char *out, si
 {
     static const char *comp[] = {"none", "zip", "piz"};
     const xs_render_settings *r = &o->render;
-    char px[256];
+    char px[512];
     xs_render_settings_key(r, px, sizeof px);
     snprintf(out, n,
              "scene=%016" PRIx64 " res=%dx%d spp=%d tile=%d bounces=%d seed=%u compression=%s:%d "
@@ -109,7 +109,8 @@ static bool frame_intact(const xs_job *job, const xs_journal *journal, int fi)
 }
 
 xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch, bool parts,
-                              const xs_journal *journal, xs_sched **out, xs_err *err)
+                              const double *speed_prior, const xs_journal *journal, xs_sched **out,
+                              xs_err *err)
 {
     const xs_options *o = job->opt;
     const int nframes = o->frame_count, T = xs_film_tile_count(&job->film);
@@ -124,7 +125,9 @@ xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetc
                        .balance = o->balance,
                        .chunks_per_tile = parts && o->kernel == XS_KERNEL_PATH
                                               ? (o->render.spp + XS_SAMPLE_CHUNK - 1) / XS_SAMPLE_CHUNK
-                                              : 1};
+                                              : 1,
+                       .worker_speed = speed_prior,
+                       .frame_affinity = job->animated};
     /* resume: frames an earlier run assembled (and whose file is there) are
      * skipped; tiles it committed are verified instead of rendered */
     uint8_t *skip = NULL, *journaled = NULL;

@@ -16,6 +16,7 @@
 
 #include <xxhash.h>
 
+#include "render/xs_animation.h"
 #include "scheduler/xs_protocol.h"
 
 /* ---- the node communicators --------------------------------------------------------------- */
@@ -148,8 +149,16 @@ xs_result xs_node_share_read(MPI_Comm comm, xs_options *opt, bool renders, xs_no
                 ns->pages_id = ns->input->pages->id;
                 *scene_hash ^= ns->pages_id * 0x9E3779B97F4A7C15ull; /* the pages are content too */
             }
-            xs_memplan_scene(ns->input, ns->nbytes, &ns->mem);
             xs_options_apply_manifest(opt, &ns->input->manifest); /* the plan needs the settings */
+            /* the animations to play are in the file: checked before any folder is made */
+            r = xs_anim_check(ns->input->gltf, opt->render.animations, err);
+            if (r != XS_OK)
+                r = xs_err_set(err, r, "%s: %s", opt->scene, err->msg);
+        }
+        if (r == XS_OK) {
+            /* something plays: the scheduler keeps each worker on its frame, and each renderer poses its own */
+            ns->animated = ns->input->gltf->animation_count > 0 && strcmp(opt->render.animations, "none") != 0;
+            xs_memplan_scene(ns->input, ns->nbytes, &opt->render, &ns->mem);
         }
     }
     if ((r = xs_mpi_share_status(comm, r, err)) != XS_OK) {
@@ -160,6 +169,10 @@ xs_result xs_node_share_read(MPI_Comm comm, xs_options *opt, bool renders, xs_no
     MPI_Bcast(scene_hash, 1, MPI_UINT64_T, 0, comm);
     MPI_Bcast(&ns->pages_id, 1, MPI_UINT64_T, 0, comm);
     ns->paged = ns->pages_id != 0;
+    int anim = ns->animated;
+    MPI_Bcast(&anim, 1, MPI_INT, 0, comm);
+    ns->animated = anim != 0;
+    ns->scene_shared = ns->shared && !ns->animated;
     /* every rank's facts; rank 0 plans */
     rank_facts mine;
     memset(&mine, 0, sizeof mine);
@@ -187,8 +200,9 @@ xs_result xs_node_share_read(MPI_Comm comm, xs_options *opt, bool renders, xs_no
     if (!fits)
         return xs_err_set(err, XS_ERR_INVALID, "the scene does not fit (see the plan rank 0 printed)");
     /* the package to the builders: one rank per node, or every renderer */
-    int builds = ns->shared ? (ns->node_rank == 0 && ns->node_renders) || ns->rank == 0 : renders || ns->rank == 0;
-    ns->builder = builds && (ns->rank != 0 || renders || (ns->shared && ns->node_renders));
+    int builds = ns->scene_shared ? (ns->node_rank == 0 && ns->node_renders) || ns->rank == 0
+                                  : renders || ns->rank == 0;
+    ns->builder = builds && (ns->rank != 0 || renders || (ns->scene_shared && ns->node_renders));
     MPI_Comm to;
     MPI_Comm_split(comm, builds ? 0 : MPI_UNDEFINED, ns->rank, &to);
     if (to != MPI_COMM_NULL) {
@@ -227,7 +241,9 @@ xs_result xs_node_share_read(MPI_Comm comm, xs_options *opt, bool renders, xs_no
                ns->paged ? " (the tar part; the texture pages stay in the file)" : "", ns->input->gltf->mesh_count,
                ns->input->gltf->instance_count, (unsigned long long)ns->input->gltf->tri_count_instanced,
                MPI_Wtime() - t0,
-               ns->size == 1 ? "no other rank" : ns->shared ? "one rank per node" : "every rendering rank");
+               ns->size == 1 ? "no other rank" : ns->scene_shared ? "one rank per node"
+                                                 : ns->animated && ns->shared ? "every rendering rank (animated: posed per rank)"
+                                                                              : "every rendering rank");
         if (ns->paged)
             printf("xisuan: texture pages: %s in %" PRIu64 " pages, read from %s on demand by every node\n",
                    xs_mem_str(ns->mem.texture_set, a, sizeof a), ns->mem.texture_pages, opt->scene);
@@ -249,6 +265,7 @@ static xs_result build_scene(xs_node_share *ns, const xs_options *opt, xs_scene 
     xs_scene_setup su;
     xs_scene_setup_from_manifest(&su, opt->name, &ns->input->manifest, &ns->input->env, &build);
     su.pages = ns->input->pages;
+    su.animations = opt->render.animations;
     xs_result r = xs_scene_from_gltf(ns->input->gltf, &su, out, err);
     if (r == XS_OK)
         xs_memplan_scene_built(*out, &ns->mem);
@@ -351,7 +368,8 @@ xs_result xs_node_share_build(xs_node_share *ns, const xs_options *opt, xs_err *
         return r;
     }
     /* each renderer's reader of the page store (the builder has its input's) */
-    if (ns->paged && ns->renders) {
+    const bool formats = ns->shared && ns->size > 1 && ns->node_rank == 0 && ns->node_renders && !ns->input;
+    if (ns->paged && (ns->renders || formats)) {
         r = xs_texstore_open(opt->scene, &ns->pages, err);
         if (r == XS_OK && ns->pages->id != ns->pages_id)
             r = xs_err_set(err, XS_ERR_INVALID,
@@ -365,10 +383,10 @@ xs_result xs_node_share_build(xs_node_share *ns, const xs_options *opt, xs_err *
         xs_scene_destroy(built);
         return r;
     }
-    if (ns->shared && ns->size > 1 && !ns->node_renders) {
+    if (ns->scene_shared && ns->size > 1 && !ns->node_renders) {
         xs_scene_destroy(built); /* nothing renders here (rank 0 alone on its node) */
         built = NULL;
-    } else if (ns->shared && ns->size > 1) {
+    } else if (ns->scene_shared && ns->size > 1) {
         /* the node's one copy: written by the builder, opened in place by all */
         void *block = NULL;
         uint64_t bytes = built ? xs_scene_share_bytes(built) : 0;
@@ -388,8 +406,10 @@ xs_result xs_node_share_build(xs_node_share *ns, const xs_options *opt, xs_err *
         }
         if (r != XS_OK)
             fprintf(stderr, "xisuan render: error: rank %d: %s\n", ns->rank, err->msg);
+    } else if (ns->renders) {
+        ns->scene = built; /* its own (posed per frame when animated) */
     } else {
-        ns->scene = built; /* its own */
+        xs_scene_destroy(built); /* rank 0 of a farm renders nothing */
     }
     if ((r = xs_mpi_agree(ns->world, r, err)) != XS_OK)
         return r;
@@ -422,7 +442,10 @@ xs_result xs_node_share_build(xs_node_share *ns, const xs_options *opt, xs_err *
             snprintf(b, sizeof b, "; a texture page cache of %s per %s", xs_mem_str(ns->cache_bytes, c, sizeof c),
                      ns->shared && ns->size > 1 ? "node" : "rendering rank");
         printf("xisuan: scene built in %.3f s: %s, %s%s\n", ns->t_built, xs_mem_str(most, a, sizeof a),
-               ns->shared && ns->size > 1 ? "one copy per node in shared memory" : "one copy per rendering rank", b);
+               ns->scene_shared && ns->size > 1 ? "one copy per node in shared memory"
+               : ns->animated                   ? "one copy per rendering rank (animated: each rank poses its own)"
+                                                : "one copy per rendering rank",
+               b);
         fflush(stdout);
     }
     return XS_OK;

@@ -73,6 +73,16 @@ void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
     }
     if (!(o->given & XS_GIVEN_BOUNCES) && m->max_bounces > 0)
         o->render.max_bounces = m->max_bounces;
+    if (!(o->given & XS_GIVEN_FPS) && m->has_fps)
+        o->render.fps = m->fps;
+    if (!(o->given & XS_GIVEN_TIME_OFFSET) && m->has_time_offset)
+        o->render.time_offset = m->time_offset;
+    if (!(o->given & XS_GIVEN_ANIMATIONS) && m->has_play)
+        snprintf(o->render.animations, sizeof o->render.animations, "%s", m->play);
+    if (!(o->given & XS_GIVEN_SHUTTER) && m->has_shutter)
+        o->render.shutter = m->shutter;
+    if (!(o->given & XS_GIVEN_MOTION_STEPS) && m->has_motion_steps)
+        o->render.motion_steps = m->motion_steps;
     if (!(o->given & XS_GIVEN_FRAMES) && m->has_frames) {
         o->frame_count = 0;
         for (int f = m->frame_first; f <= m->frame_last && o->frame_count < XS_MAX_FRAMES; ++f)
@@ -141,6 +151,22 @@ static xs_result parse_int(const char *flag, const char *v, long lo, long hi, in
     if (r == XS_OK)
         *out = (int)x;
     return r;
+}
+
+/* A number in [lo, hi], or (lo, hi] when lo_open. */
+static xs_result parse_double(const char *flag, const char *v, double lo, double hi, bool lo_open,
+                              double *out, xs_err *err)
+{
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (v[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(x))
+        return xs_err_set(err, XS_ERR_INVALID, "%s: expected a number, got '%s'", flag, v);
+    if (!(lo_open ? x > lo : x >= lo) || !(x <= hi))
+        return xs_err_set(err, XS_ERR_INVALID, "%s: must be in %c%g, %g], got %g", flag, lo_open ? '(' : '[',
+                          lo, hi, x);
+    *out = x;
+    return XS_OK;
 }
 
 static xs_result parse_float(const char *flag, const char *v, double lo, double hi, float *out,
@@ -266,12 +292,16 @@ static const struct {
     {"--max-mtris", "mtriangles", 1e6, 1L << 16},
     {"--max-nodes", "nodes", 1.0, 1L << 31},
     {"--max-instances", "instances", 1.0, 1L << 31},
+    {"--max-joints", "joints", 1.0, 1L << 16},
+    {"--max-keyframes", "keyframes", 1.0, 1L << 31},
+    {"--max-morph-targets", "morph_targets", 1.0, 1L << 16},
 };
 
 static uint64_t *limit_slot(xs_scene_limits *l, int k)
 {
     uint64_t *slots[] = {&l->gltf.max_image_pixels, &l->gltf.max_texture_bytes, &l->max_env_pixels,
-                         &l->gltf.max_triangles, &l->gltf.max_nodes, &l->gltf.max_instances};
+                         &l->gltf.max_triangles, &l->gltf.max_nodes, &l->gltf.max_instances,
+                         &l->gltf.max_joints, &l->gltf.max_keyframes, &l->gltf.max_morph_targets};
     return slots[k];
 }
 
@@ -349,8 +379,11 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--aovs", "--filter", "--filter-width", "--clamp", "--mis",
                                       "--backend", "--gpu-slots", "--bind", "--bvh", "--writers", "--balance",
                                       "--max-image-mpix", "--max-texture-mib", "--max-env-mpix",
-                                      "--max-mtris", "--max-nodes", "--max-instances", "--mem-budget",
-                                      "--texture-cache-mib", "--gpu-texture-mib", "--node-share"};
+                                      "--max-mtris", "--max-nodes", "--max-instances",
+                                      "--max-joints", "--max-keyframes", "--max-morph-targets",
+                                      "--fps", "--time-offset", "--animations", "--shutter",
+                                      "--motion-steps", "--mem-budget", "--texture-cache-mib",
+                                      "--gpu-texture-mib", "--node-share"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -456,6 +489,18 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         }
         else if (strcmp(flag, "--mis") == 0)
             r = xs_mis_parse(flag, val, &o->render.mis, err);
+        else if (strcmp(flag, "--fps") == 0)
+            r = parse_double(flag, val, 0.0, 1000.0, true, &o->render.fps, err), o->given |= XS_GIVEN_FPS;
+        else if (strcmp(flag, "--time-offset") == 0)
+            r = parse_double(flag, val, -1e6, 1e6, false, &o->render.time_offset, err),
+            o->given |= XS_GIVEN_TIME_OFFSET;
+        else if (strcmp(flag, "--animations") == 0)
+            r = xs_animations_parse(flag, val, o->render.animations, sizeof o->render.animations, err),
+            o->given |= XS_GIVEN_ANIMATIONS;
+        else if (strcmp(flag, "--shutter") == 0)
+            r = parse_float(flag, val, 0.0, 1.0, &o->render.shutter, err), o->given |= XS_GIVEN_SHUTTER;
+        else if (strcmp(flag, "--motion-steps") == 0)
+            r = parse_int(flag, val, 2, 64, &o->render.motion_steps, err), o->given |= XS_GIVEN_MOTION_STEPS;
         else if (strcmp(flag, "--pkg-max-entry-mib") == 0 || strcmp(flag, "--pkg-max-total-mib") == 0) {
             long mib = 0;
             r = parse_long(flag, val, 1, 1L << 24, &mib, err);
@@ -596,6 +641,18 @@ void xs_options_print_help(FILE *f)
         "  --clamp X            clamp indirect light per sample to X (max channel); 0: off [0]\n"
         "  --mis MODE           on: multiple importance sampling; bsdf or light: that\n"
         "                       estimator alone (for tests; converges to the same mean) [on]\n"
+        ,
+        f);
+    fputs(
+        "  --fps F              frame F shows the glTF animation at F / fps + time-offset\n"
+        "                       seconds (Blender's convention), (0, 1000] [24]\n"
+        "  --time-offset S      seconds added to every frame's time, [-1e6, 1e6] [0]\n"
+        "  --animations LIST    which of the scene's animations play: all, none, or names or\n"
+        "                       indices separated by commas; all play together [all]\n"
+        "  --shutter S          motion blur: the shutter is open S of a frame interval,\n"
+        "                       centred on the frame, [0, 1]; 0: none [0]\n"
+        "  --motion-steps N     instants spread over an open shutter; rotations between two\n"
+        "                       must stay under half a turn, [2, 64] [3]\n"
         "  --prefetch N         work requests each worker keeps in flight, [1, 512] [each\n"
         "                       worker's depth: its device's slots + writers + 1]\n"
         "  --backend B          auto (a GPU where the rank has one, else the CPU), cuda or\n"
@@ -644,6 +701,12 @@ void xs_options_print_help(FILE *f)
         "  --max-mtris N        refuse scenes over N million triangles (each mesh once) [268]\n"
         "  --max-nodes N        refuse glTF files of over N nodes [16777216]\n"
         "  --max-instances N    refuse scenes placing meshes over N times [16777216]\n"
+        "  --max-joints N       refuse a skin of over N joints [16384]\n"
+        "  --max-keyframes N    refuse animations of over N keyframes in all [16777216]\n"
+        "  --max-morph-targets N  refuse a mesh of over N morph targets [256]\n"
+        ,
+        f);
+    fputs(
         "  --mem-budget B       memory budgets: SIZE or rank=SIZE (each rank), node=SIZE\n"
         "                       (each node), or both: rank=8G,node=60G. A plan of what the\n"
         "                       scene needs and where it goes is printed before rendering;\n"
@@ -656,8 +719,9 @@ void xs_options_print_help(FILE *f)
         "                       they fit its free memory, else what is left of it; missing\n"
         "                       pages are loaded and the launch run again [auto]\n"
         "  --node-share S       on: the ranks of a node share one copy of the scene (MPI-3\n"
-        "                       shared memory), built once by one of them; off: each rank\n"
-        "                       builds its own [on]\n"
+        "                       shared memory), built once by one of them (an animated scene:\n"
+        "                       each rank poses its own, the texture cache stays shared);\n"
+        "                       off: each rank builds its own [on]\n"
         "  -h, --help           this text\n"
         "\n"
         "NAME values may hold letters, digits, '.', '_' and '-' and may not start with '.'.\n"

@@ -48,6 +48,23 @@ static int ring_push(ring *r, const void *v)
     return 0;
 }
 
+/* Takes out element k (0: the head), keeping the others in order: the k
+ * ahead of it move back one place (O(k)). */
+static void ring_take(ring *r, size_t k, void *out)
+{
+    unsigned char *d = (unsigned char *)r->data;
+    memcpy(out, d + ((r->head + k) % r->cap) * r->elem, r->elem);
+    for (size_t i = k; i > 0; --i)
+        memcpy(d + ((r->head + i) % r->cap) * r->elem, d + ((r->head + i - 1) % r->cap) * r->elem, r->elem);
+    r->head = (r->head + 1) % r->cap;
+    r->len--;
+}
+
+static const void *ring_at(const ring *r, size_t k)
+{
+    return (const unsigned char *)r->data + ((r->head + k) % r->cap) * r->elem;
+}
+
 static int ring_pop(ring *r, void *out)
 {
     if (r->len == 0)
@@ -95,8 +112,11 @@ typedef struct worker_state {
     double speed;      /* estimated cost units per second (1 until measured) */
     double t_reply;    /* when it last replied: the item it runs started about then */
     int measured;      /* results its speed was estimated from */
+    int waiting;       /* requests set aside while it held items (serve) */
     bool silent;
     bool retired;      /* its device is lost: END to every request, for good */
+    int32_t frame;     /* frame affinity: the frame of the last item it was given to
+                        * render (-1: none); its animated scene is posed for it */
 } worker_state;
 
 /* A tile split into parts. */
@@ -123,6 +143,7 @@ struct xs_sched {
     int nfails, fails_cap, fails_queued;
     ring priority; /* prio_item */
     ring parked;   /* int worker */
+    ring waitq;    /* int worker: a request set aside (stale once its worker was unwaited) */
     ring actions;  /* xs_sched_action */
     worker_state *workers;
     bool oom;
@@ -133,6 +154,7 @@ struct xs_sched {
     double held_cost_live; /* summed over live workers */
     double queued_cost;    /* the priority items' */
     int64_t owed;          /* over workers not silent: requests to come or to answer, items held */
+    int64_t waiting_total; /* requests set aside, over the workers */
     /* balance */
     double now;
     float *cost;           /* per tile index: the last measured cost (< 0: not yet) */
@@ -220,10 +242,11 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     memcpy(s->frames, d->frames, (size_t)d->frame_count * sizeof *s->frames);
     s->desc.frames = s->frames;
     s->desc.worker_prefetch = NULL; /* copied into the workers */
+    s->desc.worker_speed = NULL;
     for (int i = 0; i < d->worker_count; ++i) {
         worker_state *ws = &s->workers[i];
         ws->prefetch = d->worker_prefetch ? d->worker_prefetch[i] : d->prefetch;
-        ws->speed = 1.0;
+        ws->speed = d->worker_speed && d->worker_speed[i] > 1e-6 && isfinite(d->worker_speed[i]) ? d->worker_speed[i] : 1.0;
         if (ws->prefetch < 1) {
             int p = ws->prefetch;
             xs_sched_destroy(s);
@@ -251,6 +274,8 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     for (int t = 0; t < d->tiles_per_frame; ++t)
         s->cost[t] = -1.0f;
     s->order_frame = -1;
+    for (int i = 0; i < d->worker_count; ++i)
+        s->workers[i].frame = -1;
     s->tiles_total = (int64_t)slots;
     s->cursor_end = (int64_t)slots;
     for (int i = 0; d->skip && i < d->frame_count; ++i)
@@ -263,6 +288,7 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->unassigned = s->tiles_total;
     s->priority.elem = sizeof(prio_item);
     s->parked.elem = sizeof(int);
+    s->waitq.elem = sizeof(int);
     s->actions.elem = sizeof(xs_sched_action);
     *out = s;
     return XS_OK;
@@ -278,6 +304,7 @@ void xs_sched_destroy(xs_sched *s)
     free(s->workers), free(s->frames), free(s->index_of), free(s->frame_remaining);
     free(s->tile_done), free(s->cost), free(s->order), free(s->splitmap);
     free(s->assembled), free(s->fails), free(s->priority.data), free(s->parked.data);
+    free(s->waitq.data);
     free(s->actions.data), free(s->owned_skip), free(s->owned_journaled);
     free(s);
 }
@@ -422,6 +449,11 @@ static double item_cost(const xs_sched *s, const xs_work_item *it)
     }
 }
 
+static void unwait_one(xs_sched *s);
+
+/* Queues an item ahead of the tiles; a request set aside because its worker
+ * could take nothing then goes back to the queue for it (a new part is
+ * cheaper than what was refused). */
 static void prio_push(xs_sched *s, const xs_work_item *it)
 {
     prio_item p = {*it, item_cost(s, it)};
@@ -429,6 +461,7 @@ static void prio_push(xs_sched *s, const xs_work_item *it)
         s->oom = true;
     else
         s->queued_cost += p.cost;
+    unwait_one(s);
 }
 
 static void prio_pop(xs_sched *s, xs_work_item *it)
@@ -547,27 +580,45 @@ static void order_frame(xs_sched *s, int fi)
     free(k);
 }
 
-/* The next item for worker w, if there is one it may take (admit): a
- * priority item, a retry (on another worker than the one it last failed on
- * when possible), or the cursor's next tile. An item it may not take stays
- * where it is. */
-static bool take_item(xs_sched *s, int w, xs_work_item *it)
+/* ---- priority items, retries, frame affinity ---------------------------------------- */
+
+static const prio_item *prio_at(const xs_sched *s, size_t k) { return ring_at(&s->priority, k); }
+
+/* Removes the priority item k places behind the head (k < len) into *it. */
+static void prio_take(xs_sched *s, size_t k, xs_work_item *it)
 {
-    if (ending(s))
-        return false;
-    const worker_state *ws = &s->workers[w];
-    while (s->priority.len > 0) {
-        const prio_item *head =
-            (const prio_item *)((unsigned char *)s->priority.data + s->priority.head * s->priority.elem);
-        if (item_done(s, &head->item)) {
-            prio_pop(s, it);
-            continue;
-        }
-        if (!admit(s, ws, head->cost))
-            return false;
-        prio_pop(s, it);
-        return true;
-    }
+    prio_item p;
+    ring_take(&s->priority, k, &p);
+    *it = p.item;
+    s->queued_cost -= p.cost;
+    if (s->priority.len == 0)
+        s->queued_cost = 0.0; /* no drift left over */
+}
+
+/* Does a worker render this item from its scene (posed for the item's
+ * frame when the scene is animated)? Assemblies, merges and verifications
+ * read files only. */
+static bool renders(const xs_work_item *it)
+{
+    return (it->kind == XS_WORK_TILE && !(it->flags & XS_ITEM_VERIFY)) || it->kind == XS_WORK_PART;
+}
+
+/* Frame affinity: may worker ws take the item without posing its scene for
+ * another frame? */
+static bool fits_frame(const worker_state *ws, const xs_work_item *it)
+{
+    return !renders(it) || ws->frame < 0 || it->frame == ws->frame;
+}
+
+/* How far behind the head of the priority items frame affinity looks for
+ * one that fits the worker: the cost of an event stays bounded. */
+enum { AFFINITY_WINDOW = 64 };
+
+/* A retry for worker w (of `frame`, or any when frame < 0): on another
+ * worker than the one it last failed on, and past admission: the others may
+ * be too slow to be admitted, and a retry must not wait for ever. */
+static bool take_retry(xs_sched *s, int w, int32_t frame, xs_work_item *it)
+{
     for (int i = 0; s->fails_queued > 0 && i < s->nfails; ++i) {
         fail_entry *f = &s->fails[i];
         if (!f->queued)
@@ -577,35 +628,124 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
             s->fails_queued--;
             continue;
         }
+        if (frame >= 0 && renders(&f->item) && f->item.frame != frame)
+            continue;
         int last = f->workers[f->nworkers - 1];
-        if ((last != w || s->live <= 1 || !is_live(&s->workers[last])) && admit(s, ws, item_cost(s, &f->item))) {
+        if (last != w || s->live <= 1 || !is_live(&s->workers[last])) {
             f->queued = false;
             s->fails_queued--;
             *it = f->item;
             return true;
         }
     }
+    return false;
+}
+
+static bool maybe_split(xs_sched *s, xs_work_item *it);
+
+/* The cursor's next tile, if worker ws may take it (admit). */
+static bool take_cursor(xs_sched *s, const worker_state *ws, xs_work_item *it)
+{
+    const int64_t T = s->desc.tiles_per_frame;
+    if (s->next_tile >= s->cursor_end)
+        return false;
+    int64_t k = s->next_tile;
+    int fi = (int)(k / T);
+    if (s->order_frame != fi)
+        order_frame(s, fi);
+    int tile = s->order[k % T];
+    memset(it, 0, sizeof *it);
+    it->kind = XS_WORK_TILE;
+    it->frame = s->frames[fi];
+    it->tile = tile;
+    it->flags = s->desc.journaled && s->desc.journaled[(size_t)fi * (size_t)T + (size_t)tile] ? XS_ITEM_VERIFY : 0;
+    /* near the end a tile is cut into parts before it is offered: a worker
+     * that may not take the whole tile may take a part */
+    if (maybe_split(s, it)) {
+        s->next_tile++;
+        s->unassigned--;
+        if (admit(s, ws, item_cost(s, it)))
+            return true;
+        prio_push(s, it); /* every part queued; none for this worker now */
+        return false;
+    }
+    if (!admit(s, ws, item_cost(s, it)))
+        return false;
+    s->next_tile++;
+    s->unassigned--;
+    return true;
+}
+
+/* Frame affinity (an animated scene, posed per frame on each worker):
+ * worker w keeps to the frame it renders while that frame has work, so it
+ * does not pose its scene back and forth. Among the first AFFINITY_WINDOW
+ * priority items, the first that fits its frame (an assembly, or an item of
+ * its frame); then a retry of its frame; then, while the cursor is in its
+ * frame, the cursor's next tile; else what take_item hands out without
+ * affinity. Balance holds: every item still passes admission (retries
+ * excepted, as without affinity), the cursor keeps the cost order, and an
+ * item another frame's worker skips stays queued for the others. Returns
+ * 1 (*it set), 0 (nothing it may take now) or -1 (no item fits its frame:
+ * the caller goes on without affinity). */
+static int take_affine(xs_sched *s, int w, xs_work_item *it)
+{
+    const worker_state *ws = &s->workers[w];
+    if (ws->frame < 0)
+        return -1;
+    for (size_t k = 0; k < s->priority.len && k < AFFINITY_WINDOW;) {
+        const prio_item *p = prio_at(s, k);
+        if (k == 0 && item_done(s, &p->item)) {
+            prio_pop(s, it);
+            continue;
+        }
+        if (!item_done(s, &p->item) && fits_frame(ws, &p->item)) {
+            if (!admit(s, ws, p->cost))
+                return 0;
+            prio_take(s, k, it);
+            return 1;
+        }
+        ++k;
+    }
+    if (take_retry(s, w, ws->frame, it))
+        return 1;
+    const int64_t T = s->desc.tiles_per_frame;
+    if (s->next_tile < s->cursor_end && s->frames[s->next_tile / T] == ws->frame)
+        return take_cursor(s, ws, it) ? 1 : 0;
+    return -1;
+}
+
+/* The next item for worker w, if there is one it may take (admit): a
+ * priority item, a retry (on another worker than the one it last failed on
+ * when possible), or the cursor's next tile; with frame affinity, what fits
+ * the worker's frame first (take_affine). An item it may not take stays
+ * where it is. */
+static bool take_item(xs_sched *s, int w, xs_work_item *it)
+{
+    if (ending(s))
+        return false;
+    const worker_state *ws = &s->workers[w];
     const int64_t T = s->desc.tiles_per_frame;
     while (s->next_tile < s->cursor_end && s->desc.skip && s->desc.skip[s->next_tile / T])
         s->next_tile += T - s->next_tile % T; /* a finished frame: next frame */
-    if (s->next_tile < s->cursor_end) {
-        int64_t k = s->next_tile;
-        int fi = (int)(k / T);
-        if (s->order_frame != fi)
-            order_frame(s, fi);
-        int tile = s->order[k % T];
-        memset(it, 0, sizeof *it);
-        it->kind = XS_WORK_TILE;
-        it->frame = s->frames[fi];
-        it->tile = tile;
-        it->flags = s->desc.journaled && s->desc.journaled[(size_t)fi * (size_t)T + (size_t)tile] ? XS_ITEM_VERIFY : 0;
-        if (!admit(s, ws, item_cost(s, it)))
+    if (s->desc.frame_affinity) {
+        int a = take_affine(s, w, it);
+        if (a >= 0)
+            return a == 1;
+    }
+    while (s->priority.len > 0) {
+        const prio_item *head = prio_at(s, 0);
+        if (item_done(s, &head->item)) {
+            prio_pop(s, it);
+            continue;
+        }
+        if (!admit(s, ws, head->cost))
             return false;
-        s->next_tile++;
-        s->unassigned--;
+        prio_pop(s, it);
         return true;
     }
-    return false;
+    if (take_retry(s, w, -1, it))
+        return true;
+    return take_cursor(s, ws, it);
 }
 
 /* Is there anything left to hand out (to some worker)? */
@@ -620,22 +760,22 @@ static bool work_available(const xs_sched *s)
  * cost was never measured may cost several times the mean (costs are heavy
  * tailed), so it is cut as if it cost XS_UNKNOWN_RISK times its estimate. */
 enum { UNKNOWN_RISK = 4 };
-static void maybe_split(xs_sched *s, xs_work_item *it)
+static bool maybe_split(xs_sched *s, xs_work_item *it)
 {
     const int C = s->desc.chunks_per_tile;
     if (!s->desc.balance || C < 2 || it->kind != XS_WORK_TILE || (it->flags & XS_ITEM_VERIFY) || s->live < 2)
-        return;
+        return false;
     double mean_speed = s->speed_live / s->live;
     double t = item_cost(s, it) / mean_speed;
     if (s->cost[it->tile] < 0.0f)
         t *= UNKNOWN_RISK;
     double h = horizon(s);
     if (!(t > 0.5 * h))
-        return;
+        return false;
     int fi = frame_index(s, it->frame);
     int64_t k = (int64_t)slot(s, fi, it->tile);
     if (split_find(s, k))
-        return; /* already split (a retry of the whole tile) */
+        return false; /* already split (a retry of the whole tile) */
     double want = h > 0 ? ceil(2.0 * t / h) : (double)C;
     int parts = (int)(want < (double)C ? want : (double)C);
     if (parts > s->live)
@@ -643,9 +783,9 @@ static void maybe_split(xs_sched *s, xs_work_item *it)
     if (parts > MAX_PARTS)
         parts = MAX_PARTS;
     if (parts < 2)
-        return;
+        return false;
     if (!split_add(s, k, parts))
-        return;
+        return false;
     s->splits++;
     for (int j = 1; j < parts; ++j) {
         xs_work_item p = {XS_WORK_PART, it->frame, it->tile, 0, part_first(j, parts, C),
@@ -655,6 +795,7 @@ static void maybe_split(xs_sched *s, xs_work_item *it)
     it->kind = XS_WORK_PART;
     it->chunk_first = 0;
     it->chunk_count = part_first(1, parts, C);
+    return true;
 }
 
 static void emit(xs_sched *s, int kind, int worker, const xs_work_item *it)
@@ -693,6 +834,8 @@ static void assign(xs_sched *s, int w, const xs_work_item *it, bool copied)
     worker_state *ws = &s->workers[w];
     acct a = acct_begin(ws);
     hold(s, ws, it, copied);
+    if (renders(it))
+        ws->frame = it->frame;
     ws->answered++;
     acct_end(s, ws, a);
     s->assigned++;
@@ -714,11 +857,12 @@ static bool speculate(xs_sched *s, int w)
         return false;
     held_item *best = NULL;
     double gain = 0.0, mean_speed = s->speed_live / (s->live > 0 ? s->live : 1);
-    for (int v = 0; v < s->desc.worker_count; ++v) {
-        worker_state *o = &s->workers[v];
-        if (v == w || !is_live(o))
+    for (int ow = 0; ow < s->desc.worker_count; ++ow) {
+        worker_state *o = &s->workers[ow];
+        if (ow == w || !is_live(o))
             continue;
         double end = 0.0; /* when its items are expected to end, one after another */
+        double v = o->speed; /* its speed as far as these items show */
         for (int i = 0; i < o->held_len; ++i) {
             held_item *h = &o->held[i];
             bool skip = h->copied || h->item.kind == XS_WORK_ASSEMBLE || h->item.kind == XS_WORK_MERGE ||
@@ -726,20 +870,26 @@ static bool speculate(xs_sched *s, int w)
             double mine, g;
             if (i == 0) {
                 /* it runs: its cost is at least what it would have cost by now
-                 * (twice that when it is late), here and there */
+                 * (twice that when it is late), here and there. A worker with
+                 * no results yet that runs an item of measured cost
+                 * UNKNOWN_RISK times longer than its speed says is slower than
+                 * thought: it runs at most at the pace it shows (an item whose
+                 * cost was never measured may just cost more). */
                 double start = h->t_assign > o->t_reply ? h->t_assign : o->t_reply;
                 double ran = s->now - start > 0.0 ? s->now - start : 0.0;
-                double c = h->cost, c_late = 2.0 * ran * o->speed;
+                if (o->measured == 0 && h->known && ran > UNKNOWN_RISK * h->cost / v)
+                    v = h->cost / ran;
+                double c = h->cost, c_late = 2.0 * ran * v;
                 if (c_late > c)
                     c = c_late;
-                end = start + c / o->speed;
+                end = start + c / v;
                 mine = c / ws->speed;
             } else {
-                end += h->cost / o->speed;
+                end += h->cost / v;
                 mine = h->cost / ws->speed;
             }
             /* a running item only goes to a worker twice as fast: estimates are noisy */
-            if (skip || ws->speed < o->speed || ws->speed < mean_speed || (i == 0 && ws->speed < 2.0 * o->speed))
+            if (skip || ws->speed < v || ws->speed < mean_speed || (i == 0 && ws->speed < 2.0 * v))
                 continue;
             g = end - (s->now + mine);
             if (g > 0.5 * mine && g > gain) {
@@ -760,11 +910,43 @@ static bool speculate(xs_sched *s, int w)
 
 /* Answers parked requests while there is an answer to give; a request that
  * has none (or whose worker may not take what there is) stays parked, in
- * order. When there is nothing to hand out at all, the first idle worker is
- * offered a speculative copy and the rest stay parked untouched, so an idle
- * farm costs O(1) per event. */
+ * order. When there is nothing to hand out at all, the first parked worker
+ * that holds nothing is offered a speculative copy and the rest stay parked
+ * untouched, so an idle farm costs O(1) per event; only at the very end of a
+ * job, while workers that still hold items head the queue, is an event
+ * O(parked requests), and a copy O(workers x items held). */
+/* A worker's requests set aside while it held items go back to the queue
+ * (it replied, or the job is ending, or it was retired). Their entries in
+ * waitq become stale and are skipped there. */
+static void unwait(xs_sched *s, int w)
+{
+    worker_state *ws = &s->workers[w];
+    for (; ws->waiting > 0; ws->waiting--, s->waiting_total--)
+        if (ring_push(&s->parked, &w) != 0)
+            s->oom = true;
+}
+
+/* The request set aside longest ago goes back to the queue (new work came). */
+static void unwait_one(xs_sched *s)
+{
+    int w;
+    while (s->waiting_total > 0 && ring_pop(&s->waitq, &w)) {
+        worker_state *ws = &s->workers[w];
+        if (ws->waiting == 0)
+            continue; /* stale: its worker replied since */
+        ws->waiting--;
+        s->waiting_total--;
+        if (ring_push(&s->parked, &w) != 0)
+            s->oom = true;
+        return;
+    }
+}
+
 static void serve(xs_sched *s)
 {
+    if (s->waiting_total > 0 && ending(s)) /* once: every request gets its END */
+        for (int w = 0; w < s->desc.worker_count; ++w)
+            unwait(s, w);
     size_t n = s->parked.len;
     bool speculated = false;
     for (size_t i = 0; i < n; ++i) {
@@ -780,27 +962,28 @@ static void serve(xs_sched *s)
             emit(s, XS_ACT_END, w, NULL);
             handled = true;
         } else if (!ws->silent && take_item(s, w, &it)) {
-            maybe_split(s, &it);
             assign(s, w, &it, false);
             handled = true;
-        } else if (!ws->silent && !speculated && !work_available(s)) {
+        } else if (!ws->silent && !speculated && !work_available(s) && ws->held_len == 0) {
             speculated = true;
             handled = speculate(s, w);
         }
         if (handled)
             continue;
+        if (!ws->silent && ws->held_len > 0) {
+            /* it holds work and may take nothing now: set aside until it
+             * replies (which changes what it may take), so a busy farm's
+             * every event does not look at every parked request */
+            ws->waiting++;
+            s->waiting_total++;
+            if (ring_push(&s->waitq, &w) != 0)
+                s->oom = true;
+            continue;
+        }
         if (ring_push(&s->parked, &w) != 0)
             s->oom = true;
-        if (!ending(s) && !work_available(s) && speculated) {
-            /* nothing for anyone: the rest stay parked as they are, in order */
-            for (size_t j = i + 1; j < n; ++j) {
-                int v;
-                ring_pop(&s->parked, &v);
-                if (ring_push(&s->parked, &v) != 0)
-                    s->oom = true;
-            }
-            return;
-        }
+        if (!ending(s) && !work_available(s) && speculated)
+            return; /* nothing for anyone: the rest stay parked as they are */
     }
 }
 
@@ -890,6 +1073,7 @@ static xs_result reply(xs_sched *s, int worker, xs_work_item item, bool ok, doub
     }
     ws->replies++;
     ws->t_reply = s->now;
+    unwait(s, worker);
     if (ws->silent) {
         ws->silent = false;
         s->silent_n--;
@@ -1033,6 +1217,7 @@ xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *e
         ws->retired = true;
         s->retired_n++;
         acct_end(s, ws, a);
+        unwait(s, worker); /* its requests set aside get their END now */
         if (s->live == 0)
             s->aborted = true; /* nobody left to do the work */
     }
@@ -1047,6 +1232,11 @@ xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *e
 }
 
 int xs_sched_retired_count(const xs_sched *s) { return s->retired_n; }
+
+double xs_sched_worker_speed(const xs_sched *s, int worker)
+{
+    return worker >= 0 && worker < s->desc.worker_count ? s->workers[worker].speed : 0.0;
+}
 
 bool xs_sched_is_retired(const xs_sched *s, int worker) { return s->workers[worker].retired; }
 

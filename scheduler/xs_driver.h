@@ -45,6 +45,9 @@ struct xs_transport {
     /* Every worker renders PART and MERGE items (a tile's sample chunks, and
      * their merge), so the policy may split tiles at the tail. */
     bool parts;
+    /* Each worker's speed before it has results, relative (NULL: equal;
+     * borrowed): its device's peak FLOP/s over the workers' mean. */
+    const double *speed_prior;
 };
 
 /* Runs the job's policy over the transport's workers, worker w sending

@@ -46,7 +46,9 @@ typedef struct xs_node_share {
     bool renders;       /* this rank renders (every rank but 0 of a farm) */
     bool node_renders;  /* some rank of this node renders */
     bool builder;       /* this rank builds the scene (its node's, or its own) */
-    bool shared;        /* one copy per node */
+    bool shared;        /* one copy per node: the scene (unless animated) and the texture cache */
+    bool animated;      /* something plays: each rendering rank builds and poses its own scene */
+    bool scene_shared;  /* the built scene is the node's one copy (shared and not animated) */
     bool builtin;       /* a built-in scene: each rendering rank builds its own */
     xs_scene_input *input;  /* a builder's, until the build */
     unsigned char *bytes;   /* the package bytes a builder received */

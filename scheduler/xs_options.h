@@ -45,7 +45,12 @@ enum {
     XS_GIVEN_BOUNCES = 8,
     XS_GIVEN_FRAMES = 16,
     XS_GIVEN_PREFETCH = 32,
-    XS_GIVEN_MANIFEST_TILE = 64 /* the package's manifest chose the tile */
+    XS_GIVEN_MANIFEST_TILE = 64, /* the package's manifest chose the tile */
+    XS_GIVEN_FPS = 128,
+    XS_GIVEN_TIME_OFFSET = 256,
+    XS_GIVEN_ANIMATIONS = 512,
+    XS_GIVEN_SHUTTER = 1024,
+    XS_GIVEN_MOTION_STEPS = 2048
 };
 
 /* The default tile a job gets when a worker has a GPU (and no tile was
@@ -121,8 +126,9 @@ xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int 
 xs_result xs_name_parse(const char *field, const char *val, char *out, size_t out_size, xs_err *err);
 
 /* Sets a budget by its flag (--max-image-mpix, ...) or job-file key
- * (image_mpix, texture_mib, env_mpix, mtriangles, nodes, instances) to value
- * in that name's unit; field names it in messages. */
+ * (image_mpix, texture_mib, env_mpix, mtriangles, nodes, instances, joints,
+ * keyframes, morph_targets) to value in that name's unit; field names it in
+ * messages. */
 xs_result xs_limit_set(xs_scene_limits *l, const char *name, long value, const char *field, xs_err *err);
 
 /* Parses --mem-budget: SIZE (a rank's), rank=SIZE, node=SIZE, or both

@@ -15,9 +15,11 @@
  *
  * Work: for each frame, its tiles (row-major, or most expensive first with
  * balance); when a frame's last tile is done, an ASSEMBLE item for that frame
- * goes ahead of every tile. Every per-event cost is O(1) in the number of
- * workers, frames and tiles, except where balance looks at idle workers at
- * the very end of a job.
+ * goes ahead of every tile. With frame affinity (an animated scene), a worker
+ * gets what fits the frame it last rendered before other frames' items (taken
+ * back, retried, or next in order), so it does not pose its scene back and
+ * forth. Every per-event cost is O(1) in the number of workers, frames and
+ * tiles, except where balance looks at idle workers at the very end of a job.
  * Not thread-safe: one thread drives one xs_sched.
  */
 #ifndef XS_SCHED_H
@@ -88,7 +90,18 @@ typedef struct xs_sched_desc {
      *     last when they would finish it sooner (the first result counts);
      *     this needs the time (xs_sched_set_time). */
     bool balance;
-    int chunks_per_tile; /* the tile's spp in 16-sample chunks; 1 (or 0): never split */
+    int chunks_per_tile;
+    /* Optional (copied): each worker's speed before it has results, relative
+     * (e.g. its device's peak FLOP/s over the workers' mean); NULL: equal. A
+     * worker's first measured result replaces it. */
+    const double *worker_speed; /* the tile's spp in 16-sample chunks; 1 (or 0): never split */
+    /* Frame affinity, for an animated scene (each worker poses it for the
+     * frame it renders): among what a worker may take, items of the frame it
+     * last rendered (and assemblies) come first, looking up to 64 items
+     * behind the head of the priority queue; the cursor's tiles go to it
+     * ahead of other frames' items while the cursor is in its frame. Off:
+     * the order above, whatever frames workers render. */
+    bool frame_affinity;
 } xs_sched_desc;
 
 typedef enum xs_sched_action_kind { XS_ACT_ASSIGN = 1, XS_ACT_END = 2 } xs_sched_action_kind;
@@ -138,6 +151,9 @@ xs_result xs_sched_on_silent(xs_sched *s, int worker, xs_err *err);
  * leaves cleanly. When every worker is retired or silent the job fails. The
  * reply carries a request like any other. */
 xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *err);
+/* A worker's estimated speed (balance): cost units per second, 1 until it
+ * has results of tiles whose cost was measured. */
+double xs_sched_worker_speed(const xs_sched *s, int worker);
 /* Workers retired so far, and whether one is. */
 int xs_sched_retired_count(const xs_sched *s);
 bool xs_sched_is_retired(const xs_sched *s, int worker);

@@ -27,6 +27,10 @@ for t in "${targets[@]}"; do
       -exec cp -n {} "$b/assimp-seeds/" \; 2>/dev/null || true
     seeds+=("$b/assimp-seeds")
   fi
+  # the shared animated scenes (animations, morph targets, a skin), read in place
+  for s in BoxAnimated AnimatedMorphCube RiggedSimple; do
+    [ "$t" = gltf ] && [ -d "$root/../shared/scenes/$s" ] && seeds+=("$root/../shared/scenes/$s")
+  done
   echo "== fuzz_$t for $secs s"
   "$b/tests/fuzz_$t" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$b/crash-$t-" "$b/corpus/$t" "${seeds[@]}" 2>&1 | tail -12

@@ -61,6 +61,8 @@ typedef struct fake_gpu {
     int calls;               /* runtime calls made */
     int view_faults;         /* launches that met a host pointer */
     int max_group;           /* most tiles a launch held */
+    size_t h2d_bytes;        /* bytes copied to the device */
+    xs_scene_view view;      /* the scene view of the last launch */
 } fake_gpu;
 
 /* Makes g the fake device (zeroed fields get 1 GiB, 132 SMs, 5 blocks an

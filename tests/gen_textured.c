@@ -9,7 +9,9 @@
  * reads level 0 all over it) and the odd quads are alpha-tested (traversal
  * reads level 0 where rays hit them; every texel is opaque). scene.gltf +
  * scene.bin, and manifest.json with a camera and a white sky. Prints the
- * textures' decoded bytes. */
+ * textures' decoded bytes. With `animate` after the seed, quad 2 slides 1.5
+ * units along x and 0.5 towards the camera over the first second (a LINEAR
+ * translation): an animated textured scene, posed per frame by each rank. */
 #include <math.h>
 #include <png.h>
 #include <stdint.h>
@@ -54,12 +56,13 @@ static int write_png(const char *path, int w, int h, const unsigned char *rgba)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: gen_textured DIR COUNT SIZE [SEED]\n");
+        fprintf(stderr, "usage: gen_textured DIR COUNT SIZE [SEED [animate]]\n");
         return 2;
     }
     const char *dir = argv[1];
     int count = atoi(argv[2]), size = atoi(argv[3]);
     uint32_t seed = argc > 4 ? (uint32_t)strtoul(argv[4], NULL, 10) : 1u;
+    const int animate = argc > 5 && strcmp(argv[5], "animate") == 0;
     if (count < 2 || count > 4096 || size < 4 || size > 16384) {
         fprintf(stderr, "gen_textured: COUNT in [2, 4096], SIZE in [4, 16384]\n");
         return 2;
@@ -123,7 +126,11 @@ int main(int argc, char **argv)
     fwrite(pos, 1, pos_bytes, b);
     fwrite(uv, 1, uv_bytes, b);
     fwrite(idx, 1, sizeof idx, b);
+    const float key_t[2] = {0, 1}, key_x[6] = {0, 0, 0, 1.5f, 0, 0.5f};
+    if (animate)
+        fwrite(key_t, 1, sizeof key_t, b), fwrite(key_x, 1, sizeof key_x, b);
     fclose(b);
+    const size_t anim_bytes = animate ? sizeof key_t + sizeof key_x : 0;
     snprintf(path, sizeof path, "%s/scene.gltf", dir);
     FILE *j = fopen(path, "w");
     if (!j)
@@ -158,12 +165,17 @@ int main(int argc, char **argv)
     for (int q = 0; q < count; ++q)
         fprintf(j, "%s{\"uri\":\"tex_%03d.png\"}", q ? "," : "", q);
     fprintf(j, "],\"buffers\":[{\"uri\":\"scene.bin\",\"byteLength\":%zu}],\"bufferViews\":[",
-            pos_bytes + uv_bytes + sizeof idx);
+            pos_bytes + uv_bytes + sizeof idx + anim_bytes);
     for (int q = 0; q < nq; ++q)
         fprintf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":48},{\"buffer\":0,\"byteOffset\":%zu,"
                    "\"byteLength\":32},",
                 (size_t)q * 48, pos_bytes + (size_t)q * 32);
-    fprintf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":24}],\"accessors\":[", pos_bytes + uv_bytes);
+    fprintf(j, "{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":24}", pos_bytes + uv_bytes);
+    if (animate)
+        fprintf(j, ",{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":8},{\"buffer\":0,\"byteOffset\":%zu,"
+                   "\"byteLength\":24}",
+                pos_bytes + uv_bytes + sizeof idx, pos_bytes + uv_bytes + sizeof idx + sizeof key_t);
+    fprintf(j, "],\"accessors\":[");
     for (int q = 0; q < nq; ++q) {
         const float *p = pos + (size_t)q * 12;
         float lo[3], hi[3];
@@ -176,7 +188,14 @@ int main(int argc, char **argv)
                 2 * q, (double)lo[0], (double)lo[1], (double)lo[2], (double)hi[0], (double)hi[1], (double)hi[2],
                 2 * q + 1);
     }
-    fprintf(j, "{\"bufferView\":%d,\"componentType\":5125,\"count\":6,\"type\":\"SCALAR\"}]}\n", 2 * nq);
+    fprintf(j, "{\"bufferView\":%d,\"componentType\":5125,\"count\":6,\"type\":\"SCALAR\"}", 2 * nq);
+    if (animate)
+        fprintf(j, ",{\"bufferView\":%d,\"componentType\":5126,\"count\":2,\"type\":\"SCALAR\",\"min\":[0],"
+                   "\"max\":[1]},{\"bufferView\":%d,\"componentType\":5126,\"count\":2,\"type\":\"VEC3\"}],"
+                   "\"animations\":[{\"samplers\":[{\"input\":%d,\"output\":%d}],\"channels\":[{\"sampler\":0,"
+                   "\"target\":{\"node\":2,\"path\":\"translation\"}}]}",
+                2 * nq + 1, 2 * nq + 2, 2 * nq + 1, 2 * nq + 2);
+    fprintf(j, "]}\n");
     fclose(j);
     snprintf(path, sizeof path, "%s/manifest.json", dir);
     FILE *m = fopen(path, "w");

@@ -28,8 +28,19 @@
  *   page, launches that miss pages are run again once they are loaded, and
  *   every tile equals the CPU's render of the scene held whole, bit for bit;
  *   the scene held whole renders the same from its uploaded pool; a device
- *   that cannot hold the scene is refused at creation with the numbers. */
+ *   that cannot hold the scene is refused at creation with the numbers.
+ * texture_pages_update: a paged scene's back end updated between tiles (a
+ *   frame change): the device keeps its page table and pool, never the
+ *   host's page cache, and renders the same pixels.
+ * update_dirty_ranges: an animated scene (a morphing mesh, a moving
+ *   instance, a shutter) posed for another frame: update copies the byte
+ *   ranges the frame rewrote (not the whole scene), arrays that appear or
+ *   grow are allocated, and every array the next launch sees holds the
+ *   host's bytes at device addresses; update with a tile in flight, or on a
+ *   lost device, is refused. */
 #include "fake_cuda_rt.h"
+#include "gltf_build.h"
+#include "io/xs_gltf.h"
 #include "render/xs_backend.h"
 #include "render/xs_scene.h"
 #include "render/xs_texcache.h"
@@ -482,6 +493,175 @@ static void texture_pages(void)
     tex_gltf_free(&gl);
 }
 
+/* Node 0: a triangle whose morph target's weight goes 0 -> 1 over a
+ * second; node 1: a triangle that moves 3 units along x. */
+static xs_scene *animated_scene(void)
+{
+    gltf_b *b = calloc(1, sizeof *b);
+    float p[9] = {0, 0, 0, 1, 0, 0, 0, 1, 0}, d[9] = {0, 0, 0.5f, 0, 0, 0.5f, 0.5f, 0.5f, 0};
+    float t[2] = {0, 1}, w[2] = {0, 1}, x[6] = {2, 0, 0, 5, 0, 0};
+    int pa = gb_f(b, p, 3, 3), da = gb_f(b, d, 3, 3), pb = gb_f(b, p, 3, 3);
+    int ta = gb_f(b, t, 2, 1), wa = gb_f(b, w, 2, 1), xa = gb_f(b, x, 2, 3);
+    char *doc = gb_doc(b,
+                       "\"scenes\":[{\"nodes\":[0,1]}],\"nodes\":[{\"mesh\":0},{\"mesh\":1}],"
+                       "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":%d},\"targets\":[{\"POSITION\":%d}]}],"
+                       "\"weights\":[0]},{\"primitives\":[{\"attributes\":{\"POSITION\":%d}}]}],"
+                       "\"animations\":[{\"samplers\":[{\"input\":%d,\"output\":%d},{\"input\":%d,\"output\":%d}],"
+                       "\"channels\":[{\"sampler\":0,\"target\":{\"node\":0,\"path\":\"weights\"}},"
+                       "{\"sampler\":1,\"target\":{\"node\":1,\"path\":\"translation\"}}]}]",
+                       pa, da, pb, ta, wa, ta, xa);
+    xs_err e;
+    xs_gltf_scene *g = NULL;
+    CHECK_MSG(xs_gltf_load("anim.gltf", (const unsigned char *)doc, strlen(doc), NULL, NULL, NULL, &g, &e) == XS_OK,
+              "%s", e.msg);
+    xs_scene *s = NULL;
+    if (g) {
+        xs_scene_setup su;
+        memset(&su, 0, sizeof su);
+        su.name = "anim";
+        su.cam_mode = XS_CAM_OVERRIDE;
+        su.cam_pos[2] = 10.0f;
+        su.cam_up[1] = 1.0f;
+        su.cam_yfov_deg = 30.0f;
+        su.env_strength = 1.0f;
+        su.build.threads = 1;
+        CHECK_MSG(xs_scene_from_gltf(g, &su, &s, &e) == XS_OK, "%s", e.msg);
+    }
+    xs_gltf_destroy(g);
+    free(doc);
+    free(b);
+    return s;
+}
+
+/* Every array the last launch saw holds the host scene's bytes. */
+static void device_matches_host(const fake_gpu *g, const xs_scene *s, int frame)
+{
+    xs_scene_view v = xs_scene_view_for(s, 256, 256);
+    xs_scene_blob bl[XS_SCENE_BLOBS_MAX];
+    int n = xs_scene_blobs(s, &v, bl, XS_SCENE_BLOBS_MAX);
+    CHECK(n > 0);
+    for (int i = 0; i < n; ++i) {
+        const void *d = NULL;
+        memcpy(&d, (const char *)&g->view + bl[i].view_offset, sizeof d);
+        CHECK_MSG(d != NULL && d != bl[i].host && memcmp(d, bl[i].host, bl[i].bytes) == 0,
+                  "frame %d: the device's %s (%zu bytes) is not the host's", frame, bl[i].name, bl[i].bytes);
+    }
+    CHECK(g->view.tri_count == v.tri_count && g->view.tlas_count == v.tlas_count &&
+          g->view.motion_steps == v.motion_steps && g->view.camera_motion == v.camera_motion);
+    CHECK(g->view_faults == 0);
+}
+
+static void update_dirty_ranges(void)
+{
+    xs_scene *s = animated_scene();
+    if (!s)
+        return;
+    CHECK(xs_scene_animated(s));
+    fake_gpu g = {.devices = 1};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 2, 32 * 32, 16, &b, &e) == XS_OK, "%s", e.msg);
+    xs_scene_view v0 = xs_scene_view_for(s, 256, 256);
+    xs_scene_blob bl[XS_SCENE_BLOBS_MAX];
+    int n = xs_scene_blobs(s, &v0, bl, XS_SCENE_BLOBS_MAX);
+    size_t total = 0;
+    for (int i = 0; i < n; ++i)
+        total += bl[i].bytes;
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    const int frames[] = {12, 18, 3, 18};
+    const float shutters[] = {0.0f, 0.0f, 0.5f, 0.5f};
+    for (int k = 0; k < 4; ++k) {
+        xs_scene_timing tm = {24.0, 0.0, shutters[k], 3};
+        CHECK(xs_scene_set_frame(s, &tm, frames[k], NULL, &e) == XS_OK);
+        size_t before = g.h2d_bytes;
+        CHECK_MSG(xs_backend_update(b, s, &e) == XS_OK, "%s", e.msg);
+        xs_scene_blobs_taken(s);
+        size_t copied = g.h2d_bytes - before;
+        printf("frame %d, shutter %.1f: %zu of %zu scene bytes copied\n", frames[k], (double)shutters[k], copied,
+               total);
+        CHECK(copied > 0);
+        if (k < 2)
+            CHECK_MSG(copied < total / 4, "frame %d: %zu of %zu bytes copied: not only what changed", frames[k],
+                      copied, total);
+        xs_tile_params tp = tile(0, 0, 32, 32, 4, (uint32_t)frames[k]);
+        CHECK_MSG(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK, "%s", e.msg);
+        device_matches_host(&g, s, frames[k]);
+    }
+    /* a tile in flight: the scene must hold still */
+    xs_tile_params tp = tile(0, 0, 32, 32, 4, 5);
+    CHECK(xs_backend_begin(b, 0, &tp, &e) == XS_OK);
+    xs_result r = xs_backend_update(b, s, &e);
+    CHECK_MSG(r == XS_ERR_INTERNAL && strstr(e.msg, "in flight"), "update with a tile in flight: %d %s", (int)r,
+              e.msg);
+    double k = 0.0;
+    CHECK(xs_backend_end(b, 0, buf, &c, &k, &e) == XS_OK);
+    xs_backend_lose(b, "lost for the test");
+    CHECK(xs_backend_update(b, s, &e) == XS_ERR_DEVICE);
+    xs_backend_destroy(b);
+    xs_scene_destroy(s);
+    CHECK(g.used == 0);
+    fake_cuda_reset();
+}
+
+/* A paged scene's back end updated between tiles (as a frame change does):
+ * the device keeps its page table, pool and request bitmaps, never the
+ * host's page cache, and renders the same pixels after the update. */
+static void texture_pages_update(void)
+{
+    xs_gltf_scene gl;
+    tex_gltf(&gl);
+    char path[4096];
+    const char *d = getenv("XS_TEST_TMP");
+    snprintf(path, sizeof path, "%s/cuda-host-pages-update-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    xs_err e;
+    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
+    xs_texstore *st = NULL;
+    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
+    xs_scene *whole = NULL, *paged = NULL;
+    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
+    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
+    size_t cbytes = xs_texcache_bytes(st->page_count, 64);
+    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
+    xs_texcache *cache = NULL;
+    CHECK(xs_texcache_create(mem, cbytes, true, 64, st, &cache, &e) == XS_OK);
+    xs_scene_attach_texcache(paged, cache);
+    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
+    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
+    tp.aovs = XS_AOV_ALBEDO;
+    size_t n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    float *ref = tex_render_cpu(whole, &tp);
+    float *out = calloc(n, sizeof *out);
+    fake_gpu g = {.devices = 1, .run_kernels = true};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene_set_gpu_texture_budget(paged, 48 * XS_TEX_PAGE_TEXELS * 4u);
+    xs_backend *b = NULL;
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, paged, 64, 48, 0, 1, 32 * 24, 8, &b, &e) == XS_OK, "%s", e.msg);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    for (int k = 0; b && k < 2; ++k) {
+        if (k == 1)
+            CHECK_MSG(xs_backend_update(b, paged, &e) == XS_OK, "%s", e.msg);
+        memset(out, 0, n * sizeof *out);
+        CHECK_MSG(xs_backend_render_tile(b, &tp, out, &c, &e) == XS_OK, "%s", e.msg);
+        CHECK_MSG(memcmp(out, ref, n * sizeof *out) == 0, "%s the update: the GPU's tile differs from the CPU's",
+                  k ? "after" : "before");
+        CHECK_MSG(g.view_faults == 0, "%s the update: the device view holds host pointers", k ? "after" : "before");
+    }
+    xs_backend_destroy(b);
+    CHECK(g.used == 0);
+    fake_cuda_reset();
+    free(ref), free(out);
+    xs_scene_destroy(whole), xs_scene_destroy(paged);
+    xs_texcache_destroy(cache);
+    free(mem);
+    xs_texstore_close(st);
+    unlink(path);
+    tex_gltf_free(&gl);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -493,7 +673,9 @@ int main(int argc, char **argv)
         {"launch_failure", launch_failure},
         {"probe", probe},
         {"create_fails_cleanly", create_fails_cleanly},
+        {"update_dirty_ranges", update_dirty_ranges},
         {"texture_pages", texture_pages},
+        {"texture_pages_update", texture_pages_update},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -481,6 +481,24 @@ static void memplan(void)
     xs_memplan_print(f, "  ", &m, &p);
     fclose(f);
     CHECK(strstr(buf, "geometry 600.0 MiB") && strstr(buf, "it fits"));
+    /* an animated scene: posed per rendering rank even when sharing, each
+     * with its pose state and motion steps; the page cache stays one a node */
+    m.paged = true, m.texture_pages = 1000;
+    p.cache = 64ull << 20, p.rank_budget = 0, p.node_has = 64ull << 30;
+    xs_memplan_node(&m, &p);
+    const uint64_t still_steady = p.node_steady;
+    m.animated = true, m.pose = 30ull << 20, m.motion = 20ull << 20, m.motion_steps = 3;
+    xs_memplan_node(&m, &p);
+    CHECK(p.scene_total == 3 * p.scene);
+    CHECK_MSG(p.node_steady == still_steady + 2 * p.scene + 3 * (50ull << 20), "steady %llu, still %llu",
+              (unsigned long long)p.node_steady, (unsigned long long)still_steady);
+    CHECK(p.rank_steady == p.runtime + p.rank_buffers + p.scene + (50ull << 20) + p.cache);
+    f = fmemopen(buf, sizeof buf, "w");
+    xs_memplan_print(f, "  ", &m, &p);
+    fclose(f);
+    CHECK_MSG(strstr(buf, "posed once per rendering rank") && strstr(buf, "motion blur 20.0 MiB (3 steps)") &&
+                  strstr(buf, "the texture cache stays one per node"),
+              "%s", buf);
 }
 
 int main(int argc, char **argv)

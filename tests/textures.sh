@@ -18,7 +18,11 @@
 #  5. a damaged page fails the job (exit 1) naming the file and the page,
 #     and pack --check finds it;
 #  6. a million instances of a small mesh (EXT_mesh_gpu_instancing) load and
-#     render at under 160 bytes an instance.
+#     render at under 160 bytes an instance;
+#  7. an animated paged scene (a textured quad slides, blurred) on 4 ranks:
+#     each rendering rank poses its own copy (the plan says so), the node's
+#     ranks still share one texture cache, and the frames equal one rank's
+#     and --node-share off's bit for bit (and the frames differ: it moves).
 # usage: textures.sh XISUAN GEN_TEXTURED GEN_GLTF EXR_COMPARE MPIEXEC WORKDIR
 set -uo pipefail
 xisuan=$1 gen=$2 gen_gltf=$3 compare=$4 mpiexec=$5 work=$6
@@ -138,5 +142,26 @@ secs=$(sed -n 's/.*scene built in \([0-9.]*\) s: .*/\1/p' "$work/field.log")
 awk -v m="$mib" -v n=$ninst 'BEGIN { exit !(m != "" && m * 1048576 / n < 160) }' || bad "the scene is $mib MiB for $ninst instances"
 frss=$(awk '/Maximum resident set size/ { print $6 }' "$work/field.log")
 [ $fail = 0 ] && say "$ninst instances: the scene holds $mib MiB ($(awk -v m="$mib" -v n=$ninst 'BEGIN { printf "%.0f", m * 1048576 / n }') bytes an instance), built in $secs s, peak RSS $((frss / 1024)) MiB"
-rm -rf "$work/scene" "$work"/*.tar.zst "$work/field.glb"
+# 7. an animated paged scene: posed per rank, the texture cache still one per node
+mkdir -p "$work/anim"
+"$gen" "$work/anim" 6 256 1 animate >/dev/null && "$xisuan" pack "$work/anim" -o "$work/anim.tar.zst" >"$work/anim.pack" 2>&1 ||
+  { bad "gen_textured animate / pack"; cat "$work/anim.pack"; }
+ares=(--resolution 64x48 --spp 4 --tile 16 --no-preview --frames 1,12,24 --shutter 0.5 --texture-cache-mib 1)
+"$mpiexec" -n 4 --oversubscribe "$xisuan" render "$work/anim.tar.zst" "${ares[@]}" --out "$work/out" --job anim4   --name f >"$work/anim4.log" 2>&1 || { bad "animated paged on 4 ranks"; tail "$work/anim4.log"; }
+"$mpiexec" -n 3 --oversubscribe "$xisuan" render "$work/anim.tar.zst" "${ares[@]}" --out "$work/out" --job anim_off   --name f --node-share off >"$work/anim_off.log" 2>&1 || { bad "animated paged, --node-share off"; tail "$work/anim_off.log"; }
+"$xisuan" render "$work/anim.tar.zst" "${ares[@]}" --out "$work/out" --job anim1 --name f >"$work/anim1.log" 2>&1 ||
+  { bad "animated paged on 1 rank"; tail "$work/anim1.log"; }
+grep -q "scene posed once per rendering rank" "$work/anim4.log" && grep -q "animated: each rendering rank builds and poses its own copy" "$work/anim4.log" ||
+  bad "the plan of an animated scene does not say each rank poses its own"
+grep -q "one copy per rendering rank (animated" "$work/anim4.log" || bad "the animated scene was not built per rank"
+grep -Eq "texture cache: 1 cache\(s\)" "$work/anim4.log" || bad "4 ranks of an animated scene do not share one texture cache"
+grep -Eq "texture cache: 2 cache\(s\)" "$work/anim_off.log" || bad "--node-share off: not one texture cache a rendering rank"
+for fr in 0001 0012 0024; do
+  "$compare" "$work/out/anim1/f.$fr.exr" "$work/out/anim4/f.$fr.exr" >/dev/null &&
+    "$compare" "$work/out/anim1/f.$fr.exr" "$work/out/anim_off/f.$fr.exr" >/dev/null ||
+    bad "animated paged frame $fr differs between 1 rank, 4 ranks and --node-share off"
+done
+"$compare" "$work/out/anim1/f.0001.exr" "$work/out/anim1/f.0024.exr" >/dev/null && bad "the animated scene does not move"
+[ $fail = 0 ] && say "animated and paged: posed per rank on 4 ranks with one texture cache a node; frames 1, 12, 24 bit-identical to 1 rank and to --node-share off"
+rm -rf "$work/scene" "$work/anim" "$work"/*.tar.zst "$work/field.glb"
 exit $fail

@@ -78,7 +78,7 @@ static int scene_plan(const char *scene, int ranks, const char *const *flags, in
     }
     xs_options_apply_manifest(opt, &in->manifest);
     xs_mem_scene m;
-    xs_memplan_scene(in, len, &m);
+    xs_memplan_scene(in, len, &opt->render, &m);
     xs_node_memory nm;
     xs_node_memory_read(&nm);
     xs_mem_node_plan p;

@@ -20,6 +20,7 @@
 #include "io/xs_package.h"
 #include "io/xs_scene_input.h"
 #include "io/xs_texpage.h"
+#include "render/xs_animation.h"
 
 static bool is_package_name(const char *p)
 {
@@ -199,6 +200,8 @@ int xs_pack_main(int argc, char **argv)
     }
     if (r == XS_OK)
         r = xs_scene_input_open(out, bytes, len, &lim, &in, &err);
+    if (r == XS_OK && (r = xs_anim_check(in->gltf, in->manifest.play, &err)) != XS_OK)
+        r = xs_err_set(&err, r, "%s: manifest.json: animation.play: %s", out, err.msg);
     if (r == XS_OK && (!paged || pp.nseen == 0)) {
         print_summary(out, in, len); /* no texture: a plain package */
         r = xs_file_write_atomic(out, bytes, len, &err);
