@@ -89,6 +89,15 @@ typedef struct xs_sched_desc {
      *     this needs the time (xs_sched_set_time). */
     bool balance;
     int chunks_per_tile; /* the tile's spp in 16-sample chunks; 1 (or 0): never split */
+    /* Test hooks (tests/parts.sh; scheduler/job.c reads them from XS_TEST_SPLIT
+     * and XS_TEST_COPY), so tests see splits and copies that the estimates
+     * above would make only at a real tail: test_split >= 2 splits every tile
+     * that renders (and has more than one chunk) into min(test_split,
+     * chunks_per_tile) parts, whatever balance says; test_copy sends a copy
+     * of every TILE and PART item to the next other worker that asks. 0:
+     * off, as in production. */
+    int test_split;
+    bool test_copy;
 } xs_sched_desc;
 
 typedef enum xs_sched_action_kind { XS_ACT_ASSIGN = 1, XS_ACT_END = 2 } xs_sched_action_kind;
