@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 enum {
     EV_TEXT = 0,
@@ -109,8 +110,19 @@ static void *writer_main(void *arg)
             fflush(ev->f); /* caught up: a reader polling the log sees everything */
             last_flush = now_s();
             pthread_mutex_lock(&ev->mu);
-            while (ev->len == 0 && !ev->stop)
-                pthread_cond_wait(&ev->wake, &ev->mu);
+            /* records do not wake it (a wake is a system call on rank 0's
+             * loop): it looks every 10 ms, at once when the queue is long
+             * or at the end */
+            while (ev->len == 0 && !ev->stop) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 10000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&ev->wake, &ev->mu, &until);
+            }
             continue;
         }
         /* take up to a batch of records out of the ring, write them unlocked */
@@ -200,7 +212,8 @@ static void push(xs_events *ev, const ev_rec *r)
         ev->head = 0;
     }
     ev->q[(ev->head + ev->len++) % ev->cap] = *r;
-    pthread_cond_signal(&ev->wake);
+    if (ev->len >= 4096)
+        pthread_cond_signal(&ev->wake);
     pthread_mutex_unlock(&ev->mu);
 }
 

@@ -58,6 +58,28 @@ void xs_census_load(MPI_Comm comm, double t_input, double t_built, const char *d
     free(all), free(devs);
 }
 
+double xs_census_peak(const xs_worker *w, char *desc, size_t desc_len)
+{
+    double peak = 0.0;
+    if (desc_len)
+        desc[0] = '\0';
+    if (!w || !w->backend)
+        return 0.0;
+    xs_gpu_info gi;
+    if (w->gpu >= 0 && xs_cuda_device_info(w->gpu, &gi, NULL) == XS_OK) {
+        peak = xs_gpu_peak_flops(&gi);
+        snprintf(desc, desc_len, "%d SMs x %d FP32 lanes x %.3f GHz x 2", gi.sm_count, gi.fp32_lanes_per_sm,
+                 gi.clock_hz * 1e-9);
+    } else {
+        int cores = xs_place_bound_cores();
+        int online = xs_cpu_count_online();
+        if (cores <= 0 || cores > w->threads) /* unbound: the threads it runs */
+            cores = w->threads < online ? w->threads : online;
+        peak = xs_cpu_peak_flops(cores, desc, desc_len);
+    }
+    return peak;
+}
+
 xs_result xs_census_devices(MPI_Comm comm, const xs_worker *w, xs_run_result *b, xs_err *err)
 {
     int rank = 0, size = 1;
@@ -67,18 +89,7 @@ xs_result xs_census_devices(MPI_Comm comm, const xs_worker *w, xs_run_result *b,
     double peak = 0.0;
     if (w && w->backend) {
         snprintf(dev, sizeof dev, "%s", w->backend->device);
-        xs_gpu_info gi;
-        if (w->gpu >= 0 && xs_cuda_device_info(w->gpu, &gi, NULL) == XS_OK) {
-            peak = xs_gpu_peak_flops(&gi);
-            snprintf(desc, sizeof desc, "%d SMs x %d FP32 lanes x %.3f GHz x 2", gi.sm_count,
-                     gi.fp32_lanes_per_sm, gi.clock_hz * 1e-9);
-        } else {
-            int cores = xs_place_bound_cores();
-            int online = xs_cpu_count_online();
-            if (cores <= 0 || cores > w->threads) /* unbound: the threads it runs */
-                cores = w->threads < online ? w->threads : online;
-            peak = xs_cpu_peak_flops(cores, desc, sizeof desc);
-        }
+        peak = xs_census_peak(w, desc, sizeof desc);
     }
     int ok = 1;
     if (rank == 0) {

@@ -27,6 +27,8 @@ void xs_install_signal_handlers(bool scheduler)
 
 int xs_drain_requested(void) { return drain_signal; }
 
+void xs_drain_reset(void) { drain_signal = 0; }
+
 /* ---- the loop ------------------------------------------------------------------ */
 
 static void fail_report(const xs_sched *s, int rank_offset)
@@ -119,8 +121,14 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
         report->t_start = report->last_progress = xs_report_now(report);
     }
     xs_sched *s = NULL;
-    if (xs_job_sched_create(job, workers, prefetch, t->parts, report->journal, &s, err) != XS_OK)
+    if (xs_job_sched_create(job, workers, prefetch, t->parts, t->speed_prior, report->journal, &s, err) != XS_OK)
         return XS_SCHED_FAILED;
+    /* frames an earlier run finished (records durable): tiles it left behind go */
+    for (int i = 0; report->cleaner && i < o->frame_count; ++i) {
+        xs_work_item a = {XS_WORK_ASSEMBLE, o->frames[i], -1, 0, 0, 0};
+        if (xs_sched_item_done(s, &a))
+            xs_tile_cleaner_frames(report->cleaner, &o->frames[i], 1);
+    }
     xs_sched_state state = XS_SCHED_RUNNING;
     double *last_heard = malloc((size_t)workers * sizeof *last_heard);
     int *holding = calloc((size_t)workers, sizeof *holding); /* items assigned, not replied */
@@ -135,6 +143,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
     int idle = 0;
     double drain_start = 0.0;
     double t_msg = 0.0; /* when the message being handled arrived */
+    double last_scan = -1e300; /* the last look for silent workers */
     xs_msg msg;
     for (;;) {
         if (flush_actions(s, t, report, holding, err) != XS_OK) {
@@ -167,8 +176,11 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
             state = XS_SCHED_DRAINED;
             break;
         }
-        /* a worker holding work that says nothing for too long is given up on */
-        for (int i = 0; i < workers; ++i)
+        /* a worker holding work that says nothing for too long is given up on
+         * (looked for at most every second, or a quarter of the timeout:
+         * the scan walks every worker) */
+        const double scan_every = o->stall_timeout_s < 4.0 ? o->stall_timeout_s / 4.0 : 1.0;
+        for (int i = 0; now - last_scan >= scan_every && i < workers; ++i)
             if (holding[i] > 0 && now - last_heard[i] > o->stall_timeout_s &&
                 !xs_sched_is_silent(s, i)) {
                 fprintf(stderr, "xisuan: warning: rank %d has said nothing for %.0f s while "
@@ -181,6 +193,8 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
                     goto out;
                 }
             }
+        if (now - last_scan >= scan_every)
+            last_scan = now;
         bool have = false;
         int w = -1;
         if (t->poll(t, &msg, &w, &have, err) != XS_OK) {

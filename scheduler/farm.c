@@ -117,18 +117,23 @@ out:
 
 /* Step 5 on rank 0: the driver over its transport. Returns the exit status;
  * a broken protocol or ranks that stopped answering end every rank. */
-static int run_scheduler(MPI_Comm comm, const xs_job *job, xs_worker *self, const int *prefetch, bool parts,
-                         xs_job_report *rep)
+static int run_scheduler(MPI_Comm comm, const xs_job *job, xs_worker *self, const int *prefetch,
+                         const double *speed_prior, bool parts, xs_job_report *rep)
 {
     xs_err err;
     xs_err_clear(&err);
     xs_transport *t = NULL;
     xs_result r = self ? xs_transport_local_create(self, prefetch[0], &t, &err)
                        : xs_transport_mpi_create(comm, &t, &err);
-    if (!self)
+    if (!self) {
         prefetch++; /* worker w is rank w + 1 */
-    if (t)
+        if (speed_prior)
+            speed_prior++;
+    }
+    if (t) {
+        t->speed_prior = speed_prior;
         t->parts = parts; /* every worker renders parts: tiles may be split */
+    }
     xs_sched_state st = r == XS_OK ? xs_driver_run(job, t, prefetch, rep, &err) : XS_SCHED_FAILED;
     xs_transport_destroy(t);
     /* every reply is in: a part that a speculative copy wrote after its
@@ -179,6 +184,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     xs_job_report rep;
     xs_worker w;
     int *prefetch = NULL; /* rank 0: each rank's initial requests */
+    double *speed_prior = NULL; /* rank 0: each rank's device peak over the workers' mean */
     memset(&rep, 0, sizeof rep);
     memset(&w, 0, sizeof w);
     int status = 2; /* bad input until the run starts */
@@ -252,7 +258,8 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
      * busy (a GPU holds several launch groups); --prefetch: that many each */
     int my_prefetch = (opt->given & XS_GIVEN_PREFETCH) || !is_worker ? opt->prefetch : xs_worker_depth(&w);
     prefetch = rank == 0 ? calloc((size_t)size, sizeof *prefetch) : NULL;
-    int have = rank != 0 || prefetch != NULL, all_have = 0;
+    speed_prior = rank == 0 ? calloc((size_t)size, sizeof *speed_prior) : NULL;
+    int have = rank != 0 || (prefetch != NULL && speed_prior != NULL), all_have = 0;
     MPI_Allreduce(&have, &all_have, 1, MPI_INT, MPI_MIN, comm);
     if (!all_have) {
         status = 1;
@@ -260,6 +267,20 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         goto report;
     }
     MPI_Gather(&my_prefetch, 1, MPI_INT, prefetch, 1, MPI_INT, 0, comm);
+    /* each worker's device peak: the policy's speed estimates start from it
+     * (a CPU rank beside GPUs is known to be slow before its first tile) */
+    char peak_desc[160];
+    double my_peak = is_worker ? xs_census_peak(&w, peak_desc, sizeof peak_desc) : 0.0;
+    MPI_Gather(&my_peak, 1, MPI_DOUBLE, speed_prior, 1, MPI_DOUBLE, 0, comm);
+    if (speed_prior) {
+        double sum = 0.0;
+        int n = 0;
+        for (int i = size > 1 ? 1 : 0; i < size; ++i)
+            if (speed_prior[i] > 0.0)
+                sum += speed_prior[i], n++;
+        for (int i = 0; i < size; ++i)
+            speed_prior[i] = n > 0 && speed_prior[i] > 0.0 ? speed_prior[i] / (sum / n) : 1.0;
+    }
     /* tiles are split only when every worker's back end renders parts */
     int my_parts = !is_worker || xs_worker_parts(&w), all_parts = 0;
     MPI_Allreduce(&my_parts, &all_parts, 1, MPI_INT, MPI_MIN, comm);
@@ -278,7 +299,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_run = MPI_Wtime();
     xs_install_signal_handlers(rank == 0);
     if (rank == 0) {
-        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, all_parts != 0, &rep);
+        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, speed_prior, all_parts != 0, &rep);
     } else if (xs_worker_run(comm, &w, my_prefetch, &err) != XS_OK) {
         fprintf(stderr, "xisuan render: error: rank %d: %s; aborting the job\n", rank, err.msg);
         fflush(stderr);
@@ -299,6 +320,7 @@ report:
         fprintf(stderr, "xisuan render: error: %s\n", err.msg);
 done:
     free(prefetch);
+    free(speed_prior);
     xs_report_close(&rep);
     xs_worker_free(&w);
     xs_scene_input_destroy(input);

@@ -132,7 +132,8 @@ static xs_result test_hooks(xs_sched_desc *d, xs_err *err)
 }
 
 xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch, bool parts,
-                              const xs_journal *journal, xs_sched **out, xs_err *err)
+                              const double *speed_prior, const xs_journal *journal, xs_sched **out,
+                              xs_err *err)
 {
     const xs_options *o = job->opt;
     const int nframes = o->frame_count, T = xs_film_tile_count(&job->film);
@@ -147,7 +148,8 @@ xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetc
                        .balance = o->balance,
                        .chunks_per_tile = parts && o->kernel == XS_KERNEL_PATH
                                               ? (o->render.spp + XS_SAMPLE_CHUNK - 1) / XS_SAMPLE_CHUNK
-                                              : 1};
+                                              : 1,
+                       .worker_speed = speed_prior};
     if (test_hooks(&d, err) != XS_OK)
         return XS_ERR_INVALID;
     /* resume: frames an earlier run assembled (and whose file is there) are

@@ -95,6 +95,7 @@ typedef struct worker_state {
     double speed;      /* estimated cost units per second (1 until measured) */
     double t_reply;    /* when it last replied: the item it runs started about then */
     int measured;      /* results its speed was estimated from */
+    int waiting;       /* requests set aside while it held items (serve) */
     bool silent;
     bool retired;      /* its device is lost: END to every request, for good */
 } worker_state;
@@ -133,6 +134,7 @@ struct xs_sched {
     double held_cost_live; /* summed over live workers */
     double queued_cost;    /* the priority items' */
     int64_t owed;          /* over workers not silent: requests to come or to answer, items held */
+    int64_t waiting_total; /* requests set aside, over the workers */
     /* balance */
     double now;
     float *cost;           /* per tile index: the last measured cost (< 0: not yet) */
@@ -224,10 +226,11 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     memcpy(s->frames, d->frames, (size_t)d->frame_count * sizeof *s->frames);
     s->desc.frames = s->frames;
     s->desc.worker_prefetch = NULL; /* copied into the workers */
+    s->desc.worker_speed = NULL;
     for (int i = 0; i < d->worker_count; ++i) {
         worker_state *ws = &s->workers[i];
         ws->prefetch = d->worker_prefetch ? d->worker_prefetch[i] : d->prefetch;
-        ws->speed = 1.0;
+        ws->speed = d->worker_speed && d->worker_speed[i] > 1e-6 && isfinite(d->worker_speed[i]) ? d->worker_speed[i] : 1.0;
         if (ws->prefetch < 1) {
             int p = ws->prefetch;
             xs_sched_destroy(s);
@@ -582,8 +585,11 @@ static bool take_item(xs_sched *s, int w, xs_work_item *it)
             s->fails_queued--;
             continue;
         }
+        /* a retry goes to another worker than the one it last failed on, and
+         * past admission: the others may be too slow to be admitted, and a
+         * retry must not wait for ever */
         int last = f->workers[f->nworkers - 1];
-        if ((last != w || s->live <= 1 || !is_live(&s->workers[last])) && admit(s, ws, item_cost(s, &f->item))) {
+        if (last != w || s->live <= 1 || !is_live(&s->workers[last])) {
             f->queued = false;
             s->fails_queued--;
             *it = f->item;
@@ -737,11 +743,12 @@ static bool speculate(xs_sched *s, int w)
         return false;
     held_item *best = NULL;
     double gain = 0.0, mean_speed = s->speed_live / (s->live > 0 ? s->live : 1);
-    for (int v = 0; v < s->desc.worker_count; ++v) {
-        worker_state *o = &s->workers[v];
-        if (v == w || !is_live(o))
+    for (int ow = 0; ow < s->desc.worker_count; ++ow) {
+        worker_state *o = &s->workers[ow];
+        if (ow == w || !is_live(o))
             continue;
         double end = 0.0; /* when its items are expected to end, one after another */
+        double v = o->speed; /* its speed as far as these items show */
         for (int i = 0; i < o->held_len; ++i) {
             held_item *h = &o->held[i];
             bool skip = h->copied || h->item.kind == XS_WORK_ASSEMBLE || h->item.kind == XS_WORK_MERGE ||
@@ -749,20 +756,25 @@ static bool speculate(xs_sched *s, int w)
             double mine, g;
             if (i == 0) {
                 /* it runs: its cost is at least what it would have cost by now
-                 * (twice that when it is late), here and there */
+                 * (twice that when it is late), here and there. A worker with
+                 * no results yet that runs it UNKNOWN_RISK times longer than
+                 * its speed says is slower than thought: it runs at most at
+                 * the pace it shows. */
                 double start = h->t_assign > o->t_reply ? h->t_assign : o->t_reply;
                 double ran = s->now - start > 0.0 ? s->now - start : 0.0;
-                double c = h->cost, c_late = 2.0 * ran * o->speed;
+                if (o->measured == 0 && ran > UNKNOWN_RISK * h->cost / v)
+                    v = h->cost / ran;
+                double c = h->cost, c_late = 2.0 * ran * v;
                 if (c_late > c)
                     c = c_late;
-                end = start + c / o->speed;
+                end = start + c / v;
                 mine = c / ws->speed;
             } else {
-                end += h->cost / o->speed;
+                end += h->cost / v;
                 mine = h->cost / ws->speed;
             }
             /* a running item only goes to a worker twice as fast: estimates are noisy */
-            if (skip || ws->speed < o->speed || ws->speed < mean_speed || (i == 0 && ws->speed < 2.0 * o->speed))
+            if (skip || ws->speed < v || ws->speed < mean_speed || (i == 0 && ws->speed < 2.0 * v))
                 continue;
             g = end - (s->now + mine);
             if (g > 0.5 * mine && g > gain) {
@@ -798,11 +810,26 @@ static bool take_test_copy(xs_sched *s, int w, xs_work_item *it)
 
 /* Answers parked requests while there is an answer to give; a request that
  * has none (or whose worker may not take what there is) stays parked, in
- * order. When there is nothing to hand out at all, the first idle worker is
- * offered a speculative copy and the rest stay parked untouched, so an idle
- * farm costs O(1) per event. */
+ * order. When there is nothing to hand out at all, the first parked worker
+ * that holds nothing is offered a speculative copy and the rest stay parked
+ * untouched, so an idle farm costs O(1) per event; only at the very end of a
+ * job, while workers that still hold items head the queue, is an event
+ * O(parked requests), and a copy O(workers x items held). */
+/* A worker's requests set aside while it held items go back to the queue
+ * (it replied, or the job is ending, or it went silent or was retired). */
+static void unwait(xs_sched *s, int w)
+{
+    worker_state *ws = &s->workers[w];
+    for (; ws->waiting > 0; ws->waiting--, s->waiting_total--)
+        if (ring_push(&s->parked, &w) != 0)
+            s->oom = true;
+}
+
 static void serve(xs_sched *s)
 {
+    if (s->waiting_total > 0 && ending(s)) /* once: every request gets its END */
+        for (int w = 0; w < s->desc.worker_count; ++w)
+            unwait(s, w);
     size_t n = s->parked.len;
     bool speculated = false;
     for (size_t i = 0; i < n; ++i) {
@@ -829,24 +856,24 @@ static void serve(xs_sched *s)
                 s->test_copy_owner = w;
             }
             handled = true;
-        } else if (!ws->silent && !speculated && !work_available(s)) {
+        } else if (!ws->silent && !speculated && !work_available(s) && ws->held_len == 0) {
             speculated = true;
             handled = speculate(s, w);
         }
         if (handled)
             continue;
+        if (!ws->silent && ws->held_len > 0) {
+            /* it holds work and may take nothing now: set aside until it
+             * replies (which changes what it may take), so a busy farm's
+             * every event does not look at every parked request */
+            ws->waiting++;
+            s->waiting_total++;
+            continue;
+        }
         if (ring_push(&s->parked, &w) != 0)
             s->oom = true;
-        if (!ending(s) && !work_available(s) && speculated) {
-            /* nothing for anyone: the rest stay parked as they are, in order */
-            for (size_t j = i + 1; j < n; ++j) {
-                int v;
-                ring_pop(&s->parked, &v);
-                if (ring_push(&s->parked, &v) != 0)
-                    s->oom = true;
-            }
-            return;
-        }
+        if (!ending(s) && !work_available(s) && speculated)
+            return; /* nothing for anyone: the rest stay parked as they are */
     }
 }
 
@@ -936,6 +963,7 @@ static xs_result reply(xs_sched *s, int worker, xs_work_item item, bool ok, doub
     }
     ws->replies++;
     ws->t_reply = s->now;
+    unwait(s, worker);
     if (ws->silent) {
         ws->silent = false;
         s->silent_n--;
@@ -1079,6 +1107,7 @@ xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *e
         ws->retired = true;
         s->retired_n++;
         acct_end(s, ws, a);
+        unwait(s, worker); /* its requests set aside get their END now */
         if (s->live == 0)
             s->aborted = true; /* nobody left to do the work */
     }
@@ -1093,6 +1122,11 @@ xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *e
 }
 
 int xs_sched_retired_count(const xs_sched *s) { return s->retired_n; }
+
+double xs_sched_worker_speed(const xs_sched *s, int worker)
+{
+    return worker >= 0 && worker < s->desc.worker_count ? s->workers[worker].speed : 0.0;
+}
 
 bool xs_sched_is_retired(const xs_sched *s, int worker) { return s->workers[worker].retired; }
 

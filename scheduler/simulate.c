@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "scheduler/xs_driver.h"
@@ -263,7 +264,8 @@ static void record_bar(sim *s, int wi, const xs_work_item *it, double t0, double
         s->bars_cap = nc;
     }
     s->bars[s->nbars++] = (xs_sim_bar){wi, it->frame, it->kind == XS_WORK_ASSEMBLE ? -1 : it->tile,
-                                       (float)t0, (float)t1, failed, dup, (uint8_t)it->kind};
+                                       (float)t0, (float)t1, failed, dup, (uint8_t)it->kind,
+                                       (uint8_t)((it->flags & XS_ITEM_COPY) != 0)};
 }
 
 /* A worker-side event. */
@@ -423,6 +425,12 @@ xs_result xs_simulate(const xs_job *job, const xs_sim_desc *d, xs_sim_result *ou
     s.base.destroy = sim_destroy;
     s.base.now = sim_now;
     s.base.parts = d->parts;
+    double *priors = NULL;
+    if (d->speed_priors && (priors = malloc((size_t)s.nw * sizeof *priors)) != NULL) {
+        for (int w = 0; w < s.nw; ++w)
+            priors[w] = s.w[w].speed * (double)s.nw / total_speed;
+        s.base.speed_prior = priors;
+    }
     s.chunks = (job->opt->render.spp + 15) / 16;
     /* each worker asks for its class's prefetch (or the job's) as it starts */
     const int prefetch = job->opt->prefetch;
@@ -452,6 +460,11 @@ xs_result xs_simulate(const xs_job *job, const xs_sim_desc *d, xs_sim_result *ou
         }
         work += d->assemble_cost;
     }
+    /* the CPU of every thread but this one (the journal's, the event log's,
+     * the tile cleaner's) over the run: process CPU less this thread's */
+    struct rusage ru0;
+    getrusage(RUSAGE_SELF, &ru0);
+    const double main0 = thread_cpu();
     xs_job_report rep;
     xs_result r = xs_report_open(&rep, job, s.nw + 1, err);
     rep.quiet = true;
@@ -467,6 +480,7 @@ xs_result xs_simulate(const xs_job *job, const xs_sim_desc *d, xs_sim_result *ou
     out->copies = rep.final.duplicates;
     xs_report_close(&rep);
     free(prefetches);
+    free(priors);
     out->workers = s.nw;
     out->makespan_s = s.r0_clock;
     out->ideal_s = work / total_speed;
@@ -474,6 +488,12 @@ xs_result xs_simulate(const xs_job *job, const xs_sim_desc *d, xs_sim_result *ou
     out->items_per_s = s.r0_clock > 0 ? (double)s.items / s.r0_clock : 0.0;
     out->r0_cpu_s = s.r0_cpu;
     out->r0_us_per_item = s.items > 0 ? s.r0_cpu / (double)s.items * 1e6 : 0.0;
+    struct rusage ru1;
+    getrusage(RUSAGE_SELF, &ru1);
+    double proc = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec + ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                  1e-6 * (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec);
+    double others = proc - (thread_cpu() - main0);
+    out->r0_threads_us_per_item = s.items > 0 && others > 0 ? others / (double)s.items * 1e6 : 0.0;
     double first_last = INFINITY, weighted = 0.0;
     for (int c = 0; c < d->class_count; ++c) {
         double busy = 0.0;

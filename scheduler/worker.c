@@ -113,6 +113,7 @@ static xs_result init_common(xs_worker *w, const xs_job *job, int rank, int writ
     l->attr_software = "xisuan " XS_VERSION;
     l->attr_spp = rs->spp;
     l->attr_seed = rs->seed;
+    l->defer_dir_sync = true; /* collect() syncs each frame's tile folder once per batch */
     w->channels = l->channel_count;
     xs_worker_pipe *p = calloc(1, sizeof *p);
     if (!p)
@@ -665,12 +666,23 @@ static bool end_finished(xs_worker *w)
     }
 }
 
-/* Takes what the writers finished. */
+/* A tile file this entry renamed into place, its folder not yet synced: a
+ * rendered tile or a merged one (a part file is synced on its own). */
+static bool tile_renamed(const entry *e)
+{
+    return e->r == XS_OK && ((e->state == E_WRITE && e->item.kind == XS_WORK_TILE) || e->state == E_MERGE);
+}
+
+/* Takes what the writers finished. Tile files are renamed into place
+ * without a sync of their folder (the layout defers it): the folder of each
+ * frame among them is synced once, then their results go out, durable. */
 static bool collect(xs_worker *w)
 {
     xs_worker_pipe *p = w->pipe;
+    entry *done[XS_WORKER_MAX_HELD];
+    int n = 0;
     bool moved = false;
-    for (xs_writer_task *t; (t = xs_writer_take(p->writer, false)) != NULL;) {
+    for (xs_writer_task *t; n < XS_WORKER_MAX_HELD && (t = xs_writer_take(p->writer, false)) != NULL;) {
         entry *e = ENTRY_OF(t);
         moved = true;
         if (e->state == E_VERIFY) {
@@ -681,14 +693,36 @@ static bool collect(xs_worker *w)
                 e->render = true; /* missing or different: render it, in its turn */
                 e->state = E_QUEUED;
             }
-        } else {
-            if (e->state == E_WRITE && e->buf >= 0) {
-                p->buf_used[e->buf] = false;
-                e->buf = -1;
-            }
-            finish(w, e, e->r);
+            continue;
         }
+        if (e->state == E_WRITE && e->buf >= 0) {
+            p->buf_used[e->buf] = false;
+            e->buf = -1;
+        }
+        done[n++] = e;
     }
+    for (int i = 0; i < n; ++i) {
+        entry *e = done[i];
+        if (!tile_renamed(e))
+            continue;
+        bool synced = false; /* this frame's folder, for an earlier entry of the batch */
+        for (int k = 0; k < i && !synced; ++k)
+            synced = tile_renamed(done[k]) && done[k]->item.frame == e->item.frame;
+        if (synced)
+            continue;
+        char dir[XS_PATH_MAX];
+        xs_result r = xs_job_tile_dir(&w->job->layout, e->item.frame, dir, sizeof dir, &e->err);
+        if (r == XS_OK)
+            r = xs_fsync_dir(dir, &e->err);
+        if (r != XS_OK) /* every tile of this frame in the batch fails with it */
+            for (int k = i; k < n; ++k)
+                if (tile_renamed(done[k]) && done[k]->item.frame == e->item.frame) {
+                    done[k]->r = r;
+                    done[k]->err = e->err;
+                }
+    }
+    for (int i = 0; i < n; ++i)
+        finish(w, done[i], done[i]->r);
     return moved;
 }
 

@@ -17,6 +17,10 @@ extern "C" {
 #endif
 
 /* A run as `xisuan bench` reads it (filled on rank 0). */
+/* The peak FP32 FLOP/s of a worker's device (its GPU, or the cores it
+ * renders on), with how it was computed in desc; 0 without a back end. */
+double xs_census_peak(const xs_worker *w, char *desc, size_t desc_len);
+
 typedef struct xs_run_result {
     int ranks;
     xs_rank_stats *per_rank; /* malloc'd (index = rank) */

@@ -46,9 +46,11 @@ xs_result xs_job_open_files(const xs_job *job, int ranks, xs_journal **journal,
  * resumed journal, frames it assembled (whose file is there) are skipped and
  * tiles it committed are verified instead of rendered. Balance (the
  * options' default) is on for path-traced jobs; parts: every worker renders
- * PART and MERGE items, so tiles of more than one sample chunk may be split. */
+ * PART and MERGE items, so tiles of more than one sample chunk may be split;
+ * speed_prior (optional): the workers' relative speeds before any result. */
 xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch, bool parts,
-                              const xs_journal *journal, xs_sched **out, xs_err *err);
+                              const double *speed_prior, const xs_journal *journal, xs_sched **out,
+                              xs_err *err);
 
 /* The process exit status for a final state: 0 done, 1 failed, 75 drained
  * (EX_TEMPFAIL: run it again, it resumes). */

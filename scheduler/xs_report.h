@@ -17,6 +17,7 @@
 #include "scheduler/xs_job.h"
 #include "scheduler/xs_protocol.h"
 #include "scheduler/xs_sched.h"
+#include "scheduler/xs_tile_cleaner.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +51,7 @@ typedef struct xs_job_report {
     xs_lock *lock;        /* owned: the output folder's, for the run's life */
     xs_journal *journal;  /* owned; NULL for the empty kernel */
     xs_events *events;    /* owned */
+    xs_tile_cleaner *cleaner; /* owned; NULL with --keep-tiles (or no journal) */
     int64_t rendered, kept; /* tiles */
     double last_progress;
     double progress_interval;

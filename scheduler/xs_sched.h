@@ -89,6 +89,10 @@ typedef struct xs_sched_desc {
      *     this needs the time (xs_sched_set_time). */
     bool balance;
     int chunks_per_tile; /* the tile's spp in 16-sample chunks; 1 (or 0): never split */
+    /* Optional (copied): each worker's speed before it has results, relative
+     * (e.g. its device's peak FLOP/s over the workers' mean); NULL: equal. A
+     * worker's first measured result replaces it. */
+    const double *worker_speed;
     /* Test hooks (tests/parts.sh; scheduler/job.c reads them from XS_TEST_SPLIT
      * and XS_TEST_COPY), so tests see splits and copies that the estimates
      * above would make only at a real tail: test_split >= 2 splits every tile
@@ -147,6 +151,9 @@ xs_result xs_sched_on_silent(xs_sched *s, int worker, xs_err *err);
  * leaves cleanly. When every worker is retired or silent the job fails. The
  * reply carries a request like any other. */
 xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *err);
+/* A worker's estimated speed (balance): cost units per second, 1 until it
+ * has results of tiles whose cost was measured. */
+double xs_sched_worker_speed(const xs_sched *s, int worker);
 /* Workers retired so far, and whether one is. */
 int xs_sched_retired_count(const xs_sched *s);
 bool xs_sched_is_retired(const xs_sched *s, int worker);

@@ -59,6 +59,8 @@ typedef struct xs_sim_desc {
     int stall_count;
     bool keep_bars;       /* record every item for a timeline */
     bool parts;           /* workers render PART and MERGE items (the policy may split tiles) */
+    bool speed_priors;    /* the policy starts from each class's speed (as the farm starts
+                             from each device's peak FLOP/s), not from equal speeds */
     double merge_cost;    /* a MERGE's cost as a share of its tile's [0.02] */
 } xs_sim_desc;
 
@@ -68,6 +70,7 @@ typedef struct xs_sim_bar {
     float start, end;
     uint8_t failed, duplicate; /* duplicate: another copy of the item finished first */
     uint8_t kind;              /* xs_work_kind */
+    uint8_t copy;              /* a speculative copy (XS_ITEM_COPY) */
 } xs_sim_bar;
 
 typedef struct xs_sim_result {
@@ -82,6 +85,7 @@ typedef struct xs_sim_result {
     double items_per_s;      /* items / makespan */
     double r0_cpu_s;         /* rank 0's CPU time in its loop, measured */
     double r0_us_per_item;
+    double r0_threads_us_per_item; /* rank 0's other threads (journal, events, tile cleaner), measured */
     int state;               /* xs_sched_state */
     xs_sim_bar *bars;        /* keep_bars: malloc'd */
     int64_t bar_count;

@@ -34,6 +34,8 @@ static void usage(FILE *f)
           "                     most parts it can be split into [256]\n"
           "  --balance on|off   the policy's balance (see xisuan render --help) [on]\n"
           "  --parts on|off     workers render parts of split tiles [on]\n"
+          "  --priors on|off    the policy's speed estimates start from each class's speed, as\n"
+          "                     the farm's start from each device's peak FLOP/s; off: equal [on]\n"
           "  --frames LIST      frame list as for render [1]\n"
           "  --resolution WxH   frame size [3840x2160]\n"
           "  --tile N           tile size [64]\n"
@@ -55,7 +57,7 @@ static void usage(FILE *f)
           "  --seed N           cost and failure draws [1]\n"
           "  --journal-sync-ms N  every journal sync also waits N ms (a slow disk) [0]\n"
           "  --out DIR          where the job's journal and event log go [a new folder in /tmp]\n"
-          "  --timeline FILE    an SVG picture of every worker's items\n"
+          "  --timeline FILE    a picture of every worker's items (.svg or .png)\n"
           "  --json FILE        the figures as JSON\n",
           f);
 }
@@ -154,6 +156,7 @@ int xs_simulate_main(int argc, char **argv)
     d.latency_s = 20e-6;
     d.seed = 1;
     d.parts = true;
+    d.speed_priors = true;
     const char *timeline = NULL, *json = NULL, *replay = NULL, *out = NULL;
     xs_err e;
     xs_err_clear(&e);
@@ -188,6 +191,9 @@ int xs_simulate_main(int argc, char **argv)
         else if (strcmp(a, "--balance") == 0) {
             bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
             opt.balance = strcmp(v, "on") == 0;
+        } else if (strcmp(a, "--priors") == 0) {
+            bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
+            d.speed_priors = strcmp(v, "on") == 0;
         } else if (strcmp(a, "--parts") == 0) {
             bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
             d.parts = strcmp(v, "on") == 0;
@@ -285,8 +291,9 @@ int xs_simulate_main(int argc, char **argv)
     printf("  all workers (speed-weighted) busy %.1f%% (%.1f%% of it on copies that came second); "
            "%lld tiles split, %lld copies\n", 100.0 * res.busy_total, 100.0 * res.wasted_share,
            (long long)res.splits, (long long)res.copies);
-    printf("  %lld items, %.0f items/s; rank 0: %.3f s CPU, %.2f us per item\n", (long long)res.items,
-           res.items_per_s, res.r0_cpu_s, res.r0_us_per_item);
+    printf("  %lld items, %.0f items/s; rank 0: %.3f s CPU in its loop, %.2f us per item, and %.2f us per "
+           "item in its journal and event threads\n", (long long)res.items, res.items_per_s, res.r0_cpu_s,
+           res.r0_us_per_item, res.r0_threads_us_per_item);
     int status = 0;
     if (json) {
         FILE *f = fopen(json, "w");
@@ -296,10 +303,10 @@ int xs_simulate_main(int argc, char **argv)
         } else {
             fprintf(f, "{\"workers\": %d, \"frames\": %d, \"tiles_per_frame\": %d, \"makespan_s\": %.6f, "
                        "\"ideal_s\": %.6f, \"tail_s\": %.6f, \"busy\": %.6f, \"items\": %lld, "
-                       "\"items_per_s\": %.1f, \"rank0_us_per_item\": %.3f, \"wasted_share\": %.6f, "
+                       "\"items_per_s\": %.1f, \"rank0_us_per_item\": %.3f, \"rank0_threads_us_per_item\": %.3f, \"wasted_share\": %.6f, "
                        "\"splits\": %lld, \"copies\": %lld, \"balance\": %s, \"classes\": [",
                     res.workers, opt.frame_count, T, res.makespan_s, res.ideal_s, res.tail_s, res.busy_total,
-                    (long long)res.items, res.items_per_s, res.r0_us_per_item, res.wasted_share,
+                    (long long)res.items, res.items_per_s, res.r0_us_per_item, res.r0_threads_us_per_item, res.wasted_share,
                     (long long)res.splits, (long long)res.copies, opt.balance ? "true" : "false");
             for (int c = 0; c < d.class_count; ++c)
                 fprintf(f, "%s{\"name\": \"%s\", \"count\": %d, \"speed\": %g, \"busy\": %.6f}", c ? ", " : "",
@@ -311,7 +318,7 @@ int xs_simulate_main(int argc, char **argv)
     if (timeline) {
         xs_timeline tl;
         if (xs_timeline_from_sim(&tl, &res, T, job.film.tiles_x, &e) != XS_OK ||
-            xs_timeline_write_svg(&tl, timeline, "xisuan simulate", &e) != XS_OK) {
+            xs_timeline_write(&tl, timeline, "xisuan simulate", &e) != XS_OK) {
             fprintf(stderr, "xisuan simulate: error: %s\n", e.msg);
             status = 1;
         } else {
