@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -58,43 +59,146 @@ static double now_s(void)
     return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
 }
 
+/* The typed records are formatted by hand (integers and fixed-point
+ * decimals): printf's float formatting was most of the writer's time. */
+typedef struct line {
+    char b[512];
+    size_t n;
+} line;
+
+static void put_s(line *l, const char *s)
+{
+    while (*s && l->n < sizeof l->b - 1)
+        l->b[l->n++] = *s++;
+}
+
+static void put_u64(line *l, uint64_t v)
+{
+    char t[24];
+    int k = 0;
+    do
+        t[k++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (k > 0 && l->n < sizeof l->b - 1)
+        l->b[l->n++] = t[--k];
+}
+
+static void put_i(line *l, int64_t v)
+{
+    if (v < 0) {
+        put_s(l, "-");
+        put_u64(l, (uint64_t)(-(v + 1)) + 1u);
+    } else {
+        put_u64(l, (uint64_t)v);
+    }
+}
+
+/* v with `decimals` digits after the point, rounded (as %.Nf, but for ties) */
+static void put_fixed(line *l, double v, int decimals)
+{
+    if (!isfinite(v)) {
+        put_s(l, "0");
+        return;
+    }
+    uint64_t scale = 1;
+    for (int i = 0; i < decimals; ++i)
+        scale *= 10;
+    if (v < 0) {
+        put_s(l, "-");
+        v = -v;
+    }
+    if (v > 9e15 / (double)scale) { /* out of fixed-point range: not a time or a duration */
+        put_s(l, "0");
+        return;
+    }
+    uint64_t q = (uint64_t)llround(v * (double)scale);
+    put_u64(l, q / scale);
+    put_s(l, ".");
+    char t[24];
+    uint64_t frac = q % scale;
+    for (int i = decimals - 1; i >= 0; --i, frac /= 10)
+        t[i] = (char)('0' + frac % 10);
+    for (int i = 0; i < decimals && l->n < sizeof l->b - 1; ++i)
+        l->b[l->n++] = t[i];
+}
+
+static void put_hex16(line *l, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0 && l->n < sizeof l->b - 1; --i)
+        l->b[l->n++] = hex[(v >> (4 * i)) & 15u];
+}
+
+/* {"time": T, "event": "NAME", "frame": F[, "tile": T], "rank": R */
+static void put_head(line *l, const ev_rec *r, const char *name, bool tile)
+{
+    put_s(l, "{\"time\": ");
+    put_fixed(l, r->time, 3);
+    put_s(l, ", \"event\": \"");
+    put_s(l, name);
+    put_s(l, "\", \"frame\": ");
+    put_i(l, r->frame);
+    if (tile) {
+        put_s(l, ", \"tile\": ");
+        put_i(l, r->tile);
+    }
+    put_s(l, ", \"rank\": ");
+    put_i(l, r->rank);
+}
+
 static void write_rec(FILE *f, const ev_rec *r)
 {
+    line l;
+    l.n = 0;
     switch (r->kind) {
     case EV_TILE_DISPATCHED:
-        fprintf(f, "{\"time\": %.3f, \"event\": \"tile_dispatched\", \"frame\": %d, \"tile\": %d, "
-                   "\"rank\": %d",
-                r->time, r->frame, r->tile, r->rank);
-        if (r->part == 1)
-            fprintf(f, ", \"kind\": \"part\", \"chunks\": [%d, %d]", r->c0, r->c1);
-        else if (r->part == 2)
-            fprintf(f, ", \"kind\": \"merge\"");
-        fprintf(f, "%s%s}\n", r->flag & 1 ? ", \"verify\": true" : "", r->flag & 2 ? ", \"copy\": true" : "");
+        put_head(&l, r, "tile_dispatched", true);
+        if (r->part == 1) {
+            put_s(&l, ", \"kind\": \"part\", \"chunks\": [");
+            put_i(&l, r->c0);
+            put_s(&l, ", ");
+            put_i(&l, r->c1);
+            put_s(&l, "]");
+        } else if (r->part == 2) {
+            put_s(&l, ", \"kind\": \"merge\"");
+        }
+        if (r->flag & 1)
+            put_s(&l, ", \"verify\": true");
+        if (r->flag & 2)
+            put_s(&l, ", \"copy\": true");
         break;
     case EV_PART_DONE:
-        fprintf(f, "{\"time\": %.3f, \"event\": \"part_done\", \"frame\": %d, \"tile\": %d, "
-                   "\"rank\": %d, \"chunks\": [%d, %d], \"seconds\": %.4f}\n",
-                r->time, r->frame, r->tile, r->rank, r->c0, r->c1, (double)r->seconds);
+        put_head(&l, r, "part_done", true);
+        put_s(&l, ", \"chunks\": [");
+        put_i(&l, r->c0);
+        put_s(&l, ", ");
+        put_i(&l, r->c1);
+        put_s(&l, "], \"seconds\": ");
+        put_fixed(&l, (double)r->seconds, 4);
         break;
     case EV_DUPLICATE:
-        fprintf(f, "{\"time\": %.3f, \"event\": \"tile_duplicate\", \"frame\": %d, \"tile\": %d, "
-                   "\"rank\": %d, \"seconds\": %.4f}\n",
-                r->time, r->frame, r->tile, r->rank, (double)r->seconds);
+        put_head(&l, r, "tile_duplicate", true);
+        put_s(&l, ", \"seconds\": ");
+        put_fixed(&l, (double)r->seconds, 4);
         break;
     case EV_ASSEMBLY_DISPATCHED:
-        fprintf(f, "{\"time\": %.3f, \"event\": \"assembly_dispatched\", \"frame\": %d, \"rank\": %d}\n",
-                r->time, r->frame, r->rank);
+        put_head(&l, r, "assembly_dispatched", false);
         break;
     case EV_TILE_COMMITTED:
-        fprintf(f, "{\"time\": %.3f, \"event\": \"tile_committed\", \"frame\": %d, \"tile\": %d, "
-                   "\"rank\": %d, \"seconds\": %.4f, \"kept\": %s, \"checksum\": \"%016" PRIx64 "\"}\n",
-                r->time, r->frame, r->tile, r->rank, (double)r->seconds, r->flag ? "true" : "false",
-                r->checksum);
+        put_head(&l, r, "tile_committed", true);
+        put_s(&l, ", \"seconds\": ");
+        put_fixed(&l, (double)r->seconds, 4);
+        put_s(&l, r->flag ? ", \"kept\": true, \"checksum\": \"" : ", \"kept\": false, \"checksum\": \"");
+        put_hex16(&l, r->checksum);
+        put_s(&l, "\"");
         break;
     default:
         fprintf(f, "{\"time\": %.3f, \"event\": %s}\n", r->time, r->text);
         free(r->text);
+        return;
     }
+    put_s(&l, "}\n");
+    fwrite(l.b, 1, l.n, f);
 }
 
 static void *writer_main(void *arg)
