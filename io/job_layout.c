@@ -103,8 +103,9 @@ static xs_result clean_dir(const char *dir, bool (*match)(const char *), int64_t
     return r;
 }
 
-/* Removes what match picks in the job folder (when top) and in every tile
- * folder. */
+/* Removes what match picks in the job folder (when top; else a tile folder
+ * it leaves empty goes too, as the frame's tile removal would have taken
+ * it) and in every tile folder. */
 static xs_result clean_job(const xs_job_layout *l, bool top, bool (*match)(const char *), int64_t *removed,
                            xs_err *err)
 {
@@ -122,8 +123,11 @@ static xs_result clean_job(const xs_job_layout *l, bool top, bool (*match)(const
     while ((de = readdir(d)) && r == XS_OK) {
         if (de->d_name[0] == '.')
             continue;
+        const int64_t before = *removed;
         if ((r = fit(sub, sizeof sub, err, "%s/%s", tiles, de->d_name)) == XS_OK)
             r = clean_dir(sub, match, removed, err);
+        if (r == XS_OK && !top && *removed > before)
+            (void)rmdir(sub); /* only when empty: tiles kept (--keep-tiles) keep it */
     }
     closedir(d);
     return r;

@@ -60,9 +60,10 @@ xs_result xs_job_file_path(const xs_job_layout *l, const char *file, char *out, 
  * tile folders, and any part file (call it holding the folder's lock);
  * *removed counts them. */
 xs_result xs_job_clean_temporaries(const xs_job_layout *l, int64_t *removed, xs_err *err);
-/* Removes every part file of the job's tile folders (at the end of a run
- * that split tiles: a speculative copy of a part may land after its tile
- * was merged); *removed counts them. */
+/* Removes every part file of the job's tile folders, and a tile folder
+ * that this leaves empty (at the end of a run that split tiles: a
+ * speculative copy of a part may land after its tile was merged, even after
+ * its frame's tiles were removed); *removed counts the part files. */
 xs_result xs_job_remove_parts(const xs_job_layout *l, int64_t *removed, xs_err *err);
 
 #ifdef __cplusplus

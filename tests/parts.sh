@@ -6,8 +6,8 @@
 # (XS_TEST_COPY), and both: every frame must be byte-identical to the plain
 # render (cmp, not only the pixels); the event log must show each tile's
 # parts done and merged (part_done, one tile_committed a tile) and, where
-# there is another worker, duplicates (tile_duplicate); no part file or
-# temporary may be left. Then part files a killed run left are removed when
+# there is another worker, duplicates (tile_duplicate); no part file,
+# temporary or tile folder may be left. Then part files a killed run left are removed when
 # the next run takes the folder.
 # usage: parts.sh XISUAN MPIEXEC WORKDIR
 set -uo pipefail
@@ -49,6 +49,9 @@ check() { # tag parts(0: none) copies(yes|no)
   local left
   left=$(find "$work/$tag" \( -name '*.part' -o -name '.*tmp*' \) | head -3)
   [ -z "$left" ] || { echo "FAIL: $tag: files left: $left"; fail=1; }
+  # assembled frames' tiles are removed, their folders too: a late part must not keep one
+  left=$(ls -A "$work/$tag/j/tiles" 2>/dev/null | head -3)
+  [ -z "$left" ] || { echo "FAIL: $tag: tile folders left: $left"; fail=1; }
   echo "$tag: frames identical; $committed tiles committed, $done parts done, $dup duplicate(s)"
 }
 

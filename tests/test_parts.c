@@ -21,7 +21,8 @@
  *   back end today) makes xs_worker_parts false, and a PART sent to it
  *   anyway fails with a clear message.
  * cleanup: the start of a job removes temporaries and part files; the end
- *   of a run that split tiles removes part files only. */
+ *   of a run that split tiles removes part files only, and a tile folder
+ *   that leaves empty. */
 #include "io/xs_file.h"
 #include "io/xs_partials.h"
 #include "render/xs_backend.h"
@@ -524,6 +525,18 @@ static void test_cleanup(void)
         CHECK(xs_job_tile_path(&l, 1, 5, p, sizeof p, &e) == XS_OK);
         CHECK(exists(p));
     }
+    /* a frame whose tiles were removed (after its assembly) but for a late
+     * copy's part: the end of the run takes its folder too */
+    CHECK(xs_job_tile_dir(&l, 3, p, sizeof p, &e) == XS_OK);
+    CHECK(xs_mkdir_p(p, &e) == XS_OK);
+    char part3[XS_PATH_MAX];
+    CHECK(xs_job_part_path(&l, 3, 0, 2, 2, part3, sizeof part3, &e) == XS_OK);
+    touch(part3);
+    int64_t removed = 0;
+    CHECK(xs_job_remove_parts(&l, &removed, &e) == XS_OK && removed == 1);
+    CHECK_MSG(!exists(p), "%s is left empty", p);
+    CHECK(xs_job_tile_dir(&l, 1, p, sizeof p, &e) == XS_OK);
+    CHECK(exists(p)); /* holds tiles */
     snprintf(cmd, sizeof cmd, "test -z \"$(find '%s' -name '*.part*')\"", out);
     CHECK(system(cmd) == 0);
 }
