@@ -81,14 +81,37 @@ xs_result xs_check_writable_dir(const char *dir, xs_err *err)
     return XS_OK;
 }
 
+/* This host's name for temporary names: letters, digits and '-' only, up to
+ * 32 characters ("host" when it has none). Processes on different nodes
+ * (or in containers) may share a PID, and two ranks may write the same file
+ * at once (a speculative copy), so the name carries the host too. */
+static void host_tag(char *out, size_t n)
+{
+    char h[256] = "";
+    if (gethostname(h, sizeof h - 1) != 0)
+        h[0] = '\0';
+    size_t o = 0;
+    for (size_t i = 0; h[i] && o + 1 < n && o < 32; ++i) {
+        char c = h[i];
+        if (c == '.')
+            break; /* the short name */
+        out[o++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '-';
+    }
+    if (o == 0)
+        o = (size_t)snprintf(out, n, "host");
+    out[o < n ? o : n - 1] = '\0';
+}
+
 xs_result xs_tmp_path(const char *final_path, char *out, size_t out_size, xs_err *err)
 {
     static atomic_uint counter;
     unsigned k = atomic_fetch_add(&counter, 1u);
+    char host[40];
+    host_tag(host, sizeof host);
     const char *slash = strrchr(final_path, '/');
     int dir_len = slash ? (int)(slash - final_path + 1) : 0;
     const char *base = slash ? slash + 1 : final_path;
-    int n = snprintf(out, out_size, "%.*s.%s.tmp-%ld-%u", dir_len, final_path, base,
+    int n = snprintf(out, out_size, "%.*s.%s.tmp-%s-%ld-%u", dir_len, final_path, base, host,
                      (long)getpid(), k);
     if (n < 0 || (size_t)n >= out_size)
         return xs_err_set(err, XS_ERR_INVALID, "%s: path too long", final_path);

@@ -2,7 +2,7 @@
  * xisuan goes through.
  *
  * An output under a final name was written under a temporary name in the same
- * directory ("dir/.name.tmp-PID-N"), fsync'd, renamed, and its directory
+ * directory ("dir/.name.tmp-HOST-PID-N"), fsync'd, renamed, and its directory
  * fsync'd: a reader sees nothing or the whole file, also after a crash.
  * Safe to call from several threads on distinct files.
  */
@@ -41,7 +41,9 @@ xs_result xs_mkdir_p(const char *path, xs_err *err);
 /* Checks that dir exists (creating it if needed) and accepts a new file:
  * creates, fsyncs and removes a probe file. */
 xs_result xs_check_writable_dir(const char *dir, xs_err *err);
-/* A temporary name beside final_path ("dir/.name.tmp-PID-N"). */
+/* A temporary name beside final_path ("dir/.name.tmp-HOST-PID-N"): unique
+ * to this host, process and call, so ranks writing the same final file at
+ * once never share a temporary. */
 xs_result xs_tmp_path(const char *final_path, char *out, size_t out_size, xs_err *err);
 /* Makes a written temporary file durable under its final name: fsync(tmp),
  * rename(tmp, final), fsync(directory). On failure removes tmp. */

@@ -2,7 +2,8 @@
  * handed out through one atomic counter; each thread keeps its own counters
  * and they are summed after the join, so the hot path takes no lock. Pixels
  * depend only on (seed, frame, pixel, sample), so the split between threads
- * never changes the result. */
+ * never changes the result. A part of a tile (a range of its sample chunks,
+ * begin_part) renders the same way into the part's packed records. */
 #define _GNU_SOURCE
 #include "render/xs_backend.h"
 #include "render/xs_parallel.h"
@@ -25,6 +26,7 @@ typedef struct cpu_backend {
     int threads;
     xs_tile_params pending; /* the slot's tile, rendered by end */
     bool has_pending;
+    int chunk_first, chunk_count; /* a part: its sample chunks; 0, 0: the whole tile */
 } cpu_backend;
 
 typedef struct cpu_job {
@@ -48,7 +50,11 @@ static void *cpu_worker_main(void *arg)
         int row = atomic_fetch_add(&job->next_row, 1);
         if (row >= job->tp->height)
             break;
-        xs_kernel_cpu_render_rows(&job->be->view, job->tp, row, row + 1, job->rgba, &w->counters);
+        if (job->be->chunk_count > 0)
+            xs_kernel_cpu_render_part_rows(&job->be->view, job->tp, job->be->chunk_first, job->be->chunk_count, row,
+                                           row + 1, job->rgba, &w->counters);
+        else
+            xs_kernel_cpu_render_rows(&job->be->view, job->tp, row, row + 1, job->rgba, &w->counters);
     }
     xs_texcache_thread_flush();
     return NULL;
@@ -61,7 +67,23 @@ static xs_result cpu_begin_tile(xs_backend *self, int slot, const xs_tile_params
         return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: slot %d is not free", slot);
     be->pending = *tp;
     be->has_pending = true;
+    be->chunk_first = be->chunk_count = 0;
     return XS_OK;
+}
+
+static xs_result cpu_begin_part(xs_backend *self, int slot, const xs_tile_params *tp, int chunk_first,
+                                int chunk_count, xs_err *err)
+{
+    cpu_backend *be = (cpu_backend *)self;
+    if (chunk_first < 0 || chunk_count < 1)
+        return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: a part of chunks [%d, +%d)", chunk_first,
+                          chunk_count);
+    xs_result r = cpu_begin_tile(self, slot, tp, err);
+    if (r == XS_OK) {
+        be->chunk_first = chunk_first;
+        be->chunk_count = chunk_count;
+    }
+    return r;
 }
 
 static double now_s(void)
@@ -138,6 +160,7 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threa
     be->base.end_tile = cpu_end_tile;
     be->base.update = cpu_update;
     be->base.destroy = cpu_destroy;
+    be->base.begin_part = cpu_begin_part;
     be->view = xs_scene_view_for(scene, fw, fh);
     be->fw = fw;
     be->fh = fh;

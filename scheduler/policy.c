@@ -165,6 +165,10 @@ struct xs_sched {
     int order_frame;       /* the frame index order belongs to (-1: none) */
     split_entry *splitmap; /* open addressing over slots */
     size_t split_cap, split_len;
+    /* test hook (desc.test_copy): the item whose copy goes to the next other
+     * worker that asks, and who holds it */
+    xs_work_item test_copy;
+    int test_copy_owner; /* -1: none pending */
 };
 
 /* ---- accounting ----------------------------------------------------------------- */
@@ -276,6 +280,7 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->order_frame = -1;
     for (int i = 0; i < d->worker_count; ++i)
         s->workers[i].frame = -1;
+    s->test_copy_owner = -1;
     s->tiles_total = (int64_t)slots;
     s->cursor_end = (int64_t)slots;
     for (int i = 0; d->skip && i < d->frame_count; ++i)
@@ -760,9 +765,16 @@ static bool work_available(const xs_sched *s)
  * cost was never measured may cost several times the mean (costs are heavy
  * tailed), so it is cut as if it cost XS_UNKNOWN_RISK times its estimate. */
 enum { UNKNOWN_RISK = 4 };
+static bool split_into(xs_sched *s, xs_work_item *it, int parts);
 static bool maybe_split(xs_sched *s, xs_work_item *it)
 {
     const int C = s->desc.chunks_per_tile;
+    if (s->desc.test_split >= 2 && C >= 2 && it->kind == XS_WORK_TILE && !(it->flags & XS_ITEM_VERIFY)) {
+        int fi = frame_index(s, it->frame); /* test hook: every tile, P parts */
+        if (split_find(s, (int64_t)slot(s, fi, it->tile)))
+            return false;
+        return split_into(s, it, s->desc.test_split < C ? s->desc.test_split : C);
+    }
     if (!s->desc.balance || C < 2 || it->kind != XS_WORK_TILE || (it->flags & XS_ITEM_VERIFY) || s->live < 2)
         return false;
     double mean_speed = s->speed_live / s->live;
@@ -784,7 +796,18 @@ static bool maybe_split(xs_sched *s, xs_work_item *it)
         parts = MAX_PARTS;
     if (parts < 2)
         return false;
-    if (!split_add(s, k, parts))
+    return split_into(s, it, parts);
+}
+
+/* Splits *it (a tile not yet split) into `parts` parts: *it becomes the
+ * first, the others go ahead of everything. */
+static bool split_into(xs_sched *s, xs_work_item *it, int parts)
+{
+    const int C = s->desc.chunks_per_tile;
+    if (parts > MAX_PARTS)
+        parts = MAX_PARTS;
+    int64_t k = (int64_t)slot(s, frame_index(s, it->frame), it->tile);
+    if (parts < 2 || !split_add(s, k, parts))
         return false;
     s->splits++;
     for (int j = 1; j < parts; ++j) {
@@ -908,6 +931,21 @@ static bool speculate(xs_sched *s, int w)
     return true;
 }
 
+/* Test hook (desc.test_copy): the copy of the last item handed out, for a
+ * worker other than its holder, unless its work is done. */
+static bool take_test_copy(xs_sched *s, int w, xs_work_item *it)
+{
+    if (s->test_copy_owner < 0 || s->test_copy_owner == w || ending(s))
+        return false;
+    s->test_copy_owner = -1;
+    if (item_done(s, &s->test_copy))
+        return false;
+    *it = s->test_copy;
+    it->flags |= XS_ITEM_COPY;
+    s->duplicates++;
+    return true;
+}
+
 /* Answers parked requests while there is an answer to give; a request that
  * has none (or whose worker may not take what there is) stays parked, in
  * order. When there is nothing to hand out at all, the first parked worker
@@ -961,8 +999,16 @@ static void serve(xs_sched *s)
             acct_end(s, ws, a);
             emit(s, XS_ACT_END, w, NULL);
             handled = true;
+        } else if (!ws->silent && s->desc.test_copy && take_test_copy(s, w, &it)) {
+            assign(s, w, &it, true);
+            handled = true;
         } else if (!ws->silent && take_item(s, w, &it)) {
             assign(s, w, &it, false);
+            if (s->desc.test_copy && (it.kind == XS_WORK_TILE || it.kind == XS_WORK_PART) &&
+                !(it.flags & XS_ITEM_VERIFY)) {
+                s->test_copy = it; /* test hook: its copy goes to the next other worker */
+                s->test_copy_owner = w;
+            }
             handled = true;
         } else if (!ws->silent && !speculated && !work_available(s) && ws->held_len == 0) {
             speculated = true;
