@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,12 +103,18 @@ static void host_tag(char *out, size_t n)
     out[o < n ? o : n - 1] = '\0';
 }
 
+/* The host's tag, found once per process (a tile's temporary name would
+ * otherwise cost a uname call). */
+static char g_host[40];
+static pthread_once_t g_host_once = PTHREAD_ONCE_INIT;
+static void host_init(void) { host_tag(g_host, sizeof g_host); }
+
 xs_result xs_tmp_path(const char *final_path, char *out, size_t out_size, xs_err *err)
 {
     static atomic_uint counter;
     unsigned k = atomic_fetch_add(&counter, 1u);
-    char host[40];
-    host_tag(host, sizeof host);
+    pthread_once(&g_host_once, host_init);
+    const char *host = g_host;
     const char *slash = strrchr(final_path, '/');
     int dir_len = slash ? (int)(slash - final_path + 1) : 0;
     const char *base = slash ? slash + 1 : final_path;
@@ -130,9 +137,10 @@ static int fsync_path(const char *path, int flags)
     return rc;
 }
 
-static xs_result commit(const char *tmp_path, const char *final_path, bool sync_dir, xs_err *err)
+static xs_result commit(const char *tmp_path, const char *final_path, bool sync_tmp, bool sync_dir,
+                        xs_err *err)
 {
-    if (fsync_path(tmp_path, O_RDONLY) != 0) {
+    if (sync_tmp && fsync_path(tmp_path, O_RDONLY) != 0) {
         int e = errno;
         unlink(tmp_path);
         return xs_err_set(err, XS_ERR_IO, "%s: fsync failed: %s", final_path, strerror(e));
@@ -172,12 +180,17 @@ xs_result xs_fsync_dir(const char *dir, xs_err *err)
 
 xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *err)
 {
-    return commit(tmp_path, final_path, true, err);
+    return commit(tmp_path, final_path, true, true, err);
 }
 
 xs_result xs_commit_file_nodirsync(const char *tmp_path, const char *final_path, xs_err *err)
 {
-    return commit(tmp_path, final_path, false, err);
+    return commit(tmp_path, final_path, true, false, err);
+}
+
+xs_result xs_commit_synced_file(const char *tmp_path, const char *final_path, bool sync_dir, xs_err *err)
+{
+    return commit(tmp_path, final_path, false, sync_dir, err);
 }
 
 xs_result xs_file_open_regular(const char *path, int *fd_out, uint64_t *size, xs_err *err)

@@ -9,6 +9,7 @@
 #ifndef XS_FILE_H
 #define XS_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,10 @@ xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *e
 /* The same without the sync of the folder: the caller syncs it once for a
  * batch (xs_fsync_dir) before the files count as durable. */
 xs_result xs_commit_file_nodirsync(const char *tmp_path, const char *final_path, xs_err *err);
+/* For a temporary its writer already fsync'd (on the descriptor it wrote
+ * through, before closing it): rename(tmp, final), then fsync(directory)
+ * when sync_dir (else the caller syncs it for a batch). On failure removes tmp. */
+xs_result xs_commit_synced_file(const char *tmp_path, const char *final_path, bool sync_dir, xs_err *err);
 /* fsyncs a folder (its entries: files renamed into it are durable). */
 xs_result xs_fsync_dir(const char *dir, xs_err *err);
 /* Normalises a relative path ("./a//b" -> "a/b"); refuses empty, absolute and

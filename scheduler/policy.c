@@ -143,7 +143,6 @@ struct xs_sched {
     int nfails, fails_cap, fails_queued;
     ring priority; /* prio_item */
     ring parked;   /* int worker */
-    ring waitq;    /* int worker: a request set aside (stale once its worker was unwaited) */
     ring actions;  /* xs_sched_action */
     worker_state *workers;
     bool oom;
@@ -293,7 +292,6 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->unassigned = s->tiles_total;
     s->priority.elem = sizeof(prio_item);
     s->parked.elem = sizeof(int);
-    s->waitq.elem = sizeof(int);
     s->actions.elem = sizeof(xs_sched_action);
     *out = s;
     return XS_OK;
@@ -309,7 +307,6 @@ void xs_sched_destroy(xs_sched *s)
     free(s->workers), free(s->frames), free(s->index_of), free(s->frame_remaining);
     free(s->tile_done), free(s->cost), free(s->order), free(s->splitmap);
     free(s->assembled), free(s->fails), free(s->priority.data), free(s->parked.data);
-    free(s->waitq.data);
     free(s->actions.data), free(s->owned_skip), free(s->owned_journaled);
     free(s);
 }
@@ -454,11 +451,7 @@ static double item_cost(const xs_sched *s, const xs_work_item *it)
     }
 }
 
-static void unwait_one(xs_sched *s);
-
-/* Queues an item ahead of the tiles; a request set aside because its worker
- * could take nothing then goes back to the queue for it (a new part is
- * cheaper than what was refused). */
+/* Queues an item ahead of the tiles. */
 static void prio_push(xs_sched *s, const xs_work_item *it)
 {
     prio_item p = {*it, item_cost(s, it)};
@@ -466,7 +459,6 @@ static void prio_push(xs_sched *s, const xs_work_item *it)
         s->oom = true;
     else
         s->queued_cost += p.cost;
-    unwait_one(s);
 }
 
 static void prio_pop(xs_sched *s, xs_work_item *it)
@@ -664,21 +656,22 @@ static bool take_cursor(xs_sched *s, const worker_state *ws, xs_work_item *it)
     it->frame = s->frames[fi];
     it->tile = tile;
     it->flags = s->desc.journaled && s->desc.journaled[(size_t)fi * (size_t)T + (size_t)tile] ? XS_ITEM_VERIFY : 0;
-    /* near the end a tile is cut into parts before it is offered: a worker
-     * that may not take the whole tile may take a part */
-    if (maybe_split(s, it)) {
+    if (admit(s, ws, item_cost(s, it))) {
         s->next_tile++;
         s->unassigned--;
-        if (admit(s, ws, item_cost(s, it)))
-            return true;
-        prio_push(s, it); /* every part queued; none for this worker now */
-        return false;
+        maybe_split(s, it); /* near the end: it takes the first part */
+        return true;
     }
-    if (!admit(s, ws, item_cost(s, it)))
+    /* a worker that may not take the whole tile may take a part of it (near
+     * the end the tile is cut now; the other parts go ahead of everything) */
+    if (!maybe_split(s, it))
         return false;
     s->next_tile++;
     s->unassigned--;
-    return true;
+    if (admit(s, ws, item_cost(s, it)))
+        return true;
+    prio_push(s, it); /* every part queued; none for this worker now */
+    return false;
 }
 
 /* Frame affinity (an animated scene, posed per frame on each worker):
@@ -954,30 +947,13 @@ static bool take_test_copy(xs_sched *s, int w, xs_work_item *it)
  * job, while workers that still hold items head the queue, is an event
  * O(parked requests), and a copy O(workers x items held). */
 /* A worker's requests set aside while it held items go back to the queue
- * (it replied, or the job is ending, or it was retired). Their entries in
- * waitq become stale and are skipped there. */
+ * (it replied, or the job is ending, or it was retired). */
 static void unwait(xs_sched *s, int w)
 {
     worker_state *ws = &s->workers[w];
     for (; ws->waiting > 0; ws->waiting--, s->waiting_total--)
         if (ring_push(&s->parked, &w) != 0)
             s->oom = true;
-}
-
-/* The request set aside longest ago goes back to the queue (new work came). */
-static void unwait_one(xs_sched *s)
-{
-    int w;
-    while (s->waiting_total > 0 && ring_pop(&s->waitq, &w)) {
-        worker_state *ws = &s->workers[w];
-        if (ws->waiting == 0)
-            continue; /* stale: its worker replied since */
-        ws->waiting--;
-        s->waiting_total--;
-        if (ring_push(&s->parked, &w) != 0)
-            s->oom = true;
-        return;
-    }
 }
 
 static void serve(xs_sched *s)
@@ -1022,8 +998,6 @@ static void serve(xs_sched *s)
              * every event does not look at every parked request */
             ws->waiting++;
             s->waiting_total++;
-            if (ring_push(&s->waitq, &w) != 0)
-                s->oom = true;
             continue;
         }
         if (ring_push(&s->parked, &w) != 0)
