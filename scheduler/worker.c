@@ -23,6 +23,7 @@
 #include "scheduler/xs_worker.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 #include "io/xs_partials.h"
 #include "render/xs_film.h"
 #include "render/xs_parts.h"
+#include "scheduler/xs_protocol.h"
 #include "scheduler/xs_writer.h"
 
 enum { E_FREE = 0, E_QUEUED, E_VERIFY, E_DEVICE, E_WRITE, E_ASSEMBLE, E_MERGE, E_RESULT };
@@ -260,6 +262,21 @@ int xs_worker_depth(const xs_worker *w)
 }
 
 int xs_worker_held(const xs_worker *w) { return w->pipe ? w->pipe->held : 0; }
+
+void xs_worker_backoff(xs_worker *w, int *idle)
+{
+    long ns = xs_backoff_step(idle);
+    /* past the first spins, a write in progress is what the worker waits
+     * for: it sleeps on the writers (woken as one finishes), not the clock */
+    if (ns != 0 && w->pipe && w->pipe->writer && xs_writer_wait(w->pipe->writer, ns > 0 ? ns : 20000L))
+        return;
+    if (ns < 0) {
+        sched_yield();
+    } else if (ns > 0) {
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+    }
+}
 
 bool xs_worker_parts(const xs_worker *w)
 {

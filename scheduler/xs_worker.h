@@ -139,6 +139,11 @@ int xs_worker_pump(xs_worker *w, xs_worker_result *out, int max, bool *progress)
 /* Items held: queued, on the device, at the writers, or with a result not
  * yet returned. */
 int xs_worker_held(const xs_worker *w);
+/* The pumping thread's wait when nothing moved (xs_backoff's steps): while
+ * its writers have work in progress it sleeps until one finishes (or the
+ * step's time passes), so the writer gets the core and its result goes out
+ * at once. Reset *idle to 0 on progress. */
+void xs_worker_backoff(xs_worker *w, int *idle);
 /* The worker renders PART items (its back end renders parts of tiles) and
  * merges them (MERGE), so rank 0 may split tiles. */
 bool xs_worker_parts(const xs_worker *w);
