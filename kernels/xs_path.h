@@ -26,9 +26,6 @@
 #include "kernels/xs_light.h"
 #include "kernels/xs_sampler.h"
 
-/* Sampler dimension pairs: 0 is the pixel filter; each bounce then takes 4. */
-enum { XS_PAIRS_PER_BOUNCE = 4 };
-
 XS_DEVICE float xs_power_heuristic(float a, float b)
 {
     float a2 = a * a, b2 = b * b;
