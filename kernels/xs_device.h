@@ -30,6 +30,11 @@
 #define XS_ALIGNOF(T) _Alignof(T)
 #endif
 
+/* A struct aligned to n bytes (16: one vector load per 16 bytes on a GPU).
+ * The GNU attribute, which gcc, clang and nvcc take in C and C++ alike
+ * (_Alignas is C only, alignas C++ only). */
+#define XS_ALIGN(n) __attribute__((aligned(n)))
+
 #if defined(__CUDA_ARCH__)
 #define XS_GPU_CODE 1
 #else

@@ -1,9 +1,35 @@
-/* Ray queries: ray-triangle (Moller-Trumbore), ray-box (slabs), and the
- * two-level traversal: the TLAS over instances, then each hit instance's
- * BLAS with the ray moved into object space (affine, direction not
- * renormalised, so distances t agree in both spaces). Alpha-masked
- * triangles below their cutoff are skipped. Serves closest-hit and any-hit
- * (shadow) queries; counts node visits and triangle tests. */
+/* Ray queries over the scene's wide BVH (xs_types.h): closest hit and any
+ * hit (shadow rays), counting node visits and triangle tests.
+ *
+ * Triangles: the watertight test of Woop, Benthin and Wald (JCGT 2(1),
+ * 2013). Per ray, the axis the direction is largest along becomes z and a
+ * shear maps the direction onto it; each triangle is then tested in 2-D by
+ * three edge functions of its vertices relative to the ray origin. The
+ * functions of an edge two triangles share are the same bits in both, so a
+ * ray cannot slip between them; an edge function of exactly zero is
+ * recomputed in double precision, as the paper does. No divide until a
+ * candidate passes (t is compared as T against tmax * det); then one
+ * reciprocal gives t and the barycentrics.
+ *
+ * Nodes: four children whose boxes are 8-bit offsets on the node's own
+ * box; a child's slab distances are a + q * b per axis, a and b set up once
+ * a node. Leaf children are tested on the spot (which shortens the ray
+ * before the inner children are ordered), inner and instance children are
+ * visited nearest first, the others stacked.
+ *
+ * Instances: a child of kind XS_WCHILD_INSTANCE moves the ray into the
+ * instance's object space (xs_instance_ray: the one place a transform is
+ * read; a transform evaluated at the ray's time goes there) and walks its
+ * mesh's nodes; a marker on the stack brings the ray back to world space when
+ * that walk is done. Meshes placed by an identity transform are part of the
+ * top tree: no transform, no second level.
+ *
+ * Stack: XS_STACK entries (at most 3 a level, plus one marker: the builder
+ * refuses trees deeper than that); on a GPU the first XS_STACK_FAST of
+ * them live in shared memory (kernels launched with
+ * XS_STACK_FAST * 4 bytes a thread of dynamic shared memory), the rest in
+ * local memory.
+ */
 #ifndef XS_INTERSECT_H
 #define XS_INTERSECT_H
 
@@ -20,44 +46,27 @@ typedef struct xs_hit {
     uint32_t instance;
 } xs_hit;
 
-enum { XS_BVH_STACK = 64 };
+enum {
+    XS_STACK = 128,     /* entries a traversal may stack */
+    XS_STACK_FAST = 24, /* of them in a GPU's shared memory */
+    XS_WBVH_MAX_DEPTH = (XS_STACK - 2) / 3 /* node levels (top tree + a mesh's) a traversal takes */
+};
+#define XS_STACK_MARKER 0xFFFFFFFFu /* back to world space */
+#define XS_STACK_INSTANCE 0x80000000u
 
-XS_DEVICE bool xs_ray_tri(xs_vec3 o, xs_vec3 d, const xs_tri *t, float tmax, float *out_t,
-                          float *out_u, float *out_v)
-{
-    xs_vec3 p = xs_cross(d, t->e2);
-    float det = xs_dot(t->e1, p);
-    if (fabsf(det) < 1e-30f)
-        return false;
-    float inv = 1.0f / det;
-    xs_vec3 s = xs_sub(o, t->v0);
-    float u = xs_dot(s, p) * inv;
-    if (u < 0.0f || u > 1.0f)
-        return false;
-    xs_vec3 q = xs_cross(s, t->e1);
-    float v = xs_dot(d, q) * inv;
-    if (v < 0.0f || u + v > 1.0f)
-        return false;
-    float tt = xs_dot(t->e2, q) * inv;
-    if (!(tt > 0.0f && tt < tmax))
-        return false;
-    *out_t = tt;
-    *out_u = u;
-    *out_v = v;
-    return true;
-}
+/* A box's far distance is scaled by this before comparing (Ize 2013,
+ * "Robust BVH Ray Traversal"): float rounding in the slab distances never
+ * culls a box the ray touches. */
+#define XS_BOX_FAR_SCALE 1.0000004f
 
-/* Entry distance of the ray into the box, or +inf when it misses within tmax. */
-XS_DEVICE float xs_ray_box(const xs_bvh_node *n, xs_vec3 o, xs_vec3 inv_d, float tmax)
-{
-    float t0x = (n->bmin[0] - o.x) * inv_d.x, t1x = (n->bmax[0] - o.x) * inv_d.x;
-    float t0y = (n->bmin[1] - o.y) * inv_d.y, t1y = (n->bmax[1] - o.y) * inv_d.y;
-    float t0z = (n->bmin[2] - o.z) * inv_d.z, t1z = (n->bmax[2] - o.z) * inv_d.z;
-    float tn = xs_maxf(xs_maxf(xs_minf(t0x, t1x), xs_minf(t0y, t1y)), xs_minf(t0z, t1z));
-    float tf = xs_minf(xs_minf(xs_maxf(t0x, t1x), xs_maxf(t0y, t1y)), xs_maxf(t0z, t1z));
-    tn = xs_maxf(tn, 0.0f);
-    return (tn <= tf && tn < tmax) ? tn : INFINITY;
-}
+/* The ray as a traversal uses it in one space (world, or an instance's). */
+typedef struct xs_ray_pre {
+    xs_vec3 o, d;
+    xs_vec3 inv_d;     /* boxes */
+    int kx, ky, kz;    /* watertight test: axes, kz the largest of d */
+    float ox, oy, oz;  /* the origin's coordinates along kx, ky, kz */
+    float sx, sy, sz;  /* the shear onto kz */
+} xs_ray_pre;
 
 XS_DEVICE xs_vec3 xs_safe_inv(xs_vec3 d)
 {
@@ -65,6 +74,69 @@ XS_DEVICE xs_vec3 xs_safe_inv(xs_vec3 d)
     return xs_v3(fabsf(d.x) > 1e-30f ? 1.0f / d.x : (d.x >= 0.0f ? big : -big),
                  fabsf(d.y) > 1e-30f ? 1.0f / d.y : (d.y >= 0.0f ? big : -big),
                  fabsf(d.z) > 1e-30f ? 1.0f / d.z : (d.z >= 0.0f ? big : -big));
+}
+
+XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
+{
+    p->o = o;
+    p->d = d;
+    p->inv_d = xs_safe_inv(d);
+    float ax = fabsf(d.x), ay = fabsf(d.y), az = fabsf(d.z);
+    int kz = ax > ay ? (ax > az ? 0 : 2) : (ay > az ? 1 : 2);
+    int kx = kz == 2 ? 0 : kz + 1;
+    int ky = kx == 2 ? 0 : kx + 1;
+    float dz = xs_v3_get(d, kz);
+    if (dz < 0.0f) { /* keep the winding: a mirrored view swaps the 2-D axes */
+        int t = kx;
+        kx = ky;
+        ky = t;
+    }
+    p->kx = kx;
+    p->ky = ky;
+    p->kz = kz;
+    p->ox = xs_v3_get(o, kx);
+    p->oy = xs_v3_get(o, ky);
+    p->oz = xs_v3_get(o, kz);
+    p->sx = xs_v3_get(d, kx) / dz;
+    p->sy = xs_v3_get(d, ky) / dz;
+    p->sz = 1.0f / dz;
+}
+
+/* The watertight test against triangle t with the ray shortened to tmax:
+ * true with t in (0, tmax) and the barycentrics of v1 and v2. */
+XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, float *out_t, float *out_u,
+                           float *out_v)
+{
+    const int kx = r->kx, ky = r->ky, kz = r->kz;
+    const float az = t->v0[kz] - r->oz, bz = t->v1[kz] - r->oz, cz = t->v2[kz] - r->oz;
+    const float ax = (t->v0[kx] - r->ox) - r->sx * az, ay = (t->v0[ky] - r->oy) - r->sy * az;
+    const float bx = (t->v1[kx] - r->ox) - r->sx * bz, by = (t->v1[ky] - r->oy) - r->sy * bz;
+    const float cx = (t->v2[kx] - r->ox) - r->sx * cz, cy = (t->v2[ky] - r->oy) - r->sy * cz;
+    float u = cx * by - cy * bx;
+    float v = ax * cy - ay * cx;
+    float w = bx * ay - by * ax;
+    if (u == 0.0f || v == 0.0f || w == 0.0f) { /* on an edge: decide it exactly */
+        u = (float)((double)cx * (double)by - (double)cy * (double)bx);
+        v = (float)((double)ax * (double)cy - (double)ay * (double)cx);
+        w = (float)((double)bx * (double)ay - (double)by * (double)ax);
+    }
+    if ((u < 0.0f || v < 0.0f || w < 0.0f) && (u > 0.0f || v > 0.0f || w > 0.0f))
+        return false;
+    const float det = u + v + w;
+    if (det == 0.0f)
+        return false;
+    const float T = u * (r->sz * az) + v * (r->sz * bz) + w * (r->sz * cz);
+    /* t = T / det in (0, tmax), compared without dividing */
+    if (det > 0.0f ? (T <= 0.0f || T >= tmax * det) : (T >= 0.0f || T <= tmax * det))
+        return false;
+    const float inv = 1.0f / det;
+    const float tt = T * inv;
+    if (!(tt > 0.0f && tt < tmax))
+        return false;
+    *out_t = tt;
+    *out_u = v * inv;
+    *out_v = w * inv;
+    return true;
 }
 
 /* Row-major 3x4 transform of a point and of a direction. */
@@ -86,30 +158,36 @@ XS_DEVICE xs_vec3 xs_xf_normal(const float *inv, xs_vec3 n)
                  inv[2] * n.x + inv[6] * n.y + inv[10] * n.z);
 }
 
-/* At inner node n: the nearer child the ray enters within tmax becomes *node
- * and the farther one (if entered) is pushed; false when it enters neither. */
-XS_DEVICE bool xs_bvh_descend(const xs_bvh_node *nodes, const xs_bvh_node *n, xs_vec3 o,
-                              xs_vec3 inv_d, float tmax, uint32_t *stack, int *sp, uint32_t *node,
-                              xs_counters *c)
+/* A world ray in instance inst's object space: affine, the direction not
+ * renormalised, so distances t agree in both spaces. The one place a
+ * traversal reads an instance's transform. */
+XS_DEVICE void xs_instance_ray(const xs_scene_view *s, uint32_t inst, xs_vec3 o, xs_vec3 d, xs_vec3 *oo,
+                               xs_vec3 *od)
 {
-    uint32_t a = n->first, b = n->first + 1;
-    c->node_visits += 2;
-    float ta = xs_ray_box(&nodes[a], o, inv_d, tmax);
-    float tb = xs_ray_box(&nodes[b], o, inv_d, tmax);
-    if (tb < ta) {
-        float tt = ta;
-        ta = tb;
-        tb = tt;
-        uint32_t tmp = a;
-        a = b;
-        b = tmp;
+    const xs_instance *in = &s->instances[inst];
+    *oo = xs_xf_point(in->inv, o);
+    *od = xs_xf_dir(in->inv, d);
+}
+
+/* Entry distances of the ray into node n's four children; INFINITY where a
+ * slot is empty, missed, or entered at or beyond tmax. */
+XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
+{
+    /* per axis: plane q of a child lies at origin + q * 2^(exp - 127) */
+    const float ax = (n->origin[0] - r->o.x) * r->inv_d.x;
+    const float ay = (n->origin[1] - r->o.y) * r->inv_d.y;
+    const float az = (n->origin[2] - r->o.z) * r->inv_d.z;
+    const float bx = xs_bits_float((uint32_t)n->exp[0] << 23) * r->inv_d.x;
+    const float by = xs_bits_float((uint32_t)n->exp[1] << 23) * r->inv_d.y;
+    const float bz = xs_bits_float((uint32_t)n->exp[2] << 23) * r->inv_d.z;
+    for (int i = 0; i < XS_WIDTH; ++i) {
+        const float x0 = ax + (float)n->qlo[0][i] * bx, x1 = ax + (float)n->qhi[0][i] * bx;
+        const float y0 = ay + (float)n->qlo[1][i] * by, y1 = ay + (float)n->qhi[1][i] * by;
+        const float z0 = az + (float)n->qlo[2][i] * bz, z1 = az + (float)n->qhi[2][i] * bz;
+        const float t0 = xs_maxf(xs_maxf(xs_minf(x0, x1), xs_minf(y0, y1)), xs_maxf(xs_minf(z0, z1), 0.0f));
+        const float t1 = xs_minf(xs_minf(xs_maxf(x0, x1), xs_maxf(y0, y1)), xs_maxf(z0, z1)) * XS_BOX_FAR_SCALE;
+        tn[i] = (n->meta[i] != 0u && t0 <= t1 && t0 < tmax) ? t0 : INFINITY;
     }
-    if (ta == INFINITY)
-        return false;
-    if (tb != INFINITY && *sp < XS_BVH_STACK)
-        stack[(*sp)++] = b;
-    *node = a;
-    return true;
 }
 
 XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, float b2)
@@ -122,78 +200,154 @@ XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, f
     return xs_material_alpha(s, m, &uv) >= m->alpha_cutoff;
 }
 
-/* One BLAS; updates hit when closer. Returns true on an any-hit early out. */
-XS_DEVICE bool xs_trace_blas(const xs_scene_view *s, uint32_t root, xs_vec3 o, xs_vec3 d,
-                             bool any_hit, uint32_t instance, xs_hit *hit, xs_counters *c)
+/* The triangles [first, first + count) of a leaf; hit is updated when
+ * closer. inst: the instance whose space the ray is in (UINT32_MAX: the
+ * world, where each triangle names its own). True on an any-hit early out. */
+XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first, uint32_t count,
+                             uint32_t inst, bool any_hit, xs_hit *hit, xs_counters *c)
 {
-    xs_vec3 inv_d = xs_safe_inv(d);
-    uint32_t stack[XS_BVH_STACK];
-    int sp = 0;
-    uint32_t node = root;
-    c->node_visits++;
-    if (xs_ray_box(&s->nodes[root], o, inv_d, hit->t) == INFINITY)
-        return false;
-    for (;;) {
-        const xs_bvh_node *n = &s->nodes[node];
-        if (n->count > 0) {
-            for (uint32_t i = n->first; i < n->first + n->count; ++i) {
-                float t, u, v;
-                c->tri_tests++;
-                if (xs_ray_tri(o, d, &s->tris[i], hit->t, &t, &u, &v) && xs_alpha_passes(s, i, u, v)) {
-                    hit->t = t;
-                    hit->u = u;
-                    hit->v = v;
-                    hit->tri = i;
-                    hit->instance = instance;
-                    if (any_hit)
-                        return true;
-                }
-            }
-        } else if (xs_bvh_descend(s->nodes, n, o, inv_d, hit->t, stack, &sp, &node, c)) {
+    for (uint32_t i = first; i < first + count; ++i) {
+        const xs_wtri *t = &s->tris[i];
+        float tt, u, v;
+        c->tri_tests++;
+        if (!xs_ray_wtri(r, t, hit->t, &tt, &u, &v))
             continue;
-        }
-        if (sp == 0)
-            break;
-        node = stack[--sp];
+        if ((t->flags & XS_WTRI_ALPHA) != 0u && !xs_alpha_passes(s, i, u, v))
+            continue;
+        hit->t = tt;
+        hit->u = u;
+        hit->v = v;
+        hit->tri = i;
+        hit->instance = inst != UINT32_MAX ? inst : t->world_inst;
+        if (any_hit)
+            return true;
     }
     return false;
 }
 
+#if XS_GPU_CODE
+/* The fast part of each thread's traversal stack, interleaved by thread. */
+extern __shared__ uint32_t xs_stack_smem[];
+#endif
+
+/* The traversal stack: XS_STACK_FAST entries in shared memory on a GPU. */
+typedef struct xs_stack {
+    int sp;
+#if XS_GPU_CODE
+    uint32_t slow[XS_STACK - XS_STACK_FAST];
+#else
+    uint32_t e[XS_STACK];
+#endif
+} xs_stack;
+
+XS_DEVICE void xs_stack_push(xs_stack *st, uint32_t v)
+{
+#if XS_GPU_CODE
+    const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    const unsigned nt = blockDim.x * blockDim.y * blockDim.z;
+    if (st->sp < XS_STACK_FAST)
+        xs_stack_smem[(unsigned)st->sp * nt + tid] = v;
+    else
+        st->slow[st->sp - XS_STACK_FAST] = v;
+#else
+    st->e[st->sp] = v;
+#endif
+    st->sp++;
+}
+
+XS_DEVICE uint32_t xs_stack_pop(xs_stack *st)
+{
+    st->sp--;
+#if XS_GPU_CODE
+    const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
+    const unsigned nt = blockDim.x * blockDim.y * blockDim.z;
+    if (st->sp < XS_STACK_FAST)
+        return xs_stack_smem[(unsigned)st->sp * nt + tid];
+    return st->slow[st->sp - XS_STACK_FAST];
+#else
+    return st->e[st->sp];
+#endif
+}
+
 /* Closest hit when any_hit is false; otherwise returns at the first hit. */
-XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, xs_hit *hit,
-                        xs_counters *c)
+XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, xs_hit *hit, xs_counters *c)
 {
     hit->tri = UINT32_MAX;
     hit->instance = UINT32_MAX;
     hit->t = r->tmax;
     hit->u = hit->v = 0.0f;
-    if (s->tlas_count == 0)
+    if (s->wnode_count == 0)
         return false;
-    xs_vec3 inv_d = xs_safe_inv(r->d);
-    uint32_t stack[XS_BVH_STACK];
-    int sp = 0;
-    uint32_t node = 0;
-    c->node_visits++;
-    if (xs_ray_box(&s->tlas[0], r->o, inv_d, hit->t) == INFINITY)
-        return false;
+    xs_ray_pre pre;
+    xs_ray_prepare(r->o, r->d, &pre);
+    uint32_t inst = UINT32_MAX; /* the instance whose space pre is in */
+    xs_stack st;
+    st.sp = 0;
+    uint32_t ref = s->wroot;
     for (;;) {
-        const xs_bvh_node *n = &s->tlas[node];
-        if (n->count > 0) {
-            for (uint32_t i = n->first; i < n->first + n->count; ++i) {
-                const xs_instance *in = &s->instances[i];
-                c->inst_visits++;
-                xs_vec3 o = xs_xf_point(in->inv, r->o), d = xs_xf_dir(in->inv, r->d);
-                if (xs_trace_blas(s, s->meshes[in->mesh].root, o, d, any_hit, i, hit, c))
+        if ((ref & XS_STACK_INSTANCE) != 0u) { /* into an instance's object space */
+            inst = ref & ~XS_STACK_INSTANCE;
+            xs_vec3 o, d;
+            xs_instance_ray(s, inst, r->o, r->d, &o, &d);
+            xs_ray_prepare(o, d, &pre);
+            c->inst_visits++;
+            xs_stack_push(&st, XS_STACK_MARKER);
+            ref = s->meshes[s->instances[inst].mesh].root;
+        }
+        const xs_wnode *n = &s->wnodes[ref];
+        c->node_visits++;
+        float tn[XS_WIDTH];
+        xs_wnode_enter(n, &pre, hit->t, tn);
+        /* leaves now, in slot order: they shorten the ray for the rest */
+        uint32_t next[XS_WIDTH];
+        float nt[XS_WIDTH];
+        int nn = 0;
+        for (int i = 0; i < XS_WIDTH; ++i) {
+            if (tn[i] == INFINITY)
+                continue;
+            const uint32_t kind = (uint32_t)n->meta[i] >> 6;
+            if (kind == XS_WCHILD_LEAF) {
+                if (xs_trace_leaf(s, &pre, n->child[i], (uint32_t)n->meta[i] & 63u, inst, any_hit, hit, c))
                     return true;
+                continue;
             }
-        } else if (xs_bvh_descend(s->tlas, n, r->o, inv_d, hit->t, stack, &sp, &node, c)) {
+            next[nn] = kind == XS_WCHILD_INSTANCE ? (n->child[i] | XS_STACK_INSTANCE) : n->child[i];
+            nt[nn] = tn[i];
+            ++nn;
+        }
+        /* inner and instance children still ahead of the closest hit,
+         * nearest first (insertion sort of at most four) */
+        int m = 0;
+        for (int i = 0; i < nn; ++i) {
+            const float tv = nt[i];
+            const uint32_t rv = next[i];
+            if (!(tv < hit->t))
+                continue;
+            int j = m++;
+            while (j > 0 && nt[j - 1] > tv) {
+                nt[j] = nt[j - 1];
+                next[j] = next[j - 1];
+                --j;
+            }
+            nt[j] = tv;
+            next[j] = rv;
+        }
+        if (m > 0) {
+            for (int i = m - 1; i > 0; --i)
+                xs_stack_push(&st, next[i]);
+            ref = next[0];
             continue;
         }
-        if (sp == 0)
-            break;
-        node = stack[--sp];
+        for (;;) {
+            if (st.sp == 0)
+                return hit->tri != UINT32_MAX;
+            ref = xs_stack_pop(&st);
+            if (ref != XS_STACK_MARKER)
+                break;
+            xs_ray_prepare(r->o, r->d, &pre); /* back to world space */
+            inst = UINT32_MAX;
+        }
     }
-    return hit->tri != UINT32_MAX;
 }
 
 #endif

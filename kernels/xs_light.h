@@ -39,10 +39,18 @@ XS_DEVICE void xs_world_tri(const xs_scene_view *s, uint32_t inst, uint32_t tri,
                             xs_vec3 *e1, xs_vec3 *e2, xs_vec3 *ng)
 {
     const xs_instance *in = &s->instances[inst];
-    const xs_tri *t = &s->tris[tri];
-    *v0 = xs_xf_point(in->xf, t->v0);
-    *e1 = xs_xf_dir(in->xf, t->e1);
-    *e2 = xs_xf_dir(in->xf, t->e2);
+    const xs_wtri *t = &s->tris[tri];
+    const xs_vec3 a = xs_v3_load(t->v0);
+    const xs_vec3 b = xs_sub(xs_v3_load(t->v1), a), c = xs_sub(xs_v3_load(t->v2), a);
+    if ((in->flags & XS_INST_IDENTITY) != 0u) {
+        *v0 = a;
+        *e1 = b;
+        *e2 = c;
+    } else {
+        *v0 = xs_xf_point(in->xf, a);
+        *e1 = xs_xf_dir(in->xf, b);
+        *e2 = xs_xf_dir(in->xf, c);
+    }
     *ng = xs_cross(*e1, *e2);
     if ((in->flags & XS_INST_FLIPPED) != 0u)
         *ng = xs_neg(*ng);

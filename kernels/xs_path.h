@@ -77,16 +77,20 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
 {
     const xs_tri_attr *at = &s->attrs[h->tri];
     const xs_instance *in = &s->instances[h->instance];
-    const xs_tri *t = &s->tris[h->tri];
+    const bool ident = (in->flags & XS_INST_IDENTITY) != 0u;
+    const xs_wtri *t = &s->tris[h->tri];
     const xs_material *m = &s->materials[at->material];
     sf->m = m;
     sf->p = xs_add(ray->o, xs_scale(ray->d, h->t));
     sf->uv = xs_tri_uv(at, h->u, h->v);
-    xs_vec3 ng = xs_normalize(xs_xf_normal(in->inv, xs_cross(t->e1, t->e2)));
+    const xs_vec3 tv0 = xs_v3_load(t->v0);
+    const xs_vec3 onrm = xs_cross(xs_sub(xs_v3_load(t->v1), tv0), xs_sub(xs_v3_load(t->v2), tv0));
+    xs_vec3 ng = xs_normalize(ident ? onrm : xs_xf_normal(in->inv, onrm));
     sf->front = xs_dot(ng, ray->d) < 0.0f;
     xs_vec3 ns = ng;
     if ((at->flags & XS_ATTR_NORMALS) != 0u) {
-        xs_vec3 n = xs_normalize(xs_xf_normal(in->inv, xs_attr_lerp(at->n, h->u, h->v)));
+        const xs_vec3 an = xs_attr_lerp(at->n, h->u, h->v);
+        xs_vec3 n = xs_normalize(ident ? an : xs_xf_normal(in->inv, an));
         if (xs_dot(n, n) > 0.5f)
             ns = n;
     }
@@ -95,7 +99,8 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
         xs_tex_sample(s, &m->normal_tex, &sf->uv, false, tx);
         xs_vec3 tn = xs_v3((2.0f * tx[0] - 1.0f) * m->normal_scale,
                            (2.0f * tx[1] - 1.0f) * m->normal_scale, 2.0f * tx[2] - 1.0f);
-        xs_vec3 T = xs_xf_dir(in->xf, xs_attr_lerp(at->t, h->u, h->v));
+        const xs_vec3 at_t = xs_attr_lerp(at->t, h->u, h->v);
+        xs_vec3 T = ident ? at_t : xs_xf_dir(in->xf, at_t);
         T = xs_sub(T, xs_scale(ns, xs_dot(ns, T))); /* Gram-Schmidt against ns */
         if (xs_dot(T, T) > 1e-12f) {
             T = xs_normalize(T);

@@ -15,6 +15,7 @@
 #include "kernels/xs_bsdf.h"
 #include "kernels/xs_intersect.h"
 #include "render/xs_parallel.h"
+#include "render/xs_wbvh.h"
 
 double xs_scene_clock(void)
 {
@@ -30,8 +31,8 @@ void xs_scene_destroy(xs_scene *s)
 {
     if (!s)
         return;
-    free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->instances);
-    free(s->tlas), free(s->materials), free(s->textures), free(s->texture_mean), free(s->texels);
+    free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->mesh_broot), free(s->instances);
+    free(s->tlas), free(s->wnodes), free(s->materials), free(s->textures), free(s->texture_mean), free(s->texels);
     free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
     free(s->inst_light_base), free(s->tri_light), free(s->env_row_cdf), free(s->env_col_cdf);
     free(s);
@@ -184,17 +185,27 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
         }
     }
     uint32_t tbase = s->tri_count, nbase = s->node_count;
-    uint32_t mcap = s->mesh_count;
+    uint32_t mcap = s->mesh_cap;
     if (!grow((void **)&s->tris, &s->tri_cap, (uint64_t)tbase + ntris, sizeof *s->tris) ||
         !(s->attrs = realloc(s->attrs, (size_t)s->tri_cap * sizeof *s->attrs)) ||
         !grow((void **)&s->nodes, &s->node_cap, (uint64_t)nbase + nn, sizeof *s->nodes) ||
-        !grow((void **)&s->meshes, &mcap, (uint64_t)s->mesh_count + 1, sizeof *s->meshes)) {
+        !grow((void **)&s->meshes, &mcap, (uint64_t)s->mesh_count + 1, sizeof *s->meshes) ||
+        !(s->mesh_broot = realloc(s->mesh_broot, (size_t)mcap * sizeof *s->mesh_broot))) {
         free(in), free(nodes), free(order);
         return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
     }
+    s->mesh_cap = mcap;
     for (uint32_t i = 0; i < ntris; ++i) {
         uint32_t k = order[i];
-        s->tris[tbase + i] = in[k];
+        /* the vertices exactly as the mesh gives them: shared edges stay
+         * bit-identical (the watertight test needs that) */
+        xs_wtri *wt = &s->tris[tbase + i];
+        memset(wt, 0, sizeof *wt);
+        memcpy(wt->v0, pos + 3 * (size_t)idx[3 * k], sizeof wt->v0);
+        memcpy(wt->v1, pos + 3 * (size_t)idx[3 * k + 1], sizeof wt->v1);
+        memcpy(wt->v2, pos + 3 * (size_t)idx[3 * k + 2], sizeof wt->v2);
+        wt->world_inst = UINT32_MAX;
+        wt->material = mat_of_tri[k];
         xs_tri_attr *at = &s->attrs[tbase + i];
         memset(at, 0, sizeof *at);
         for (int c = 0; c < 3; ++c) {
@@ -216,7 +227,8 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
         n.first += n.count > 0 ? tbase : nbase;
         s->nodes[nbase + i] = n;
     }
-    s->meshes[s->mesh_count].root = nbase;
+    s->meshes[s->mesh_count].root = UINT32_MAX; /* its wide tree, when an instance walks it */
+    s->mesh_broot[s->mesh_count] = nbase;
     s->meshes[s->mesh_count].tri_first = tbase;
     s->meshes[s->mesh_count].tri_count = ntris;
     s->mesh_count++;
@@ -265,6 +277,66 @@ xs_result xs_scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, u
     return XS_OK;
 }
 
+static bool is_identity(const float *xf)
+{
+    static const float id[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
+    for (int i = 0; i < 12; ++i)
+        if (xf[i] != id[i])
+            return false;
+    return true;
+}
+
+/* The wide BVH over the binary trees; the first identity instance of each
+ * mesh joins the top tree (its triangles name it as their instance), so a
+ * scene of identity instances is walked without a transform or a second
+ * level. Then each triangle's alpha flag from its material. */
+static xs_result scene_wide_bvh(xs_scene *s, xs_err *err)
+{
+    uint8_t *merged = calloc(s->instance_count, 1), *taken = calloc((size_t)s->mesh_count + 1, 1);
+    if (!merged || !taken) {
+        free(merged), free(taken);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    }
+    for (uint32_t i = 0; i < s->instance_count; ++i) {
+        xs_instance *in = &s->instances[i];
+        if (!is_identity(in->xf))
+            continue;
+        in->flags |= XS_INST_IDENTITY;
+        if (taken[in->mesh])
+            continue; /* a second identity copy of a mesh is walked as an instance */
+        taken[in->mesh] = 1;
+        merged[i] = 1;
+        const xs_mesh *m = &s->meshes[in->mesh];
+        for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t)
+            s->tris[t].world_inst = i;
+    }
+    for (uint32_t t = 0; t < s->tri_count; ++t) {
+        const xs_material *mat = &s->materials[s->tris[t].material];
+        s->tris[t].flags = (mat->flags & XS_MAT_ALPHA_MASK) != 0u ? XS_WTRI_ALPHA : 0u;
+    }
+    xs_wbvh_input wi = {.tris = s->tris, .nodes = s->nodes, .node_count = s->node_count,
+                        .mesh_root = s->mesh_broot, .mesh_count = s->mesh_count,
+                        .instances = s->instances, .instance_count = s->instance_count,
+                        .tlas = s->tlas, .tlas_count = s->tlas_count, .merged = merged};
+    xs_wbvh w;
+    double t0 = xs_scene_clock();
+    xs_result r = xs_wbvh_build(&wi, &w, err);
+    s->build_seconds += xs_scene_clock() - t0;
+    free(merged), free(taken);
+    if (r != XS_OK)
+        return r;
+    for (uint32_t m = 0; m < s->mesh_count; ++m)
+        s->meshes[m].root = w.mesh_root[m];
+    free(s->wnodes);
+    s->wnodes = w.nodes;
+    s->wnode_count = w.count;
+    s->wroot = w.root;
+    s->wdepth = w.depth;
+    w.nodes = NULL;
+    xs_wbvh_free(&w);
+    return XS_OK;
+}
+
 /* TLAS, instance order, lights, world bounds. */
 xs_result xs_scene_finish(xs_scene *s, xs_err *err)
 {
@@ -277,7 +349,7 @@ xs_result xs_scene_finish(xs_scene *s, xs_err *err)
     s->world_hi = xs_v3(-INFINITY, -INFINITY, -INFINITY);
     for (uint32_t i = 0; i < s->instance_count; ++i) {
         const xs_instance *in = &s->instances[i];
-        const xs_bvh_node *root = &s->nodes[s->meshes[in->mesh].root];
+        const xs_bvh_node *root = &s->nodes[s->mesh_broot[in->mesh]];
         xs_vec3 lo = xs_v3(INFINITY, INFINITY, INFINITY), hi = xs_neg(lo);
         for (int k = 0; k < 8; ++k) {
             xs_vec3 c = xs_v3((k & 1) ? root->bmax[0] : root->bmin[0],
@@ -310,8 +382,7 @@ xs_result xs_scene_finish(xs_scene *s, xs_err *err)
     free(s->instances);
     free(order);
     s->instances = sorted;
-
-    return XS_OK;
+    return scene_wide_bvh(s, err);
 }
 
 void xs_scene_set_filter(xs_scene *s, xs_filter_kind kind, float width)
@@ -406,14 +477,14 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     memset(&v, 0, sizeof v);
     v.tris = s->tris;
     v.attrs = s->attrs;
-    v.nodes = s->nodes;
+    v.wnodes = s->wnodes;
     v.meshes = s->meshes;
     v.instances = s->instances;
-    v.tlas = s->tlas;
+    v.tex_objects = NULL;
     v.tri_count = s->tri_count;
-    v.node_count = s->node_count;
+    v.wnode_count = s->wnode_count;
     v.instance_count = s->instance_count;
-    v.tlas_count = s->tlas_count;
+    v.wroot = s->wroot;
     v.materials = s->materials;
     v.textures = s->textures;
     v.texels = s->texels;
@@ -476,10 +547,9 @@ int xs_scene_blobs(const xs_scene *s, xs_scene_view *v, xs_scene_blob *out, int 
     int n = 0;
     XS_BLOB(tris, s->tri_count);
     XS_BLOB(attrs, s->tri_count);
-    XS_BLOB(nodes, s->node_count);
+    XS_BLOB(wnodes, s->wnode_count);
     XS_BLOB(meshes, s->mesh_count);
     XS_BLOB(instances, s->instance_count);
-    XS_BLOB(tlas, s->tlas_count);
     XS_BLOB(materials, s->material_count);
     XS_BLOB(textures, s->texture_count);
     XS_BLOB(texels, s->texel_count);

@@ -13,17 +13,21 @@
 
 struct xs_scene {
     char name[64];
-    xs_tri *tris;
+    xs_wtri *tris;      /* exact vertices, each mesh's in its binary tree's leaf order */
     xs_tri_attr *attrs;
     uint32_t tri_count, tri_cap;
-    xs_bvh_node *nodes;
+    xs_bvh_node *nodes; /* the meshes' binary trees (the wide BVH is made from them) */
     uint32_t node_count, node_cap;
-    xs_mesh *meshes;
-    uint32_t mesh_count;
+    xs_mesh *meshes;    /* root: the mesh's wide tree (set by xs_scene_finish) */
+    uint32_t *mesh_broot; /* per mesh: its binary root in nodes */
+    uint32_t mesh_count, mesh_cap;
     xs_instance *instances;
     uint32_t instance_count;
-    xs_bvh_node *tlas;
+    xs_bvh_node *tlas;  /* the binary tree over instances */
     uint32_t tlas_count;
+    xs_wnode *wnodes;   /* the wide BVH (render/xs_wbvh.h) */
+    uint32_t wnode_count, wroot;
+    int wdepth;
     xs_material *materials;
     uint32_t material_count;
     xs_texture *textures;
@@ -84,7 +88,8 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts, cons
  * instance array's capacity. */
 xs_result xs_scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, uint32_t *cap,
                                 xs_err *err);
-/* After the instances: world bounds, the TLAS, instances in TLAS order. */
+/* After the instances: world bounds, the TLAS, instances in TLAS order,
+ * identity instances merged into the top tree, the wide BVH. */
 xs_result xs_scene_finish(xs_scene *s, xs_err *err);
 /* After the environment is set: the light distribution (scene_lights.c). */
 xs_result xs_scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_err *err);

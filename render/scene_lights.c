@@ -124,7 +124,9 @@ xs_result xs_scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_err 
                 continue;
             const xs_material *mat = &s->materials[s->attrs[t].material];
             float lum = xs_luminance(mat->emission);
-            xs_vec3 e1 = xs_xf_dir(in->xf, s->tris[t].e1), e2 = xs_xf_dir(in->xf, s->tris[t].e2);
+            xs_vec3 v0 = xs_v3_load(s->tris[t].v0);
+            xs_vec3 e1 = xs_xf_dir(in->xf, xs_sub(xs_v3_load(s->tris[t].v1), v0));
+            xs_vec3 e2 = xs_xf_dir(in->xf, xs_sub(xs_v3_load(s->tris[t].v2), v0));
             double area = 0.5 * (double)xs_length(xs_cross(e1, e2));
             double sides = (mat->flags & XS_MAT_EMIT_TWO_SIDED) ? 2.0 : 1.0;
             xs_light *L = &s->lights[k];

@@ -344,8 +344,8 @@ float fake_pixel(const xs_tile_params *tp, int x, int y, int c)
 /* Every pointer of the scene view: NULL or device memory. */
 static bool view_ok(const xs_scene_view *v)
 {
-    const void *p[] = {v->tris,      v->attrs,       v->nodes,          v->meshes,    v->instances,
-                       v->tlas,      v->materials,   v->textures,       v->texels,    v->srgb_to_linear,
+    const void *p[] = {v->tris,      v->attrs,       v->wnodes,         v->meshes,    v->instances,
+                       v->tex_objects, v->materials, v->textures,       v->texels,    v->srgb_to_linear,
                        v->lights,    v->light_cdf,   v->light_pmf,      v->inst_light_base, v->tri_light,
                        v->env,       v->env_row_cdf, v->env_col_cdf,    v->ggx_tables, v->filter_icdf};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; ++i)
