@@ -70,12 +70,13 @@ static_assert(offsetof(xs_instance, inv) == 48, "xs_instance.inv");
 static_assert(offsetof(xs_instance, mesh) == 96, "xs_instance.mesh");
 static_assert(offsetof(xs_instance, flags) == 100, "xs_instance.flags");
 
-static_assert(sizeof(xs_texture) == 16, "xs_texture: 16 bytes");
+static_assert(sizeof(xs_texture) == 80, "xs_texture: 80 bytes");
 static_assert(XS_ALIGNOF(xs_texture) == 4, "xs_texture: 4-byte aligned");
 static_assert(offsetof(xs_texture, width) == 0, "xs_texture.width");
 static_assert(offsetof(xs_texture, height) == 4, "xs_texture.height");
-static_assert(offsetof(xs_texture, offset) == 8, "xs_texture.offset");
-static_assert(offsetof(xs_texture, flags) == 12, "xs_texture.flags");
+static_assert(offsetof(xs_texture, flags) == 8, "xs_texture.flags");
+static_assert(offsetof(xs_texture, levels) == 12, "xs_texture.levels");
+static_assert(offsetof(xs_texture, offset) == 16, "xs_texture.offset");
 
 static_assert(sizeof(xs_texslot) == 32, "xs_texslot: 32 bytes");
 static_assert(XS_ALIGNOF(xs_texslot) == 4, "xs_texslot: 4-byte aligned");

@@ -176,7 +176,8 @@ XS_DEVICE bool xs_light_sample_at(const xs_scene_view *s, xs_vec3 p, float ul, f
         if (cos_l <= 0.0f)
             return false;
         xs_uv uv = xs_tri_uv(at, b1, b2);
-        ls->L = xs_textured(s, m->emission, &m->emit_tex, &uv);
+        xs_lod none = xs_lod_none();
+        ls->L = xs_textured(s, m->emission, &m->emit_tex, &uv, &none);
         ls->dist = dist;
         ls->pdf = pmf * dist2 / (cos_l * 0.5f * area2);
         return true;

@@ -120,11 +120,24 @@ enum {
     XS_TEX_NEAREST = 16
 };
 
+enum { XS_TEX_LEVELS = 16 }; /* MIP levels at most: textures up to 32768 texels a side */
+
+/* A texture: an image's MIP levels (level l is max(1, width >> l) by
+ * max(1, height >> l) texels, a 2x2 box filter of level l - 1, averaged in
+ * linear light for an image a material reads as sRGB) and a sampler's wrap
+ * and filter modes. */
 typedef struct xs_texture {
-    uint32_t width, height;
-    uint32_t offset; /* first texel in texels[] (RGBA8 packed, R in the low byte) */
+    uint32_t width, height; /* level 0 */
     uint32_t flags;
+    uint32_t levels;
+    uint32_t offset[XS_TEX_LEVELS]; /* each level's first texel in texels[] (RGBA8, R in the low byte) */
 } xs_texture;
+
+XS_DEVICE uint32_t xs_tex_level_size(uint32_t n, uint32_t level)
+{
+    uint32_t m = n >> level;
+    return m ? m : 1u;
+}
 
 /* A texture as a material uses it: uv' = (m0 u + m1 v + m2, m3 u + m4 v + m5)
  * (KHR_texture_transform). tex < 0: none. */
