@@ -3,7 +3,8 @@
  *
  *   xisuan-tracebench SCENE [--width W --height H --spp N --threads T
  *       --cam-pos x,y,z --cam-target x,y,z --yfov DEG --bg r,g,b
- *       --max-bounces B --out FILE.exr --json FILE --rays N --bvh auto|binned|clustered]
+ *       --max-bounces B --out FILE.exr --json FILE --rays N --bvh auto|binned|clustered
+ *       --integrator wavefront|megakernel --isa auto|x86-64|avx2]
  *   xisuan-tracebench --generate-tris N [--threads T]   (BVH build and traversal
  *       of a generated terrain mesh)
  *
@@ -17,6 +18,7 @@
  * a built-in name. */
 #define _GNU_SOURCE
 #include "io/xs_scene_input.h"
+#include "kernels/cpu/kernel_cpu.h"
 #include "kernels/xs_path.h"
 #include "io/xs_exr.h"
 #include "render/xs_backend.h"
@@ -36,6 +38,15 @@ static double now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU seconds this process has used (all threads): with the wall time of a
+ * render, what a loaded machine took from it. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -229,6 +240,7 @@ int main(int argc, char **argv)
     float cam_pos[3] = {0, 0, 3}, cam_target[3] = {0, 0, 0}, bg[3] = {1, 1, 1}, yfov = 40.0f;
     bool have_cam = false;
     xs_scene_build build = {0, XS_BVH_AUTO};
+    xs_cpu_options copt = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_AUTO};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-') {
@@ -253,6 +265,24 @@ int main(int argc, char **argv)
                 build.bvh = XS_BVH_CLUSTERED;
             else if (strcmp(v, "auto") != 0) {
                 fprintf(stderr, "xisuan-tracebench: --bvh: auto, binned or clustered\n");
+                return 2;
+            }
+        }
+        else if (!strcmp(a, "--integrator")) {
+            if (!strcmp(v, "megakernel"))
+                copt.integrator = XS_INTEGRATOR_MEGAKERNEL;
+            else if (strcmp(v, "wavefront") != 0) {
+                fprintf(stderr, "xisuan-tracebench: --integrator: wavefront or megakernel\n");
+                return 2;
+            }
+        }
+        else if (!strcmp(a, "--isa")) {
+            if (!strcmp(v, "x86-64"))
+                copt.isa = XS_CPU_ISA_BASE;
+            else if (!strcmp(v, "avx2"))
+                copt.isa = XS_CPU_ISA_AVX2;
+            else if (strcmp(v, "auto") != 0) {
+                fprintf(stderr, "xisuan-tracebench: --isa: auto, x86-64 or avx2\n");
                 return 2;
             }
         }
@@ -319,19 +349,19 @@ int main(int argc, char **argv)
     uint32_t tris = xs_scene_tri_count(s);
 
     xs_backend *be = NULL;
-    if (xs_backend_cpu_create(s, w, h, threads, &be, &err) != XS_OK) {
+    if (xs_backend_cpu_create_with(s, w, h, threads, &copt, &be, &err) != XS_OK) {
         fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
         return 1;
     }
     xs_tile_params tp = xs_tile_params_frame(w, h, spp, bounces);
     float *buf = malloc((size_t)w * (size_t)h * 4 * sizeof(float));
     xs_counters c = {0};
-    double r0 = now();
+    double r0 = now(), c0 = cpu_now();
     if (xs_backend_render_tile(be, &tp, buf, &c, &err) != XS_OK) {
         fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
         return 1;
     }
-    double render_s = now() - r0;
+    double render_s = now() - r0, render_cpu_s = cpu_now() - c0;
     if (out) {
         xs_exr_layout l;
         memset(&l, 0, sizeof l);
@@ -354,16 +384,17 @@ int main(int argc, char **argv)
     double rays = (double)(c.camera_rays + c.bounce_rays + c.shadow_rays);
     char line[2048];
     snprintf(line, sizeof line,
-             "{\"scene\": \"%s\", \"width\": %d, \"height\": %d, \"spp\": %d, \"threads\": %d, "
+             "{\"scene\": \"%s\", \"device\": \"%s\", \"width\": %d, \"height\": %d, \"spp\": %d, \"threads\": %d, "
              "\"triangles\": %u, \"load_s\": %.4f, \"setup_s\": %.4f, \"bvh_build_s\": %.4f, "
-             "\"bvh_mtris_per_s_per_thread\": %.2f, \"render_s\": %.4f, \"samples_per_s\": %.0f, "
+             "\"bvh_mtris_per_s_per_thread\": %.2f, \"render_s\": %.4f, \"render_cpu_s\": %.4f, "
+             "\"samples_per_s\": %.0f, \"samples_per_cpu_s\": %.0f, "
              "\"rays_per_s\": %.0f, \"camera_rays\": %llu, \"bounce_rays\": %llu, \"shadow_rays\": %llu, "
              "\"node_visits\": %llu, \"tri_tests\": %llu, \"nonfinite\": %llu, "
              "\"camera_trace_rays_per_s\": %.0f, \"diffuse_trace_rays_per_s\": %.0f, "
              "\"camera_nodes_per_ray\": %.1f, \"diffuse_nodes_per_ray\": %.1f}",
-             scene, w, h, spp, threads, tris, load_s, setup_s, build_s,
-             build_s > 0 ? tris / build_s / 1e6 / threads : 0.0, render_s,
-             (double)w * h * spp / render_s, rays / render_s, (unsigned long long)c.camera_rays,
+             scene, be->device, w, h, spp, threads, tris, load_s, setup_s, build_s,
+             build_s > 0 ? tris / build_s / 1e6 / threads : 0.0, render_s, render_cpu_s,
+             (double)w * h * spp / render_s, (double)w * h * spp / render_cpu_s, rays / render_s, (unsigned long long)c.camera_rays,
              (unsigned long long)c.bounce_rays, (unsigned long long)c.shadow_rays,
              (unsigned long long)c.node_visits, (unsigned long long)c.tri_tests,
              (unsigned long long)c.nonfinite, cam_rate, dif_rate,

@@ -25,10 +25,10 @@
  * top tree: no transform, no second level.
  *
  * Stack: XS_STACK entries (at most 3 a level, plus one marker: the builder
- * refuses trees deeper than that); on a GPU the first XS_STACK_FAST of
- * them live in shared memory (kernels launched with
- * XS_STACK_FAST * 4 bytes a thread of dynamic shared memory), the rest in
- * local memory.
+ * refuses trees deeper than that), each a reference and its entry distance;
+ * on a GPU the first XS_STACK_FAST of them live in shared memory (kernels
+ * launched with XS_STACK_SMEM_BYTES a thread of dynamic shared memory), the
+ * rest in local memory.
  */
 #ifndef XS_INTERSECT_H
 #define XS_INTERSECT_H
@@ -54,10 +54,15 @@ typedef struct xs_hit {
 enum {
     XS_STACK = 128,     /* entries a traversal may stack */
     XS_STACK_FAST = 24, /* of them in a GPU's shared memory */
-    XS_WBVH_MAX_DEPTH = (XS_STACK - 2) / 3 /* node levels (top tree + a mesh's) a traversal takes */
+    XS_WBVH_MAX_DEPTH = (XS_STACK - 2) / 3, /* node levels (top tree + a mesh's) a traversal takes */
+    XS_STACK_SMEM_BYTES = XS_STACK_FAST * 8  /* shared memory a GPU thread's stack takes */
 };
-#define XS_STACK_MARKER 0xFFFFFFFFu /* back to world space */
+/* Stack references: a node's index; an instance's index | XS_STACK_INSTANCE;
+ * a leaf as its node's index << 2 | slot, | XS_STACK_LEAF (nodes stay
+ * below 2^28: the builder checks); XS_STACK_MARKER: back to world space. */
+#define XS_STACK_MARKER 0xFFFFFFFFu
 #define XS_STACK_INSTANCE 0x80000000u
+#define XS_STACK_LEAF 0x40000000u
 
 /* A box's far distance is scaled by this before comparing (Ize 2013,
  * "Robust BVH Ray Traversal"): float rounding in the slab distances never
@@ -276,50 +281,67 @@ XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32
 }
 
 #if XS_GPU_CODE
-/* The fast part of each thread's traversal stack, interleaved by thread. */
+/* The fast part of each thread's traversal stack, interleaved by thread:
+ * XS_STACK_FAST entries of (reference, entry distance). */
 extern __shared__ uint32_t xs_stack_smem[];
 #endif
 
-/* The traversal stack: XS_STACK_FAST entries in shared memory on a GPU. */
+/* The traversal stack: node, instance and leaf references with the distance
+ * at which the ray enters them (a popped entry beyond the closest hit so far
+ * is dropped unopened). XS_STACK_FAST entries in shared memory on a GPU. */
 typedef struct xs_stack {
     int sp;
 #if XS_GPU_CODE
-    uint32_t slow[XS_STACK - XS_STACK_FAST];
+    uint32_t slow_ref[XS_STACK - XS_STACK_FAST];
+    float slow_t[XS_STACK - XS_STACK_FAST];
 #else
-    uint32_t e[XS_STACK];
+    uint32_t ref[XS_STACK];
+    float t[XS_STACK];
 #endif
 } xs_stack;
 
-XS_DEVICE void xs_stack_push(xs_stack *st, uint32_t v)
+XS_DEVICE void xs_stack_push(xs_stack *st, uint32_t ref, float t)
 {
 #if XS_GPU_CODE
     const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     const unsigned nt = blockDim.x * blockDim.y * blockDim.z;
-    if (st->sp < XS_STACK_FAST)
-        xs_stack_smem[(unsigned)st->sp * nt + tid] = v;
-    else
-        st->slow[st->sp - XS_STACK_FAST] = v;
+    if (st->sp < XS_STACK_FAST) {
+        xs_stack_smem[(2u * (unsigned)st->sp) * nt + tid] = ref;
+        xs_stack_smem[(2u * (unsigned)st->sp + 1u) * nt + tid] = __float_as_uint(t);
+    } else {
+        st->slow_ref[st->sp - XS_STACK_FAST] = ref;
+        st->slow_t[st->sp - XS_STACK_FAST] = t;
+    }
 #else
-    st->e[st->sp] = v;
+    st->ref[st->sp] = ref;
+    st->t[st->sp] = t;
 #endif
     st->sp++;
 }
 
-XS_DEVICE uint32_t xs_stack_pop(xs_stack *st)
+XS_DEVICE uint32_t xs_stack_pop(xs_stack *st, float *t)
 {
     st->sp--;
 #if XS_GPU_CODE
     const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     const unsigned nt = blockDim.x * blockDim.y * blockDim.z;
-    if (st->sp < XS_STACK_FAST)
-        return xs_stack_smem[(unsigned)st->sp * nt + tid];
-    return st->slow[st->sp - XS_STACK_FAST];
+    if (st->sp < XS_STACK_FAST) {
+        *t = __uint_as_float(xs_stack_smem[(2u * (unsigned)st->sp + 1u) * nt + tid]);
+        return xs_stack_smem[(2u * (unsigned)st->sp) * nt + tid];
+    }
+    *t = st->slow_t[st->sp - XS_STACK_FAST];
+    return st->slow_ref[st->sp - XS_STACK_FAST];
 #else
-    return st->e[st->sp];
+    *t = st->t[st->sp];
+    return st->ref[st->sp];
 #endif
 }
 
-/* Closest hit when any_hit is false; otherwise returns at the first hit. */
+/* Closest hit when any_hit is false; otherwise returns at the first hit.
+ * At a node, the children the ray enters are ordered nearest first; leaves
+ * before the nearest inner child are tested at once, the nearest inner (or
+ * instance) child is visited next, and everything farther is stacked
+ * farthest first. */
 XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, xs_hit *hit, xs_counters *c)
 {
     hit->tri = UINT32_MAX;
@@ -341,61 +363,69 @@ XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, x
             xs_instance_ray(s, inst, r->o, r->d, &o, &d);
             xs_ray_prepare(o, d, &pre);
             c->inst_visits++;
-            xs_stack_push(&st, XS_STACK_MARKER);
+            xs_stack_push(&st, XS_STACK_MARKER, -INFINITY);
             ref = s->meshes[s->instances[inst].mesh].root;
         }
         const xs_wnode *n = &s->wnodes[ref];
         c->node_visits++;
         float tn[XS_WIDTH];
         xs_wnode_enter(n, &pre, hit->t, tn);
-        /* leaves now, in slot order: they shorten the ray for the rest */
-        uint32_t next[XS_WIDTH];
-        float nt[XS_WIDTH];
-        int nn = 0;
+        /* the children entered, nearest first (insertion sort of at most four) */
+        uint32_t cref[XS_WIDTH];
+        float ct[XS_WIDTH];
+        int m = 0;
         for (int i = 0; i < XS_WIDTH; ++i) {
-            if (tn[i] == INFINITY)
+            const float tv = tn[i];
+            if (tv == INFINITY)
                 continue;
             const uint32_t kind = (uint32_t)n->meta[i] >> 6;
-            if (kind == XS_WCHILD_LEAF) {
-                if (xs_trace_leaf(s, &pre, n->child[i], (uint32_t)n->meta[i] & 63u, inst, any_hit, hit, c))
-                    return true;
-                continue;
-            }
-            next[nn] = kind == XS_WCHILD_INSTANCE ? (n->child[i] | XS_STACK_INSTANCE) : n->child[i];
-            nt[nn] = tn[i];
-            ++nn;
-        }
-        /* inner and instance children still ahead of the closest hit,
-         * nearest first (insertion sort of at most four) */
-        int m = 0;
-        for (int i = 0; i < nn; ++i) {
-            const float tv = nt[i];
-            const uint32_t rv = next[i];
-            if (!(tv < hit->t))
-                continue;
+            const uint32_t rv = kind == XS_WCHILD_LEAF ? (XS_STACK_LEAF | ref << 2 | (uint32_t)i)
+                                : kind == XS_WCHILD_INSTANCE ? (n->child[i] | XS_STACK_INSTANCE) : n->child[i];
             int j = m++;
-            while (j > 0 && nt[j - 1] > tv) {
-                nt[j] = nt[j - 1];
-                next[j] = next[j - 1];
+            while (j > 0 && ct[j - 1] > tv) {
+                ct[j] = ct[j - 1];
+                cref[j] = cref[j - 1];
                 --j;
             }
-            nt[j] = tv;
-            next[j] = rv;
+            ct[j] = tv;
+            cref[j] = rv;
         }
-        if (m > 0) {
-            for (int i = m - 1; i > 0; --i)
-                xs_stack_push(&st, next[i]);
-            ref = next[0];
+        /* leaves nearer than the nearest inner child: now */
+        int k = 0;
+        for (; k < m && (cref[k] & XS_STACK_LEAF) != 0u && (cref[k] & XS_STACK_INSTANCE) == 0u; ++k) {
+            if (!(ct[k] < hit->t))
+                continue;
+            const int slot = (int)(cref[k] & 3u);
+            if (xs_trace_leaf(s, &pre, n->child[slot], (uint32_t)n->meta[slot] & 63u, inst, any_hit, hit, c))
+                return true;
+        }
+        if (k < m) {
+            for (int i = m - 1; i > k; --i)
+                xs_stack_push(&st, cref[i], ct[i]);
+            ref = cref[k];
             continue;
         }
+        /* back up the stack: to the next node or instance still ahead */
         for (;;) {
             if (st.sp == 0)
                 return hit->tri != UINT32_MAX;
-            ref = xs_stack_pop(&st);
-            if (ref != XS_STACK_MARKER)
-                break;
-            xs_ray_prepare(r->o, r->d, &pre); /* back to world space */
-            inst = UINT32_MAX;
+            float t;
+            ref = xs_stack_pop(&st, &t);
+            if (ref == XS_STACK_MARKER) {
+                xs_ray_prepare(r->o, r->d, &pre); /* back to world space */
+                inst = UINT32_MAX;
+                continue;
+            }
+            if (!(t < hit->t))
+                continue;
+            if ((ref & XS_STACK_LEAF) != 0u && (ref & XS_STACK_INSTANCE) == 0u) {
+                const xs_wnode *ln = &s->wnodes[(ref & ~XS_STACK_LEAF) >> 2];
+                const int slot = (int)(ref & 3u);
+                if (xs_trace_leaf(s, &pre, ln->child[slot], (uint32_t)ln->meta[slot] & 63u, inst, any_hit, hit, c))
+                    return true;
+                continue;
+            }
+            break;
         }
     }
 }

@@ -413,6 +413,11 @@ xs_result xs_wbvh_build(const xs_wbvh_input *in, xs_wbvh *out, xs_err *err)
         r = xs_err_set(err, XS_ERR_NOMEM, "wide BVH: out of memory");
         goto done;
     }
+    if (b.count >= (1u << 28)) {
+        r = xs_err_set(err, XS_ERR_INVALID, "wide BVH: %u nodes, more than the 2^28 a traversal addresses",
+                       b.count);
+        goto done;
+    }
     out->depth = depth + mesh_depth;
     if (out->depth > XS_WBVH_MAX_DEPTH) {
         r = xs_err_set(err, XS_ERR_INVALID,

@@ -74,6 +74,18 @@ xs_result xs_backend_render_tile(xs_backend *b, const xs_tile_params *tp, float 
 xs_result xs_backend_cpu_create(const xs_scene *scene, int frame_width, int frame_height,
                                 int threads, xs_backend **out, xs_err *err);
 
+/* Which kernels the CPU back end runs: by default the wavefront integrator
+ * with the widest instruction set the CPU has. The megakernel (a sample's
+ * whole path at a time, the reference) and the baseline build are for tests
+ * and benchmarks; all of them give the same pixels. */
+enum { XS_CPU_ISA_AUTO = 0, XS_CPU_ISA_BASE = 1, XS_CPU_ISA_AVX2 = 2 };
+typedef struct xs_cpu_options {
+    int integrator; /* XS_INTEGRATOR_WAVEFRONT (0) or XS_INTEGRATOR_MEGAKERNEL (kernels/cpu/kernel_cpu.h) */
+    int isa;        /* XS_CPU_ISA_*; AVX2 on a CPU without it fails */
+} xs_cpu_options;
+xs_result xs_backend_cpu_create_with(const xs_scene *scene, int frame_width, int frame_height, int threads,
+                                     const xs_cpu_options *opt, xs_backend **out, xs_err *err);
+
 /* The CUDA back end on CUDA device `device` (an ordinal of the devices this
  * process sees): uploads the scene once, then renders tiles of up to
  * max_tile_pixels pixels at up to max_spp samples. Tiles are launched in
