@@ -71,10 +71,9 @@ enum {
 
 /* The ray as a traversal uses it in one space (world, or an instance's). */
 typedef struct xs_ray_pre {
-    xs_vec3 o, d;
+    xs_vec3 o;
     xs_vec3 inv_d;     /* boxes */
-    int kx, ky, kz;    /* watertight test: axes, kz the largest of d */
-    float ox, oy, oz;  /* the origin's coordinates along kx, ky, kz */
+    uint32_t k;        /* watertight test: axes kx | ky << 2 | kz << 4, kz the largest of d */
     float sx, sy, sz;  /* the shear onto kz */
 } xs_ray_pre;
 
@@ -89,7 +88,6 @@ XS_DEVICE xs_vec3 xs_safe_inv(xs_vec3 d)
 XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
 {
     p->o = o;
-    p->d = d;
     p->inv_d = xs_safe_inv(d);
     float ax = fabsf(d.x), ay = fabsf(d.y), az = fabsf(d.z);
     int kz = ax > ay ? (ax > az ? 0 : 2) : (ay > az ? 1 : 2);
@@ -101,12 +99,7 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
         kx = ky;
         ky = t;
     }
-    p->kx = kx;
-    p->ky = ky;
-    p->kz = kz;
-    p->ox = xs_v3_get(o, kx);
-    p->oy = xs_v3_get(o, ky);
-    p->oz = xs_v3_get(o, kz);
+    p->k = (uint32_t)kx | (uint32_t)ky << 2 | (uint32_t)kz << 4;
     p->sx = xs_v3_get(d, kx) / dz;
     p->sy = xs_v3_get(d, ky) / dz;
     p->sz = 1.0f / dz;
@@ -117,11 +110,13 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
 XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, float *out_t, float *out_u,
                            float *out_v)
 {
-    const int kx = r->kx, ky = r->ky, kz = r->kz;
-    const float az = t->v0[kz] - r->oz, bz = t->v1[kz] - r->oz, cz = t->v2[kz] - r->oz;
-    const float ax = (t->v0[kx] - r->ox) - r->sx * az, ay = (t->v0[ky] - r->oy) - r->sy * az;
-    const float bx = (t->v1[kx] - r->ox) - r->sx * bz, by = (t->v1[ky] - r->oy) - r->sy * bz;
-    const float cx = (t->v2[kx] - r->ox) - r->sx * cz, cy = (t->v2[ky] - r->oy) - r->sy * cz;
+    const int kx = (int)(r->k & 3u), ky = (int)((r->k >> 2) & 3u), kz = (int)(r->k >> 4);
+    /* the origin along the three axes (selects, not a second copy of it) */
+    const float ox = xs_v3_get(r->o, kx), oy = xs_v3_get(r->o, ky), oz = xs_v3_get(r->o, kz);
+    const float az = t->v0[kz] - oz, bz = t->v1[kz] - oz, cz = t->v2[kz] - oz;
+    const float ax = (t->v0[kx] - ox) - r->sx * az, ay = (t->v0[ky] - oy) - r->sy * az;
+    const float bx = (t->v1[kx] - ox) - r->sx * bz, by = (t->v1[ky] - oy) - r->sy * bz;
+    const float cx = (t->v2[kx] - ox) - r->sx * cz, cy = (t->v2[ky] - oy) - r->sy * cz;
     float u = cx * by - cy * bx;
     float v = ax * cy - ay * cx;
     float w = bx * ay - by * ax;
@@ -224,6 +219,30 @@ XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax
     const __m128 out = _mm_or_ps(_mm_and_ps(hit, t0), _mm_andnot_ps(hit, _mm_set1_ps(INFINITY)));
     _mm_storeu_ps(tn, out);
 }
+#elif XS_GPU_CODE
+/* On a GPU: the node as three of its four 16-byte rows (vector loads
+ * through the read-only cache), the 8-bit planes taken out of their words. */
+XS_DEVICE float xs_qbyte(uint32_t w, int i) { return (float)((w >> (8 * i)) & 255u); }
+XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
+{
+    const uint4 *row = (const uint4 *)(const void *)n;
+    const uint4 r0 = __ldg(row), r2 = __ldg(row + 2), r3 = __ldg(row + 3);
+    /* r0: origin, exponents; r2: qlo x y z, qhi x; r3: qhi y z, meta */
+    const float ax = (__uint_as_float(r0.x) - r->o.x) * r->inv_d.x;
+    const float ay = (__uint_as_float(r0.y) - r->o.y) * r->inv_d.y;
+    const float az = (__uint_as_float(r0.z) - r->o.z) * r->inv_d.z;
+    const float bx = __uint_as_float((r0.w & 255u) << 23) * r->inv_d.x;
+    const float by = __uint_as_float(((r0.w >> 8) & 255u) << 23) * r->inv_d.y;
+    const float bz = __uint_as_float(((r0.w >> 16) & 255u) << 23) * r->inv_d.z;
+    for (int i = 0; i < XS_WIDTH; ++i) {
+        const float x0 = ax + xs_qbyte(r2.x, i) * bx, x1 = ax + xs_qbyte(r2.w, i) * bx;
+        const float y0 = ay + xs_qbyte(r2.y, i) * by, y1 = ay + xs_qbyte(r3.x, i) * by;
+        const float z0 = az + xs_qbyte(r2.z, i) * bz, z1 = az + xs_qbyte(r3.y, i) * bz;
+        const float t0 = xs_maxf(xs_maxf(xs_minf(x0, x1), xs_minf(y0, y1)), xs_maxf(xs_minf(z0, z1), 0.0f));
+        const float t1 = xs_minf(xs_minf(xs_maxf(x0, x1), xs_maxf(y0, y1)), xs_maxf(z0, z1)) * XS_BOX_FAR_SCALE;
+        tn[i] = (((r3.z >> (8 * i)) & 255u) != 0u && t0 <= t1 && t0 < tmax) ? t0 : INFINITY;
+    }
+}
 #else
 XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
 {
@@ -245,6 +264,15 @@ XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax
 }
 #endif
 
+/* Whether an alpha-masked triangle is a surface at barycentrics (b1, b2).
+ * Only traversals that test alpha call it: a GPU runs scenes without masks
+ * in trace kernels compiled without it (kernels/cuda/kernel.cu). XS_HOT
+ * makes the GPU inline the walk, so that choice is a constant there. */
+#if XS_GPU_CODE
+#define XS_HOT static __device__ __forceinline__
+#else
+#define XS_HOT XS_DEVICE
+#endif
 XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, float b2)
 {
     const xs_tri_attr *a = &s->attrs[tri];
@@ -259,15 +287,15 @@ XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, f
  * closer. inst: the instance whose space the ray is in (UINT32_MAX: the
  * world, where each triangle names its own). True on an any-hit early out. */
 XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first, uint32_t count,
-                             uint32_t inst, bool any_hit, xs_hit *hit, xs_counters *c)
+                             uint32_t inst, bool any_hit, bool alpha, xs_hit *hit, uint32_t *tests)
 {
     for (uint32_t i = first; i < first + count; ++i) {
         const xs_wtri *t = &s->tris[i];
         float tt, u, v;
-        c->tri_tests++;
+        ++*tests;
         if (!xs_ray_wtri(r, t, hit->t, &tt, &u, &v))
             continue;
-        if ((t->flags & XS_WTRI_ALPHA) != 0u && !xs_alpha_passes(s, i, u, v))
+        if (alpha && (t->flags & XS_WTRI_ALPHA) != 0u && !xs_alpha_passes(s, i, u, v))
             continue;
         hit->t = tt;
         hit->u = u;
@@ -290,7 +318,6 @@ extern __shared__ uint32_t xs_stack_smem[];
  * at which the ray enters them (a popped entry beyond the closest hit so far
  * is dropped unopened). XS_STACK_FAST entries in shared memory on a GPU. */
 typedef struct xs_stack {
-    int sp;
 #if XS_GPU_CODE
     uint32_t slow_ref[XS_STACK - XS_STACK_FAST];
     float slow_t[XS_STACK - XS_STACK_FAST];
@@ -300,134 +327,189 @@ typedef struct xs_stack {
 #endif
 } xs_stack;
 
-XS_DEVICE void xs_stack_push(xs_stack *st, uint32_t ref, float t)
+/* Pushes (ref, t) at *sp (the stack pointer lives apart from the arrays, in
+ * a register). */
+XS_DEVICE void xs_stack_push(xs_stack *st, int *sp, uint32_t ref, float t)
 {
+    const int i = (*sp)++;
 #if XS_GPU_CODE
     const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     const unsigned nt = blockDim.x * blockDim.y * blockDim.z;
-    if (st->sp < XS_STACK_FAST) {
-        xs_stack_smem[(2u * (unsigned)st->sp) * nt + tid] = ref;
-        xs_stack_smem[(2u * (unsigned)st->sp + 1u) * nt + tid] = __float_as_uint(t);
+    if (i < XS_STACK_FAST) {
+        xs_stack_smem[(2u * (unsigned)i) * nt + tid] = ref;
+        xs_stack_smem[(2u * (unsigned)i + 1u) * nt + tid] = __float_as_uint(t);
     } else {
-        st->slow_ref[st->sp - XS_STACK_FAST] = ref;
-        st->slow_t[st->sp - XS_STACK_FAST] = t;
+        st->slow_ref[i - XS_STACK_FAST] = ref;
+        st->slow_t[i - XS_STACK_FAST] = t;
     }
 #else
-    st->ref[st->sp] = ref;
-    st->t[st->sp] = t;
+    st->ref[i] = ref;
+    st->t[i] = t;
 #endif
-    st->sp++;
 }
 
-XS_DEVICE uint32_t xs_stack_pop(xs_stack *st, float *t)
+XS_DEVICE uint32_t xs_stack_pop(const xs_stack *st, int *sp, float *t)
 {
-    st->sp--;
+    const int i = --*sp;
 #if XS_GPU_CODE
     const unsigned tid = threadIdx.x + blockDim.x * (threadIdx.y + blockDim.y * threadIdx.z);
     const unsigned nt = blockDim.x * blockDim.y * blockDim.z;
-    if (st->sp < XS_STACK_FAST) {
-        *t = __uint_as_float(xs_stack_smem[(2u * (unsigned)st->sp + 1u) * nt + tid]);
-        return xs_stack_smem[(2u * (unsigned)st->sp) * nt + tid];
+    if (i < XS_STACK_FAST) {
+        *t = __uint_as_float(xs_stack_smem[(2u * (unsigned)i + 1u) * nt + tid]);
+        return xs_stack_smem[(2u * (unsigned)i) * nt + tid];
     }
-    *t = st->slow_t[st->sp - XS_STACK_FAST];
-    return st->slow_ref[st->sp - XS_STACK_FAST];
+    *t = st->slow_t[i - XS_STACK_FAST];
+    return st->slow_ref[i - XS_STACK_FAST];
 #else
-    *t = st->t[st->sp];
-    return st->ref[st->sp];
+    *t = st->t[i];
+    return st->ref[i];
 #endif
 }
 
-/* Closest hit when any_hit is false; otherwise returns at the first hit.
- * At a node, the children the ray enters are ordered nearest first; leaves
+/* A compare-and-swap of the sorting network below: distances t, and the
+ * slot each position holds, 8 bits a position in *order (constant indices
+ * keep all of it in registers on a GPU). */
+XS_DEVICE void xs_cswap(float *t, uint32_t *order, int a, int b)
+{
+    if (t[b] < t[a]) {
+        const float tt = t[a];
+        t[a] = t[b];
+        t[b] = tt;
+        const uint32_t sa = (*order >> (8 * a)) & 255u, sb = (*order >> (8 * b)) & 255u;
+        *order = (*order & ~((255u << (8 * a)) | (255u << (8 * b)))) | sb << (8 * a) | sa << (8 * b);
+    }
+}
+
+/* The stack reference of node `node`'s child slot `slot`. */
+XS_DEVICE uint32_t xs_child_ref(const xs_wnode *n, uint32_t node, uint32_t slot)
+{
+    const uint32_t kind = (uint32_t)n->meta[slot] >> 6;
+    return kind == XS_WCHILD_LEAF       ? (XS_STACK_LEAF | node << 2 | slot)
+           : kind == XS_WCHILD_INSTANCE ? (n->child[slot] | XS_STACK_INSTANCE)
+                                        : n->child[slot];
+}
+
+/* What a traversal counts, in 32 bits while it runs. */
+typedef struct xs_trace_count {
+    uint32_t nodes, tris, insts;
+} xs_trace_count;
+
+/* Tests leaf reference ref (a node's slot) against the ray in pre's space. */
+XS_DEVICE bool xs_trace_leaf_ref(const xs_scene_view *s, const xs_ray_pre *pre, uint32_t ref, uint32_t inst,
+                                 bool any_hit, bool alpha, xs_hit *hit, xs_trace_count *tc)
+{
+    const xs_wnode *ln = &s->wnodes[(ref & ~XS_STACK_LEAF) >> 2];
+    const int slot = (int)(ref & 3u);
+    const uint32_t first = ln->child[slot], count = (uint32_t)ln->meta[slot] & 63u;
+    return xs_trace_leaf(s, pre, first, count, inst, any_hit, alpha, hit, &tc->tris);
+}
+
+/* Closest hit of the ray (*ro, *rd) within tmax when any_hit is false;
+ * otherwise returns at the first hit. At a node, the children the ray enters are ordered nearest first; leaves
  * before the nearest inner child are tested at once, the nearest inner (or
  * instance) child is visited next, and everything farther is stacked
  * farthest first. */
-XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, xs_hit *hit, xs_counters *c)
+XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro, const xs_vec3 *XS_RESTRICT rd,
+                           float tmax, bool any_hit, bool alpha, xs_hit *hit, xs_counters *c)
 {
     hit->tri = UINT32_MAX;
     hit->instance = UINT32_MAX;
-    hit->t = r->tmax;
+    hit->t = tmax;
     hit->u = hit->v = 0.0f;
     if (s->wnode_count == 0)
         return false;
     xs_ray_pre pre;
-    xs_ray_prepare(r->o, r->d, &pre);
+    xs_ray_prepare(*ro, *rd, &pre);
     uint32_t inst = UINT32_MAX; /* the instance whose space pre is in */
+    xs_trace_count tc = {0u, 0u, 0u};
     xs_stack st;
-    st.sp = 0;
+    int sp = 0;
     uint32_t ref = s->wroot;
     for (;;) {
         if ((ref & XS_STACK_INSTANCE) != 0u) { /* into an instance's object space */
             inst = ref & ~XS_STACK_INSTANCE;
             xs_vec3 o, d;
-            xs_instance_ray(s, inst, r->o, r->d, &o, &d);
+            xs_instance_ray(s, inst, *ro, *rd, &o, &d);
             xs_ray_prepare(o, d, &pre);
-            c->inst_visits++;
-            xs_stack_push(&st, XS_STACK_MARKER, -INFINITY);
+            tc.insts++;
+            xs_stack_push(&st, &sp, XS_STACK_MARKER, -INFINITY);
             ref = s->meshes[s->instances[inst].mesh].root;
         }
         const xs_wnode *n = &s->wnodes[ref];
-        c->node_visits++;
-        float tn[XS_WIDTH];
-        xs_wnode_enter(n, &pre, hit->t, tn);
-        /* the children entered, nearest first (insertion sort of at most four) */
-        uint32_t cref[XS_WIDTH];
+        tc.nodes++;
         float ct[XS_WIDTH];
-        int m = 0;
+        xs_wnode_enter(n, &pre, hit->t, ct);
+        /* nearest first; slots missed (INFINITY) go last */
+        uint32_t order = 0x03020100u;
+        xs_cswap(ct, &order, 0, 1);
+        xs_cswap(ct, &order, 2, 3);
+        xs_cswap(ct, &order, 0, 2);
+        xs_cswap(ct, &order, 1, 3);
+        xs_cswap(ct, &order, 1, 2);
+        /* leaves nearer than the nearest inner child now, then that child;
+         * the rest, farthest first, onto the stack */
+        int next = -1;
         for (int i = 0; i < XS_WIDTH; ++i) {
-            const float tv = tn[i];
-            if (tv == INFINITY)
+            if (next >= 0 || !(ct[i] < hit->t))
                 continue;
-            const uint32_t kind = (uint32_t)n->meta[i] >> 6;
-            const uint32_t rv = kind == XS_WCHILD_LEAF ? (XS_STACK_LEAF | ref << 2 | (uint32_t)i)
-                                : kind == XS_WCHILD_INSTANCE ? (n->child[i] | XS_STACK_INSTANCE) : n->child[i];
-            int j = m++;
-            while (j > 0 && ct[j - 1] > tv) {
-                ct[j] = ct[j - 1];
-                cref[j] = cref[j - 1];
-                --j;
+            const uint32_t slot = (order >> (8 * i)) & 255u;
+            if ((uint32_t)n->meta[slot] >> 6 == XS_WCHILD_LEAF) {
+                if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
+                    goto done; /* any hit: found (hit->tri is set) */
+            } else {
+                next = i;
             }
-            ct[j] = tv;
-            cref[j] = rv;
         }
-        /* leaves nearer than the nearest inner child: now */
-        int k = 0;
-        for (; k < m && (cref[k] & XS_STACK_LEAF) != 0u && (cref[k] & XS_STACK_INSTANCE) == 0u; ++k) {
-            if (!(ct[k] < hit->t))
-                continue;
-            const int slot = (int)(cref[k] & 3u);
-            if (xs_trace_leaf(s, &pre, n->child[slot], (uint32_t)n->meta[slot] & 63u, inst, any_hit, hit, c))
-                return true;
-        }
-        if (k < m) {
-            for (int i = m - 1; i > k; --i)
-                xs_stack_push(&st, cref[i], ct[i]);
-            ref = cref[k];
+        if (next >= 0) {
+            for (int i = XS_WIDTH - 1; i > 0; --i)
+                if (i > next && ct[i] < hit->t)
+                    xs_stack_push(&st, &sp, xs_child_ref(n, ref, (order >> (8 * i)) & 255u), ct[i]);
+            ref = xs_child_ref(n, ref, (order >> (8 * next)) & 255u);
             continue;
         }
         /* back up the stack: to the next node or instance still ahead */
         for (;;) {
-            if (st.sp == 0)
-                return hit->tri != UINT32_MAX;
+            if (sp == 0)
+                goto done;
             float t;
-            ref = xs_stack_pop(&st, &t);
+            ref = xs_stack_pop(&st, &sp, &t);
             if (ref == XS_STACK_MARKER) {
-                xs_ray_prepare(r->o, r->d, &pre); /* back to world space */
+                xs_ray_prepare(*ro, *rd, &pre); /* back to world space (re-read, not kept) */
                 inst = UINT32_MAX;
                 continue;
             }
             if (!(t < hit->t))
                 continue;
-            if ((ref & XS_STACK_LEAF) != 0u && (ref & XS_STACK_INSTANCE) == 0u) {
-                const xs_wnode *ln = &s->wnodes[(ref & ~XS_STACK_LEAF) >> 2];
-                const int slot = (int)(ref & 3u);
-                if (xs_trace_leaf(s, &pre, ln->child[slot], (uint32_t)ln->meta[slot] & 63u, inst, any_hit, hit, c))
-                    return true;
+            if ((ref & (XS_STACK_LEAF | XS_STACK_INSTANCE)) == XS_STACK_LEAF) {
+                if (xs_trace_leaf_ref(s, &pre, ref, inst, any_hit, alpha, hit, &tc))
+                    goto done;
                 continue;
             }
             break;
         }
     }
+done:
+    c->node_visits += tc.nodes;
+    c->tri_tests += tc.tris;
+    c->inst_visits += tc.insts;
+    return hit->tri != UINT32_MAX;
+}
+
+/* The walk, testing alpha masks where the scene has them. A GPU's trace
+ * kernels call xs_trace_walk with alpha a constant instead: a scene without
+ * masks gets a kernel without the texture lookup. */
+XS_DEVICE bool xs_trace_from(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro, const xs_vec3 *XS_RESTRICT rd,
+                              float tmax, bool any_hit, xs_hit *hit, xs_counters *c)
+{
+    return xs_trace_walk(s, ro, rd, tmax, any_hit, (s->flags & XS_VIEW_ALPHA) != 0u, hit, c);
+}
+
+/* The same for ray r. The origin and direction are read where they are, when
+ * they are needed (a GPU re-reads them from memory rather than holding them
+ * in registers for the whole walk). */
+XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, xs_hit *hit, xs_counters *c)
+{
+    return xs_trace_from(s, &r->o, &r->d, r->tmax, any_hit, hit, c);
 }
 
 #endif

@@ -146,6 +146,7 @@ static_assert(offsetof(xs_scene_view, lights) == 96, "xs_scene_view.lights");
 static_assert(offsetof(xs_scene_view, light_cdf) == 104, "xs_scene_view.light_cdf");
 static_assert(offsetof(xs_scene_view, light_pmf) == 112, "xs_scene_view.light_pmf");
 static_assert(offsetof(xs_scene_view, light_count) == 120, "xs_scene_view.light_count");
+static_assert(offsetof(xs_scene_view, flags) == 124, "xs_scene_view.flags");
 static_assert(offsetof(xs_scene_view, inst_light_base) == 128, "xs_scene_view.inst_light_base");
 static_assert(offsetof(xs_scene_view, tri_light) == 136, "xs_scene_view.tri_light");
 static_assert(offsetof(xs_scene_view, env_light) == 144, "xs_scene_view.env_light");

@@ -427,13 +427,9 @@ XS_DEVICE bool xs_path_shade(const xs_scene_view *s, const xs_tile_params *tp, x
  * blocks it. */
 XS_DEVICE void xs_shadow_trace(const xs_scene_view *s, const xs_shadow *sh, xs_vec3 *L, xs_counters *c)
 {
-    xs_ray sr;
-    sr.o = sh->o;
-    sr.d = sh->d;
-    sr.tmax = sh->tmax;
     xs_hit hh;
     c->shadow_rays++;
-    if (!xs_trace(s, &sr, true, &hh, c))
+    if (!xs_trace_from(s, &sh->o, &sh->d, sh->tmax, true, &hh, c))
         *L = xs_add(*L, sh->contrib);
 }
 

@@ -132,16 +132,14 @@ XS_DEVICE void xs_tex_sample(const xs_scene_view *s, const xs_texslot *slot, con
             level = 0.0f; /* NaN from a degenerate transform */
     }
 #if XS_GPU_CODE
-    if (s->tex_objects) {
-        const float4 r = tex2DLod<float4>((cudaTextureObject_t)s->tex_objects[2 * slot->tex + (srgb ? 1 : 0)], tu,
-                                          tv, level);
-        out[0] = r.x;
-        out[1] = r.y;
-        out[2] = r.z;
-        out[3] = r.w;
-        return;
-    }
-#endif
+    /* the GPU reads textures through the texture objects the back end made */
+    const float4 r = tex2DLod<float4>((cudaTextureObject_t)s->tex_objects[2 * slot->tex + (srgb ? 1 : 0)], tu, tv,
+                                      level);
+    out[0] = r.x;
+    out[1] = r.y;
+    out[2] = r.z;
+    out[3] = r.w;
+#else
     u = xs_wrap_coord(tu, (t->flags & XS_TEX_CLAMP_S) != 0u, (t->flags & XS_TEX_MIRROR_S) != 0u);
     v = xs_wrap_coord(tv, (t->flags & XS_TEX_CLAMP_T) != 0u, (t->flags & XS_TEX_MIRROR_T) != 0u);
     const uint32_t l0 = (uint32_t)level;
@@ -153,6 +151,7 @@ XS_DEVICE void xs_tex_sample(const xs_scene_view *s, const xs_texslot *slot, con
         for (int k = 0; k < 4; ++k)
             out[k] = out[k] * (1.0f - f) + o1[k] * f;
     }
+#endif
 }
 
 /* Alpha of a material at uv (base colour alpha times its texture's), level 0. */

@@ -206,6 +206,7 @@ typedef struct xs_scene_view {
     const float *light_cdf; /* chosen by power */
     const float *light_pmf;
     uint32_t light_count;
+    uint32_t flags; /* XS_VIEW_* */
     /* emissive triangle -> light: inst_light_base[instance] + tri_light[tri]
      * (UINT32_MAX in either: not a light) */
     const uint32_t *inst_light_base;
@@ -228,6 +229,10 @@ typedef struct xs_scene_view {
 } xs_scene_view;
 
 enum { XS_FILTER_TABLE = 256 };
+
+enum {
+    XS_VIEW_ALPHA = 1 /* some triangle is alpha-masked (XS_WTRI_ALPHA): traversal must test alpha */
+};
 
 /* Which estimators the path tracer combines (tests compare them). */
 enum { XS_MIS_ON = 0, XS_MIS_BSDF_ONLY = 1, XS_MIS_LIGHT_ONLY = 2 };

@@ -76,29 +76,62 @@ XS_DEVICE uint32_t xs_wf_push(uint32_t *count)
 #endif
 }
 
-/* Starts path i as sample `sample` of frame pixel (px, py) and queues it. */
+/* Starts path i as sample `sample` of frame pixel (px, py) and queues it:
+ * at position i of ray queue 0 (queued true), or pushed onto it. */
 XS_DEVICE void xs_wf_generate(const xs_scene_view *s, const xs_tile_params *tp, const xs_wf *w, uint32_t i, int px,
-                              int py, uint32_t sample, uint32_t tile)
+                              int py, uint32_t sample, uint32_t tile, bool in_place)
 {
     xs_path_start(s, tp, px, py, sample, tile, &w->path[i]);
     xs_first_hit_none(&w->first[i]);
-    w->queue[0][i] = i;
+    w->queue[0][in_place ? i : xs_wf_push(&w->count[0])] = i;
 }
 
-/* Closest hit of the path at position j of ray queue q. */
-XS_DEVICE void xs_wf_intersect(const xs_scene_view *s, const xs_wf *w, uint32_t q, uint32_t j, xs_counters *c)
+/* One allocation for a wavefront of `capacity` paths: the queue counts, then
+ * each array 256-byte aligned; with_u: the per-position sample arrays (the
+ * CPU's; a GPU draws samples in its shade kernel). */
+XS_DEVICE size_t xs_wf_align(size_t n) { return (n + 255u) & ~(size_t)255u; }
+XS_DEVICE size_t xs_wf_bytes(uint32_t capacity, bool with_u)
+{
+    const size_t n = capacity;
+    return xs_wf_align(4 * sizeof(uint32_t)) + xs_wf_align(n * sizeof(xs_path)) + xs_wf_align(n * sizeof(xs_hit)) +
+           xs_wf_align(n * sizeof(xs_first_hit)) + xs_wf_align(n * sizeof(xs_shadow)) +
+           2 * xs_wf_align(n * sizeof(uint32_t)) + (with_u ? xs_wf_align(n * XS_BOUNCE_SAMPLES * sizeof(float)) : 0u);
+}
+XS_DEVICE void xs_wf_layout(void *base, uint32_t capacity, bool with_u, xs_wf *w)
+{
+    const size_t n = capacity;
+    char *p = (char *)base;
+    w->count = (uint32_t *)(void *)p;
+    p += xs_wf_align(4 * sizeof(uint32_t));
+    w->path = (xs_path *)(void *)p;
+    p += xs_wf_align(n * sizeof(xs_path));
+    w->hit = (xs_hit *)(void *)p;
+    p += xs_wf_align(n * sizeof(xs_hit));
+    w->first = (xs_first_hit *)(void *)p;
+    p += xs_wf_align(n * sizeof(xs_first_hit));
+    w->shadow = (xs_shadow *)(void *)p;
+    p += xs_wf_align(n * sizeof(xs_shadow));
+    w->queue[0] = (uint32_t *)(void *)p;
+    p += xs_wf_align(n * sizeof(uint32_t));
+    w->queue[1] = (uint32_t *)(void *)p;
+    p += xs_wf_align(n * sizeof(uint32_t));
+    w->u = with_u ? (float *)(void *)p : NULL;
+    w->capacity = capacity;
+    w->pad_ = 0u;
+}
+
+/* Closest hit of the path at position j of ray queue q; alpha: test alpha
+ * masks (a constant in a GPU's kernels, (s->flags & XS_VIEW_ALPHA) on a CPU). */
+XS_DEVICE void xs_wf_intersect(const xs_scene_view *s, const xs_wf *w, uint32_t q, uint32_t j, bool alpha,
+                               xs_counters *c)
 {
     const uint32_t i = w->queue[q][j];
     const xs_path *p = &w->path[i];
-    xs_ray ray;
-    ray.o = p->o;
-    ray.d = p->d;
-    ray.tmax = INFINITY;
     if (p->bounce == 0u)
         c->camera_rays++;
     else
         c->bounce_rays++;
-    xs_trace(s, &ray, false, &w->hit[i], c);
+    xs_trace_walk(s, &p->o, &p->d, INFINITY, false, alpha, &w->hit[i], c);
 }
 
 /* The bounce's samples of the path at position j of ray queue q. */
@@ -133,16 +166,21 @@ XS_DEVICE void xs_wf_samples_all(const xs_wf *w, uint32_t q, uint32_t n)
                            w->u + (size_t)(2 * k + 1) * w->capacity);
 }
 
-/* Shades the path at position j of ray queue q: pushes its shadow ray, and
- * the path onto queue q ^ 1 if it goes on. */
+/* The samples of ray-queue position j, from the arrays xs_wf_samples_all
+ * filled. */
+XS_DEVICE void xs_wf_samples_at(const xs_wf *w, uint32_t j, float *u)
+{
+    for (int k = 0; k < XS_BOUNCE_SAMPLES; ++k)
+        u[k] = w->u[(size_t)k * w->capacity + j];
+}
+
+/* Shades the path at position j of ray queue q with its bounce's samples u:
+ * pushes its shadow ray, and the path onto queue q ^ 1 if it goes on. */
 XS_DEVICE void xs_wf_shade(const xs_scene_view *s, const xs_tile_params *tp0, uint32_t tp_stride, const xs_wf *w,
-                           uint32_t q, uint32_t j, xs_counters *c)
+                           uint32_t q, uint32_t j, const float *u, xs_counters *c)
 {
     const uint32_t i = w->queue[q][j];
     xs_path p = w->path[i];
-    float u[XS_BOUNCE_SAMPLES];
-    for (int k = 0; k < XS_BOUNCE_SAMPLES; ++k)
-        u[k] = w->u[(size_t)k * w->capacity + j];
     xs_shadow sh;
     const bool more = xs_path_shade(s, xs_wf_tile(tp0, tp_stride, p.tile), &p, &w->hit[i], u, &w->first[i], &sh, c);
     w->path[i] = p;
@@ -154,11 +192,17 @@ XS_DEVICE void xs_wf_shade(const xs_scene_view *s, const xs_tile_params *tp0, ui
         w->queue[q ^ 1u][xs_wf_push(&w->count[q ^ 1u])] = i;
 }
 
-/* The shadow ray at position k of the shadow queue. */
-XS_DEVICE void xs_wf_shadow(const xs_scene_view *s, const xs_wf *w, uint32_t k, xs_counters *c)
+/* The shadow ray at position k of the shadow queue; alpha as for
+ * xs_wf_intersect. */
+XS_DEVICE void xs_wf_shadow(const xs_scene_view *s, const xs_wf *w, uint32_t k, bool alpha, xs_counters *c)
 {
     const xs_shadow *sh = &w->shadow[k];
-    xs_shadow_trace(s, sh, &w->path[sh->path].L, c);
+    xs_hit hh;
+    c->shadow_rays++;
+    if (!xs_trace_walk(s, &sh->o, &sh->d, sh->tmax, true, alpha, &hh, c)) {
+        xs_vec3 *L = &w->path[sh->path].L;
+        *L = xs_add(*L, sh->contrib);
+    }
 }
 
 #endif

@@ -310,9 +310,11 @@ static xs_result scene_wide_bvh(xs_scene *s, xs_err *err)
         for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t)
             s->tris[t].world_inst = i;
     }
+    s->has_alpha = false;
     for (uint32_t t = 0; t < s->tri_count; ++t) {
         const xs_material *mat = &s->materials[s->tris[t].material];
         s->tris[t].flags = (mat->flags & XS_MAT_ALPHA_MASK) != 0u ? XS_WTRI_ALPHA : 0u;
+        s->has_alpha |= s->tris[t].flags != 0u;
     }
     xs_wbvh_input wi = {.tris = s->tris, .nodes = s->nodes, .node_count = s->node_count,
                         .mesh_root = s->mesh_broot, .mesh_count = s->mesh_count,
@@ -493,6 +495,7 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     v.light_cdf = s->light_cdf;
     v.light_pmf = s->light_pmf;
     v.light_count = s->light_count;
+    v.flags = s->has_alpha ? XS_VIEW_ALPHA : 0u;
     v.inst_light_base = s->inst_light_base;
     v.tri_light = s->tri_light;
     v.env_light = s->env_light;
@@ -523,6 +526,7 @@ uint32_t xs_scene_tri_count(const xs_scene *s) { return s->tri_count; }
 uint32_t xs_scene_light_count(const xs_scene *s) { return s->light_count; }
 uint32_t xs_scene_mesh_count(const xs_scene *s) { return s->mesh_count; }
 uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; }
+uint32_t xs_scene_texture_count(const xs_scene *s) { return s->texture_count; }
 
 /* ---- The arrays behind a view (for a device back end's upload) ------------- */
 

@@ -28,6 +28,7 @@ struct xs_scene {
     xs_wnode *wnodes;   /* the wide BVH (render/xs_wbvh.h) */
     uint32_t wnode_count, wroot;
     int wdepth;
+    bool has_alpha; /* some triangle is alpha-masked */
     xs_material *materials;
     uint32_t material_count;
     xs_texture *textures;

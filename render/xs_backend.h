@@ -96,6 +96,10 @@ xs_result xs_backend_cpu_create_with(const xs_scene *scene, int frame_width, int
 xs_result xs_backend_cuda_create(const xs_scene *scene, int frame_width, int frame_height,
                                  int device, int slots, int max_tile_pixels, int max_spp,
                                  xs_backend **out, xs_err *err);
+/* The CUDA back end's integrator, before its first tile: XS_CUDA_WAVEFRONT
+ * (the default) or XS_CUDA_MEGAKERNEL (the reference; kernels/cuda/kernel_cuda.h).
+ * For tests and benchmarks. */
+void xs_backend_cuda_set_integrator(xs_backend *b, int integrator);
 struct xs_cuda_rt;
 /* The same over a given runtime (render/xs_cuda_rt.h; tests pass a fake). */
 xs_result xs_backend_cuda_create_rt(const struct xs_cuda_rt *rt, const xs_scene *scene, int frame_width,

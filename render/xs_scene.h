@@ -112,6 +112,7 @@ uint32_t xs_scene_tri_count(const xs_scene *scene);   /* stored (each mesh once)
 uint32_t xs_scene_light_count(const xs_scene *scene);
 uint32_t xs_scene_mesh_count(const xs_scene *scene);
 uint32_t xs_scene_instance_count(const xs_scene *scene);
+uint32_t xs_scene_texture_count(const xs_scene *scene);
 
 /* The GGX albedo tables of xs_bsdf.h (computed once per process). */
 const float *xs_ggx_table(void);

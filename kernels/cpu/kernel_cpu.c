@@ -16,6 +16,7 @@
 #include "kernels/xs_wavefront.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #if !defined(XS_CPU_ISA)
 #define XS_CPU_ISA base
@@ -26,7 +27,7 @@
 
 struct xs_cpu_wave {
     xs_wf wf;
-    uint32_t count[4];
+    void *mem;
 };
 
 /* ---- the megakernel (reference) -------------------------------------------- */
@@ -48,20 +49,24 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
                                  xs_counters *c)
 {
     const xs_wf *w = &cw->wf;
+    const bool alpha = (s->flags & XS_VIEW_ALPHA) != 0u;
     uint32_t q = 0u, nq = n;
     while (nq > 0u) {
         for (uint32_t j = 0; j < nq; ++j)
-            xs_wf_intersect(s, w, q, j, c);
+            xs_wf_intersect(s, w, q, j, alpha, c);
         xs_wf_samples_all(w, q, nq);
-        cw->count[q ^ 1u] = 0u;
-        cw->count[2] = 0u;
-        for (uint32_t j = 0; j < nq; ++j)
-            xs_wf_shade(s, tp, 0u, w, q, j, c);
-        const uint32_t ns = cw->count[2];
+        w->count[q ^ 1u] = 0u;
+        w->count[2] = 0u;
+        for (uint32_t j = 0; j < nq; ++j) {
+            float u[XS_BOUNCE_SAMPLES];
+            xs_wf_samples_at(w, j, u);
+            xs_wf_shade(s, tp, 0u, w, q, j, u, c);
+        }
+        const uint32_t ns = w->count[2];
         for (uint32_t k = 0; k < ns; ++k)
-            xs_wf_shadow(s, w, k, c);
+            xs_wf_shadow(s, w, k, alpha, c);
         q ^= 1u;
-        nq = cw->count[q];
+        nq = w->count[q];
     }
 }
 
@@ -79,7 +84,7 @@ static void XS_ISA_FN(rows_wavefront)(const xs_scene_view *s, const xs_tile_para
             const uint32_t n = (uint32_t)(total - g0 < cap ? total - g0 : cap);
             for (uint32_t i = 0; i < n; ++i) {
                 const uint64_t g = g0 + i;
-                xs_wf_generate(s, tp, &cw->wf, i, tp->x0 + (int)(g / spp), tp->y0 + y, (uint32_t)(g % spp), 0u);
+                xs_wf_generate(s, tp, &cw->wf, i, tp->x0 + (int)(g / spp), tp->y0 + y, (uint32_t)(g % spp), 0u, true);
             }
             XS_ISA_FN(run_batch)(s, tp, cw, n, c);
             /* fold in sample order: a chunk's sum from zero, chunks into the pixel */
@@ -122,21 +127,14 @@ xs_cpu_wave *xs_cpu_wave_create(void)
     xs_cpu_wave *cw = calloc(1, sizeof *cw);
     if (!cw)
         return NULL;
-    const size_t n = XS_CPU_WAVE;
-    xs_wf *w = &cw->wf;
-    w->capacity = (uint32_t)n;
-    w->path = calloc(n, sizeof *w->path);
-    w->hit = calloc(n, sizeof *w->hit);
-    w->first = calloc(n, sizeof *w->first);
-    w->shadow = calloc(n, sizeof *w->shadow);
-    w->u = calloc(n * XS_BOUNCE_SAMPLES, sizeof *w->u);
-    w->queue[0] = calloc(n, sizeof *w->queue[0]);
-    w->queue[1] = calloc(n, sizeof *w->queue[1]);
-    w->count = cw->count;
-    if (!w->path || !w->hit || !w->first || !w->shadow || !w->u || !w->queue[0] || !w->queue[1]) {
-        xs_cpu_wave_destroy(cw);
+    const size_t bytes = xs_wf_bytes(XS_CPU_WAVE, true);
+    cw->mem = aligned_alloc(256, bytes);
+    if (!cw->mem) {
+        free(cw);
         return NULL;
     }
+    memset(cw->mem, 0, bytes);
+    xs_wf_layout(cw->mem, XS_CPU_WAVE, true, &cw->wf);
     return cw;
 }
 
@@ -144,9 +142,7 @@ void xs_cpu_wave_destroy(xs_cpu_wave *cw)
 {
     if (!cw)
         return;
-    xs_wf *w = &cw->wf;
-    free(w->path), free(w->hit), free(w->first), free(w->shadow), free(w->u);
-    free(w->queue[0]), free(w->queue[1]);
+    free(cw->mem);
     free(cw);
 }
 
