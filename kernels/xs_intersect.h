@@ -73,8 +73,13 @@ enum {
 typedef struct xs_ray_pre {
     xs_vec3 o;
     xs_vec3 inv_d;     /* boxes */
-    uint32_t k;        /* watertight test: axes kx | ky << 2 | kz << 4, kz the largest of d */
     float sx, sy, sz;  /* the shear onto kz */
+#if XS_GPU_CODE
+    uint32_t k;        /* the watertight test's axes kx | ky << 2 | kz << 4: one register */
+#else
+    int kx, ky, kz;    /* the watertight test's axes, kz the largest of d */
+    float ox, oy, oz;  /* the origin along them */
+#endif
 } xs_ray_pre;
 
 XS_DEVICE xs_vec3 xs_safe_inv(xs_vec3 d)
@@ -99,7 +104,12 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
         kx = ky;
         ky = t;
     }
+#if XS_GPU_CODE
     p->k = (uint32_t)kx | (uint32_t)ky << 2 | (uint32_t)kz << 4;
+#else
+    p->kx = kx, p->ky = ky, p->kz = kz;
+    p->ox = xs_v3_get(o, kx), p->oy = xs_v3_get(o, ky), p->oz = xs_v3_get(o, kz);
+#endif
     p->sx = xs_v3_get(d, kx) / dz;
     p->sy = xs_v3_get(d, ky) / dz;
     p->sz = 1.0f / dz;
@@ -110,9 +120,14 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
 XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, float *out_t, float *out_u,
                            float *out_v)
 {
+#if XS_GPU_CODE
     const int kx = (int)(r->k & 3u), ky = (int)((r->k >> 2) & 3u), kz = (int)(r->k >> 4);
     /* the origin along the three axes (selects, not a second copy of it) */
     const float ox = xs_v3_get(r->o, kx), oy = xs_v3_get(r->o, ky), oz = xs_v3_get(r->o, kz);
+#else
+    const int kx = r->kx, ky = r->ky, kz = r->kz;
+    const float ox = r->ox, oy = r->oy, oz = r->oz;
+#endif
     const float az = t->v0[kz] - oz, bz = t->v1[kz] - oz, cz = t->v2[kz] - oz;
     const float ax = (t->v0[kx] - ox) - r->sx * az, ay = (t->v0[ky] - oy) - r->sy * az;
     const float bx = (t->v1[kx] - ox) - r->sx * bz, by = (t->v1[ky] - oy) - r->sy * bz;
@@ -120,13 +135,17 @@ XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, fl
     float u = cx * by - cy * bx;
     float v = ax * cy - ay * cx;
     float w = bx * ay - by * ax;
+    /* a positive and a negative edge function: outside, whatever a zero among
+     * them would be exactly */
+    if ((u < 0.0f || v < 0.0f || w < 0.0f) && (u > 0.0f || v > 0.0f || w > 0.0f))
+        return false;
     if (u == 0.0f || v == 0.0f || w == 0.0f) { /* on an edge: decide it exactly */
         u = (float)((double)cx * (double)by - (double)cy * (double)bx);
         v = (float)((double)ax * (double)cy - (double)ay * (double)cx);
         w = (float)((double)bx * (double)ay - (double)by * (double)ax);
+        if ((u < 0.0f || v < 0.0f || w < 0.0f) && (u > 0.0f || v > 0.0f || w > 0.0f))
+            return false;
     }
-    if ((u < 0.0f || v < 0.0f || w < 0.0f) && (u > 0.0f || v > 0.0f || w > 0.0f))
-        return false;
     const float det = u + v + w;
     if (det == 0.0f)
         return false;
@@ -175,7 +194,8 @@ XS_DEVICE void xs_instance_ray(const xs_scene_view *s, uint32_t inst, xs_vec3 o,
 }
 
 /* Entry distances of the ray into node n's four children; INFINITY where a
- * slot is empty, missed, or entered at or beyond tmax. On x86-64 CPUs the
+ * slot is empty, missed, or entered at or beyond tmax. Returns the slots
+ * entered as a bit mask. On x86-64 CPUs the
  * four slots are one SSE2 vector each step (SSE2 is part of the baseline
  * ISA): the same IEEE operations lane by lane as the scalar loop (minps and
  * maxps return the second operand unless the first is smaller or larger,
@@ -191,7 +211,7 @@ XS_DEVICE __m128 xs_q4(const uint8_t *q)
     return _mm_cvtepi32_ps(b);
 }
 
-XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
+XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
 {
     const __m128 ax = _mm_set1_ps((n->origin[0] - r->o.x) * r->inv_d.x);
     const __m128 ay = _mm_set1_ps((n->origin[1] - r->o.y) * r->inv_d.y);
@@ -218,12 +238,13 @@ XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax
                                      _mm_and_ps(_mm_cmple_ps(t0, t1), _mm_cmplt_ps(t0, _mm_set1_ps(tmax))));
     const __m128 out = _mm_or_ps(_mm_and_ps(hit, t0), _mm_andnot_ps(hit, _mm_set1_ps(INFINITY)));
     _mm_storeu_ps(tn, out);
+    return (uint32_t)_mm_movemask_ps(hit);
 }
 #elif XS_GPU_CODE
 /* On a GPU: the node as three of its four 16-byte rows (vector loads
  * through the read-only cache), the 8-bit planes taken out of their words. */
 XS_DEVICE float xs_qbyte(uint32_t w, int i) { return (float)((w >> (8 * i)) & 255u); }
-XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
+XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
 {
     const uint4 *row = (const uint4 *)(const void *)n;
     const uint4 r0 = __ldg(row), r2 = __ldg(row + 2), r3 = __ldg(row + 3);
@@ -234,18 +255,23 @@ XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax
     const float bx = __uint_as_float((r0.w & 255u) << 23) * r->inv_d.x;
     const float by = __uint_as_float(((r0.w >> 8) & 255u) << 23) * r->inv_d.y;
     const float bz = __uint_as_float(((r0.w >> 16) & 255u) << 23) * r->inv_d.z;
+    uint32_t mask = 0u;
     for (int i = 0; i < XS_WIDTH; ++i) {
         const float x0 = ax + xs_qbyte(r2.x, i) * bx, x1 = ax + xs_qbyte(r2.w, i) * bx;
         const float y0 = ay + xs_qbyte(r2.y, i) * by, y1 = ay + xs_qbyte(r3.x, i) * by;
         const float z0 = az + xs_qbyte(r2.z, i) * bz, z1 = az + xs_qbyte(r3.y, i) * bz;
         const float t0 = xs_maxf(xs_maxf(xs_minf(x0, x1), xs_minf(y0, y1)), xs_maxf(xs_minf(z0, z1), 0.0f));
         const float t1 = xs_minf(xs_minf(xs_maxf(x0, x1), xs_maxf(y0, y1)), xs_maxf(z0, z1)) * XS_BOX_FAR_SCALE;
-        tn[i] = (((r3.z >> (8 * i)) & 255u) != 0u && t0 <= t1 && t0 < tmax) ? t0 : INFINITY;
+        const bool in = ((r3.z >> (8 * i)) & 255u) != 0u && t0 <= t1 && t0 < tmax;
+        tn[i] = in ? t0 : INFINITY;
+        mask |= in ? 1u << i : 0u;
     }
+    return mask;
 }
 #else
-XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
+XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
 {
+    uint32_t mask = 0u;
     /* per axis: plane q of a child lies at origin + q * 2^(exp - 127) */
     const float ax = (n->origin[0] - r->o.x) * r->inv_d.x;
     const float ay = (n->origin[1] - r->o.y) * r->inv_d.y;
@@ -259,8 +285,11 @@ XS_DEVICE void xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax
         const float z0 = az + (float)n->qlo[2][i] * bz, z1 = az + (float)n->qhi[2][i] * bz;
         const float t0 = xs_maxf(xs_maxf(xs_minf(x0, x1), xs_minf(y0, y1)), xs_maxf(xs_minf(z0, z1), 0.0f));
         const float t1 = xs_minf(xs_minf(xs_maxf(x0, x1), xs_maxf(y0, y1)), xs_maxf(z0, z1)) * XS_BOX_FAR_SCALE;
-        tn[i] = (n->meta[i] != 0u && t0 <= t1 && t0 < tmax) ? t0 : INFINITY;
+        const bool in = n->meta[i] != 0u && t0 <= t1 && t0 < tmax;
+        tn[i] = in ? t0 : INFINITY;
+        mask |= in ? 1u << i : 0u;
     }
+    return mask;
 }
 #endif
 
@@ -438,7 +467,16 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
         const xs_wnode *n = &s->wnodes[ref];
         tc.nodes++;
         float ct[XS_WIDTH];
-        xs_wnode_enter(n, &pre, hit->t, ct);
+        const uint32_t mask = xs_wnode_enter(n, &pre, hit->t, ct);
+        if (mask != 0u && (mask & (mask - 1u)) == 0u) { /* one child entered: no ordering */
+            const uint32_t slot = (uint32_t)xs_ctz(mask);
+            if ((uint32_t)n->meta[slot] >> 6 != XS_WCHILD_LEAF) {
+                ref = xs_child_ref(n, ref, slot);
+                continue;
+            }
+            if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
+                goto done;
+        } else if (mask != 0u) {
         /* nearest first; slots missed (INFINITY) go last */
         uint32_t order = 0x03020100u;
         xs_cswap(ct, &order, 0, 1);
@@ -466,6 +504,7 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
                     xs_stack_push(&st, &sp, xs_child_ref(n, ref, (order >> (8 * i)) & 255u), ct[i]);
             ref = xs_child_ref(n, ref, (order >> (8 * next)) & 255u);
             continue;
+        }
         }
         /* back up the stack: to the next node or instance still ahead */
         for (;;) {
