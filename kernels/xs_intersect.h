@@ -315,6 +315,110 @@ XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, f
 /* The triangles [first, first + count) of a leaf; hit is updated when
  * closer. inst: the instance whose space the ray is in (UINT32_MAX: the
  * world, where each triangle names its own). True on an any-hit early out. */
+/* A triangle that passed xs_ray_wtri's tests (or the four-wide ones below
+ * with the same values): the alpha mask, then the hit. True on an any-hit
+ * early out. */
+XS_DEVICE bool xs_leaf_accept(const xs_scene_view *s, uint32_t i, float tt, float u, float v, uint32_t inst,
+                              bool any_hit, bool alpha, xs_hit *hit)
+{
+    const xs_wtri *t = &s->tris[i];
+    if (alpha && (t->flags & XS_WTRI_ALPHA) != 0u && !xs_alpha_passes(s, i, u, v))
+        return false;
+    hit->t = tt;
+    hit->u = u;
+    hit->v = v;
+    hit->tri = i;
+    hit->instance = inst != UINT32_MAX ? inst : t->world_inst;
+    return any_hit;
+}
+
+#if defined(__SSE2__) && !defined(__CUDACC__)
+/* On x86-64 CPUs: four triangles of a leaf at once. Their rows are loaded
+ * and transposed into x, y and z of each vertex, and the watertight test's
+ * arithmetic runs lane by lane in the scalar test's order, so each lane has
+ * the scalar test's bits; a lane that passes is then checked and taken in
+ * triangle order against the closest hit so far, exactly as the scalar loop
+ * would (a lane with a zero edge function goes through the scalar test,
+ * which decides it in double precision). Leaves of one or two triangles
+ * take the scalar loop. */
+XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first, uint32_t count,
+                             uint32_t inst, bool any_hit, bool alpha, xs_hit *hit, uint32_t *tests)
+{
+    *tests += count;
+    if (count < 3u) { /* one or two: the scalar test does less */
+        for (uint32_t i = first; i < first + count; ++i) {
+            float tt, u, v;
+            if (xs_ray_wtri(r, &s->tris[i], hit->t, &tt, &u, &v) &&
+                xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
+                return true;
+        }
+        return false;
+    }
+    const __m128 zero = _mm_setzero_ps();
+    const __m128 ox = _mm_set1_ps(r->ox), oy = _mm_set1_ps(r->oy), oz = _mm_set1_ps(r->oz);
+    const __m128 sx = _mm_set1_ps(r->sx), sy = _mm_set1_ps(r->sy), sz = _mm_set1_ps(r->sz);
+    for (uint32_t g = first; g < first + count; g += 4u) {
+        const uint32_t n = first + count - g < 4u ? first + count - g : 4u;
+        __m128 v[3][4]; /* vertex, then the four triangles' rows */
+        for (uint32_t k = 0; k < 4u; ++k) {
+            const xs_wtri *t = &s->tris[g + (k < n ? k : n - 1u)];
+            v[0][k] = _mm_load_ps(t->v0);
+            v[1][k] = _mm_load_ps(t->v1);
+            v[2][k] = _mm_load_ps(t->v2);
+        }
+        __m128 c[3][3]; /* vertex, axis x y z: four lanes */
+        for (int q = 0; q < 3; ++q) {
+            __m128 a0 = v[q][0], a1 = v[q][1], a2 = v[q][2], a3 = v[q][3];
+            _MM_TRANSPOSE4_PS(a0, a1, a2, a3);
+            c[q][0] = a0, c[q][1] = a1, c[q][2] = a2;
+        }
+        const __m128 az = _mm_sub_ps(c[0][r->kz], oz), bz = _mm_sub_ps(c[1][r->kz], oz), cz = _mm_sub_ps(c[2][r->kz], oz);
+        const __m128 ax = _mm_sub_ps(_mm_sub_ps(c[0][r->kx], ox), _mm_mul_ps(sx, az));
+        const __m128 ay = _mm_sub_ps(_mm_sub_ps(c[0][r->ky], oy), _mm_mul_ps(sy, az));
+        const __m128 bx = _mm_sub_ps(_mm_sub_ps(c[1][r->kx], ox), _mm_mul_ps(sx, bz));
+        const __m128 by = _mm_sub_ps(_mm_sub_ps(c[1][r->ky], oy), _mm_mul_ps(sy, bz));
+        const __m128 cx = _mm_sub_ps(_mm_sub_ps(c[2][r->kx], ox), _mm_mul_ps(sx, cz));
+        const __m128 cy = _mm_sub_ps(_mm_sub_ps(c[2][r->ky], oy), _mm_mul_ps(sy, cz));
+        const __m128 u = _mm_sub_ps(_mm_mul_ps(cx, by), _mm_mul_ps(cy, bx));
+        const __m128 vv = _mm_sub_ps(_mm_mul_ps(ax, cy), _mm_mul_ps(ay, cx));
+        const __m128 w = _mm_sub_ps(_mm_mul_ps(bx, ay), _mm_mul_ps(by, ax));
+        const __m128 neg = _mm_or_ps(_mm_or_ps(_mm_cmplt_ps(u, zero), _mm_cmplt_ps(vv, zero)), _mm_cmplt_ps(w, zero));
+        const __m128 pos = _mm_or_ps(_mm_or_ps(_mm_cmpgt_ps(u, zero), _mm_cmpgt_ps(vv, zero)), _mm_cmpgt_ps(w, zero));
+        const int out = _mm_movemask_ps(_mm_and_ps(neg, pos));
+        const int onedge =
+            _mm_movemask_ps(_mm_or_ps(_mm_or_ps(_mm_cmpeq_ps(u, zero), _mm_cmpeq_ps(vv, zero)), _mm_cmpeq_ps(w, zero)));
+        const __m128 det = _mm_add_ps(_mm_add_ps(u, vv), w);
+        const __m128 T = _mm_add_ps(_mm_add_ps(_mm_mul_ps(u, _mm_mul_ps(sz, az)), _mm_mul_ps(vv, _mm_mul_ps(sz, bz))),
+                                    _mm_mul_ps(w, _mm_mul_ps(sz, cz)));
+        float lv[4], lw[4], ld[4], lt[4];
+        _mm_storeu_ps(lv, vv), _mm_storeu_ps(lw, w), _mm_storeu_ps(ld, det), _mm_storeu_ps(lt, T);
+        for (uint32_t k = 0; k < n; ++k) {
+            if ((out >> k) & 1)
+                continue;
+            float tt, bu, bv;
+            if ((onedge >> k) & 1) { /* the scalar test: the same values, then double precision */
+                if (!xs_ray_wtri(r, &s->tris[g + k], hit->t, &tt, &bu, &bv))
+                    continue;
+            } else {
+                const float dk = ld[k], Tk = lt[k], tmax = hit->t;
+                if (dk == 0.0f)
+                    continue;
+                if (dk > 0.0f ? (Tk <= 0.0f || Tk >= tmax * dk) : (Tk >= 0.0f || Tk <= tmax * dk))
+                    continue;
+                const float inv = 1.0f / dk;
+                tt = Tk * inv;
+                if (!(tt > 0.0f && tt < tmax))
+                    continue;
+                bu = lv[k] * inv;
+                bv = lw[k] * inv;
+            }
+            if (xs_leaf_accept(s, g + k, tt, bu, bv, inst, any_hit, alpha, hit))
+                return true;
+        }
+    }
+    return false;
+}
+#else
 XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first, uint32_t count,
                              uint32_t inst, bool any_hit, bool alpha, xs_hit *hit, uint32_t *tests)
 {
@@ -324,18 +428,12 @@ XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32
         ++*tests;
         if (!xs_ray_wtri(r, t, hit->t, &tt, &u, &v))
             continue;
-        if (alpha && (t->flags & XS_WTRI_ALPHA) != 0u && !xs_alpha_passes(s, i, u, v))
-            continue;
-        hit->t = tt;
-        hit->u = u;
-        hit->v = v;
-        hit->tri = i;
-        hit->instance = inst != UINT32_MAX ? inst : t->world_inst;
-        if (any_hit)
+        if (xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
             return true;
     }
     return false;
 }
+#endif
 
 #if XS_GPU_CODE
 /* The fast part of each thread's traversal stack, interleaved by thread:
