@@ -53,7 +53,8 @@ typedef struct xs_hit {
 
 enum {
     XS_STACK = 128,     /* entries a traversal may stack */
-    XS_STACK_FAST = 24, /* of them in a GPU's shared memory */
+    XS_STACK_FAST = 24, /* of them in a GPU's shared memory (24 KB a block of 128: 8 blocks take 192 KB
+                           of an SM's 256 KB; fewer would leave more to L1: not measured on a GPU) */
     XS_WBVH_MAX_DEPTH = (XS_STACK - 2) / 3, /* node levels (top tree + a mesh's) a traversal takes */
     XS_STACK_SMEM_BYTES = XS_STACK_FAST * 8  /* shared memory a GPU thread's stack takes */
 };
@@ -575,34 +576,34 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
             if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
                 goto done;
         } else if (mask != 0u) {
-        /* nearest first; slots missed (INFINITY) go last */
-        uint32_t order = 0x03020100u;
-        xs_cswap(ct, &order, 0, 1);
-        xs_cswap(ct, &order, 2, 3);
-        xs_cswap(ct, &order, 0, 2);
-        xs_cswap(ct, &order, 1, 3);
-        xs_cswap(ct, &order, 1, 2);
-        /* leaves nearer than the nearest inner child now, then that child;
-         * the rest, farthest first, onto the stack */
-        int next = -1;
-        for (int i = 0; i < XS_WIDTH; ++i) {
-            if (next >= 0 || !(ct[i] < hit->t))
-                continue;
-            const uint32_t slot = (order >> (8 * i)) & 255u;
-            if ((uint32_t)n->meta[slot] >> 6 == XS_WCHILD_LEAF) {
-                if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
-                    goto done; /* any hit: found (hit->tri is set) */
-            } else {
-                next = i;
+            /* nearest first; slots missed (INFINITY) go last */
+            uint32_t order = 0x03020100u;
+            xs_cswap(ct, &order, 0, 1);
+            xs_cswap(ct, &order, 2, 3);
+            xs_cswap(ct, &order, 0, 2);
+            xs_cswap(ct, &order, 1, 3);
+            xs_cswap(ct, &order, 1, 2);
+            /* leaves nearer than the nearest inner child now, then that child;
+             * the rest, farthest first, onto the stack */
+            int next = -1;
+            for (int i = 0; i < XS_WIDTH; ++i) {
+                if (next >= 0 || !(ct[i] < hit->t))
+                    continue;
+                const uint32_t slot = (order >> (8 * i)) & 255u;
+                if ((uint32_t)n->meta[slot] >> 6 == XS_WCHILD_LEAF) {
+                    if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
+                        goto done; /* any hit: found (hit->tri is set) */
+                } else {
+                    next = i;
+                }
             }
-        }
-        if (next >= 0) {
-            for (int i = XS_WIDTH - 1; i > 0; --i)
-                if (i > next && ct[i] < hit->t)
-                    xs_stack_push(&st, &sp, xs_child_ref(n, ref, (order >> (8 * i)) & 255u), ct[i]);
-            ref = xs_child_ref(n, ref, (order >> (8 * next)) & 255u);
-            continue;
-        }
+            if (next >= 0) {
+                for (int i = XS_WIDTH - 1; i > 0; --i)
+                    if (i > next && ct[i] < hit->t)
+                        xs_stack_push(&st, &sp, xs_child_ref(n, ref, (order >> (8 * i)) & 255u), ct[i]);
+                ref = xs_child_ref(n, ref, (order >> (8 * next)) & 255u);
+                continue;
+            }
         }
         /* back up the stack: to the next node or instance still ahead */
         for (;;) {
