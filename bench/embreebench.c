@@ -249,7 +249,7 @@ int main(int argc, char **argv)
     }
     xs_err err;
     xs_scene *s = NULL;
-    xs_scene_build build = {threads, XS_BVH_AUTO};
+    xs_scene_build build = {threads, XS_BVH_AUTO, XS_MOTION_BVH_SEGMENTS};
     if (gen > 0) { /* xisuan-tracebench --generate-tris's height field */
         uint32_t n = (uint32_t)gen, side = (uint32_t)sqrt((double)n / 2.0) + 1;
         float *pos = malloc((size_t)n * 9 * sizeof *pos);

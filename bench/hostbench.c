@@ -145,7 +145,7 @@ static int measure(const char *out, int tile, int spp, uint32_t aovs, const floa
     const double t0 = now();
     while (done < tiles) {
         while (pushed < tiles && xs_worker_held(&w) < depth) {
-            xs_work_item it = {XS_WORK_TILE, 1, pushed++, 0};
+            xs_work_item it = {XS_WORK_TILE, 1, pushed++, 0, 0, 0};
             if (xs_worker_push(&w, &it, 0, &e) != XS_OK)
                 goto out;
         }

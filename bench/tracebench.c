@@ -4,7 +4,8 @@
  *   xisuan-tracebench SCENE [--width W --height H --spp N --threads T
  *       --cam-pos x,y,z --cam-target x,y,z --yfov DEG --bg r,g,b
  *       --max-bounces B --out FILE.exr --json FILE --rays N --bvh auto|binned|clustered
- *       --integrator wavefront|megakernel --isa auto|x86-64|avx2]
+ *       --integrator wavefront|megakernel --isa auto|x86-64|avx2
+ *       --frame F --fps X --shutter S --motion-steps K --motion-bvh union|segments]
  *   xisuan-tracebench --generate-tris N [--threads T]   (BVH build and traversal
  *       of a generated terrain mesh)
  *
@@ -15,7 +16,10 @@
  * from the camera rays' hit points), closest hit, traced on all threads.
  * SCENE is a .gltf, .glb or .tar.zst (its manifest ignored: the flags give
  * camera and lighting, as ../shared/peers/blender/render.py takes them), or
- * a built-in name. */
+ * a built-in name. With --frame, an animated scene is posed for frame F
+ * first (with the shutter: motion blur; --motion-bvh picks how deforming
+ * meshes are bounded, to compare the two) and the report adds the time that
+ * took ("frame_s") and the BVH nodes visited per traced ray. */
 #define _GNU_SOURCE
 #include "io/xs_scene_input.h"
 #include "kernels/cpu/kernel_cpu.h"
@@ -239,8 +243,10 @@ int main(int argc, char **argv)
     int w = 512, h = 512, spp = 64, threads = xs_cpu_count_affinity(), bounces = 8, gen = 0;
     float cam_pos[3] = {0, 0, 3}, cam_target[3] = {0, 0, 0}, bg[3] = {1, 1, 1}, yfov = 40.0f;
     bool have_cam = false;
-    xs_scene_build build = {0, XS_BVH_AUTO};
+    xs_scene_build build = {0, XS_BVH_AUTO, XS_MOTION_BVH_SEGMENTS};
     xs_cpu_options copt = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_AUTO};
+    int frame = -1;
+    xs_scene_timing timing = {24.0, 0.0, 0.0f, 3};
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (a[0] != '-') {
@@ -283,6 +289,18 @@ int main(int argc, char **argv)
                 copt.isa = XS_CPU_ISA_AVX2;
             else if (strcmp(v, "auto") != 0) {
                 fprintf(stderr, "xisuan-tracebench: --isa: auto, x86-64 or avx2\n");
+                return 2;
+            }
+        }
+        else if (!strcmp(a, "--frame")) frame = atoi(v);
+        else if (!strcmp(a, "--fps")) timing.fps = atof(v);
+        else if (!strcmp(a, "--shutter")) timing.shutter = (float)atof(v);
+        else if (!strcmp(a, "--motion-steps")) timing.motion_steps = atoi(v);
+        else if (!strcmp(a, "--motion-bvh")) {
+            if (!strcmp(v, "union"))
+                build.motion_bvh = XS_MOTION_BVH_UNION;
+            else if (strcmp(v, "segments") != 0) {
+                fprintf(stderr, "xisuan-tracebench: --motion-bvh: union or segments\n");
                 return 2;
             }
         }
@@ -346,6 +364,15 @@ int main(int argc, char **argv)
     }
     double setup_s = now() - t0 - load_s;
     double build_s = xs_scene_build_seconds(s);
+    double frame_s = 0.0;
+    if (frame >= 0) {
+        double f0 = now();
+        if (xs_scene_set_frame(s, &timing, frame, NULL, &err) != XS_OK) {
+            fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
+            return 1;
+        }
+        frame_s = now() - f0;
+    }
     uint32_t tris = xs_scene_tri_count(s);
 
     xs_backend *be = NULL;
@@ -354,6 +381,7 @@ int main(int argc, char **argv)
         return 1;
     }
     xs_tile_params tp = xs_tile_params_frame(w, h, spp, bounces);
+    tp.frame = frame >= 0 ? (uint32_t)frame : 0u;
     float *buf = malloc((size_t)w * (size_t)h * 4 * sizeof(float));
     xs_counters c = {0};
     double r0 = now(), c0 = cpu_now();
@@ -391,14 +419,16 @@ int main(int argc, char **argv)
              "\"rays_per_s\": %.0f, \"camera_rays\": %llu, \"bounce_rays\": %llu, \"shadow_rays\": %llu, "
              "\"node_visits\": %llu, \"tri_tests\": %llu, \"nonfinite\": %llu, "
              "\"camera_trace_rays_per_s\": %.0f, \"diffuse_trace_rays_per_s\": %.0f, "
-             "\"camera_nodes_per_ray\": %.1f, \"diffuse_nodes_per_ray\": %.1f}",
+             "\"camera_nodes_per_ray\": %.1f, \"diffuse_nodes_per_ray\": %.1f, \"frame_s\": %.4f, "
+             "\"render_nodes_per_ray\": %.2f, \"render_tri_tests_per_ray\": %.2f}",
              scene, be->device, w, h, spp, threads, tris, load_s, setup_s, build_s,
              build_s > 0 ? tris / build_s / 1e6 / threads : 0.0, render_s, render_cpu_s,
              (double)w * h * spp / render_s, (double)w * h * spp / render_cpu_s, rays / render_s, (unsigned long long)c.camera_rays,
              (unsigned long long)c.bounce_rays, (unsigned long long)c.shadow_rays,
              (unsigned long long)c.node_visits, (unsigned long long)c.tri_tests,
              (unsigned long long)c.nonfinite, cam_rate, dif_rate,
-             cam_n ? (double)cc.node_visits / cam_n : 0.0, dif_n ? (double)dc.node_visits / dif_n : 0.0);
+             cam_n ? (double)cc.node_visits / cam_n : 0.0, dif_n ? (double)dc.node_visits / dif_n : 0.0,
+             frame_s, rays > 0 ? (double)c.node_visits / rays : 0.0, rays > 0 ? (double)c.tri_tests / rays : 0.0);
     printf("[xisuan] %s\n", line);
     if (json) {
         FILE *f = fopen(json, "w");

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -19,14 +20,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
-enum { EV_TEXT = 0, EV_TILE_DISPATCHED = 1, EV_ASSEMBLY_DISPATCHED = 2, EV_TILE_COMMITTED = 3 };
+enum {
+    EV_TEXT = 0,
+    EV_TILE_DISPATCHED = 1,
+    EV_ASSEMBLY_DISPATCHED = 2,
+    EV_TILE_COMMITTED = 3,
+    EV_PART_DONE = 4,
+    EV_DUPLICATE = 5
+};
 
 typedef struct ev_rec {
     double time;
     int32_t kind, frame, tile, rank;
     float seconds;
-    int32_t flag;     /* verify (dispatched) or kept (committed) */
+    int32_t flag;     /* dispatched: 1 verify, 2 a copy; committed: kept */
+    int32_t part;     /* dispatched: 0 a tile, 1 a part, 2 a merge */
+    int32_t c0, c1;   /* a part's chunks (first, count) */
     uint64_t checksum;
     char *text;       /* EV_TEXT: "type", then the formatted fields; owned */
 } ev_rec;
@@ -48,28 +59,146 @@ static double now_s(void)
     return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
 }
 
+/* The typed records are formatted by hand (integers and fixed-point
+ * decimals): printf's float formatting was most of the writer's time. */
+typedef struct line {
+    char b[512];
+    size_t n;
+} line;
+
+static void put_s(line *l, const char *s)
+{
+    while (*s && l->n < sizeof l->b - 1)
+        l->b[l->n++] = *s++;
+}
+
+static void put_u64(line *l, uint64_t v)
+{
+    char t[24];
+    int k = 0;
+    do
+        t[k++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (k > 0 && l->n < sizeof l->b - 1)
+        l->b[l->n++] = t[--k];
+}
+
+static void put_i(line *l, int64_t v)
+{
+    if (v < 0) {
+        put_s(l, "-");
+        put_u64(l, (uint64_t)(-(v + 1)) + 1u);
+    } else {
+        put_u64(l, (uint64_t)v);
+    }
+}
+
+/* v with `decimals` digits after the point, rounded (as %.Nf, but for ties) */
+static void put_fixed(line *l, double v, int decimals)
+{
+    if (!isfinite(v)) {
+        put_s(l, "0");
+        return;
+    }
+    uint64_t scale = 1;
+    for (int i = 0; i < decimals; ++i)
+        scale *= 10;
+    if (v < 0) {
+        put_s(l, "-");
+        v = -v;
+    }
+    if (v > 9e15 / (double)scale) { /* out of fixed-point range: not a time or a duration */
+        put_s(l, "0");
+        return;
+    }
+    uint64_t q = (uint64_t)llround(v * (double)scale);
+    put_u64(l, q / scale);
+    put_s(l, ".");
+    char t[24];
+    uint64_t frac = q % scale;
+    for (int i = decimals - 1; i >= 0; --i, frac /= 10)
+        t[i] = (char)('0' + frac % 10);
+    for (int i = 0; i < decimals && l->n < sizeof l->b - 1; ++i)
+        l->b[l->n++] = t[i];
+}
+
+static void put_hex16(line *l, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0 && l->n < sizeof l->b - 1; --i)
+        l->b[l->n++] = hex[(v >> (4 * i)) & 15u];
+}
+
+/* {"time": T, "event": "NAME", "frame": F[, "tile": T], "rank": R */
+static void put_head(line *l, const ev_rec *r, const char *name, bool tile)
+{
+    put_s(l, "{\"time\": ");
+    put_fixed(l, r->time, 3);
+    put_s(l, ", \"event\": \"");
+    put_s(l, name);
+    put_s(l, "\", \"frame\": ");
+    put_i(l, r->frame);
+    if (tile) {
+        put_s(l, ", \"tile\": ");
+        put_i(l, r->tile);
+    }
+    put_s(l, ", \"rank\": ");
+    put_i(l, r->rank);
+}
+
 static void write_rec(FILE *f, const ev_rec *r)
 {
+    line l;
+    l.n = 0;
     switch (r->kind) {
     case EV_TILE_DISPATCHED:
-        fprintf(f, "{\"time\": %.3f, \"event\": \"tile_dispatched\", \"frame\": %d, \"tile\": %d, "
-                   "\"rank\": %d%s}\n",
-                r->time, r->frame, r->tile, r->rank, r->flag ? ", \"verify\": true" : "");
+        put_head(&l, r, "tile_dispatched", true);
+        if (r->part == 1) {
+            put_s(&l, ", \"kind\": \"part\", \"chunks\": [");
+            put_i(&l, r->c0);
+            put_s(&l, ", ");
+            put_i(&l, r->c1);
+            put_s(&l, "]");
+        } else if (r->part == 2) {
+            put_s(&l, ", \"kind\": \"merge\"");
+        }
+        if (r->flag & 1)
+            put_s(&l, ", \"verify\": true");
+        if (r->flag & 2)
+            put_s(&l, ", \"copy\": true");
+        break;
+    case EV_PART_DONE:
+        put_head(&l, r, "part_done", true);
+        put_s(&l, ", \"chunks\": [");
+        put_i(&l, r->c0);
+        put_s(&l, ", ");
+        put_i(&l, r->c1);
+        put_s(&l, "], \"seconds\": ");
+        put_fixed(&l, (double)r->seconds, 4);
+        break;
+    case EV_DUPLICATE:
+        put_head(&l, r, "tile_duplicate", true);
+        put_s(&l, ", \"seconds\": ");
+        put_fixed(&l, (double)r->seconds, 4);
         break;
     case EV_ASSEMBLY_DISPATCHED:
-        fprintf(f, "{\"time\": %.3f, \"event\": \"assembly_dispatched\", \"frame\": %d, \"rank\": %d}\n",
-                r->time, r->frame, r->rank);
+        put_head(&l, r, "assembly_dispatched", false);
         break;
     case EV_TILE_COMMITTED:
-        fprintf(f, "{\"time\": %.3f, \"event\": \"tile_committed\", \"frame\": %d, \"tile\": %d, "
-                   "\"rank\": %d, \"seconds\": %.4f, \"kept\": %s, \"checksum\": \"%016" PRIx64 "\"}\n",
-                r->time, r->frame, r->tile, r->rank, (double)r->seconds, r->flag ? "true" : "false",
-                r->checksum);
+        put_head(&l, r, "tile_committed", true);
+        put_s(&l, ", \"seconds\": ");
+        put_fixed(&l, (double)r->seconds, 4);
+        put_s(&l, r->flag ? ", \"kept\": true, \"checksum\": \"" : ", \"kept\": false, \"checksum\": \"");
+        put_hex16(&l, r->checksum);
+        put_s(&l, "\"");
         break;
     default:
         fprintf(f, "{\"time\": %.3f, \"event\": %s}\n", r->time, r->text);
         free(r->text);
+        return;
     }
+    put_s(&l, "}\n");
+    fwrite(l.b, 1, l.n, f);
 }
 
 static void *writer_main(void *arg)
@@ -85,8 +214,19 @@ static void *writer_main(void *arg)
             fflush(ev->f); /* caught up: a reader polling the log sees everything */
             last_flush = now_s();
             pthread_mutex_lock(&ev->mu);
-            while (ev->len == 0 && !ev->stop)
-                pthread_cond_wait(&ev->wake, &ev->mu);
+            /* records do not wake it (a wake is a system call on rank 0's
+             * loop): it looks every 10 ms, at once when the queue is long
+             * or at the end */
+            while (ev->len == 0 && !ev->stop) {
+                struct timespec until;
+                clock_gettime(CLOCK_REALTIME, &until);
+                until.tv_nsec += 10000000L;
+                if (until.tv_nsec >= 1000000000L) {
+                    until.tv_sec++;
+                    until.tv_nsec -= 1000000000L;
+                }
+                pthread_cond_timedwait(&ev->wake, &ev->mu, &until);
+            }
             continue;
         }
         /* take up to a batch of records out of the ring, write them unlocked */
@@ -176,7 +316,8 @@ static void push(xs_events *ev, const ev_rec *r)
         ev->head = 0;
     }
     ev->q[(ev->head + ev->len++) % ev->cap] = *r;
-    pthread_cond_signal(&ev->wake);
+    if (ev->len >= 4096)
+        pthread_cond_signal(&ev->wake);
     pthread_mutex_unlock(&ev->mu);
 }
 
@@ -198,12 +339,41 @@ void xs_events_emit(xs_events *ev, const char *type, const char *fields, ...)
         push(ev, &r);
 }
 
-void xs_events_tile_dispatched(xs_events *ev, int frame, int tile, int rank, bool verify)
+void xs_events_tile_dispatched(xs_events *ev, int frame, int tile, int rank, bool verify, bool copy)
 {
     if (!ev)
         return;
     ev_rec r = {.time = now_s(), .kind = EV_TILE_DISPATCHED, .frame = frame, .tile = tile, .rank = rank,
-                .flag = verify};
+                .flag = (verify ? 1 : 0) | (copy ? 2 : 0)};
+    push(ev, &r);
+}
+
+void xs_events_part_dispatched(xs_events *ev, int frame, int tile, int rank, bool merge, int chunk_first,
+                               int chunk_count, bool copy)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_TILE_DISPATCHED, .frame = frame, .tile = tile, .rank = rank,
+                .flag = copy ? 2 : 0, .part = merge ? 2 : 1, .c0 = chunk_first, .c1 = chunk_count};
+    push(ev, &r);
+}
+
+void xs_events_part_done(xs_events *ev, int frame, int tile, int rank, int chunk_first, int chunk_count,
+                         double seconds)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_PART_DONE, .frame = frame, .tile = tile, .rank = rank,
+                .seconds = (float)seconds, .c0 = chunk_first, .c1 = chunk_count};
+    push(ev, &r);
+}
+
+void xs_events_duplicate(xs_events *ev, int frame, int tile, int rank, double seconds)
+{
+    if (!ev)
+        return;
+    ev_rec r = {.time = now_s(), .kind = EV_DUPLICATE, .frame = frame, .tile = tile, .rank = rank,
+                .seconds = (float)seconds};
     push(ev, &r);
 }
 

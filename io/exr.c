@@ -258,7 +258,7 @@ xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x
     exr_encoding_destroy(ctxt, &enc);
     enc_live = 0;
     EXR_TRY(finish_write(&ctxt, &mb), "cannot finish file");
-    return xs_commit_file(tmp, path, err);
+    return layout->defer_dir_sync ? xs_commit_file_nodirsync(tmp, path, err) : xs_commit_file(tmp, path, err);
 
 fail:
     if (enc_live)

@@ -6,6 +6,7 @@
 #include "io/xs_file.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdatomic.h>
@@ -106,7 +107,7 @@ static int fsync_path(const char *path, int flags)
     return rc;
 }
 
-xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *err)
+static xs_result commit(const char *tmp_path, const char *final_path, bool sync_dir, xs_err *err)
 {
     if (fsync_path(tmp_path, O_RDONLY) != 0) {
         int e = errno;
@@ -119,6 +120,8 @@ xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *e
         return xs_err_set(err, XS_ERR_IO, "%s: rename from temporary file failed: %s",
                           final_path, strerror(e));
     }
+    if (!sync_dir)
+        return XS_OK;
     char dir[PATH_MAX];
     const char *slash = strrchr(final_path, '/');
     if (slash) {
@@ -132,11 +135,26 @@ xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *e
     } else {
         strcpy(dir, ".");
     }
+    return xs_fsync_dir(dir, err);
+}
+
+xs_result xs_fsync_dir(const char *dir, xs_err *err)
+{
     if (fsync_path(dir, O_RDONLY | O_DIRECTORY) != 0) {
         int e = errno;
         return xs_err_set(err, XS_ERR_IO, "%s: fsync of directory failed: %s", dir, strerror(e));
     }
     return XS_OK;
+}
+
+xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *err)
+{
+    return commit(tmp_path, final_path, true, err);
+}
+
+xs_result xs_commit_file_nodirsync(const char *tmp_path, const char *final_path, xs_err *err)
+{
+    return commit(tmp_path, final_path, false, err);
 }
 
 xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,

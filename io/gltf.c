@@ -3,7 +3,7 @@
  * checks every accessor and buffer view against its buffer before reading,
  * walks the default scene's node hierarchy for world transforms, and keeps
  * each mesh once however many nodes place it. */
-#include "io/xs_gltf.h"
+#include "io/gltf_internal.h"
 #include "io/xs_file.h"
 
 #include <cjson/cJSON.h>
@@ -23,38 +23,12 @@ void xs_gltf_limits_default(xs_gltf_limits *l)
     l->max_nodes = 1ull << 24;
     l->max_instances = 1ull << 24;
     l->max_node_depth = 256;
+    l->max_joints = 16384;
+    l->max_keyframes = 1ull << 24;
+    l->max_morph_targets = 256;
 }
 
-/* A top-level array's elements, indexed once (cJSON's own lookup by index
- * walks the list, which made every per-element lookup linear). */
-typedef struct jarr {
-    const cJSON **v;
-    int n;
-} jarr;
-
-typedef struct loader {
-    const char *label;
-    xs_err *err;
-    cJSON *root;
-    xs_gltf_fetch_fn fetch;
-    void *user;
-    xs_gltf_limits lim;
-    const unsigned char *glb_bin;
-    size_t glb_bin_len;
-    bool is_glb;
-    int buffer_count;
-    const unsigned char **buf;
-    size_t *buf_len;
-    unsigned char **buf_owned;
-    xs_gltf_scene *s;
-    unsigned char *node_state; /* 0 unvisited, 1 on the path, 2 done */
-    jarr nodes, accessors, views, meshes, cameras, images, textures, samplers, materials, lights;
-    uint8_t *texture_used;     /* per texture: a material refers to it */
-    int instance_cap, camera_cap, light_cap;
-} loader;
-
-static xs_result bad(loader *L, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static xs_result bad(loader *L, const char *fmt, ...)
+xs_result xs_gltf_bad(xs_gltf_loader *L, const char *fmt, ...)
 {
     char msg[800];
     va_list ap;
@@ -64,21 +38,19 @@ static xs_result bad(loader *L, const char *fmt, ...)
     return xs_err_set(L->err, XS_ERR_INVALID, "%s: %s", L->label, msg);
 }
 
-#define TRY(x)                                                                                 \
-    do {                                                                                       \
-        xs_result r_ = (x);                                                                    \
-        if (r_ != XS_OK)                                                                       \
-            return r_;                                                                         \
-    } while (0)
+xs_result xs_gltf_nomem(xs_gltf_loader *L)
+{
+    return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
+}
 
-static const cJSON *arr(const cJSON *o, const char *k)
+const cJSON *xs_gltf_arr(const cJSON *o, const char *k)
 {
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsArray(a) ? a : NULL;
 }
 
 /* Indexes array a (may be NULL: empty) into out. */
-static xs_result index_array(loader *L, const cJSON *a, jarr *out)
+xs_result xs_gltf_index_array(xs_gltf_loader *L, const cJSON *a, xs_gltf_jarr *out)
 {
     out->n = 0;
     out->v = NULL;
@@ -97,7 +69,7 @@ static xs_result index_array(loader *L, const cJSON *a, jarr *out)
 }
 
 /* An optional integer index into an array of n; -1 when absent. */
-static xs_result get_index(loader *L, const cJSON *o, const char *k, int n, const char *what,
+xs_result xs_gltf_index(xs_gltf_loader *L, const cJSON *o, const char *k, int n, const char *what,
                            int *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -106,14 +78,14 @@ static xs_result get_index(loader *L, const cJSON *o, const char *k, int n, cons
         return XS_OK;
     if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 0 ||
         v->valuedouble >= n)
-        return bad(L, "%s.%s: index out of range (%d available)", what, k, n);
+        return xs_gltf_bad(L, "%s.%s: index out of range (%d available)", what, k, n);
     *out = (int)v->valuedouble;
     return XS_OK;
 }
 
 /* A number, or dflt when absent, not a number, or beyond float range (so
  * every later conversion to float or int is defined). */
-static double get_num(const cJSON *o, const char *k, double dflt)
+double xs_gltf_num(const cJSON *o, const char *k, double dflt)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(v) && isfinite(v->valuedouble) && fabs(v->valuedouble) <= FLT_MAX
@@ -124,23 +96,23 @@ static double get_num(const cJSON *o, const char *k, double dflt)
 /* An integer field, or dflt when absent or not an integer in int range. */
 static int get_int(const cJSON *o, const char *k, int dflt)
 {
-    double v = get_num(o, k, (double)dflt);
+    double v = xs_gltf_num(o, k, (double)dflt);
     return v == floor(v) && v >= (double)INT_MIN && v <= (double)INT_MAX ? (int)v : dflt;
 }
 
-static xs_result get_nums(loader *L, const cJSON *o, const char *k, int n, float *out,
+xs_result xs_gltf_nums(xs_gltf_loader *L, const cJSON *o, const char *k, int n, float *out,
                           const char *what)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
     if (!v)
         return XS_OK;
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != n)
-        return bad(L, "%s.%s: expected %d numbers", what, k, n);
+        return xs_gltf_bad(L, "%s.%s: expected %d numbers", what, k, n);
     int i = 0;
     const cJSON *x;
     cJSON_ArrayForEach(x, v) {
         if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble) || fabs(x->valuedouble) > FLT_MAX)
-            return bad(L, "%s.%s: expected %d finite numbers", what, k, n);
+            return xs_gltf_bad(L, "%s.%s: expected %d finite numbers", what, k, n);
         out[i++] = (float)x->valuedouble;
     }
     return XS_OK;
@@ -158,12 +130,12 @@ static int b64v(int c)
     return -1;
 }
 
-static xs_result decode_data_uri(loader *L, const char *uri, unsigned char **out, size_t *len,
+static xs_result decode_data_uri(xs_gltf_loader *L, const char *uri, unsigned char **out, size_t *len,
                                  const char *what)
 {
     const char *comma = strchr(uri, ',');
     if (!comma || !strstr(uri, ";base64") || strstr(uri, ";base64") > comma)
-        return bad(L, "%s: only base64 data: URIs are supported", what);
+        return xs_gltf_bad(L, "%s: only base64 data: URIs are supported", what);
     const char *p = comma + 1;
     size_t n = strlen(p);
     unsigned char *buf = malloc(n / 4 * 3 + 4);
@@ -178,7 +150,7 @@ static xs_result decode_data_uri(loader *L, const char *uri, unsigned char **out
         int v = b64v((unsigned char)p[i]);
         if (v < 0) {
             free(buf);
-            return bad(L, "%s: invalid base64 in data: URI", what);
+            return xs_gltf_bad(L, "%s: invalid base64 in data: URI", what);
         }
         acc = (acc << 6) | (unsigned)v;
         bits += 6;
@@ -201,14 +173,14 @@ static int hexv(int c)
 }
 
 /* A relative URI: percent-decoded and normalised; absolute ones refused. */
-static xs_result fetch_uri(loader *L, const char *uri, const unsigned char **data, size_t *len,
+static xs_result fetch_uri(xs_gltf_loader *L, const char *uri, const unsigned char **data, size_t *len,
                            const char *what)
 {
     char dec[1024];
     size_t o = 0;
     for (const char *p = uri; *p; ++p) {
         if (o + 1 >= sizeof dec)
-            return bad(L, "%s: uri too long", what);
+            return xs_gltf_bad(L, "%s: uri too long", what);
         if (*p == '%' && hexv(p[1]) >= 0 && hexv(p[2]) >= 0) {
             dec[o++] = (char)(hexv(p[1]) * 16 + hexv(p[2]));
             p += 2;
@@ -218,25 +190,25 @@ static xs_result fetch_uri(loader *L, const char *uri, const unsigned char **dat
     }
     dec[o] = '\0';
     if (strstr(dec, "://") || strncmp(dec, "file:", 5) == 0)
-        return bad(L, "%s: uri '%s': only relative file names are allowed", what, uri);
+        return xs_gltf_bad(L, "%s: uri '%s': only relative file names are allowed", what, uri);
     char norm[1024];
     xs_err pe;
     if (xs_path_normalize(dec, norm, sizeof norm, &pe) != XS_OK)
-        return bad(L, "%s: uri '%s': %s", what, uri, pe.msg);
+        return xs_gltf_bad(L, "%s: uri '%s': %s", what, uri, pe.msg);
     if (!L->fetch)
-        return bad(L, "%s: uri '%s': no external files can be read here", what, uri);
+        return xs_gltf_bad(L, "%s: uri '%s': no external files can be read here", what, uri);
     xs_err fe;
     if (L->fetch(L->user, norm, data, len, &fe) != XS_OK)
-        return bad(L, "%s: uri '%s': %s", what, uri, fe.msg);
+        return xs_gltf_bad(L, "%s: uri '%s': %s", what, uri, fe.msg);
     return XS_OK;
 }
 
-static xs_result load_buffer(loader *L, const cJSON *b, int i);
+static xs_result load_buffer(xs_gltf_loader *L, const cJSON *b, int i);
 
-static xs_result load_buffers(loader *L)
+static xs_result load_buffers(xs_gltf_loader *L)
 {
-    jarr bufs;
-    TRY(index_array(L, arr(L->root, "buffers"), &bufs));
+    xs_gltf_jarr bufs;
+    TRY(xs_gltf_index_array(L, xs_gltf_arr(L->root, "buffers"), &bufs));
     int n = bufs.n;
     L->buffer_count = n;
     if (n == 0)
@@ -256,14 +228,14 @@ static xs_result load_buffers(loader *L)
 }
 
 /* buffers[i]: the GLB chunk, a data: URI or a file. */
-static xs_result load_buffer(loader *L, const cJSON *b, int i)
+static xs_result load_buffer(xs_gltf_loader *L, const cJSON *b, int i)
 {
     {
         char what[64];
         snprintf(what, sizeof what, "buffers[%d]", i);
         const cJSON *bl = cJSON_GetObjectItemCaseSensitive(b, "byteLength");
         if (!cJSON_IsNumber(bl) || bl->valuedouble < 1 || bl->valuedouble != floor(bl->valuedouble))
-            return bad(L, "%s.byteLength: missing or not a positive integer", what);
+            return xs_gltf_bad(L, "%s.byteLength: missing or not a positive integer", what);
         double need = bl->valuedouble;
         const cJSON *uri = cJSON_GetObjectItemCaseSensitive(b, "uri");
         if (cJSON_IsString(uri)) {
@@ -277,36 +249,36 @@ static xs_result load_buffer(loader *L, const cJSON *b, int i)
             L->buf[i] = L->glb_bin;
             L->buf_len[i] = L->glb_bin_len;
         } else {
-            return bad(L, "%s: no uri and no GLB binary chunk", what);
+            return xs_gltf_bad(L, "%s: no uri and no GLB binary chunk", what);
         }
         if ((double)L->buf_len[i] < need)
-            return bad(L, "%s: holds %zu bytes, byteLength says %.0f", what, L->buf_len[i], need);
+            return xs_gltf_bad(L, "%s: holds %zu bytes, byteLength says %.0f", what, L->buf_len[i], need);
         L->buf_len[i] = (size_t)need;
     }
     return XS_OK;
 }
 
 /* A buffer view, checked against its buffer. */
-static xs_result view(loader *L, int idx, const unsigned char **base, size_t *len, int *stride,
+static xs_result view(xs_gltf_loader *L, int idx, const unsigned char **base, size_t *len, int *stride,
                       const char *what)
 {
     int n = L->views.n;
     if (idx < 0 || idx >= n)
-        return bad(L, "%s: bufferView %d out of range (%d available)", what, idx, n);
+        return xs_gltf_bad(L, "%s: bufferView %d out of range (%d available)", what, idx, n);
     const cJSON *v = L->views.v[idx];
     int b = -1;
     char w[96];
     snprintf(w, sizeof w, "bufferViews[%d]", idx);
-    TRY(get_index(L, v, "buffer", L->buffer_count, w, &b));
+    TRY(xs_gltf_index(L, v, "buffer", L->buffer_count, w, &b));
     if (b < 0)
-        return bad(L, "%s.buffer: missing", w);
-    double off = get_num(v, "byteOffset", 0), bl = get_num(v, "byteLength", -1);
-    double st = get_num(v, "byteStride", 0);
+        return xs_gltf_bad(L, "%s.buffer: missing", w);
+    double off = xs_gltf_num(v, "byteOffset", 0), bl = xs_gltf_num(v, "byteLength", -1);
+    double st = xs_gltf_num(v, "byteStride", 0);
     if (off < 0 || bl < 1 || off != floor(off) || bl != floor(bl) || off + bl > (double)L->buf_len[b])
-        return bad(L, "%s: bytes [%.0f, %.0f) fall outside buffers[%d] of %zu bytes", w, off,
+        return xs_gltf_bad(L, "%s: bytes [%.0f, %.0f) fall outside buffers[%d] of %zu bytes", w, off,
                    off + bl, b, L->buf_len[b]);
     if (st != 0 && (st < 4 || st > 252 || fmod(st, 4) != 0))
-        return bad(L, "%s.byteStride: %.0f is not a multiple of 4 in [4, 252]", w, st);
+        return xs_gltf_bad(L, "%s.byteStride: %.0f is not a multiple of 4 in [4, 252]", w, st);
     *base = L->buf[b] + (size_t)off;
     *len = (size_t)bl;
     *stride = (int)st;
@@ -315,13 +287,6 @@ static xs_result view(loader *L, int idx, const unsigned char **base, size_t *le
 
 /* ---- accessors ------------------------------------------------------------------ */
 
-typedef struct acc {
-    size_t count;
-    int comp, ncomp, csize;
-    bool normalized;
-    const unsigned char *base; /* NULL: all zeros */
-    size_t stride;
-} acc;
 
 static int type_components(const char *t)
 {
@@ -344,66 +309,153 @@ static int comp_size(int c)
     return 0;
 }
 
-static xs_result accessor(loader *L, int idx, const char *what, acc *a)
+/* bytes [off, off + need) of a sparse part's buffer view (`what` names the
+ * part), tightly packed as the spec requires. */
+static xs_result sparse_part(xs_gltf_loader *L, const cJSON *o, const char *what, size_t need,
+                             size_t align, const unsigned char **out)
+{
+    int bv = -1;
+    TRY(xs_gltf_index(L, o, "bufferView", 1 << 30, what, &bv));
+    if (bv < 0)
+        return xs_gltf_bad(L, "%s.bufferView: missing", what);
+    const unsigned char *base;
+    size_t len;
+    int stride;
+    TRY(view(L, bv, &base, &len, &stride, what));
+    double off = xs_gltf_num(o, "byteOffset", 0);
+    if (off < 0 || off != floor(off) || fmod(off, (double)align) != 0)
+        return xs_gltf_bad(L, "%s.byteOffset: must be a non-negative multiple of %zu", what, align);
+    if (off + (double)need > (double)len)
+        return xs_gltf_bad(L, "%s: %zu bytes from byte %.0f overrun its bufferView of %zu bytes", what,
+                           need, off, len);
+    *out = base + (size_t)off;
+    return XS_OK;
+}
+
+static size_t sparse_index(const xs_gltf_acc *a, size_t k)
+{
+    const unsigned char *p = a->sparse_idx + k * (size_t)comp_size(a->sparse_icomp);
+    switch (a->sparse_icomp) {
+    case 5121: return *p;
+    case 5123: { uint16_t v; memcpy(&v, p, 2); return v; }
+    default: { uint32_t v; memcpy(&v, p, 4); return v; }
+    }
+}
+
+/* A sparse accessor's substitutions (glTF 3.6.2.3): count elements whose
+ * indices strictly increase below the accessor's count, values of the
+ * accessor's element type, both checked against their buffer views. */
+static xs_result sparse(xs_gltf_loader *L, const cJSON *sp, const char *w, size_t elem,
+                        xs_gltf_acc *a)
+{
+    char ws[128];
+    snprintf(ws, sizeof ws, "%s.sparse", w);
+    double cnt = xs_gltf_num(sp, "count", -1);
+    if (cnt < 1 || cnt != floor(cnt) || cnt > (double)a->count)
+        return xs_gltf_bad(L, "%s.count: must be an integer in [1, %zu]", ws, a->count);
+    const cJSON *ix = cJSON_GetObjectItemCaseSensitive(sp, "indices");
+    const cJSON *va = cJSON_GetObjectItemCaseSensitive(sp, "values");
+    if (!cJSON_IsObject(ix) || !cJSON_IsObject(va))
+        return xs_gltf_bad(L, "%s: needs indices and values", ws);
+    a->sparse_count = (size_t)cnt;
+    a->sparse_icomp = get_int(ix, "componentType", 0);
+    if (a->sparse_icomp != 5121 && a->sparse_icomp != 5123 && a->sparse_icomp != 5125)
+        return xs_gltf_bad(L, "%s.indices.componentType: must be unsigned byte, short or int", ws);
+    size_t isz = (size_t)comp_size(a->sparse_icomp);
+    char wi[160], wv[160];
+    snprintf(wi, sizeof wi, "%s.indices", ws);
+    snprintf(wv, sizeof wv, "%s.values", ws);
+    TRY(sparse_part(L, ix, wi, a->sparse_count * isz, isz, &a->sparse_idx));
+    TRY(sparse_part(L, va, wv, a->sparse_count * elem, (size_t)a->csize, &a->sparse_val));
+    for (size_t k = 0; k < a->sparse_count; ++k) {
+        size_t i = sparse_index(a, k);
+        if (i >= a->count || (k > 0 && i <= sparse_index(a, k - 1)))
+            return xs_gltf_bad(L, "%s[%zu]: %zu must increase strictly and stay below the count %zu", wi,
+                               k, i, a->count);
+    }
+    return XS_OK;
+}
+
+/* The bytes of element i: a sparse substitution (binary search) or the base
+ * (NULL: zeros). */
+static const unsigned char *element(const xs_gltf_acc *a, size_t i)
+{
+    if (a->sparse_count) {
+        size_t lo = 0, hi = a->sparse_count;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            size_t v = sparse_index(a, mid);
+            if (v == i)
+                return a->sparse_val + mid * (size_t)a->csize * (size_t)a->ncomp;
+            if (v < i)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+    }
+    return a->base ? a->base + i * a->stride : NULL;
+}
+
+xs_result xs_gltf_accessor(xs_gltf_loader *L, int idx, const char *what, xs_gltf_acc *a)
 {
     int n = L->accessors.n;
     if (idx < 0 || idx >= n)
-        return bad(L, "%s: accessor %d out of range (%d available)", what, idx, n);
+        return xs_gltf_bad(L, "%s: accessor %d out of range (%d available)", what, idx, n);
     const cJSON *o = L->accessors.v[idx];
     char w[96];
     snprintf(w, sizeof w, "accessors[%d]", idx);
-    if (cJSON_GetObjectItemCaseSensitive(o, "sparse"))
-        return bad(L, "%s: sparse accessors are not supported", w);
     memset(a, 0, sizeof *a);
     a->comp = get_int(o, "componentType", 0);
     a->csize = comp_size(a->comp);
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
     a->ncomp = type_components(cJSON_IsString(t) ? t->valuestring : NULL);
-    double cnt = get_num(o, "count", -1);
+    double cnt = xs_gltf_num(o, "count", -1);
     a->normalized = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "normalized"));
     if (a->csize == 0)
-        return bad(L, "%s.componentType: %d is not a glTF component type", w, a->comp);
+        return xs_gltf_bad(L, "%s.componentType: %d is not a glTF component type", w, a->comp);
     if (a->ncomp == 0)
-        return bad(L, "%s.type: missing or unsupported", w);
+        return xs_gltf_bad(L, "%s.type: missing or unsupported", w);
     if (cnt < 1 || cnt != floor(cnt) || cnt > 4294967295.0)
-        return bad(L, "%s.count: must be a positive integer", w);
+        return xs_gltf_bad(L, "%s.count: must be a positive integer", w);
     a->count = (size_t)cnt;
     /* an accessor without a buffer view is all zeros of any length: bound
      * every accessor by the scene's limits before anything is allocated */
     if ((double)a->count > 3.0 * (double)L->lim.max_triangles)
-        return bad(L, "%s.count: %zu elements exceeds the limit of %llu", w, a->count,
+        return xs_gltf_bad(L, "%s.count: %zu elements exceeds the limit of %llu", w, a->count,
                    3ull * (unsigned long long)L->lim.max_triangles);
     int bv = -1;
-    TRY(get_index(L, o, "bufferView", 1 << 30, w, &bv));
+    TRY(xs_gltf_index(L, o, "bufferView", 1 << 30, w, &bv));
+    size_t elem = (size_t)a->csize * (size_t)a->ncomp;
     if (bv < 0) {
         /* zeros: nothing in the package pays for their size, so cap them */
         if (a->count > (1u << 24))
-            return bad(L, "%s: %zu zero elements without a bufferView (at most %u)", w, a->count,
+            return xs_gltf_bad(L, "%s: %zu zero elements without a bufferView (at most %u)", w, a->count,
                        1u << 24);
-        return XS_OK;
+    } else {
+        const unsigned char *base;
+        size_t len;
+        int stride;
+        TRY(view(L, bv, &base, &len, &stride, w));
+        double off = xs_gltf_num(o, "byteOffset", 0);
+        a->stride = stride ? (size_t)stride : elem;
+        if (off < 0 || off != floor(off) || fmod(off, a->csize) != 0)
+            return xs_gltf_bad(L, "%s.byteOffset: must be a non-negative multiple of the component size", w);
+        double end = off + (double)a->stride * (double)(a->count - 1) + (double)elem;
+        if (end > (double)len)
+            return xs_gltf_bad(L, "%s: %zu elements of %zu bytes (stride %zu) from byte %.0f overrun its "
+                          "bufferView of %zu bytes", w, a->count, elem, a->stride, off, len);
+        a->base = base + (size_t)off;
     }
-    const unsigned char *base;
-    size_t len;
-    int stride;
-    TRY(view(L, bv, &base, &len, &stride, w));
-    double off = get_num(o, "byteOffset", 0);
-    size_t elem = (size_t)a->csize * (size_t)a->ncomp;
-    a->stride = stride ? (size_t)stride : elem;
-    if (off < 0 || off != floor(off) || fmod(off, a->csize) != 0)
-        return bad(L, "%s.byteOffset: must be a non-negative multiple of the component size", w);
-    double end = off + (double)a->stride * (double)(a->count - 1) + (double)elem;
-    if (end > (double)len)
-        return bad(L, "%s: %zu elements of %zu bytes (stride %zu) from byte %.0f overrun its "
-                      "bufferView of %zu bytes", w, a->count, elem, a->stride, off, len);
-    a->base = base + (size_t)off;
-    return XS_OK;
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(o, "sparse");
+    return sp ? sparse(L, sp, w, elem, a) : XS_OK;
 }
 
-static float acc_float(const acc *a, size_t i, int k)
+float xs_gltf_acc_float(const xs_gltf_acc *a, size_t i, int k)
 {
-    if (!a->base)
+    const unsigned char *p = element(a, i);
+    if (!p)
         return 0.0f;
-    const unsigned char *p = a->base + i * a->stride + (size_t)k * (size_t)a->csize;
+    p += (size_t)k * (size_t)a->csize;
     switch (a->comp) {
     case 5126: { float f; memcpy(&f, p, 4); return f; }
     case 5120: { int8_t v; memcpy(&v, p, 1); return a->normalized ? fmaxf((float)v / 127.0f, -1.0f) : (float)v; }
@@ -415,11 +467,12 @@ static float acc_float(const acc *a, size_t i, int k)
     return 0.0f;
 }
 
-static uint32_t acc_uint(const acc *a, size_t i)
+uint32_t xs_gltf_acc_uint(const xs_gltf_acc *a, size_t i, int k)
 {
-    if (!a->base)
+    const unsigned char *p = element(a, i);
+    if (!p)
         return 0;
-    const unsigned char *p = a->base + i * a->stride;
+    p += (size_t)k * (size_t)a->csize;
     switch (a->comp) {
     case 5121: return *p;
     case 5123: { uint16_t v; memcpy(&v, p, 2); return v; }
@@ -429,27 +482,27 @@ static uint32_t acc_uint(const acc *a, size_t i)
 }
 
 /* Reads a float attribute of ncomp components into a new array. */
-static xs_result read_floats(loader *L, int idx, int ncomp, size_t want_count, const char *what,
+xs_result xs_gltf_read_floats(xs_gltf_loader *L, int idx, int ncomp, size_t want_count, const char *what,
                              float **out)
 {
-    acc a;
-    TRY(accessor(L, idx, what, &a));
+    xs_gltf_acc a;
+    TRY(xs_gltf_accessor(L, idx, what, &a));
     if (a.ncomp != ncomp)
-        return bad(L, "%s: expected %d components, accessor %d has %d", what, ncomp, idx, a.ncomp);
+        return xs_gltf_bad(L, "%s: expected %d components, accessor %d has %d", what, ncomp, idx, a.ncomp);
     if (want_count && a.count != want_count)
-        return bad(L, "%s: accessor %d has %zu elements, POSITION has %zu", what, idx, a.count,
+        return xs_gltf_bad(L, "%s: accessor %d has %zu elements, POSITION has %zu", what, idx, a.count,
                    want_count);
     if (a.comp == 5125)
-        return bad(L, "%s: accessor %d: unsigned int is not allowed for vertex data", what, idx);
+        return xs_gltf_bad(L, "%s: accessor %d: unsigned int is not allowed for vertex data", what, idx);
     float *f = malloc(a.count * (size_t)ncomp * sizeof *f);
     if (!f)
         return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
     for (size_t i = 0; i < a.count; ++i)
         for (int k = 0; k < ncomp; ++k) {
-            float v = acc_float(&a, i, k);
+            float v = xs_gltf_acc_float(&a, i, k);
             if (!isfinite(v)) {
                 free(f);
-                return bad(L, "%s: accessor %d element %zu is not finite", what, idx, i);
+                return xs_gltf_bad(L, "%s: accessor %d element %zu is not finite", what, idx, i);
             }
             f[i * (size_t)ncomp + (size_t)k] = v;
         }
@@ -459,7 +512,7 @@ static xs_result read_floats(loader *L, int idx, int ncomp, size_t want_count, c
 
 /* ---- textures, images, materials ---------------------------------------------- */
 
-static xs_result texref(loader *L, const cJSON *o, const char *k, xs_gltf_texref *t,
+static xs_result texref(xs_gltf_loader *L, const cJSON *o, const char *k, xs_gltf_texref *t,
                         const char *what)
 {
     t->texture = -1;
@@ -473,23 +526,23 @@ static xs_result texref(loader *L, const cJSON *o, const char *k, xs_gltf_texref
         return XS_OK;
     char w[160];
     snprintf(w, sizeof w, "%s.%s", what, k);
-    TRY(get_index(L, ti, "index", L->s->texture_count, w, &t->texture));
+    TRY(xs_gltf_index(L, ti, "index", L->s->texture_count, w, &t->texture));
     if (t->texture < 0)
-        return bad(L, "%s.index: missing", w);
+        return xs_gltf_bad(L, "%s.index: missing", w);
     if (strcmp(k, "occlusionTexture") != 0) /* the renderer reads no occlusion */
         L->texture_used[t->texture] = 1;
-    double tc = get_num(ti, "texCoord", 0);
+    double tc = xs_gltf_num(ti, "texCoord", 0);
     if (tc != 0 && tc != 1)
-        return bad(L, "%s.texCoord: only 0 and 1 are supported", w);
+        return xs_gltf_bad(L, "%s.texCoord: only 0 and 1 are supported", w);
     t->texcoord = (int)tc;
-    t->scale = (float)get_num(ti, strcmp(k, "occlusionTexture") == 0 ? "strength" : "scale", 1.0);
+    t->scale = (float)xs_gltf_num(ti, strcmp(k, "occlusionTexture") == 0 ? "strength" : "scale", 1.0);
     const cJSON *ext = cJSON_GetObjectItemCaseSensitive(ti, "extensions");
     const cJSON *tt = ext ? cJSON_GetObjectItemCaseSensitive(ext, "KHR_texture_transform") : NULL;
     if (tt) {
-        TRY(get_nums(L, tt, "offset", 2, t->offset, w));
-        TRY(get_nums(L, tt, "scale", 2, t->tscale, w));
-        t->rotation = (float)get_num(tt, "rotation", 0);
-        double ttc = get_num(tt, "texCoord", -1);
+        TRY(xs_gltf_nums(L, tt, "offset", 2, t->offset, w));
+        TRY(xs_gltf_nums(L, tt, "scale", 2, t->tscale, w));
+        t->rotation = (float)xs_gltf_num(tt, "rotation", 0);
+        double ttc = xs_gltf_num(tt, "texCoord", -1);
         if (ttc == 0 || ttc == 1)
             t->texcoord = (int)ttc;
     }
@@ -500,7 +553,7 @@ static xs_result texref(loader *L, const cJSON *o, const char *k, xs_gltf_texref
  * (through a texture), each after its header was checked against the
  * per-image and the total limits; the others stay undecoded (width 0, rgba8
  * NULL). Runs after the materials. */
-static xs_result load_images(loader *L)
+static xs_result load_images(xs_gltf_loader *L)
 {
     int n = L->images.n;
     uint8_t *used = n ? calloc((size_t)n, 1) : NULL;
@@ -520,7 +573,7 @@ static xs_result load_images(loader *L)
         unsigned char *owned = NULL;
         const cJSON *uri = cJSON_GetObjectItemCaseSensitive(im, "uri");
         int bv = -1;
-        r = get_index(L, im, "bufferView", 1 << 30, w, &bv);
+        r = xs_gltf_index(L, im, "bufferView", 1 << 30, w, &bv);
         if (r != XS_OK)
             break;
         if (bv >= 0) {
@@ -532,7 +585,7 @@ static xs_result load_images(loader *L)
         } else if (cJSON_IsString(uri)) {
             r = fetch_uri(L, uri->valuestring, &data, &len, w);
         } else {
-            r = bad(L, "%s: neither uri nor bufferView", w);
+            r = xs_gltf_bad(L, "%s: neither uri nor bufferView", w);
         }
         char lbl[600];
         snprintf(lbl, sizeof lbl, "%s: %s", L->label, w);
@@ -545,11 +598,11 @@ static xs_result load_images(loader *L)
             continue;
         }
         if (r == XS_OK && px > L->lim.max_image_pixels)
-            r = bad(L, "%s: %dx%d pixels (%.1f Mpixels) exceeds the limit of %.1f Mpixels an image "
+            r = xs_gltf_bad(L, "%s: %dx%d pixels (%.1f Mpixels) exceeds the limit of %.1f Mpixels an image "
                        "(--max-image-mpix)", w, iw, ih, (double)px * 1e-6,
                     (double)L->lim.max_image_pixels * 1e-6);
         if (r == XS_OK && total + px * 4 > L->lim.max_texture_bytes)
-            r = bad(L, "%s: %dx%d pixels bring the decoded textures to %.1f MiB, over the limit of "
+            r = xs_gltf_bad(L, "%s: %dx%d pixels bring the decoded textures to %.1f MiB, over the limit of "
                        "%.1f MiB (--max-texture-mib)", w, iw, ih, (double)(total + px * 4) / 1048576.0,
                     (double)L->lim.max_texture_bytes / 1048576.0);
         if (r == XS_OK)
@@ -561,7 +614,7 @@ static xs_result load_images(loader *L)
     return r;
 }
 
-static xs_result load_textures(loader *L)
+static xs_result load_textures(xs_gltf_loader *L)
 {
     int n = L->textures.n, ns = L->samplers.n;
     if (L->images.n > 0) { /* decoded later, once the materials say which are used */
@@ -584,11 +637,11 @@ static xs_result load_textures(loader *L)
         char w[64];
         snprintf(w, sizeof w, "textures[%d]", i);
         xs_gltf_texture *x = &L->s->textures[i];
-        TRY(get_index(L, t, "source", L->s->image_count, w, &x->image));
+        TRY(xs_gltf_index(L, t, "source", L->s->image_count, w, &x->image));
         if (x->image < 0)
-            return bad(L, "%s.source: missing (no image for this texture)", w);
+            return xs_gltf_bad(L, "%s.source: missing (no image for this texture)", w);
         int si = -1;
-        TRY(get_index(L, t, "sampler", ns, w, &si));
+        TRY(xs_gltf_index(L, t, "sampler", ns, w, &si));
         x->wrap_s = x->wrap_t = XS_WRAP_REPEAT;
         if (si >= 0) {
             const cJSON *s = L->samplers.v[si];
@@ -599,7 +652,7 @@ static xs_result load_textures(loader *L)
             for (int k = 0; k < 2; ++k) {
                 int v = k ? x->wrap_t : x->wrap_s;
                 if (v != XS_WRAP_REPEAT && v != XS_WRAP_CLAMP && v != XS_WRAP_MIRROR)
-                    return bad(L, "samplers[%d].%s: %d is not a glTF wrap mode", si,
+                    return xs_gltf_bad(L, "samplers[%d].%s: %d is not a glTF wrap mode", si,
                                k ? "wrapT" : "wrapS", v);
             }
         }
@@ -607,7 +660,7 @@ static xs_result load_textures(loader *L)
     return XS_OK;
 }
 
-static xs_result load_materials(loader *L)
+static xs_result load_materials(xs_gltf_loader *L)
 {
     int n = L->materials.n;
     if (n == 0)
@@ -631,14 +684,14 @@ static xs_result load_materials(loader *L)
         TRY(texref(L, pbr, "baseColorTexture", &x->base_color_tex, wp));
         TRY(texref(L, pbr, "metallicRoughnessTexture", &x->metallic_roughness_tex, wp));
         if (pbr) {
-            TRY(get_nums(L, pbr, "baseColorFactor", 4, x->base_color, wp));
-            x->metallic = (float)get_num(pbr, "metallicFactor", 1.0);
-            x->roughness = (float)get_num(pbr, "roughnessFactor", 1.0);
+            TRY(xs_gltf_nums(L, pbr, "baseColorFactor", 4, x->base_color, wp));
+            x->metallic = (float)xs_gltf_num(pbr, "metallicFactor", 1.0);
+            x->roughness = (float)xs_gltf_num(pbr, "roughnessFactor", 1.0);
         }
         TRY(texref(L, m, "normalTexture", &x->normal_tex, w));
         TRY(texref(L, m, "occlusionTexture", &x->occlusion_tex, w));
         TRY(texref(L, m, "emissiveTexture", &x->emissive_tex, w));
-        TRY(get_nums(L, m, "emissiveFactor", 3, x->emissive, w));
+        TRY(xs_gltf_nums(L, m, "emissiveFactor", 3, x->emissive, w));
         x->emissive_strength = 1.0f;
         const cJSON *am = cJSON_GetObjectItemCaseSensitive(m, "alphaMode");
         x->alpha_mode = XS_ALPHA_OPAQUE;
@@ -648,9 +701,9 @@ static xs_result load_materials(loader *L)
             else if (strcmp(am->valuestring, "BLEND") == 0)
                 x->alpha_mode = XS_ALPHA_BLEND;
             else if (strcmp(am->valuestring, "OPAQUE") != 0)
-                return bad(L, "%s.alphaMode: '%s' is not OPAQUE, MASK or BLEND", w, am->valuestring);
+                return xs_gltf_bad(L, "%s.alphaMode: '%s' is not OPAQUE, MASK or BLEND", w, am->valuestring);
         }
-        x->alpha_cutoff = (float)get_num(m, "alphaCutoff", 0.5);
+        x->alpha_cutoff = (float)xs_gltf_num(m, "alphaCutoff", 0.5);
         x->double_sided = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(m, "doubleSided"));
         x->ior = 1.5f;
         x->transmission_tex.texture = -1;
@@ -659,45 +712,45 @@ static xs_result load_materials(loader *L)
         if (ext) {
             const cJSON *es = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_emissive_strength");
             if (es) {
-                double v = get_num(es, "emissiveStrength", 1.0);
+                double v = xs_gltf_num(es, "emissiveStrength", 1.0);
                 if (v < 0)
-                    return bad(L, "%s.KHR_materials_emissive_strength.emissiveStrength: negative", w);
+                    return xs_gltf_bad(L, "%s.KHR_materials_emissive_strength.emissiveStrength: negative", w);
                 x->emissive_strength = (float)v;
             }
             const cJSON *tr = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_transmission");
             if (tr) {
-                x->transmission = (float)get_num(tr, "transmissionFactor", 0.0);
+                x->transmission = (float)xs_gltf_num(tr, "transmissionFactor", 0.0);
                 char wt[128];
                 snprintf(wt, sizeof wt, "%s.KHR_materials_transmission", w);
                 TRY(texref(L, tr, "transmissionTexture", &x->transmission_tex, wt));
             }
             const cJSON *io = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_ior");
             if (io) {
-                double v = get_num(io, "ior", 1.5);
+                double v = xs_gltf_num(io, "ior", 1.5);
                 if (!(v == 0.0 || v >= 1.0))
-                    return bad(L, "%s.KHR_materials_ior.ior: %g must be 0 or at least 1", w, v);
+                    return xs_gltf_bad(L, "%s.KHR_materials_ior.ior: %g must be 0 or at least 1", w, v);
                 x->ior = (float)v;
             }
             const cJSON *vo = cJSON_GetObjectItemCaseSensitive(ext, "KHR_materials_volume");
             if (vo) {
-                double th = get_num(vo, "thicknessFactor", 0.0);
+                double th = xs_gltf_num(vo, "thicknessFactor", 0.0);
                 if (!(th >= 0.0))
-                    return bad(L, "%s.KHR_materials_volume.thicknessFactor: %g must be at least 0", w, th);
+                    return xs_gltf_bad(L, "%s.KHR_materials_volume.thicknessFactor: %g must be at least 0", w, th);
                 x->volume = th > 0.0;
                 const cJSON *ad = cJSON_GetObjectItemCaseSensitive(vo, "attenuationDistance");
                 if (ad) {
                     if (!cJSON_IsNumber(ad) || !(ad->valuedouble > 0.0))
-                        return bad(L, "%s.KHR_materials_volume.attenuationDistance: must be a number above 0", w);
+                        return xs_gltf_bad(L, "%s.KHR_materials_volume.attenuationDistance: must be a number above 0", w);
                     x->attenuation_distance = (float)ad->valuedouble;
                 }
                 const cJSON *ac = cJSON_GetObjectItemCaseSensitive(vo, "attenuationColor");
                 if (ac) {
                     if (!cJSON_IsArray(ac) || cJSON_GetArraySize(ac) != 3)
-                        return bad(L, "%s.KHR_materials_volume.attenuationColor: must be 3 numbers in [0, 1]", w);
+                        return xs_gltf_bad(L, "%s.KHR_materials_volume.attenuationColor: must be 3 numbers in [0, 1]", w);
                     for (int k = 0; k < 3; ++k) {
                         const cJSON *c = cJSON_GetArrayItem(ac, k);
                         if (!cJSON_IsNumber(c) || !(c->valuedouble >= 0.0 && c->valuedouble <= 1.0))
-                            return bad(L, "%s.KHR_materials_volume.attenuationColor[%d]: must be a number in [0, 1]", w, k);
+                            return xs_gltf_bad(L, "%s.KHR_materials_volume.attenuationColor[%d]: must be a number in [0, 1]", w, k);
                         x->attenuation_color[k] = (float)c->valuedouble;
                     }
                 }
@@ -709,85 +762,85 @@ static xs_result load_materials(loader *L)
 
 /* ---- meshes -------------------------------------------------------------------- */
 
-static xs_result load_primitive(loader *L, const cJSON *p, const char *w, xs_gltf_primitive *x,
+static xs_result load_primitive(xs_gltf_loader *L, const cJSON *p, const char *w, xs_gltf_primitive *x,
                                 uint64_t *tris)
 {
-    double mode = get_num(p, "mode", 4);
+    double mode = xs_gltf_num(p, "mode", 4);
     if (mode != 4) {
         static const char *names[] = {"POINTS", "LINES", "LINE_LOOP", "LINE_STRIP", "TRIANGLES",
                                       "TRIANGLE_STRIP", "TRIANGLE_FAN"};
-        return bad(L, "%s.mode: %s primitives are not supported (only TRIANGLES)", w,
+        return xs_gltf_bad(L, "%s.mode: %s primitives are not supported (only TRIANGLES)", w,
                    mode >= 0 && mode <= 6 ? names[(int)mode] : "unknown");
     }
-    if (cJSON_GetObjectItemCaseSensitive(p, "targets"))
-        return bad(L, "%s.targets: morph targets are not supported", w);
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(p, "attributes");
     int pos = -1, nrm = -1, uv0 = -1, uv1 = -1, tan = -1;
     int nacc = L->accessors.n;
     char wa[128];
     snprintf(wa, sizeof wa, "%s.attributes", w);
-    TRY(get_index(L, at, "POSITION", nacc, wa, &pos));
+    TRY(xs_gltf_index(L, at, "POSITION", nacc, wa, &pos));
     if (pos < 0)
-        return bad(L, "%s.attributes.POSITION: missing", w);
-    TRY(get_index(L, at, "NORMAL", nacc, wa, &nrm));
-    TRY(get_index(L, at, "TEXCOORD_0", nacc, wa, &uv0));
-    TRY(get_index(L, at, "TEXCOORD_1", nacc, wa, &uv1));
-    TRY(get_index(L, at, "TANGENT", nacc, wa, &tan));
-    acc pa;
-    TRY(accessor(L, pos, wa, &pa));
+        return xs_gltf_bad(L, "%s.attributes.POSITION: missing", w);
+    TRY(xs_gltf_index(L, at, "NORMAL", nacc, wa, &nrm));
+    TRY(xs_gltf_index(L, at, "TEXCOORD_0", nacc, wa, &uv0));
+    TRY(xs_gltf_index(L, at, "TEXCOORD_1", nacc, wa, &uv1));
+    TRY(xs_gltf_index(L, at, "TANGENT", nacc, wa, &tan));
+    xs_gltf_acc pa;
+    TRY(xs_gltf_accessor(L, pos, wa, &pa));
     size_t nv = pa.count;
     char wx[160];
     snprintf(wx, sizeof wx, "%s.POSITION", wa);
-    TRY(read_floats(L, pos, 3, 0, wx, &x->positions));
+    TRY(xs_gltf_read_floats(L, pos, 3, 0, wx, &x->positions));
     x->vertex_count = (uint32_t)nv;
     if (nrm >= 0) {
         snprintf(wx, sizeof wx, "%s.NORMAL", wa);
-        TRY(read_floats(L, nrm, 3, nv, wx, &x->normals));
+        TRY(xs_gltf_read_floats(L, nrm, 3, nv, wx, &x->normals));
     }
     if (uv0 >= 0) {
         snprintf(wx, sizeof wx, "%s.TEXCOORD_0", wa);
-        TRY(read_floats(L, uv0, 2, nv, wx, &x->uv0));
+        TRY(xs_gltf_read_floats(L, uv0, 2, nv, wx, &x->uv0));
     }
     if (uv1 >= 0) {
         snprintf(wx, sizeof wx, "%s.TEXCOORD_1", wa);
-        TRY(read_floats(L, uv1, 2, nv, wx, &x->uv1));
+        TRY(xs_gltf_read_floats(L, uv1, 2, nv, wx, &x->uv1));
     }
     if (tan >= 0) {
         snprintf(wx, sizeof wx, "%s.TANGENT", wa);
-        TRY(read_floats(L, tan, 4, nv, wx, &x->tangents));
+        TRY(xs_gltf_read_floats(L, tan, 4, nv, wx, &x->tangents));
     }
+    TRY(xs_gltf_load_skin_attrs(L, at, wa, x));
+    TRY(xs_gltf_load_targets(L, p, w, x));
     int ii = -1;
-    TRY(get_index(L, p, "indices", nacc, w, &ii));
+    TRY(xs_gltf_index(L, p, "indices", nacc, w, &ii));
     size_t ni = nv;
-    acc ia;
+    xs_gltf_acc ia;
     if (ii >= 0) {
         snprintf(wx, sizeof wx, "%s.indices", w);
-        TRY(accessor(L, ii, wx, &ia));
+        TRY(xs_gltf_accessor(L, ii, wx, &ia));
         if (ia.ncomp != 1 || (ia.comp != 5121 && ia.comp != 5123 && ia.comp != 5125))
-            return bad(L, "%s.indices: must be unsigned byte, short or int scalars", w);
+            return xs_gltf_bad(L, "%s.indices: must be unsigned byte, short or int scalars", w);
         ni = ia.count;
     }
     if (ni % 3 != 0)
-        return bad(L, "%s: %zu indices is not a multiple of 3", w, ni);
+        return xs_gltf_bad(L, "%s: %zu indices is not a multiple of 3", w, ni);
     if (*tris + ni / 3 > L->lim.max_triangles)
-        return bad(L, "%s: more than %llu triangles in the scene", w,
+        return xs_gltf_bad(L, "%s: more than %llu triangles in the scene", w,
                    (unsigned long long)L->lim.max_triangles);
     x->indices = malloc((ni ? ni : 1) * sizeof *x->indices);
     if (!x->indices)
         return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
     for (size_t i = 0; i < ni; ++i) {
-        uint32_t v = ii >= 0 ? acc_uint(&ia, i) : (uint32_t)i;
+        uint32_t v = ii >= 0 ? xs_gltf_acc_uint(&ia, i, 0) : (uint32_t)i;
         if (v >= nv)
-            return bad(L, "%s.indices: index %u at position %zu is past the %zu vertices", w, v, i, nv);
+            return xs_gltf_bad(L, "%s.indices: index %u at position %zu is past the %zu vertices", w, v, i, nv);
         x->indices[i] = v;
     }
     x->tri_count = (uint32_t)(ni / 3);
     *tris += ni / 3;
-    TRY(get_index(L, p, "material", L->s->material_count, w, &x->material));
+    TRY(xs_gltf_index(L, p, "material", L->s->material_count, w, &x->material));
     return XS_OK;
 }
 
-static xs_result load_meshes(loader *L)
+static xs_result load_meshes(xs_gltf_loader *L)
 {
     int n = L->meshes.n;
     if (n == 0)
@@ -802,10 +855,10 @@ static xs_result load_meshes(loader *L)
         xs_gltf_mesh *x = &L->s->meshes[i];
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(m, "name");
         snprintf(x->name, sizeof x->name, "%s", cJSON_IsString(nm) ? nm->valuestring : "");
-        const cJSON *prims = arr(m, "primitives");
+        const cJSON *prims = xs_gltf_arr(m, "primitives");
         int np = prims ? cJSON_GetArraySize(prims) : 0;
         if (np == 0)
-            return bad(L, "meshes[%d].primitives: missing or empty", i);
+            return xs_gltf_bad(L, "meshes[%d].primitives: missing or empty", i);
         x->prims = calloc((size_t)np, sizeof *x->prims);
         if (!x->prims)
             return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
@@ -818,6 +871,7 @@ static xs_result load_meshes(loader *L)
             TRY(load_primitive(L, prim, w, &x->prims[k], &tris));
             ++k;
         }
+        TRY(xs_gltf_load_mesh_weights(L, m, i, x));
     }
     L->s->tri_count_unique = tris;
     return XS_OK;
@@ -838,21 +892,21 @@ static void mat_mul(const float *a, const float *b, float *out)
     memcpy(out, r, sizeof r);
 }
 
-static xs_result node_matrix(loader *L, const cJSON *n, const char *w, float *m)
+xs_result xs_gltf_node_matrix(xs_gltf_loader *L, const cJSON *n, const char *w, float *m)
 {
     static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
     memcpy(m, id, sizeof id);
     if (cJSON_GetObjectItemCaseSensitive(n, "matrix")) {
-        TRY(get_nums(L, n, "matrix", 16, m, w));
+        TRY(xs_gltf_nums(L, n, "matrix", 16, m, w));
         return XS_OK;
     }
     float t[3] = {0, 0, 0}, q[4] = {0, 0, 0, 1}, s[3] = {1, 1, 1};
-    TRY(get_nums(L, n, "translation", 3, t, w));
-    TRY(get_nums(L, n, "rotation", 4, q, w));
-    TRY(get_nums(L, n, "scale", 3, s, w));
+    TRY(xs_gltf_nums(L, n, "translation", 3, t, w));
+    TRY(xs_gltf_nums(L, n, "rotation", 4, q, w));
+    TRY(xs_gltf_nums(L, n, "scale", 3, s, w));
     float ql = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
     if (!(ql > 0.0f))
-        return bad(L, "%s.rotation: zero quaternion", w);
+        return xs_gltf_bad(L, "%s.rotation: zero quaternion", w);
     float x = q[0] / ql, y = q[1] / ql, z = q[2] / ql, qw = q[3] / ql;
     float r[9] = {1 - 2 * (y * y + z * z), 2 * (x * y + z * qw), 2 * (x * z - y * qw),
                   2 * (x * y - z * qw), 1 - 2 * (x * x + z * z), 2 * (y * z + x * qw),
@@ -867,7 +921,7 @@ static xs_result node_matrix(loader *L, const cJSON *n, const char *w, float *m)
 }
 
 /* Appends v to an array of *count elements and *cap capacity (doubling). */
-static xs_result push(void **arrp, int *count, int *cap, size_t elem, const void *v, loader *L)
+xs_result xs_gltf_push(void **arrp, int *count, int *cap, size_t elem, const void *v, xs_gltf_loader *L)
 {
     if (*count == *cap) {
         int ncap = *cap ? *cap * 2 : 16;
@@ -884,40 +938,40 @@ static xs_result push(void **arrp, int *count, int *cap, size_t elem, const void
 
 /* What node ni holds: a mesh placed (an instance), a camera, a light, with
  * its world transform. */
-static xs_result node_contents(loader *L, int ni, const float *world)
+static xs_result node_contents(xs_gltf_loader *L, int ni, const float *world)
 {
     const cJSON *n = L->nodes.v[ni];
     char w[64];
     snprintf(w, sizeof w, "nodes[%d]", ni);
     int mesh = -1, cam = -1;
-    TRY(get_index(L, n, "mesh", L->s->mesh_count, w, &mesh));
+    TRY(xs_gltf_index(L, n, "mesh", L->s->mesh_count, w, &mesh));
     if (mesh >= 0) {
         if ((uint64_t)L->s->instance_count >= L->lim.max_instances)
-            return bad(L, "%s: more than %llu mesh instances in the scene (--max-instances)", w,
+            return xs_gltf_bad(L, "%s: more than %llu mesh instances in the scene (--max-instances)", w,
                        (unsigned long long)L->lim.max_instances);
         xs_gltf_instance in = {.mesh = mesh, .node = ni};
         memcpy(in.xform, world, sizeof in.xform);
-        TRY(push((void **)&L->s->instances, &L->s->instance_count, &L->instance_cap, sizeof in, &in, L));
+        TRY(xs_gltf_push((void **)&L->s->instances, &L->s->instance_count, &L->instance_cap, sizeof in, &in, L));
         for (int k = 0; k < L->s->meshes[mesh].prim_count; ++k)
             L->s->tri_count_instanced += L->s->meshes[mesh].prims[k].tri_count;
     }
-    TRY(get_index(L, n, "camera", L->cameras.n, w, &cam));
+    TRY(xs_gltf_index(L, n, "camera", L->cameras.n, w, &cam));
     if (cam >= 0) {
         const cJSON *c = L->cameras.v[cam];
         const cJSON *type = cJSON_GetObjectItemCaseSensitive(c, "type");
         if (cJSON_IsString(type) && strcmp(type->valuestring, "perspective") == 0) {
             const cJSON *p = cJSON_GetObjectItemCaseSensitive(c, "perspective");
             xs_gltf_camera gc = {.camera = cam, .node = ni};
-            gc.yfov = (float)get_num(p, "yfov", 0);
-            gc.aspect = (float)get_num(p, "aspectRatio", 0);
+            gc.yfov = (float)xs_gltf_num(p, "yfov", 0);
+            gc.aspect = (float)xs_gltf_num(p, "aspectRatio", 0);
             if (!(gc.yfov > 0.0f && gc.yfov < 3.14159f))
-                return bad(L, "cameras[%d].perspective.yfov: must be in (0, pi)", cam);
+                return xs_gltf_bad(L, "cameras[%d].perspective.yfov: must be in (0, pi)", cam);
             const cJSON *cn = cJSON_GetObjectItemCaseSensitive(c, "name");
             const cJSON *nn2 = cJSON_GetObjectItemCaseSensitive(n, "name");
             snprintf(gc.name, sizeof gc.name, "%s",
                      cJSON_IsString(cn) ? cn->valuestring : cJSON_IsString(nn2) ? nn2->valuestring : "");
             memcpy(gc.xform, world, sizeof gc.xform);
-            TRY(push((void **)&L->s->cameras, &L->s->camera_count, &L->camera_cap, sizeof gc, &gc, L));
+            TRY(xs_gltf_push((void **)&L->s->cameras, &L->s->camera_count, &L->camera_cap, sizeof gc, &gc, L));
         }
     }
     const cJSON *ext = cJSON_GetObjectItemCaseSensitive(n, "extensions");
@@ -926,10 +980,11 @@ static xs_result node_contents(loader *L, int ni, const float *world)
         int li = -1;
         char wl[96];
         snprintf(wl, sizeof wl, "%s.extensions.KHR_lights_punctual", w);
-        TRY(get_index(L, lp, "light", L->lights.n, wl, &li));
+        TRY(xs_gltf_index(L, lp, "light", L->lights.n, wl, &li));
         if (li >= 0) {
             const cJSON *l = L->lights.v[li];
             xs_gltf_light gl = {0};
+            gl.node = ni;
             const cJSON *type = cJSON_GetObjectItemCaseSensitive(l, "type");
             const char *ts = cJSON_IsString(type) ? type->valuestring : "";
             gl.type = strcmp(ts, "directional") == 0 ? XS_GLTF_LIGHT_DIRECTIONAL
@@ -937,18 +992,18 @@ static xs_result node_contents(loader *L, int ni, const float *world)
                       : strcmp(ts, "spot") == 0      ? XS_GLTF_LIGHT_SPOT
                                                      : -1;
             if (gl.type < 0)
-                return bad(L, "KHR_lights_punctual.lights[%d].type: '%s' is not directional, point or spot", li, ts);
+                return xs_gltf_bad(L, "KHR_lights_punctual.lights[%d].type: '%s' is not directional, point or spot", li, ts);
             gl.color[0] = gl.color[1] = gl.color[2] = 1.0f;
             char wl2[96];
             snprintf(wl2, sizeof wl2, "KHR_lights_punctual.lights[%d]", li);
-            TRY(get_nums(L, l, "color", 3, gl.color, wl2));
-            gl.intensity = (float)get_num(l, "intensity", 1.0);
-            gl.range = (float)get_num(l, "range", 0.0);
+            TRY(xs_gltf_nums(L, l, "color", 3, gl.color, wl2));
+            gl.intensity = (float)xs_gltf_num(l, "intensity", 1.0);
+            gl.range = (float)xs_gltf_num(l, "range", 0.0);
             const cJSON *spot = cJSON_GetObjectItemCaseSensitive(l, "spot");
-            gl.inner_cone = (float)get_num(spot, "innerConeAngle", 0.0);
-            gl.outer_cone = (float)get_num(spot, "outerConeAngle", 3.14159265 / 4);
+            gl.inner_cone = (float)xs_gltf_num(spot, "innerConeAngle", 0.0);
+            gl.outer_cone = (float)xs_gltf_num(spot, "outerConeAngle", 3.14159265 / 4);
             memcpy(gl.xform, world, sizeof gl.xform);
-            TRY(push((void **)&L->s->lights, &L->s->light_count, &L->light_cap, sizeof gl, &gl, L));
+            TRY(xs_gltf_push((void **)&L->s->lights, &L->s->light_count, &L->light_cap, sizeof gl, &gl, L));
         }
     }
     return XS_OK;
@@ -964,7 +1019,7 @@ typedef struct walk_entry {
 
 /* Depth-first walk from root (iterative: no recursion however deep, each
  * node and child entry visited once). */
-static xs_result walk(loader *L, int root, walk_entry **stack, int *cap)
+static xs_result walk(xs_gltf_loader *L, int root, walk_entry **stack, int *cap)
 {
     static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
     int top = 0;
@@ -975,12 +1030,17 @@ static xs_result walk(loader *L, int root, walk_entry **stack, int *cap)
     for (;;) {
         /* enter node ni */
         if (depth > L->lim.max_node_depth)
-            return bad(L, "nodes[%d]: hierarchy deeper than %d", ni, L->lim.max_node_depth);
+            return xs_gltf_bad(L, "nodes[%d]: hierarchy deeper than %d", ni, L->lim.max_node_depth);
         if (L->node_state[ni] == 1)
-            return bad(L, "nodes[%d]: the node hierarchy has a cycle", ni);
+            return xs_gltf_bad(L, "nodes[%d]: the node hierarchy has a cycle", ni);
         if (L->node_state[ni] == 2)
-            return bad(L, "nodes[%d]: node has more than one parent", ni);
+            return xs_gltf_bad(L, "nodes[%d]: node has more than one parent", ni);
         L->node_state[ni] = 1;
+        if (L->keep_nodes) { /* the scene's nodes, parents first */
+            L->s->nodes[ni].in_scene = true;
+            L->s->nodes[ni].parent = top > 0 ? (*stack)[top - 1].node : -1;
+            L->s->scene_nodes[L->s->scene_node_count++] = ni;
+        }
         if (top == *cap) {
             int ncap = *cap ? *cap * 2 : 64;
             walk_entry *ns = realloc(*stack, (size_t)ncap * sizeof *ns);
@@ -995,10 +1055,10 @@ static xs_result walk(loader *L, int root, walk_entry **stack, int *cap)
         char w[64];
         snprintf(w, sizeof w, "nodes[%d]", ni);
         float local[16];
-        TRY(node_matrix(L, L->nodes.v[ni], w, local));
+        TRY(xs_gltf_node_matrix(L, L->nodes.v[ni], w, local));
         mat_mul(parent, local, e->world);
         TRY(node_contents(L, ni, e->world));
-        const cJSON *ch = arr(L->nodes.v[ni], "children");
+        const cJSON *ch = xs_gltf_arr(L->nodes.v[ni], "children");
         e->next_child = ch ? ch->child : NULL;
         /* the next child of the deepest node that has one; leave finished nodes */
         for (;;) {
@@ -1014,7 +1074,7 @@ static xs_result walk(loader *L, int root, walk_entry **stack, int *cap)
             t->next_child = c->next;
             if (!cJSON_IsNumber(c) || c->valuedouble < 0 || c->valuedouble >= nn ||
                 c->valuedouble != floor(c->valuedouble))
-                return bad(L, "nodes[%d].children: node index out of range (%d nodes)", t->node, nn);
+                return xs_gltf_bad(L, "nodes[%d].children: node index out of range (%d nodes)", t->node, nn);
             ni = (int)c->valuedouble;
             depth = t->depth + 1;
             memcpy(parent, t->world, sizeof parent);
@@ -1023,24 +1083,24 @@ static xs_result walk(loader *L, int root, walk_entry **stack, int *cap)
     }
 }
 
-static xs_result load_scene(loader *L)
+static xs_result load_scene(xs_gltf_loader *L)
 {
-    const cJSON *scenes = arr(L->root, "scenes");
+    const cJSON *scenes = xs_gltf_arr(L->root, "scenes");
     int nn = L->nodes.n;
     int ns = scenes ? cJSON_GetArraySize(scenes) : 0;
     if (ns == 0)
-        return bad(L, "scenes: missing or empty: nothing to render");
+        return xs_gltf_bad(L, "scenes: missing or empty: nothing to render");
     if ((uint64_t)nn > L->lim.max_nodes)
-        return bad(L, "nodes: %d nodes exceeds the limit of %llu (--max-nodes)", nn,
+        return xs_gltf_bad(L, "nodes: %d nodes exceeds the limit of %llu (--max-nodes)", nn,
                    (unsigned long long)L->lim.max_nodes);
     int si = -1;
-    TRY(get_index(L, L->root, "scene", ns, "(top level)", &si));
+    TRY(xs_gltf_index(L, L->root, "scene", ns, "(top level)", &si));
     if (si < 0)
         si = 0;
     const cJSON *sc = scenes->child;
     for (int k = 0; k < si; ++k)
         sc = sc->next;
-    const cJSON *roots = arr(sc, "nodes");
+    const cJSON *roots = xs_gltf_arr(sc, "nodes");
     if (nn > 0) {
         L->node_state = calloc((size_t)nn, 1);
         if (!L->node_state)
@@ -1053,7 +1113,7 @@ static xs_result load_scene(loader *L)
     cJSON_ArrayForEach(root, roots) {
         if (!cJSON_IsNumber(root) || root->valuedouble < 0 || root->valuedouble >= nn ||
             root->valuedouble != floor(root->valuedouble)) {
-            r = bad(L, "scenes[%d].nodes[%d]: node index out of range (%d nodes)", si, k, nn);
+            r = xs_gltf_bad(L, "scenes[%d].nodes[%d]: node index out of range (%d nodes)", si, k, nn);
             break;
         }
         if ((r = walk(L, (int)root->valuedouble, &stack, &cap)) != XS_OK)
@@ -1062,7 +1122,7 @@ static xs_result load_scene(loader *L)
     }
     free(stack);
     if (r == XS_OK && L->s->instance_count == 0)
-        r = bad(L, "scenes[%d]: places no mesh: nothing to render", si);
+        r = xs_gltf_bad(L, "scenes[%d]: places no mesh: nothing to render", si);
     return r;
 }
 
@@ -1073,19 +1133,19 @@ static uint32_t rd32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static xs_result check_required_extensions(loader *L)
+static xs_result check_required_extensions(xs_gltf_loader *L)
 {
     static const char *const supported[] = {
         "KHR_materials_emissive_strength", "KHR_texture_transform", "KHR_lights_punctual",
         "KHR_materials_transmission", "KHR_materials_ior", "KHR_materials_volume", NULL};
-    const cJSON *req = arr(L->root, "extensionsRequired");
+    const cJSON *req = xs_gltf_arr(L->root, "extensionsRequired");
     const cJSON *e;
     cJSON_ArrayForEach(e, req) {
         bool ok = false;
         for (const char *const *s = supported; *s && cJSON_IsString(e); ++s)
             ok |= strcmp(e->valuestring, *s) == 0;
         if (!ok)
-            return bad(L, "extensionsRequired: '%s' is not supported",
+            return xs_gltf_bad(L, "extensionsRequired: '%s' is not supported",
                        cJSON_IsString(e) ? e->valuestring : "?");
     }
     return XS_OK;
@@ -1099,10 +1159,22 @@ void xs_gltf_destroy(xs_gltf_scene *s)
         for (int k = 0; k < s->meshes[i].prim_count; ++k) {
             xs_gltf_primitive *p = &s->meshes[i].prims[k];
             free(p->positions), free(p->normals), free(p->uv0), free(p->uv1), free(p->tangents);
-            free(p->indices);
+            free(p->indices), free(p->target_pos), free(p->target_nrm), free(p->target_tan);
+            free(p->joints), free(p->joint_weights);
         }
-        free(s->meshes[i].prims);
+        free(s->meshes[i].prims), free(s->meshes[i].weights);
     }
+    for (int i = 0; i < s->node_count; ++i)
+        free(s->nodes[i].weights);
+    for (int i = 0; i < s->skin_count; ++i)
+        free(s->skins[i].joints), free(s->skins[i].inverse_bind);
+    for (int i = 0; i < s->animation_count; ++i) {
+        xs_gltf_animation *a = &s->animations[i];
+        for (int k = 0; k < a->sampler_count; ++k)
+            free(a->samplers[k].input), free(a->samplers[k].output);
+        free(a->samplers), free(a->channels);
+    }
+    free(s->nodes), free(s->scene_nodes), free(s->skins), free(s->animations);
     for (int i = 0; i < s->image_count; ++i)
         free(s->images[i].rgba8);
     free(s->meshes), free(s->instances), free(s->materials), free(s->textures);
@@ -1115,7 +1187,7 @@ xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
                        xs_gltf_scene **out, xs_err *err)
 {
     *out = NULL;
-    loader L;
+    xs_gltf_loader L;
     memset(&L, 0, sizeof L);
     L.label = label;
     L.err = err;
@@ -1165,21 +1237,28 @@ xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
     const cJSON *asset = cJSON_GetObjectItemCaseSensitive(L.root, "asset");
     const cJSON *ver = asset ? cJSON_GetObjectItemCaseSensitive(asset, "version") : NULL;
     if (r == XS_OK && (!cJSON_IsString(ver) || ver->valuestring[0] != '2'))
-        r = bad(&L, "asset.version: missing or not 2.x");
+        r = xs_gltf_bad(&L, "asset.version: missing or not 2.x");
     if (r == XS_OK)
         r = check_required_extensions(&L);
     const cJSON *rext = cJSON_GetObjectItemCaseSensitive(L.root, "extensions");
     const cJSON *rlights = rext ? cJSON_GetObjectItemCaseSensitive(rext, "KHR_lights_punctual") : NULL;
     struct {
         const cJSON *a;
-        jarr *out;
-    } index[] = {{arr(L.root, "nodes"), &L.nodes},         {arr(L.root, "accessors"), &L.accessors},
-                 {arr(L.root, "bufferViews"), &L.views},   {arr(L.root, "meshes"), &L.meshes},
-                 {arr(L.root, "cameras"), &L.cameras},     {arr(L.root, "images"), &L.images},
-                 {arr(L.root, "textures"), &L.textures},   {arr(L.root, "samplers"), &L.samplers},
-                 {arr(L.root, "materials"), &L.materials}, {rlights ? arr(rlights, "lights") : NULL, &L.lights}};
+        xs_gltf_jarr *out;
+    } index[] = {{xs_gltf_arr(L.root, "nodes"), &L.nodes},
+                 {xs_gltf_arr(L.root, "accessors"), &L.accessors},
+                 {xs_gltf_arr(L.root, "bufferViews"), &L.views},
+                 {xs_gltf_arr(L.root, "meshes"), &L.meshes},
+                 {xs_gltf_arr(L.root, "cameras"), &L.cameras},
+                 {xs_gltf_arr(L.root, "images"), &L.images},
+                 {xs_gltf_arr(L.root, "textures"), &L.textures},
+                 {xs_gltf_arr(L.root, "samplers"), &L.samplers},
+                 {xs_gltf_arr(L.root, "materials"), &L.materials},
+                 {rlights ? xs_gltf_arr(rlights, "lights") : NULL, &L.lights},
+                 {xs_gltf_arr(L.root, "skins"), &L.skins},
+                 {xs_gltf_arr(L.root, "animations"), &L.animations}};
     for (size_t i = 0; r == XS_OK && i < sizeof index / sizeof index[0]; ++i)
-        r = index_array(&L, index[i].a, index[i].out);
+        r = xs_gltf_index_array(&L, index[i].a, index[i].out);
     if (r == XS_OK)
         r = load_buffers(&L);
     if (r == XS_OK)
@@ -1190,8 +1269,14 @@ xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
         r = load_images(&L);
     if (r == XS_OK)
         r = load_meshes(&L);
+    if (r == XS_OK && (L.keep_nodes = xs_gltf_wants_nodes(&L)))
+        r = xs_gltf_load_nodes(&L);
     if (r == XS_OK)
         r = load_scene(&L);
+    if (r == XS_OK && L.keep_nodes)
+        r = xs_gltf_load_skins(&L);
+    if (r == XS_OK && L.keep_nodes)
+        r = xs_gltf_load_animations(&L);
     for (int i = 0; i < L.buffer_count; ++i)
         free(L.buf_owned ? L.buf_owned[i] : NULL);
     free(L.buf), free(L.buf_len), free(L.buf_owned), free(L.node_state), free(L.texture_used);

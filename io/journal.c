@@ -4,7 +4,9 @@
  * and goes on; a writer thread takes everything buffered, writes it with one
  * write() and makes it durable with one fdatasync(), so one sync covers every
  * record that arrived during the previous one. Latency is bounded by one
- * write plus one sync; throughput no longer by one sync per record. A record
+ * write plus one sync (and a millisecond: the writer looks for records every
+ * millisecond rather than being woken by each); throughput no longer by one
+ * sync per record. A record
  * counts for resume only once its batch is durable: a kill before that loses
  * the record, and the rerun renders that tile again (or verifies it). A
  * write or sync error is sticky: every later commit and flush returns it. */
@@ -42,6 +44,11 @@ struct xs_journal {
     uint64_t enqueued, synced; /* records buffered so far; records durable so far */
     int64_t batches;
     xs_err failure;            /* sticky: the first write or sync error */
+    /* frames whose record is buffered (for the durable hook), swapped with the batch */
+    int *pending_frames;
+    size_t pending_frames_len, pending_frames_cap;
+    void (*on_durable)(void *user, const int *frames, size_t n);
+    void *on_durable_user;
     long sync_delay_ms;        /* test hook: a slow disk's sync (XS_TEST_FSYNC_DELAY_MS) */
 };
 
@@ -76,10 +83,23 @@ static void *writer_main(void *arg)
     xs_journal *j = (xs_journal *)arg;
     char *batch = NULL;
     size_t batch_cap = 0;
+    int *frames = NULL;
+    size_t frames_cap = 0;
     pthread_mutex_lock(&j->mu);
     for (;;) {
-        while (j->pending_len == 0 && !j->stop)
-            pthread_cond_wait(&j->wake, &j->mu);
+        /* appends do not wake it (a wake costs rank 0's loop a system call
+         * per record): it looks every millisecond, or at once for a flush,
+         * a full buffer or the end */
+        while (j->pending_len == 0 && !j->stop) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += 1000000L;
+            if (until.tv_nsec >= 1000000000L) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&j->wake, &j->mu, &until);
+        }
         if (j->pending_len == 0)
             break;
         /* take the buffer; the loop keeps appending to the other one */
@@ -90,6 +110,13 @@ static void *writer_main(void *arg)
         j->pending_len = 0;
         batch = t;
         batch_cap = tc;
+        int *tf = j->pending_frames;
+        size_t tfc = j->pending_frames_cap, nf = j->pending_frames_len;
+        j->pending_frames = frames;
+        j->pending_frames_cap = frames_cap;
+        j->pending_frames_len = 0;
+        frames = tf;
+        frames_cap = tfc;
         uint64_t upto = j->enqueued;
         bool failed = j->failure.code != XS_OK;
         pthread_mutex_unlock(&j->mu);
@@ -99,20 +126,28 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&j->mu);
         if (r != XS_OK && j->failure.code == XS_OK)
             j->failure = e;
-        if (j->failure.code == XS_OK) {
+        bool durable = j->failure.code == XS_OK;
+        if (durable) {
             j->synced = upto;
             j->batches++;
         }
         pthread_cond_broadcast(&j->durable);
+        if (durable && nf > 0 && j->on_durable) {
+            pthread_mutex_unlock(&j->mu);
+            j->on_durable(j->on_durable_user, frames, nf);
+            pthread_mutex_lock(&j->mu);
+        }
     }
     pthread_mutex_unlock(&j->mu);
     free(batch);
+    free(frames);
     return NULL;
 }
 
-/* Buffers one record for the writer; the first error of an earlier batch
- * comes back here. */
-static xs_result append(xs_journal *j, const char *line, xs_err *err)
+/* Buffers one record for the writer (a frame's: frame >= 0, handed to the
+ * durable hook with the batch that holds its record); the first error of an
+ * earlier batch comes back here. */
+static xs_result append_frame(xs_journal *j, const char *line, int frame, xs_err *err)
 {
     size_t n = strlen(line);
     pthread_mutex_lock(&j->mu);
@@ -120,6 +155,18 @@ static xs_result append(xs_journal *j, const char *line, xs_err *err)
     if (j->failure.code != XS_OK) {
         r = xs_err_set(err, j->failure.code, "%s", j->failure.msg);
     } else {
+        if (frame >= 0 && j->on_durable) {
+            if (j->pending_frames_len == j->pending_frames_cap) {
+                size_t nc = j->pending_frames_cap ? j->pending_frames_cap * 2 : 16;
+                int *nf = realloc(j->pending_frames, nc * sizeof *nf);
+                if (!nf) {
+                    pthread_mutex_unlock(&j->mu);
+                    return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", j->path);
+                }
+                j->pending_frames = nf;
+                j->pending_frames_cap = nc;
+            }
+        }
         if (j->pending_len + n > j->pending_cap) {
             size_t nc = j->pending_cap ? j->pending_cap * 2 : 4096;
             while (nc < j->pending_len + n)
@@ -135,11 +182,16 @@ static xs_result append(xs_journal *j, const char *line, xs_err *err)
         memcpy(j->pending + j->pending_len, line, n);
         j->pending_len += n;
         j->enqueued++;
-        pthread_cond_signal(&j->wake);
+        if (frame >= 0 && j->on_durable) /* room was made above */
+            j->pending_frames[j->pending_frames_len++] = frame;
+        if (j->pending_len >= 256 * 1024)
+            pthread_cond_signal(&j->wake);
     }
     pthread_mutex_unlock(&j->mu);
     return r;
 }
+
+static xs_result append(xs_journal *j, const char *line, xs_err *err) { return append_frame(j, line, -1, err); }
 
 xs_result xs_journal_flush(xs_journal *j, xs_err *err)
 {
@@ -147,6 +199,7 @@ xs_result xs_journal_flush(xs_journal *j, xs_err *err)
         return XS_OK;
     pthread_mutex_lock(&j->mu);
     uint64_t target = j->enqueued;
+    pthread_cond_signal(&j->wake);
     while (j->synced < target && j->failure.code == XS_OK && j->writer_started)
         pthread_cond_wait(&j->durable, &j->mu);
     xs_result r = j->failure.code == XS_OK ? XS_OK
@@ -335,6 +388,7 @@ void xs_journal_close(xs_journal *j)
         pthread_join(j->writer, NULL);
     }
     free(j->pending);
+    free(j->pending_frames);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->wake);
     pthread_cond_destroy(&j->durable);
@@ -376,5 +430,13 @@ xs_result xs_journal_commit_frame(xs_journal *j, int frame, uint64_t size, uint6
 {
     char line[80];
     snprintf(line, sizeof line, "F %d %" PRIu64 " %016" PRIx64 "\n", frame, size, hash);
-    return append(j, line, err);
+    return append_frame(j, line, frame, err);
+}
+
+void xs_journal_on_durable(xs_journal *j, void (*fn)(void *user, const int *frames, size_t n), void *user)
+{
+    pthread_mutex_lock(&j->mu);
+    j->on_durable = fn;
+    j->on_durable_user = user;
+    pthread_mutex_unlock(&j->mu);
 }

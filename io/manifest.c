@@ -93,6 +93,78 @@ static xs_result get_path(const ctx *c, const cJSON *obj, const char *key, const
     return XS_OK;
 }
 
+/* "animation": {"fps": F, "time_offset": S, "play": "all" | "none" | [names
+ * or indices], "shutter": S, "motion_steps": N}. */
+static xs_result parse_animation(const ctx *c, const cJSON *an, xs_manifest *m)
+{
+    if (!cJSON_IsObject(an))
+        return fail(c, "animation", "must be an object");
+    static const char *const ak[] = {"fps", "time_offset", "play", "shutter", "motion_steps", NULL};
+    xs_result r = only_keys(c, an, "animation", ak);
+    if (r != XS_OK)
+        return r;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(an, "fps");
+    if (v) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble > 0.0 && v->valuedouble <= 1000.0))
+            return fail(c, "animation.fps", "must be a number in (0, 1000]");
+        m->fps = v->valuedouble;
+        m->has_fps = true;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(an, "time_offset");
+    if (v) {
+        if (!cJSON_IsNumber(v) || !(fabs(v->valuedouble) <= 1e6))
+            return fail(c, "animation.time_offset", "must be a number of seconds in [-1e6, 1e6]");
+        m->time_offset = v->valuedouble;
+        m->has_time_offset = true;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(an, "shutter");
+    if (v) {
+        if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0.0 && v->valuedouble <= 1.0))
+            return fail(c, "animation.shutter", "must be a number in [0, 1] (a fraction of the frame interval)");
+        m->shutter = (float)v->valuedouble;
+        m->has_shutter = true;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(an, "motion_steps")) {
+        if ((r = get_int(c, an, "motion_steps", "animation.motion_steps", 2, 64, &m->motion_steps)) != XS_OK)
+            return r;
+        m->has_motion_steps = true;
+    }
+    v = cJSON_GetObjectItemCaseSensitive(an, "play");
+    if (v) {
+        const char *why = "must be \"all\", \"none\" or an array of animation names (strings) or indices";
+        size_t o = 0;
+        if (cJSON_IsString(v)) {
+            if (strcmp(v->valuestring, "all") != 0 && strcmp(v->valuestring, "none") != 0)
+                return fail(c, "animation.play", why);
+            snprintf(m->play, sizeof m->play, "%s", strcmp(v->valuestring, "all") == 0 ? "" : "none");
+        } else if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0) {
+            const cJSON *e;
+            cJSON_ArrayForEach(e, v) {
+                char one[128];
+                if (cJSON_IsString(e) && e->valuestring[0] && strlen(e->valuestring) < sizeof one &&
+                    !strchr(e->valuestring, ','))
+                    snprintf(one, sizeof one, "%s", e->valuestring);
+                else if (cJSON_IsNumber(e) && e->valuedouble == floor(e->valuedouble) && e->valuedouble >= 0 &&
+                         e->valuedouble < 1e6)
+                    snprintf(one, sizeof one, "%d", (int)e->valuedouble);
+                else
+                    return fail(c, "animation.play", why);
+                for (const char *p = one; *p; ++p)
+                    if ((unsigned char)*p < 0x20)
+                        return fail(c, "animation.play", "names may not hold control characters");
+                int k = snprintf(m->play + o, sizeof m->play - o, "%s%s", o ? "," : "", one);
+                if (k < 0 || (size_t)k >= sizeof m->play - o)
+                    return fail(c, "animation.play", "the list is longer than 255 bytes");
+                o += (size_t)k;
+            }
+        } else {
+            return fail(c, "animation.play", why);
+        }
+        m->has_play = true;
+    }
+    return XS_OK;
+}
+
 #define TRY(x)                                                                                 \
     do {                                                                                       \
         xs_result r_ = (x);                                                                    \
@@ -116,7 +188,7 @@ xs_result xs_manifest_parse(const char *label, const char *json, size_t len, xs_
         return fail(&c, "(top level)", "must be an object");
     }
     static const char *const top[] = {"schema", "scene", "camera", "environment", "render",
-                                      "frames", "comment", NULL};
+                                      "frames", "animation", "comment", NULL};
     TRY(only_keys(&c, root, "", top));
     const cJSON *schema = cJSON_GetObjectItemCaseSensitive(root, "schema");
     if (!schema) {
@@ -246,6 +318,9 @@ xs_result xs_manifest_parse(const char *label, const char *json, size_t len, xs_
             TRY(fail(&c, "frames.last", "is before frames.first"));
         m->has_frames = true;
     }
+    const cJSON *an = cJSON_GetObjectItemCaseSensitive(root, "animation");
+    if (an)
+        TRY(parse_animation(&c, an, m));
     cJSON_Delete(root);
     return XS_OK;
 }

@@ -150,3 +150,79 @@ xs_result xs_png_write_preview(const char *path, const xs_image *img, xs_err *er
     }
     return xs_png_stream_commit(s, err);
 }
+
+/* ---- 8-bit pixels to PNG bytes in memory ------------------------------------ */
+
+typedef struct png_buf {
+    unsigned char *data;
+    size_t len, cap;
+    int oom;
+} png_buf;
+
+static void buf_write(png_structp png, png_bytep data, png_size_t n)
+{
+    png_buf *b = png_get_io_ptr(png);
+    if (b->oom)
+        return;
+    if (b->len + n > b->cap) {
+        size_t nc = b->cap ? b->cap : 65536;
+        while (nc < b->len + n)
+            nc *= 2;
+        unsigned char *nd = realloc(b->data, nc);
+        if (!nd) {
+            b->oom = 1;
+            return;
+        }
+        b->data = nd;
+        b->cap = nc;
+    }
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+}
+
+static void buf_flush(png_structp png) { (void)png; }
+
+xs_result xs_png_encode8(const unsigned char *pixels, int width, int height, int channels, unsigned char **out,
+                         size_t *len, xs_err *err)
+{
+    *out = NULL;
+    *len = 0;
+    if (width < 1 || height < 1 || (channels != 3 && channels != 4))
+        return xs_err_set(err, XS_ERR_INTERNAL, "png: bad image %dx%d with %d channel(s)", width, height,
+                          channels);
+    /* on the heap: a longjmp from libpng leaves it as the callbacks left it */
+    png_buf *b = calloc(1, sizeof *b);
+    png_structp png = b ? png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL) : NULL;
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!png || !info) {
+        png_destroy_write_struct(&png, &info);
+        free(b);
+        return xs_err_set(err, XS_ERR_NOMEM, "png: out of memory");
+    }
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        free(b->data);
+        free(b);
+        return xs_err_set(err, XS_ERR_INTERNAL, "png: libpng failed to encode a %dx%d image", width, height);
+    }
+    png_set_write_fn(png, b, buf_write, buf_flush);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+                 channels == 4 ? PNG_COLOR_TYPE_RGBA : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_sRGB(png, info, PNG_sRGB_INTENT_PERCEPTUAL);
+    png_write_info(png, info);
+    for (int y = 0; y < height; ++y)
+        png_write_row(png, (png_const_bytep)(pixels + (size_t)y * (size_t)width * (size_t)channels));
+    png_write_end(png, NULL);
+    png_destroy_write_struct(&png, &info);
+    xs_result r = XS_OK;
+    if (b->oom) {
+        free(b->data);
+        r = xs_err_set(err, XS_ERR_NOMEM, "png: out of memory");
+    } else {
+        *out = b->data;
+        *len = b->len;
+    }
+    free(b);
+    return r;
+}

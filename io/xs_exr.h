@@ -11,6 +11,7 @@
 #define XS_EXR_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "io/xs_image.h"
@@ -44,6 +45,10 @@ typedef struct xs_exr_layout {
     int attr_frame;
     int attr_spp;
     uint32_t attr_seed;
+    /* Tiles only: leave the sync of the file's folder to the caller, who
+     * syncs it once for a batch of tiles (xs_fsync_dir) before reporting
+     * them durable. */
+    bool defer_dir_sync;
 } xs_exr_layout;
 
 /* Writes one tile as a tiled EXR whose data window is (x0, y0, w, h) in frame

@@ -41,6 +41,11 @@ xs_result xs_tmp_path(const char *final_path, char *out, size_t out_size, xs_err
 /* Makes a written temporary file durable under its final name: fsync(tmp),
  * rename(tmp, final), fsync(directory). On failure removes tmp. */
 xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *err);
+/* The same without the sync of the folder: the caller syncs it once for a
+ * batch (xs_fsync_dir) before the files count as durable. */
+xs_result xs_commit_file_nodirsync(const char *tmp_path, const char *final_path, xs_err *err);
+/* fsyncs a folder (its entries: files renamed into it are durable). */
+xs_result xs_fsync_dir(const char *dir, xs_err *err);
 /* Normalises a relative path ("./a//b" -> "a/b"); refuses empty, absolute and
  * '..' paths, backslashes and control characters. Returns XS_OK or
  * XS_ERR_INVALID with the reason in err. */

@@ -10,11 +10,22 @@
  * Images (PNG, JPEG) that a material uses are decoded to 8-bit RGBA with
  * libpng and libjpeg-turbo, after their headers were checked against the
  * limits; images no material uses are not decoded (width 0, rgba8 NULL).
+ * What moves is kept as written too (gltf_anim.c): when the file animates,
+ * skins or morphs anything, the node table (parent, local TRS or matrix,
+ * mesh, skin, morph weights) and the default scene's nodes parents first;
+ * animations (samplers with their keyframes, channels targeting node
+ * translation, rotation, scale and morph weights); skins (joints, inverse
+ * bind matrices); per primitive the morph targets' POSITION, NORMAL and
+ * TANGENT deltas and JOINTS_n/WEIGHTS_n. render/animation.c evaluates them.
+ * Sparse accessors are read wherever accessors are.
  * Refused with a message naming the object and the reason: primitives that
- * are not triangles, sparse accessors, accessors or buffer views out of range,
- * indices past the vertex count, node cycles, missing buffers or images, and
- * anything over the limits. Loading is linear in the size of every array
- * (nodes, accessors, ...), so a million instance nodes load in seconds.
+ * are not triangles, accessors or buffer views out of range, indices past the
+ * vertex count, node cycles, missing buffers or images, samplers whose times
+ * do not increase strictly or whose output count does not match the
+ * interpolation, non-finite keyframes, zero quaternions, joints or morph
+ * targets out of range, and anything over the limits. Loading is linear in
+ * the size of every array (nodes, accessors, keyframes, ...), so a million
+ * instance nodes load in seconds.
  * Occlusion textures are read and kept but the renderer ignores them.
  */
 #ifndef XS_GLTF_H
@@ -84,13 +95,79 @@ typedef struct xs_gltf_primitive {
     float *tangents;  /* 4 per vertex or NULL */
     uint32_t *indices; /* 3 per triangle (generated for non-indexed primitives) */
     int32_t material;  /* -1: the default material */
+    /* morph targets: target_count sets of vertex_count * 3 deltas each
+     * (target t, vertex v at [(t * vertex_count + v) * 3]); NULL where no
+     * target has that attribute (TANGENT deltas move xyz, w is kept) */
+    int target_count;
+    float *target_pos, *target_nrm, *target_tan;
+    /* skinning: influences (4 or 8: JOINTS_0/WEIGHTS_0 and _1) per vertex,
+     * weights normalised to sum 1; 0 and NULL when the primitive has none */
+    int influences;
+    uint16_t *joints;
+    float *joint_weights;
+    uint32_t max_joint; /* the largest joint index with a weight above 0 */
 } xs_gltf_primitive;
 
 typedef struct xs_gltf_mesh {
     char name[64];
     xs_gltf_primitive *prims;
     int prim_count;
+    int target_count;   /* morph targets of every primitive (the spec makes them agree) */
+    float *weights;     /* the mesh's default morph weights (target_count; zeros if absent) */
 } xs_gltf_mesh;
+
+/* A node as the file writes it (kept when the file animates, skins or
+ * morphs). Animation channels override t, r, s and weights; a node with a
+ * matrix cannot be animated. */
+typedef struct xs_gltf_node {
+    int32_t parent;     /* -1: none */
+    int32_t mesh, skin; /* -1: none */
+    bool in_scene;      /* reached from the default scene's roots */
+    bool has_matrix;
+    float matrix[16];   /* column-major, when has_matrix */
+    float t[3], r[4], s[3]; /* otherwise: translation, rotation quaternion (x, y, z, w) as
+                             * written (not zero; normalised where used), scale */
+    float *weights;     /* morph weights (the node's, else its mesh's); weight_count of them */
+    int weight_count;
+} xs_gltf_node;
+
+typedef struct xs_gltf_skin {
+    char name[64];
+    int32_t *joints;    /* node indices */
+    int joint_count;
+    float *inverse_bind; /* 16 per joint, column-major (identity when the file gives none) */
+} xs_gltf_skin;
+
+enum { XS_INTERP_STEP = 0, XS_INTERP_LINEAR = 1, XS_INTERP_CUBIC = 2 };
+enum { XS_PATH_TRANSLATION = 0, XS_PATH_ROTATION = 1, XS_PATH_SCALE = 2, XS_PATH_WEIGHTS = 3 };
+
+/* Keyframes: key_count strictly increasing times (seconds, from 0) and
+ * their values, `width` floats each (3: translation or scale, 4: a unit
+ * rotation quaternion, N: N morph weights); CUBICSPLINE stores three values
+ * per keyframe (in-tangent, value, out-tangent), so output holds
+ * key_count * width * (3 or 1) floats. */
+typedef struct xs_gltf_sampler {
+    float *input;
+    int key_count;
+    float *output;
+    int width;
+    int interpolation; /* XS_INTERP_* */
+} xs_gltf_sampler;
+
+typedef struct xs_gltf_channel {
+    int32_t sampler; /* index into its animation's samplers */
+    int32_t node;
+    int32_t path;    /* XS_PATH_* */
+} xs_gltf_channel;
+
+typedef struct xs_gltf_animation {
+    char name[64];
+    xs_gltf_channel *channels;
+    int channel_count;
+    xs_gltf_sampler *samplers; /* only those a channel uses are filled (others: key_count 0) */
+    int sampler_count;
+    float t_first, t_last;     /* the keyframes' time range over its channels */
+} xs_gltf_animation;
 
 /* One placement of a mesh: the world-from-object matrix of its node. */
 typedef struct xs_gltf_instance {
@@ -110,6 +187,7 @@ enum { XS_GLTF_LIGHT_DIRECTIONAL = 0, XS_GLTF_LIGHT_POINT = 1, XS_GLTF_LIGHT_SPO
 
 typedef struct xs_gltf_light {
     int32_t type;
+    int32_t node;    /* the node that places it */
     float color[3];
     float intensity; /* cd for point/spot, lux for directional */
     float range;     /* 0: infinite */
@@ -134,6 +212,17 @@ typedef struct xs_gltf_scene {
     int light_count;
     uint64_t tri_count_instanced; /* triangles as placed (sum over instances) */
     uint64_t tri_count_unique;    /* triangles stored (sum over meshes) */
+    /* what moves (all NULL / 0 for a file without animations, skins and
+     * morph targets): every node, the default scene's nodes parents first,
+     * skins, animations */
+    xs_gltf_node *nodes;
+    int node_count;
+    int32_t *scene_nodes;
+    int scene_node_count;
+    xs_gltf_skin *skins;
+    int skin_count;
+    xs_gltf_animation *animations;
+    int animation_count;
 } xs_gltf_scene;
 
 /* What a scene may cost, checked from the file's own numbers (accessor
@@ -146,10 +235,15 @@ typedef struct xs_gltf_limits {
     uint64_t max_nodes;         /* entries of nodes[] */
     uint64_t max_instances;     /* mesh placements (nodes with a mesh in the scene) */
     int max_node_depth;
+    uint64_t max_joints;        /* joints of one skin */
+    uint64_t max_keyframes;     /* keyframes over every animation sampler */
+    uint64_t max_morph_targets; /* morph targets of one mesh */
 } xs_gltf_limits;
 
 /* 2^28 triangles, 2^27 pixels an image (16384 x 8192), 8 GiB of decoded
- * textures, 2^24 nodes and instances, depth 256. */
+ * textures, 2^24 nodes and instances, depth 256, 16384 joints a skin,
+ * 2^24 keyframes, 256 morph targets a mesh. Morph target deltas count
+ * against the triangle limit (one delta vertex as one triangle). */
 void xs_gltf_limits_default(xs_gltf_limits *l);
 
 /* Loads a .gltf (JSON) or .glb (detected by its magic) held in memory.

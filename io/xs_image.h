@@ -1,5 +1,6 @@
 /* Images in memory: linear float images (frames read back, environments) and
- * 8-bit RGBA textures decoded from PNG and JPEG, plus the PNG preview writer.
+ * 8-bit RGBA textures decoded from PNG and JPEG, plus the PNG preview writer
+ * and an in-memory PNG encoder of 8-bit pixels.
  *
  * Decoders check sizes against a pixel limit before any pixel buffer is
  * allocated, and report a corrupt image as an error naming it.
@@ -51,6 +52,12 @@ xs_result xs_png_stream_open(const char *path, int width, int height, xs_png_str
 xs_result xs_png_stream_rows(xs_png_stream *s, const float *rgba, int rows, xs_err *err);
 xs_result xs_png_stream_commit(xs_png_stream *s, xs_err *err);
 void xs_png_stream_abort(xs_png_stream *s);
+
+/* Encodes 8-bit sRGB pixels (channels 3: RGB, 4: RGBA; rows top to bottom)
+ * as PNG bytes in memory: *out is malloc'd, *len its size. For pictures
+ * made here (timelines, thumbnails), not for frames. */
+xs_result xs_png_encode8(const unsigned char *pixels, int width, int height, int channels, unsigned char **out,
+                         size_t *len, xs_err *err);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,11 @@ xs_result xs_journal_commit_tile(xs_journal *j, int frame, int tile, uint64_t ha
 /* The frame's file is in place: its size and XXH3 checksum, for resume. */
 xs_result xs_journal_commit_frame(xs_journal *j, int frame, uint64_t size, uint64_t hash, xs_err *err);
 
+/* Calls fn(user, frames, n) on the journal's writer thread after each batch
+ * that made frame records durable, with those frames' numbers (fn must be
+ * quick and thread-safe: it hands them on). Set it before committing. */
+void xs_journal_on_durable(xs_journal *j, void (*fn)(void *user, const int *frames, size_t n), void *user);
+
 /* Waits until every record committed so far is durable; returns the first
  * write or sync error. Accepts NULL. */
 xs_result xs_journal_flush(xs_journal *j, xs_err *err);

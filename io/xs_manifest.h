@@ -38,6 +38,12 @@ typedef struct xs_manifest {
     int width, height, spp, tile, max_bounces;
     bool has_frames;
     int frame_first, frame_last;
+    /* "animation": each has_* when the manifest gives it */
+    bool has_fps, has_time_offset, has_play, has_shutter, has_motion_steps;
+    double fps, time_offset;
+    char play[256]; /* "" (all), "none", or names/indices separated by commas */
+    float shutter;
+    int motion_steps;
 } xs_manifest;
 
 /* Defaults: first camera, constant environment of radiance 1, no render

@@ -24,6 +24,15 @@
  * that walk is done. Meshes placed by an identity transform are part of the
  * top tree: no transform, no second level.
  *
+ * Motion blur: a ray carries a time in [0, 1] across the shutter. A moving
+ * instance (never merged into the top tree; its box there covers the
+ * shutter) moves the ray by its transform at that time. A mesh deforming
+ * within the shutter is walked by the binary traversal kept for it
+ * (xs_trace_blas: its per-segment tree or its tree over every step, its
+ * triangles interpolated at the ray's time, Moller-Trumbore's test): its
+ * triangles are not the ones the wide tree was built over. Kernels for
+ * frames without motion blur pass motion = false and compile none of it.
+ *
  * Stack: XS_STACK entries (at most 3 a level, plus one marker: the builder
  * refuses trees deeper than that), each a reference and its entry distance;
  * on a GPU the first XS_STACK_FAST of them live in shared memory (kernels
@@ -33,6 +42,7 @@
 #ifndef XS_INTERSECT_H
 #define XS_INTERSECT_H
 
+#include "kernels/xs_motion.h"
 #include "kernels/xs_texture.h"
 
 #include <string.h>
@@ -43,6 +53,7 @@
 typedef struct xs_ray {
     xs_vec3 o, d;
     float tmax;
+    float time; /* in [0, 1] across the shutter (read only under motion blur) */
 } xs_ray;
 
 typedef struct xs_hit {
@@ -186,12 +197,19 @@ XS_DEVICE xs_vec3 xs_xf_normal(const float *inv, xs_vec3 n)
 /* A world ray in instance inst's object space: affine, the direction not
  * renormalised, so distances t agree in both spaces. The one place a
  * traversal reads an instance's transform. */
-XS_DEVICE void xs_instance_ray(const xs_scene_view *s, uint32_t inst, xs_vec3 o, xs_vec3 d, xs_vec3 *oo,
-                               xs_vec3 *od)
+XS_DEVICE void xs_instance_ray(const xs_scene_view *s, uint32_t inst, xs_vec3 o, xs_vec3 d, bool motion,
+                               float time, xs_vec3 *oo, xs_vec3 *od)
 {
     const xs_instance *in = &s->instances[inst];
-    *oo = xs_xf_point(in->inv, o);
-    *od = xs_xf_dir(in->inv, d);
+    const float *inv = in->inv;
+    float xb[12], ib[12];
+    if (motion && (in->flags & XS_INST_MOTION) != 0u) { /* where it is at the ray's time */
+        xs_motion_xf_at(&s->motion_xf[in->motion], s->motion_steps, time, xb);
+        xs_xf_inverse(xb, ib);
+        inv = ib;
+    }
+    *oo = xs_xf_point(inv, o);
+    *od = xs_xf_dir(inv, d);
 }
 
 /* Entry distances of the ray into node n's four children; INFINITY where a
@@ -436,6 +454,119 @@ XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32
 }
 #endif
 
+/* ---- The binary traversal kept for meshes deforming within the shutter ------ */
+
+enum { XS_BVH_STACK = 64 };
+
+XS_DEVICE bool xs_ray_tri(xs_vec3 o, xs_vec3 d, const xs_tri *t, float tmax, float *out_t,
+                          float *out_u, float *out_v)
+{
+    xs_vec3 p = xs_cross(d, t->e2);
+    float det = xs_dot(t->e1, p);
+    if (fabsf(det) < 1e-30f)
+        return false;
+    float inv = 1.0f / det;
+    xs_vec3 s = xs_sub(o, t->v0);
+    float u = xs_dot(s, p) * inv;
+    if (u < 0.0f || u > 1.0f)
+        return false;
+    xs_vec3 q = xs_cross(s, t->e1);
+    float v = xs_dot(d, q) * inv;
+    if (v < 0.0f || u + v > 1.0f)
+        return false;
+    float tt = xs_dot(t->e2, q) * inv;
+    if (!(tt > 0.0f && tt < tmax))
+        return false;
+    *out_t = tt;
+    *out_u = u;
+    *out_v = v;
+    return true;
+}
+
+XS_DEVICE float xs_ray_box(const xs_bvh_node *n, xs_vec3 o, xs_vec3 inv_d, float tmax)
+{
+    float t0x = (n->bmin[0] - o.x) * inv_d.x, t1x = (n->bmax[0] - o.x) * inv_d.x;
+    float t0y = (n->bmin[1] - o.y) * inv_d.y, t1y = (n->bmax[1] - o.y) * inv_d.y;
+    float t0z = (n->bmin[2] - o.z) * inv_d.z, t1z = (n->bmax[2] - o.z) * inv_d.z;
+    float tn = xs_maxf(xs_maxf(xs_minf(t0x, t1x), xs_minf(t0y, t1y)), xs_minf(t0z, t1z));
+    float tf = xs_minf(xs_minf(xs_maxf(t0x, t1x), xs_maxf(t0y, t1y)), xs_maxf(t0z, t1z));
+    tn = xs_maxf(tn, 0.0f);
+    return (tn <= tf && tn < tmax) ? tn : INFINITY;
+}
+
+/* At inner node n: the nearer child the ray enters within tmax becomes *node
+ * and the farther one (if entered) is pushed; false when it enters neither. */
+XS_DEVICE bool xs_bvh_descend(const xs_bvh_node *nodes, const xs_bvh_node *n, xs_vec3 o,
+                              xs_vec3 inv_d, float tmax, uint32_t *stack, int *sp, uint32_t *node,
+                              xs_counters *c)
+{
+    uint32_t a = n->first, b = n->first + 1;
+    c->node_visits += 2;
+    float ta = xs_ray_box(&nodes[a], o, inv_d, tmax);
+    float tb = xs_ray_box(&nodes[b], o, inv_d, tmax);
+    if (tb < ta) {
+        float tt = ta;
+        ta = tb;
+        tb = tt;
+        uint32_t tmp = a;
+        a = b;
+        b = tmp;
+    }
+    if (ta == INFINITY)
+        return false;
+    if (tb != INFINITY && *sp < XS_BVH_STACK)
+        stack[(*sp)++] = b;
+    *node = a;
+    return true;
+}
+/* Mesh m, deforming within the shutter (m->motion set), in the space of
+ * `instance` (o, d there), at the ray's time: the tree of the time's segment
+ * (or the one tree over every step), the triangles interpolated at that
+ * time; updates hit when closer. Returns true on an any-hit early out. */
+XS_HOT bool xs_trace_blas(const xs_scene_view *s, const xs_mesh *m, xs_vec3 o, xs_vec3 d,
+                          float time, bool any_hit, uint32_t instance, xs_hit *hit, xs_counters *c)
+{
+    const xs_bvh_node *nodes = s->nodes;
+    uint32_t root = m->root;
+    if (m->seg_nodes != UINT32_MAX) { /* the tree of the ray's segment */
+        float f;
+        nodes = s->motion_nodes;
+        root = m->seg_nodes + xs_motion_segment(s->motion_steps, time, &f) * m->seg_stride;
+    }
+    xs_vec3 inv_d = xs_safe_inv(d);
+    uint32_t stack[XS_BVH_STACK];
+    int sp = 0;
+    uint32_t node = root;
+    c->node_visits++;
+    if (xs_ray_box(&nodes[root], o, inv_d, hit->t) == INFINITY)
+        return false;
+    for (;;) {
+        const xs_bvh_node *n = &nodes[node];
+        if (n->count > 0) {
+            for (uint32_t i = n->first; i < n->first + n->count; ++i) {
+                float t, u, v;
+                c->tri_tests++;
+                const xs_tri tm = xs_tri_at(s, m, i, time);
+                if (xs_ray_tri(o, d, &tm, hit->t, &t, &u, &v) && xs_alpha_passes(s, i, u, v)) {
+                    hit->t = t;
+                    hit->u = u;
+                    hit->v = v;
+                    hit->tri = i;
+                    hit->instance = instance;
+                    if (any_hit)
+                        return true;
+                }
+            }
+        } else if (xs_bvh_descend(nodes, n, o, inv_d, hit->t, stack, &sp, &node, c)) {
+            continue;
+        }
+        if (sp == 0)
+            break;
+        node = stack[--sp];
+    }
+    return false;
+}
+
 #if XS_GPU_CODE
 /* The fast part of each thread's traversal stack, interleaved by thread:
  * XS_STACK_FAST entries of (reference, entry distance). */
@@ -538,7 +669,8 @@ XS_DEVICE bool xs_trace_leaf_ref(const xs_scene_view *s, const xs_ray_pre *pre, 
  * instance) child is visited next, and everything farther is stacked
  * farthest first. */
 XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro, const xs_vec3 *XS_RESTRICT rd,
-                           float tmax, bool any_hit, bool alpha, xs_hit *hit, xs_counters *c)
+                           float tmax, bool any_hit, bool alpha, bool motion, float time, xs_hit *hit,
+                           xs_counters *c)
 {
     hit->tri = UINT32_MAX;
     hit->instance = UINT32_MAX;
@@ -554,55 +686,66 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
     int sp = 0;
     uint32_t ref = s->wroot;
     for (;;) {
+        bool descend = true;
         if ((ref & XS_STACK_INSTANCE) != 0u) { /* into an instance's object space */
-            inst = ref & ~XS_STACK_INSTANCE;
+            const uint32_t ii = ref & ~XS_STACK_INSTANCE;
             xs_vec3 o, d;
-            xs_instance_ray(s, inst, *ro, *rd, &o, &d);
-            xs_ray_prepare(o, d, &pre);
+            xs_instance_ray(s, ii, *ro, *rd, motion, time, &o, &d);
             tc.insts++;
-            xs_stack_push(&st, &sp, XS_STACK_MARKER, -INFINITY);
-            ref = s->meshes[s->instances[inst].mesh].root;
+            const xs_mesh *m = &s->meshes[s->instances[ii].mesh];
+            if (motion && m->motion != UINT32_MAX) { /* deforming within the shutter: its binary trees */
+                if (xs_trace_blas(s, m, o, d, time, any_hit, ii, hit, c))
+                    goto done;
+                descend = false;
+            } else {
+                inst = ii;
+                xs_ray_prepare(o, d, &pre);
+                xs_stack_push(&st, &sp, XS_STACK_MARKER, -INFINITY);
+                ref = m->wroot;
+            }
         }
-        const xs_wnode *n = &s->wnodes[ref];
-        tc.nodes++;
-        float ct[XS_WIDTH];
-        const uint32_t mask = xs_wnode_enter(n, &pre, hit->t, ct);
-        if (mask != 0u && (mask & (mask - 1u)) == 0u) { /* one child entered: no ordering */
-            const uint32_t slot = (uint32_t)xs_ctz(mask);
-            if ((uint32_t)n->meta[slot] >> 6 != XS_WCHILD_LEAF) {
-                ref = xs_child_ref(n, ref, slot);
-                continue;
-            }
-            if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
-                goto done;
-        } else if (mask != 0u) {
-            /* nearest first; slots missed (INFINITY) go last */
-            uint32_t order = 0x03020100u;
-            xs_cswap(ct, &order, 0, 1);
-            xs_cswap(ct, &order, 2, 3);
-            xs_cswap(ct, &order, 0, 2);
-            xs_cswap(ct, &order, 1, 3);
-            xs_cswap(ct, &order, 1, 2);
-            /* leaves nearer than the nearest inner child now, then that child;
-             * the rest, farthest first, onto the stack */
-            int next = -1;
-            for (int i = 0; i < XS_WIDTH; ++i) {
-                if (next >= 0 || !(ct[i] < hit->t))
+        if (descend) {
+            const xs_wnode *n = &s->wnodes[ref];
+            tc.nodes++;
+            float ct[XS_WIDTH];
+            const uint32_t mask = xs_wnode_enter(n, &pre, hit->t, ct);
+            if (mask != 0u && (mask & (mask - 1u)) == 0u) { /* one child entered: no ordering */
+                const uint32_t slot = (uint32_t)xs_ctz(mask);
+                if ((uint32_t)n->meta[slot] >> 6 != XS_WCHILD_LEAF) {
+                    ref = xs_child_ref(n, ref, slot);
                     continue;
-                const uint32_t slot = (order >> (8 * i)) & 255u;
-                if ((uint32_t)n->meta[slot] >> 6 == XS_WCHILD_LEAF) {
-                    if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
-                        goto done; /* any hit: found (hit->tri is set) */
-                } else {
-                    next = i;
                 }
-            }
-            if (next >= 0) {
-                for (int i = XS_WIDTH - 1; i > 0; --i)
-                    if (i > next && ct[i] < hit->t)
-                        xs_stack_push(&st, &sp, xs_child_ref(n, ref, (order >> (8 * i)) & 255u), ct[i]);
-                ref = xs_child_ref(n, ref, (order >> (8 * next)) & 255u);
-                continue;
+                if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
+                    goto done;
+            } else if (mask != 0u) {
+                /* nearest first; slots missed (INFINITY) go last */
+                uint32_t order = 0x03020100u;
+                xs_cswap(ct, &order, 0, 1);
+                xs_cswap(ct, &order, 2, 3);
+                xs_cswap(ct, &order, 0, 2);
+                xs_cswap(ct, &order, 1, 3);
+                xs_cswap(ct, &order, 1, 2);
+                /* leaves nearer than the nearest inner child now, then that child;
+                 * the rest, farthest first, onto the stack */
+                int next = -1;
+                for (int i = 0; i < XS_WIDTH; ++i) {
+                    if (next >= 0 || !(ct[i] < hit->t))
+                        continue;
+                    const uint32_t slot = (order >> (8 * i)) & 255u;
+                    if ((uint32_t)n->meta[slot] >> 6 == XS_WCHILD_LEAF) {
+                        if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, any_hit, alpha, hit, &tc))
+                            goto done; /* any hit: found (hit->tri is set) */
+                    } else {
+                        next = i;
+                    }
+                }
+                if (next >= 0) {
+                    for (int i = XS_WIDTH - 1; i > 0; --i)
+                        if (i > next && ct[i] < hit->t)
+                            xs_stack_push(&st, &sp, xs_child_ref(n, ref, (order >> (8 * i)) & 255u), ct[i]);
+                    ref = xs_child_ref(n, ref, (order >> (8 * next)) & 255u);
+                    continue;
+                }
             }
         }
         /* back up the stack: to the next node or instance still ahead */
@@ -637,9 +780,10 @@ done:
  * kernels call xs_trace_walk with alpha a constant instead: a scene without
  * masks gets a kernel without the texture lookup. */
 XS_DEVICE bool xs_trace_from(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro, const xs_vec3 *XS_RESTRICT rd,
-                              float tmax, bool any_hit, xs_hit *hit, xs_counters *c)
+                              float tmax, float time, bool any_hit, xs_hit *hit, xs_counters *c)
 {
-    return xs_trace_walk(s, ro, rd, tmax, any_hit, (s->flags & XS_VIEW_ALPHA) != 0u, hit, c);
+    return xs_trace_walk(s, ro, rd, tmax, any_hit, (s->flags & XS_VIEW_ALPHA) != 0u, s->motion_steps >= 2u, time,
+                         hit, c);
 }
 
 /* The same for ray r. The origin and direction are read where they are, when
@@ -647,7 +791,7 @@ XS_DEVICE bool xs_trace_from(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT 
  * in registers for the whole walk). */
 XS_DEVICE bool xs_trace(const xs_scene_view *s, const xs_ray *r, bool any_hit, xs_hit *hit, xs_counters *c)
 {
-    return xs_trace_from(s, &r->o, &r->d, r->tmax, any_hit, hit, c);
+    return xs_trace_from(s, &r->o, &r->d, r->tmax, r->time, any_hit, hit, c);
 }
 
 #endif

@@ -38,6 +38,19 @@ static_assert(offsetof(xs_tri_attr, t) == 60, "xs_tri_attr.t");
 static_assert(offsetof(xs_tri_attr, material) == 72, "xs_tri_attr.material");
 static_assert(offsetof(xs_tri_attr, flags) == 76, "xs_tri_attr.flags");
 
+static_assert(sizeof(xs_tri) == 36, "xs_tri: 36 bytes");
+static_assert(XS_ALIGNOF(xs_tri) == 4, "xs_tri: 4-byte aligned");
+static_assert(offsetof(xs_tri, v0) == 0, "xs_tri.v0");
+static_assert(offsetof(xs_tri, e1) == 12, "xs_tri.e1");
+static_assert(offsetof(xs_tri, e2) == 24, "xs_tri.e2");
+
+static_assert(sizeof(xs_bvh_node) == 32, "xs_bvh_node: 32 bytes");
+static_assert(XS_ALIGNOF(xs_bvh_node) == 4, "xs_bvh_node: 4-byte aligned");
+static_assert(offsetof(xs_bvh_node, bmin) == 0, "xs_bvh_node.bmin");
+static_assert(offsetof(xs_bvh_node, first) == 12, "xs_bvh_node.first");
+static_assert(offsetof(xs_bvh_node, bmax) == 16, "xs_bvh_node.bmax");
+static_assert(offsetof(xs_bvh_node, count) == 28, "xs_bvh_node.count");
+
 static_assert(sizeof(xs_wtri) == 48, "xs_wtri: 48 bytes");
 static_assert(XS_ALIGNOF(xs_wtri) == 16, "xs_wtri: 16-byte aligned");
 static_assert(offsetof(xs_wtri, v0) == 0, "xs_wtri.v0");
@@ -56,19 +69,30 @@ static_assert(offsetof(xs_wnode, qlo) == 32, "xs_wnode.qlo");
 static_assert(offsetof(xs_wnode, qhi) == 44, "xs_wnode.qhi");
 static_assert(offsetof(xs_wnode, meta) == 56, "xs_wnode.meta");
 
-static_assert(sizeof(xs_mesh) == 16, "xs_mesh: 16 bytes");
+static_assert(sizeof(xs_mesh) == 28, "xs_mesh: 28 bytes");
 static_assert(XS_ALIGNOF(xs_mesh) == 4, "xs_mesh: 4-byte aligned");
 static_assert(offsetof(xs_mesh, root) == 0, "xs_mesh.root");
 static_assert(offsetof(xs_mesh, tri_first) == 4, "xs_mesh.tri_first");
 static_assert(offsetof(xs_mesh, tri_count) == 8, "xs_mesh.tri_count");
-static_assert(offsetof(xs_mesh, pad_) == 12, "xs_mesh.pad_");
+static_assert(offsetof(xs_mesh, motion) == 12, "xs_mesh.motion");
+static_assert(offsetof(xs_mesh, seg_nodes) == 16, "xs_mesh.seg_nodes");
+static_assert(offsetof(xs_mesh, seg_stride) == 20, "xs_mesh.seg_stride");
+static_assert(offsetof(xs_mesh, wroot) == 24, "xs_mesh.wroot");
 
-static_assert(sizeof(xs_instance) == 104, "xs_instance: 104 bytes");
+static_assert(sizeof(xs_instance) == 112, "xs_instance: 112 bytes");
 static_assert(XS_ALIGNOF(xs_instance) == 4, "xs_instance: 4-byte aligned");
 static_assert(offsetof(xs_instance, xf) == 0, "xs_instance.xf");
 static_assert(offsetof(xs_instance, inv) == 48, "xs_instance.inv");
 static_assert(offsetof(xs_instance, mesh) == 96, "xs_instance.mesh");
 static_assert(offsetof(xs_instance, flags) == 100, "xs_instance.flags");
+static_assert(offsetof(xs_instance, motion) == 104, "xs_instance.motion");
+static_assert(offsetof(xs_instance, pad_) == 108, "xs_instance.pad_");
+
+static_assert(sizeof(xs_motion_xf) == 64, "xs_motion_xf: 64 bytes");
+static_assert(XS_ALIGNOF(xs_motion_xf) == 4, "xs_motion_xf: 4-byte aligned");
+static_assert(offsetof(xs_motion_xf, q) == 0, "xs_motion_xf.q");
+static_assert(offsetof(xs_motion_xf, t) == 16, "xs_motion_xf.t");
+static_assert(offsetof(xs_motion_xf, s) == 28, "xs_motion_xf.s");
 
 static_assert(sizeof(xs_texture) == 80, "xs_texture: 80 bytes");
 static_assert(XS_ALIGNOF(xs_texture) == 4, "xs_texture: 4-byte aligned");
@@ -126,7 +150,7 @@ static_assert(offsetof(xs_camera, fwd) == 36, "xs_camera.fwd");
 static_assert(offsetof(xs_camera, tan_half_fovy) == 48, "xs_camera.tan_half_fovy");
 static_assert(offsetof(xs_camera, aspect) == 52, "xs_camera.aspect");
 
-static_assert(sizeof(xs_scene_view) == 280, "xs_scene_view: 280 bytes");
+static_assert(sizeof(xs_scene_view) == 320, "xs_scene_view: 320 bytes");
 static_assert(XS_ALIGNOF(xs_scene_view) == 8, "xs_scene_view: 8-byte aligned");
 static_assert(offsetof(xs_scene_view, tris) == 0, "xs_scene_view.tris");
 static_assert(offsetof(xs_scene_view, attrs) == 8, "xs_scene_view.attrs");
@@ -162,6 +186,12 @@ static_assert(offsetof(xs_scene_view, filter_icdf) == 208, "xs_scene_view.filter
 static_assert(offsetof(xs_scene_view, world_radius) == 216, "xs_scene_view.world_radius");
 static_assert(offsetof(xs_scene_view, ray_eps) == 220, "xs_scene_view.ray_eps");
 static_assert(offsetof(xs_scene_view, camera) == 224, "xs_scene_view.camera");
+static_assert(offsetof(xs_scene_view, motion_steps) == 280, "xs_scene_view.motion_steps");
+static_assert(offsetof(xs_scene_view, camera_motion) == 284, "xs_scene_view.camera_motion");
+static_assert(offsetof(xs_scene_view, motion_xf) == 288, "xs_scene_view.motion_xf");
+static_assert(offsetof(xs_scene_view, motion_tris) == 296, "xs_scene_view.motion_tris");
+static_assert(offsetof(xs_scene_view, motion_nodes) == 304, "xs_scene_view.motion_nodes");
+static_assert(offsetof(xs_scene_view, nodes) == 312, "xs_scene_view.nodes");
 
 static_assert(sizeof(xs_tile_params) == 56, "xs_tile_params: 56 bytes");
 static_assert(XS_ALIGNOF(xs_tile_params) == 4, "xs_tile_params: 4-byte aligned");

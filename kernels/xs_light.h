@@ -32,24 +32,38 @@ XS_DEVICE uint32_t xs_cdf_find(const float *cdf, uint32_t n, float u)
     return lo;
 }
 
-/* A triangle of an instance in world space: v0, edges, and the unnormalised
- * normal of its front side (glTF: a mirroring transform reverses winding, so
- * the front is the object-space front carried by the inverse transpose). */
-XS_DEVICE void xs_world_tri(const xs_scene_view *s, uint32_t inst, uint32_t tri, xs_vec3 *v0,
+/* A triangle of an instance in world space at time u: v0, edges, and the
+ * unnormalised normal of its front side (glTF: a mirroring transform
+ * reverses winding, so the front is the object-space front carried by the
+ * inverse transpose). */
+XS_DEVICE void xs_world_tri(const xs_scene_view *s, uint32_t inst, uint32_t tri, float u, xs_vec3 *v0,
                             xs_vec3 *e1, xs_vec3 *e2, xs_vec3 *ng)
 {
     const xs_instance *in = &s->instances[inst];
-    const xs_wtri *t = &s->tris[tri];
-    const xs_vec3 a = xs_v3_load(t->v0);
-    const xs_vec3 b = xs_sub(xs_v3_load(t->v1), a), c = xs_sub(xs_v3_load(t->v2), a);
+    const xs_mesh *m = &s->meshes[in->mesh];
+    xs_vec3 a, b, c;
+    if (m->motion != UINT32_MAX) { /* deforming within the shutter: as at time u */
+        const xs_tri tm = xs_tri_at(s, m, tri, u);
+        a = tm.v0, b = tm.e1, c = tm.e2;
+    } else {
+        const xs_wtri *t = &s->tris[tri];
+        a = xs_v3_load(t->v0);
+        b = xs_sub(xs_v3_load(t->v1), a), c = xs_sub(xs_v3_load(t->v2), a);
+    }
     if ((in->flags & XS_INST_IDENTITY) != 0u) {
         *v0 = a;
         *e1 = b;
         *e2 = c;
     } else {
-        *v0 = xs_xf_point(in->xf, a);
-        *e1 = xs_xf_dir(in->xf, b);
-        *e2 = xs_xf_dir(in->xf, c);
+        const float *xf = in->xf;
+        float xb[12];
+        if ((in->flags & XS_INST_MOTION) != 0u) {
+            xs_motion_xf_at(&s->motion_xf[in->motion], s->motion_steps, u, xb);
+            xf = xb;
+        }
+        *v0 = xs_xf_point(xf, a);
+        *e1 = xs_xf_dir(xf, b);
+        *e2 = xs_xf_dir(xf, c);
     }
     *ng = xs_cross(*e1, *e2);
     if ((in->flags & XS_INST_FLIPPED) != 0u)
@@ -141,8 +155,8 @@ typedef struct xs_light_sample {
     bool delta;
 } xs_light_sample;
 
-XS_DEVICE bool xs_light_sample_at(const xs_scene_view *s, xs_vec3 p, float ul, float u1, float u2,
-                                  xs_light_sample *ls)
+XS_DEVICE bool xs_light_sample_at(const xs_scene_view *s, xs_vec3 p, float time, float ul, float u1,
+                                  float u2, xs_light_sample *ls)
 {
     if (s->light_count == 0)
         return false;
@@ -154,7 +168,7 @@ XS_DEVICE bool xs_light_sample_at(const xs_scene_view *s, xs_vec3 p, float ul, f
     ls->delta = false;
     if (L->type == XS_LIGHT_TRI) {
         xs_vec3 v0, e1, e2, ng;
-        xs_world_tri(s, L->instance, L->tri, &v0, &e1, &e2, &ng);
+        xs_world_tri(s, L->instance, L->tri, time, &v0, &e1, &e2, &ng);
         float su = sqrtf(u1);
         float b1 = 1.0f - su, b2 = u2 * su;
         xs_vec3 lp = xs_add(v0, xs_add(xs_scale(e1, b1), xs_scale(e2, b2)));
@@ -225,16 +239,16 @@ XS_DEVICE bool xs_light_sample_at(const xs_scene_view *s, xs_vec3 p, float ul, f
 
 /* Solid-angle pdf, light choice included, with which light sampling from p
  * would have produced the hit on emissive triangle (instance, tri) at
- * distance t along unit direction d. */
+ * distance t along unit direction d, at time `time`. */
 XS_DEVICE float xs_light_pdf_tri(const xs_scene_view *s, uint32_t instance, uint32_t tri,
-                                 xs_vec3 d, float t)
+                                 xs_vec3 d, float t, float time)
 {
     uint32_t base = s->inst_light_base[instance], local = s->tri_light[tri];
     if (base == UINT32_MAX || local == UINT32_MAX)
         return 0.0f;
     float pmf = s->light_pmf[base + local];
     xs_vec3 v0, e1, e2, ng;
-    xs_world_tri(s, instance, tri, &v0, &e1, &e2, &ng);
+    xs_world_tri(s, instance, tri, time, &v0, &e1, &e2, &ng);
     float area2 = xs_length(ng);
     if (!(area2 > 0.0f))
         return 0.0f;

@@ -105,28 +105,31 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
     const xs_tri_attr *at = &s->attrs[h->tri];
     const xs_instance *in = &s->instances[h->instance];
     const bool ident = (in->flags & XS_INST_IDENTITY) != 0u;
-    const xs_wtri *t = &s->tris[h->tri];
+    const xs_mesh *mesh = &s->meshes[in->mesh];
+    /* a mesh deforming within the shutter: the triangle at the ray's time */
+    const xs_tri t = mesh->motion != UINT32_MAX ? xs_tri_at(s, mesh, h->tri, ray->time) : xs_tri_from_w(&s->tris[h->tri]);
+    float xb[12], ib[12];
+    const float *xf, *inv; /* the instance's transforms (at the ray's time when it moves) */
+    xs_instance_at(s, in, ray->time, xb, ib, &xf, &inv);
     const xs_material *m = &s->materials[at->material];
     sf->m = m;
     sf->p = xs_add(ray->o, xs_scale(ray->d, h->t));
     sf->uv = xs_tri_uv(at, h->u, h->v);
-    const xs_vec3 tv0 = xs_v3_load(t->v0);
-    const xs_vec3 onrm = xs_cross(xs_sub(xs_v3_load(t->v1), tv0), xs_sub(xs_v3_load(t->v2), tv0));
-    xs_vec3 ng = xs_normalize(ident ? onrm : xs_xf_normal(in->inv, onrm));
+    const xs_vec3 onrm = xs_cross(t.e1, t.e2);
+    xs_vec3 ng = xs_normalize(ident ? onrm : xs_xf_normal(inv, onrm));
     sf->front = xs_dot(ng, ray->d) < 0.0f;
     sf->lod = xs_lod_none();
     if (xs_material_textured(m)) {
         /* the triangle's world area: its edges moved by the instance */
         xs_vec3 wn = onrm;
         if (!ident)
-            wn = xs_cross(xs_xf_dir(in->xf, xs_sub(xs_v3_load(t->v1), tv0)),
-                          xs_xf_dir(in->xf, xs_sub(xs_v3_load(t->v2), tv0)));
+            wn = xs_cross(xs_xf_dir(xf, t.e1), xs_xf_dir(xf, t.e2));
         sf->lod = xs_lod_at(at, cone_width, fabsf(xs_dot(ng, ray->d)), xs_length(wn));
     }
     xs_vec3 ns = ng;
     if ((at->flags & XS_ATTR_NORMALS) != 0u) {
         const xs_vec3 an = xs_attr_lerp(at->n, h->u, h->v);
-        xs_vec3 n = xs_normalize(ident ? an : xs_xf_normal(in->inv, an));
+        xs_vec3 n = xs_normalize(ident ? an : xs_xf_normal(inv, an));
         if (xs_dot(n, n) > 0.5f)
             ns = n;
     }
@@ -136,7 +139,7 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
         xs_vec3 tn = xs_v3((2.0f * tx[0] - 1.0f) * m->normal_scale,
                            (2.0f * tx[1] - 1.0f) * m->normal_scale, 2.0f * tx[2] - 1.0f);
         const xs_vec3 at_t = xs_attr_lerp(at->t, h->u, h->v);
-        xs_vec3 T = ident ? at_t : xs_xf_dir(in->xf, at_t);
+        xs_vec3 T = ident ? at_t : xs_xf_dir(xf, at_t);
         T = xs_sub(T, xs_scale(ns, xs_dot(ns, T))); /* Gram-Schmidt against ns */
         if (xs_dot(T, T) > 1e-12f) {
             T = xs_normalize(T);
@@ -200,6 +203,7 @@ XS_DEVICE xs_ray xs_camera_ray(const xs_camera *cam, int fw, int fh, float fx, f
     r.o = cam->pos;
     r.d = xs_normalize(xs_add(cam->fwd, xs_add(xs_scale(cam->right, sx), xs_scale(cam->up, sy))));
     r.tmax = INFINITY;
+    r.time = 0.5f; /* the frame's own time: the middle of a centred shutter */
     return r;
 }
 
@@ -258,8 +262,17 @@ XS_DEVICE float xs_camera_spread(const xs_scene_view *s, const xs_tile_params *t
     return 2.0f * s->camera.tan_half_fovy / (float)tp->frame_height * xs_maxf(0.125f, k);
 }
 
+/* The time across the shutter of path p's sample (0.5, the frame's own,
+ * without motion blur): a function of its key and sample, computed where a
+ * step needs it rather than carried. */
+XS_DEVICE float xs_path_time(const xs_scene_view *s, uint64_t key, uint32_t sample)
+{
+    return s->motion_steps < 2u ? 0.5f : xs_time_of(key, sample);
+}
+
 /* Starts sample `sample` of frame pixel (px, py): the camera ray through the
- * filter's offset (pair XS_PAIR_FILTER). */
+ * filter's offset (pair XS_PAIR_FILTER), from the camera where it is at the
+ * sample's time under motion blur. */
 XS_DEVICE void xs_path_start(const xs_scene_view *s, const xs_tile_params *tp, int px, int py, uint32_t sample,
                              uint32_t tile, xs_path *p)
 {
@@ -268,7 +281,13 @@ XS_DEVICE void xs_path_start(const xs_scene_view *s, const xs_tile_params *tp, i
     xs_sample_pair(&smp, XS_PAIR_FILTER, &u1, &u2);
     float fx = (float)px + 0.5f + xs_filter_offset(s, u1);
     float fy = (float)py + 0.5f + xs_filter_offset(s, u2);
-    xs_ray ray = xs_camera_ray(&s->camera, tp->frame_width, tp->frame_height, fx, fy);
+    xs_ray ray;
+    if (s->motion_steps < 2u) {
+        ray = xs_camera_ray(&s->camera, tp->frame_width, tp->frame_height, fx, fy);
+    } else {
+        const xs_camera cam = xs_camera_at(s, xs_sample_time(&smp));
+        ray = xs_camera_ray(&cam, tp->frame_width, tp->frame_height, fx, fy);
+    }
     p->o = ray.o;
     p->d = ray.d;
     p->prev_pdf = 0.0f;
@@ -342,6 +361,7 @@ XS_DEVICE bool xs_path_shade(const xs_scene_view *s, const xs_tile_params *tp, x
     ray.o = p->o;
     ray.d = p->d;
     ray.tmax = INFINITY;
+    ray.time = xs_path_time(s, p->key, p->sample);
     xs_surface sf;
     xs_surface_at(s, &ray, h, p->cone_w + p->cone_s * h->t, &sf);
     const xs_material *m = sf.m;
@@ -358,14 +378,15 @@ XS_DEVICE bool xs_path_shade(const xs_scene_view *s, const xs_tile_params *tp, x
         fh->normal[0] = sf.ns.x;
         fh->normal[1] = sf.ns.y;
         fh->normal[2] = sf.ns.z;
-        fh->depth = h->t * xs_dot(p->d, s->camera.fwd);
+        const xs_vec3 fwd = s->motion_steps < 2u ? s->camera.fwd : xs_camera_at(s, ray.time).fwd;
+        fh->depth = h->t * xs_dot(p->d, fwd);
     }
     /* emission reached by the BSDF sample (or the camera) */
     if (sf.front || (m->flags & XS_MAT_EMIT_TWO_SIDED) != 0u) {
         if (xs_max3(m->emission) > 0.0f) {
             float w = 1.0f;
             if (bounce > 0 && use_nee)
-                w = mis ? xs_power_heuristic(p->prev_pdf, xs_light_pdf_tri(s, h->instance, h->tri, p->d, h->t))
+                w = mis ? xs_power_heuristic(p->prev_pdf, xs_light_pdf_tri(s, h->instance, h->tri, p->d, h->t, ray.time))
                         : 0.0f;
             xs_vec3 e = xs_scale(xs_mul(p->T, xs_emission_at_uv(s, m, &sf.uv, &sf.lod)), w);
             p->L = xs_add(p->L, bounce > 0 ? xs_clamp_contrib(e, tp->clamp) : e);
@@ -379,7 +400,7 @@ XS_DEVICE bool xs_path_shade(const xs_scene_view *s, const xs_tile_params *tp, x
     const float u_light = u[0], u_rr = u[1], ul1 = u[2], ul2 = u[3], ub1 = u[4], ub2 = u[5], u_lobe = u[6];
     /* next-event estimation: a shadow ray, traced by the caller */
     xs_light_sample ls;
-    if (use_nee && xs_light_sample_at(s, sf.p, u_light, ul1, ul2, &ls)) {
+    if (use_nee && xs_light_sample_at(s, sf.p, ray.time, u_light, ul1, ul2, &ls)) {
         xs_vec3 wl = xs_to_local(&sf, ls.wi);
         float gside = xs_dot(ls.wi, sf.ng);
         float pdf_b;
@@ -423,13 +444,14 @@ XS_DEVICE bool xs_path_shade(const xs_scene_view *s, const xs_tile_params *tp, x
     return true;
 }
 
-/* Traces a valid shadow ray; its contribution is added to L when nothing
- * blocks it. */
-XS_DEVICE void xs_shadow_trace(const xs_scene_view *s, const xs_shadow *sh, xs_vec3 *L, xs_counters *c)
+/* Traces a valid shadow ray at time `time` (its path's); its contribution
+ * is added to L when nothing blocks it. */
+XS_DEVICE void xs_shadow_trace(const xs_scene_view *s, const xs_shadow *sh, float time, xs_vec3 *L,
+                               xs_counters *c)
 {
     xs_hit hh;
     c->shadow_rays++;
-    if (!xs_trace_from(s, &sh->o, &sh->d, sh->tmax, true, &hh, c))
+    if (!xs_trace_from(s, &sh->o, &sh->d, sh->tmax, time, true, &hh, c))
         *L = xs_add(*L, sh->contrib);
 }
 
@@ -442,11 +464,13 @@ XS_DEVICE xs_vec3 xs_trace_sample(const xs_scene_view *s, const xs_tile_params *
     xs_path p;
     xs_path_start(s, tp, px, py, sample, 0u, &p);
     xs_first_hit_none(fh);
+    const float time = xs_path_time(s, p.key, p.sample);
     for (;;) {
         xs_ray ray;
         ray.o = p.o;
         ray.d = p.d;
         ray.tmax = INFINITY;
+        ray.time = time;
         xs_hit h;
         if (p.bounce == 0u)
             c->camera_rays++;
@@ -458,7 +482,7 @@ XS_DEVICE xs_vec3 xs_trace_sample(const xs_scene_view *s, const xs_tile_params *
         xs_shadow sh;
         bool more = xs_path_shade(s, tp, &p, &h, u, fh, &sh, c);
         if (sh.valid != 0u)
-            xs_shadow_trace(s, &sh, &p.L, c);
+            xs_shadow_trace(s, &sh, time, &p.L, c);
         if (!more)
             break;
     }

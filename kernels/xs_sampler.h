@@ -142,6 +142,24 @@ XS_DEVICE void xs_sample_pair(const xs_sampler *s, uint32_t pair, float *u, floa
     *v = xs_u32_to_float(y);
 }
 
+/* The dimension pair of a camera sample's time under motion blur: one
+ * number past any a path's pairs reach, so drawing it shifts none of them
+ * (frames without motion blur keep every value they had). */
+enum { XS_PAIR_TIME = 0x7FFFFFFF };
+
+/* The time in [0, 1) across the shutter of sample `index` of the pixel with
+ * this key: Sobol' dimension 0 of its own pair, Owen-scrambled per pixel
+ * like every pair. A pure function of (key, index): a path's steps compute
+ * it again rather than carry it. */
+XS_DEVICE float xs_time_of(uint64_t pixel_key, uint32_t index)
+{
+    uint32_t x, y;
+    xs_sobol_pair(pixel_key, index, (uint32_t)XS_PAIR_TIME, &x, &y);
+    return xs_u32_to_float(x);
+}
+
+XS_DEVICE float xs_sample_time(const xs_sampler *s) { return xs_time_of(s->pixel_key, s->index); }
+
 /* The next dimension pair as two floats in [0, 1). */
 XS_DEVICE void xs_sample_2d(xs_sampler *s, float *u, float *v)
 {

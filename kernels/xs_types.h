@@ -12,9 +12,27 @@
  * space (xs_instance_ray, the one place a transform is looked up) to walk
  * its mesh's nodes from meshes[].root.
  *
- * Invariants: a node's inner children and instance children are indices
- * into wnodes and instances; a leaf child covers triangles [child,
- * child + count). light_cdf is non-decreasing and ends at 1.
+ * Invariants: a wide node's inner children and instance children are
+ * indices into wnodes and instances; a leaf child covers triangles [child,
+ * child + count). In `nodes` (the builders' binary trees, kept for meshes
+ * that deform within the shutter), a node with count > 0 is a leaf over
+ * [first, first+count), otherwise its children are nodes first and first+1;
+ * indices are absolute. Triangles are stored in their binary tree's leaf
+ * order; instances in the binary top tree's leaf order. light_cdf is
+ * non-decreasing and ends at 1.
+ *
+ * Motion blur (motion_steps >= 2): a ray carries a time in [0, 1] across the
+ * shutter; motion_steps instants spread evenly over it hold the transforms of
+ * moving instances and of the camera (decomposed, so rotations interpolate on
+ * the sphere) and the triangles of deforming meshes; a ray at time u uses
+ * segment floor(u * (steps - 1)) and interpolates within it. A moving
+ * instance is never merged into the top tree: its box there covers the whole
+ * shutter and xs_instance_ray moves the ray by its transform at the ray's
+ * time. A mesh deforming within the shutter (meshes[].motion set) is walked
+ * by the binary traversal over its per-segment trees (motion_nodes) or its
+ * one tree over every step (nodes[meshes[].root]), with its triangles
+ * interpolated at the ray's time (xs_motion.h); its wide tree is not used.
+ * With motion_steps 0 nothing moves within a frame and no time is ever read.
  */
 #ifndef XS_TYPES_H
 #define XS_TYPES_H
@@ -74,7 +92,7 @@ enum {
     XS_WCHILD_EMPTY = 0,
     XS_WCHILD_INNER = 1,    /* child: a node in wnodes */
     XS_WCHILD_LEAF = 2,     /* child: the first of (meta & 63) triangles */
-    XS_WCHILD_INSTANCE = 3  /* child: an instance; its mesh's root is meshes[mesh].root */
+    XS_WCHILD_INSTANCE = 3  /* child: an instance; its mesh's root is meshes[mesh].wroot */
 };
 enum { XS_WIDTH = 4 };
 
@@ -95,14 +113,22 @@ typedef struct XS_ALIGN(16) xs_wnode {
 } xs_wnode;
 
 typedef struct xs_mesh {
-    uint32_t root; /* its wide BVH's root in wnodes (an instance walks it) */
+    uint32_t root; /* its binary tree's root in nodes (the host's; the kernels' for deforming meshes) */
     uint32_t tri_first, tri_count;
-    uint32_t pad_;
+    /* a mesh deforming within the shutter: step k's triangles (leaf order)
+     * at motion_tris[motion + k * tri_count]; UINT32_MAX: tris[] holds it */
+    uint32_t motion;
+    /* and, when it has a tree per segment (XS_MOTION_BVH_SEGMENTS), segment
+     * s's root at motion_nodes[seg_nodes + s * seg_stride]; UINT32_MAX: its
+     * one tree at `root` bounds every step */
+    uint32_t seg_nodes, seg_stride;
+    uint32_t wroot; /* its wide tree's root in wnodes (an instance walks it); UINT32_MAX: none */
 } xs_mesh;
 
 enum {
     XS_INST_FLIPPED = 1, /* negative determinant: winding reversed */
-    XS_INST_IDENTITY = 2 /* the identity transform: shading skips it */
+    XS_INST_MOTION = 2,  /* moves within the shutter: motion_xf[motion ...], xf/inv at the frame's time */
+    XS_INST_IDENTITY = 4 /* the identity transform and still: shading skips it */
 };
 
 typedef struct xs_instance {
@@ -110,7 +136,18 @@ typedef struct xs_instance {
     float inv[12]; /* object from world */
     uint32_t mesh;
     uint32_t flags;
+    uint32_t motion; /* XS_INST_MOTION: its first step in motion_xf */
+    uint32_t pad_;
 } xs_instance;
+
+/* A world-from-object transform at one motion step, decomposed as
+ * M = T R(q) S (as Cycles' DecomposedTransform): interpolating q on the
+ * sphere and t, s linearly keeps a spinning wheel round. */
+typedef struct xs_motion_xf {
+    float q[4]; /* rotation, unit quaternion (x, y, z, w) */
+    float t[3]; /* translation */
+    float s[9]; /* scale and shear, row-major 3x3 */
+} xs_motion_xf;
 
 enum {
     XS_TEX_CLAMP_S = 1,
@@ -226,6 +263,13 @@ typedef struct xs_scene_view {
     float world_radius;
     float ray_eps;       /* self-intersection offset, relative to coordinates */
     xs_camera camera;
+    /* motion blur (see the top of this file): steps over the shutter (0: none) */
+    uint32_t motion_steps;
+    uint32_t camera_motion; /* the camera's first step in motion_xf; UINT32_MAX: still */
+    const xs_motion_xf *motion_xf;
+    const xs_tri *motion_tris;
+    const xs_bvh_node *motion_nodes; /* per-segment trees of deforming meshes */
+    const xs_bvh_node *nodes; /* the binary trees: a deforming mesh's one tree over every step */
 } xs_scene_view;
 
 enum { XS_FILTER_TABLE = 256 };

@@ -121,9 +121,10 @@ XS_DEVICE void xs_wf_layout(void *base, uint32_t capacity, bool with_u, xs_wf *w
 }
 
 /* Closest hit of the path at position j of ray queue q; alpha: test alpha
- * masks (a constant in a GPU's kernels, (s->flags & XS_VIEW_ALPHA) on a CPU). */
+ * masks (a constant in a GPU's kernels, (s->flags & XS_VIEW_ALPHA) on a CPU);
+ * motion: things move within the shutter (the same, s->motion_steps >= 2). */
 XS_DEVICE void xs_wf_intersect(const xs_scene_view *s, const xs_wf *w, uint32_t q, uint32_t j, bool alpha,
-                               xs_counters *c)
+                               bool motion, xs_counters *c)
 {
     const uint32_t i = w->queue[q][j];
     const xs_path *p = &w->path[i];
@@ -131,7 +132,8 @@ XS_DEVICE void xs_wf_intersect(const xs_scene_view *s, const xs_wf *w, uint32_t 
         c->camera_rays++;
     else
         c->bounce_rays++;
-    xs_trace_walk(s, &p->o, &p->d, INFINITY, false, alpha, &w->hit[i], c);
+    const float time = motion ? xs_path_time(s, p->key, p->sample) : 0.5f;
+    xs_trace_walk(s, &p->o, &p->d, INFINITY, false, alpha, motion, time, &w->hit[i], c);
 }
 
 /* The bounce's samples of the path at position j of ray queue q. */
@@ -192,14 +194,20 @@ XS_DEVICE void xs_wf_shade(const xs_scene_view *s, const xs_tile_params *tp0, ui
         w->queue[q ^ 1u][xs_wf_push(&w->count[q ^ 1u])] = i;
 }
 
-/* The shadow ray at position k of the shadow queue; alpha as for
- * xs_wf_intersect. */
-XS_DEVICE void xs_wf_shadow(const xs_scene_view *s, const xs_wf *w, uint32_t k, bool alpha, xs_counters *c)
+/* The shadow ray at position k of the shadow queue, at its path's time;
+ * alpha and motion as for xs_wf_intersect. */
+XS_DEVICE void xs_wf_shadow(const xs_scene_view *s, const xs_wf *w, uint32_t k, bool alpha, bool motion,
+                            xs_counters *c)
 {
     const xs_shadow *sh = &w->shadow[k];
     xs_hit hh;
     c->shadow_rays++;
-    if (!xs_trace_walk(s, &sh->o, &sh->d, sh->tmax, true, alpha, &hh, c)) {
+    float time = 0.5f;
+    if (motion) {
+        const xs_path *p = &w->path[sh->path];
+        time = xs_path_time(s, p->key, p->sample);
+    }
+    if (!xs_trace_walk(s, &sh->o, &sh->d, sh->tmax, true, alpha, motion, time, &hh, c)) {
         xs_vec3 *L = &w->path[sh->path].L;
         *L = xs_add(*L, sh->contrib);
     }

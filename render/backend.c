@@ -25,6 +25,13 @@ xs_result xs_backend_end(xs_backend *b, int slot, float *rgba, xs_counters *coun
     return b->lost ? lost_result(b, err) : b->end_tile(b, slot, rgba, counters, kernel_s, err);
 }
 
+xs_result xs_backend_update(xs_backend *b, const xs_scene *scene, xs_err *err)
+{
+    if (b->lost)
+        return lost_result(b, err);
+    return b->update ? b->update(b, scene, err) : XS_OK;
+}
+
 void xs_backend_lose(xs_backend *b, const char *why)
 {
     if (b->lost)

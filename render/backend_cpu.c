@@ -22,6 +22,7 @@
 typedef struct cpu_backend {
     xs_backend base;
     xs_scene_view view;
+    int fw, fh;
     int threads;
     const xs_cpu_kernels *k;
     int integrator;       /* XS_INTEGRATOR_* */
@@ -126,6 +127,16 @@ static void cpu_destroy(xs_backend *self)
     free(be);
 }
 
+/* The arrays are the scene's own: a new view of it is all a frame needs. */
+static xs_result cpu_update(xs_backend *self, const xs_scene *scene, xs_err *err)
+{
+    cpu_backend *be = (cpu_backend *)self;
+    if (be->has_pending)
+        return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: the scene changed under a tile in flight");
+    be->view = xs_scene_view_for(scene, be->fw, be->fh);
+    return XS_OK;
+}
+
 xs_result xs_backend_cpu_create_with(const xs_scene *scene, int fw, int fh, int threads, const xs_cpu_options *opt,
                                      xs_backend **out, xs_err *err)
 {
@@ -146,8 +157,11 @@ xs_result xs_backend_cpu_create_with(const xs_scene *scene, int fw, int fh, int 
     be->base.group = 1;
     be->base.begin_tile = cpu_begin_tile;
     be->base.end_tile = cpu_end_tile;
+    be->base.update = cpu_update;
     be->base.destroy = cpu_destroy;
     be->view = xs_scene_view_for(scene, fw, fh);
+    be->fw = fw;
+    be->fh = fh;
     be->threads = threads < 1 ? 1 : threads;
     be->k = k;
     be->integrator = opt ? opt->integrator : XS_INTEGRATOR_WAVEFRONT;

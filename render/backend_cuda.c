@@ -61,10 +61,14 @@ typedef struct cuda_backend {
     const xs_cuda_rt *rt;
     int device;
     xs_scene_view dview; /* the scene view with device pointers */
-    void *blobs[XS_SCENE_BLOBS_MAX + 1]; /* the scene's arrays, then the texture objects' */
+    void *blobs[XS_SCENE_BLOBS_MAX]; /* the scene's arrays */
+    size_t blob_offset[XS_SCENE_BLOBS_MAX], blob_cap[XS_SCENE_BLOBS_MAX]; /* view field, bytes held */
+    bool blob_stale[XS_SCENE_BLOBS_MAX]; /* left out of the last view (its host array may have changed since) */
     int blob_count;
+    int fw, fh;
     void **textures;     /* each texture's device side (xs_cuda_rt.texture_create) */
     int texture_count;
+    void *tex_objects;   /* the texture objects' handles (the view's tex_objects) */
     void *wave;          /* the wavefront's paths (xs_cuda_wave_bytes) */
     long long wave_paths;
     int integrator;      /* XS_CUDA_WAVEFRONT or XS_CUDA_MEGAKERNEL */
@@ -330,6 +334,76 @@ static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_count
     return XS_OK;
 }
 
+/* A new frame of an animated scene: each array's rewritten byte range is
+ * copied (an array that grew, or is new, is allocated again and copied
+ * whole), then the device view takes the host view's counts, camera and
+ * motion fields with the device pointers patched in (an empty array: NULL).
+ * Called with no tile in flight (the worker drains first: every launched
+ * group's copies back were waited for), so the synchronous copies race with
+ * no kernel. */
+static xs_result cuda_update(xs_backend *self, const xs_scene *scene, xs_err *err)
+{
+    cuda_backend *be = (cuda_backend *)self;
+    const xs_cuda_rt *rt = be->rt;
+    for (int i = 0; i < be->slot_count; ++i)
+        if (be->slot[i].state != SLOT_FREE)
+            return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: the scene changed under a tile in flight");
+    int e = rt->set_device(be->device);
+    if (e != 0)
+        return cuda_fail(be, err, "selecting the device", e);
+    xs_scene_view v = xs_scene_view_for(scene, be->fw, be->fh);
+    xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
+    int nb = xs_scene_blobs(scene, &v, blobs, XS_SCENE_BLOBS_MAX);
+    bool listed[XS_SCENE_BLOBS_MAX] = {false};
+    for (int i = 0; i < nb; ++i) {
+        const xs_scene_blob *b = &blobs[i];
+        if (b->view_offset == offsetof(xs_scene_view, texels))
+            continue; /* textures are read through texture objects, uploaded once (posing leaves them) */
+        int k = 0;
+        while (k < be->blob_count && be->blob_offset[k] != b->view_offset)
+            ++k;
+        if (k == be->blob_count) { /* an array the device has not held yet */
+            if (k == XS_SCENE_BLOBS_MAX)
+                return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: too many scene arrays");
+            be->blobs[k] = NULL;
+            be->blob_cap[k] = 0;
+            be->blob_offset[k] = b->view_offset;
+            be->blob_count++;
+        }
+        size_t lo = b->dirty_lo, hi = b->dirty_hi;
+        listed[k] = true;
+        if (be->blob_stale[k]) /* back in the view (the binary trees when a shutter opens again): whole */
+            lo = 0, hi = b->bytes;
+        if (b->bytes > be->blob_cap[k]) {
+            if (be->blobs[k])
+                rt->free_device(be->blobs[k]);
+            be->blobs[k] = NULL;
+            be->blob_cap[k] = 0;
+            void *d = NULL;
+            if ((e = rt->malloc_device(&d, b->bytes)) != 0) {
+                char what[96];
+                snprintf(what, sizeof what, "allocating the scene's %s (%zu bytes)", b->name, b->bytes);
+                return cuda_fail(be, err, what, e);
+            }
+            be->blobs[k] = d;
+            be->blob_cap[k] = b->bytes;
+            lo = 0, hi = b->bytes;
+        }
+        if (hi > lo && (e = rt->memcpy_h2d((char *)be->blobs[k] + lo, (const char *)b->host + lo, hi - lo)) != 0) {
+            char what[96];
+            snprintf(what, sizeof what, "updating the scene's %s (%zu bytes)", b->name, hi - lo);
+            return cuda_fail(be, err, what, e);
+        }
+        memcpy((char *)&v + b->view_offset, &be->blobs[k], sizeof be->blobs[k]);
+    }
+    for (int k = 0; k < be->blob_count; ++k)
+        be->blob_stale[k] = !listed[k];
+    v.texels = NULL;
+    v.tex_objects = be->dview.tex_objects;
+    be->dview = v;
+    return XS_OK;
+}
+
 static void cuda_destroy(xs_backend *self)
 {
     cuda_backend *be = (cuda_backend *)self;
@@ -364,6 +438,7 @@ static void cuda_destroy(xs_backend *self)
         rt->free_device(be->blobs[i]);
     for (int i = 0; be->textures && i < be->texture_count; ++i)
         rt->texture_destroy(be->textures[i]);
+    rt->free_device(be->tex_objects);
     rt->free_device(be->wave);
     (void)rt->get_last_error(); /* what the clean-up met stays here */
     free(be->textures);
@@ -550,7 +625,7 @@ static xs_result upload_textures(cuda_backend *be, const xs_scene *scene, xs_err
             rt->free_device(d);
         return cuda_fail(be, err, "uploading the texture objects' handles", e);
     }
-    be->blobs[be->blob_count++] = d;
+    be->tex_objects = d;
     be->dview.tex_objects = (const unsigned long long *)d;
     return XS_OK;
 }
@@ -585,8 +660,11 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
     be->base.begin_tile = cuda_begin_tile;
     be->base.poll_tile = cuda_poll_tile;
     be->base.end_tile = cuda_end_tile;
+    be->base.update = cuda_update;
     be->base.destroy = cuda_destroy;
     be->device = device;
+    be->fw = fw;
+    be->fh = fh;
     be->max_pixels = (size_t)(max_tile_pixels > 0 ? max_tile_pixels : 1);
     max_spp = max_spp > 0 ? max_spp : 1;
     xs_gpu_info gi;
@@ -616,6 +694,8 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
             cuda_destroy(&be->base);
             return r;
         }
+        be->blob_offset[be->blob_count] = blobs[i].view_offset;
+        be->blob_cap[be->blob_count] = blobs[i].bytes;
         be->blobs[be->blob_count++] = d;
         memcpy((char *)&be->dview + blobs[i].view_offset, &d, sizeof d);
     }

@@ -1038,6 +1038,72 @@ xs_result xs_bvh_build(const xs_tri *tris, uint32_t n, int threads, xs_bvh_node 
     return xs_bvh_build_with(tris, n, threads, XS_BVH_AUTO, nodes, node_count, order, err);
 }
 
+void xs_bvh_refit(xs_bvh_node *nodes, uint32_t root, uint32_t count, const float *boxes,
+                  uint32_t prim_base)
+{
+    /* children come after their parent, so one pass from the last node back
+     * sees every child before its parent */
+    for (uint32_t i = root + count; i-- > root;) {
+        xs_bvh_node *n = &nodes[i];
+        float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+        if (n->count > 0) {
+            for (uint32_t p = n->first; p < n->first + n->count; ++p) {
+                const float *b = boxes + 6 * (size_t)(p - prim_base);
+                for (int k = 0; k < 3; ++k) {
+                    lo[k] = b[k] < lo[k] ? b[k] : lo[k];
+                    hi[k] = b[3 + k] > hi[k] ? b[3 + k] : hi[k];
+                }
+            }
+        } else {
+            const xs_bvh_node *a = &nodes[n->first], *b = &nodes[n->first + 1];
+            for (int k = 0; k < 3; ++k) {
+                lo[k] = a->bmin[k] < b->bmin[k] ? a->bmin[k] : b->bmin[k];
+                hi[k] = a->bmax[k] > b->bmax[k] ? a->bmax[k] : b->bmax[k];
+            }
+        }
+        for (int k = 0; k < 3; ++k) {
+            n->bmin[k] = lo[k];
+            n->bmax[k] = hi[k];
+        }
+    }
+}
+
+double xs_bvh_refit_tris(xs_bvh_node *nodes, uint32_t root, uint32_t count, const xs_tri *tris)
+{
+    double sum = 0.0, area = 0.0;
+    for (uint32_t i = root + count; i-- > root;) {
+        xs_bvh_node *n = &nodes[i];
+        float lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY};
+        if (n->count > 0) {
+            for (uint32_t p = n->first; p < n->first + n->count; ++p) {
+                const xs_tri *t = &tris[p];
+                const float c[3][3] = {{t->v0.x, t->v0.y, t->v0.z},
+                                       {t->v0.x + t->e1.x, t->v0.y + t->e1.y, t->v0.z + t->e1.z},
+                                       {t->v0.x + t->e2.x, t->v0.y + t->e2.y, t->v0.z + t->e2.z}};
+                for (int v = 0; v < 3; ++v)
+                    for (int k = 0; k < 3; ++k) {
+                        lo[k] = c[v][k] < lo[k] ? c[v][k] : lo[k];
+                        hi[k] = c[v][k] > hi[k] ? c[v][k] : hi[k];
+                    }
+            }
+        } else {
+            const xs_bvh_node *a = &nodes[n->first], *b = &nodes[n->first + 1];
+            for (int k = 0; k < 3; ++k) {
+                lo[k] = a->bmin[k] < b->bmin[k] ? a->bmin[k] : b->bmin[k];
+                hi[k] = a->bmax[k] > b->bmax[k] ? a->bmax[k] : b->bmax[k];
+            }
+        }
+        for (int k = 0; k < 3; ++k) {
+            n->bmin[k] = lo[k];
+            n->bmax[k] = hi[k];
+        }
+        double dx = (double)hi[0] - lo[0], dy = (double)hi[1] - lo[1], dz = (double)hi[2] - lo[2];
+        area = 2.0 * (dx * dy + dy * dz + dz * dx);
+        sum += area * (n->count ? (double)n->count : 1.0);
+    }
+    return area > 0.0 ? sum / area : 0.0; /* the last area is the root's */
+}
+
 double xs_bvh_sah_cost(const xs_bvh_node *nodes, uint32_t count)
 {
     double sum = 0.0, root = 0.0;

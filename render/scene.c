@@ -31,10 +31,13 @@ void xs_scene_destroy(xs_scene *s)
 {
     if (!s)
         return;
-    free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->mesh_broot), free(s->instances);
-    free(s->tlas), free(s->wnodes), free(s->materials), free(s->textures), free(s->texture_mean), free(s->texels);
+    free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->instances);
+    free(s->tlas), free(s->wtris), free(s->wnodes), free(s->materials), free(s->textures), free(s->texture_mean), free(s->texels);
     free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
     free(s->inst_light_base), free(s->tri_light), free(s->env_row_cdf), free(s->env_col_cdf);
+    free(s->tlas_order), free(s->inst_boxes), free(s->mesh_emissive), free(s->motion_xf), free(s->motion_tris);
+    free(s->motion_nodes);
+    xs_scene_anim_destroy(s->anim);
     free(s);
 }
 
@@ -50,8 +53,10 @@ xs_scene *xs_scene_alloc(const char *name, const xs_scene_build *build)
     }
     s->ray_eps = 1e-5f;
     s->env_light = UINT32_MAX;
+    s->camera_motion = UINT32_MAX;
     s->build_threads = build && build->threads > 0 ? build->threads : xs_cpu_count_affinity();
     s->bvh_method = build ? build->bvh : XS_BVH_AUTO;
+    s->motion_bvh = build ? build->motion_bvh : XS_MOTION_BVH_SEGMENTS;
     xs_scene_set_filter(s, XS_FILTER_BLACKMAN_HARRIS, 1.5f);
     return s;
 }
@@ -104,8 +109,8 @@ static bool nonzero3(const float *v) { return v[0] != 0.0f || v[1] != 0.0f || v[
 
 /* Fills a triangle's normals and tangents (flags) from optional vertex
  * arrays; tangents fall back to the uv0 gradient (a normal map needs them). */
-static void attr_frames(xs_tri_attr *at, const uint32_t *vi, const float *pos, const float *nrm,
-                        const float *tan, const float *uv0)
+void xs_scene_attr_frames(xs_tri_attr *at, const uint32_t *vi, const float *pos, const float *nrm,
+                          const float *tan, const float *uv0)
 {
     bool has_n = nrm != NULL, has_t = tan != NULL;
     for (int c = 0; c < 3 && has_n; ++c)
@@ -160,7 +165,8 @@ void xs_mesh_blas_free(xs_mesh_blas *b)
 xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
                                 const uint32_t *idx, uint32_t ntris, const float *uv0,
                                 const float *uv1, const float *nrm, const float *tan,
-                                const uint32_t *mat_of_tri, xs_mesh_blas *pre, xs_err *err)
+                                const uint32_t *mat_of_tri, xs_mesh_blas *pre, uint32_t **order_out,
+                                xs_err *err)
 {
     (void)nverts;
     xs_tri *in = NULL;
@@ -189,17 +195,18 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
     if (!grow((void **)&s->tris, &s->tri_cap, (uint64_t)tbase + ntris, sizeof *s->tris) ||
         !(s->attrs = realloc(s->attrs, (size_t)s->tri_cap * sizeof *s->attrs)) ||
         !grow((void **)&s->nodes, &s->node_cap, (uint64_t)nbase + nn, sizeof *s->nodes) ||
-        !grow((void **)&s->meshes, &mcap, (uint64_t)s->mesh_count + 1, sizeof *s->meshes) ||
-        !(s->mesh_broot = realloc(s->mesh_broot, (size_t)mcap * sizeof *s->mesh_broot))) {
+        !(s->wtris = realloc(s->wtris, (size_t)s->tri_cap * sizeof *s->wtris)) ||
+        !grow((void **)&s->meshes, &mcap, (uint64_t)s->mesh_count + 1, sizeof *s->meshes)) {
         free(in), free(nodes), free(order);
         return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
     }
     s->mesh_cap = mcap;
     for (uint32_t i = 0; i < ntris; ++i) {
         uint32_t k = order[i];
+        s->tris[tbase + i] = in[k];
         /* the vertices exactly as the mesh gives them: shared edges stay
          * bit-identical (the watertight test needs that) */
-        xs_wtri *wt = &s->tris[tbase + i];
+        xs_wtri *wt = &s->wtris[tbase + i];
         memset(wt, 0, sizeof *wt);
         memcpy(wt->v0, pos + 3 * (size_t)idx[3 * k], sizeof wt->v0);
         memcpy(wt->v1, pos + 3 * (size_t)idx[3 * k + 1], sizeof wt->v1);
@@ -220,26 +227,33 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
             }
         }
         at->material = mat_of_tri[k];
-        attr_frames(at, idx + 3 * (size_t)k, pos, nrm, tan, uv0);
+        xs_scene_attr_frames(at, idx + 3 * (size_t)k, pos, nrm, tan, uv0);
     }
     for (uint32_t i = 0; i < nn; ++i) {
         xs_bvh_node n = nodes[i];
         n.first += n.count > 0 ? tbase : nbase;
         s->nodes[nbase + i] = n;
     }
-    s->meshes[s->mesh_count].root = UINT32_MAX; /* its wide tree, when an instance walks it */
-    s->mesh_broot[s->mesh_count] = nbase;
+    s->meshes[s->mesh_count].root = nbase;
+    s->meshes[s->mesh_count].wroot = UINT32_MAX; /* its wide tree, when an instance walks it (xs_scene_wide) */
     s->meshes[s->mesh_count].tri_first = tbase;
     s->meshes[s->mesh_count].tri_count = ntris;
+    s->meshes[s->mesh_count].motion = UINT32_MAX;
+    s->meshes[s->mesh_count].seg_nodes = UINT32_MAX;
+    s->meshes[s->mesh_count].seg_stride = 0;
     s->mesh_count++;
     s->tri_count += ntris;
     s->node_count += nn;
-    free(in), free(nodes), free(order);
+    free(in), free(nodes);
+    if (order_out)
+        *order_out = order;
+    else
+        free(order);
     return XS_OK;
 }
 
 /* Inverts a row-major 3x4 affine transform; false when singular. */
-static bool invert34(const float *m, float *inv, float *det_out)
+bool xs_scene_invert34(const float *m, float *inv, float *det_out)
 {
     double a = m[0], b = m[1], c = m[2], d = m[4], e = m[5], f = m[6], g = m[8], h = m[9], i = m[10];
     double det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
@@ -268,7 +282,7 @@ xs_result xs_scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, u
     memset(in, 0, sizeof *in);
     memcpy(in->xf, xf34, sizeof in->xf);
     float det = 0.0f;
-    if (!invert34(xf34, in->inv, &det))
+    if (!xs_scene_invert34(xf34, in->inv, &det))
         return xs_err_set(err, XS_ERR_INVALID, "scene %s: instance %u has a singular transform",
                           s->name, s->instance_count);
     in->mesh = mesh;
@@ -286,49 +300,106 @@ static bool is_identity(const float *xf)
     return true;
 }
 
-/* The wide BVH over the binary trees; the first identity instance of each
- * mesh joins the top tree (its triangles name it as their instance), so a
- * scene of identity instances is walked without a transform or a second
- * level. Then each triangle's alpha flag from its material. */
-static xs_result scene_wide_bvh(xs_scene *s, xs_err *err)
+/* Marks the elements of array `now` (n of them, `size` bytes each; the
+ * view's field at view_offset) that differ from `was` (n_was of them), as
+ * one range from the first to the last; elements past n_was count as
+ * changed. */
+static void mark_changed(xs_scene *s, size_t view_offset, const void *was, uint32_t n_was, const void *now,
+                         uint32_t n, size_t size)
 {
-    uint8_t *merged = calloc(s->instance_count, 1), *taken = calloc((size_t)s->mesh_count + 1, 1);
-    if (!merged || !taken) {
-        free(merged), free(taken);
+    uint32_t lo = UINT32_MAX, hi = 0;
+    const char *a = (const char *)was, *b = (const char *)now;
+    for (uint32_t i = 0; i < n; ++i)
+        if (i >= n_was || !a || memcmp(a + (size_t)i * size, b + (size_t)i * size, size) != 0) {
+            lo = lo < i ? lo : i;
+            hi = i + 1;
+        }
+    if (lo < hi)
+        xs_scene_mark(s, view_offset, (size_t)lo * size, (size_t)hi * size);
+}
+
+/* The wide BVH over the binary trees; the first still identity instance of
+ * each mesh that does not deform within the shutter joins the top tree (its
+ * triangles name it as their instance), so a scene of identity instances is
+ * walked without a transform or a second level. Then each triangle's alpha
+ * flag from its material. Moving instances stay instances: the top tree
+ * takes their boxes from the binary top tree, which covers the shutter. */
+xs_result xs_scene_wide(xs_scene *s, xs_err *err)
+{
+    uint8_t *merged = calloc(s->instance_count ? s->instance_count : 1, 1);
+    uint8_t *taken = calloc((size_t)s->mesh_count + 1, 1);
+    uint8_t *moves = calloc(s->instance_count ? s->instance_count : 1, 1);
+    uint32_t *broot = malloc(((size_t)s->mesh_count + 1) * sizeof *broot);
+    xs_mesh *was_meshes = malloc(((size_t)s->mesh_count + 1) * sizeof *was_meshes);
+    xs_instance *was_inst = malloc(((size_t)s->instance_count + 1) * sizeof *was_inst);
+    if (!merged || !taken || !moves || !broot || !was_meshes || !was_inst) {
+        free(merged), free(taken), free(moves), free(broot), free(was_meshes), free(was_inst);
         return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
     }
+    memcpy(was_meshes, s->meshes, (size_t)s->mesh_count * sizeof *was_meshes);
+    memcpy(was_inst, s->instances, (size_t)s->instance_count * sizeof *was_inst);
+    for (uint32_t m = 0; m < s->mesh_count; ++m)
+        broot[m] = s->meshes[m].root;
     for (uint32_t i = 0; i < s->instance_count; ++i) {
         xs_instance *in = &s->instances[i];
-        if (!is_identity(in->xf))
+        in->flags &= ~(uint32_t)XS_INST_IDENTITY;
+        moves[i] = (in->flags & XS_INST_MOTION) != 0u || s->meshes[in->mesh].motion != UINT32_MAX;
+        if (!is_identity(in->xf) || (in->flags & XS_INST_MOTION) != 0u)
             continue;
         in->flags |= XS_INST_IDENTITY;
-        if (taken[in->mesh])
-            continue; /* a second identity copy of a mesh is walked as an instance */
+        if (taken[in->mesh] || s->meshes[in->mesh].motion != UINT32_MAX)
+            continue; /* a second identity copy of a mesh, or one deforming within the shutter: an instance */
         taken[in->mesh] = 1;
         merged[i] = 1;
-        const xs_mesh *m = &s->meshes[in->mesh];
-        for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t)
-            s->tris[t].world_inst = i;
     }
+    /* each triangle's instance in the top tree, and its alpha flag */
+    uint32_t lo = UINT32_MAX, hi = 0;
     s->has_alpha = false;
-    for (uint32_t t = 0; t < s->tri_count; ++t) {
-        const xs_material *mat = &s->materials[s->tris[t].material];
-        s->tris[t].flags = (mat->flags & XS_MAT_ALPHA_MASK) != 0u ? XS_WTRI_ALPHA : 0u;
-        s->has_alpha |= s->tris[t].flags != 0u;
+    for (uint32_t m = 0; m < s->mesh_count; ++m) {
+        const xs_mesh *me = &s->meshes[m];
+        uint32_t wi = UINT32_MAX;
+        for (uint32_t i = 0; i < s->instance_count && taken[m]; ++i)
+            if (merged[i] && s->instances[i].mesh == m) {
+                wi = i;
+                break;
+            }
+        for (uint32_t t = me->tri_first; t < me->tri_first + me->tri_count; ++t) {
+            xs_wtri *w = &s->wtris[t];
+            const xs_material *mat = &s->materials[w->material];
+            const uint32_t flags = (mat->flags & XS_MAT_ALPHA_MASK) != 0u ? XS_WTRI_ALPHA : 0u;
+            s->has_alpha |= flags != 0u;
+            if (w->world_inst != wi || w->flags != flags) {
+                w->world_inst = wi;
+                w->flags = flags;
+                lo = lo < t ? lo : t;
+                hi = t + 1;
+            }
+        }
     }
-    xs_wbvh_input wi = {.tris = s->tris, .nodes = s->nodes, .node_count = s->node_count,
-                        .mesh_root = s->mesh_broot, .mesh_count = s->mesh_count,
+    if (lo < hi)
+        xs_scene_mark(s, offsetof(xs_scene_view, tris), (size_t)lo * sizeof(xs_wtri), (size_t)hi * sizeof(xs_wtri));
+    xs_wbvh_input wi = {.tris = s->wtris, .nodes = s->nodes, .node_count = s->node_count,
+                        .mesh_root = broot, .mesh_count = s->mesh_count,
                         .instances = s->instances, .instance_count = s->instance_count,
-                        .tlas = s->tlas, .tlas_count = s->tlas_count, .merged = merged};
+                        .tlas = s->tlas, .tlas_count = s->tlas_count, .merged = merged,
+                        .moves = moves, .inst_box = s->inst_boxes};
     xs_wbvh w;
     double t0 = xs_scene_clock();
     xs_result r = xs_wbvh_build(&wi, &w, err);
     s->build_seconds += xs_scene_clock() - t0;
-    free(merged), free(taken);
-    if (r != XS_OK)
+    free(merged), free(taken), free(moves), free(broot);
+    if (r != XS_OK) {
+        free(was_meshes), free(was_inst);
         return r;
+    }
     for (uint32_t m = 0; m < s->mesh_count; ++m)
-        s->meshes[m].root = w.mesh_root[m];
+        s->meshes[m].wroot = w.mesh_root[m];
+    mark_changed(s, offsetof(xs_scene_view, wnodes), s->wnodes, s->wnode_count, w.nodes, w.count, sizeof(xs_wnode));
+    mark_changed(s, offsetof(xs_scene_view, meshes), was_meshes, s->mesh_count, s->meshes, s->mesh_count,
+                 sizeof(xs_mesh));
+    mark_changed(s, offsetof(xs_scene_view, instances), was_inst, s->instance_count, s->instances,
+                 s->instance_count, sizeof(xs_instance));
+    free(was_meshes), free(was_inst);
     free(s->wnodes);
     s->wnodes = w.nodes;
     s->wnode_count = w.count;
@@ -339,7 +410,66 @@ static xs_result scene_wide_bvh(xs_scene *s, xs_err *err)
     return XS_OK;
 }
 
-/* TLAS, instance order, lights, world bounds. */
+/* The world box of mesh `in->mesh` placed by in's transform (its root box's
+ * corners transformed). */
+void xs_scene_instance_box(const xs_scene *s, const xs_instance *in, float *b)
+{
+    const xs_bvh_node *root = &s->nodes[s->meshes[in->mesh].root];
+    xs_vec3 lo = xs_v3(INFINITY, INFINITY, INFINITY), hi = xs_neg(lo);
+    for (int k = 0; k < 8; ++k) {
+        xs_vec3 c = xs_v3((k & 1) ? root->bmax[0] : root->bmin[0],
+                          (k & 2) ? root->bmax[1] : root->bmin[1],
+                          (k & 4) ? root->bmax[2] : root->bmin[2]);
+        xs_vec3 w = xs_xf_point(in->xf, c);
+        lo = xs_vmin(lo, w);
+        hi = xs_vmax(hi, w);
+    }
+    b[0] = lo.x, b[1] = lo.y, b[2] = lo.z, b[3] = hi.x, b[4] = hi.y, b[5] = hi.z;
+}
+
+xs_result xs_scene_tlas(xs_scene *s, const xs_instance *canon, const float *boxes, uint32_t n,
+                        xs_err *err)
+{
+    s->world_lo = xs_v3(INFINITY, INFINITY, INFINITY);
+    s->world_hi = xs_v3(-INFINITY, -INFINITY, -INFINITY);
+    for (uint32_t i = 0; i < n; ++i) {
+        const float *b = boxes + (size_t)i * 6;
+        s->world_lo = xs_vmin(s->world_lo, xs_v3(b[0], b[1], b[2]));
+        s->world_hi = xs_vmax(s->world_hi, xs_v3(b[3], b[4], b[5]));
+    }
+    uint32_t *order = NULL, count = 0;
+    xs_bvh_node *tlas = NULL;
+    double t0 = xs_scene_clock();
+    xs_result r = xs_bvh_build_boxes(boxes, n, s->build_threads, &tlas, &count, &order, err);
+    s->build_seconds += xs_scene_clock() - t0;
+    if (r != XS_OK)
+        return r;
+    xs_instance *sorted = canon == s->instances ? malloc((size_t)n * sizeof *sorted) : s->instances;
+    float *ib = realloc(s->inst_boxes, ((size_t)n + 1) * 6 * sizeof *ib);
+    if (ib)
+        s->inst_boxes = ib;
+    if (!sorted || !ib) {
+        if (sorted != s->instances)
+            free(sorted);
+        free(order), free(tlas);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+        sorted[i] = canon[order[i]];
+        memcpy(ib + 6 * (size_t)i, boxes + 6 * (size_t)order[i], 6 * sizeof *ib);
+    }
+    if (sorted != s->instances)
+        free(s->instances);
+    free(s->tlas_order);
+    s->tlas_order = order;
+    free(s->tlas);
+    s->instances = sorted;
+    s->tlas = tlas;
+    s->tlas_count = count;
+    return XS_OK;
+}
+
+/* TLAS, instance order, world bounds, the wide BVH. */
 xs_result xs_scene_finish(xs_scene *s, xs_err *err)
 {
     if (s->instance_count == 0 || s->tri_count == 0)
@@ -347,44 +477,13 @@ xs_result xs_scene_finish(xs_scene *s, xs_err *err)
     float *boxes = malloc((size_t)s->instance_count * 6 * sizeof *boxes);
     if (!boxes)
         return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-    s->world_lo = xs_v3(INFINITY, INFINITY, INFINITY);
-    s->world_hi = xs_v3(-INFINITY, -INFINITY, -INFINITY);
-    for (uint32_t i = 0; i < s->instance_count; ++i) {
-        const xs_instance *in = &s->instances[i];
-        const xs_bvh_node *root = &s->nodes[s->mesh_broot[in->mesh]];
-        xs_vec3 lo = xs_v3(INFINITY, INFINITY, INFINITY), hi = xs_neg(lo);
-        for (int k = 0; k < 8; ++k) {
-            xs_vec3 c = xs_v3((k & 1) ? root->bmax[0] : root->bmin[0],
-                              (k & 2) ? root->bmax[1] : root->bmin[1],
-                              (k & 4) ? root->bmax[2] : root->bmin[2]);
-            xs_vec3 w = xs_xf_point(in->xf, c);
-            lo = xs_vmin(lo, w);
-            hi = xs_vmax(hi, w);
-        }
-        float *b = boxes + (size_t)i * 6;
-        b[0] = lo.x, b[1] = lo.y, b[2] = lo.z, b[3] = hi.x, b[4] = hi.y, b[5] = hi.z;
-        s->world_lo = xs_vmin(s->world_lo, lo);
-        s->world_hi = xs_vmax(s->world_hi, hi);
-    }
-    uint32_t *order = NULL;
-    double t0 = xs_scene_clock();
-    xs_result r = xs_bvh_build_boxes(boxes, s->instance_count, s->build_threads, &s->tlas,
-                                     &s->tlas_count, &order, err);
-    s->build_seconds += xs_scene_clock() - t0;
+    for (uint32_t i = 0; i < s->instance_count; ++i)
+        xs_scene_instance_box(s, &s->instances[i], boxes + (size_t)i * 6);
+    xs_result r = xs_scene_tlas(s, s->instances, boxes, s->instance_count, err);
     free(boxes);
     if (r != XS_OK)
         return r;
-    xs_instance *sorted = malloc((size_t)s->instance_count * sizeof *sorted);
-    if (!sorted) {
-        free(order);
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-    }
-    for (uint32_t i = 0; i < s->instance_count; ++i)
-        sorted[i] = s->instances[order[i]];
-    free(s->instances);
-    free(order);
-    s->instances = sorted;
-    return scene_wide_bvh(s, err);
+    return xs_scene_wide(s, err);
 }
 
 void xs_scene_set_filter(xs_scene *s, xs_filter_kind kind, float width)
@@ -451,7 +550,7 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
     static const float identity[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
     uint32_t icap = 0;
     xs_result r = xs_scene_add_mesh(s, d->positions, d->tri_count * 3, idx, d->tri_count, NULL, NULL,
-                                 NULL, NULL, d->materials_of, NULL, err);
+                                 NULL, NULL, d->materials_of, NULL, NULL, err);
     free(idx);
     if (r == XS_OK)
         r = xs_scene_add_instance(s, 0, identity, &icap, err);
@@ -477,7 +576,7 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
 {
     xs_scene_view v;
     memset(&v, 0, sizeof v);
-    v.tris = s->tris;
+    v.tris = s->wtris;
     v.attrs = s->attrs;
     v.wnodes = s->wnodes;
     v.meshes = s->meshes;
@@ -518,6 +617,14 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     c->up = xs_cross(c->right, c->fwd);
     c->tan_half_fovy = tanf(0.5f * s->cam_yfov_deg * XS_PI / 180.0f);
     c->aspect = (float)fw / (float)fh;
+    v.motion_steps = s->motion_steps;
+    v.camera_motion = s->motion_steps ? s->camera_motion : UINT32_MAX;
+    v.motion_xf = s->motion_steps ? s->motion_xf : NULL;
+    v.motion_tris = s->motion_steps ? s->motion_tris : NULL;
+    v.motion_nodes = s->motion_steps ? s->motion_nodes : NULL;
+    /* the binary trees: for meshes deforming within the shutter (their one
+     * tree over every step); no device holds them otherwise */
+    v.nodes = s->motion_steps ? s->nodes : NULL;
     return v;
 }
 
@@ -529,6 +636,35 @@ uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; 
 uint32_t xs_scene_texture_count(const xs_scene *s) { return s->texture_count; }
 
 /* ---- The arrays behind a view (for a device back end's upload) ------------- */
+
+void xs_scene_mark(xs_scene *s, size_t view_offset, size_t lo, size_t hi)
+{
+    if (hi <= lo)
+        return;
+    for (int i = 0; i < s->dirty_count; ++i)
+        if (s->dirty[i].view_offset == view_offset) {
+            s->dirty[i].lo = lo < s->dirty[i].lo ? lo : s->dirty[i].lo;
+            s->dirty[i].hi = hi > s->dirty[i].hi ? hi : s->dirty[i].hi;
+            return;
+        }
+    if (s->dirty_count < XS_SCENE_BLOBS_MAX) {
+        s->dirty[s->dirty_count].view_offset = view_offset;
+        s->dirty[s->dirty_count].lo = lo;
+        s->dirty[s->dirty_count++].hi = hi;
+    }
+}
+
+void xs_scene_blobs_taken(xs_scene *s) { s->dirty_count = 0; }
+
+static void blob_dirty(const xs_scene *s, xs_scene_blob *b)
+{
+    b->dirty_lo = b->dirty_hi = 0;
+    for (int i = 0; i < s->dirty_count; ++i)
+        if (s->dirty[i].view_offset == b->view_offset) {
+            b->dirty_lo = s->dirty[i].lo < b->bytes ? s->dirty[i].lo : b->bytes;
+            b->dirty_hi = s->dirty[i].hi < b->bytes ? s->dirty[i].hi : b->bytes;
+        }
+}
 
 /* An array with elements is listed for the upload; an empty one's pointer is
  * set to NULL in the view, so a device view holds device addresses or NULL,
@@ -542,6 +678,7 @@ uint32_t xs_scene_texture_count(const xs_scene *s) { return s->texture_count; }
             out[n].host = v->field;                                                             \
             out[n].bytes = (size_t)(count) * sizeof *v->field;                                  \
             out[n].view_offset = offsetof(xs_scene_view, field);                                \
+            blob_dirty(s, &out[n]);                                                             \
             ++n;                                                                                \
         }                                                                                       \
     } while (0)
@@ -568,6 +705,10 @@ int xs_scene_blobs(const xs_scene *s, xs_scene_view *v, xs_scene_blob *out, int 
     XS_BLOB(env_col_cdf, s->env ? (size_t)s->env_h * ((size_t)s->env_w + 1u) : 0u);
     XS_BLOB(ggx_tables, 2 * XS_GGX_TABLE_N * XS_GGX_TABLE_N);
     XS_BLOB(filter_icdf, XS_FILTER_TABLE + 1);
+    XS_BLOB(motion_xf, s->motion_xf_count);
+    XS_BLOB(motion_tris, s->motion_tri_count);
+    XS_BLOB(motion_nodes, s->motion_node_count);
+    XS_BLOB(nodes, s->node_count);
     return n;
 }
 #undef XS_BLOB

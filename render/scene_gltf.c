@@ -1,6 +1,7 @@
 /* A glTF scene becomes a render scene (xs_scene_from_gltf): materials,
  * textures, meshes with their BLAS built ahead in parallel batches, one
- * instance per placing node, the environment and the camera. */
+ * instance per placing node, the environment and the camera; and, when the
+ * file animates, skins or morphs, what moves (scene_anim.c). */
 #include "render/scene_internal.h"
 
 #include <math.h>
@@ -151,6 +152,65 @@ static xs_result load_textures(xs_scene *s, const xs_gltf_scene *g, xs_err *err)
     return XS_OK;
 }
 
+void xs_mesh_arrays_free(xs_mesh_arrays *a)
+{
+    free(a->pos), free(a->uv0), free(a->uv1), free(a->nrm), free(a->tan), free(a->idx), free(a->mat);
+    memset(a, 0, sizeof *a);
+}
+
+xs_result xs_mesh_arrays_gather(const xs_gltf_scene *g, int mi, uint32_t default_mat, xs_mesh_arrays *a,
+                                xs_err *err)
+{
+    const xs_gltf_mesh *gm = &g->meshes[mi];
+    memset(a, 0, sizeof *a);
+    uint64_t nv = 0, nt = 0;
+    bool any_uv0 = false, any_uv1 = false, any_n = false, any_t = false;
+    for (int k = 0; k < gm->prim_count; ++k) {
+        nv += gm->prims[k].vertex_count;
+        nt += gm->prims[k].tri_count;
+        any_uv0 |= gm->prims[k].uv0 != NULL;
+        any_uv1 |= gm->prims[k].uv1 != NULL;
+        any_n |= gm->prims[k].normals != NULL;
+        any_t |= gm->prims[k].tangents != NULL;
+    }
+    if (nv > UINT32_MAX || nt > UINT32_MAX / 3)
+        return xs_err_set(err, XS_ERR_INVALID, "mesh %d is too large", mi);
+    a->nv = (uint32_t)nv;
+    a->nt = (uint32_t)nt;
+    a->pos = malloc((size_t)(nv ? nv : 1) * 3 * sizeof *a->pos);
+    a->uv0 = any_uv0 ? calloc((size_t)nv * 2, sizeof *a->uv0) : NULL;
+    a->uv1 = any_uv1 ? calloc((size_t)nv * 2, sizeof *a->uv1) : NULL;
+    a->nrm = any_n ? calloc((size_t)nv * 3, sizeof *a->nrm) : NULL;
+    a->tan = any_t ? calloc((size_t)nv * 4, sizeof *a->tan) : NULL;
+    a->idx = malloc((size_t)(nt ? nt : 1) * 3 * sizeof *a->idx);
+    a->mat = malloc((size_t)(nt ? nt : 1) * sizeof *a->mat);
+    if (!a->pos || !a->idx || !a->mat || (any_uv0 && !a->uv0) || (any_uv1 && !a->uv1) ||
+        (any_n && !a->nrm) || (any_t && !a->tan)) {
+        xs_mesh_arrays_free(a);
+        return xs_err_set(err, XS_ERR_NOMEM, "mesh %d: out of memory", mi);
+    }
+    uint32_t vb = 0, tb = 0;
+    for (int k = 0; k < gm->prim_count; ++k) {
+        const xs_gltf_primitive *p = &gm->prims[k];
+        memcpy(a->pos + (size_t)vb * 3, p->positions, (size_t)p->vertex_count * 3 * sizeof *a->pos);
+        if (p->uv0)
+            memcpy(a->uv0 + (size_t)vb * 2, p->uv0, (size_t)p->vertex_count * 2 * sizeof *a->uv0);
+        if (p->uv1)
+            memcpy(a->uv1 + (size_t)vb * 2, p->uv1, (size_t)p->vertex_count * 2 * sizeof *a->uv1);
+        if (p->normals)
+            memcpy(a->nrm + (size_t)vb * 3, p->normals, (size_t)p->vertex_count * 3 * sizeof *a->nrm);
+        if (p->tangents)
+            memcpy(a->tan + (size_t)vb * 4, p->tangents, (size_t)p->vertex_count * 4 * sizeof *a->tan);
+        for (uint32_t t = 0; t < p->tri_count * 3; ++t)
+            a->idx[(size_t)tb * 3 + t] = vb + p->indices[t];
+        for (uint32_t t = 0; t < p->tri_count; ++t)
+            a->mat[tb + t] = p->material >= 0 ? (uint32_t)p->material : default_mat;
+        vb += p->vertex_count;
+        tb += p->tri_count;
+    }
+    return XS_OK;
+}
+
 /* Row-major 3x4 from a column-major 4x4. */
 static void xf34_from44(const float *m44, float *xf)
 {
@@ -193,6 +253,7 @@ static int blas_batch_end(const xs_gltf_scene *g, int begin)
 
 typedef struct blas_work {
     const xs_gltf_scene *g;
+    const xs_scene *s;
     xs_mesh_blas *pre;
     int begin, end, threads_each;
     xs_bvh_method method;
@@ -206,6 +267,8 @@ static void blas_one(blas_work *w, int mi)
 {
     const xs_gltf_mesh *gm = &w->g->meshes[mi];
     xs_mesh_blas *b = &w->pre[mi - w->begin];
+    if (w->s->anim && !xs_scene_anim_shares(w->s, mi))
+        return; /* only deforming instances place it: each builds its own */
     uint64_t nt = gltf_mesh_tris(gm);
     if (nt > UINT32_MAX / 3) {
         b->r = xs_err_set(&b->err, XS_ERR_INVALID, "mesh %d is too large", mi);
@@ -250,7 +313,7 @@ static xs_result blas_batch(xs_scene *s, const xs_gltf_scene *g, int begin, int 
     int workers = n < threads ? n : threads;
     if (workers > 64)
         workers = 64;
-    blas_work w = {g, pre, begin, end, threads / (workers > 0 ? workers : 1), s->bvh_method, begin,
+    blas_work w = {g, s, pre, begin, end, threads / (workers > 0 ? workers : 1), s->bvh_method, begin,
                    PTHREAD_MUTEX_INITIALIZER};
     if (w.threads_each < 1)
         w.threads_each = 1;
@@ -316,12 +379,19 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         }
     }
     s->material_count = nm;
+    /* what moves: the animation, and which instances deform (each owns a
+     * mesh; a glTF mesh only they place has no shared copy) */
+    if (r == XS_OK && g->node_count > 0)
+        r = xs_scene_anim_create(s, g, o->animations, err);
     /* meshes: all primitives of a glTF mesh form one mesh (one BLAS). Their
      * BLAS are built ahead in batches, the meshes of a batch in parallel. */
+    int32_t *gmesh_scene = malloc((size_t)(g->mesh_count ? g->mesh_count : 1) * sizeof *gmesh_scene);
+    uint32_t *inst_mesh = malloc((size_t)(g->instance_count ? g->instance_count : 1) * sizeof *inst_mesh);
+    if (r == XS_OK && (!gmesh_scene || !inst_mesh))
+        r = xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
     xs_mesh_blas *pre = NULL;
     int batch_begin = 0, batch_end = 0;
     for (int mi = 0; r == XS_OK && mi < g->mesh_count; ++mi) {
-        const xs_gltf_mesh *gm = &g->meshes[mi];
         if (mi == batch_end) {
             free(pre);
             pre = NULL;
@@ -338,65 +408,36 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
             if (r != XS_OK)
                 break;
         }
-        uint64_t nv = 0, nt = 0;
-        bool any_uv0 = false, any_uv1 = false, any_n = false, any_t = false;
-        for (int k = 0; k < gm->prim_count; ++k) {
-            nv += gm->prims[k].vertex_count;
-            nt += gm->prims[k].tri_count;
-            any_uv0 |= gm->prims[k].uv0 != NULL;
-            any_uv1 |= gm->prims[k].uv1 != NULL;
-            any_n |= gm->prims[k].normals != NULL;
-            any_t |= gm->prims[k].tangents != NULL;
-        }
-        if (nv > UINT32_MAX || nt > UINT32_MAX / 3) {
-            r = xs_err_set(err, XS_ERR_INVALID, "scene %s: mesh %d is too large", s->name, mi);
+        gmesh_scene[mi] = -1;
+        if (s->anim && !xs_scene_anim_shares(s, mi))
+            continue;
+        xs_mesh_arrays a;
+        xs_err ge;
+        if ((r = xs_mesh_arrays_gather(g, mi, nm - 1, &a, &ge)) != XS_OK) {
+            r = xs_err_set(err, r, "scene %s: %s", s->name, ge.msg);
             break;
         }
-        float *pos = malloc((size_t)(nv ? nv : 1) * 3 * sizeof *pos);
-        float *uv0 = any_uv0 ? calloc((size_t)nv * 2, sizeof *uv0) : NULL;
-        float *uv1 = any_uv1 ? calloc((size_t)nv * 2, sizeof *uv1) : NULL;
-        float *nrm = any_n ? calloc((size_t)nv * 3, sizeof *nrm) : NULL;
-        float *tan = any_t ? calloc((size_t)nv * 4, sizeof *tan) : NULL;
-        uint32_t *idx = malloc((size_t)(nt ? nt : 1) * 3 * sizeof *idx);
-        uint32_t *mat = malloc((size_t)(nt ? nt : 1) * sizeof *mat);
-        if (!pos || !idx || !mat || (any_uv0 && !uv0) || (any_uv1 && !uv1) || (any_n && !nrm) ||
-            (any_t && !tan)) {
-            r = xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-        } else {
-            uint32_t vb = 0, tb = 0;
-            for (int k = 0; k < gm->prim_count; ++k) {
-                const xs_gltf_primitive *p = &gm->prims[k];
-                memcpy(pos + (size_t)vb * 3, p->positions, (size_t)p->vertex_count * 3 * sizeof *pos);
-                if (p->uv0)
-                    memcpy(uv0 + (size_t)vb * 2, p->uv0, (size_t)p->vertex_count * 2 * sizeof *uv0);
-                if (p->uv1)
-                    memcpy(uv1 + (size_t)vb * 2, p->uv1, (size_t)p->vertex_count * 2 * sizeof *uv1);
-                if (p->normals)
-                    memcpy(nrm + (size_t)vb * 3, p->normals, (size_t)p->vertex_count * 3 * sizeof *nrm);
-                if (p->tangents)
-                    memcpy(tan + (size_t)vb * 4, p->tangents, (size_t)p->vertex_count * 4 * sizeof *tan);
-                for (uint32_t t = 0; t < p->tri_count * 3; ++t)
-                    idx[(size_t)tb * 3 + t] = vb + p->indices[t];
-                for (uint32_t t = 0; t < p->tri_count; ++t)
-                    mat[tb + t] = p->material >= 0 ? (uint32_t)p->material : nm - 1;
-                vb += p->vertex_count;
-                tb += p->tri_count;
-            }
-            r = xs_scene_add_mesh(s, pos, (uint32_t)nv, idx, (uint32_t)nt, uv0, uv1, nrm, tan, mat,
-                               &pre[mi - batch_begin], err);
-        }
-        free(pos), free(uv0), free(uv1), free(nrm), free(tan), free(idx), free(mat);
+        gmesh_scene[mi] = (int32_t)s->mesh_count;
+        r = xs_scene_add_mesh(s, a.pos, a.nv, a.idx, a.nt, a.uv0, a.uv1, a.nrm, a.tan, a.mat,
+                              &pre[mi - batch_begin], NULL, err);
+        xs_mesh_arrays_free(&a);
     }
     if (pre)
         for (int k = 0; k < batch_end - batch_begin; ++k)
             xs_mesh_blas_free(&pre[k]);
     free(pre);
+    for (int i = 0; r == XS_OK && !s->anim && i < g->instance_count; ++i)
+        inst_mesh[i] = (uint32_t)gmesh_scene[g->instances[i].mesh];
+    if (r == XS_OK && s->anim)
+        r = xs_scene_anim_meshes(s, g, gmesh_scene, inst_mesh, err);
     uint32_t icap = 0;
     for (int i = 0; r == XS_OK && i < g->instance_count; ++i) {
         float xf[12];
         xf34_from44(g->instances[i].xform, xf);
-        r = xs_scene_add_instance(s, (uint32_t)g->instances[i].mesh, xf, &icap, err);
+        r = xs_scene_add_instance(s, inst_mesh[i], xf, &icap, err);
     }
+    free(gmesh_scene);
+    free(inst_mesh);
     if (r == XS_OK)
         r = xs_scene_finish(s, err);
     if (r != XS_OK) {
@@ -425,6 +466,7 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         return r;
     }
     /* camera */
+    int camera_node = -1;
     if (o->cam_mode == XS_CAM_OVERRIDE) {
         s->cam_pos = xs_v3(o->cam_pos[0], o->cam_pos[1], o->cam_pos[2]);
         s->cam_fwd = xs_normalize(xs_sub(xs_v3(o->cam_target[0], o->cam_target[1], o->cam_target[2]), s->cam_pos));
@@ -452,6 +494,7 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
             ci = 0;
         }
         if (ci >= 0) {
+            camera_node = g->cameras[ci].node;
             const float *m = g->cameras[ci].xform;
             s->cam_pos = xs_v3(m[12], m[13], m[14]);
             s->cam_fwd = xs_normalize(xs_v3(-m[8], -m[9], -m[10]));
@@ -466,6 +509,11 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
             s->cam_fwd = xs_v3(0.0f, 0.0f, -1.0f);
             s->cam_up = xs_v3(0.0f, 1.0f, 0.0f);
         }
+    }
+    /* what moves: posed at t = 0 (a render asks for its frames' times) */
+    if (s->anim && (r = xs_scene_anim_finish(s, camera_node, err)) != XS_OK) {
+        xs_scene_destroy(s);
+        return r;
     }
     *out = s;
     return XS_OK;

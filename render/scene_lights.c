@@ -71,40 +71,51 @@ static xs_result env_tables(xs_scene *s, double *mean_lum, xs_err *err)
  * back to its light (for MIS). Runs after the environment is set. */
 xs_result xs_scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_err *err)
 {
-    double env_lum = 0.0;
-    xs_result r = env_tables(s, &env_lum, err);
-    if (r != XS_OK)
-        return r;
-    s->tri_light = malloc((size_t)(s->tri_count ? s->tri_count : 1) * sizeof *s->tri_light);
-    s->inst_light_base = malloc((size_t)s->instance_count * sizeof *s->inst_light_base);
-    if (!s->tri_light || !s->inst_light_base)
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-    /* per mesh: local index of each emissive triangle */
-    uint32_t *mesh_emissive = calloc((size_t)s->mesh_count, sizeof *mesh_emissive);
-    if (!mesh_emissive)
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    xs_result r = env_tables(s, &s->env_lum, err);
+    return r == XS_OK ? xs_scene_relight(s, pl, npl, NULL, err) : r;
+}
+
+xs_result xs_scene_relight(xs_scene *s, const xs_gltf_light *pl, int npl, const uint8_t *mesh_dirty,
+                           xs_err *err)
+{
+    const double env_lum = s->env_lum;
+    const bool first = s->tri_light == NULL;
+    if (first) {
+        s->tri_light = malloc((size_t)(s->tri_count ? s->tri_count : 1) * sizeof *s->tri_light);
+        s->inst_light_base = malloc((size_t)s->instance_count * sizeof *s->inst_light_base);
+        /* per mesh: its emissive triangles */
+        s->mesh_emissive = calloc((size_t)s->mesh_count, sizeof *s->mesh_emissive);
+        if (!s->tri_light || !s->inst_light_base || !s->mesh_emissive)
+            return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    }
+    /* each emissive triangle's index among its mesh's (storage order) */
     for (uint32_t mi = 0; mi < s->mesh_count; ++mi) {
+        if (!first && !(mesh_dirty && mesh_dirty[mi]))
+            continue;
         const xs_mesh *m = &s->meshes[mi];
+        uint32_t ne = 0;
         for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t)
             s->tri_light[t] = xs_luminance(s->materials[s->attrs[t].material].emission) > 0.0f
-                                  ? mesh_emissive[mi]++
+                                  ? ne++
                                   : UINT32_MAX;
+        s->mesh_emissive[mi] = ne;
     }
     uint64_t ntri = 0; /* triangle lights come first, instance by instance */
     for (uint32_t i = 0; i < s->instance_count; ++i) {
-        uint32_t ne = mesh_emissive[s->instances[i].mesh];
+        uint32_t ne = s->mesh_emissive[s->instances[i].mesh];
         s->inst_light_base[i] = ne && ntri < UINT32_MAX / 2 ? (uint32_t)ntri : UINT32_MAX;
         ntri += ne;
     }
-    free(mesh_emissive);
     uint64_t nl = ntri + (uint64_t)npl + (env_lum > 0.0 ? 1u : 0u);
     if (nl > UINT32_MAX / 2)
         return xs_err_set(err, XS_ERR_INVALID, "scene %s: too many emissive triangles", s->name);
     if (nl == 0)
         return XS_OK;
-    s->lights = calloc((size_t)nl, sizeof *s->lights);
-    s->light_cdf = malloc((size_t)nl * sizeof *s->light_cdf);
-    s->light_pmf = malloc((size_t)nl * sizeof *s->light_pmf);
+    if (!s->lights) {
+        s->lights = calloc((size_t)nl, sizeof *s->lights);
+        s->light_cdf = malloc((size_t)nl * sizeof *s->light_cdf);
+        s->light_pmf = malloc((size_t)nl * sizeof *s->light_pmf);
+    }
     double *power = malloc((size_t)nl * sizeof *power);
     if (!s->lights || !s->light_cdf || !s->light_pmf || !power) {
         free(power);
@@ -124,9 +135,7 @@ xs_result xs_scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_err 
                 continue;
             const xs_material *mat = &s->materials[s->attrs[t].material];
             float lum = xs_luminance(mat->emission);
-            xs_vec3 v0 = xs_v3_load(s->tris[t].v0);
-            xs_vec3 e1 = xs_xf_dir(in->xf, xs_sub(xs_v3_load(s->tris[t].v1), v0));
-            xs_vec3 e2 = xs_xf_dir(in->xf, xs_sub(xs_v3_load(s->tris[t].v2), v0));
+            xs_vec3 e1 = xs_xf_dir(in->xf, s->tris[t].e1), e2 = xs_xf_dir(in->xf, s->tris[t].e2);
             double area = 0.5 * (double)xs_length(xs_cross(e1, e2));
             double sides = (mat->flags & XS_MAT_EMIT_TWO_SIDED) ? 2.0 : 1.0;
             xs_light *L = &s->lights[k];

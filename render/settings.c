@@ -24,6 +24,10 @@ void xs_render_settings_defaults(xs_render_settings *s)
     s->threads = 0;
     s->backend = XS_BACKEND_AUTO;
     s->gpu_slots = 0; /* auto: three launch groups sized from the GPU */
+    s->fps = 24.0;
+    s->time_offset = 0.0;
+    s->shutter = 0.0f;
+    s->motion_steps = 3;
 }
 
 xs_tile_params xs_render_tile_params(const xs_render_settings *s, int frame)
@@ -39,8 +43,25 @@ xs_tile_params xs_render_tile_params(const xs_render_settings *s, int frame)
 
 void xs_render_settings_key(const xs_render_settings *s, char *out, size_t n)
 {
-    snprintf(out, n, "aovs=%u filter=%s:%g clamp=%g mis=%d bvh=%d", (unsigned)s->aovs,
-             xs_filter_name(s->filter), (double)s->filter_width, (double)s->clamp, s->mis, s->bvh);
+    snprintf(out, n, "aovs=%u filter=%s:%g clamp=%g mis=%d bvh=%d fps=%.17g toff=%.17g anim=%s shutter=%g steps=%d",
+             (unsigned)s->aovs, xs_filter_name(s->filter), (double)s->filter_width, (double)s->clamp, s->mis,
+             s->bvh, s->fps, s->time_offset, s->animations[0] ? s->animations : "all", (double)s->shutter,
+             s->motion_steps);
+}
+
+xs_result xs_animations_parse(const char *field, const char *val, char *out, size_t n, xs_err *err)
+{
+    size_t len = strlen(val);
+    if (len == 0 || len >= n)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: must be all, none or animation names or indices "
+                                               "separated by commas (1 to %zu bytes)", field, n - 1);
+    for (size_t i = 0; i < len; ++i)
+        if ((unsigned char)val[i] < 0x20 || val[i] == 0x7f)
+            return xs_err_set(err, XS_ERR_INVALID, "%s: control characters are not allowed", field);
+    if (strstr(val, ",,") || val[0] == ',' || val[len - 1] == ',')
+        return xs_err_set(err, XS_ERR_INVALID, "%s: an empty name in '%s'", field, val);
+    memcpy(out, strcmp(val, "all") == 0 ? "" : val, strcmp(val, "all") == 0 ? 1 : len + 1);
+    return XS_OK;
 }
 
 /* The index of val in names (count of them), or -1. */

@@ -392,6 +392,8 @@ xs_result xs_wbvh_build(const xs_wbvh_input *in, xs_wbvh *out, xs_err *err)
             float p[3] = {w.x, w.y, w.z};
             box_add_point(ib, p);
         }
+        if (in->moves && in->moves[i] && in->inst_box)
+            box_add_box(ib, in->inst_box + 6 * (size_t)i);
     }
     refit_tlas(&b, 0);
     /* the top tree first, then each walked mesh's */

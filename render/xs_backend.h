@@ -49,6 +49,11 @@ typedef struct xs_backend {
     bool (*poll_tile)(struct xs_backend *self, int slot);
     xs_result (*end_tile)(struct xs_backend *self, int slot, float *rgba, xs_counters *counters,
                           double *kernel_s, xs_err *err);
+    /* The scene moved to another frame (xs_scene_set_frame): the back end
+     * takes what changed (a GPU uploads only the arrays' byte ranges that
+     * xs_scene_blobs marks dirty). Only with no tile in flight. NULL: nothing
+     * to take (the back end reads the host scene). */
+    xs_result (*update)(struct xs_backend *self, const xs_scene *scene, xs_err *err);
     void (*destroy)(struct xs_backend *self);
 } xs_backend;
 
@@ -60,6 +65,9 @@ xs_result xs_backend_begin(xs_backend *b, int slot, const xs_tile_params *tp, xs
 bool xs_backend_poll(xs_backend *b, int slot);
 xs_result xs_backend_end(xs_backend *b, int slot, float *rgba, xs_counters *counters, double *kernel_s,
                          xs_err *err);
+/* The scene moved to another frame: the back end takes what changed (no
+ * tile may be in flight); nothing to do where update is NULL. */
+xs_result xs_backend_update(xs_backend *b, const xs_scene *scene, xs_err *err);
 /* Retires the back end: lost, with why (a sticky device error, or a fault
  * injected by a test). */
 void xs_backend_lose(xs_backend *b, const char *why);

@@ -6,11 +6,14 @@
  * the camera, and the host-built tables the kernels read (pixel filter, GGX
  * albedo). Built once per job from a triangle soup (xs_scene_create), a loaded
  * glTF (xs_scene_from_gltf) or a built-in scene; read-only and shareable
- * across threads afterwards. The kernels see it through an xs_scene_view.
+ * across threads afterwards, except that an animated scene is posed for a
+ * frame (xs_scene_set_frame) between renders, by its one owner. The kernels
+ * see it through an xs_scene_view (a new one after each pose).
  */
 #ifndef XS_SCENE_H
 #define XS_SCENE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,10 +29,18 @@
 extern "C" {
 #endif
 
+/* How a mesh deforming within an open shutter is bounded: one tree per
+ * segment between two motion steps, each covering its two steps (the
+ * default, chosen by measurement: docs/benchmarks.md, "Motion blur": from
+ * 6% to 9x fewer nodes visited, for steps - 1 times the nodes and refits),
+ * or one tree whose boxes cover every step. */
+enum { XS_MOTION_BVH_SEGMENTS = 0, XS_MOTION_BVH_UNION = 1 };
+
 /* How BVHs are built for a scene (zero: the defaults). */
 typedef struct xs_scene_build {
     int threads;          /* 0: every core of this process's affinity */
     xs_bvh_method bvh;    /* XS_BVH_AUTO by default */
+    int motion_bvh;       /* XS_MOTION_BVH_* */
 } xs_scene_build;
 
 /* A material of a triangle soup: diffuse and possibly emissive; the fields
@@ -66,9 +77,11 @@ xs_result xs_scene_create(const xs_scene_desc *desc, xs_scene **out, xs_err *err
 void xs_scene_destroy(xs_scene *scene); /* accepts NULL */
 
 /* How a glTF scene becomes a render scene: the camera and environment a
- * manifest (or the defaults) ask for, and how to build. */
+ * manifest (or the defaults) ask for, which animations play, and how to
+ * build. */
 typedef struct xs_scene_setup {
     const char *name;
+    const char *animations; /* "" or NULL: all; "none"; or names/indices (xs_anim_create) */
     xs_cam_mode cam_mode;
     const char *cam_name;
     int cam_index;
@@ -90,6 +103,49 @@ void xs_scene_setup_from_manifest(xs_scene_setup *su, const char *name, const xs
  * scene). The glTF scene may be destroyed afterwards. */
 xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *setup, xs_scene **out,
                              xs_err *err);
+
+/* Time: how frame numbers become times on the glTF timeline, and the
+ * shutter. Frame F shows t = F / fps + time_offset seconds (as Blender's glTF
+ * importer and exporter count: t = 1.25 s is frame 30 at 24 fps). */
+typedef struct xs_scene_timing {
+    double fps;
+    double time_offset;
+    float shutter;    /* open this fraction of a frame interval, centred on the frame: [0, 1], 0: no blur */
+    int motion_steps; /* instants spread over an open shutter, >= 2 */
+} xs_scene_timing;
+
+/* What a frame change cost (xs_scene_set_frame adds to it). */
+typedef struct xs_scene_frame_stats {
+    int frames;             /* frame changes */
+    double pose_s;          /* sampling channels, composing worlds, deforming vertices */
+    double blas_s;          /* deforming meshes' BVHs and triangles: refit or rebuild, rewrite */
+    double refit_s;         /* of which the refits alone (bounds and their SAH cost) */
+    double tlas_s;          /* instance bounds, the TLAS and the wide BVH (xs_scene_wide) */
+    double lights_s;        /* the light distribution */
+    uint64_t refit_tris, rebuilt_tris;
+    uint64_t moved_instances;
+} xs_scene_frame_stats;
+
+/* A deforming mesh's BVH is refit while the refit tree's SAH cost stays
+ * within this factor of the tree built at rest, and rebuilt beyond it
+ * (docs/benchmarks.md, "Animation"). */
+#ifndef XS_REFIT_MAX_COST /* -DXS_REFIT_MAX_COST=... for the measurement */
+#define XS_REFIT_MAX_COST 1.5
+#endif
+
+/* Whether anything the scene shows changes with time (a camera, an
+ * instance, a light or a deforming mesh under a played animation). */
+bool xs_scene_animated(const xs_scene *scene);
+/* Poses the scene for frame number `frame`: the played animation at the
+ * frame's time; with a shutter, motion_steps poses across it. Instances
+ * moved rebuild the TLAS; deforming meshes refit their BVH (or rebuild it
+ * when a refit would cost more than XS_REFIT_MAX_COST times the tree built
+ * at rest). A pure function of (scene, timing, frame): the same frame gives
+ * the same bytes whichever frames came before. Nothing to do when the scene
+ * already shows that frame. stats (may be NULL) accumulates what it cost.
+ * Not while a back end renders from the scene. */
+xs_result xs_scene_set_frame(xs_scene *scene, const xs_scene_timing *tm, int frame,
+                             xs_scene_frame_stats *stats, xs_err *err);
 
 /* The built-in scenes. "cornell": the Cornell box from the published Cornell
  * measurements (units: mm). build may be NULL (defaults). */
@@ -118,17 +174,22 @@ uint32_t xs_scene_texture_count(const xs_scene *scene);
 const float *xs_ggx_table(void);
 
 /* The arrays a scene view points into, for a device's upload: each with its
- * bytes and the offset of its pointer in xs_scene_view. The pointer of an
- * array with no elements is set to NULL in view (a device view holds device
- * addresses or NULL). Returns the count (at most max). */
+ * bytes and the offset of its pointer in xs_scene_view, and the bytes
+ * [dirty_lo, dirty_hi) a frame change rewrote since the device last took
+ * them (xs_scene_blobs_taken). The pointer of an array with no elements is
+ * set to NULL in view (a device view holds device addresses or NULL).
+ * Returns the count (at most max). */
 typedef struct xs_scene_blob {
     const char *name;
     const void *host;
     size_t bytes;
     size_t view_offset;
+    size_t dirty_lo, dirty_hi; /* equal: unchanged */
 } xs_scene_blob;
-enum { XS_SCENE_BLOBS_MAX = 24 };
+enum { XS_SCENE_BLOBS_MAX = 32 };
 int xs_scene_blobs(const xs_scene *scene, xs_scene_view *view, xs_scene_blob *out, int max);
+/* The device has the arrays as they are now: forget the dirty ranges. */
+void xs_scene_blobs_taken(xs_scene *scene);
 
 #ifdef __cplusplus
 }

@@ -38,6 +38,11 @@ typedef struct xs_wbvh_input {
     const xs_bvh_node *tlas;     /* the binary tree over instances (leaves index instances) */
     uint32_t tlas_count;
     const uint8_t *merged;       /* per instance: 1 = part of the top tree (identity transform) */
+    /* per instance (NULL: none): 1 = it moves or its mesh deforms within the
+     * shutter, and its box in the top tree also covers inst_box[6 i ..]
+     * (its world box over the whole shutter) */
+    const uint8_t *moves;
+    const float *inst_box;
 } xs_wbvh_input;
 
 typedef struct xs_wbvh {

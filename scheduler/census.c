@@ -58,6 +58,28 @@ void xs_census_load(MPI_Comm comm, double t_input, double t_built, const char *d
     free(all), free(devs);
 }
 
+double xs_census_peak(const xs_worker *w, char *desc, size_t desc_len)
+{
+    double peak = 0.0;
+    if (desc_len)
+        desc[0] = '\0';
+    if (!w || !w->backend)
+        return 0.0;
+    xs_gpu_info gi;
+    if (w->gpu >= 0 && xs_cuda_device_info(w->gpu, &gi, NULL) == XS_OK) {
+        peak = xs_gpu_peak_flops(&gi);
+        snprintf(desc, desc_len, "%d SMs x %d FP32 lanes x %.3f GHz x 2", gi.sm_count, gi.fp32_lanes_per_sm,
+                 gi.clock_hz * 1e-9);
+    } else {
+        int cores = xs_place_bound_cores();
+        int online = xs_cpu_count_online();
+        if (cores <= 0 || cores > w->threads) /* unbound: the threads it runs */
+            cores = w->threads < online ? w->threads : online;
+        peak = xs_cpu_peak_flops(cores, desc, desc_len);
+    }
+    return peak;
+}
+
 xs_result xs_census_devices(MPI_Comm comm, const xs_worker *w, xs_run_result *b, xs_err *err)
 {
     int rank = 0, size = 1;
@@ -67,18 +89,7 @@ xs_result xs_census_devices(MPI_Comm comm, const xs_worker *w, xs_run_result *b,
     double peak = 0.0;
     if (w && w->backend) {
         snprintf(dev, sizeof dev, "%s", w->backend->device);
-        xs_gpu_info gi;
-        if (w->gpu >= 0 && xs_cuda_device_info(w->gpu, &gi, NULL) == XS_OK) {
-            peak = xs_gpu_peak_flops(&gi);
-            snprintf(desc, sizeof desc, "%d SMs x %d FP32 lanes x %.3f GHz x 2", gi.sm_count,
-                     gi.fp32_lanes_per_sm, gi.clock_hz * 1e-9);
-        } else {
-            int cores = xs_place_bound_cores();
-            int online = xs_cpu_count_online();
-            if (cores <= 0 || cores > w->threads) /* unbound: the threads it runs */
-                cores = w->threads < online ? w->threads : online;
-            peak = xs_cpu_peak_flops(cores, desc, sizeof desc);
-        }
+        peak = xs_census_peak(w, desc, sizeof desc);
     }
     int ok = 1;
     if (rank == 0) {
@@ -98,4 +109,31 @@ xs_result xs_census_devices(MPI_Comm comm, const xs_worker *w, xs_run_result *b,
                0, comm);
     MPI_Gather(&peak, 1, MPI_DOUBLE, rank == 0 ? b->peak_flops : NULL, 1, MPI_DOUBLE, 0, comm);
     return XS_OK;
+}
+
+void xs_census_scene_work(MPI_Comm comm, const xs_worker *w, double wall_s)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    double mine[11] = {0};
+    if (w && w->scene) {
+        const xs_scene_frame_stats *f = &w->frame_stats;
+        mine[0] = w->scene_s, mine[1] = f->frames, mine[2] = f->pose_s, mine[3] = f->blas_s;
+        mine[4] = f->tlas_s, mine[5] = f->lights_s, mine[6] = w->upload_s;
+        mine[7] = (double)f->refit_tris, mine[8] = (double)f->rebuilt_tris, mine[9] = 1.0;
+        mine[10] = f->refit_s;
+    }
+    double sum[11] = {0};
+    MPI_Reduce(mine, sum, 11, MPI_DOUBLE, MPI_SUM, 0, comm);
+    if (rank != 0 || sum[1] == 0.0)
+        return;
+    const double workers = sum[9] > 0.0 ? sum[9] : 1.0;
+    printf("xisuan: per-frame scene work: %.0f frame change(s) on %.0f worker(s): %.3f s (pose %.3f, BVH %.3f, "
+           "TLAS %.3f, lights %.3f, device %.3f), %.2f%% of the workers' wall time; triangles refit %.0f "
+           "(refit %.1f M triangles/s), rebuilt %.0f\n",
+           sum[1], workers, sum[0], sum[2], sum[3], sum[4], sum[5], sum[6],
+           wall_s > 0.0 ? 100.0 * sum[0] / (workers * wall_s) : 0.0, sum[7],
+           sum[10] > 0.0 ? sum[7] / sum[10] * 1e-6 : 0.0, sum[8]);
+    fflush(stdout);
 }

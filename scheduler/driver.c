@@ -27,6 +27,8 @@ void xs_install_signal_handlers(bool scheduler)
 
 int xs_drain_requested(void) { return drain_signal; }
 
+void xs_drain_reset(void) { drain_signal = 0; }
+
 /* ---- the loop ------------------------------------------------------------------ */
 
 static void fail_report(const xs_sched *s, int rank_offset)
@@ -86,8 +88,8 @@ static xs_result on_result(xs_sched *s, xs_transport *t, xs_job_report *rep, int
         return r == XS_OK ? xs_sched_on_request(s, w, err) : r;
     }
     if (xs_sched_item_done(s, &msg->item)) {
-        xs_events_emit(rep->events, "duplicate_result", "\"frame\": %d, \"tile\": %d, \"rank\": %d",
-                       msg->item.frame, msg->item.tile, rank);
+        if (ok)
+            xs_report_duplicate(rep, rank, &msg->item, &msg->report);
     } else {
         xs_err jerr;
         xs_err_clear(&jerr);
@@ -99,7 +101,13 @@ static xs_result on_result(xs_sched *s, xs_transport *t, xs_job_report *rep, int
             xs_sched_abort(s);
         }
     }
-    xs_result r = ok ? xs_sched_on_done(s, w, msg->item, err) : xs_sched_on_failed(s, w, msg->item, err);
+    /* the time a kept (verified) tile took says nothing of the worker's
+     * speed; a frame change of an animated scene (posing, its BVHs, the
+     * device's copy) is the worker's cost, once per frame, not the tile's */
+    double secs = msg->report.kept ? -1.0 : msg->report.seconds;
+    if (secs > 0.0 && msg->report.scene_s > 0.0)
+        secs = secs > msg->report.scene_s ? secs - msg->report.scene_s : 0.0;
+    xs_result r = ok ? xs_sched_on_done_timed(s, w, msg->item, secs, err) : xs_sched_on_failed(s, w, msg->item, err);
     return r == XS_OK ? xs_sched_on_request(s, w, err) : r;
 }
 
@@ -114,8 +122,14 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
         report->t_start = report->last_progress = xs_report_now(report);
     }
     xs_sched *s = NULL;
-    if (xs_job_sched_create(job, workers, prefetch, report->journal, &s, err) != XS_OK)
+    if (xs_job_sched_create(job, workers, prefetch, t->parts, t->speed_prior, report->journal, &s, err) != XS_OK)
         return XS_SCHED_FAILED;
+    /* frames an earlier run finished (records durable): tiles it left behind go */
+    for (int i = 0; report->cleaner && i < o->frame_count; ++i) {
+        xs_work_item a = {XS_WORK_ASSEMBLE, o->frames[i], -1, 0, 0, 0};
+        if (xs_sched_item_done(s, &a))
+            xs_tile_cleaner_frames(report->cleaner, &o->frames[i], 1);
+    }
     xs_sched_state state = XS_SCHED_RUNNING;
     double *last_heard = malloc((size_t)workers * sizeof *last_heard);
     int *holding = calloc((size_t)workers, sizeof *holding); /* items assigned, not replied */
@@ -130,6 +144,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
     int idle = 0;
     double drain_start = 0.0;
     double t_msg = 0.0; /* when the message being handled arrived */
+    double last_scan = -1e300; /* the last look for silent workers */
     xs_msg msg;
     for (;;) {
         if (flush_actions(s, t, report, holding, err) != XS_OK) {
@@ -162,8 +177,11 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
             state = XS_SCHED_DRAINED;
             break;
         }
-        /* a worker holding work that says nothing for too long is given up on */
-        for (int i = 0; i < workers; ++i)
+        /* a worker holding work that says nothing for too long is given up on
+         * (looked for at most every second, or a quarter of the timeout:
+         * the scan walks every worker) */
+        const double scan_every = o->stall_timeout_s < 4.0 ? o->stall_timeout_s / 4.0 : 1.0;
+        for (int i = 0; now - last_scan >= scan_every && i < workers; ++i)
             if (holding[i] > 0 && now - last_heard[i] > o->stall_timeout_s &&
                 !xs_sched_is_silent(s, i)) {
                 fprintf(stderr, "xisuan: warning: rank %d has said nothing for %.0f s while "
@@ -176,6 +194,8 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
                     goto out;
                 }
             }
+        if (now - last_scan >= scan_every)
+            last_scan = now;
         bool have = false;
         int w = -1;
         if (t->poll(t, &msg, &w, &have, err) != XS_OK) {
@@ -189,6 +209,7 @@ xs_sched_state xs_driver_run(const xs_job *job, xs_transport *t, const int *pref
         }
         idle = 0;
         t_msg = xs_report_now(report);
+        xs_sched_set_time(s, t_msg - report->t_start + 1e-6); /* > 0: the policy may speculate */
         report->messages++;
         last_heard[w] = t_msg;
         if (xs_sched_is_silent(s, w)) {
@@ -233,6 +254,7 @@ out:
             state = XS_SCHED_FAILED;
     }
     report->retired_workers = xs_sched_retired_count(s);
+    xs_sched_get_progress(s, &report->final);
     if (state == XS_SCHED_FAILED)
         fail_report(s, t->rank_offset);
     if (state == XS_SCHED_FAILED && report->retired_workers + report->silent_workers >= workers &&

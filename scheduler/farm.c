@@ -22,6 +22,7 @@
 
 #include "io/xs_file.h"
 #include "io/xs_scene_input.h"
+#include "render/xs_animation.h"
 #include "scheduler/xs_driver.h"
 #include "scheduler/xs_job.h"
 #include "scheduler/xs_options.h"
@@ -67,12 +68,13 @@ static xs_result read_options(MPI_Comm comm, int argc, char **argv, xs_options *
  * and the time this rank took to have it. Errors are printed here, once:
  * rank 0's by rank 0, a rank's own by that rank. */
 static xs_result read_scene(MPI_Comm comm, xs_options *opt, xs_scene_input **input,
-                            uint64_t *scene_hash, double *t_input, xs_err *err)
+                            uint64_t *scene_hash, double *t_input, bool *animated, xs_err *err)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     *input = NULL;
+    *animated = false;
     *scene_hash = XXH3_64bits(opt->scene, strlen(opt->scene)); /* a built-in scene */
     if (!xs_is_scene_path(opt->scene))
         return XS_OK;
@@ -101,6 +103,15 @@ static xs_result read_scene(MPI_Comm comm, xs_options *opt, xs_scene_input **inp
     if ((r = xs_mpi_agree(comm, r, err)) != XS_OK)
         goto out;
     xs_options_apply_manifest(opt, &(*input)->manifest);
+    /* the animations to play are in the file: checked before any folder is made */
+    r = rank == 0 ? xs_anim_check((*input)->gltf, opt->render.animations, err) : XS_OK;
+    if ((r = xs_mpi_share_status(comm, r, err)) != XS_OK) {
+        if (rank == 0)
+            fprintf(stderr, "xisuan render: error: %s: %s\n", opt->scene, err->msg);
+        goto out;
+    }
+    /* something plays: the scheduler keeps each worker on its frame */
+    *animated = (*input)->gltf->animation_count > 0 && strcmp(opt->render.animations, "none") != 0;
     if (rank == 0)
         printf("xisuan: scene %s: %zu bytes packed, %d mesh(es), %d instance(s), %llu "
                "triangles placed, loaded in %.3f s\n",
@@ -118,15 +129,20 @@ out:
 /* Step 5 on rank 0: the driver over its transport. Returns the exit status;
  * a broken protocol or ranks that stopped answering end every rank. */
 static int run_scheduler(MPI_Comm comm, const xs_job *job, xs_worker *self, const int *prefetch,
-                         xs_job_report *rep)
+                         const double *speed_prior, xs_job_report *rep)
 {
     xs_err err;
     xs_err_clear(&err);
     xs_transport *t = NULL;
     xs_result r = self ? xs_transport_local_create(self, prefetch[0], &t, &err)
                        : xs_transport_mpi_create(comm, &t, &err);
-    if (!self)
+    if (!self) {
         prefetch++; /* worker w is rank w + 1 */
+        if (speed_prior)
+            speed_prior++;
+    }
+    if (t)
+        t->speed_prior = speed_prior;
     xs_sched_state st = r == XS_OK ? xs_driver_run(job, t, prefetch, rep, &err) : XS_SCHED_FAILED;
     xs_transport_destroy(t);
     const int status = xs_job_exit_status(st);
@@ -172,6 +188,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     xs_job_report rep;
     xs_worker w;
     int *prefetch = NULL; /* rank 0: each rank's initial requests */
+    double *speed_prior = NULL; /* rank 0: each rank's device peak over the workers' mean */
     memset(&rep, 0, sizeof rep);
     memset(&w, 0, sizeof w);
     int status = 2; /* bad input until the run starts */
@@ -192,7 +209,8 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_load0 = MPI_Wtime();
     double t_input = 0.0;
     uint64_t scene_hash = 0;
-    if (read_scene(comm, opt, &input, &scene_hash, &t_input, &err) != XS_OK)
+    bool animated = false;
+    if (read_scene(comm, opt, &input, &scene_hash, &t_input, &animated, &err) != XS_OK)
         goto done; /* read_scene said why */
     /* a job with a GPU worker gets GPU-sized tiles unless a tile was chosen */
     if (opt->render.backend != XS_BACKEND_CPU && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
@@ -204,6 +222,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     r = xs_mpi_agree(comm, xs_job_init(job, opt, scene_hash, &err), &err);
     if (r != XS_OK)
         goto report;
+    job->animated = animated;
     /* 4. each rank's place on its node (a rank that asks for a GPU it does
      * not have stops the job here, before any file is written) */
     int threads = 1, gpu = -1;
@@ -245,7 +264,8 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
      * busy (a GPU holds several launch groups); --prefetch: that many each */
     int my_prefetch = (opt->given & XS_GIVEN_PREFETCH) || !is_worker ? opt->prefetch : xs_worker_depth(&w);
     prefetch = rank == 0 ? calloc((size_t)size, sizeof *prefetch) : NULL;
-    int have = rank != 0 || prefetch != NULL, all_have = 0;
+    speed_prior = rank == 0 ? calloc((size_t)size, sizeof *speed_prior) : NULL;
+    int have = rank != 0 || (prefetch != NULL && speed_prior != NULL), all_have = 0;
     MPI_Allreduce(&have, &all_have, 1, MPI_INT, MPI_MIN, comm);
     if (!all_have) {
         status = 1;
@@ -253,6 +273,20 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         goto report;
     }
     MPI_Gather(&my_prefetch, 1, MPI_INT, prefetch, 1, MPI_INT, 0, comm);
+    /* each worker's device peak: the policy's speed estimates start from it
+     * (a CPU rank beside GPUs is known to be slow before its first tile) */
+    char peak_desc[160];
+    double my_peak = is_worker ? xs_census_peak(&w, peak_desc, sizeof peak_desc) : 0.0;
+    MPI_Gather(&my_peak, 1, MPI_DOUBLE, speed_prior, 1, MPI_DOUBLE, 0, comm);
+    if (speed_prior) {
+        double sum = 0.0;
+        int n = 0;
+        for (int i = size > 1 ? 1 : 0; i < size; ++i)
+            if (speed_prior[i] > 0.0)
+                sum += speed_prior[i], n++;
+        for (int i = 0; i < size; ++i)
+            speed_prior[i] = n > 0 && speed_prior[i] > 0.0 ? speed_prior[i] / (sum / n) : 1.0;
+    }
     xs_census_load(comm, t_input, t_built, w.backend ? w.backend->device : "");
     if (result && xs_census_devices(comm, is_worker ? &w : NULL, result, &err) != XS_OK) {
         status = 1;
@@ -268,12 +302,13 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_run = MPI_Wtime();
     xs_install_signal_handlers(rank == 0);
     if (rank == 0) {
-        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, &rep);
+        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, speed_prior, &rep);
     } else if (xs_worker_run(comm, &w, my_prefetch, &err) != XS_OK) {
         fprintf(stderr, "xisuan render: error: rank %d: %s; aborting the job\n", rank, err.msg);
         fflush(stderr);
         MPI_Abort(comm, 1);
     }
+    xs_census_scene_work(comm, is_worker ? &w : NULL, MPI_Wtime() - t_run);
     if (rank == 0 && result && result->per_rank) {
         memcpy(result->per_rank, rep.per_rank, (size_t)size * sizeof *rep.per_rank);
         result->wall_s = MPI_Wtime() - t_run;
@@ -289,6 +324,7 @@ report:
         fprintf(stderr, "xisuan render: error: %s\n", err.msg);
 done:
     free(prefetch);
+    free(speed_prior);
     xs_report_close(&rep);
     xs_worker_free(&w);
     xs_scene_input_destroy(input);

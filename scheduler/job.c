@@ -2,6 +2,7 @@
  * settings, its journal and event log, and the policy over what is left. */
 #include "scheduler/xs_job.h"
 #include "io/xs_file.h"
+#include "kernels/xs_path.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@ static void job_settings(const xs_options *o, uint64_t scene_hash, char *out, si
 {
     static const char *comp[] = {"none", "zip", "piz"};
     const xs_render_settings *r = &o->render;
-    char px[256];
+    char px[512];
     xs_render_settings_key(r, px, sizeof px);
     snprintf(out, n,
              "scene=%016" PRIx64 " res=%dx%d spp=%d tile=%d bounces=%d seed=%u compression=%s:%d "
@@ -107,8 +108,9 @@ static bool frame_intact(const xs_job *job, const xs_journal *journal, int fi)
     return true;
 }
 
-xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch,
-                              const xs_journal *journal, xs_sched **out, xs_err *err)
+xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch, bool parts,
+                              const double *speed_prior, const xs_journal *journal, xs_sched **out,
+                              xs_err *err)
 {
     const xs_options *o = job->opt;
     const int nframes = o->frame_count, T = xs_film_tile_count(&job->film);
@@ -119,7 +121,13 @@ xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetc
                        .prefetch = prefetch[0],
                        .worker_prefetch = prefetch,
                        .assemble = o->kernel == XS_KERNEL_PATH,
-                       .max_retries = o->retries};
+                       .max_retries = o->retries,
+                       .balance = o->balance,
+                       .chunks_per_tile = parts && o->kernel == XS_KERNEL_PATH
+                                              ? (o->render.spp + XS_SAMPLE_CHUNK - 1) / XS_SAMPLE_CHUNK
+                                              : 1,
+                       .worker_speed = speed_prior,
+                       .frame_affinity = job->animated};
     /* resume: frames an earlier run assembled (and whose file is there) are
      * skipped; tiles it committed are verified instead of rendered */
     uint8_t *skip = NULL, *journaled = NULL;

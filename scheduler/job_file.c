@@ -75,8 +75,8 @@ static xs_result job_limits(const cJSON *lim, const char *label, xs_options *o, 
     if (!cJSON_IsObject(lim))
         return job_fail(err, label, "limits", "must be an object");
     static const char *const keys[] = {"image_mpix", "texture_mib", "env_mpix", "mtriangles", "nodes",
-                                       "instances", "package_entry_mib", "package_total_mib",
-                                       "package_ratio", NULL};
+                                       "instances", "joints", "keyframes", "morph_targets",
+                                       "package_entry_mib", "package_total_mib", "package_ratio", NULL};
     const char *bad = xs_json_unknown_key(lim, keys);
     if (bad) {
         char f[128];
@@ -106,6 +106,47 @@ static xs_result job_limits(const cJSON *lim, const char *label, xs_options *o, 
     return XS_OK;
 }
 
+/* "animation": the same keys as a manifest's (docs/package.md): fps,
+ * time_offset, play, shutter, motion_steps; parsed by the manifest's
+ * rules, applied as given (they win over the package's manifest). */
+static xs_result job_animation(const cJSON *an, const char *label, xs_options *o, xs_err *err)
+{
+    if (!an)
+        return XS_OK;
+    /* one parser for both: the manifest's, on a manifest holding only this */
+    cJSON *wrap = cJSON_CreateObject();
+    cJSON *copy = cJSON_Duplicate(an, 1);
+    if (!wrap || !copy) {
+        cJSON_Delete(wrap), cJSON_Delete(copy);
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
+    }
+    cJSON_AddNumberToObject(wrap, "schema", 1);
+    cJSON_AddStringToObject(wrap, "scene", "job.gltf");
+    cJSON_AddItemToObject(wrap, "animation", copy);
+    char *text = cJSON_PrintUnformatted(wrap);
+    cJSON_Delete(wrap);
+    if (!text)
+        return xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory", label);
+    xs_manifest m;
+    xs_result r = xs_manifest_parse(label, text, strlen(text), &m, err);
+    cJSON_free(text);
+    if (r != XS_OK)
+        return r;
+    if (m.has_fps)
+        o->render.fps = m.fps, o->given |= XS_GIVEN_FPS;
+    if (m.has_time_offset)
+        o->render.time_offset = m.time_offset, o->given |= XS_GIVEN_TIME_OFFSET;
+    if (m.has_play) {
+        snprintf(o->render.animations, sizeof o->render.animations, "%s", m.play);
+        o->given |= XS_GIVEN_ANIMATIONS;
+    }
+    if (m.has_shutter)
+        o->render.shutter = m.shutter, o->given |= XS_GIVEN_SHUTTER;
+    if (m.has_motion_steps)
+        o->render.motion_steps = m.motion_steps, o->given |= XS_GIVEN_MOTION_STEPS;
+    return XS_OK;
+}
+
 #define JTRY(x)                                                                                \
     do {                                                                                       \
         xs_result r_ = (x);                                                                    \
@@ -127,7 +168,7 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
         return xs_err_set(err, XS_ERR_INVALID, "%s: not a JSON object", label);
     }
     static const char *const keys[] = {"schema", "package", "frames", "output", "job", "name",
-                                       "aovs", "compression", "render", "retries",
+                                       "aovs", "compression", "render", "animation", "retries",
                                        "stall_timeout_s", "grace_s", "limits", "comment", NULL};
     const char *unknown = xs_json_unknown_key(root, keys);
     if (unknown)
@@ -246,6 +287,7 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
             o->render.seed = (uint32_t)seed->valuedouble;
         }
     }
+    JTRY(job_animation(cJSON_GetObjectItemCaseSensitive(root, "animation"), label, o, err));
     JTRY(job_int(root, "retries", label, "retries", 0, 100, &o->retries, err));
     int sec = 0;
     if (cJSON_GetObjectItemCaseSensitive(root, "stall_timeout_s")) {

@@ -28,6 +28,7 @@ void xs_options_defaults(xs_options *o)
     o->preview = true;
     xs_scene_limits_default(&o->limits);
     o->retries = 2;
+    o->balance = true;
     o->progress = XS_PROGRESS_AUTO;
     o->progress_interval_s = 30.0;
     o->stall_timeout_s = 900.0;
@@ -48,6 +49,16 @@ void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
     }
     if (!(o->given & XS_GIVEN_BOUNCES) && m->max_bounces > 0)
         o->render.max_bounces = m->max_bounces;
+    if (!(o->given & XS_GIVEN_FPS) && m->has_fps)
+        o->render.fps = m->fps;
+    if (!(o->given & XS_GIVEN_TIME_OFFSET) && m->has_time_offset)
+        o->render.time_offset = m->time_offset;
+    if (!(o->given & XS_GIVEN_ANIMATIONS) && m->has_play)
+        snprintf(o->render.animations, sizeof o->render.animations, "%s", m->play);
+    if (!(o->given & XS_GIVEN_SHUTTER) && m->has_shutter)
+        o->render.shutter = m->shutter;
+    if (!(o->given & XS_GIVEN_MOTION_STEPS) && m->has_motion_steps)
+        o->render.motion_steps = m->motion_steps;
     if (!(o->given & XS_GIVEN_FRAMES) && m->has_frames) {
         o->frame_count = 0;
         for (int f = m->frame_first; f <= m->frame_last && o->frame_count < XS_MAX_FRAMES; ++f)
@@ -116,6 +127,22 @@ static xs_result parse_int(const char *flag, const char *v, long lo, long hi, in
     if (r == XS_OK)
         *out = (int)x;
     return r;
+}
+
+/* A number in [lo, hi], or (lo, hi] when lo_open. */
+static xs_result parse_double(const char *flag, const char *v, double lo, double hi, bool lo_open,
+                              double *out, xs_err *err)
+{
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (v[0] == '\0' || *end != '\0' || errno == ERANGE || !isfinite(x))
+        return xs_err_set(err, XS_ERR_INVALID, "%s: expected a number, got '%s'", flag, v);
+    if (!(lo_open ? x > lo : x >= lo) || !(x <= hi))
+        return xs_err_set(err, XS_ERR_INVALID, "%s: must be in %c%g, %g], got %g", flag, lo_open ? '(' : '[',
+                          lo, hi, x);
+    *out = x;
+    return XS_OK;
 }
 
 static xs_result parse_float(const char *flag, const char *v, double lo, double hi, float *out,
@@ -241,12 +268,16 @@ static const struct {
     {"--max-mtris", "mtriangles", 1e6, 1L << 16},
     {"--max-nodes", "nodes", 1.0, 1L << 31},
     {"--max-instances", "instances", 1.0, 1L << 31},
+    {"--max-joints", "joints", 1.0, 1L << 16},
+    {"--max-keyframes", "keyframes", 1.0, 1L << 31},
+    {"--max-morph-targets", "morph_targets", 1.0, 1L << 16},
 };
 
 static uint64_t *limit_slot(xs_scene_limits *l, int k)
 {
     uint64_t *slots[] = {&l->gltf.max_image_pixels, &l->gltf.max_texture_bytes, &l->max_env_pixels,
-                         &l->gltf.max_triangles, &l->gltf.max_nodes, &l->gltf.max_instances};
+                         &l->gltf.max_triangles, &l->gltf.max_nodes, &l->gltf.max_instances,
+                         &l->gltf.max_joints, &l->gltf.max_keyframes, &l->gltf.max_morph_targets};
     return slots[k];
 }
 
@@ -281,6 +312,10 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         }
         if (strcmp(arg, "--no-preview") == 0) {
             o->preview = false;
+            continue;
+        }
+        if (strcmp(arg, "--keep-tiles") == 0) {
+            o->keep_tiles = true;
             continue;
         }
         if (strcmp(arg, "--force") == 0) {
@@ -318,9 +353,12 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--pkg-max-ratio", "--retries", "--stall-timeout",
                                       "--grace", "--progress", "--progress-interval",
                                       "--aovs", "--filter", "--filter-width", "--clamp", "--mis",
-                                      "--backend", "--gpu-slots", "--bind", "--bvh", "--writers",
+                                      "--backend", "--gpu-slots", "--bind", "--bvh", "--writers", "--balance",
                                       "--max-image-mpix", "--max-texture-mib", "--max-env-mpix",
-                                      "--max-mtris", "--max-nodes", "--max-instances"};
+                                      "--max-mtris", "--max-nodes", "--max-instances",
+                                      "--max-joints", "--max-keyframes", "--max-morph-targets",
+                                      "--fps", "--time-offset", "--animations", "--shutter",
+                                      "--motion-steps"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -408,6 +446,14 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
             else
                 r = parse_int(flag, val, 1, 256, &o->writers, err);
         }
+        else if (strcmp(flag, "--balance") == 0) {
+            if (strcmp(val, "on") == 0)
+                o->balance = true;
+            else if (strcmp(val, "off") == 0)
+                o->balance = false;
+            else
+                r = xs_err_set(err, XS_ERR_INVALID, "--balance: must be on or off, got '%s'", val);
+        }
         else if (strcmp(flag, "--bind") == 0) {
             if (strcmp(val, "auto") == 0)
                 o->bind = true;
@@ -418,6 +464,18 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         }
         else if (strcmp(flag, "--mis") == 0)
             r = xs_mis_parse(flag, val, &o->render.mis, err);
+        else if (strcmp(flag, "--fps") == 0)
+            r = parse_double(flag, val, 0.0, 1000.0, true, &o->render.fps, err), o->given |= XS_GIVEN_FPS;
+        else if (strcmp(flag, "--time-offset") == 0)
+            r = parse_double(flag, val, -1e6, 1e6, false, &o->render.time_offset, err),
+            o->given |= XS_GIVEN_TIME_OFFSET;
+        else if (strcmp(flag, "--animations") == 0)
+            r = xs_animations_parse(flag, val, o->render.animations, sizeof o->render.animations, err),
+            o->given |= XS_GIVEN_ANIMATIONS;
+        else if (strcmp(flag, "--shutter") == 0)
+            r = parse_float(flag, val, 0.0, 1.0, &o->render.shutter, err), o->given |= XS_GIVEN_SHUTTER;
+        else if (strcmp(flag, "--motion-steps") == 0)
+            r = parse_int(flag, val, 2, 64, &o->render.motion_steps, err), o->given |= XS_GIVEN_MOTION_STEPS;
         else if (strcmp(flag, "--pkg-max-entry-mib") == 0 || strcmp(flag, "--pkg-max-total-mib") == 0) {
             long mib = 0;
             r = parse_long(flag, val, 1, 1L << 24, &mib, err);
@@ -541,6 +599,18 @@ void xs_options_print_help(FILE *f)
         "  --clamp X            clamp indirect light per sample to X (max channel); 0: off [0]\n"
         "  --mis MODE           on: multiple importance sampling; bsdf or light: that\n"
         "                       estimator alone (for tests; converges to the same mean) [on]\n"
+        ,
+        f);
+    fputs(
+        "  --fps F              frame F shows the glTF animation at F / fps + time-offset\n"
+        "                       seconds (Blender's convention), (0, 1000] [24]\n"
+        "  --time-offset S      seconds added to every frame's time, [-1e6, 1e6] [0]\n"
+        "  --animations LIST    which of the scene's animations play: all, none, or names or\n"
+        "                       indices separated by commas; all play together [all]\n"
+        "  --shutter S          motion blur: the shutter is open S of a frame interval,\n"
+        "                       centred on the frame, [0, 1]; 0: none [0]\n"
+        "  --motion-steps N     instants spread over an open shutter; rotations between two\n"
+        "                       must stay under half a turn, [2, 64] [3]\n"
         "  --prefetch N         work requests each worker keeps in flight, [1, 512] [each\n"
         "                       worker's depth: its device's slots + writers + 1]\n"
         "  --backend B          auto (a GPU where the rank has one, else the CPU), cuda or\n"
@@ -560,6 +630,13 @@ void xs_options_print_help(FILE *f)
         "  --kernel K           path (render) or empty (benchmark of the scheduler: no pixels,\n"
         "                       no files) [path]\n"
         "  --no-preview         do not write PNG previews\n"
+        "  --keep-tiles         keep tile files after their frame is assembled (default:\n"
+        "                       removed once the frame is journaled)\n"
+        "  --balance B          on: estimate each rank's speed and each tile's cost, hand\n"
+        "                       out expensive tiles first, give a slow rank only what it\n"
+        "                       finishes in time, split tiles' samples and copy the slowest\n"
+        "                       tiles for idle ranks at the end; off: tiles in row-major\n"
+        "                       order to whoever asks [on]\n"
         "  --progress P         auto, tty (a live line), plain (a line every interval, for\n"
         "                       logs) or off; auto is tty on a terminal outside mpirun/srun,\n"
         "                       else plain [auto]\n"
@@ -582,6 +659,9 @@ void xs_options_print_help(FILE *f)
         "  --max-mtris N        refuse scenes over N million triangles (each mesh once) [268]\n"
         "  --max-nodes N        refuse glTF files of over N nodes [16777216]\n"
         "  --max-instances N    refuse scenes placing meshes over N times [16777216]\n"
+        "  --max-joints N       refuse a skin of over N joints [16384]\n"
+        "  --max-keyframes N    refuse animations of over N keyframes in all [16777216]\n"
+        "  --max-morph-targets N  refuse a mesh of over N morph targets [256]\n"
         "  -h, --help           this text\n"
         "\n"
         "NAME values may hold letters, digits, '.', '_' and '-' and may not start with '.'.\n"

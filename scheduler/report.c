@@ -42,7 +42,15 @@ xs_result xs_report_open(xs_job_report *r, const xs_job *job, int ranks, xs_err 
     if (res == XS_OK && removed > 0)
         printf("xisuan: removed %lld temporary file(s) an interrupted run left in %s\n",
                (long long)removed, job->layout.dir);
-    return res == XS_OK ? xs_job_open_files(job, ranks, &r->journal, &r->events, err) : res;
+    if (res == XS_OK)
+        res = xs_job_open_files(job, ranks, &r->journal, &r->events, err);
+    /* tile files go once their frame's record is durable (--keep-tiles keeps them) */
+    if (res == XS_OK && r->journal && !job->opt->keep_tiles && job->opt->kernel == XS_KERNEL_PATH) {
+        res = xs_tile_cleaner_create(job, &r->cleaner, err);
+        if (res == XS_OK)
+            xs_journal_on_durable(r->journal, xs_tile_cleaner_on_durable, r->cleaner);
+    }
+    return res;
 }
 
 /* Open MPI's singleton (a process started without a launcher) sets PMIX_RANK
@@ -68,7 +76,13 @@ void xs_report_set_progress(xs_job_report *r, int mode, double interval)
 
 void xs_report_close(xs_job_report *r)
 {
-    xs_journal_close(r->journal);
+    xs_journal_close(r->journal); /* its last batch's frames go to the cleaner */
+    int64_t removed = 0, failed = 0;
+    xs_tile_cleaner_destroy(r->cleaner, &removed, &failed);
+    r->cleaner = NULL;
+    if (failed > 0)
+        fprintf(stderr, "xisuan: warning: %lld tile file(s) could not be removed after assembly (see above)\n",
+                (long long)failed);
     xs_events_close(r->events);
     xs_lock_release(r->lock);
     free(r->per_rank);
@@ -88,10 +102,26 @@ uint64_t xs_report_expect_hash(const xs_job_report *r, const xs_work_item *it)
 
 void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it)
 {
+    const bool copy = (it->flags & XS_ITEM_COPY) != 0;
     if (it->kind == XS_WORK_TILE)
-        xs_events_tile_dispatched(r->events, it->frame, it->tile, rank, (it->flags & XS_ITEM_VERIFY) != 0);
+        xs_events_tile_dispatched(r->events, it->frame, it->tile, rank, (it->flags & XS_ITEM_VERIFY) != 0, copy);
+    else if (it->kind == XS_WORK_PART || it->kind == XS_WORK_MERGE)
+        xs_events_part_dispatched(r->events, it->frame, it->tile, rank, it->kind == XS_WORK_MERGE,
+                                  it->chunk_first, it->chunk_count, copy);
     else
         xs_events_assembly_dispatched(r->events, it->frame, rank);
+}
+
+void xs_report_duplicate(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep)
+{
+    /* a tile written after its frame may have been cleaned */
+    if (it->kind == XS_WORK_TILE || it->kind == XS_WORK_MERGE)
+        xs_tile_cleaner_stray(r->cleaner, it->frame, it->tile);
+    if (rank >= 0 && rank < r->ranks) {
+        r->per_rank[rank].duplicates++;
+        r->per_rank[rank].busy_s += rep->seconds;
+    }
+    xs_events_duplicate(r->events, it->frame, it->kind == XS_WORK_ASSEMBLE ? -1 : it->tile, rank, rep->seconds);
 }
 
 void xs_report_retired(xs_job_report *r, int rank, const xs_work_item *it, const char *why)
@@ -120,13 +150,15 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
         s->failures++;
         char esc[1600];
         xs_json_escape(text, esc, sizeof esc);
-        if (it->kind == XS_WORK_TILE) {
+        if (it->kind != XS_WORK_ASSEMBLE) {
+            const char *what = it->kind == XS_WORK_PART ? "part" : it->kind == XS_WORK_MERGE ? "merge" : "tile";
             if (!r->quiet)
-                fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d: %s\n", rank, it->frame,
-                    it->tile, text);
+                fprintf(stderr, "xisuan: error: rank %d: frame %d tile %d%s%s: %s\n", rank, it->frame,
+                        it->tile, it->kind == XS_WORK_TILE ? "" : " ", it->kind == XS_WORK_TILE ? "" : what,
+                        text);
             xs_events_emit(r->events, "tile_failed",
-                           "\"frame\": %d, \"tile\": %d, \"rank\": %d, \"error\": \"%s\"", it->frame,
-                           it->tile, rank, esc);
+                           "\"frame\": %d, \"tile\": %d, \"rank\": %d, \"kind\": \"%s\", \"error\": \"%s\"",
+                           it->frame, it->tile, rank, what, esc);
         } else {
             if (!r->quiet)
                 fprintf(stderr, "xisuan: error: rank %d: frame %d assembly: %s\n", rank, it->frame, text);
@@ -135,7 +167,15 @@ xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it, con
         }
         return XS_OK;
     }
-    if (it->kind == XS_WORK_TILE) {
+    if (it->kind == XS_WORK_PART) { /* a share of a tile: its merge commits the tile */
+        s->parts++;
+        s->samples += rep->samples;
+        s->kernel_s += rep->kernel_s;
+        xs_counters_add(&s->counters, &rep->counters);
+        xs_events_part_done(r->events, it->frame, it->tile, rank, it->chunk_first, it->chunk_count, rep->seconds);
+        return XS_OK;
+    }
+    if (it->kind == XS_WORK_TILE || it->kind == XS_WORK_MERGE) {
         s->tiles++;
         s->samples += rep->samples;
         s->kernel_s += rep->kernel_s;
@@ -219,9 +259,14 @@ void xs_report_print(const xs_job_report *r, const xs_sched *s, xs_sched_state s
         fprintf(out, "  %d rank(s) retired (device lost); %lld item(s) went to other ranks\n",
                 r->retired_workers, (long long)p.reassigned);
     if (out)
-        fprintf(out, "  rank  tiles  frames  busy_s   busy%%  Msamples/s  Mrays/s\n");
+        fprintf(out, "  rank  tiles  frames  busy_s   busy%%  Msamples/s  Mrays/s  speed\n");
     double samples = 0.0, rays = 0.0, bmin = 1e300, bmax = 0.0, bsum = 0.0;
     int shown = 0, active = 0;
+    /* the policy's speed estimates, relative to the workers' mean (worker w is rank w + offset) */
+    const int offset = r->ranks - workers;
+    double mean_speed = 0.0;
+    for (int w = 0; w < workers; ++w)
+        mean_speed += xs_sched_worker_speed(s, w) / workers;
     for (int i = 0; i < r->ranks; ++i) {
         const xs_rank_stats *x = &r->per_rank[i];
         if (x->tiles == 0 && x->assemblies == 0 && x->failures == 0 && !x->retired)
@@ -232,15 +277,21 @@ void xs_report_print(const xs_job_report *r, const xs_sched *s, xs_sched_state s
         rays += nr;
         double b = wall > 0 ? 100.0 * x->busy_s / wall : 0.0;
         bmin = b < bmin ? b : bmin, bmax = b > bmax ? b : bmax, bsum += b, ++active;
+        double speed = i - offset >= 0 && i - offset < workers && mean_speed > 0
+                           ? xs_sched_worker_speed(s, i - offset) / mean_speed : 0.0;
         if (out && shown++ < SHOWN)
-            fprintf(out, "  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f%s\n", i, (long long)x->tiles,
+            fprintf(out, "  %4d  %5lld  %6lld  %6.2f  %5.1f%%  %10.3f  %7.2f  %5.2f%s\n", i, (long long)x->tiles,
                     (long long)x->assemblies, x->busy_s, b,
                     x->busy_s > 0 ? x->samples / x->busy_s * 1e-6 : 0.0,
-                    x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0, x->retired ? "  (retired: device lost)" : "");
+                    x->busy_s > 0 ? nr / x->busy_s * 1e-6 : 0.0, speed,
+                    x->retired ? "  (retired: device lost)" : "");
     }
     if (out && active > SHOWN)
         fprintf(out, "  ... %d more rank(s); busy%% over all %d: min %.1f, mean %.1f, max %.1f\n",
                 active - SHOWN, active, bmin, bsum / active, bmax);
+    if (out && (p.splits > 0 || p.duplicates > 0))
+        fprintf(out, "  balance: %lld tile(s) split into parts, %lld speculative cop%s\n", (long long)p.splits,
+                (long long)p.duplicates, p.duplicates == 1 ? "y" : "ies");
     if (out)
         fprintf(out, "  total: %.3f Msamples/s, %.2f Mrays/s over wall time; dispatch %lld items, "
            "%.0f items/s\n",

@@ -8,12 +8,15 @@
  *   QUEUED -> (VERIFY at a writer: kept -> RESULT; else back to QUEUED to render)
  *   QUEUED -> DEVICE (a back-end slot) -> WRITE (a buffer, at a writer) -> RESULT
  *   QUEUED -> ASSEMBLE (at a writer) -> RESULT
- * and any state that fails -> RESULT. Items start in the order they came;
- * results leave in the order they finished. Entries are allocated once and
- * never move (writer tasks point into them).
+ * and any state that fails -> RESULT. A tile of an animated scene is posed
+ * for its frame just before DEVICE, once the device holds no tile of another
+ * frame. Items start in the order they came; results leave in the order
+ * they finished. Entries are allocated once and never move (writer tasks
+ * point into them).
  */
 #include "scheduler/xs_worker.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -88,6 +91,11 @@ static xs_result init_common(xs_worker *w, const xs_job *job, int rank, int writ
     w->writers = writers > 0 ? writers : 0;
     w->tile_dir_frame = -1;
     w->frame_tp.frame = UINT32_MAX;
+    w->scene_frame = INT_MIN;
+    w->timing.fps = rs->fps;
+    w->timing.time_offset = rs->time_offset;
+    w->timing.shutter = rs->shutter;
+    w->timing.motion_steps = rs->motion_steps;
     xs_exr_layout *l = &w->layout;
     l->frame_width = rs->width;
     l->frame_height = rs->height;
@@ -99,6 +107,7 @@ static xs_result init_common(xs_worker *w, const xs_job *job, int rank, int writ
     l->attr_software = "xisuan " XS_VERSION;
     l->attr_spp = rs->spp;
     l->attr_seed = rs->seed;
+    l->defer_dir_sync = true; /* collect() syncs each frame's tile folder once per batch */
     w->channels = l->channel_count;
     xs_worker_pipe *p = calloc(1, sizeof *p);
     if (!p)
@@ -136,6 +145,7 @@ xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads,
         if (input) {
             xs_scene_setup su;
             xs_scene_setup_from_manifest(&su, opt->name, &input->manifest, &input->env, &build);
+            su.animations = rs->animations;
             r = xs_scene_from_gltf(input->gltf, &su, &w->scene, err);
         } else {
             r = xs_scene_builtin(opt->scene, &build, &w->scene, err);
@@ -385,10 +395,62 @@ static int entry_index(const xs_worker_pipe *p, const entry *e)
     return -1;
 }
 
-/* Begins a tile on slot s of the back end. */
+/* ---- an animated scene's frame ----------------------------------------------------- */
+
+/* The entry's tile needs the scene posed for another frame than it shows. */
+static bool needs_pose(const xs_worker *w, const entry *e)
+{
+    return w->scene && xs_scene_animated(w->scene) && e->item.frame != w->scene_frame;
+}
+
+/* A tile is on the back end (begun, not yet ended): the scene must hold still. */
+static bool device_busy(const xs_worker *w)
+{
+    const int n = slot_count(w);
+    for (int s = 0; s < n; ++s)
+        if (w->pipe->slot_entry[s] >= 0)
+            return true;
+    return false;
+}
+
+/* Poses the animated scene for the entry's frame and gives the back end what
+ * changed, on the pumping thread, with no tile on the back end (start_queued
+ * drains first: a back end renders from the scene as it is until the tile
+ * ends). The entry's report carries the frame change and its seconds. A
+ * failure leaves the scene marked unposed, so the next tile poses it again. */
+static xs_result pose_scene(xs_worker *w, entry *e)
+{
+    if (device_busy(w))
+        return xs_err_set(&e->err, XS_ERR_INTERNAL, "worker: frame %d asked for with tiles on the device",
+                          e->item.frame);
+    double t0 = now_s();
+    w->scene_frame = INT_MIN;
+    xs_result r = xs_scene_set_frame(w->scene, &w->timing, e->item.frame, &w->frame_stats, &e->err);
+    double t1 = now_s();
+    if (r == XS_OK)
+        r = xs_backend_update(w->backend, w->scene, &e->err);
+    w->upload_s += now_s() - t1;
+    if (r != XS_OK)
+        return r;
+    xs_scene_blobs_taken(w->scene);
+    w->scene_frame = e->item.frame;
+    e->rep.scene_frames = 1;
+    e->rep.scene_s = now_s() - t0;
+    w->scene_s += e->rep.scene_s;
+    return XS_OK;
+}
+
+/* Begins a tile on slot s of the back end (the scene posed for its frame first). */
 static void begin_tile(xs_worker *w, entry *e, int s)
 {
     xs_worker_pipe *p = w->pipe;
+    if (needs_pose(w, e)) {
+        xs_result r = pose_scene(w, e);
+        if (r != XS_OK) {
+            finish(w, e, r);
+            return;
+        }
+    }
     if (w->frame_tp.frame != (uint32_t)e->item.frame)
         w->frame_tp = xs_render_tile_params(&w->job->opt->render, e->item.frame);
     xs_tile_params tp = w->frame_tp;
@@ -414,8 +476,10 @@ static bool needs_device(const entry *e)
 }
 
 /* Starts queued items in arrival order: tiles to render as far as the
- * device has free slots (once one must wait, later ones wait too);
- * verifications and assemblies go to the writers whatever the device does. */
+ * device has free slots (once one must wait, later ones wait too; a tile of
+ * another frame of an animated scene waits until the device has ended every
+ * tile of the frame it shows); verifications and assemblies go to the
+ * writers whatever the device does. */
 static bool start_queued(xs_worker *w)
 {
     xs_worker_pipe *p = w->pipe;
@@ -431,7 +495,8 @@ static bool start_queued(xs_worker *w)
         if (!e)
             return moved;
         int s = -1;
-        if (needs_device(e) && !empty_kernel && !xs_worker_lost(w) && (s = free_slot(w)) < 0) {
+        if (needs_device(e) && !empty_kernel && !xs_worker_lost(w) &&
+            ((s = free_slot(w)) < 0 || (needs_pose(w, e) && device_busy(w)))) {
             device_full = true;
             continue;
         }
@@ -505,12 +570,16 @@ static bool end_finished(xs_worker *w)
     }
 }
 
-/* Takes what the writers finished. */
+/* Takes what the writers finished. Tile files are renamed into place
+ * without a sync of their folder (the layout defers it): the folder of each
+ * frame among them is synced once, then their results go out, durable. */
 static bool collect(xs_worker *w)
 {
     xs_worker_pipe *p = w->pipe;
+    entry *done[XS_WORKER_MAX_HELD];
+    int n = 0;
     bool moved = false;
-    for (xs_writer_task *t; (t = xs_writer_take(p->writer, false)) != NULL;) {
+    for (xs_writer_task *t; n < XS_WORKER_MAX_HELD && (t = xs_writer_take(p->writer, false)) != NULL;) {
         entry *e = ENTRY_OF(t);
         moved = true;
         if (e->state == E_VERIFY) {
@@ -521,14 +590,36 @@ static bool collect(xs_worker *w)
                 e->render = true; /* missing or different: render it, in its turn */
                 e->state = E_QUEUED;
             }
-        } else {
-            if (e->state == E_WRITE) {
-                p->buf_used[e->buf] = false;
-                e->buf = -1;
-            }
-            finish(w, e, e->r);
+            continue;
         }
+        if (e->state == E_WRITE) {
+            p->buf_used[e->buf] = false;
+            e->buf = -1;
+        }
+        done[n++] = e;
     }
+    for (int i = 0; i < n; ++i) {
+        entry *e = done[i];
+        if (e->state != E_WRITE || e->r != XS_OK)
+            continue;
+        bool synced = false; /* this frame's folder, for an earlier entry of the batch */
+        for (int k = 0; k < i && !synced; ++k)
+            synced = done[k]->state == E_WRITE && done[k]->r == XS_OK && done[k]->item.frame == e->item.frame;
+        if (synced)
+            continue;
+        char dir[XS_PATH_MAX];
+        xs_result r = xs_job_tile_dir(&w->job->layout, e->item.frame, dir, sizeof dir, &e->err);
+        if (r == XS_OK)
+            r = xs_fsync_dir(dir, &e->err);
+        if (r != XS_OK) /* every tile of this frame in the batch fails with it */
+            for (int k = i; k < n; ++k)
+                if (done[k]->state == E_WRITE && done[k]->item.frame == e->item.frame && done[k]->r == XS_OK) {
+                    done[k]->r = r;
+                    done[k]->err = e->err;
+                }
+    }
+    for (int i = 0; i < n; ++i)
+        finish(w, done[i], done[i]->r);
     return moved;
 }
 

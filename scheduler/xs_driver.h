@@ -42,6 +42,12 @@ struct xs_transport {
     /* The time (seconds): MPI_Wtime, or a simulation's virtual clock. NULL:
      * the report's clock. */
     double (*now)(void *self);
+    /* Every worker renders PART and MERGE items (a tile's sample chunks, and
+     * their merge), so the policy may split tiles at the tail. */
+    bool parts;
+    /* Each worker's speed before it has results, relative (NULL: equal;
+     * borrowed): its device's peak FLOP/s over the workers' mean. */
+    const double *speed_prior;
 };
 
 /* Runs the job's policy over the transport's workers, worker w sending
@@ -64,6 +70,9 @@ void xs_transport_destroy(xs_transport *t); /* accepts NULL */
 void xs_install_signal_handlers(bool scheduler);
 /* The drain signal received so far (0: none). */
 int xs_drain_requested(void);
+/* Forgets it: `xisuan join` drains a render whose lease was lost and goes on
+ * with the next lease in the same process. */
+void xs_drain_reset(void);
 
 #ifdef __cplusplus
 }

@@ -29,6 +29,7 @@ typedef struct xs_job {
     uint64_t scene_hash;    /* the package's bytes (or a built-in scene's name) */
     char settings[1024];    /* every setting that changes pixels or files */
     int16_t frame_index[XS_MAX_FRAMES]; /* frame number -> index in opt->frames, -1: not in the job */
+    bool animated; /* rank 0: animations play (the farm sets it): the policy keeps workers on their frames */
 } xs_job;
 
 /* Fills job from the options (which it borrows) and the scene's hash. */
@@ -44,9 +45,13 @@ xs_result xs_job_open_files(const xs_job *job, int ranks, xs_journal **journal,
 /* The policy for this job over `workers` workers (worker w sends
  * prefetch[w] requests at start): its frames and the film's tiles; with a
  * resumed journal, frames it assembled (whose file is there) are skipped and
- * tiles it committed are verified instead of rendered. */
-xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch,
-                              const xs_journal *journal, xs_sched **out, xs_err *err);
+ * tiles it committed are verified instead of rendered. Balance (the
+ * options' default) is on for path-traced jobs; parts: every worker renders
+ * PART and MERGE items, so tiles of more than one sample chunk may be split;
+ * speed_prior (optional): the workers' relative speeds before any result. */
+xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch, bool parts,
+                              const double *speed_prior, const xs_journal *journal, xs_sched **out,
+                              xs_err *err);
 
 /* The process exit status for a final state: 0 done, 1 failed, 75 drained
  * (EX_TEMPFAIL: run it again, it resumes). */

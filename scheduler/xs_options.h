@@ -45,7 +45,12 @@ enum {
     XS_GIVEN_BOUNCES = 8,
     XS_GIVEN_FRAMES = 16,
     XS_GIVEN_PREFETCH = 32,
-    XS_GIVEN_MANIFEST_TILE = 64 /* the package's manifest chose the tile */
+    XS_GIVEN_MANIFEST_TILE = 64, /* the package's manifest chose the tile */
+    XS_GIVEN_FPS = 128,
+    XS_GIVEN_TIME_OFFSET = 256,
+    XS_GIVEN_ANIMATIONS = 512,
+    XS_GIVEN_SHUTTER = 1024,
+    XS_GIVEN_MOTION_STEPS = 2048
 };
 
 /* The default tile a job gets when a worker has a GPU (and no tile was
@@ -70,6 +75,8 @@ typedef struct xs_options {
     bool bind;       /* hwloc placement of ranks (scheduler/placement.c) */
     xs_kernel_mode kernel;
     bool preview;    /* write a PNG beside each frame */
+    bool keep_tiles; /* leave tile files after their frame is assembled and journaled */
+    bool balance;    /* speed-aware admission, cost order, tail splits and copies (xs_sched.h) */
     bool help;
     bool force;      /* start afresh over a journal written for other settings */
     int retries;     /* a failed item is retried this often before the job fails */
@@ -113,8 +120,9 @@ xs_result xs_frames_parse(const char *field, const char *spec, int *frames, int 
 xs_result xs_name_parse(const char *field, const char *val, char *out, size_t out_size, xs_err *err);
 
 /* Sets a budget by its flag (--max-image-mpix, ...) or job-file key
- * (image_mpix, texture_mib, env_mpix, mtriangles, nodes, instances) to value
- * in that name's unit; field names it in messages. */
+ * (image_mpix, texture_mib, env_mpix, mtriangles, nodes, instances, joints,
+ * keyframes, morph_targets) to value in that name's unit; field names it in
+ * messages. */
 xs_result xs_limit_set(xs_scene_limits *l, const char *name, long value, const char *field, xs_err *err);
 
 /* True when path ends with suffix. */

@@ -6,8 +6,9 @@
  * reason; XS_REPORT_LOST when its device is lost), and each reply carries one
  * more request; rank 0 answers every request with ASSIGN (an item) or END.
  * Only the bytes a message uses travel: a request or an answer is 40 bytes, a
- * result 136, a failure 136 plus its text. Also here: the collectives every rank runs while a job starts (status
- * and bytes from rank 0, agreement on failure) and the idle back-off.
+ * result 168, a failure 168 plus its text. Also here: the collectives every
+ * rank runs while a job starts (status and bytes from rank 0, agreement on
+ * failure) and the idle back-off.
  */
 #ifndef XS_PROTOCOL_H
 #define XS_PROTOCOL_H
@@ -53,6 +54,8 @@ typedef struct xs_item_report {
     uint64_t bytes;  /* an assembled frame's file size */
     int32_t kept;    /* 1: a verified tile from an earlier run, not rendered */
     int32_t flags;   /* XS_REPORT_* */
+    int32_t scene_frames; /* frame changes of an animated scene this item needed (0 or 1) */
+    double scene_s;       /* their seconds: posing, deforming, BVHs, lights, device upload */
 } xs_item_report;
 
 enum { XS_MSG_TEXT_MAX = 768 };

@@ -17,6 +17,7 @@
 #include "scheduler/xs_job.h"
 #include "scheduler/xs_protocol.h"
 #include "scheduler/xs_sched.h"
+#include "scheduler/xs_tile_cleaner.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -24,6 +25,8 @@ extern "C" {
 
 typedef struct xs_rank_stats {
     int64_t tiles, assemblies, failures;
+    int64_t parts;      /* parts of split tiles rendered (their merges count as tiles) */
+    int64_t duplicates; /* results for work another rank had finished first */
     double busy_s, samples;
     double kernel_s; /* the tiles' kernel time (a GPU's CUDA events; a CPU's render) */
     xs_counters counters;
@@ -48,6 +51,7 @@ typedef struct xs_job_report {
     xs_lock *lock;        /* owned: the output folder's, for the run's life */
     xs_journal *journal;  /* owned; NULL for the empty kernel */
     xs_events *events;    /* owned */
+    xs_tile_cleaner *cleaner; /* owned; NULL with --keep-tiles (or no journal) */
     int64_t rendered, kept; /* tiles */
     double last_progress;
     double progress_interval;
@@ -59,6 +63,7 @@ typedef struct xs_job_report {
     bool gave_up_inflight; /* drained past the grace period with work in flight */
     int silent_workers;    /* at the end: ranks given up on */
     int retired_workers;   /* at the end: ranks whose device was lost */
+    xs_sched_progress final; /* the policy's figures at the end */
 } xs_job_report;
 
 /* Sets up the report of job over `ranks` ranks: takes the output folder's
@@ -78,6 +83,9 @@ void xs_report_set_progress(xs_job_report *r, int mode, double interval);
 xs_result xs_report_item(xs_job_report *r, int rank, const xs_work_item *it,
                          const xs_item_report *rep, bool ok, const char *text, xs_err *err);
 void xs_report_dispatch(xs_job_report *r, int rank, const xs_work_item *it);
+/* A result for work another copy already finished: counted, and the
+ * tile_duplicate event. */
+void xs_report_duplicate(xs_job_report *r, int rank, const xs_work_item *it, const xs_item_report *rep);
 /* A rank's device is lost (its reply for `it` said why): printed once, and
  * the rank_retired event. */
 void xs_report_retired(xs_job_report *r, int rank, const xs_work_item *it, const char *why);

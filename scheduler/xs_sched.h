@@ -13,8 +13,13 @@
  * worker is ever left waiting and rank 0 never waits on a message that will
  * not come.
  *
- * Work: for each frame, its tiles in row-major order; when a frame's last
- * tile is done, an ASSEMBLE item for that frame goes ahead of every tile.
+ * Work: for each frame, its tiles (row-major, or most expensive first with
+ * balance); when a frame's last tile is done, an ASSEMBLE item for that frame
+ * goes ahead of every tile. With frame affinity (an animated scene), a worker
+ * gets what fits the frame it last rendered before other frames' items (taken
+ * back, retried, or next in order), so it does not pose its scene back and
+ * forth. Every per-event cost is O(1) in the number of workers, frames and
+ * tiles, except where balance looks at idle workers at the very end of a job.
  * Not thread-safe: one thread drives one xs_sched.
  */
 #ifndef XS_SCHED_H
@@ -29,10 +34,17 @@
 extern "C" {
 #endif
 
-typedef enum xs_work_kind { XS_WORK_TILE = 1, XS_WORK_ASSEMBLE = 2 } xs_work_kind;
+typedef enum xs_work_kind {
+    XS_WORK_TILE = 1,     /* render a tile and write it */
+    XS_WORK_ASSEMBLE = 2, /* assemble a frame from its tiles */
+    XS_WORK_PART = 3,     /* render chunks [chunk_first, +chunk_count) of a tile's samples */
+    XS_WORK_MERGE = 4     /* merge a split tile's parts (chunk_first of them, chunk_count
+                             chunks in all) into its tile */
+} xs_work_kind;
 
 enum {
-    XS_ITEM_VERIFY = 1 /* a previous run committed this tile: check its file, render if bad */
+    XS_ITEM_VERIFY = 1, /* a previous run committed this tile: check its file, render if bad */
+    XS_ITEM_COPY = 2    /* a speculative copy of an item another worker holds (balance) */
 };
 
 typedef struct xs_work_item {
@@ -40,6 +52,7 @@ typedef struct xs_work_item {
     int32_t frame; /* frame number */
     int32_t tile;  /* row-major tile index in the frame; -1 for ASSEMBLE */
     int32_t flags; /* XS_ITEM_*; not part of an item's identity */
+    int32_t chunk_first, chunk_count; /* PART: its chunks; MERGE: parts, chunks; else 0, 0 */
 } xs_work_item;
 
 enum { XS_SCHED_MAX_FRAME_NUMBER = 10000 }; /* frame numbers are in [0, 10000) */
@@ -63,6 +76,32 @@ typedef struct xs_sched_desc {
     /* A failed item is retried up to this many times, on another worker when
      * there is one; then the job fails. */
     int max_retries;
+    /* Balance for mixed and tail-heavy farms (off: tiles in row-major order,
+     * every request answered while there is work):
+     *   - each worker's speed is estimated from its results' times
+     *     (xs_sched_on_done_timed) and each tile's cost from the frames before;
+     *   - a frame's tiles go out most expensive first;
+     *   - a worker takes an item only when it would finish it no later than
+     *     the farm would at its mean speed, or within the remaining work's
+     *     horizon: a slow rank never holds work a fast one would finish first;
+     *   - near the end, a tile is split into parts of its sample chunks for
+     *     idle workers (chunks_per_tile > 1), merged by a MERGE item;
+     *   - idle workers get a copy of the in-flight item expected to finish
+     *     last when they would finish it sooner (the first result counts);
+     *     this needs the time (xs_sched_set_time). */
+    bool balance;
+    int chunks_per_tile;
+    /* Optional (copied): each worker's speed before it has results, relative
+     * (e.g. its device's peak FLOP/s over the workers' mean); NULL: equal. A
+     * worker's first measured result replaces it. */
+    const double *worker_speed; /* the tile's spp in 16-sample chunks; 1 (or 0): never split */
+    /* Frame affinity, for an animated scene (each worker poses it for the
+     * frame it renders): among what a worker may take, items of the frame it
+     * last rendered (and assemblies) come first, looking up to 64 items
+     * behind the head of the priority queue; the cursor's tiles go to it
+     * ahead of other frames' items while the cursor is in its frame. Off:
+     * the order above, whatever frames workers render. */
+    bool frame_affinity;
 } xs_sched_desc;
 
 typedef enum xs_sched_action_kind { XS_ACT_ASSIGN = 1, XS_ACT_END = 2 } xs_sched_action_kind;
@@ -93,6 +132,9 @@ void xs_sched_destroy(xs_sched *s); /* accepts NULL */
  * does not hold, a request beyond the protocol's count. */
 xs_result xs_sched_on_request(xs_sched *s, int worker, xs_err *err);
 xs_result xs_sched_on_done(xs_sched *s, int worker, xs_work_item item, xs_err *err);
+/* The same with the seconds the worker spent on it (< 0: unknown), from
+ * which its speed and the tile's cost are estimated. */
+xs_result xs_sched_on_done_timed(xs_sched *s, int worker, xs_work_item item, double seconds, xs_err *err);
 xs_result xs_sched_on_failed(xs_sched *s, int worker, xs_work_item item, xs_err *err);
 
 /* The worker stopped answering: the items it holds go back to the queue for
@@ -109,6 +151,9 @@ xs_result xs_sched_on_silent(xs_sched *s, int worker, xs_err *err);
  * leaves cleanly. When every worker is retired or silent the job fails. The
  * reply carries a request like any other. */
 xs_result xs_sched_on_lost(xs_sched *s, int worker, xs_work_item item, xs_err *err);
+/* A worker's estimated speed (balance): cost units per second, 1 until it
+ * has results of tiles whose cost was measured. */
+double xs_sched_worker_speed(const xs_sched *s, int worker);
 /* Workers retired so far, and whether one is. */
 int xs_sched_retired_count(const xs_sched *s);
 bool xs_sched_is_retired(const xs_sched *s, int worker);
@@ -131,6 +176,10 @@ bool xs_sched_last_was_duplicate(const xs_sched *s);
 /* True when this item's work (tile or frame assembly) is already done. */
 bool xs_sched_item_done(const xs_sched *s, const xs_work_item *item);
 
+/* The time now (seconds, any origin): when items are assigned, for the
+ * speculation of balance. Without it, nothing is speculated. */
+void xs_sched_set_time(xs_sched *s, double now);
+
 /* Pops the next action, in the order they arose; false when none. */
 bool xs_sched_next_action(xs_sched *s, xs_sched_action *out);
 
@@ -142,6 +191,7 @@ typedef struct xs_sched_progress {
     int64_t assigned;              /* items handed out so far */
     int64_t retries;               /* failed items put back in the queue */
     int64_t reassigned;            /* items taken back from silent or retired workers */
+    int64_t splits, duplicates;    /* tiles split into parts; speculative copies sent */
 } xs_sched_progress;
 void xs_sched_get_progress(const xs_sched *s, xs_sched_progress *out);
 

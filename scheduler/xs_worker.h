@@ -16,6 +16,14 @@
  * rank 0 journals a tile only after its file is. Pixels and files are the
  * same whatever the number of writers.
  *
+ * An animated scene (xs_scene_animated) is posed on the pumping thread for
+ * the frame of the tile about to begin, and the back end takes what changed
+ * (xs_backend_update); the worker keeps the frame it is posed for, so only a
+ * change of frame costs anything. A tile of another frame waits until no
+ * tile of the frame the scene shows is on the back end (a back end renders
+ * from the scene until the tile ends); verifications and assemblies do not
+ * wait. The tile that needed the change reports it (scene_frames, scene_s).
+ *
  * A lost device (a sticky GPU error, XS_ERR_DEVICE) retires the worker: the
  * items it holds that need the device, and any it is given later, come back
  * FAILED with XS_REPORT_LOST; writes already under way finish.
@@ -63,6 +71,13 @@ typedef struct xs_worker {
     int channels;             /* floats per pixel record: 4 + the AOVs' */
     xs_exr_layout layout;     /* every tile's and frame's; attr_frame set per item on a copy */
     xs_tile_params frame_tp;  /* the kernel parameters of frame_tp.frame, set once per frame */
+    /* an animated scene: the frame it is posed for (INT_MIN: none yet), how
+     * frames become times, and what posing cost so far */
+    int scene_frame;
+    xs_scene_timing timing;
+    xs_scene_frame_stats frame_stats;
+    double scene_s;  /* posing and updating the device, in all */
+    double upload_s; /* of which the back end's update */
     int tile_dir_frame;       /* the frame whose tile folder exists (-1: none yet) */
     int threads;
     int gpu;       /* the CUDA device ordinal it renders on; -1: the CPU */

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Checks that #include lines point the way the architecture allows
-# (docs/architecture.md): kernels <- render <- scheduler <- scheduler/cmd,
-# with io beside them (used by render and scheduler, using neither):
+# (docs/architecture.md): kernels <- render <- scheduler <- service <-
+# scheduler/cmd, with io beside them (used by render, scheduler and service,
+# using none of them):
 #
 #   kernels/         includes kernels/ only (code both devices compile)
 #   io/              includes io/ only
 #   render/          includes kernels/, io/, render/
 #   scheduler/       includes kernels/, io/, render/, scheduler/ (not scheduler/cmd/)
+#   service/         includes io/, scheduler/, service/ (the submission service
+#                    and its HTTP client; nothing below includes it)
 #   scheduler/cmd/   includes anything of ours
 #
 # and that a module's private header (*_internal.h) is included only from its
@@ -20,7 +23,8 @@ allowed() { # folder of the including file -> allowed prefixes
     io) echo "io/" ;;
     render) echo "kernels/ io/ render/" ;;
     scheduler) echo "kernels/ io/ render/ scheduler/" ;;
-    scheduler/cmd) echo "kernels/ io/ render/ scheduler/" ;;
+    service) echo "io/ scheduler/ service/" ;;
+    scheduler/cmd) echo "kernels/ io/ render/ scheduler/ service/" ;;
     *) echo "" ;;
   esac
 }
@@ -45,7 +49,7 @@ while IFS= read -r f; do
       *_internal.h) [ "$(dirname "$inc")" = "$dir" ] || { echo "$f:$n: includes \"$inc\", private to $(dirname "$inc")/"; bad=1; } ;;
     esac
   done < <(grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' "$f" || true)
-done < <(git ls-files -co --exclude-standard 'kernels/*' 'io/*' 'render/*' 'scheduler/*' | grep -E '\.(c|h|cu)$')
+done < <(git ls-files -co --exclude-standard 'kernels/*' 'io/*' 'render/*' 'scheduler/*' 'service/*' | grep -E '\.(c|h|cu)$')
 if [ $bad = 0 ]; then
   echo "includes: every #include points the allowed way"
 fi

@@ -4,13 +4,13 @@
 # build-fuzz/corpus/TARGET; crashes to build-fuzz/crash-TARGET-*. Save a
 # crashing input (after the fix) under tests/fuzz/corpus/TARGET so the replay
 # test keeps it fixed.
-# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: manifest package gltf jobfile tile)
+# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: manifest package gltf jobfile tile api)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(manifest package gltf jobfile tile)
+[ ${#targets[@]} -gt 0 ] || targets=(manifest package gltf jobfile tile api)
 command -v clang >/dev/null || { apt-get install -y -qq clang >/dev/null; }
 b="$root/build-fuzz"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
@@ -27,6 +27,10 @@ for t in "${targets[@]}"; do
       -exec cp -n {} "$b/assimp-seeds/" \; 2>/dev/null || true
     seeds+=("$b/assimp-seeds")
   fi
+  # the shared animated scenes (animations, morph targets, a skin), read in place
+  for s in BoxAnimated AnimatedMorphCube RiggedSimple; do
+    [ "$t" = gltf ] && [ -d "$root/../shared/scenes/$s" ] && seeds+=("$root/../shared/scenes/$s")
+  done
   echo "== fuzz_$t for $secs s"
   "$b/tests/fuzz_$t" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=4096 -print_final_stats=1 \
     -artifact_prefix="$b/crash-$t-" "$b/corpus/$t" "${seeds[@]}" 2>&1 | tail -12

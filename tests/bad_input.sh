@@ -46,6 +46,13 @@ expect "--job: must not start with '.'" --out "$work/o" --job ..
 expect "$work/a_file" --out "$work/a_file"
 expect "Not a directory" --out "$work/a_file/sub"
 expect "/proc/xisuan" --out /proc/xisuan
+# animation: values out of range, and an animation the file does not have
+# (refused before any folder is made)
+anim=$(cd "$(dirname "$0")" && pwd)/fuzz/corpus/gltf/anim-trs.gltf
+expect "--shutter: must be in [0, 1], got 2" --out "$work/o" --shutter 2
+expect "--fps: must be in (0, 1000], got 0" --out "$work/o" --fps 0
+expect "--motion-steps: must be in [2, 64], got 1" --out "$work/o" --motion-steps 1
+expect "animations: no animation 'walk' in the scene (it has 1: 0 'trs')" --out "$work/o" "$anim" --animations walk
 # an output folder that cannot be written: a read-only tmpfs as root (where
 # permissions do not stop root), folders without write permission otherwise.
 # --job fresh: the job folder cannot be created; --job there: it exists (made

@@ -6,11 +6,14 @@
  *   (sqrt(mean((a - ref)^2)) / mean(ref), over all pixels and channels) and
  *   the relative difference of the means.
  * exr_compare --png A OUT.png: writes the preview PNG of A.
- * exr_compare --region A X0 Y0 W H: prints "mean R G B A" of that rectangle. */
+ * exr_compare --region A X0 Y0 W H: prints "mean R G B A" of that rectangle.
+ * exr_compare --iou A B: prints "iou X": the intersection over union of the
+ *   two silhouettes (pixels of alpha above 0.5). */
 #include "io/xs_exr.h"
 #include "io/xs_image.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +94,44 @@ static int region(const char *path, int x0, int y0, int w, int h)
     return 0;
 }
 
+static int iou(const char *pa, const char *pb)
+{
+    xs_image a, b;
+    xs_err e;
+    if (xs_exr_read_rgba(pa, &a, &e) != XS_OK) {
+        fprintf(stderr, "exr_compare: %s\n", e.msg);
+        return 2;
+    }
+    if (xs_exr_read_rgba(pb, &b, &e) != XS_OK) {
+        fprintf(stderr, "exr_compare: %s\n", e.msg);
+        xs_image_free(&a);
+        return 2;
+    }
+    if (a.width != b.width || a.height != b.height) {
+        fprintf(stderr, "exr_compare: sizes differ\n");
+        xs_image_free(&a);
+        xs_image_free(&b);
+        return 2;
+    }
+    size_t n = (size_t)a.width * (size_t)a.height, both = 0, either = 0;
+    for (size_t i = 0; i < n; ++i) {
+        bool x = a.rgba[i * 4 + 3] > 0.5f, y = b.rgba[i * 4 + 3] > 0.5f;
+        both += x && y;
+        either += x || y;
+    }
+    printf("iou %.6f (%zu of %zu silhouette pixels shared)\n", either ? (double)both / (double)either : 1.0,
+           both, either);
+    xs_image_free(&a);
+    xs_image_free(&b);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 7 && strcmp(argv[1], "--region") == 0)
         return region(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+    if (argc == 4 && strcmp(argv[1], "--iou") == 0)
+        return iou(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "--rmse") == 0)
         return rmse(argv[2], argv[3]);
     if (argc == 4 && strcmp(argv[1], "--png") == 0) {

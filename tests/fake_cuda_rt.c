@@ -227,6 +227,7 @@ static int fake_memcpy_h2d(void *d, const void *s, size_t n)
     if (!is_device(d, n))
         return fail_with(FAKE_INVALID_VALUE);
     memcpy(d, s, n);
+    G->h2d_bytes += n;
     return FAKE_OK;
 }
 
@@ -403,7 +404,8 @@ static bool view_ok(const xs_scene_view *v)
     const void *p[] = {v->tris,      v->attrs,       v->wnodes,         v->meshes,    v->instances,
                        v->tex_objects, v->materials, v->textures,       v->texels,    v->srgb_to_linear,
                        v->lights,    v->light_cdf,   v->light_pmf,      v->inst_light_base, v->tri_light,
-                       v->env,       v->env_row_cdf, v->env_col_cdf,    v->ggx_tables, v->filter_icdf};
+                       v->env,       v->env_row_cdf, v->env_col_cdf,    v->ggx_tables, v->filter_icdf,
+                       v->motion_xf, v->motion_tris, v->motion_nodes};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; ++i)
         if (p[i] && !is_device(p[i], 1))
             return false;
@@ -430,6 +432,7 @@ static int fake_launch_group(const xs_scene_view *view, const xs_cuda_group *g, 
     }
     if (g->count > G->max_group)
         G->max_group = g->count;
+    G->view = *view;
     bool fault = !view_ok(view);
     /* the wavefront's paths: device memory of the size the back end asked for */
     if (g->integrator == XS_CUDA_WAVEFRONT) {

@@ -62,6 +62,8 @@ typedef struct fake_gpu {
     long long max_wave;      /* most paths a wavefront launch was given */
     int texture_objects;     /* texture objects made */
     int textures_live;       /* textures made and not yet destroyed */
+    size_t h2d_bytes;        /* bytes copied to the device */
+    xs_scene_view view;      /* the scene view of the last launch */
 } fake_gpu;
 
 /* Makes g the fake device (zeroed fields get 1 GiB, 132 SMs, 5 blocks an

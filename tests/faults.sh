@@ -71,18 +71,20 @@ echo "lost alone: exit $rc: $(grep -o 'no rank is left to render.*' "$work/lost1
 
 # hang
 start=$(date +%s)
-XS_FAULT="hang:2:2" mpi 3 "$xisuan" render "${settings[@]}" --stall-timeout 3 --out "$work/hang" >"$work/hang.log" 2>&1
+# --stall-timeout 8: a healthy rank on a loaded 2-core machine (or under ASan)
+# can go a few seconds without a word; 3 s gave up on it too
+XS_FAULT="hang:2:2" mpi 3 "$xisuan" render "${settings[@]}" --stall-timeout 8 --out "$work/hang" >"$work/hang.log" 2>&1
 rc=$?
 took=$(( $(date +%s) - start ))
 [ $rc = 0 ] || { echo "FAIL hang: exit $rc"; cat "$work/hang.log"; fail=1; }
 grep -q "rank 2 has said nothing for" "$work/hang.log" || { echo "FAIL hang: no warning"; fail=1; }
-# given up on after --stall-timeout 3, not before, and not much later (the
+# given up on after --stall-timeout 8, not before, and not much later (the
 # default is 900 s); the rest of the job takes about a second here
-[ "$took" -ge 3 ] && [ "$took" -le 45 ] ||
-  { echo "FAIL hang: the job took $took s with --stall-timeout 3 (want 3 to 45 s)"; fail=1; }
+[ "$took" -ge 8 ] && [ "$took" -le 60 ] ||
+  { echo "FAIL hang: the job took $took s with --stall-timeout 8 (want 8 to 60 s)"; fail=1; }
 silent=$(sed -n 's/.*rank 2 has said nothing for \([0-9]*\) s.*/\1/p' "$work/hang.log" | head -1)
-[ -n "$silent" ] && [ "$silent" -ge 3 ] ||
-  { echo "FAIL hang: rank 2 was given up on after '$silent' s of silence, before --stall-timeout 3"; fail=1; }
+[ -n "$silent" ] && [ "$silent" -ge 8 ] ||
+  { echo "FAIL hang: rank 2 was given up on after '$silent' s of silence, before --stall-timeout 8"; fail=1; }
 grep -q "ending the job without waiting" "$work/hang.log" || { echo "FAIL hang: no end message"; fail=1; }
 same_as_ref "$work/hang" hang
 echo "hang: exit $rc after ${took} s: $(grep -o 'rank 2 has said nothing[^;]*' "$work/hang.log")"

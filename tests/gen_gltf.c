@@ -1,4 +1,9 @@
-/* gen_gltf OUT.glb SEGMENTS SIDE [unique|glass|thinglass]: writes a generated glTF scene: a
+/* gen_gltf OUT.glb --skinned-tube TRIS: a tube of about TRIS triangles along y
+ * (0 to 4), skinned to two joints (the upper half to a joint at y = 2,
+ * blended over the middle), the upper joint bending 0 -> 90 -> 0 degrees
+ * and the root sliding 1 unit along x over 4 seconds (LINEAR), a camera;
+ * for the animation benchmark (bench/animation.sh).
+ * gen_gltf OUT.glb SEGMENTS SIDE [unique|glass|thinglass]: writes a generated glTF scene: a
  * ground quad and SIDE x SIDE spheres of SEGMENTS x SEGMENTS/2 quads (2
  * triangles each), lit by one emissive quad, with a camera. By default every
  * sphere is an instance of one mesh (one mesh, SIDE^2 nodes); with `unique`
@@ -21,8 +26,109 @@ static void put32(FILE *f, uint32_t v)
     fwrite(b, 1, 4, f);
 }
 
+static int write_glb(const char *path, char *j, size_t o, const unsigned char *bin, size_t bin_len)
+{
+    while (o % 4)
+        j[o++] = ' ';
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        return 1;
+    }
+    fwrite("glTF", 1, 4, f);
+    put32(f, 2);
+    put32(f, (uint32_t)(12 + 8 + o + 8 + bin_len));
+    put32(f, (uint32_t)o);
+    put32(f, 0x4E4F534Au);
+    fwrite(j, 1, o, f);
+    put32(f, (uint32_t)bin_len);
+    put32(f, 0x004E4942u);
+    fwrite(bin, 1, bin_len, f);
+    return fclose(f) == 0 ? 0 : 1;
+}
+
+static int skinned_tube(const char *path, long tris)
+{
+    int seg = 256, rings = (int)(tris / (2 * seg));
+    if (rings < 2)
+        rings = 2;
+    size_t nv = (size_t)(rings + 1) * (size_t)seg, nt = (size_t)rings * (size_t)seg * 2;
+    size_t pb = nv * 12, nb = nv * 12, jb = nv * 8, wb = nv * 16, ib = nt * 12;
+    float t[5] = {0, 1, 2, 3, 4};
+    float rot[20] = {0, 0, 0, 1, 0, 0, 0.38268343f, 0.92387953f, 0, 0, 0.70710678f, 0.70710678f,
+                     0, 0, 0.38268343f, 0.92387953f, 0, 0, 0, 1};
+    float mov[15] = {0, 0, 0, 0.25f, 0, 0, 0.5f, 0, 0, 0.75f, 0, 0, 1, 0, 0};
+    float ibm[32] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, -2, 0, 1};
+    size_t ab = sizeof t + sizeof rot + sizeof mov + sizeof ibm;
+    size_t bin_len = pb + nb + jb + wb + ib + ab;
+    unsigned char *bin = calloc(1, bin_len);
+    float *p = (float *)bin, *n = (float *)(bin + pb), *w = (float *)(bin + pb + nb + jb);
+    uint16_t *jn = (uint16_t *)(bin + pb + nb);
+    for (int r = 0; r <= rings; ++r)
+        for (int k = 0; k < seg; ++k) {
+            size_t v = (size_t)r * (size_t)seg + (size_t)k;
+            double a = 2 * M_PI * k / seg, y = 4.0 * r / rings;
+            p[3 * v] = (float)(0.3 * cos(a)), p[3 * v + 1] = (float)y, p[3 * v + 2] = (float)(0.3 * sin(a));
+            n[3 * v] = (float)cos(a), n[3 * v + 1] = 0, n[3 * v + 2] = (float)sin(a);
+            double up = y < 1.6 ? 0.0 : y > 2.4 ? 1.0 : (y - 1.6) / 0.8;
+            jn[4 * v] = 0, jn[4 * v + 1] = 1;
+            w[4 * v] = (float)(1.0 - up), w[4 * v + 1] = (float)up;
+        }
+    uint32_t *ix = (uint32_t *)(bin + pb + nb + jb + wb);
+    for (int r = 0; r < rings; ++r)
+        for (int k = 0; k < seg; ++k) {
+            uint32_t a = (uint32_t)(r * seg + k), b = (uint32_t)(r * seg + (k + 1) % seg);
+            uint32_t c = a + (uint32_t)seg, d = b + (uint32_t)seg;
+            *ix++ = a, *ix++ = c, *ix++ = b, *ix++ = b, *ix++ = c, *ix++ = d;
+        }
+    unsigned char *q = bin + pb + nb + jb + wb + ib;
+    memcpy(q, t, sizeof t), memcpy(q + sizeof t, rot, sizeof rot);
+    memcpy(q + sizeof t + sizeof rot, mov, sizeof mov), memcpy(q + sizeof t + sizeof rot + sizeof mov, ibm, sizeof ibm);
+    size_t jcap = 8192, o = 0, off = 0;
+    char *j = malloc(jcap);
+#define K(...) o += (size_t)snprintf(j + o, jcap - o, __VA_ARGS__)
+    K("{\"asset\":{\"version\":\"2.0\",\"generator\":\"xisuan tests/gen_gltf\"},\"scene\":0,"
+      "\"scenes\":[{\"nodes\":[0,1,3]}],\"nodes\":[{\"mesh\":0,\"skin\":0},{\"children\":[2]},"
+      "{\"translation\":[0,2,0]},{\"camera\":0,\"translation\":[0.5,2,9]}],"
+      "\"cameras\":[{\"type\":\"perspective\",\"perspective\":{\"yfov\":0.6,\"znear\":0.01}}],"
+      "\"skins\":[{\"joints\":[1,2],\"inverseBindMatrices\":7}],"
+      "\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.8,0.3,0.2,1],\"metallicFactor\":0}}],"
+      "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":0,\"NORMAL\":1,\"JOINTS_0\":2,"
+      "\"WEIGHTS_0\":3},\"indices\":4,\"material\":0}]}],"
+      "\"animations\":[{\"samplers\":[{\"input\":5,\"output\":6},{\"input\":5,\"output\":8}],"
+      "\"channels\":[{\"sampler\":0,\"target\":{\"node\":2,\"path\":\"rotation\"}},"
+      "{\"sampler\":1,\"target\":{\"node\":1,\"path\":\"translation\"}}]}],"
+      "\"buffers\":[{\"byteLength\":%zu}],\"bufferViews\":[", bin_len);
+    const size_t views[9] = {pb, nb, jb, wb, ib, sizeof t, sizeof rot, sizeof ibm, sizeof mov};
+    /* the order in bin: t, rot, mov, ibm; views 5..8 are t, rot, ibm, mov */
+    size_t voff[9];
+    for (int i = 0; i < 5; ++i)
+        voff[i] = off, off += views[i];
+    voff[5] = off, voff[6] = off + sizeof t, voff[8] = off + sizeof t + sizeof rot,
+    voff[7] = off + sizeof t + sizeof rot + sizeof mov;
+    for (int i = 0; i < 9; ++i)
+        K("%s{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu}", i ? "," : "", voff[i], views[i]);
+    K("],\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"},"
+      "{\"bufferView\":1,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"},"
+      "{\"bufferView\":2,\"componentType\":5123,\"count\":%zu,\"type\":\"VEC4\"},"
+      "{\"bufferView\":3,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC4\"},"
+      "{\"bufferView\":4,\"componentType\":5125,\"count\":%zu,\"type\":\"SCALAR\"},"
+      "{\"bufferView\":5,\"componentType\":5126,\"count\":5,\"type\":\"SCALAR\"},"
+      "{\"bufferView\":6,\"componentType\":5126,\"count\":5,\"type\":\"VEC4\"},"
+      "{\"bufferView\":7,\"componentType\":5126,\"count\":2,\"type\":\"MAT4\"},"
+      "{\"bufferView\":8,\"componentType\":5126,\"count\":5,\"type\":\"VEC3\"}]}",
+      nv, nv, nv, nv, nt * 3);
+#undef K
+    int rc = write_glb(path, j, o, bin, bin_len);
+    printf("skinned tube: vertices %zu triangles %zu joints 2\n", nv, nt);
+    free(j), free(bin);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[2], "--skinned-tube") == 0)
+        return skinned_tube(argv[1], atol(argv[3]));
     if (argc < 4) {
         fprintf(stderr, "usage: gen_gltf OUT.glb SEGMENTS SIDE [unique|glass|thinglass]\n");
         return 2;

@@ -31,7 +31,9 @@ same() { # tag: compare its frames with the reference
 render 0 32 ref --name j
 for n in 1 2 4; do
   for tile in 16 96; do
-    render "$n" "$tile" "n${n}_t${tile}" --name j
+    keep=()
+    [ "$n" = 4 ] && keep=(--keep-tiles) # the tile grid is checked below
+    render "$n" "$tile" "n${n}_t${tile}" --name j "${keep[@]}"
     same "n${n}_t${tile}"
   done
 done
@@ -54,6 +56,9 @@ grep -q "piz" <("$exrheader" "$work/piz/j/j.0002.exr") || { echo "FAIL: piz fram
 # tiles: 90x70 in 16-pixel tiles is 6x5 per frame; the single-tile job has 1
 [ "$(find "$work/n4_t16/j/tiles/0002" -name '*.exr' | wc -l)" = 30 ] || { echo "FAIL: tile count"; fail=1; }
 [ "$(find "$work/n4_t96/j/tiles/0003" -name '*.exr' | wc -l)" = 1 ] || { echo "FAIL: one-tile count"; fail=1; }
+# without --keep-tiles a frame's tiles go once it is assembled and journaled
+left=$(find "$work/n2_t16/j/tiles" -name '*.exr' | wc -l)
+[ "$left" = 0 ] || { echo "FAIL: $left tile file(s) left after assembly without --keep-tiles"; fail=1; }
 [ -s "$work/n4_t16/j/j.0002.png" ] || { echo "FAIL: no PNG preview"; fail=1; }
 left=$(find "$work" -name '.*tmp*' | head -3)
 [ -z "$left" ] || { echo "FAIL: temporary files left: $left"; fail=1; }

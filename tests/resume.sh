@@ -15,12 +15,17 @@
 #             next record starts on its own line.
 #  header     a journal that holds no complete header (a crash right after it
 #             was created) has nothing committed: the run starts afresh.
+#  cleaned    without --keep-tiles a frame's tiles are removed once it is
+#             assembled and journaled; a rerun skips the frames, and a frame
+#             whose file went missing has its tiles rendered again (theirs are
+#             gone), bit-identical to the reference, under MPI.
+# The other cases look at tile files, so they run with --keep-tiles.
 # usage: resume.sh XISUAN EXR_COMPARE MPIEXEC WORKDIR
 set -uo pipefail
 xisuan=$1 compare=$2 mpiexec=$3 work=$4
 rm -rf "$work" && mkdir -p "$work"
 fail=0
-base=(--resolution 64x48 --tile 16 --no-preview --job j --name f) # 4x3 = 12 tiles a frame
+base=(--resolution 64x48 --tile 16 --no-preview --job j --name f --keep-tiles) # 4x3 = 12 tiles a frame
 s2=("${base[@]}" --spp 2)
 s8=("${base[@]}" --spp 8)
 render() { timeout 300 "$xisuan" render "$@"; }
@@ -144,6 +149,25 @@ for torn in "" "xisuan-journal 1 key="; do
   same "$work/ref/j/f.0001.exr" "$out/j/f.0001.exr" "header '$torn'"
 done
 echo "header: an empty or torn journal header starts the job afresh"
+
+# ---- cleaned: tiles removed after assembly, resume from the journal and frames ---
+out="$work/cleaned"
+nokeep=(--resolution 64x48 --tile 16 --no-preview --job j --name f --spp 8 --frames 1-2 --out "$out")
+mpi "${nokeep[@]}" >"$out.1.log" 2>&1 || { echo "FAIL cleaned: first run"; cat "$out.1.log"; fail=1; }
+n=$(find "$out/j/tiles" -type f 2>/dev/null | wc -l)
+[ "$n" = 0 ] || { echo "FAIL cleaned: $n file(s) left under tiles/ after both frames were assembled"; fail=1; }
+mpi "${nokeep[@]}" >"$out.2.log" 2>&1 || { echo "FAIL cleaned: rerun"; fail=1; }
+[ "$(counts "$out.2.log")" = "0 0" ] ||
+  { echo "FAIL cleaned: a rerun of a finished job rendered again: $(grep 'job j' "$out.2.log")"; fail=1; }
+rm "$out/j/f.0002.exr"
+mpi "${nokeep[@]}" >"$out.3.log" 2>&1 || { echo "FAIL cleaned: rerun after losing frame 2"; cat "$out.3.log"; fail=1; }
+c=$(counts "$out.3.log")
+[ "$c" = "12 0" ] || { echo "FAIL cleaned: rendered/kept '$c', want '12 0' (frame 2's tiles were removed)"; fail=1; }
+same "$work/ref8/j/f.0001.exr" "$out/j/f.0001.exr" "cleaned: frame 1"
+same "$work/ref8/j/f.0002.exr" "$out/j/f.0002.exr" "cleaned: frame 2"
+n=$(find "$out/j/tiles" -type f 2>/dev/null | wc -l)
+[ "$n" = 0 ] || { echo "FAIL cleaned: $n file(s) left under tiles/ after the rerun"; fail=1; }
+echo "cleaned: no tiles left; a lost frame rendered again from scratch, rendered/kept $c"
 
 [ $fail = 0 ] && echo "resume: all cases behaved"
 exit $fail

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# A real single-node Slurm (munged, slurmctld and slurmd from Debian, started
-# and stopped here; proctrack/linuxproc, task/none, no accounting, NodeName =
-# this host, SLURM_CONF exported for every client) runs a job submitted with
+# A real single-node Slurm (tests/slurm_cluster.sh: munged, slurmctld and
+# slurmd from Debian, started and stopped here) runs a job submitted with
 # `xisuan submit`. Mid-job the batch shell gets SIGUSR1 (as --signal=B:USR1@N
 # would send it before the time limit): xisuan drains and exits 75, the script
 # requeues the job, and the requeued run resumes from the journal. The frames
@@ -9,73 +8,14 @@
 # usage: slurm.sh XISUAN EXR_COMPARE WORKDIR
 set -uo pipefail
 xisuan=$1 compare=$2 work=$3
-for b in munged slurmctld slurmd sbatch scontrol squeue sinfo scancel; do
-  command -v $b >/dev/null || { echo "SKIP: $b not installed (apt-get install slurm-wlm munge)"; exit 77; }
-done
-[ "$(id -u)" = 0 ] || { echo "SKIP: the test cluster runs its daemons as root"; exit 77; }
-rm -rf "$work" && mkdir -p "$work"/{state,spool,munge,out} && chmod 700 "$work/munge"
-host=$(hostname -s)
-cpus=$(nproc)
-mem=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 / 2 ))
-port=$(( 20000 + RANDOM % 20000 ))
-pids=()
+. "$(dirname "$0")/slurm_cluster.sh"
+rm -rf "$work" && mkdir -p "$work/out"
 cleanup() {
   [ -n "${jobid:-}" ] && scancel "$jobid" 2>/dev/null
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  sleep 0.5
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  slurm_down
 }
 trap cleanup EXIT
-
-# munge: its own key and socket
-dd if=/dev/urandom of="$work/munge/munge.key" bs=1024 count=1 2>/dev/null && chmod 400 "$work/munge/munge.key"
-munged --foreground --force --key-file="$work/munge/munge.key" --socket="$work/munge/munge.sock" \
-  --pid-file="$work/munge/munged.pid" --log-file="$work/munge/munged.log" \
-  --seed-file="$work/munge/munged.seed" &
-pids+=($!)
-cat >"$work/slurm.conf" <<CONF
-ClusterName=xisuantest
-SlurmctldHost=$host
-SlurmctldPort=$port
-SlurmdPort=$((port + 1))
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-# cred_expire is also Slurm's delay before a requeued job may start again
-AuthInfo=socket=$work/munge/munge.sock,cred_expire=10
-CredType=cred/munge
-StateSaveLocation=$work/state
-SlurmdSpoolDir=$work/spool
-SlurmctldPidFile=$work/slurmctld.pid
-SlurmdPidFile=$work/slurmd.pid
-SlurmctldLogFile=$work/slurmctld.log
-SlurmdLogFile=$work/slurmd.log
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-MpiDefault=none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
-ReturnToService=2
-# the node has fewer cores than the job has ranks: let the configuration speak
-SlurmdParameters=config_overrides
-SchedulerType=sched/backfill
-NodeName=$host CPUs=8 RealMemory=$mem State=UNKNOWN
-PartitionName=test Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:8
-CONF
-export SLURM_CONF="$work/slurm.conf"
-slurmctld -D -i -f "$SLURM_CONF" >"$work/slurmctld.out" 2>&1 &
-pids+=($!)
-slurmd -D -f "$SLURM_CONF" >"$work/slurmd.out" 2>&1 &
-pids+=($!)
-for _ in $(seq 60); do
-  [ "$(sinfo -h -o %t 2>/dev/null)" = idle ] && break
-  sleep 0.5
-done
-[ "$(sinfo -h -o %t 2>/dev/null)" = idle ] || {
-  echo "FAIL: the test cluster did not come up"; tail -5 "$work/slurmctld.log" "$work/slurmd.log"; exit 1; }
-echo "slurm: single-node cluster up ($host, $cpus CPUs, port $port)"
+slurm_up "$work"
 
 # the job: a job file, 2 worker ranks, slow enough to interrupt
 cat >"$work/job.json" <<JSON

@@ -15,6 +15,10 @@
  *   XS_BVH_CLUSTER_MIN boxes and gives a valid tree.
  * small: 1, 2, 3 and 5 triangles, and the clustered builder forced on tiny
  *   inputs.
+ * refit: a tree refit to its own triangles holds the builder's boxes; refit
+ *   to moved triangles it is valid for them (every box holds its children and
+ *   triangles), the cost it returns is xs_bvh_sah_cost's, and the refits
+ *   from triangles and from boxes agree byte for byte.
  *
  * The wide BVH (render/wbvh.c) the kernels traverse, over a test scene of
  * several meshes, placed by identity instances (merged into the top tree)
@@ -257,6 +261,52 @@ static void test_boxes(void)
     free(nd), free(order), free(b);
 }
 
+static void test_refit(void)
+{
+    for (int m = XS_BVH_BINNED; m <= XS_BVH_CLUSTERED; ++m) {
+        uint32_t n = 70000;
+        xs_tri *t = make(SOUP, n);
+        xs_bvh_node *nd = NULL;
+        uint32_t count = 0, *order = NULL;
+        xs_err e;
+        CHECK(xs_bvh_build_with(t, n, 2, (xs_bvh_method)m, &nd, &count, &order, &e) == XS_OK);
+        xs_tri *leaf = malloc((size_t)n * sizeof *leaf);
+        for (uint32_t i = 0; i < n; ++i)
+            leaf[i] = t[order[i]];
+        xs_bvh_node *re = malloc((size_t)count * sizeof *re);
+        memcpy(re, nd, (size_t)count * sizeof *re);
+        xs_bvh_refit_tris(re, 0, count, leaf);
+        CHECK_MSG(memcmp(re, nd, (size_t)count * sizeof *re) == 0, "method %d: a refit to the same triangles changed boxes", m);
+        /* move every triangle: a turn, a shift and a jitter of its own */
+        for (uint32_t i = 0; i < n; ++i) {
+            xs_tri *q = &t[i];
+            xs_vec3 v0 = q->v0;
+            q->v0 = xs_v3(0.8f * v0.x - 0.6f * v0.z + 3.0f, v0.y + 0.01f * rnd(), 0.6f * v0.x + 0.8f * v0.z);
+            q->e1 = xs_v3(0.8f * q->e1.x - 0.6f * q->e1.z, q->e1.y * 2.0f, 0.6f * q->e1.x + 0.8f * q->e1.z);
+        }
+        for (uint32_t i = 0; i < n; ++i)
+            leaf[i] = t[order[i]];
+        double cost = xs_bvh_refit_tris(re, 0, count, leaf);
+        CHECK_MSG(check_tree(re, count, order, n, t, NULL) == 0, "method %d: the refit tree is not valid", m);
+        double want = xs_bvh_sah_cost(re, count);
+        CHECK_MSG(fabs(cost - want) <= 1e-9 * want, "method %d: cost %.12g, xs_bvh_sah_cost %.12g", m, cost, want);
+        float *boxes = malloc((size_t)n * 6 * sizeof *boxes);
+        for (uint32_t i = 0; i < n; ++i) {
+            xs_vec3 a = leaf[i].v0, b = xs_add(a, leaf[i].e1), c = xs_add(a, leaf[i].e2);
+            xs_vec3 lo = xs_vmin(a, xs_vmin(b, c)), hi = xs_vmax(a, xs_vmax(b, c));
+            float *x = boxes + 6 * (size_t)i;
+            x[0] = lo.x, x[1] = lo.y, x[2] = lo.z, x[3] = hi.x, x[4] = hi.y, x[5] = hi.z;
+        }
+        xs_bvh_node *rb = malloc((size_t)count * sizeof *rb);
+        memcpy(rb, nd, (size_t)count * sizeof *rb);
+        xs_bvh_refit(rb, 0, count, boxes, 0);
+        CHECK(memcmp(rb, re, (size_t)count * sizeof *rb) == 0);
+        printf("method %d: %u nodes refit; SAH cost built %.2f, after the move %.2f\n", m, count,
+               xs_bvh_sah_cost(nd, count), cost);
+        free(t), free(nd), free(order), free(leaf), free(re), free(rb), free(boxes);
+    }
+}
+
 static void test_small(void)
 {
     const uint32_t sizes[] = {1, 2, 3, 5, 40};
@@ -441,8 +491,11 @@ static void ws_finish(wscene *S)
                         .instance_count = S->inst_count, .tlas = S->tlas, .tlas_count = S->tlas_count,
                         .merged = S->merged};
     CHECK_MSG(xs_wbvh_build(&wi, &S->w, &e) == XS_OK, "%s", e.msg);
-    for (uint32_t m = 0; m < S->mesh_count; ++m)
-        S->meshes[m].root = S->w.mesh_root[m];
+    for (uint32_t m = 0; m < S->mesh_count; ++m) {
+        S->meshes[m].root = S->broot[m];
+        S->meshes[m].wroot = S->w.mesh_root[m];
+        S->meshes[m].motion = S->meshes[m].seg_nodes = UINT32_MAX; /* nothing deforms */
+    }
     memset(&S->v, 0, sizeof S->v);
     S->v.tris = S->tris;
     S->v.wnodes = S->w.nodes;
@@ -610,7 +663,7 @@ static bool brute(const wscene *S, const xs_ray *r, xs_hit *h)
     for (uint32_t i = 0; i < S->inst_count; ++i) {
         xs_vec3 o = r->o, d = r->d;
         if (!S->merged[i])
-            xs_instance_ray(&S->v, i, r->o, r->d, &o, &d);
+            xs_instance_ray(&S->v, i, r->o, r->d, false, 0.5f, &o, &d);
         xs_ray_pre p;
         xs_ray_prepare(o, d, &p);
         const xs_mesh *m = &S->meshes[S->inst[i].mesh];
@@ -642,6 +695,7 @@ static void test_wide_closest(void)
     xs_counters c = {0};
     for (int k = 0; k < 20000 && bad < 10; ++k) {
         xs_ray r;
+        r.time = 0.5f;
         if (k % 2 == 0) /* inside the scene's box */
             r.o = xs_v3(-25.0f + 60.0f * rnd(), -6.0f + 14.0f * rnd(), -8.0f + 20.0f * rnd());
         else /* from far outside, towards it */
@@ -701,7 +755,7 @@ static void test_watertight(void)
                     tw = xs_xf_point(S.inst[0].xf, tw);
                     o = xs_xf_point(S.inst[0].xf, o);
                 }
-                xs_ray r = {o, xs_normalize(xs_sub(tw, o)), INFINITY};
+                xs_ray r = {o, xs_normalize(xs_sub(tw, o)), INFINITY, 0.5f};
                 xs_hit h;
                 rays++;
                 miss += !xs_trace(&S.v, &r, false, &h, &c);
@@ -721,6 +775,7 @@ int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
         {"valid", test_valid},
+        {"refit", test_refit},
         {"threads_identical", test_threads_identical},
         {"quality", test_quality},
         {"boxes", test_boxes},

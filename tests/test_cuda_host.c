@@ -30,8 +30,16 @@
  *   linear and sRGB, over one upload of its MIP levels), their handles a
  *   device array in the view (tex_objects), the host texels not uploaded;
  *   all freed with the back end. Too little memory for them: a clear error
- *   naming the texture, nothing left. */
+ *   naming the texture, nothing left.
+ * update_dirty_ranges: an animated scene (a morphing mesh, a moving
+ *   instance, a shutter) posed for another frame: update copies the byte
+ *   ranges the frame rewrote (not the whole scene), arrays that appear or
+ *   grow are allocated, and every array the next launch sees holds the
+ *   host's bytes at device addresses; update with a tile in flight, or on a
+ *   lost device, is refused. */
 #include "fake_cuda_rt.h"
+#include "gltf_build.h"
+#include "io/xs_gltf.h"
 #include "render/xs_backend.h"
 #include "kernels/cuda/kernel_cuda.h"
 #include "render/xs_scene.h"
@@ -494,6 +502,118 @@ static void textures(void)
     }
     CHECK_MSG(named, "no device size made the texture upload fail");
     xs_scene_destroy(s);
+}
+
+/* Node 0: a triangle whose morph target's weight goes 0 -> 1 over a
+ * second; node 1: a triangle that moves 3 units along x. */
+static xs_scene *animated_scene(void)
+{
+    gltf_b *b = calloc(1, sizeof *b);
+    float p[9] = {0, 0, 0, 1, 0, 0, 0, 1, 0}, d[9] = {0, 0, 0.5f, 0, 0, 0.5f, 0.5f, 0.5f, 0};
+    float t[2] = {0, 1}, w[2] = {0, 1}, x[6] = {2, 0, 0, 5, 0, 0};
+    int pa = gb_f(b, p, 3, 3), da = gb_f(b, d, 3, 3), pb = gb_f(b, p, 3, 3);
+    int ta = gb_f(b, t, 2, 1), wa = gb_f(b, w, 2, 1), xa = gb_f(b, x, 2, 3);
+    char *doc = gb_doc(b,
+                       "\"scenes\":[{\"nodes\":[0,1]}],\"nodes\":[{\"mesh\":0},{\"mesh\":1}],"
+                       "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":%d},\"targets\":[{\"POSITION\":%d}]}],"
+                       "\"weights\":[0]},{\"primitives\":[{\"attributes\":{\"POSITION\":%d}}]}],"
+                       "\"animations\":[{\"samplers\":[{\"input\":%d,\"output\":%d},{\"input\":%d,\"output\":%d}],"
+                       "\"channels\":[{\"sampler\":0,\"target\":{\"node\":0,\"path\":\"weights\"}},"
+                       "{\"sampler\":1,\"target\":{\"node\":1,\"path\":\"translation\"}}]}]",
+                       pa, da, pb, ta, wa, ta, xa);
+    xs_err e;
+    xs_gltf_scene *g = NULL;
+    CHECK_MSG(xs_gltf_load("anim.gltf", (const unsigned char *)doc, strlen(doc), NULL, NULL, NULL, &g, &e) == XS_OK,
+              "%s", e.msg);
+    xs_scene *s = NULL;
+    if (g) {
+        xs_scene_setup su;
+        memset(&su, 0, sizeof su);
+        su.name = "anim";
+        su.cam_mode = XS_CAM_OVERRIDE;
+        su.cam_pos[2] = 10.0f;
+        su.cam_up[1] = 1.0f;
+        su.cam_yfov_deg = 30.0f;
+        su.env_strength = 1.0f;
+        su.build.threads = 1;
+        CHECK_MSG(xs_scene_from_gltf(g, &su, &s, &e) == XS_OK, "%s", e.msg);
+    }
+    xs_gltf_destroy(g);
+    free(doc);
+    free(b);
+    return s;
+}
+
+/* Every array the last launch saw holds the host scene's bytes. */
+static void device_matches_host(const fake_gpu *g, const xs_scene *s, int frame)
+{
+    xs_scene_view v = xs_scene_view_for(s, 256, 256);
+    xs_scene_blob bl[XS_SCENE_BLOBS_MAX];
+    int n = xs_scene_blobs(s, &v, bl, XS_SCENE_BLOBS_MAX);
+    CHECK(n > 0);
+    for (int i = 0; i < n; ++i) {
+        const void *d = NULL;
+        memcpy(&d, (const char *)&g->view + bl[i].view_offset, sizeof d);
+        CHECK_MSG(d != NULL && d != bl[i].host && memcmp(d, bl[i].host, bl[i].bytes) == 0,
+                  "frame %d: the device's %s (%zu bytes) is not the host's", frame, bl[i].name, bl[i].bytes);
+    }
+    CHECK(g->view.tri_count == v.tri_count && g->view.wnode_count == v.wnode_count && g->view.wroot == v.wroot &&
+          g->view.motion_steps == v.motion_steps && g->view.camera_motion == v.camera_motion);
+    CHECK(g->view_faults == 0);
+}
+
+static void update_dirty_ranges(void)
+{
+    xs_scene *s = animated_scene();
+    if (!s)
+        return;
+    CHECK(xs_scene_animated(s));
+    fake_gpu g = {.devices = 1};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 2, 32 * 32, 16, &b, &e) == XS_OK, "%s", e.msg);
+    xs_scene_view v0 = xs_scene_view_for(s, 256, 256);
+    xs_scene_blob bl[XS_SCENE_BLOBS_MAX];
+    int n = xs_scene_blobs(s, &v0, bl, XS_SCENE_BLOBS_MAX);
+    size_t total = 0;
+    for (int i = 0; i < n; ++i)
+        total += bl[i].bytes;
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    const int frames[] = {12, 18, 3, 18};
+    const float shutters[] = {0.0f, 0.0f, 0.5f, 0.5f};
+    for (int k = 0; k < 4; ++k) {
+        xs_scene_timing tm = {24.0, 0.0, shutters[k], 3};
+        CHECK(xs_scene_set_frame(s, &tm, frames[k], NULL, &e) == XS_OK);
+        size_t before = g.h2d_bytes;
+        CHECK_MSG(xs_backend_update(b, s, &e) == XS_OK, "%s", e.msg);
+        xs_scene_blobs_taken(s);
+        size_t copied = g.h2d_bytes - before;
+        printf("frame %d, shutter %.1f: %zu of %zu scene bytes copied\n", frames[k], (double)shutters[k], copied,
+               total);
+        CHECK(copied > 0);
+        if (k < 2)
+            CHECK_MSG(copied < total / 4, "frame %d: %zu of %zu bytes copied: not only what changed", frames[k],
+                      copied, total);
+        xs_tile_params tp = tile(0, 0, 32, 32, 4, (uint32_t)frames[k]);
+        CHECK_MSG(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK, "%s", e.msg);
+        device_matches_host(&g, s, frames[k]);
+    }
+    /* a tile in flight: the scene must hold still */
+    xs_tile_params tp = tile(0, 0, 32, 32, 4, 5);
+    CHECK(xs_backend_begin(b, 0, &tp, &e) == XS_OK);
+    xs_result r = xs_backend_update(b, s, &e);
+    CHECK_MSG(r == XS_ERR_INTERNAL && strstr(e.msg, "in flight"), "update with a tile in flight: %d %s", (int)r,
+              e.msg);
+    double k = 0.0;
+    CHECK(xs_backend_end(b, 0, buf, &c, &k, &e) == XS_OK);
+    xs_backend_lose(b, "lost for the test");
+    CHECK(xs_backend_update(b, s, &e) == XS_ERR_DEVICE);
+    xs_backend_destroy(b);
+    xs_scene_destroy(s);
+    CHECK(g.used == 0);
     fake_cuda_reset();
 }
 
@@ -510,6 +630,7 @@ int main(int argc, char **argv)
         {"create_fails_cleanly", create_fails_cleanly},
         {"wave", wave},
         {"textures", textures},
+        {"update_dirty_ranges", update_dirty_ranges},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

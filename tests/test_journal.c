@@ -5,6 +5,9 @@
  * ignored. */
 #include "io/xs_journal.h"
 #include "test_util.h"
+#include <time.h>
+#include <sys/wait.h>
+#include <signal.h>
 
 #include <stdio.h>
 #include <unistd.h>
@@ -171,6 +174,58 @@ static void test_torn_tail(void)
     xs_journal_close(j);
 }
 
+/* Group commit under SIGKILL: a record whose batch was written survives a
+ * kill of the process (the tile it names was durable before it was
+ * committed); a record still buffered in memory is lost, so the rerun finds
+ * that tile uncommitted and renders it again; nothing written is lost and
+ * the file holds no torn line. The child's journal syncs slowly
+ * (XS_TEST_FSYNC_DELAY_MS), so the kill lands while the first batch is being
+ * made durable and the second record waits in memory. */
+static void test_kill_before_durable(void)
+{
+    set_path("journal_kill");
+    xs_err e;
+    xs_journal *j = open_j("spp=2", false, &e);
+    CHECK(j != NULL);
+    xs_journal_close(j);
+    int ready[2];
+    CHECK(pipe(ready) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("XS_TEST_FSYNC_DELAY_MS", "5000", 1);
+        xs_err ce;
+        xs_journal *cj = open_j("spp=2", false, &ce);
+        if (!cj)
+            _exit(3);
+        xs_journal_commit_tile(cj, 1, 0, 0xa1, &ce); /* batch 1: written, then a 5 s sync */
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL); /* the writer took batch 1 and sleeps in its sync */
+        xs_journal_commit_tile(cj, 1, 1, 0xa2, &ce); /* buffered behind it */
+        if (write(ready[1], "x", 1) != 1)
+            _exit(4);
+        for (;;)
+            pause();
+    }
+    CHECK(pid > 0);
+    char c;
+    CHECK(read(ready[0], &c, 1) == 1);
+    kill(pid, SIGKILL);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    close(ready[0]);
+    close(ready[1]);
+    j = open_j("spp=2", false, &e);
+    CHECK(j != NULL && xs_journal_resumed(j));
+    CHECK_MSG(xs_journal_tile_hash(j, 0, 0) == 0xa1, "the written record was lost");
+    CHECK_MSG(xs_journal_tile_hash(j, 0, 1) == 0, "a record never written survived the kill");
+    CHECK(xs_journal_commit_tile(j, 1, 1, 0xa2, &e) == XS_OK); /* the rerun commits it again */
+    xs_journal_close(j);
+    j = open_j("spp=2", false, &e);
+    CHECK(j != NULL && xs_journal_tile_hash(j, 0, 1) == 0xa2 && xs_journal_loaded_tiles(j) == 2);
+    xs_journal_close(j);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -180,6 +235,7 @@ int main(int argc, char **argv)
         {"headerless", test_headerless},
         {"other_job", test_other_job},
         {"torn_tail", test_torn_tail},
+        {"kill_before_durable", test_kill_before_durable},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -162,6 +162,62 @@ static void test_job_file_strict(void)
 }
 
 /* The budgets: flags and job-file keys set the same limits, in their units. */
+/* Animation settings from flags, a manifest and a job file, with the same
+ * precedence as the others; they enter the job's key. */
+static void test_animation(void)
+{
+    xs_options o;
+    xs_err e;
+    const char *av[] = {"x.glb", "--fps", "25", "--time-offset", "-1.5", "--animations", "walk,2", "--shutter", "0.5",
+                        "--motion-steps", "5"};
+    CHECK(parse(&o, &e, (int)(sizeof av / sizeof av[0]), av) == XS_OK);
+    CHECK(o.render.fps == 25.0 && o.render.time_offset == -1.5 && strcmp(o.render.animations, "walk,2") == 0);
+    CHECK(o.render.shutter == 0.5f && o.render.motion_steps == 5);
+    char k1[512], k2[512];
+    xs_render_settings_key(&o.render, k1, sizeof k1);
+    o.render.shutter = 0.25f;
+    xs_render_settings_key(&o.render, k2, sizeof k2);
+    CHECK_MSG(strcmp(k1, k2) != 0 && strstr(k1, "fps=25 toff=-1.5 anim=walk,2 shutter=0.5 steps=5"), "%s", k1);
+    /* a manifest fills what the flags left open */
+    const char *mj = "{\"schema\": 1, \"scene\": \"a.glb\", \"animation\": {\"fps\": 30, \"time_offset\": 2, "
+                     "\"play\": [\"run\", 1], \"shutter\": 1, \"motion_steps\": 9}}";
+    xs_manifest m;
+    CHECK_MSG(xs_manifest_parse("manifest.json", mj, strlen(mj), &m, &e) == XS_OK, "%s", e.msg);
+    CHECK(m.has_fps && m.fps == 30.0 && m.has_play && strcmp(m.play, "run,1") == 0 && m.motion_steps == 9);
+    const char *av2[] = {"x.glb", "--shutter", "0"};
+    CHECK(parse(&o, &e, 3, av2) == XS_OK);
+    xs_options_apply_manifest(&o, &m);
+    CHECK(o.render.fps == 30.0 && o.render.time_offset == 2.0 && strcmp(o.render.animations, "run,1") == 0);
+    CHECK(o.render.shutter == 0.0f && o.render.motion_steps == 9); /* the flag wins */
+    static const struct {
+        const char *json, *want;
+    } bad[] = {
+        {"{\"schema\": 1, \"scene\": \"a.glb\", \"animation\": {\"shutter\": 2}}", "animation.shutter: must be a number in [0, 1]"},
+        {"{\"schema\": 1, \"scene\": \"a.glb\", \"animation\": {\"fps\": 0}}", "animation.fps: must be a number in (0, 1000]"},
+        {"{\"schema\": 1, \"scene\": \"a.glb\", \"animation\": {\"play\": \"sprint\"}}", "animation.play: must be"},
+        {"{\"schema\": 1, \"scene\": \"a.glb\", \"animation\": {\"speed\": 2}}", "animation.speed: unknown field"},
+        {"{\"schema\": 1, \"scene\": \"a.glb\", \"animation\": {\"motion_steps\": 1}}", "animation.motion_steps: must be an integer in [2, 64]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; ++i) {
+        xs_manifest mb;
+        xs_err_clear(&e);
+        CHECK_MSG(xs_manifest_parse("manifest.json", bad[i].json, strlen(bad[i].json), &mb, &e) == XS_ERR_INVALID &&
+                      strstr(e.msg, bad[i].want), "case %zu: '%s'", i, e.msg);
+    }
+    /* a job file: as given (over the manifest), and checked by the same rules */
+    static xs_options oj;
+    xs_options_defaults(&oj);
+    const char *job = "{\"schema\": 1, \"package\": \"a.glb\", \"animation\": {\"fps\": 12, \"shutter\": 0.75}}";
+    CHECK_MSG(xs_options_apply_job(&oj, "job.json", "", job, strlen(job), &e) == XS_OK, "%s", e.msg);
+    CHECK(oj.render.fps == 12.0 && oj.render.shutter == 0.75f && (oj.given & XS_GIVEN_FPS) && (oj.given & XS_GIVEN_SHUTTER));
+    xs_options_apply_manifest(&oj, &m);
+    CHECK(oj.render.fps == 12.0 && oj.render.shutter == 0.75f && oj.render.motion_steps == 9);
+    const char *badjob = "{\"schema\": 1, \"package\": \"a.glb\", \"animation\": {\"shutter\": -1}}";
+    xs_options_defaults(&oj);
+    CHECK(xs_options_apply_job(&oj, "job.json", "", badjob, strlen(badjob), &e) == XS_ERR_INVALID &&
+          strstr(e.msg, "job.json: animation.shutter"));
+}
+
 static void test_limits(void)
 {
     static xs_options o;
@@ -243,6 +299,7 @@ int main(int argc, char **argv)
         {"limits", test_limits},
         {"escaped_messages", test_escaped_messages},
         {"gpu_defaults", test_gpu_defaults},
+        {"animation", test_animation},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -12,7 +12,12 @@
  * write_failure: a tile whose file cannot be written fails (an I/O error,
  *   not a lost device) and the next tiles are written.
  * verify: an earlier run's tile with the right checksum is kept without
- *   touching the device; with a wrong one it is rendered again. */
+ *   touching the device; with a wrong one it is rendered again.
+ * animated_frames: an animated scene: tiles of frames 1, 1, 1, 2, 2, 1 on a
+ *   4-slot device: the scene is posed (and the back end updated) only with
+ *   no tile on the device, every tile begins with the scene posed for its
+ *   frame, three frame changes in all, each reported by the tile that
+ *   needed it (scene_frames, scene_s). */
 #include "render/xs_backend.h"
 #include "scheduler/xs_protocol.h"
 #include "scheduler/xs_worker.h"
@@ -23,7 +28,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "gltf_build.h"
 #include "io/xs_file.h"
+#include "io/xs_gltf.h"
 
 enum { W = 256, H = 192, T = 64, TILES = 12 };
 
@@ -61,7 +68,7 @@ static void fixture_init(fixture *f, const char *name, int writers, int slots, i
     CHECK_MSG(xs_worker_init_backend(&f->w, &f->job, 1, b, writers, &e) == XS_OK, "%s", e.msg);
 }
 
-static xs_work_item tile_item(int frame, int tile) { return (xs_work_item){XS_WORK_TILE, frame, tile, 0}; }
+static xs_work_item tile_item(int frame, int tile) { return (xs_work_item){XS_WORK_TILE, frame, tile, 0, 0, 0}; }
 
 /* Pushes n items and pumps until n results; check (optional) runs on each
  * result as it comes out. */
@@ -129,7 +136,7 @@ static void same_files_any_writers(void)
             CHECK(res[i].rep.hash == XXH3_64bits(px, (size_t)tp.width * (size_t)tp.height * 4 * sizeof(float)));
             xs_backend_destroy(b);
         }
-        xs_work_item asm_item = {XS_WORK_ASSEMBLE, 1, -1, 0};
+        xs_work_item asm_item = {XS_WORK_ASSEMBLE, 1, -1, 0, 0, 0};
         xs_worker_result ar;
         run(&f, &asm_item, NULL, 1, &ar, NULL);
         CHECK_MSG(ar.r == XS_OK, "%s", ar.text);
@@ -191,7 +198,7 @@ static void done_after_durable(void)
     all_items(items);
     durable_checked = 0;
     run(&f, items, NULL, TILES, res, check_durable);
-    items[TILES] = (xs_work_item){XS_WORK_ASSEMBLE, 1, -1, 0};
+    items[TILES] = (xs_work_item){XS_WORK_ASSEMBLE, 1, -1, 0, 0, 0};
     run(&f, &items[TILES], NULL, 1, &res[TILES], check_durable);
     CHECK(durable_checked == TILES + 1);
     /* no temporary file is left */
@@ -226,7 +233,7 @@ static void lost_device(void)
     CHECK_MSG(done == 2 && lost == 6, "%d done, %d lost", done, lost);
     CHECK(xs_worker_lost(&f.w));
     /* items given after the loss fail at once, assemblies too */
-    xs_work_item later[2] = {tile_item(1, 9), {XS_WORK_ASSEMBLE, 1, -1, 0}};
+    xs_work_item later[2] = {tile_item(1, 9), {XS_WORK_ASSEMBLE, 1, -1, 0, 0, 0}};
     run(&f, later, NULL, 2, res, NULL);
     CHECK(res[0].r == XS_ERR_DEVICE && (res[0].rep.flags & XS_REPORT_LOST));
     CHECK(res[1].r == XS_ERR_DEVICE && (res[1].rep.flags & XS_REPORT_LOST));
@@ -296,6 +303,111 @@ static void verify(void)
     xs_worker_free(&f.w);
 }
 
+/* The stand-in's calls, watched: how many tiles are on the device when the
+ * scene changes frame, and the frame the scene shows when a tile begins. */
+static struct {
+    xs_result (*begin)(xs_backend *, int, const xs_tile_params *, xs_err *);
+    xs_result (*end)(xs_backend *, int, float *, xs_counters *, double *, xs_err *);
+    const xs_worker *w;
+    int on_device, most_on_device, updates, updates_busy, begins, begins_unposed;
+} watch;
+
+static xs_result watch_begin(xs_backend *b, int slot, const xs_tile_params *tp, xs_err *err)
+{
+    xs_result r = watch.begin(b, slot, tp, err);
+    if (r == XS_OK) {
+        watch.begins++;
+        watch.begins_unposed += watch.w->scene_frame != (int)tp->frame;
+        if (++watch.on_device > watch.most_on_device)
+            watch.most_on_device = watch.on_device;
+    }
+    return r;
+}
+
+static xs_result watch_end(xs_backend *b, int slot, float *rgba, xs_counters *c, double *k, xs_err *err)
+{
+    watch.on_device--;
+    return watch.end(b, slot, rgba, c, k, err);
+}
+
+static xs_result watch_update(xs_backend *b, const xs_scene *scene, xs_err *err)
+{
+    (void)b, (void)scene, (void)err;
+    watch.updates++;
+    watch.updates_busy += watch.on_device > 0;
+    return XS_OK;
+}
+
+/* A triangle that moves along x over a second. */
+static xs_scene *moving_scene(void)
+{
+    gltf_b *b = calloc(1, sizeof *b);
+    float p[9] = {0, 0, 0, 1, 0, 0, 0, 1, 0}, t[2] = {0, 1}, x[6] = {0, 0, 0, 3, 0, 0};
+    int pa = gb_f(b, p, 3, 3), ta = gb_f(b, t, 2, 1), xa = gb_f(b, x, 2, 3);
+    char *doc = gb_doc(b,
+                       "\"scenes\":[{\"nodes\":[0]}],\"nodes\":[{\"mesh\":0}],"
+                       "\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":%d}}]}],"
+                       "\"animations\":[{\"samplers\":[{\"input\":%d,\"output\":%d}],"
+                       "\"channels\":[{\"sampler\":0,\"target\":{\"node\":0,\"path\":\"translation\"}}]}]",
+                       pa, ta, xa);
+    xs_err e;
+    xs_gltf_scene *g = NULL;
+    CHECK_MSG(xs_gltf_load("moving.gltf", (const unsigned char *)doc, strlen(doc), NULL, NULL, NULL, &g, &e) == XS_OK,
+              "%s", e.msg);
+    xs_scene *s = NULL;
+    if (g) {
+        xs_scene_setup su;
+        memset(&su, 0, sizeof su);
+        su.name = "moving";
+        su.env_strength = 1.0f;
+        su.build.threads = 1;
+        CHECK_MSG(xs_scene_from_gltf(g, &su, &s, &e) == XS_OK, "%s", e.msg);
+    }
+    xs_gltf_destroy(g);
+    free(doc);
+    free(b);
+    return s;
+}
+
+static void animated_frames(void)
+{
+    fixture f;
+    fixture_init(&f, "animated", 2, 4, 0);
+    f.w.scene = moving_scene(); /* the worker owns it from here */
+    if (!f.w.scene) {
+        xs_worker_free(&f.w);
+        return;
+    }
+    CHECK(xs_scene_animated(f.w.scene));
+    memset(&watch, 0, sizeof watch);
+    watch.w = &f.w;
+    xs_backend *b = f.w.backend;
+    watch.begin = b->begin_tile, watch.end = b->end_tile;
+    b->begin_tile = watch_begin, b->end_tile = watch_end, b->update = watch_update;
+    const int frames[6] = {1, 1, 1, 2, 2, 1};
+    xs_work_item items[6];
+    xs_worker_result res[6];
+    for (int i = 0; i < 6; ++i)
+        items[i] = tile_item(frames[i], i);
+    run(&f, items, NULL, 6, res, NULL);
+    int changes = 0;
+    for (int i = 0; i < 6; ++i) {
+        CHECK_MSG(res[i].r == XS_OK, "tile %d: %s", res[i].item.tile, res[i].text);
+        changes += res[i].rep.scene_frames;
+        CHECK(res[i].rep.scene_frames == 0 || res[i].rep.scene_s > 0.0);
+    }
+    printf("%d begins, %d frame changes, at most %d tiles on the device\n", watch.begins, watch.updates,
+           watch.most_on_device);
+    CHECK_MSG(watch.updates == 3 && changes == 3, "%d updates, %d reported frame changes (want 3: 1, 2, 1)",
+              watch.updates, changes);
+    CHECK_MSG(watch.updates_busy == 0, "%d update(s) with tiles on the device", watch.updates_busy);
+    CHECK_MSG(watch.begins == 6 && watch.begins_unposed == 0, "%d of %d tiles began with the scene at another frame",
+              watch.begins_unposed, watch.begins);
+    CHECK(watch.most_on_device == 3); /* frame 1's first three together: slots still fill within a frame */
+    CHECK(f.w.scene_frame == 1 && f.w.frame_stats.frames == 3);
+    xs_worker_free(&f.w);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -304,6 +416,7 @@ int main(int argc, char **argv)
         {"lost_device", lost_device},
         {"write_failure", write_failure},
         {"verify", verify},
+        {"animated_frames", animated_frames},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

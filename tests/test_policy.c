@@ -288,7 +288,7 @@ static void test_protocol_violations(void)
     CHECK(xs_sched_on_request(s, 5, &e) == XS_ERR_INVALID); /* unknown worker */
     CHECK(xs_sched_on_request(s, 0, &e) == XS_OK);
     CHECK(xs_sched_on_request(s, 0, &e) == XS_ERR_INVALID); /* beyond prefetch */
-    xs_work_item bogus = {XS_WORK_TILE, 1, 3, 0};
+    xs_work_item bogus = {XS_WORK_TILE, 1, 3, 0, 0, 0};
     CHECK(xs_sched_on_done(s, 1, bogus, &e) == XS_ERR_INVALID); /* not held */
     CHECK(strstr(e.msg, "does not hold") != NULL);
     xs_sched_destroy(s);
@@ -688,6 +688,57 @@ static void test_lost_random(void)
     }
 }
 
+/* With frame affinity (an animated scene), a worker keeps to the frame it
+ * holds (its scene is posed for it): a tile taken back from a silent
+ * worker, of an earlier frame, waits until the frame in hand has no tile
+ * left, and then goes to it; frame assemblies still go first. Without
+ * affinity (a still scene) the taken-back tile goes first, as before. */
+static void test_frame_affinity(void)
+{
+    drv d;
+    memset(&d, 0, sizeof d);
+    static int fr[2] = {1, 2};
+    xs_sched_desc desc = {.frames = fr, .frame_count = 2, .tiles_per_frame = 2, .worker_count = 2,
+                          .prefetch = 1, .assemble = true, .max_retries = 2, .frame_affinity = true};
+    xs_err e;
+    CHECK(xs_sched_create(&desc, &d.s, &e) == XS_OK);
+    for (int w = 0; w < 2; ++w)
+        CHECK(xs_sched_on_request(d.s, w, &e) == XS_OK);
+    drv_drain(&d);
+    CHECK(d.held[0][0].frame == 1 && d.held[0][0].tile == 0);
+    CHECK(d.held[1][0].frame == 1 && d.held[1][0].tile == 1);
+    drv_reply(&d, 1, true); /* worker 1 moves on to frame 2 */
+    CHECK(d.n[1] == 1 && d.held[1][0].frame == 2 && d.held[1][0].tile == 0);
+    CHECK(xs_sched_on_silent(d.s, 0, &e) == XS_OK); /* frame 1 tile 0 comes back */
+    drv_reply(&d, 1, true);
+    CHECK_MSG(d.n[1] == 1 && d.held[1][0].frame == 2 && d.held[1][0].tile == 1,
+              "worker 1 got frame %d tile %d, not frame 2 tile 1", d.held[1][0].frame, d.held[1][0].tile);
+    drv_reply(&d, 1, true); /* frame 2 is done: its assembly first, then frame 1's tile */
+    CHECK(d.n[1] == 1 && d.held[1][0].kind == XS_WORK_ASSEMBLE && d.held[1][0].frame == 2);
+    drv_reply(&d, 1, true);
+    CHECK(d.n[1] == 1 && d.held[1][0].kind == XS_WORK_TILE && d.held[1][0].frame == 1 && d.held[1][0].tile == 0);
+    drv_finish(&d, 2);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_COMPLETED);
+    xs_sched_destroy(d.s);
+
+    memset(&d, 0, sizeof d);
+    desc.frame_affinity = false;
+    CHECK(xs_sched_create(&desc, &d.s, &e) == XS_OK);
+    for (int w = 0; w < 2; ++w)
+        CHECK(xs_sched_on_request(d.s, w, &e) == XS_OK);
+    drv_drain(&d);
+    drv_reply(&d, 1, true);
+    CHECK(d.n[1] == 1 && d.held[1][0].frame == 2 && d.held[1][0].tile == 0);
+    CHECK(xs_sched_on_silent(d.s, 0, &e) == XS_OK);
+    drv_reply(&d, 1, true);
+    CHECK_MSG(d.n[1] == 1 && d.held[1][0].frame == 1 && d.held[1][0].tile == 0,
+              "without affinity worker 1 got frame %d tile %d, not the taken-back frame 1 tile 0",
+              d.held[1][0].frame, d.held[1][0].tile);
+    drv_finish(&d, 2);
+    CHECK(xs_sched_get_state(d.s) == XS_SCHED_COMPLETED);
+    xs_sched_destroy(d.s);
+}
+
 /* Large jobs cost a bit per tile: a million tiles in one frame. */
 static void test_large_job(void) { run_case(8, 2, 1, 1000000, true, 1); }
 
@@ -696,6 +747,7 @@ int main(int argc, char **argv)
     static const xs_test_case cases[] = {
         {"non_multiple_grid", test_non_multiple_grid},
         {"multiple_grid", test_multiple_grid},
+        {"frame_affinity", test_frame_affinity},
         {"one_tile_frames", test_one_tile_frames},
         {"more_workers_than_tiles", test_more_workers_than_tiles},
         {"single_worker", test_single_worker},

@@ -49,11 +49,11 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
                                  xs_counters *c)
 {
     const xs_wf *w = &cw->wf;
-    const bool alpha = (s->flags & XS_VIEW_ALPHA) != 0u;
+    const bool alpha = (s->flags & XS_VIEW_ALPHA) != 0u, motion = s->motion_steps >= 2u;
     uint32_t q = 0u, nq = n;
     while (nq > 0u) {
         for (uint32_t j = 0; j < nq; ++j)
-            xs_wf_intersect(s, w, q, j, alpha, c);
+            xs_wf_intersect(s, w, q, j, alpha, motion, c);
         xs_wf_samples_all(w, q, nq);
         w->count[q ^ 1u] = 0u;
         w->count[2] = 0u;
@@ -64,7 +64,7 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
         }
         const uint32_t ns = w->count[2];
         for (uint32_t k = 0; k < ns; ++k)
-            xs_wf_shadow(s, w, k, alpha, c);
+            xs_wf_shadow(s, w, k, alpha, motion, c);
         q ^= 1u;
         nq = w->count[q];
     }

@@ -126,9 +126,12 @@ extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK)
                    tp->y0 + (int)(pix / (uint32_t)tp->width), a.chunk * (uint32_t)XS_SAMPLE_CHUNK + k, t, false);
 }
 
-/* The trace kernels, each twice: without alpha masks (the texture lookup
- * compiled out: the small kernel) and with them, for scenes that have some. */
-template <bool ALPHA>
+/* The trace kernels, each three times: without alpha masks (the texture
+ * lookup compiled out: the small kernel), with them, for scenes that have
+ * some, and for frames under motion blur (masks tested where the scene has
+ * them, moving instances and deforming meshes at each path's time: not held
+ * to the small kernels' register budget). */
+template <bool ALPHA, bool MOTION>
 __device__ static inline void xs_intersect_body(const xs_scene_view &scene, const xs_cuda_group &g, const xs_wf &wf,
                                                 uint32_t q)
 {
@@ -142,12 +145,12 @@ __device__ static inline void xs_intersect_body(const xs_scene_view &scene, cons
     uint32_t tile = 0u;
     if (active) {
         tile = wf.path[wf.queue[q][j]].tile;
-        xs_wf_intersect(&scene, &wf, q, j, ALPHA, &c);
+        xs_wf_intersect(&scene, &wf, q, j, MOTION ? (scene.flags & XS_VIEW_ALPHA) != 0u : ALPHA, MOTION, &c);
     }
     xs_tile_counters_add(g, active, tile, c);
 }
 
-template <bool ALPHA>
+template <bool ALPHA, bool MOTION>
 __device__ static inline void xs_shadow_body(const xs_scene_view &scene, const xs_cuda_group &g, const xs_wf &wf)
 {
     const uint32_t k = blockIdx.x * blockDim.x + threadIdx.x;
@@ -156,7 +159,7 @@ __device__ static inline void xs_shadow_body(const xs_scene_view &scene, const x
     uint32_t tile = 0u;
     if (active) {
         tile = wf.path[wf.shadow[k].path].tile;
-        xs_wf_shadow(&scene, &wf, k, ALPHA, &c);
+        xs_wf_shadow(&scene, &wf, k, MOTION ? (scene.flags & XS_VIEW_ALPHA) != 0u : ALPHA, MOTION, &c);
     }
     xs_tile_counters_add(g, active, tile, c);
 }
@@ -165,14 +168,14 @@ extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK, XS_CUDA_TRACE_BLO
     xs_wf_intersect_k(const __grid_constant__ xs_scene_view scene, const __grid_constant__ xs_cuda_group g,
                       const __grid_constant__ xs_wf wf, uint32_t q)
 {
-    xs_intersect_body<false>(scene, g, wf, q);
+    xs_intersect_body<false, false>(scene, g, wf, q);
 }
 
 extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK, XS_CUDA_ALPHA_BLOCKS)
     xs_wf_intersect_alpha_k(const __grid_constant__ xs_scene_view scene, const __grid_constant__ xs_cuda_group g,
                             const __grid_constant__ xs_wf wf, uint32_t q)
 {
-    xs_intersect_body<true>(scene, g, wf, q);
+    xs_intersect_body<true, false>(scene, g, wf, q);
 }
 
 extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK)
@@ -197,14 +200,28 @@ extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK, XS_CUDA_TRACE_BLO
     xs_wf_shadow_k(const __grid_constant__ xs_scene_view scene, const __grid_constant__ xs_cuda_group g,
                    const __grid_constant__ xs_wf wf)
 {
-    xs_shadow_body<false>(scene, g, wf);
+    xs_shadow_body<false, false>(scene, g, wf);
 }
 
 extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK, XS_CUDA_ALPHA_BLOCKS)
     xs_wf_shadow_alpha_k(const __grid_constant__ xs_scene_view scene, const __grid_constant__ xs_cuda_group g,
                          const __grid_constant__ xs_wf wf)
 {
-    xs_shadow_body<true>(scene, g, wf);
+    xs_shadow_body<true, false>(scene, g, wf);
+}
+
+extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK, XS_CUDA_MOTION_BLOCKS)
+    xs_wf_intersect_motion_k(const __grid_constant__ xs_scene_view scene, const __grid_constant__ xs_cuda_group g,
+                             const __grid_constant__ xs_wf wf, uint32_t q)
+{
+    xs_intersect_body<true, true>(scene, g, wf, q);
+}
+
+extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK, XS_CUDA_MOTION_BLOCKS)
+    xs_wf_shadow_motion_k(const __grid_constant__ xs_scene_view scene, const __grid_constant__ xs_cuda_group g,
+                          const __grid_constant__ xs_wf wf)
+{
+    xs_shadow_body<true, true>(scene, g, wf);
 }
 
 extern "C" __global__ void __launch_bounds__(XS_CUDA_WF_BLOCK)
@@ -341,15 +358,19 @@ static int xs_launch_wavefront(const xs_scene_view *view, const xs_cuda_group *g
             if (e != cudaSuccess)
                 return (int)e;
             xs_wf_generate_k<<<grid, XS_CUDA_WF_BLOCK, 0, st>>>(*view, *g, a);
-            const bool alpha = (view->flags & XS_VIEW_ALPHA) != 0u;
+            const bool alpha = (view->flags & XS_VIEW_ALPHA) != 0u, motion = view->motion_steps >= 2u;
             for (int b = 0; b <= bounces; ++b) {
                 const uint32_t q = (uint32_t)b & 1u;
-                if (alpha)
+                if (motion)
+                    xs_wf_intersect_motion_k<<<grid, XS_CUDA_WF_BLOCK, xs_trace_smem, st>>>(*view, *g, a.wf, q);
+                else if (alpha)
                     xs_wf_intersect_alpha_k<<<grid, XS_CUDA_WF_BLOCK, xs_trace_smem, st>>>(*view, *g, a.wf, q);
                 else
                     xs_wf_intersect_k<<<grid, XS_CUDA_WF_BLOCK, xs_trace_smem, st>>>(*view, *g, a.wf, q);
                 xs_wf_shade_k<<<grid, XS_CUDA_WF_BLOCK, 0, st>>>(*view, *g, a.wf, q);
-                if (alpha)
+                if (motion)
+                    xs_wf_shadow_motion_k<<<grid, XS_CUDA_WF_BLOCK, xs_trace_smem, st>>>(*view, *g, a.wf);
+                else if (alpha)
                     xs_wf_shadow_alpha_k<<<grid, XS_CUDA_WF_BLOCK, xs_trace_smem, st>>>(*view, *g, a.wf);
                 else
                     xs_wf_shadow_k<<<grid, XS_CUDA_WF_BLOCK, xs_trace_smem, st>>>(*view, *g, a.wf);

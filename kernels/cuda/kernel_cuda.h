@@ -36,8 +36,10 @@ enum {
     XS_CUDA_WF_BLOCK = 128,  /* the wavefront kernels' blocks */
     XS_CUDA_TRACE_BLOCKS = 8, /* the trace kernels' blocks an SM (__launch_bounds__): 8 x 128 threads
                                  at 64 registers fill the 64 K registers */
-    XS_CUDA_ALPHA_BLOCKS = 5  /* the same for the trace kernels with alpha masks (a texture lookup
+    XS_CUDA_ALPHA_BLOCKS = 5, /* the same for the trace kernels with alpha masks (a texture lookup
                                  in the loop): up to 102 registers */
+    XS_CUDA_MOTION_BLOCKS = 4 /* the same for the trace kernels of frames under motion blur (transforms
+                                 and triangles at the ray's time): up to 128 registers */
 };
 
 /* The integrator a group's launch runs. */

@@ -1,5 +1,5 @@
 /* The xisuan executable: picks the subcommand (one file each in scheduler/cmd/) and sets
- * up MPI for the two that use it, render and bench. It sits at the top of the
+ * up MPI for the three that use it, render, bench and join. It sits at the top of the
  * dependency chain (kernels <- render <- scheduler <- scheduler/cmd). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,11 +24,16 @@ static void usage(FILE *f)
           "  status     where a running or finished job stands (xisuan status OUT/JOB)\n"
           "  simulate   the scheduler against a simulated farm of thousands of workers\n"
           "             (xisuan simulate --help)\n"
+          "  serve      the submission service for studios, and its admin (xisuan serve --help)\n"
+          "  remote     a studio's client of the service: submit, status, fetch, cancel\n"
+          "             (xisuan remote --help)\n"
+          "  join       serve a job of the service as one of its clusters, under MPI\n"
+          "             (xisuan join --help)\n"
           "  version    print the version\n"
           "  help       this text\n"
           "\n"
           "Run under MPI as: mpirun -n N xisuan render ...; alone, one process renders.\n"
-          "Only render and bench use MPI; the other commands run as plain programs.\n",
+          "Only render, bench and join use MPI; the other commands run as plain programs.\n",
           f);
 }
 
@@ -46,6 +51,10 @@ int main(int argc, char **argv)
         return xs_submit_main(argc - 2, argv + 2, argv[0]);
     if (strcmp(cmd, "status") == 0)
         return xs_status_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0)
+        return xs_serve_main(argc - 2, argv + 2);
+    if (strcmp(cmd, "remote") == 0)
+        return xs_remote_main(argc - 2, argv + 2);
     if (strcmp(cmd, "pack") == 0)
         return xs_pack_main(argc - 2, argv + 2);
     if (strcmp(cmd, "simulate") == 0)
@@ -60,7 +69,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (strcmp(cmd, "render") != 0 && strcmp(cmd, "bench") != 0) {
+    if (strcmp(cmd, "render") != 0 && strcmp(cmd, "bench") != 0 && strcmp(cmd, "join") != 0) {
         if (cmd[0])
             fprintf(stderr, "xisuan: error: unknown command '%s'\n\n", cmd);
         usage(stderr);
@@ -74,8 +83,9 @@ int main(int argc, char **argv)
     MPI_Comm_dup(MPI_COMM_WORLD, &comm);
     MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    int status = strcmp(cmd, "bench") == 0 ? xs_bench_main(comm, argc - 2, argv + 2)
-                                           : xs_farm_render(comm, argc - 2, argv + 2, NULL);
+    int status = strcmp(cmd, "bench") == 0  ? xs_bench_main(comm, argc - 2, argv + 2)
+                 : strcmp(cmd, "join") == 0 ? xs_join_main(comm, argc - 2, argv + 2)
+                                            : xs_farm_render(comm, argc - 2, argv + 2, NULL);
     MPI_Comm_free(&comm);
     MPI_Finalize();
     return status;

@@ -25,26 +25,39 @@ static void usage(FILE *f)
           "Runs the scheduler of `xisuan render` (policy, driver loop, report, journal, event\n"
           "log) against simulated workers and reports how busy they were.\n"
           "\n"
-          "  --workers NAME:COUNT:SPEED[:FAIL]  a class of workers (repeat for several):\n"
-          "                     SPEED in tile-cost units per second, FAIL the chance an item\n"
-          "                     fails [gpu:16:1]\n"
+          "  --workers NAME:COUNT:SPEED[:FAIL[:SLOTS[:PREFETCH]]]  a class of workers (repeat\n"
+          "                     for several): SPEED in tile-cost units per second, FAIL the\n"
+          "                     chance an item fails, SLOTS items it runs at once sharing its\n"
+          "                     speed (a GPU's launch groups) [1], PREFETCH its requests\n"
+          "                     [--prefetch] [gpu:16:1]\n"
+          "  --spp N            samples per pixel: a tile has ceil(N/16) sample chunks, the\n"
+          "                     most parts it can be split into [256]\n"
+          "  --balance on|off   the policy's balance (see xisuan render --help) [on]\n"
+          "  --parts on|off     workers render parts of split tiles [on]\n"
+          "  --priors on|off    the policy's speed estimates start from each class's speed, as\n"
+          "                     the farm's start from each device's peak FLOP/s; off: equal [on]\n"
           "  --frames LIST      frame list as for render [1]\n"
           "  --resolution WxH   frame size [3840x2160]\n"
           "  --tile N           tile size [64]\n"
           "  --prefetch N       requests each worker keeps in flight [2]\n"
           "  --cost-mean X      mean tile cost in units [1]\n"
           "  --cost-sigma X     sigma of the lognormal tile cost (of its log) [0.5]\n"
+          "  --cost-coherence R how much of a tile's cost it keeps from frame to frame, in\n"
+          "                     [0, 1]: the log cost is R x a draw per tile + sqrt(1-R^2) x a\n"
+          "                     draw per (frame, tile); 0: independent frames [0.9]\n"
           "  --replay FILE      tile costs from a real job's events.jsonl (seconds of each\n"
           "                     committed tile), cycled over the frames\n"
           "  --assemble-cost X  an assembly's cost in units [0.1]\n"
           "  --latency-us N     one-way message latency [20]\n"
+          "  --r0-us N          rank 0's clock moves N us per message handled instead of by\n"
+          "                     its measured CPU time: the run is reproducible [measured]\n"
           "  --stall W:T        worker W (0-based) stops answering at time T s (repeat)\n"
           "  --stall-timeout S  rank 0 gives up on a silent worker after S s [900]\n"
           "  --retries N        retries of a failed item [2]\n"
           "  --seed N           cost and failure draws [1]\n"
           "  --journal-sync-ms N  every journal sync also waits N ms (a slow disk) [0]\n"
           "  --out DIR          where the job's journal and event log go [a new folder in /tmp]\n"
-          "  --timeline FILE    an SVG picture of every worker's items\n"
+          "  --timeline FILE    a picture of every worker's items (.svg or .png)\n"
           "  --json FILE        the figures as JSON\n",
           f);
 }
@@ -56,11 +69,14 @@ static int add_class(xs_sim_desc *d, const char *spec)
     xs_sim_class *c = &d->classes[d->class_count];
     memset(c, 0, sizeof *c);
     char name[32];
-    int count = 0;
+    int count = 0, slots = 1, prefetch = 0;
     double speed = 0, fail = 0;
-    int n = sscanf(spec, "%31[^:]:%d:%lf:%lf", name, &count, &speed, &fail);
-    if (n < 3 || count < 1 || count > 1000000 || !(speed > 0) || fail < 0 || fail >= 1)
+    int n = sscanf(spec, "%31[^:]:%d:%lf:%lf:%d:%d", name, &count, &speed, &fail, &slots, &prefetch);
+    if (n < 3 || count < 1 || count > 1000000 || !(speed > 0) || fail < 0 || fail >= 1 || slots < 1 ||
+        slots > 384 || prefetch < 0 || prefetch > 512)
         return -1;
+    c->slots = slots;
+    c->prefetch = prefetch;
     snprintf(c->name, sizeof c->name, "%s", name);
     c->count = count;
     c->speed = speed;
@@ -128,15 +144,19 @@ int xs_simulate_main(int argc, char **argv)
     opt.progress = XS_PROGRESS_OFF;
     opt.preview = false;
     opt.force = true;
+    opt.render.spp = 256;
     snprintf(opt.job, sizeof opt.job, "simulate");
     snprintf(opt.name, sizeof opt.name, "sim");
     xs_sim_desc d;
     memset(&d, 0, sizeof d);
     d.cost_mean = 1.0;
     d.cost_sigma = 0.5;
+    d.cost_coherence = 0.9;
     d.assemble_cost = 0.1;
     d.latency_s = 20e-6;
     d.seed = 1;
+    d.parts = true;
+    d.speed_priors = true;
     const char *timeline = NULL, *json = NULL, *replay = NULL, *out = NULL;
     xs_err e;
     xs_err_clear(&e);
@@ -165,13 +185,29 @@ int xs_simulate_main(int argc, char **argv)
         else if (strcmp(a, "--tile") == 0)
             bad = (opt.render.tile = atoi(v)) < 8;
         else if (strcmp(a, "--prefetch") == 0)
-            bad = (opt.prefetch = atoi(v)) < 1 || opt.prefetch > 64;
+            bad = (opt.prefetch = atoi(v)) < 1 || opt.prefetch > 512;
+        else if (strcmp(a, "--spp") == 0)
+            bad = (opt.render.spp = atoi(v)) < 1 || opt.render.spp > 1 << 20;
+        else if (strcmp(a, "--balance") == 0) {
+            bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
+            opt.balance = strcmp(v, "on") == 0;
+        } else if (strcmp(a, "--priors") == 0) {
+            bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
+            d.speed_priors = strcmp(v, "on") == 0;
+        } else if (strcmp(a, "--parts") == 0) {
+            bad = strcmp(v, "on") != 0 && strcmp(v, "off") != 0;
+            d.parts = strcmp(v, "on") == 0;
+        }
         else if (strcmp(a, "--cost-mean") == 0)
             bad = !((d.cost_mean = atof(v)) > 0);
+        else if (strcmp(a, "--cost-coherence") == 0)
+            bad = !((d.cost_coherence = atof(v)) >= 0 && d.cost_coherence <= 1);
         else if (strcmp(a, "--cost-sigma") == 0)
             bad = !((d.cost_sigma = atof(v)) >= 0);
         else if (strcmp(a, "--assemble-cost") == 0)
             bad = !((d.assemble_cost = atof(v)) >= 0);
+        else if (strcmp(a, "--r0-us") == 0)
+            bad = !((d.r0_fixed_s = atof(v) * 1e-6) > 0);
         else if (strcmp(a, "--latency-us") == 0)
             bad = !((d.latency_s = atof(v) * 1e-6) >= 0);
         else if (strcmp(a, "--stall") == 0) {
@@ -252,9 +288,12 @@ int xs_simulate_main(int argc, char **argv)
     for (int c = 0; c < d.class_count; ++c)
         printf("  class %-8s %7d x speed %-8g busy %5.1f%%\n", d.classes[c].name, d.classes[c].count,
                d.classes[c].speed, 100.0 * res.busy_share[c]);
-    printf("  all workers (speed-weighted) busy %.1f%%; %lld items, %.0f items/s; rank 0: %.3f s CPU, "
-           "%.2f us per item\n", 100.0 * res.busy_total, (long long)res.items, res.items_per_s,
-           res.r0_cpu_s, res.r0_us_per_item);
+    printf("  all workers (speed-weighted) busy %.1f%% (%.1f%% of it on copies that came second); "
+           "%lld tiles split, %lld copies\n", 100.0 * res.busy_total, 100.0 * res.wasted_share,
+           (long long)res.splits, (long long)res.copies);
+    printf("  %lld items, %.0f items/s; rank 0: %.3f s CPU in its loop, %.2f us per item, and %.2f us per "
+           "item in its journal and event threads\n", (long long)res.items, res.items_per_s, res.r0_cpu_s,
+           res.r0_us_per_item, res.r0_threads_us_per_item);
     int status = 0;
     if (json) {
         FILE *f = fopen(json, "w");
@@ -264,9 +303,11 @@ int xs_simulate_main(int argc, char **argv)
         } else {
             fprintf(f, "{\"workers\": %d, \"frames\": %d, \"tiles_per_frame\": %d, \"makespan_s\": %.6f, "
                        "\"ideal_s\": %.6f, \"tail_s\": %.6f, \"busy\": %.6f, \"items\": %lld, "
-                       "\"items_per_s\": %.1f, \"rank0_us_per_item\": %.3f, \"classes\": [",
+                       "\"items_per_s\": %.1f, \"rank0_us_per_item\": %.3f, \"rank0_threads_us_per_item\": %.3f, \"wasted_share\": %.6f, "
+                       "\"splits\": %lld, \"copies\": %lld, \"balance\": %s, \"classes\": [",
                     res.workers, opt.frame_count, T, res.makespan_s, res.ideal_s, res.tail_s, res.busy_total,
-                    (long long)res.items, res.items_per_s, res.r0_us_per_item);
+                    (long long)res.items, res.items_per_s, res.r0_us_per_item, res.r0_threads_us_per_item, res.wasted_share,
+                    (long long)res.splits, (long long)res.copies, opt.balance ? "true" : "false");
             for (int c = 0; c < d.class_count; ++c)
                 fprintf(f, "%s{\"name\": \"%s\", \"count\": %d, \"speed\": %g, \"busy\": %.6f}", c ? ", " : "",
                         d.classes[c].name, d.classes[c].count, d.classes[c].speed, res.busy_share[c]);
@@ -277,7 +318,7 @@ int xs_simulate_main(int argc, char **argv)
     if (timeline) {
         xs_timeline tl;
         if (xs_timeline_from_sim(&tl, &res, T, job.film.tiles_x, &e) != XS_OK ||
-            xs_timeline_write_svg(&tl, timeline, "xisuan simulate", &e) != XS_OK) {
+            xs_timeline_write(&tl, timeline, "xisuan simulate", &e) != XS_OK) {
             fprintf(stderr, "xisuan simulate: error: %s\n", e.msg);
             status = 1;
         } else {

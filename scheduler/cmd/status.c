@@ -1,158 +1,184 @@
 /* `xisuan status OUT/JOB`: where a running or finished job stands, from its
- * journal and event log alone (no MPI, no pixels): the last run's state,
- * frames assembled, tiles committed, per-rank work, failures, retries,
- * silent ranks, ranks retired with a lost device, and drains, and how long
- * ago the last event was. */
+ * journal and event log alone (no MPI, no pixels; scheduler/job_log.c):
+ * the last run's state, frames assembled, tiles committed, per-rank work,
+ * failures, retries, silent ranks, ranks retired with a lost device, and
+ * drains, and how long ago the last event was. With --timeline it also
+ * draws the last run (scheduler/timeline.c), with --html it writes the whole
+ * status as one self-contained page (scheduler/status_html.c). */
 #include "scheduler/cmd/xs_cmd.h"
 
 #include "io/xs_file.h"
 #include "io/xs_result.h"
+#include "scheduler/xs_job_log.h"
+#include "scheduler/xs_status_html.h"
+#include "scheduler/xs_timeline.h"
 
-#include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-typedef struct rank_row {
-    int64_t tiles;
-    double busy;
-} rank_row;
+static void usage(FILE *f)
+{
+    fputs("usage: xisuan status OUT/JOB [--timeline FILE.svg|FILE.png] [--html FILE.html] [--frame N]\n"
+          "\n"
+          "Prints where a running or finished job stands, from OUT/JOB/journal and\n"
+          "OUT/JOB/events.jsonl. Exit status 0 when the job completed, 3 while it is\n"
+          "running or was interrupted, 1 when it failed, 2 when there is no job there\n"
+          "or a flag is wrong or a file cannot be written.\n"
+          "\n"
+          "  --timeline FILE  draws the last run: a row per rank, a bar per item coloured by\n"
+          "                   frame, failures and duplicates marked, the share of ranks busy,\n"
+          "                   and a tile map of one frame; SVG or PNG by FILE's extension\n"
+          "  --html FILE      writes one self-contained page (no script, no network): progress,\n"
+          "                   the timeline, per-rank figures, failures, each finished frame's\n"
+          "                   preview\n"
+          "  --frame N        the frame of the tile map [the last frame whose tiles began]\n",
+          f);
+}
+
+static void print_text(const xs_job_log *st)
+{
+    const time_t now = time(NULL);
+    const bool stale = strcmp(st->state, "running") == 0 || strcmp(st->state, "draining") == 0;
+    printf("job %s: %s%s\n", st->job, st->state,
+           stale ? " (or stopped without a summary: killed, or its node lost)" : "");
+    printf("  runs: %d (the first %.0f s ago); last event: %s, %.0f s ago\n", st->runs, (double)now - st->first_t,
+           st->last_event, (double)now - st->last_t);
+    if (st->wall_s > 0)
+        printf("  last run: %.3f s wall\n", st->wall_s);
+    printf("  frames: %d assembled of %d in the last run (journal: %d frame(s) finished)\n", st->assembled,
+           st->frames_total, st->journal_frame_count);
+    printf("  tiles: journal holds %lld committed of %lld; the runs rendered %lld and kept %lld verified "
+           "from earlier runs; %d per frame\n",
+           (long long)st->journal_tiles, (long long)st->frames_total * st->tiles_per_frame,
+           (long long)st->rendered, (long long)st->kept, st->tiles_per_frame);
+    printf("  failures: %lld, duplicates: %lld, silent ranks: %lld, ranks retired (device lost): %lld, "
+           "drains: %lld\n",
+           (long long)st->failures, (long long)st->duplicates, (long long)st->silent, (long long)st->retired,
+           (long long)st->drains);
+    const double wall = xs_job_log_run_wall(st);
+    bool header = false;
+    for (int r = 0; r < st->rank_count; ++r) {
+        const xs_rank_status *s = &st->rank[r];
+        if (s->tiles + s->kept + s->parts + s->assemblies + s->failures + s->duplicates == 0)
+            continue;
+        if (!header)
+            printf("  last run, per rank:\n  rank  tiles   kept  parts  frames  busy_s  busy%%  fails   dups\n");
+        header = true;
+        printf("  %4d  %5lld  %5lld  %5lld  %6lld  %6.2f  %5.1f  %5lld  %5lld\n", r, (long long)s->tiles,
+               (long long)s->kept, (long long)s->parts, (long long)s->assemblies, s->busy_s,
+               wall > 0 ? 100.0 * s->busy_s / wall : 0.0, (long long)s->failures, (long long)s->duplicates);
+    }
+    if (st->settings[0])
+        printf("  settings: %s\n", st->settings);
+}
 
 int xs_status_main(int argc, char **argv)
 {
-    if (argc != 1 || argv[0][0] == '-') {
-        printf("usage: xisuan status OUT/JOB\n\n"
-               "Prints where a running or finished job stands, from OUT/JOB/journal and\n"
-               "OUT/JOB/events.jsonl. Exit status 0 when the job completed, 3 while it is\n"
-               "running or was interrupted, 1 when it failed, 2 when there is no job there.\n");
-        return argc == 1 && (strcmp(argv[0], "-h") == 0 || strcmp(argv[0], "--help") == 0) ? 0 : 2;
+    const char *dir = NULL, *timeline = NULL, *html = NULL;
+    int frame = -1;
+    bool have_frame = false;
+    for (int i = 0; i < argc; ++i) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (a[0] != '-') {
+            if (dir) {
+                fprintf(stderr, "xisuan status: error: one job folder at a time (got '%s' and '%s')\n", dir, a);
+                return 2;
+            }
+            dir = a;
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--timeline") != 0 && strcmp(a, "--html") != 0 && strcmp(a, "--frame") != 0) {
+            fprintf(stderr, "xisuan status: error: unknown flag '%s' (see --help)\n", a);
+            return 2;
+        }
+        if (!v || !v[0]) {
+            fprintf(stderr, "xisuan status: error: %s: missing value (see --help)\n", a);
+            return 2;
+        }
+        ++i;
+        if (strcmp(a, "--timeline") == 0) {
+            timeline = v;
+        } else if (strcmp(a, "--html") == 0) {
+            html = v;
+        } else {
+            char *end = NULL;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (errno || *end || end == v || n < 0 || n > 9999) {
+                fprintf(stderr, "xisuan status: error: --frame: must be a frame number in [0, 9999], got '%s'\n", v);
+                return 2;
+            }
+            frame = (int)n;
+            have_frame = true;
+        }
     }
-    char path[XS_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/events.jsonl", argv[0]);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "xisuan status: error: %s: no event log here (is %s a job folder?)\n", path,
-                argv[0]);
+    if (!dir) {
+        usage(stderr);
         return 2;
     }
-    enum { RANKS = 4096 };
-    rank_row *rows = calloc(RANKS, sizeof *rows);
-    char job[128] = "?", state[32] = "running", settings[1024] = "";
-    int frames_total = 0, tiles_per_frame = 0, runs = 0, assembled = 0, max_rank = -1;
-    int64_t rendered = 0, kept = 0, failures = 0, silent = 0, retired = 0, drains = 0;
-    double first_t = 0, last_t = 0, run_start = 0, wall = 0;
-    char last_event[64] = "";
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0) {
-        cJSON *e = cJSON_Parse(line);
-        if (!e)
-            continue; /* a torn last line */
-        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(e, "event");
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(e, "time");
-        const char *name = cJSON_IsString(ev) ? ev->valuestring : "";
-        double tm = cJSON_IsNumber(t) ? t->valuedouble : 0;
-        if (!first_t)
-            first_t = tm;
-        last_t = tm;
-        xs_text_escape(name, last_event, sizeof last_event);
-        const cJSON *rk = cJSON_GetObjectItemCaseSensitive(e, "rank");
-        int r = cJSON_IsNumber(rk) ? (int)rk->valuedouble : -1;
-        if (strcmp(name, "job_start") == 0) {
-            runs++;
-            run_start = tm;
-            snprintf(state, sizeof state, "running");
-            const cJSON *j = cJSON_GetObjectItemCaseSensitive(e, "job");
-            const cJSON *fr = cJSON_GetObjectItemCaseSensitive(e, "frames");
-            const cJSON *tp = cJSON_GetObjectItemCaseSensitive(e, "tiles_per_frame");
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "settings");
-            if (cJSON_IsString(j))
-                xs_text_escape(j->valuestring, job, sizeof job);
-            if (cJSON_IsNumber(fr))
-                frames_total = (int)fr->valuedouble;
-            if (cJSON_IsNumber(tp))
-                tiles_per_frame = (int)tp->valuedouble;
-            if (cJSON_IsString(st))
-                xs_text_escape(st->valuestring, settings, sizeof settings);
-        } else if (strcmp(name, "tile_committed") == 0) {
-            const cJSON *k = cJSON_GetObjectItemCaseSensitive(e, "kept");
-            const cJSON *sec = cJSON_GetObjectItemCaseSensitive(e, "seconds");
-            if (cJSON_IsTrue(k))
-                kept++;
-            else
-                rendered++;
-            if (r >= 0 && r < RANKS && rows) {
-                rows[r].tiles++;
-                rows[r].busy += cJSON_IsNumber(sec) ? sec->valuedouble : 0;
-                if (r > max_rank)
-                    max_rank = r;
-            }
-        } else if (strcmp(name, "frame_assembled") == 0) {
-            assembled++;
-        } else if (strcmp(name, "tile_failed") == 0 || strcmp(name, "assembly_failed") == 0) {
-            failures++;
-        } else if (strcmp(name, "rank_silent") == 0) {
-            silent++;
-        } else if (strcmp(name, "rank_retired") == 0) {
-            retired++;
-        } else if (strcmp(name, "drain") == 0) {
-            drains++;
-            snprintf(state, sizeof state, "draining");
-        } else if (strcmp(name, "job_summary") == 0) {
-            const cJSON *st = cJSON_GetObjectItemCaseSensitive(e, "state");
-            const cJSON *w = cJSON_GetObjectItemCaseSensitive(e, "wall_s");
-            if (cJSON_IsString(st))
-                xs_text_escape(st->valuestring, state, sizeof state);
-
-            wall = cJSON_IsNumber(w) ? w->valuedouble : 0;
+    if (have_frame && !timeline && !html) {
+        fprintf(stderr, "xisuan status: error: --frame chooses the tile map of --timeline or --html\n");
+        return 2;
+    }
+    if (timeline) {
+        const size_t n = strlen(timeline);
+        if (n < 5 || (strcmp(timeline + n - 4, ".svg") != 0 && strcmp(timeline + n - 4, ".png") != 0)) {
+            fprintf(stderr, "xisuan status: error: --timeline %s: the file must end in .svg or .png\n", timeline);
+            return 2;
         }
-        cJSON_Delete(e);
     }
-    free(line);
-    fclose(f);
-    /* the journal: what is committed across every run */
-    snprintf(path, sizeof path, "%s/journal", argv[0]);
-    int64_t jtiles = 0;
-    int jframes = 0;
-    FILE *jf = fopen(path, "r");
-    if (jf) {
-        char l[256];
-        while (fgets(l, sizeof l, jf)) {
-            jtiles += l[0] == 'T' && strchr(l, '\n');
-            jframes += l[0] == 'F' && strchr(l, '\n');
+    xs_err e;
+    xs_err_clear(&e);
+    xs_job_log st;
+    if (xs_job_log_read(dir, &st, &e) != XS_OK) {
+        fprintf(stderr, "xisuan status: error: %s\n", e.msg);
+        xs_job_log_free(&st);
+        return 2;
+    }
+    int status = 0;
+    if (timeline || html) {
+        char events[XS_PATH_MAX];
+        xs_timeline tl;
+        memset(&tl, 0, sizeof tl);
+        xs_result r = xs_path_join(events, sizeof events, dir, "events.jsonl", &e);
+        if (r == XS_OK)
+            r = xs_timeline_from_events(&tl, events, &e);
+        if (r == XS_OK && have_frame)
+            r = xs_timeline_set_map_frame(&tl, frame, &e);
+        if (r == XS_OK && timeline) {
+            char title[200];
+            snprintf(title, sizeof title, "job %s", st.job);
+            r = xs_timeline_write(&tl, timeline, title, &e);
         }
-        fclose(jf);
+        if (r == XS_OK && html)
+            r = xs_status_html_write(html, dir, &st, &tl, &e);
+        xs_timeline_free(&tl);
+        if (r != XS_OK) {
+            fprintf(stderr, "xisuan status: error: %s\n", e.msg);
+            status = 2;
+        }
     }
-    time_t now = time(NULL);
-    bool stale = strcmp(state, "running") == 0 || strcmp(state, "draining") == 0;
-    printf("job %s: %s%s\n", job, state,
-           stale ? " (or stopped without a summary: killed, or its node lost)" : "");
-    printf("  runs: %d (the first %.0f s ago); last event: %s, %.0f s ago\n", runs,
-           (double)now - first_t, last_event, (double)now - last_t);
-    if (wall > 0)
-        printf("  last run: %.3f s wall\n", wall);
-    printf("  frames: %d assembled of %d in the last run (journal: %d frame record(s))\n", assembled,
-           frames_total, jframes);
-    printf("  tiles: journal holds %lld committed; the runs rendered %lld and kept %lld verified "
-           "from earlier runs; %d per frame\n",
-           (long long)jtiles, (long long)rendered, (long long)kept, tiles_per_frame);
-    printf("  failures: %lld, silent ranks: %lld, ranks retired (device lost): %lld, drains: %lld\n",
-           (long long)failures, (long long)silent, (long long)retired, (long long)drains);
-    if (max_rank >= 0 && rows) {
-        printf("  rank  tiles  busy_s\n");
-        for (int r = 0; r <= max_rank; ++r)
-            if (rows[r].tiles)
-                printf("  %4d  %5lld  %6.2f\n", r, (long long)rows[r].tiles, rows[r].busy);
-    }
-    if (settings[0])
-        printf("  settings: %s\n", settings);
-    (void)run_start;
-    free(rows);
-    if (strcmp(state, "completed") == 0)
+    print_text(&st);
+    if (status == 0 && timeline)
+        printf("  timeline: %s\n", timeline);
+    if (status == 0 && html)
+        printf("  page: %s\n", html);
+    const bool completed = strcmp(st.state, "completed") == 0, failed = strcmp(st.state, "failed") == 0;
+    xs_job_log_free(&st);
+    if (status)
+        return status;
+    if (completed)
         return 0;
-    if (strcmp(state, "failed") == 0)
+    if (failed)
         return 1;
     return 3; /* running, draining, drained (waiting for its requeue), or killed */
 }

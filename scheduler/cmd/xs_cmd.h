@@ -18,6 +18,14 @@ int xs_info_main(int argc, char **argv);
 int xs_submit_main(int argc, char **argv, const char *self);
 /* `xisuan simulate`: the scheduler against a simulated farm; no MPI. */
 int xs_simulate_main(int argc, char **argv);
+/* `xisuan serve`: the submission service and its admin commands; no MPI. */
+int xs_serve_main(int argc, char **argv);
+/* `xisuan remote submit|status|fetch|cancel`: a studio's client of the
+ * service; no MPI. */
+int xs_remote_main(int argc, char **argv);
+/* `xisuan join`: this MPI world serves a job as one of its clusters, leasing
+ * frames from the service (rank 0 talks to it). */
+int xs_join_main(MPI_Comm comm, int argc, char **argv);
 /* `xisuan bench`: the standard scenes on every rank of comm. */
 int xs_bench_main(MPI_Comm comm, int argc, char **argv);
 
