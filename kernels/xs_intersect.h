@@ -523,8 +523,8 @@ XS_DEVICE bool xs_bvh_descend(const xs_bvh_node *nodes, const xs_bvh_node *n, xs
  * `instance` (o, d there), at the ray's time: the tree of the time's segment
  * (or the one tree over every step), the triangles interpolated at that
  * time; updates hit when closer. Returns true on an any-hit early out. */
-XS_HOT bool xs_trace_blas(const xs_scene_view *s, const xs_mesh *m, xs_vec3 o, xs_vec3 d,
-                          float time, bool any_hit, uint32_t instance, xs_hit *hit, xs_counters *c)
+XS_COLD bool xs_trace_blas(const xs_scene_view *s, const xs_mesh *m, xs_vec3 o, xs_vec3 d,
+                           float time, bool any_hit, uint32_t instance, xs_hit *hit, xs_counters *c)
 {
     const xs_bvh_node *nodes = s->nodes;
     uint32_t root = m->root;

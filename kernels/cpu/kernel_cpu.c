@@ -52,8 +52,12 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
     const bool alpha = (s->flags & XS_VIEW_ALPHA) != 0u, motion = s->motion_steps >= 2u;
     uint32_t q = 0u, nq = n;
     while (nq > 0u) {
-        for (uint32_t j = 0; j < nq; ++j)
-            xs_wf_intersect(s, w, q, j, alpha, motion, c);
+        if (motion) /* a constant in each loop: frames without blur get a walk without it */
+            for (uint32_t j = 0; j < nq; ++j)
+                xs_wf_intersect(s, w, q, j, alpha, true, c);
+        else
+            for (uint32_t j = 0; j < nq; ++j)
+                xs_wf_intersect(s, w, q, j, alpha, false, c);
         xs_wf_samples_all(w, q, nq);
         w->count[q ^ 1u] = 0u;
         w->count[2] = 0u;
@@ -63,8 +67,12 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
             xs_wf_shade(s, tp, 0u, w, q, j, u, c);
         }
         const uint32_t ns = w->count[2];
-        for (uint32_t k = 0; k < ns; ++k)
-            xs_wf_shadow(s, w, k, alpha, motion, c);
+        if (motion)
+            for (uint32_t k = 0; k < ns; ++k)
+                xs_wf_shadow(s, w, k, alpha, true, c);
+        else
+            for (uint32_t k = 0; k < ns; ++k)
+                xs_wf_shadow(s, w, k, alpha, false, c);
         q ^= 1u;
         nq = w->count[q];
     }
