@@ -329,17 +329,21 @@ xs_result xs_scene_wide(xs_scene *s, xs_err *err)
     uint8_t *merged = calloc(s->instance_count ? s->instance_count : 1, 1);
     uint8_t *taken = calloc((size_t)s->mesh_count + 1, 1);
     uint8_t *moves = calloc(s->instance_count ? s->instance_count : 1, 1);
+    uint8_t *binary = calloc((size_t)s->mesh_count + 1, 1);
     uint32_t *broot = malloc(((size_t)s->mesh_count + 1) * sizeof *broot);
     xs_mesh *was_meshes = malloc(((size_t)s->mesh_count + 1) * sizeof *was_meshes);
     xs_instance *was_inst = malloc(((size_t)s->instance_count + 1) * sizeof *was_inst);
-    if (!merged || !taken || !moves || !broot || !was_meshes || !was_inst) {
-        free(merged), free(taken), free(moves), free(broot), free(was_meshes), free(was_inst);
+    if (!merged || !taken || !moves || !binary || !broot || !was_meshes || !was_inst) {
+        free(merged), free(taken), free(moves), free(binary), free(broot), free(was_meshes), free(was_inst);
         return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
     }
     memcpy(was_meshes, s->meshes, (size_t)s->mesh_count * sizeof *was_meshes);
     memcpy(was_inst, s->instances, (size_t)s->instance_count * sizeof *was_inst);
-    for (uint32_t m = 0; m < s->mesh_count; ++m)
+    for (uint32_t m = 0; m < s->mesh_count; ++m) {
         broot[m] = s->meshes[m].root;
+        /* deforming within the shutter: walked by the binary traversal only */
+        binary[m] = s->motion_steps >= 2u && s->meshes[m].motion != UINT32_MAX;
+    }
     for (uint32_t i = 0; i < s->instance_count; ++i) {
         xs_instance *in = &s->instances[i];
         in->flags &= ~(uint32_t)XS_INST_IDENTITY;
@@ -382,12 +386,12 @@ xs_result xs_scene_wide(xs_scene *s, xs_err *err)
                         .mesh_root = broot, .mesh_count = s->mesh_count,
                         .instances = s->instances, .instance_count = s->instance_count,
                         .tlas = s->tlas, .tlas_count = s->tlas_count, .merged = merged,
-                        .moves = moves, .inst_box = s->inst_boxes};
+                        .moves = moves, .inst_box = s->inst_boxes, .binary_mesh = binary};
     xs_wbvh w;
     double t0 = xs_scene_clock();
     xs_result r = xs_wbvh_build(&wi, &w, err);
     s->build_seconds += xs_scene_clock() - t0;
-    free(merged), free(taken), free(moves), free(broot);
+    free(merged), free(taken), free(moves), free(binary), free(broot);
     if (r != XS_OK) {
         free(was_meshes), free(was_inst);
         return r;

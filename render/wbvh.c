@@ -402,7 +402,7 @@ xs_result xs_wbvh_build(const xs_wbvh_input *in, xs_wbvh *out, xs_err *err)
     int depth = emit(&b, &top, &out->root);
     int mesh_depth = 0;
     for (uint32_t m = 0; m < in->mesh_count && depth >= 0; ++m) {
-        if (!walked[m])
+        if (!walked[m] || (in->binary_mesh && in->binary_mesh[m]))
             continue;
         item mr = make_item(&b, IT_BNODE, in->mesh_root[m], 0);
         b.margin = margin_of(&mr);

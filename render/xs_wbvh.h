@@ -12,7 +12,7 @@
  * One array holds every node: first the top tree (over the instances; an
  * instance flagged `merged` is replaced by its mesh's nodes, in world space:
  * it must have the identity transform), then a tree for each mesh that an
- * unmerged instance walks. Deterministic: the same inputs give the same
+ * unmerged instance walks (but a mesh flagged binary_mesh). Deterministic: the same inputs give the same
  * bytes. Single-threaded, linear in the nodes.
  */
 #ifndef XS_WBVH_H
@@ -43,6 +43,9 @@ typedef struct xs_wbvh_input {
      * (its world box over the whole shutter) */
     const uint8_t *moves;
     const float *inst_box;
+    /* per mesh (NULL: none): 1 = its instances are walked by the binary
+     * traversal (it deforms within the shutter): no wide tree of its own */
+    const uint8_t *binary_mesh;
 } xs_wbvh_input;
 
 typedef struct xs_wbvh {
