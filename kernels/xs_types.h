@@ -31,7 +31,7 @@
  * time. A mesh deforming within the shutter (meshes[].motion set) is walked
  * by the binary traversal over its per-segment trees (motion_nodes) or its
  * one tree over every step (nodes[meshes[].root]), with its triangles
- * interpolated at the ray's time (xs_motion.h); its wide tree is not used.
+ * interpolated at the ray's time (xs_motion.h); it has no wide tree.
  * With motion_steps 0 nothing moves within a frame and no time is ever read.
  */
 #ifndef XS_TYPES_H
