@@ -30,6 +30,13 @@ typedef struct exr_msgbuf {
     size_t mem_len;
     int fd;          /* the file being written, -1: none */
     int write_errno; /* why a write failed (ENOSPC, EIO, ...), 0: none */
+    /* A tile file is small: its bytes are gathered here and written with one
+     * call, then fsync'd on fd before it is closed (OpenEXR Core writes a
+     * header attribute by attribute: some 80 writes a tile otherwise). A
+     * frame is written through as it streams (its memory stays a tile row). */
+    bool buffered;
+    unsigned char *wbuf;
+    size_t wlen, wcap;
 } exr_msgbuf;
 
 static int64_t mem_read(exr_const_context_t ctxt, void *user, void *buf, uint64_t sz,
@@ -74,6 +81,9 @@ static exr_context_initializer_t exr_init(exr_msgbuf *buf)
     buf->mem_len = 0;
     buf->fd = -1;
     buf->write_errno = 0;
+    buf->buffered = false;
+    buf->wbuf = NULL;
+    buf->wlen = buf->wcap = 0;
     init.error_handler_fn = exr_error_cb;
     init.user_data = buf;
     return init;
@@ -94,6 +104,32 @@ static int64_t file_write(exr_const_context_t ctxt, void *user, const void *buff
                           uint64_t offset, exr_stream_error_func_ptr_t error_cb)
 {
     exr_msgbuf *b = (exr_msgbuf *)user;
+    if (b->buffered) {
+        if (offset > SIZE_MAX / 2 || sz > SIZE_MAX / 2 - offset) {
+            b->write_errno = EFBIG;
+        } else if (offset + sz > b->wcap) {
+            size_t cap = b->wcap ? b->wcap : 65536;
+            while (cap < offset + sz)
+                cap *= 2;
+            unsigned char *n = realloc(b->wbuf, cap);
+            if (!n)
+                b->write_errno = ENOMEM;
+            else {
+                memset(n + b->wcap, 0, cap - b->wcap);
+                b->wbuf = n;
+                b->wcap = cap;
+            }
+        }
+        if (b->write_errno) {
+            if (error_cb)
+                error_cb(ctxt, EXR_ERR_WRITE_IO, "%s", strerror(b->write_errno));
+            return -1;
+        }
+        memcpy(b->wbuf + offset, buffer, (size_t)sz);
+        if (offset + sz > b->wlen)
+            b->wlen = (size_t)(offset + sz);
+        return (int64_t)sz;
+    }
     uint64_t done = 0;
     while (done < sz) {
         ssize_t k = pwrite(b->fd, (const unsigned char *)buffer + done, (size_t)(sz - done),
@@ -128,6 +164,18 @@ static exr_result_t start_write(exr_context_t *ctxt, const char *tmp, exr_msgbuf
 static exr_result_t finish_write(exr_context_t *ctxt, exr_msgbuf *mb)
 {
     exr_result_t rc = *ctxt ? exr_finish(ctxt) : EXR_ERR_SUCCESS;
+    if (mb->buffered && mb->fd >= 0 && rc == EXR_ERR_SUCCESS) {
+        /* the gathered bytes in one write, then durable before the close */
+        mb->buffered = false;
+        if (file_write(NULL, mb, mb->wbuf, mb->wlen, 0, NULL) < 0 || fsync(mb->fd) != 0) {
+            if (!mb->write_errno)
+                mb->write_errno = errno;
+            rc = EXR_ERR_WRITE_IO;
+        }
+    }
+    free(mb->wbuf);
+    mb->wbuf = NULL;
+    mb->wlen = mb->wcap = 0;
     if (mb->fd >= 0 && close(mb->fd) != 0 && rc == EXR_ERR_SUCCESS) {
         mb->write_errno = errno;
         rc = EXR_ERR_WRITE_IO;
@@ -232,6 +280,7 @@ xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x
     int enc_live = 0;
     exr_attr_box2i_t dw = {.min = {.x = x0, .y = y0}, .max = {.x = x0 + w - 1, .y = y0 + h - 1}};
 
+    mb.buffered = true; /* one write, fsync'd on its descriptor (finish_write) */
     EXR_TRY(start_write(&ctxt, tmp, &mb, &init), "cannot create file");
     EXR_TRY(define_part(ctxt, layout, dw), "cannot define header");
     EXR_TRY(exr_write_header(ctxt), "cannot write header");
@@ -258,11 +307,12 @@ xs_result xs_exr_write_tile(const char *path, const xs_exr_layout *layout, int x
     exr_encoding_destroy(ctxt, &enc);
     enc_live = 0;
     EXR_TRY(finish_write(&ctxt, &mb), "cannot finish file");
-    return layout->defer_dir_sync ? xs_commit_file_nodirsync(tmp, path, err) : xs_commit_file(tmp, path, err);
+    return xs_commit_synced_file(tmp, path, !layout->defer_dir_sync, err);
 
 fail:
     if (enc_live)
         exr_encoding_destroy(ctxt, &enc);
+    mb.buffered = false; /* nothing gathered is written */
     finish_write(&ctxt, &mb);
     unlink(tmp);
     return result;

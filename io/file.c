@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,14 +82,43 @@ xs_result xs_check_writable_dir(const char *dir, xs_err *err)
     return XS_OK;
 }
 
+/* This host's name for temporary names: letters, digits and '-' only, up to
+ * 32 characters ("host" when it has none). Processes on different nodes
+ * (or in containers) may share a PID, and two ranks may write the same file
+ * at once (a speculative copy), so the name carries the host too. */
+static void host_tag(char *out, size_t n)
+{
+    char h[256] = "";
+    if (gethostname(h, sizeof h - 1) != 0)
+        h[0] = '\0';
+    size_t o = 0;
+    for (size_t i = 0; h[i] && o + 1 < n && o < 32; ++i) {
+        char c = h[i];
+        if (c == '.')
+            break; /* the short name */
+        out[o++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ? c : '-';
+    }
+    if (o == 0)
+        o = (size_t)snprintf(out, n, "host");
+    out[o < n ? o : n - 1] = '\0';
+}
+
+/* The host's tag, found once per process (a tile's temporary name would
+ * otherwise cost a uname call). */
+static char g_host[40];
+static pthread_once_t g_host_once = PTHREAD_ONCE_INIT;
+static void host_init(void) { host_tag(g_host, sizeof g_host); }
+
 xs_result xs_tmp_path(const char *final_path, char *out, size_t out_size, xs_err *err)
 {
     static atomic_uint counter;
     unsigned k = atomic_fetch_add(&counter, 1u);
+    pthread_once(&g_host_once, host_init);
+    const char *host = g_host;
     const char *slash = strrchr(final_path, '/');
     int dir_len = slash ? (int)(slash - final_path + 1) : 0;
     const char *base = slash ? slash + 1 : final_path;
-    int n = snprintf(out, out_size, "%.*s.%s.tmp-%ld-%u", dir_len, final_path, base,
+    int n = snprintf(out, out_size, "%.*s.%s.tmp-%s-%ld-%u", dir_len, final_path, base, host,
                      (long)getpid(), k);
     if (n < 0 || (size_t)n >= out_size)
         return xs_err_set(err, XS_ERR_INVALID, "%s: path too long", final_path);
@@ -107,9 +137,10 @@ static int fsync_path(const char *path, int flags)
     return rc;
 }
 
-static xs_result commit(const char *tmp_path, const char *final_path, bool sync_dir, xs_err *err)
+static xs_result commit(const char *tmp_path, const char *final_path, bool sync_tmp, bool sync_dir,
+                        xs_err *err)
 {
-    if (fsync_path(tmp_path, O_RDONLY) != 0) {
+    if (sync_tmp && fsync_path(tmp_path, O_RDONLY) != 0) {
         int e = errno;
         unlink(tmp_path);
         return xs_err_set(err, XS_ERR_IO, "%s: fsync failed: %s", final_path, strerror(e));
@@ -149,12 +180,17 @@ xs_result xs_fsync_dir(const char *dir, xs_err *err)
 
 xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *err)
 {
-    return commit(tmp_path, final_path, true, err);
+    return commit(tmp_path, final_path, true, true, err);
 }
 
 xs_result xs_commit_file_nodirsync(const char *tmp_path, const char *final_path, xs_err *err)
 {
-    return commit(tmp_path, final_path, false, err);
+    return commit(tmp_path, final_path, true, false, err);
+}
+
+xs_result xs_commit_synced_file(const char *tmp_path, const char *final_path, bool sync_dir, xs_err *err)
+{
+    return commit(tmp_path, final_path, false, sync_dir, err);
 }
 
 xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,

@@ -2,13 +2,14 @@
  * xisuan goes through.
  *
  * An output under a final name was written under a temporary name in the same
- * directory ("dir/.name.tmp-PID-N"), fsync'd, renamed, and its directory
+ * directory ("dir/.name.tmp-HOST-PID-N"), fsync'd, renamed, and its directory
  * fsync'd: a reader sees nothing or the whole file, also after a crash.
  * Safe to call from several threads on distinct files.
  */
 #ifndef XS_FILE_H
 #define XS_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,7 +37,9 @@ xs_result xs_mkdir_p(const char *path, xs_err *err);
 /* Checks that dir exists (creating it if needed) and accepts a new file:
  * creates, fsyncs and removes a probe file. */
 xs_result xs_check_writable_dir(const char *dir, xs_err *err);
-/* A temporary name beside final_path ("dir/.name.tmp-PID-N"). */
+/* A temporary name beside final_path ("dir/.name.tmp-HOST-PID-N"): unique
+ * to this host, process and call, so ranks writing the same final file at
+ * once never share a temporary. */
 xs_result xs_tmp_path(const char *final_path, char *out, size_t out_size, xs_err *err);
 /* Makes a written temporary file durable under its final name: fsync(tmp),
  * rename(tmp, final), fsync(directory). On failure removes tmp. */
@@ -44,6 +47,10 @@ xs_result xs_commit_file(const char *tmp_path, const char *final_path, xs_err *e
 /* The same without the sync of the folder: the caller syncs it once for a
  * batch (xs_fsync_dir) before the files count as durable. */
 xs_result xs_commit_file_nodirsync(const char *tmp_path, const char *final_path, xs_err *err);
+/* For a temporary its writer already fsync'd (on the descriptor it wrote
+ * through, before closing it): rename(tmp, final), then fsync(directory)
+ * when sync_dir (else the caller syncs it for a batch). On failure removes tmp. */
+xs_result xs_commit_synced_file(const char *tmp_path, const char *final_path, bool sync_dir, xs_err *err);
 /* fsyncs a folder (its entries: files renamed into it are durable). */
 xs_result xs_fsync_dir(const char *dir, xs_err *err);
 /* Normalises a relative path ("./a//b" -> "a/b"); refuses empty, absolute and

@@ -614,4 +614,102 @@ XS_DEVICE void xs_render_rows(const xs_scene_view *s, const xs_tile_params *tp, 
                             buf + ((size_t)y * (size_t)tp->width + (size_t)x) * stride, c);
 }
 
+/* ---- sample splits ------------------------------------------------------------
+ *
+ * A tile's samples may be split into parts of whole chunks, rendered apart
+ * (even on other ranks) and merged later (the scheduler's PART and MERGE
+ * items). A part keeps each (pixel, chunk)'s partial sums as a packed record
+ * of the floats of xs_partial that the pixel's record reads (xs_part_mask:
+ * RGB, alpha and samples kept always; albedo, normal and nearest depth when
+ * the AOVs ask). The merge unpacks a pixel's records in chunk order into a
+ * zeroed xs_partial with xs_partial_merge, then xs_pixel_finish: the float
+ * operations of xs_render_pixel on every float the record reads, so a merged
+ * tile is the whole tile bit for bit (xs_pixel_finish never reads a float
+ * the mask leaves out). */
+
+/* Which floats of xs_partial a part keeps (bit i: v[i]). */
+XS_DEVICE uint32_t xs_part_mask(uint32_t aovs)
+{
+    uint32_t m = 0x80Fu; /* RGB and alpha (v[0..3]), samples kept (v[11]) */
+    if ((aovs & XS_AOV_ALBEDO) != 0u)
+        m |= 0x070u; /* v[4..6] */
+    if ((aovs & XS_AOV_NORMAL) != 0u)
+        m |= 0x380u; /* v[7..9] */
+    if ((aovs & XS_AOV_DEPTH) != 0u)
+        m |= 0x400u; /* v[10] */
+    return m;
+}
+
+/* Floats of a packed record: the bits of xs_part_mask(aovs). */
+XS_DEVICE int xs_part_floats(uint32_t aovs)
+{
+    const uint32_t m = xs_part_mask(aovs);
+    int n = 0;
+    for (int i = 0; i < XS_PARTIAL_FLOATS; ++i)
+        n += (int)((m >> i) & 1u);
+    return n;
+}
+
+XS_DEVICE void xs_partial_pack(const xs_partial *p, uint32_t mask, float *out)
+{
+    int o = 0;
+    for (int i = 0; i < XS_PARTIAL_FLOATS; ++i)
+        if (((mask >> i) & 1u) != 0u)
+            out[o++] = p->v[i];
+}
+
+/* The partial sums of a packed record; the floats it does not keep are as
+ * xs_partial_zero leaves them. */
+XS_DEVICE void xs_partial_unpack(const float *rec, uint32_t mask, xs_partial *p)
+{
+    xs_partial_zero(p);
+    int o = 0;
+    for (int i = 0; i < XS_PARTIAL_FLOATS; ++i)
+        if (((mask >> i) & 1u) != 0u)
+            p->v[i] = rec[o++];
+}
+
+/* Renders sample chunks [chunk_first, chunk_first + chunk_count) of tile
+ * rows [row_begin, row_end) into buf, the part's own buffer: for each pixel
+ * of the tile (row-major), chunk_count packed records of
+ * xs_part_floats(tp->aovs) floats, in chunk order. */
+XS_DEVICE void xs_render_part_rows(const xs_scene_view *s, const xs_tile_params *tp, int chunk_first,
+                                   int chunk_count, int row_begin, int row_end, float *XS_RESTRICT buf,
+                                   xs_counters *c)
+{
+    const uint32_t mask = xs_part_mask(tp->aovs);
+    const size_t stride = (size_t)xs_part_floats(tp->aovs);
+    for (int y = row_begin; y < row_end; ++y)
+        for (int x = 0; x < tp->width; ++x) {
+            float *rec = buf + ((size_t)y * (size_t)tp->width + (size_t)x) * (size_t)chunk_count * stride;
+            for (int k = 0; k < chunk_count; ++k) {
+                xs_partial p;
+                xs_render_chunk(s, tp, tp->x0 + x, tp->y0 + y, chunk_first + k, &p, c);
+                xs_partial_pack(&p, mask, rec + (size_t)k * stride);
+            }
+        }
+}
+
+/* Pixel `pixel` (row-major in the tile) of a tile split into part_count
+ * parts, in chunk order: parts[j] holds part j's records as
+ * xs_render_part_rows wrote them (chunk_counts[j] chunks a pixel). Writes
+ * the pixel's record (xs_aov_channels(tp->aovs) floats) to out, as
+ * xs_render_pixel would have. */
+XS_DEVICE void xs_merge_part_pixel(const float *const *parts, const int *chunk_counts, int part_count,
+                                   size_t pixel, const xs_tile_params *tp, float *out)
+{
+    const uint32_t mask = xs_part_mask(tp->aovs);
+    const size_t stride = (size_t)xs_part_floats(tp->aovs);
+    xs_partial acc, p;
+    xs_partial_zero(&acc);
+    for (int j = 0; j < part_count; ++j) {
+        const float *rec = parts[j] + pixel * (size_t)chunk_counts[j] * stride;
+        for (int k = 0; k < chunk_counts[j]; ++k) {
+            xs_partial_unpack(rec + (size_t)k * stride, mask, &p);
+            xs_partial_merge(&acc, &p);
+        }
+    }
+    xs_pixel_finish(&acc, tp, out);
+}
+
 #endif

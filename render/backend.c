@@ -14,6 +14,18 @@ xs_result xs_backend_begin(xs_backend *b, int slot, const xs_tile_params *tp, xs
     return b->lost ? lost_result(b, err) : b->begin_tile(b, slot, tp, err);
 }
 
+xs_result xs_backend_begin_part(xs_backend *b, int slot, const xs_tile_params *tp, int chunk_first,
+                                int chunk_count, xs_err *err)
+{
+    if (b->lost)
+        return lost_result(b, err);
+    if (!b->begin_part)
+        return xs_err_set(err, XS_ERR_INVALID, "the %s back end renders no parts of tiles", b->name);
+    return b->begin_part(b, slot, tp, chunk_first, chunk_count, err);
+}
+
+bool xs_backend_parts(const xs_backend *b) { return b && b->begin_part; }
+
 bool xs_backend_poll(xs_backend *b, int slot)
 {
     return b->lost || !b->poll_tile || b->poll_tile(b, slot);

@@ -4,7 +4,9 @@
  * summed after the join, so the hot path takes no lock. Pixels depend only
  * on (seed, frame, pixel, sample), so the split between threads never
  * changes the result. The kernels are the widest build the CPU runs
- * (kernels/cpu/kernel_cpu.h: AVX2 or baseline x86-64, the same bits). */
+ * (kernels/cpu/kernel_cpu.h: AVX2 or baseline x86-64, the same bits). A
+ * part of a tile (a range of its sample chunks, begin_part) renders the
+ * same way, with the same integrator, into the part's packed records. */
 #define _GNU_SOURCE
 #include "render/xs_backend.h"
 #include "render/xs_parallel.h"
@@ -29,6 +31,7 @@ typedef struct cpu_backend {
     xs_cpu_wave **waves;  /* one a thread */
     xs_tile_params pending; /* the slot's tile, rendered by end */
     bool has_pending;
+    int chunk_first, chunk_count; /* a part: its sample chunks; 0, 0: the whole tile */
 } cpu_backend;
 
 typedef struct cpu_job {
@@ -54,7 +57,13 @@ static void *cpu_worker_main(void *arg)
         int row = atomic_fetch_add(&job->next_row, 1);
         if (row >= job->tp->height)
             break;
-        if (be->integrator == XS_INTEGRATOR_MEGAKERNEL)
+        if (be->chunk_count > 0 && be->integrator == XS_INTEGRATOR_MEGAKERNEL)
+            be->k->render_part_rows_megakernel(&be->view, job->tp, be->chunk_first, be->chunk_count, row, row + 1,
+                                               job->rgba, &w->counters);
+        else if (be->chunk_count > 0)
+            be->k->render_part_rows_wavefront(&be->view, job->tp, be->chunk_first, be->chunk_count, row, row + 1,
+                                              job->rgba, &w->counters, w->wave);
+        else if (be->integrator == XS_INTEGRATOR_MEGAKERNEL)
             be->k->render_rows_megakernel(&be->view, job->tp, row, row + 1, job->rgba, &w->counters);
         else
             be->k->render_rows_wavefront(&be->view, job->tp, row, row + 1, job->rgba, &w->counters, w->wave);
@@ -69,7 +78,23 @@ static xs_result cpu_begin_tile(xs_backend *self, int slot, const xs_tile_params
         return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: slot %d is not free", slot);
     be->pending = *tp;
     be->has_pending = true;
+    be->chunk_first = be->chunk_count = 0;
     return XS_OK;
+}
+
+static xs_result cpu_begin_part(xs_backend *self, int slot, const xs_tile_params *tp, int chunk_first,
+                                int chunk_count, xs_err *err)
+{
+    cpu_backend *be = (cpu_backend *)self;
+    if (chunk_first < 0 || chunk_count < 1)
+        return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: a part of chunks [%d, +%d)", chunk_first,
+                          chunk_count);
+    xs_result r = cpu_begin_tile(self, slot, tp, err);
+    if (r == XS_OK) {
+        be->chunk_first = chunk_first;
+        be->chunk_count = chunk_count;
+    }
+    return r;
 }
 
 static double now_s(void)
@@ -159,6 +184,7 @@ xs_result xs_backend_cpu_create_with(const xs_scene *scene, int fw, int fh, int 
     be->base.end_tile = cpu_end_tile;
     be->base.update = cpu_update;
     be->base.destroy = cpu_destroy;
+    be->base.begin_part = cpu_begin_part;
     be->view = xs_scene_view_for(scene, fw, fh);
     be->fw = fw;
     be->fh = fh;

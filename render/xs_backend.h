@@ -55,6 +55,14 @@ typedef struct xs_backend {
      * to take (the back end reads the host scene). */
     xs_result (*update)(struct xs_backend *self, const xs_scene *scene, xs_err *err);
     void (*destroy)(struct xs_backend *self);
+    /* Sample splits (NULL: this back end renders no parts, and a farm with
+     * it never splits a tile): begins sample chunks [chunk_first,
+     * chunk_first + chunk_count) of tp's tile on slot; poll and end are a
+     * tile's, but end writes the part's records instead of pixel records:
+     * per pixel (row-major), chunk_count packed records of
+     * xs_part_floats(tp->aovs) floats (kernels/xs_path.h). */
+    xs_result (*begin_part)(struct xs_backend *self, int slot, const xs_tile_params *tp, int chunk_first,
+                            int chunk_count, xs_err *err);
 } xs_backend;
 
 /* The calls the worker makes (render/backend.c): each fails at once with
@@ -68,6 +76,11 @@ xs_result xs_backend_end(xs_backend *b, int slot, float *rgba, xs_counters *coun
 /* The scene moved to another frame: the back end takes what changed (no
  * tile may be in flight); nothing to do where update is NULL. */
 xs_result xs_backend_update(xs_backend *b, const xs_scene *scene, xs_err *err);
+/* A part (see begin_part): XS_ERR_INVALID when the back end renders none. */
+xs_result xs_backend_begin_part(xs_backend *b, int slot, const xs_tile_params *tp, int chunk_first,
+                                int chunk_count, xs_err *err);
+/* The back end renders parts. */
+bool xs_backend_parts(const xs_backend *b);
 /* Retires the back end: lost, with why (a sticky device error, or a fault
  * injected by a test). */
 void xs_backend_lose(xs_backend *b, const char *why);

@@ -44,6 +44,9 @@ static void fail_report(const xs_sched *s, int rank_offset)
     if (it.kind == XS_WORK_TILE)
         fprintf(stderr, "xisuan: error: frame %d tile %d failed %d time(s) (on ranks %s); no retries left\n",
                 it.frame, it.tile, n, ranks);
+    else if (it.kind == XS_WORK_PART || it.kind == XS_WORK_MERGE)
+        fprintf(stderr, "xisuan: error: frame %d tile %d: its %s failed %d time(s) (on ranks %s); no retries left\n",
+                it.frame, it.tile, it.kind == XS_WORK_PART ? "part" : "merge of parts", n, ranks);
     else
         fprintf(stderr, "xisuan: error: the assembly of frame %d failed %d time(s) (on ranks %s); no retries left\n",
                 it.frame, n, ranks);

@@ -129,7 +129,7 @@ out:
 /* Step 5 on rank 0: the driver over its transport. Returns the exit status;
  * a broken protocol or ranks that stopped answering end every rank. */
 static int run_scheduler(MPI_Comm comm, const xs_job *job, xs_worker *self, const int *prefetch,
-                         const double *speed_prior, xs_job_report *rep)
+                         const double *speed_prior, bool parts, xs_job_report *rep)
 {
     xs_err err;
     xs_err_clear(&err);
@@ -141,10 +141,17 @@ static int run_scheduler(MPI_Comm comm, const xs_job *job, xs_worker *self, cons
         if (speed_prior)
             speed_prior++;
     }
-    if (t)
+    if (t) {
         t->speed_prior = speed_prior;
+        t->parts = parts; /* every worker renders parts: tiles may be split */
+    }
     xs_sched_state st = r == XS_OK ? xs_driver_run(job, t, prefetch, rep, &err) : XS_SCHED_FAILED;
     xs_transport_destroy(t);
+    /* every reply is in: a part that a speculative copy wrote after its
+     * tile was merged is of no use (nor is any part to a later run) */
+    int64_t removed = 0;
+    if (rep->final.splits > 0)
+        (void)xs_job_remove_parts(&job->layout, &removed, NULL);
     const int status = xs_job_exit_status(st);
     if (err.code != XS_OK && !self) {
         /* the protocol broke (an MPI error, a rank gone): stop every rank */
@@ -287,6 +294,9 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         for (int i = 0; i < size; ++i)
             speed_prior[i] = n > 0 && speed_prior[i] > 0.0 ? speed_prior[i] / (sum / n) : 1.0;
     }
+    /* tiles are split only when every worker's back end renders parts */
+    int my_parts = !is_worker || xs_worker_parts(&w), all_parts = 0;
+    MPI_Allreduce(&my_parts, &all_parts, 1, MPI_INT, MPI_MIN, comm);
     xs_census_load(comm, t_input, t_built, w.backend ? w.backend->device : "");
     if (result && xs_census_devices(comm, is_worker ? &w : NULL, result, &err) != XS_OK) {
         status = 1;
@@ -302,7 +312,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_run = MPI_Wtime();
     xs_install_signal_handlers(rank == 0);
     if (rank == 0) {
-        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, speed_prior, &rep);
+        status = run_scheduler(comm, job, size == 1 ? &w : NULL, prefetch, speed_prior, all_parts != 0, &rep);
     } else if (xs_worker_run(comm, &w, my_prefetch, &err) != XS_OK) {
         fprintf(stderr, "xisuan render: error: rank %d: %s; aborting the job\n", rank, err.msg);
         fflush(stderr);

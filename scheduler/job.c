@@ -108,6 +108,29 @@ static bool frame_intact(const xs_job *job, const xs_journal *journal, int fi)
     return true;
 }
 
+/* Test hooks (docs/operations.md, like XS_FAULT): XS_TEST_SPLIT=P splits
+ * every tile into P parts (2..64) and XS_TEST_COPY=1 sends a copy of every
+ * tile and part to another worker, so tests see what balance does only at a
+ * real tail. Unset or empty: off. */
+static xs_result test_hooks(xs_sched_desc *d, xs_err *err)
+{
+    const char *v = getenv("XS_TEST_SPLIT");
+    if (v && *v) {
+        char *end = NULL;
+        long p = strtol(v, &end, 10);
+        if (*end || p < 2 || p > 64)
+            return xs_err_set(err, XS_ERR_INVALID, "XS_TEST_SPLIT: '%s': expected a part count in [2, 64]", v);
+        d->test_split = (int)p;
+    }
+    v = getenv("XS_TEST_COPY");
+    if (v && *v) {
+        if (strcmp(v, "0") != 0 && strcmp(v, "1") != 0)
+            return xs_err_set(err, XS_ERR_INVALID, "XS_TEST_COPY: '%s': expected 0 or 1", v);
+        d->test_copy = strcmp(v, "1") == 0;
+    }
+    return XS_OK;
+}
+
 xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetch, bool parts,
                               const double *speed_prior, const xs_journal *journal, xs_sched **out,
                               xs_err *err)
@@ -128,6 +151,8 @@ xs_result xs_job_sched_create(const xs_job *job, int workers, const int *prefetc
                                               : 1,
                        .worker_speed = speed_prior,
                        .frame_affinity = job->animated};
+    if (test_hooks(&d, err) != XS_OK)
+        return XS_ERR_INVALID;
     /* resume: frames an earlier run assembled (and whose file is there) are
      * skipped; tiles it committed are verified instead of rendered */
     uint8_t *skip = NULL, *journaled = NULL;

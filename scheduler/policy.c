@@ -143,7 +143,6 @@ struct xs_sched {
     int nfails, fails_cap, fails_queued;
     ring priority; /* prio_item */
     ring parked;   /* int worker */
-    ring waitq;    /* int worker: a request set aside (stale once its worker was unwaited) */
     ring actions;  /* xs_sched_action */
     worker_state *workers;
     bool oom;
@@ -165,6 +164,10 @@ struct xs_sched {
     int order_frame;       /* the frame index order belongs to (-1: none) */
     split_entry *splitmap; /* open addressing over slots */
     size_t split_cap, split_len;
+    /* test hook (desc.test_copy): the item whose copy goes to the next other
+     * worker that asks, and who holds it */
+    xs_work_item test_copy;
+    int test_copy_owner; /* -1: none pending */
 };
 
 /* ---- accounting ----------------------------------------------------------------- */
@@ -276,6 +279,7 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->order_frame = -1;
     for (int i = 0; i < d->worker_count; ++i)
         s->workers[i].frame = -1;
+    s->test_copy_owner = -1;
     s->tiles_total = (int64_t)slots;
     s->cursor_end = (int64_t)slots;
     for (int i = 0; d->skip && i < d->frame_count; ++i)
@@ -288,7 +292,6 @@ xs_result xs_sched_create(const xs_sched_desc *d, xs_sched **out, xs_err *err)
     s->unassigned = s->tiles_total;
     s->priority.elem = sizeof(prio_item);
     s->parked.elem = sizeof(int);
-    s->waitq.elem = sizeof(int);
     s->actions.elem = sizeof(xs_sched_action);
     *out = s;
     return XS_OK;
@@ -304,7 +307,6 @@ void xs_sched_destroy(xs_sched *s)
     free(s->workers), free(s->frames), free(s->index_of), free(s->frame_remaining);
     free(s->tile_done), free(s->cost), free(s->order), free(s->splitmap);
     free(s->assembled), free(s->fails), free(s->priority.data), free(s->parked.data);
-    free(s->waitq.data);
     free(s->actions.data), free(s->owned_skip), free(s->owned_journaled);
     free(s);
 }
@@ -449,11 +451,7 @@ static double item_cost(const xs_sched *s, const xs_work_item *it)
     }
 }
 
-static void unwait_one(xs_sched *s);
-
-/* Queues an item ahead of the tiles; a request set aside because its worker
- * could take nothing then goes back to the queue for it (a new part is
- * cheaper than what was refused). */
+/* Queues an item ahead of the tiles. */
 static void prio_push(xs_sched *s, const xs_work_item *it)
 {
     prio_item p = {*it, item_cost(s, it)};
@@ -461,7 +459,6 @@ static void prio_push(xs_sched *s, const xs_work_item *it)
         s->oom = true;
     else
         s->queued_cost += p.cost;
-    unwait_one(s);
 }
 
 static void prio_pop(xs_sched *s, xs_work_item *it)
@@ -659,21 +656,22 @@ static bool take_cursor(xs_sched *s, const worker_state *ws, xs_work_item *it)
     it->frame = s->frames[fi];
     it->tile = tile;
     it->flags = s->desc.journaled && s->desc.journaled[(size_t)fi * (size_t)T + (size_t)tile] ? XS_ITEM_VERIFY : 0;
-    /* near the end a tile is cut into parts before it is offered: a worker
-     * that may not take the whole tile may take a part */
-    if (maybe_split(s, it)) {
+    if (admit(s, ws, item_cost(s, it))) {
         s->next_tile++;
         s->unassigned--;
-        if (admit(s, ws, item_cost(s, it)))
-            return true;
-        prio_push(s, it); /* every part queued; none for this worker now */
-        return false;
+        maybe_split(s, it); /* near the end: it takes the first part */
+        return true;
     }
-    if (!admit(s, ws, item_cost(s, it)))
+    /* a worker that may not take the whole tile may take a part of it (near
+     * the end the tile is cut now; the other parts go ahead of everything) */
+    if (!maybe_split(s, it))
         return false;
     s->next_tile++;
     s->unassigned--;
-    return true;
+    if (admit(s, ws, item_cost(s, it)))
+        return true;
+    prio_push(s, it); /* every part queued; none for this worker now */
+    return false;
 }
 
 /* Frame affinity (an animated scene, posed per frame on each worker):
@@ -760,9 +758,16 @@ static bool work_available(const xs_sched *s)
  * cost was never measured may cost several times the mean (costs are heavy
  * tailed), so it is cut as if it cost XS_UNKNOWN_RISK times its estimate. */
 enum { UNKNOWN_RISK = 4 };
+static bool split_into(xs_sched *s, xs_work_item *it, int parts);
 static bool maybe_split(xs_sched *s, xs_work_item *it)
 {
     const int C = s->desc.chunks_per_tile;
+    if (s->desc.test_split >= 2 && C >= 2 && it->kind == XS_WORK_TILE && !(it->flags & XS_ITEM_VERIFY)) {
+        int fi = frame_index(s, it->frame); /* test hook: every tile, P parts */
+        if (split_find(s, (int64_t)slot(s, fi, it->tile)))
+            return false;
+        return split_into(s, it, s->desc.test_split < C ? s->desc.test_split : C);
+    }
     if (!s->desc.balance || C < 2 || it->kind != XS_WORK_TILE || (it->flags & XS_ITEM_VERIFY) || s->live < 2)
         return false;
     double mean_speed = s->speed_live / s->live;
@@ -784,7 +789,18 @@ static bool maybe_split(xs_sched *s, xs_work_item *it)
         parts = MAX_PARTS;
     if (parts < 2)
         return false;
-    if (!split_add(s, k, parts))
+    return split_into(s, it, parts);
+}
+
+/* Splits *it (a tile not yet split) into `parts` parts: *it becomes the
+ * first, the others go ahead of everything. */
+static bool split_into(xs_sched *s, xs_work_item *it, int parts)
+{
+    const int C = s->desc.chunks_per_tile;
+    if (parts > MAX_PARTS)
+        parts = MAX_PARTS;
+    int64_t k = (int64_t)slot(s, frame_index(s, it->frame), it->tile);
+    if (parts < 2 || !split_add(s, k, parts))
         return false;
     s->splits++;
     for (int j = 1; j < parts; ++j) {
@@ -908,6 +924,21 @@ static bool speculate(xs_sched *s, int w)
     return true;
 }
 
+/* Test hook (desc.test_copy): the copy of the last item handed out, for a
+ * worker other than its holder, unless its work is done. */
+static bool take_test_copy(xs_sched *s, int w, xs_work_item *it)
+{
+    if (s->test_copy_owner < 0 || s->test_copy_owner == w || ending(s))
+        return false;
+    s->test_copy_owner = -1;
+    if (item_done(s, &s->test_copy))
+        return false;
+    *it = s->test_copy;
+    it->flags |= XS_ITEM_COPY;
+    s->duplicates++;
+    return true;
+}
+
 /* Answers parked requests while there is an answer to give; a request that
  * has none (or whose worker may not take what there is) stays parked, in
  * order. When there is nothing to hand out at all, the first parked worker
@@ -916,30 +947,13 @@ static bool speculate(xs_sched *s, int w)
  * job, while workers that still hold items head the queue, is an event
  * O(parked requests), and a copy O(workers x items held). */
 /* A worker's requests set aside while it held items go back to the queue
- * (it replied, or the job is ending, or it was retired). Their entries in
- * waitq become stale and are skipped there. */
+ * (it replied, or the job is ending, or it was retired). */
 static void unwait(xs_sched *s, int w)
 {
     worker_state *ws = &s->workers[w];
     for (; ws->waiting > 0; ws->waiting--, s->waiting_total--)
         if (ring_push(&s->parked, &w) != 0)
             s->oom = true;
-}
-
-/* The request set aside longest ago goes back to the queue (new work came). */
-static void unwait_one(xs_sched *s)
-{
-    int w;
-    while (s->waiting_total > 0 && ring_pop(&s->waitq, &w)) {
-        worker_state *ws = &s->workers[w];
-        if (ws->waiting == 0)
-            continue; /* stale: its worker replied since */
-        ws->waiting--;
-        s->waiting_total--;
-        if (ring_push(&s->parked, &w) != 0)
-            s->oom = true;
-        return;
-    }
 }
 
 static void serve(xs_sched *s)
@@ -961,8 +975,16 @@ static void serve(xs_sched *s)
             acct_end(s, ws, a);
             emit(s, XS_ACT_END, w, NULL);
             handled = true;
+        } else if (!ws->silent && s->desc.test_copy && take_test_copy(s, w, &it)) {
+            assign(s, w, &it, true);
+            handled = true;
         } else if (!ws->silent && take_item(s, w, &it)) {
             assign(s, w, &it, false);
+            if (s->desc.test_copy && (it.kind == XS_WORK_TILE || it.kind == XS_WORK_PART) &&
+                !(it.flags & XS_ITEM_VERIFY)) {
+                s->test_copy = it; /* test hook: its copy goes to the next other worker */
+                s->test_copy_owner = w;
+            }
             handled = true;
         } else if (!ws->silent && !speculated && !work_available(s) && ws->held_len == 0) {
             speculated = true;
@@ -976,8 +998,6 @@ static void serve(xs_sched *s)
              * every event does not look at every parked request */
             ws->waiting++;
             s->waiting_total++;
-            if (ring_push(&s->waitq, &w) != 0)
-                s->oom = true;
             continue;
         }
         if (ring_push(&s->parked, &w) != 0)

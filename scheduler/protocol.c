@@ -109,18 +109,24 @@ xs_result xs_mpi_agree(MPI_Comm comm, xs_result mine, xs_err *err)
     return (xs_result)worst;
 }
 
-void xs_backoff(int *idle)
+long xs_backoff_step(int *idle)
 {
     int k = (*idle)++;
     if (k < 64)
-        return;
-    if (k < 256) {
-        sched_yield();
-        return;
-    }
+        return 0;
+    if (k < 256)
+        return -1;
     long ns = 20000L * (k - 255);
-    if (ns > 1000000L)
-        ns = 1000000L;
-    struct timespec ts = {0, ns};
-    nanosleep(&ts, NULL);
+    return ns > 1000000L ? 1000000L : ns;
+}
+
+void xs_backoff(int *idle)
+{
+    long ns = xs_backoff_step(idle);
+    if (ns < 0) {
+        sched_yield();
+    } else if (ns > 0) {
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+    }
 }

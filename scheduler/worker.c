@@ -8,15 +8,22 @@
  *   QUEUED -> (VERIFY at a writer: kept -> RESULT; else back to QUEUED to render)
  *   QUEUED -> DEVICE (a back-end slot) -> WRITE (a buffer, at a writer) -> RESULT
  *   QUEUED -> ASSEMBLE (at a writer) -> RESULT
+ *   QUEUED -> MERGE (at a writer) -> RESULT
  * and any state that fails -> RESULT. A tile of an animated scene is posed
  * for its frame just before DEVICE, once the device holds no tile of another
- * frame. Items start in the order they came; results leave in the order
- * they finished. Entries are allocated once and never move (writer tasks
- * point into them).
+ * frame. A PART (some of a tile's sample
+ * chunks) goes the way of a tile, with a buffer of its own for its packed
+ * records, written as a part file (io/xs_partials.h); a MERGE reads its
+ * tile's parts, adds them in chunk order (render/xs_parts.h), writes the
+ * tile as a TILE would have (the same bytes and checksum), then removes the
+ * parts. Items start in the order they came; results leave in the order they
+ * finished. Entries are allocated once and never move (writer tasks point
+ * into them).
  */
 #include "scheduler/xs_worker.h"
 
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,13 +36,20 @@
 
 #include "io/xs_file.h"
 #include "io/xs_image.h"
+#include "io/xs_partials.h"
 #include "render/xs_film.h"
+#include "render/xs_parts.h"
+#include "scheduler/xs_protocol.h"
 #include "scheduler/xs_writer.h"
 
-enum { E_FREE = 0, E_QUEUED, E_VERIFY, E_DEVICE, E_WRITE, E_ASSEMBLE, E_RESULT };
+enum { E_FREE = 0, E_QUEUED, E_VERIFY, E_DEVICE, E_WRITE, E_ASSEMBLE, E_MERGE, E_RESULT };
+
+/* zstd level of part files: the fastest (partial sums of noise compress
+ * little; alpha and sample counts do) */
+enum { PART_ZSTD_LEVEL = 1 };
 
 typedef struct entry {
-    xs_writer_task task; /* run at a writer: verify, write or assemble */
+    xs_writer_task task; /* run at a writer: verify, write, merge or assemble */
     const xs_worker *w;  /* read-only at the writer */
     int state;
     bool started;        /* counted as an item (faults) and timed */
@@ -47,6 +61,8 @@ typedef struct entry {
     uint64_t expect;
     int slot, buf;
     int x0, y0, tw, th;
+    float *part;       /* a PART's records, from the device to its writer (owned) */
+    xs_tile_params tp; /* a MERGE's tile (set by the pumping thread, read at the writer) */
     double t0;
     xs_exr_layout layout; /* a copy, attr_frame set */
     xs_result r;
@@ -182,8 +198,10 @@ void xs_worker_free(xs_worker *w)
     xs_worker_pipe *p = w->pipe;
     if (p) {
         xs_writer_destroy(p->writer); /* waits for every task: they point into entries */
-        for (int i = 0; i < p->count; ++i)
+        for (int i = 0; i < p->count; ++i) {
+            free(p->e[i]->part);
             free(p->e[i]);
+        }
         for (int i = 0; p->buf && i < p->nbuf; ++i)
             free(p->buf[i]);
         free(p->buf);
@@ -206,6 +224,26 @@ int xs_worker_depth(const xs_worker *w)
 }
 
 int xs_worker_held(const xs_worker *w) { return w->pipe ? w->pipe->held : 0; }
+
+void xs_worker_backoff(xs_worker *w, int *idle)
+{
+    long ns = xs_backoff_step(idle);
+    /* past the first spins, a write in progress is what the worker waits
+     * for: it sleeps on the writers (woken as one finishes), not the clock */
+    if (ns != 0 && w->pipe && w->pipe->writer && xs_writer_wait(w->pipe->writer, ns > 0 ? ns : 20000L))
+        return;
+    if (ns < 0) {
+        sched_yield();
+    } else if (ns > 0) {
+        struct timespec ts = {0, ns};
+        nanosleep(&ts, NULL);
+    }
+}
+
+bool xs_worker_parts(const xs_worker *w)
+{
+    return w->job && w->job->opt->kernel == XS_KERNEL_PATH && xs_backend_parts(w->backend);
+}
 
 bool xs_worker_lost(const xs_worker *w) { return w->backend && w->backend->lost; }
 
@@ -230,6 +268,87 @@ static void task_write(xs_writer_task *t)
     e->r = xs_job_tile_path(&w->job->layout, e->item.frame, e->item.tile, path, sizeof path, &e->err);
     if (e->r == XS_OK)
         e->r = xs_exr_write_tile(path, &e->layout, e->x0, e->y0, e->tw, e->th, px, &e->err);
+}
+
+/* What a part file of this entry's tile holds: chunks [first, first + count). */
+static xs_partials_info part_info(const entry *e, int first, int count)
+{
+    const xs_render_settings *rs = &e->w->job->opt->render;
+    xs_partials_info in = {.frame = e->item.frame,
+                           .tile = e->item.tile,
+                           .x0 = e->x0,
+                           .y0 = e->y0,
+                           .width = e->tw,
+                           .height = e->th,
+                           .spp = rs->spp,
+                           .chunk_first = first,
+                           .chunk_count = count,
+                           .mask = xs_parts_mask(rs->aovs),
+                           .floats = xs_parts_floats(rs->aovs)};
+    return in;
+}
+
+/* Write and sync a rendered part. */
+static void task_write_part(xs_writer_task *t)
+{
+    entry *e = ENTRY_OF(t);
+    const xs_worker *w = e->w;
+    char path[XS_PATH_MAX];
+    xs_partials_info in = part_info(e, e->item.chunk_first, e->item.chunk_count);
+    e->r = xs_job_part_path(&w->job->layout, e->item.frame, e->item.tile, in.chunk_first, in.chunk_count, path,
+                            sizeof path, &e->err);
+    if (e->r == XS_OK)
+        e->r = xs_partials_write(path, &in, e->part, PART_ZSTD_LEVEL, &e->err);
+}
+
+/* A split tile: its parts (chunk_first of them over chunk_count chunks, cut
+ * as the policy cuts) read and checked, added in chunk order, and written
+ * as the tile; then the parts are removed (a part a copy writes later is
+ * removed at the end of the run). */
+static void task_merge(xs_writer_task *t)
+{
+    entry *e = ENTRY_OF(t);
+    const xs_worker *w = e->w;
+    const int P = e->item.chunk_first, C = e->item.chunk_count;
+    float **parts = calloc((size_t)P, sizeof *parts);
+    int *counts = calloc((size_t)P, sizeof *counts);
+    float *px = malloc((size_t)e->tw * (size_t)e->th * (size_t)w->channels * sizeof(float));
+    char path[XS_PATH_MAX];
+    e->r = parts && counts && px ? XS_OK
+                                 : xs_err_set(&e->err, XS_ERR_NOMEM, "merging frame %d tile %d: out of memory",
+                                              e->item.frame, e->item.tile);
+    for (int j = 0; e->r == XS_OK && j < P; ++j) {
+        const int first = xs_parts_first(j, P, C);
+        counts[j] = xs_parts_first(j + 1, P, C) - first;
+        xs_partials_info in = part_info(e, first, counts[j]);
+        e->r = xs_job_part_path(&w->job->layout, e->item.frame, e->item.tile, first, counts[j], path, sizeof path,
+                                &e->err);
+        if (e->r == XS_OK && (e->r = xs_partials_read(path, &in, &parts[j], &e->err)) != XS_OK) {
+            char why[sizeof e->err.msg];
+            snprintf(why, sizeof why, "%s", e->err.msg);
+            xs_err_set(&e->err, e->r, "merging frame %d tile %d: part %d of %d (sample chunks [%d, %d)): %s",
+                       e->item.frame, e->item.tile, j + 1, P, first, first + counts[j], why);
+        }
+    }
+    if (e->r == XS_OK) {
+        xs_parts_merge(&e->tp, (const float *const *)parts, counts, P, px);
+        e->rep.hash = pixels_hash(px, e->tw, e->th, w->channels);
+        e->r = xs_job_tile_path(&w->job->layout, e->item.frame, e->item.tile, path, sizeof path, &e->err);
+    }
+    if (e->r == XS_OK)
+        e->r = xs_exr_write_tile(path, &e->layout, e->x0, e->y0, e->tw, e->th, px, &e->err);
+    /* the tile is durable: its parts are of no more use */
+    for (int j = 0; e->r == XS_OK && j < P; ++j) {
+        const int first = xs_parts_first(j, P, C);
+        if (xs_job_part_path(&w->job->layout, e->item.frame, e->item.tile, first, counts[j], path, sizeof path,
+                             NULL) == XS_OK)
+            (void)unlink(path); /* one left behind is removed at the end of the run */
+    }
+    for (int j = 0; parts && j < P; ++j)
+        free(parts[j]);
+    free(parts);
+    free(counts);
+    free(px);
 }
 
 /* An earlier run's tile: kept when its file decodes to the journaled checksum. */
@@ -279,6 +398,8 @@ static double item_seconds(xs_worker *w, double t0)
 /* The entry's outcome is known: r (with e->err when it failed). */
 static void finish(xs_worker *w, entry *e, xs_result r)
 {
+    free(e->part); /* a PART's records: written, or of no use */
+    e->part = NULL;
     e->r = r;
     if (r == XS_ERR_DEVICE)
         e->rep.flags |= XS_REPORT_LOST;
@@ -326,6 +447,36 @@ xs_result xs_worker_push(xs_worker *w, const xs_work_item *it, uint64_t expect_h
     return XS_OK;
 }
 
+/* A PART or MERGE this worker can do: a back end that renders parts (for a
+ * PART), a chunk range (PART) or a cut (MERGE: chunk_first parts over
+ * chunk_count chunks, the job's) that fits the job's spp. False: it ended. */
+static bool check_part(xs_worker *w, entry *e)
+{
+    const xs_render_settings *rs = &w->job->opt->render;
+    const int chunks = xs_parts_chunks(rs->spp);
+    xs_result r = XS_OK;
+    if (e->item.kind == XS_WORK_PART) {
+        if (!xs_backend_parts(w->backend))
+            r = xs_err_set(&e->err, XS_ERR_INVALID, "rank %d: frame %d tile %d: its %s back end renders no parts of tiles",
+                           w->rank, e->item.frame, e->item.tile, w->backend ? w->backend->name : "(no)");
+        else if (xs_parts_check_range(rs->spp, e->item.chunk_first, e->item.chunk_count, &e->err) != XS_OK)
+            r = XS_ERR_INTERNAL;
+    } else if (e->item.chunk_count != chunks || e->item.chunk_first < 1 || e->item.chunk_first > chunks) {
+        r = xs_err_set(&e->err, XS_ERR_INTERNAL,
+                       "frame %d tile %d: a merge of %d part(s) over %d chunk(s); the job's tiles have %d chunk(s)",
+                       e->item.frame, e->item.tile, e->item.chunk_first, e->item.chunk_count, chunks);
+    } else {
+        e->tp = xs_render_tile_params(rs, e->item.frame);
+        e->tp.x0 = e->x0;
+        e->tp.y0 = e->y0;
+        e->tp.width = e->tw;
+        e->tp.height = e->th;
+    }
+    if (r != XS_OK)
+        finish(w, e, r);
+    return r == XS_OK;
+}
+
 /* The item starts (first time only): counted, timed, and the injected
  * faults for its number applied. False when it ended right there. */
 static bool start_item(xs_worker *w, entry *e)
@@ -352,19 +503,20 @@ static bool start_item(xs_worker *w, entry *e)
         xs_backend_lose(w->backend, "injected fault (XS_FAULT): the device is lost");
     bool bad_tile = false;
     for (int i = 0; i < w->fail_tile_count; ++i)
-        bad_tile |= e->item.kind == XS_WORK_TILE && e->item.frame == w->fail_tiles[i][0] &&
+        bad_tile |= e->item.kind != XS_WORK_ASSEMBLE && e->item.frame == w->fail_tiles[i][0] &&
                     e->item.tile == w->fail_tiles[i][1];
     if (w->items == w->fail_at || bad_tile) {
         xs_err_set(&e->err, XS_ERR_RENDER, "injected fault (XS_FAULT) at item %lld", (long long)w->items);
         finish(w, e, XS_ERR_RENDER);
         return false;
     }
-    if (e->item.kind != XS_WORK_TILE && e->item.kind != XS_WORK_ASSEMBLE) {
+    const int kind = e->item.kind;
+    if (kind != XS_WORK_TILE && kind != XS_WORK_ASSEMBLE && kind != XS_WORK_PART && kind != XS_WORK_MERGE) {
         xs_err_set(&e->err, XS_ERR_INTERNAL, "unknown work item kind %d", e->item.kind);
         finish(w, e, XS_ERR_INTERNAL);
         return false;
     }
-    if (e->item.kind == XS_WORK_TILE) {
+    if (kind != XS_WORK_ASSEMBLE) {
         const xs_film *film = &w->job->film;
         if (e->item.tile < 0 || e->item.tile >= xs_film_tile_count(film)) {
             xs_err_set(&e->err, XS_ERR_INTERNAL, "tile index %d out of range", e->item.tile);
@@ -373,6 +525,9 @@ static bool start_item(xs_worker *w, entry *e)
         }
         xs_film_tile_rect(film, e->item.tile, &e->x0, &e->y0, &e->tw, &e->th);
     }
+    if ((kind == XS_WORK_PART || kind == XS_WORK_MERGE) && w->job->opt->kernel == XS_KERNEL_PATH &&
+        !check_part(w, e))
+        return false;
     e->layout = w->layout;
     e->layout.attr_frame = e->item.frame;
     return true;
@@ -458,7 +613,18 @@ static void begin_tile(xs_worker *w, entry *e, int s)
     tp.y0 = e->y0;
     tp.width = e->tw;
     tp.height = e->th;
-    xs_result r = xs_backend_begin(w->backend, s, &tp, &e->err);
+    if (e->item.kind == XS_WORK_PART) { /* its records' buffer, before the device holds it */
+        const size_t n = xs_parts_record_floats(e->tw, e->th, e->item.chunk_count, tp.aovs);
+        if (!(e->part = malloc(n * sizeof(float)))) {
+            xs_err_set(&e->err, XS_ERR_NOMEM, "frame %d tile %d: out of memory for a part of %zu bytes",
+                       e->item.frame, e->item.tile, n * sizeof(float));
+            finish(w, e, XS_ERR_NOMEM);
+            return;
+        }
+    }
+    xs_result r = e->item.kind == XS_WORK_PART ? xs_backend_begin_part(w->backend, s, &tp, e->item.chunk_first,
+                                                                         e->item.chunk_count, &e->err)
+                                                : xs_backend_begin(w->backend, s, &tp, &e->err);
     if (r != XS_OK) {
         finish(w, e, r);
         return;
@@ -472,7 +638,8 @@ static void begin_tile(xs_worker *w, entry *e, int s)
 /* A queued entry that needs a device slot to go on. */
 static bool needs_device(const entry *e)
 {
-    return e->item.kind == XS_WORK_TILE && (e->render || !(e->item.flags & XS_ITEM_VERIFY));
+    return (e->item.kind == XS_WORK_TILE && (e->render || !(e->item.flags & XS_ITEM_VERIFY))) ||
+           e->item.kind == XS_WORK_PART;
 }
 
 /* Starts queued items in arrival order: tiles to render as far as the
@@ -511,6 +678,10 @@ static bool start_queued(xs_worker *w)
             e->state = E_ASSEMBLE;
             e->task.run = task_assemble;
             xs_writer_submit(p->writer, &e->task);
+        } else if (e->item.kind == XS_WORK_MERGE) {
+            e->state = E_MERGE;
+            e->task.run = task_merge;
+            xs_writer_submit(p->writer, &e->task);
         } else if (!needs_device(e)) {
             e->state = E_VERIFY;
             e->task.run = task_verify;
@@ -534,10 +705,11 @@ static bool end_finished(xs_worker *w)
                 e = p->e[i];
         if (!e)
             return moved;
+        const bool part = e->item.kind == XS_WORK_PART; /* a buffer of its own */
         int b = 0;
-        while (b < p->nbuf && p->buf_used[b])
+        while (!part && b < p->nbuf && p->buf_used[b])
             ++b;
-        if (b == p->nbuf && !xs_worker_lost(w))
+        if (!part && b == p->nbuf && !xs_worker_lost(w))
             return moved; /* every buffer is at a writer: the writers are the bottleneck */
         if (!xs_backend_poll(w->backend, e->slot))
             return moved;
@@ -547,12 +719,15 @@ static bool end_finished(xs_worker *w)
             fail(w, e, XS_ERR_DEVICE, lost_why(w));
             continue;
         }
-        xs_result r = xs_backend_end(w->backend, e->slot, p->buf[b], &e->rep.counters, &e->rep.kernel_s, &e->err);
+        const int spp = w->job->opt->render.spp;
+        xs_result r = xs_backend_end(w->backend, e->slot, part ? e->part : p->buf[b], &e->rep.counters,
+                                     &e->rep.kernel_s, &e->err);
         if (r != XS_OK) {
             finish(w, e, r);
             continue;
         }
-        e->rep.samples = (double)e->tw * (double)e->th * (double)w->job->opt->render.spp;
+        e->rep.samples = (double)e->tw * (double)e->th *
+                         (double)(part ? xs_parts_samples(spp, e->item.chunk_first, e->item.chunk_count) : spp);
         if (w->tile_dir_frame != e->item.frame) { /* the frame's tile folder, once */
             char dir[XS_PATH_MAX];
             if ((r = xs_job_tile_dir(&w->job->layout, e->item.frame, dir, sizeof dir, &e->err)) != XS_OK ||
@@ -562,12 +737,21 @@ static bool end_finished(xs_worker *w)
             }
             w->tile_dir_frame = e->item.frame;
         }
-        p->buf_used[b] = true;
-        e->buf = b;
+        if (!part) {
+            p->buf_used[b] = true;
+            e->buf = b;
+        }
         e->state = E_WRITE;
-        e->task.run = task_write;
+        e->task.run = part ? task_write_part : task_write;
         xs_writer_submit(p->writer, &e->task);
     }
+}
+
+/* A tile file this entry renamed into place, its folder not yet synced: a
+ * rendered tile or a merged one (a part file is synced on its own). */
+static bool tile_renamed(const entry *e)
+{
+    return e->r == XS_OK && ((e->state == E_WRITE && e->item.kind == XS_WORK_TILE) || e->state == E_MERGE);
 }
 
 /* Takes what the writers finished. Tile files are renamed into place
@@ -592,7 +776,7 @@ static bool collect(xs_worker *w)
             }
             continue;
         }
-        if (e->state == E_WRITE) {
+        if (e->state == E_WRITE && e->buf >= 0) {
             p->buf_used[e->buf] = false;
             e->buf = -1;
         }
@@ -600,11 +784,11 @@ static bool collect(xs_worker *w)
     }
     for (int i = 0; i < n; ++i) {
         entry *e = done[i];
-        if (e->state != E_WRITE || e->r != XS_OK)
+        if (!tile_renamed(e))
             continue;
         bool synced = false; /* this frame's folder, for an earlier entry of the batch */
         for (int k = 0; k < i && !synced; ++k)
-            synced = done[k]->state == E_WRITE && done[k]->r == XS_OK && done[k]->item.frame == e->item.frame;
+            synced = tile_renamed(done[k]) && done[k]->item.frame == e->item.frame;
         if (synced)
             continue;
         char dir[XS_PATH_MAX];
@@ -613,7 +797,7 @@ static bool collect(xs_worker *w)
             r = xs_fsync_dir(dir, &e->err);
         if (r != XS_OK) /* every tile of this frame in the batch fails with it */
             for (int k = i; k < n; ++k)
-                if (done[k]->state == E_WRITE && done[k]->item.frame == e->item.frame && done[k]->r == XS_OK) {
+                if (tile_renamed(done[k]) && done[k]->item.frame == e->item.frame) {
                     done[k]->r = r;
                     done[k]->err = e->err;
                 }

@@ -72,7 +72,7 @@ xs_result xs_worker_run(MPI_Comm comm, xs_worker *w, int prefetch, xs_err *err)
         if (moved || progress)
             idle = 0;
         else
-            xs_backoff(&idle);
+            xs_worker_backoff(w, &idle);
     }
     return XS_OK;
 }

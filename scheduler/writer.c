@@ -5,6 +5,7 @@
 #include "scheduler/xs_writer.h"
 
 #include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 
 typedef struct fifo {
@@ -120,6 +121,24 @@ xs_writer_task *xs_writer_take(xs_writer *w, bool wait)
         w->pending--;
     pthread_mutex_unlock(&w->lock);
     return t;
+}
+
+bool xs_writer_wait(xs_writer *w, long max_ns)
+{
+    if (w->threads == 0)
+        return false;
+    pthread_mutex_lock(&w->lock);
+    bool busy = !w->finished.head && w->pending > 0;
+    if (busy) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += max_ns;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&w->done, &w->lock, &ts);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return busy;
 }
 
 int xs_writer_pending(const xs_writer *w) { return w->pending; }

@@ -99,6 +99,9 @@ xs_result xs_mpi_agree(MPI_Comm comm, xs_result mine, xs_err *err);
  * on progress): spins first, then yields, then sleeps up to 1 ms, so an idle
  * rank leaves the cores to the ranks that render. */
 void xs_backoff(int *idle);
+/* xs_backoff's step without acting on it: 0 spin, -1 yield, else the
+ * nanoseconds to sleep (for a caller that has something better to wait on). */
+long xs_backoff_step(int *idle);
 
 #ifdef __cplusplus
 }

@@ -90,11 +90,11 @@ typedef struct xs_sched_desc {
      *     last when they would finish it sooner (the first result counts);
      *     this needs the time (xs_sched_set_time). */
     bool balance;
-    int chunks_per_tile;
+    int chunks_per_tile; /* the tile's spp in 16-sample chunks; 1 (or 0): never split */
     /* Optional (copied): each worker's speed before it has results, relative
      * (e.g. its device's peak FLOP/s over the workers' mean); NULL: equal. A
      * worker's first measured result replaces it. */
-    const double *worker_speed; /* the tile's spp in 16-sample chunks; 1 (or 0): never split */
+    const double *worker_speed;
     /* Frame affinity, for an animated scene (each worker poses it for the
      * frame it renders): among what a worker may take, items of the frame it
      * last rendered (and assemblies) come first, looking up to 64 items
@@ -102,6 +102,15 @@ typedef struct xs_sched_desc {
      * ahead of other frames' items while the cursor is in its frame. Off:
      * the order above, whatever frames workers render. */
     bool frame_affinity;
+    /* Test hooks (tests/parts.sh; scheduler/job.c reads them from XS_TEST_SPLIT
+     * and XS_TEST_COPY), so tests see splits and copies that the estimates
+     * above would make only at a real tail: test_split >= 2 splits every tile
+     * that renders (and has more than one chunk) into min(test_split,
+     * chunks_per_tile) parts, whatever balance says; test_copy sends a copy
+     * of every TILE and PART item to the next other worker that asks. 0:
+     * off, as in production. */
+    int test_split;
+    bool test_copy;
 } xs_sched_desc;
 
 typedef enum xs_sched_action_kind { XS_ACT_ASSIGN = 1, XS_ACT_END = 2 } xs_sched_action_kind;

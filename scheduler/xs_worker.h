@@ -4,7 +4,11 @@
  * under OUT/JOB/tiles/FFFF/ (atomic rename, fsync); a tile that an earlier
  * run committed is first verified against the journal's checksum and kept
  * when it matches. An ASSEMBLE item copies the frame's tile chunks into
- * OUT/JOB/NAME.FFFF.exr and writes the PNG preview beside it.
+ * OUT/JOB/NAME.FFFF.exr and writes the PNG preview beside it. A PART item
+ * renders some of a tile's sample chunks into a part file beside the tile
+ * (io/xs_partials.h); a MERGE item reads the tile's parts, adds them in
+ * chunk order and writes the tile, bit for bit the TILE's file, then
+ * removes the parts; a missing or damaged part fails it, naming the file.
  *
  * The pipeline: the thread that calls xs_worker_pump drives the device and
  * nothing slower: it begins tiles on free back-end slots (a GPU holds
@@ -130,6 +134,14 @@ int xs_worker_pump(xs_worker *w, xs_worker_result *out, int max, bool *progress)
 /* Items held: queued, on the device, at the writers, or with a result not
  * yet returned. */
 int xs_worker_held(const xs_worker *w);
+/* The pumping thread's wait when nothing moved (xs_backoff's steps): while
+ * its writers have work in progress it sleeps until one finishes (or the
+ * step's time passes), so the writer gets the core and its result goes out
+ * at once. Reset *idle to 0 on progress. */
+void xs_worker_backoff(xs_worker *w, int *idle);
+/* The worker renders PART items (its back end renders parts of tiles) and
+ * merges them (MERGE), so rank 0 may split tiles. */
+bool xs_worker_parts(const xs_worker *w);
 /* The device is lost: every item needing it fails with XS_REPORT_LOST. */
 bool xs_worker_lost(const xs_worker *w);
 /* The MPI pull loop of ranks 1..N-1: keeps `prefetch` requests in flight,

@@ -37,6 +37,10 @@ void xs_writer_submit(xs_writer *w, xs_writer_task *task);
 xs_writer_task *xs_writer_take(xs_writer *w, bool wait);
 /* Tasks submitted and not yet taken. */
 int xs_writer_pending(const xs_writer *w);
+/* When tasks are running and none has finished untaken: waits until one
+ * finishes or max_ns pass, and returns true. Else returns false at once
+ * (nothing to wait for: the caller sleeps as it would). */
+bool xs_writer_wait(xs_writer *w, long max_ns);
 int xs_writer_threads(const xs_writer *w);
 /* Waits for every queued task, joins the threads, frees (accepts NULL).
  * Finished tasks not taken are dropped (the caller owns them). */

@@ -739,6 +739,113 @@ static void test_frame_affinity(void)
     xs_sched_destroy(d.s);
 }
 
+/* The test hooks of tests/parts.sh (desc.test_split, desc.test_copy), over
+ * a farm whose workers reply to their oldest item: every item is recorded,
+ * and the checks are on what was assigned. */
+typedef struct hook_run {
+    int parts[2][8];    /* per (frame, tile): PART items assigned */
+    uint32_t cut[2][8]; /* a bit per chunk_first seen */
+    int merges[2][8], tiles[2][8], copies, assemblies, dups;
+    bool merge_early;   /* a MERGE went out before its parts were done */
+    int parts_done[2][8];
+    xs_sched_progress p;
+} hook_run;
+
+static xs_sched_state hook_farm(int workers, int test_split, bool test_copy, hook_run *h)
+{
+    int fr[2] = {1, 2};
+    const int T = 8, C = 5, prefetch = 2;
+    xs_sched_desc d = {.frames = fr, .frame_count = 2, .tiles_per_frame = T, .worker_count = workers,
+                       .prefetch = prefetch, .assemble = true, .max_retries = 1, .chunks_per_tile = C,
+                       .test_split = test_split, .test_copy = test_copy};
+    memset(h, 0, sizeof *h);
+    xs_sched *s = NULL;
+    xs_err e;
+    CHECK(xs_sched_create(&d, &s, &e) == XS_OK);
+    xs_work_item held[4][16];
+    int n[4] = {0};
+    for (int w = 0; w < workers; ++w)
+        for (int i = 0; i < prefetch; ++i)
+            CHECK(xs_sched_on_request(s, w, &e) == XS_OK);
+    for (int step = 0; step < 100000 && xs_sched_get_state(s) == XS_SCHED_RUNNING; ++step) {
+        xs_sched_action a;
+        while (xs_sched_next_action(s, &a)) {
+            if (a.kind != XS_ACT_ASSIGN)
+                continue;
+            const xs_work_item *it = &a.item;
+            int fi = it->frame - 1;
+            if (it->flags & XS_ITEM_COPY)
+                h->copies++;
+            else if (it->kind == XS_WORK_PART) {
+                h->parts[fi][it->tile]++;
+                h->cut[fi][it->tile] |= 1u << it->chunk_first;
+            } else if (it->kind == XS_WORK_MERGE) {
+                h->merges[fi][it->tile]++;
+                h->merge_early |= h->parts_done[fi][it->tile] != test_split || it->chunk_first != test_split ||
+                                  it->chunk_count != C;
+            } else if (it->kind == XS_WORK_TILE) {
+                h->tiles[fi][it->tile]++;
+            } else {
+                h->assemblies++;
+            }
+            CHECK(n[a.worker] < 16);
+            held[a.worker][n[a.worker]++] = *it;
+        }
+        int w = step % workers;
+        if (n[w] == 0)
+            continue;
+        xs_work_item it = held[w][0];
+        memmove(held[w], held[w] + 1, (size_t)--n[w] * sizeof held[w][0]);
+        CHECK(xs_sched_on_done(s, w, it, &e) == XS_OK);
+        if (xs_sched_last_was_duplicate(s))
+            h->dups++;
+        else if (it.kind == XS_WORK_PART)
+            h->parts_done[it.frame - 1][it.tile]++;
+        CHECK(xs_sched_on_request(s, w, &e) == XS_OK);
+    }
+    xs_sched_state st = xs_sched_get_state(s);
+    xs_sched_get_progress(s, &h->p);
+    xs_sched_destroy(s);
+    return st;
+}
+
+static void test_hook_split(void)
+{
+    for (int workers = 1; workers <= 3; workers += 2) {
+        hook_run h;
+        CHECK(hook_farm(workers, 3, false, &h) == XS_SCHED_COMPLETED);
+        /* 5 chunks in 3 parts as the policy cuts: [0, 1), [1, 3), [3, 5) */
+        for (int f = 0; f < 2; ++f)
+            for (int t = 0; t < 8; ++t)
+                CHECK_MSG(h.tiles[f][t] == 0 && h.parts[f][t] == 3 && h.cut[f][t] == 0x0Bu && h.merges[f][t] == 1,
+                          "%d worker(s): frame %d tile %d: %d tile, %d parts (cut 0x%x), %d merges", workers, f + 1,
+                          t, h.tiles[f][t], h.parts[f][t], (unsigned)h.cut[f][t], h.merges[f][t]);
+        CHECK(!h.merge_early && h.assemblies == 2 && h.copies == 0);
+        CHECK(h.p.splits == 16 && h.p.tiles_done == 16);
+    }
+    /* more parts than chunks: one part a chunk */
+    hook_run h;
+    CHECK(hook_farm(2, 9, false, &h) == XS_SCHED_COMPLETED);
+    CHECK(h.parts[0][0] == 5 && h.cut[0][0] == 0x1Fu);
+}
+
+static void test_hook_copy(void)
+{
+    hook_run h;
+    CHECK(hook_farm(3, 0, true, &h) == XS_SCHED_COMPLETED);
+    printf("3 workers: %d copies, %d duplicate replies\n", h.copies, h.dups);
+    CHECK(h.copies > 0 && h.dups == h.copies && h.p.duplicates >= h.copies && h.p.tiles_done == 16);
+    for (int f = 0; f < 2; ++f)
+        for (int t = 0; t < 8; ++t)
+            CHECK(h.tiles[f][t] == 1);
+    /* one worker: no other to copy to */
+    CHECK(hook_farm(1, 0, true, &h) == XS_SCHED_COMPLETED);
+    CHECK(h.copies == 0 && h.dups == 0);
+    /* both: parts are copied too */
+    CHECK(hook_farm(3, 3, true, &h) == XS_SCHED_COMPLETED);
+    CHECK(h.copies > 0 && h.p.splits == 16 && !h.merge_early);
+}
+
 /* Large jobs cost a bit per tile: a million tiles in one frame. */
 static void test_large_job(void) { run_case(8, 2, 1, 1000000, true, 1); }
 
@@ -769,6 +876,8 @@ int main(int argc, char **argv)
         {"all_lost_fails", test_all_lost_fails},
         {"worker_prefetch", test_worker_prefetch},
         {"lost_random", test_lost_random},
+        {"hook_split", test_hook_split},
+        {"hook_copy", test_hook_copy},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

@@ -114,6 +114,59 @@ static void XS_ISA_FN(rows_wavefront)(const xs_scene_view *s, const xs_tile_para
     }
 }
 
+/* Chunks [chunk_first, chunk_first + chunk_count) of rows [row_begin,
+ * row_end) as a part: the row's (pixel, sample) pairs of those chunks in
+ * order through the batches, each chunk's sum folded from zero in sample
+ * order exactly as rows_wavefront folds it, then packed where the part's
+ * record of that (pixel, chunk) goes. */
+static void XS_ISA_FN(part_rows_wavefront)(const xs_scene_view *s, const xs_tile_params *tp, int chunk_first,
+                                          int chunk_count, int row_begin, int row_end, float *buf, xs_counters *c,
+                                          xs_cpu_wave *cw)
+{
+    const uint32_t mask = xs_part_mask(tp->aovs);
+    const size_t stride = (size_t)xs_part_floats(tp->aovs);
+    const uint32_t spp = (uint32_t)tp->spp, cap = cw->wf.capacity;
+    const uint32_t s0 = (uint32_t)chunk_first * XS_SAMPLE_CHUNK;
+    uint32_t s1 = (uint32_t)(chunk_first + chunk_count) * XS_SAMPLE_CHUNK;
+    s1 = s1 < spp ? s1 : spp;
+    if (s1 <= s0)
+        return;
+    const uint32_t ns = s1 - s0; /* samples a pixel in this part */
+    for (int y = row_begin; y < row_end; ++y) {
+        const uint64_t total = (uint64_t)tp->width * ns;
+        xs_partial chunk;
+        xs_partial_zero(&chunk);
+        for (uint64_t g0 = 0; g0 < total; g0 += cap) {
+            const uint32_t n = (uint32_t)(total - g0 < cap ? total - g0 : cap);
+            for (uint32_t i = 0; i < n; ++i) {
+                const uint64_t g = g0 + i;
+                xs_wf_generate(s, tp, &cw->wf, i, tp->x0 + (int)(g / ns), tp->y0 + y, s0 + (uint32_t)(g % ns), 0u,
+                               true);
+            }
+            XS_ISA_FN(run_batch)(s, tp, cw, n, c);
+            for (uint32_t i = 0; i < n; ++i) {
+                const uint64_t g = g0 + i;
+                const uint32_t k = s0 + (uint32_t)(g % ns);
+                if (k % XS_SAMPLE_CHUNK == 0u)
+                    xs_partial_zero(&chunk);
+                xs_partial_add(&chunk, cw->wf.path[i].L, &cw->wf.first[i], c);
+                if (k % XS_SAMPLE_CHUNK == XS_SAMPLE_CHUNK - 1u || k == s1 - 1u) {
+                    const size_t x = (size_t)(g / ns);
+                    const size_t j = (size_t)(k / XS_SAMPLE_CHUNK) - (size_t)chunk_first;
+                    float *rec = buf + ((size_t)y * (size_t)tp->width + x) * (size_t)chunk_count * stride;
+                    xs_partial_pack(&chunk, mask, rec + j * stride);
+                }
+            }
+        }
+    }
+}
+
+static void XS_ISA_FN(part_rows_megakernel)(const xs_scene_view *s, const xs_tile_params *tp, int chunk_first,
+                                           int chunk_count, int row_begin, int row_end, float *buf, xs_counters *c)
+{
+    xs_render_part_rows(s, tp, chunk_first, chunk_count, row_begin, row_end, buf, c);
+}
+
 static const xs_cpu_kernels XS_ISA_FN(kernels) = {
 #if defined(XS_CPU_ISA_AVX2)
     .isa = "avx2",
@@ -124,6 +177,8 @@ static const xs_cpu_kernels XS_ISA_FN(kernels) = {
 #endif
     .render_rows_wavefront = XS_ISA_FN(rows_wavefront),
     .render_rows_megakernel = XS_ISA_FN(rows_megakernel),
+    .render_part_rows_wavefront = XS_ISA_FN(part_rows_wavefront),
+    .render_part_rows_megakernel = XS_ISA_FN(part_rows_megakernel),
 };
 
 const xs_cpu_kernels *XS_ISA_FN(xs_cpu_kernels)(void) { return &XS_ISA_FN(kernels); }
@@ -167,4 +222,12 @@ const xs_cpu_kernels *xs_cpu_kernels_best(void)
 #if !defined(XS_HAVE_AVX2_BUILD)
 const xs_cpu_kernels *xs_cpu_kernels_avx2(void) { return NULL; }
 #endif
+
+void xs_kernel_cpu_merge_parts(const xs_tile_params *tp, const float *const *parts, const int *chunk_counts,
+                               int part_count, float *out)
+{
+    const size_t n = (size_t)tp->width * (size_t)tp->height, stride = (size_t)xs_aov_channels(tp->aovs);
+    for (size_t i = 0; i < n; ++i)
+        xs_merge_part_pixel(parts, chunk_counts, part_count, i, tp, out + i * stride);
+}
 #endif

@@ -36,6 +36,18 @@ typedef struct xs_cpu_kernels {
                                   float *rgba, xs_counters *c, xs_cpu_wave *w);
     void (*render_rows_megakernel)(const xs_scene_view *s, const xs_tile_params *tp, int row_begin, int row_end,
                                    float *rgba, xs_counters *c);
+    /* Renders sample chunks [chunk_first, chunk_first + chunk_count) of tile
+     * rows [row_begin, row_end) into buf (the part's buffer: per pixel,
+     * chunk_count packed records of xs_part_floats(tp->aovs) floats;
+     * xs_path.h) and adds what it did to c: each chunk's partial sums are
+     * the bits the whole tile's render sums for that chunk (with either
+     * integrator), so merged parts are the whole tile's pixels. Thread-safe
+     * for disjoint rows and distinct waves. */
+    void (*render_part_rows_wavefront)(const xs_scene_view *s, const xs_tile_params *tp, int chunk_first,
+                                       int chunk_count, int row_begin, int row_end, float *buf, xs_counters *c,
+                                       xs_cpu_wave *w);
+    void (*render_part_rows_megakernel)(const xs_scene_view *s, const xs_tile_params *tp, int chunk_first,
+                                        int chunk_count, int row_begin, int row_end, float *buf, xs_counters *c);
 } xs_cpu_kernels;
 
 /* The baseline build; the AVX2 build (NULL where it is not built). */
@@ -43,6 +55,14 @@ const xs_cpu_kernels *xs_cpu_kernels_base(void);
 const xs_cpu_kernels *xs_cpu_kernels_avx2(void);
 /* The widest build this CPU runs. */
 const xs_cpu_kernels *xs_cpu_kernels_best(void);
+
+/* Merges the parts of a split tile (parts[j]: part j's buffer, chunk_counts[j]
+ * chunks a pixel, in chunk order) into its pixel records (tp->width *
+ * tp->height records of xs_aov_channels(tp->aovs) floats): the records the
+ * whole tile would have had. Compiled with the kernels (the baseline
+ * build), so the same float operations as their renders. */
+void xs_kernel_cpu_merge_parts(const xs_tile_params *tp, const float *const *parts, const int *chunk_counts,
+                               int part_count, float *out);
 
 #ifdef __cplusplus
 }

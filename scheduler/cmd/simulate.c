@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io/xs_file.h"
@@ -254,6 +255,13 @@ int xs_simulate_main(int argc, char **argv)
         return 2;
     }
     char dir[XS_PATH_MAX];
+    struct stat st;
+    /* a folder an earlier simulation used would be resumed from its journal
+     * (its tiles are not there): the figures would mean nothing */
+    if (xs_job_file_path(&job.layout, "journal", dir, sizeof dir, &e) == XS_OK && stat(dir, &st) == 0) {
+        fprintf(stderr, "xisuan simulate: error: %s: an earlier simulation's journal; give a new --out\n", dir);
+        return 2;
+    }
     if (xs_job_file_path(&job.layout, "tiles", dir, sizeof dir, &e) != XS_OK || xs_mkdir_p(dir, &e) != XS_OK) {
         fprintf(stderr, "xisuan simulate: error: %s\n", e.msg);
         return 1;
