@@ -1,5 +1,19 @@
-/* Texture lookups: bilinear (or nearest) filtering of RGBA8 texels with
- * glTF's wrap modes, KHR_texture_transform, and sRGB decoding for colours. */
+/* Texture lookups: trilinear (or nearest) filtering of RGBA8 MIP levels
+ * with glTF's wrap modes, KHR_texture_transform, and sRGB decoding for
+ * colours; on a GPU the same through CUDA texture objects (the hardware
+ * filters, wraps and decodes sRGB; its filter weights have 8 fractional
+ * bits, so a GPU texel blend differs from the CPU's in the last bits).
+ *
+ * Level of detail: a lookup's level is chosen from the ray cone's footprint
+ * on the surface (xs_path.h carries the cone): lod = log2(footprint width in
+ * texels), i.e. log2(width / |cos|) + 0.5 log2(texels per unit of surface
+ * area), the ray-cone LOD of Akenine-Moller et al. ("Texture Level of Detail
+ * Strategies for Real-Time Ray Tracing", Ray Tracing Gems, 2019). A lookup
+ * with no footprint (alpha tests in traversal, light sampling) reads level 0.
+ *
+ * Wrapping is done on the coordinate (u - floor(u), or its mirror) before
+ * texels are addressed, so no integer remainder is taken per texel.
+ */
 #ifndef XS_TEXTURE_H
 #define XS_TEXTURE_H
 
@@ -9,6 +23,20 @@
 typedef struct xs_uv {
     float u[2], v[2];
 } xs_uv;
+
+/* A surface's footprint for level-of-detail: per uv set, log2 of the ray
+ * cone's width on the surface in uv units (to which a texture adds log2 of
+ * its size); -INFINITY: read level 0. */
+typedef struct xs_lod {
+    float uv_log2[2];
+} xs_lod;
+
+XS_DEVICE xs_lod xs_lod_none(void)
+{
+    xs_lod l;
+    l.uv_log2[0] = l.uv_log2[1] = -INFINITY;
+    return l;
+}
 
 XS_DEVICE xs_uv xs_tri_uv(const xs_tri_attr *a, float b1, float b2)
 {
@@ -21,24 +49,33 @@ XS_DEVICE xs_uv xs_tri_uv(const xs_tri_attr *a, float b1, float b2)
     return r;
 }
 
-XS_DEVICE int xs_wrap(int i, int n, bool clamp, bool mirror)
+/* A coordinate in [0, 1] after wrapping (clamp, mirrored repeat or repeat). */
+XS_DEVICE float xs_wrap_coord(float u, bool clamp, bool mirror)
 {
     if (clamp)
-        return i < 0 ? 0 : (i >= n ? n - 1 : i);
+        return xs_minf(1.0f, xs_maxf(0.0f, u));
     if (mirror) {
-        int p = 2 * n;
-        int k = ((i % p) + p) % p;
-        return k < n ? k : p - 1 - k;
+        float t = u * 0.5f;
+        t = 2.0f * (t - floorf(t)); /* [0, 2) */
+        return t > 1.0f ? 2.0f - t : t;
     }
-    return ((i % n) + n) % n;
+    return u - floorf(u);
 }
 
-XS_DEVICE void xs_texel(const xs_scene_view *s, const xs_texture *t, int x, int y, bool srgb,
-                        float *out)
+/* A texel index just outside [0, n) (-1 or n, from a wrapped coordinate's
+ * neighbour) brought back in: around for repeat, onto the edge otherwise. */
+XS_DEVICE int xs_wrap_index(int i, int n, bool repeat)
 {
-    x = xs_wrap(x, (int)t->width, (t->flags & XS_TEX_CLAMP_S) != 0u, (t->flags & XS_TEX_MIRROR_S) != 0u);
-    y = xs_wrap(y, (int)t->height, (t->flags & XS_TEX_CLAMP_T) != 0u, (t->flags & XS_TEX_MIRROR_T) != 0u);
-    uint32_t p = s->texels[t->offset + (uint32_t)y * t->width + (uint32_t)x];
+    if (i < 0)
+        return repeat ? n - 1 : 0;
+    if (i >= n)
+        return repeat ? 0 : n - 1;
+    return i;
+}
+
+XS_DEVICE void xs_texel(const xs_scene_view *s, uint32_t offset, uint32_t w, int x, int y, bool srgb, float *out)
+{
+    uint32_t p = s->texels[offset + (uint32_t)y * w + (uint32_t)x];
     for (int c = 0; c < 3; ++c) {
         uint32_t b = (p >> (8 * c)) & 255u;
         out[c] = srgb ? s->srgb_to_linear[b] : (float)b * (1.0f / 255.0f);
@@ -46,57 +83,105 @@ XS_DEVICE void xs_texel(const xs_scene_view *s, const xs_texture *t, int x, int 
     out[3] = (float)(p >> 24) * (1.0f / 255.0f);
 }
 
-/* RGBA at uv through a material's slot; colours decoded from sRGB when srgb. */
-XS_DEVICE void xs_tex_sample(const xs_scene_view *s, const xs_texslot *slot, const xs_uv *uv,
-                             bool srgb, float *out)
+/* Bilinear (or nearest) RGBA of level `level` at wrapped coordinates (u, v). */
+XS_DEVICE void xs_tex_level(const xs_scene_view *s, const xs_texture *t, uint32_t level, float u, float v,
+                            bool srgb, float *out)
 {
-    const xs_texture *t = &s->textures[slot->tex];
-    float u = uv->u[slot->texcoord & 1], v = uv->v[slot->texcoord & 1];
-    float tu = slot->m[0] * u + slot->m[1] * v + slot->m[2];
-    float tv = slot->m[3] * u + slot->m[4] * v + slot->m[5];
-    float fx = tu * (float)t->width - 0.5f, fy = tv * (float)t->height - 0.5f;
+    const int w = (int)xs_tex_level_size(t->width, level), h = (int)xs_tex_level_size(t->height, level);
+    const uint32_t off = t->offset[level];
+    const bool rep_s = (t->flags & (XS_TEX_CLAMP_S | XS_TEX_MIRROR_S)) == 0u;
+    const bool rep_t = (t->flags & (XS_TEX_CLAMP_T | XS_TEX_MIRROR_T)) == 0u;
     if ((t->flags & XS_TEX_NEAREST) != 0u) {
-        xs_texel(s, t, (int)floorf(fx + 0.5f), (int)floorf(fy + 0.5f), srgb, out);
+        int x = xs_wrap_index((int)floorf(u * (float)w), w, rep_s);
+        int y = xs_wrap_index((int)floorf(v * (float)h), h, rep_t);
+        xs_texel(s, off, (uint32_t)w, x, y, srgb, out);
         return;
     }
-    float x0 = floorf(fx), y0 = floorf(fy);
-    float ax = fx - x0, ay = fy - y0;
-    int ix = (int)x0, iy = (int)y0;
+    const float fx = u * (float)w - 0.5f, fy = v * (float)h - 0.5f;
+    const float x0 = floorf(fx), y0 = floorf(fy);
+    const float ax = fx - x0, ay = fy - y0;
+    const int ix0 = xs_wrap_index((int)x0, w, rep_s), ix1 = xs_wrap_index((int)x0 + 1, w, rep_s);
+    const int iy0 = xs_wrap_index((int)y0, h, rep_t), iy1 = xs_wrap_index((int)y0 + 1, h, rep_t);
     float a[4], b[4], c[4], d[4];
-    xs_texel(s, t, ix, iy, srgb, a);
-    xs_texel(s, t, ix + 1, iy, srgb, b);
-    xs_texel(s, t, ix, iy + 1, srgb, c);
-    xs_texel(s, t, ix + 1, iy + 1, srgb, d);
+    xs_texel(s, off, (uint32_t)w, ix0, iy0, srgb, a);
+    xs_texel(s, off, (uint32_t)w, ix1, iy0, srgb, b);
+    xs_texel(s, off, (uint32_t)w, ix0, iy1, srgb, c);
+    xs_texel(s, off, (uint32_t)w, ix1, iy1, srgb, d);
     for (int k = 0; k < 4; ++k)
         out[k] = (a[k] * (1.0f - ax) + b[k] * ax) * (1.0f - ay) + (c[k] * (1.0f - ax) + d[k] * ax) * ay;
 }
 
-/* Alpha of a material at uv (base colour alpha times its texture's). */
+/* RGBA at uv through a material's slot; colours decoded from sRGB when srgb;
+ * the level from the footprint lod (xs_lod_none: level 0). */
+XS_DEVICE void xs_tex_sample(const xs_scene_view *s, const xs_texslot *slot, const xs_uv *uv, const xs_lod *lod,
+                             bool srgb, float *out)
+{
+    const xs_texture *t = &s->textures[slot->tex];
+    const int set = slot->texcoord & 1;
+    float u = uv->u[set], v = uv->v[set];
+    float tu = slot->m[0] * u + slot->m[1] * v + slot->m[2];
+    float tv = slot->m[3] * u + slot->m[4] * v + slot->m[5];
+    /* the level: the footprint in uv units, times the texture's size and the
+     * slot transform's scale */
+    float level = 0.0f;
+    if (t->levels > 1u && lod->uv_log2[set] > -INFINITY) {
+        float det = fabsf(slot->m[0] * slot->m[4] - slot->m[1] * slot->m[3]);
+        level = lod->uv_log2[set] + 0.5f * log2f((float)t->width * (float)t->height * det);
+        level = xs_minf(xs_maxf(level, 0.0f), (float)(t->levels - 1u));
+        if (!(level >= 0.0f))
+            level = 0.0f; /* NaN from a degenerate transform */
+    }
+#if XS_GPU_CODE
+    /* the GPU reads textures through the texture objects the back end made */
+    const float4 r = tex2DLod<float4>((cudaTextureObject_t)s->tex_objects[2 * slot->tex + (srgb ? 1 : 0)], tu, tv,
+                                      level);
+    out[0] = r.x;
+    out[1] = r.y;
+    out[2] = r.z;
+    out[3] = r.w;
+#else
+    u = xs_wrap_coord(tu, (t->flags & XS_TEX_CLAMP_S) != 0u, (t->flags & XS_TEX_MIRROR_S) != 0u);
+    v = xs_wrap_coord(tv, (t->flags & XS_TEX_CLAMP_T) != 0u, (t->flags & XS_TEX_MIRROR_T) != 0u);
+    const uint32_t l0 = (uint32_t)level;
+    const float f = level - (float)l0;
+    xs_tex_level(s, t, l0, u, v, srgb, out);
+    if (f > 0.0f && l0 + 1u < t->levels) {
+        float o1[4];
+        xs_tex_level(s, t, l0 + 1u, u, v, srgb, o1);
+        for (int k = 0; k < 4; ++k)
+            out[k] = out[k] * (1.0f - f) + o1[k] * f;
+    }
+#endif
+}
+
+/* Alpha of a material at uv (base colour alpha times its texture's), level 0. */
 XS_DEVICE float xs_material_alpha(const xs_scene_view *s, const xs_material *m, const xs_uv *uv)
 {
     float a = m->alpha;
     if (m->base_tex.tex >= 0) {
         float t[4];
-        xs_tex_sample(s, &m->base_tex, uv, true, t);
+        xs_lod none = xs_lod_none();
+        xs_tex_sample(s, &m->base_tex, uv, &none, true, t);
         a *= t[3];
     }
     return a;
 }
 
 /* A colour factor times its texture (sRGB-decoded) at uv, when there is one. */
-XS_DEVICE xs_vec3 xs_textured(const xs_scene_view *s, xs_vec3 factor, const xs_texslot *slot,
-                              const xs_uv *uv)
+XS_DEVICE xs_vec3 xs_textured(const xs_scene_view *s, xs_vec3 factor, const xs_texslot *slot, const xs_uv *uv,
+                              const xs_lod *lod)
 {
     if (slot->tex < 0)
         return factor;
     float t[4];
-    xs_tex_sample(s, slot, uv, true, t);
+    xs_tex_sample(s, slot, uv, lod, true, t);
     return xs_mul(factor, xs_v3(t[0], t[1], t[2]));
 }
 
-XS_DEVICE xs_vec3 xs_emission_at_uv(const xs_scene_view *s, const xs_material *m, const xs_uv *uv)
+XS_DEVICE xs_vec3 xs_emission_at_uv(const xs_scene_view *s, const xs_material *m, const xs_uv *uv,
+                                    const xs_lod *lod)
 {
-    return xs_textured(s, m->emission, &m->emit_tex, uv);
+    return xs_textured(s, m->emission, &m->emit_tex, uv, lod);
 }
 
 #endif
