@@ -4,6 +4,7 @@
  *   xisuan-tracebench SCENE [--width W --height H --spp N --threads T
  *       --cam-pos x,y,z --cam-target x,y,z --yfov DEG --bg r,g,b
  *       --max-bounces B --out FILE.exr --json FILE --rays N --bvh auto|binned|clustered
+ *       --integrator wavefront|megakernel --isa auto|x86-64|avx2
  *       --frame F --fps X --shutter S --motion-steps K --motion-bvh union|segments]
  *   xisuan-tracebench --generate-tris N [--threads T]   (BVH build and traversal
  *       of a generated terrain mesh)
@@ -21,6 +22,7 @@
  * took ("frame_s") and the BVH nodes visited per traced ray. */
 #define _GNU_SOURCE
 #include "io/xs_scene_input.h"
+#include "kernels/cpu/kernel_cpu.h"
 #include "kernels/xs_path.h"
 #include "io/xs_exr.h"
 #include "render/xs_backend.h"
@@ -40,6 +42,15 @@ static double now(void)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* CPU seconds this process has used (all threads): with the wall time of a
+ * render, what a loaded machine took from it. */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
@@ -91,8 +102,7 @@ static double trace_rate(const xs_scene_view *v, int w, int h, int per_pixel, in
                 if (!xs_trace(v, &r, false, &hit, &scratch))
                     continue;
                 xs_surface sf;
-                sf.cone_w = 0.0f; /* texture level 0 */
-                xs_surface_at(v, &r, &hit, &sf);
+                xs_surface_at(v, &r, &hit, 0.0f, &sf); /* texture level 0 */
                 float u1 = xs_rng_float(&rng), u2 = xs_rng_float(&rng);
                 float rr = sqrtf(u1), phi = 2.0f * XS_PI * u2;
                 xs_vec3 d = xs_from_local(&sf, xs_v3(rr * cosf(phi), rr * sinf(phi), sqrtf(1.0f - u1)));
@@ -234,6 +244,7 @@ int main(int argc, char **argv)
     float cam_pos[3] = {0, 0, 3}, cam_target[3] = {0, 0, 0}, bg[3] = {1, 1, 1}, yfov = 40.0f;
     bool have_cam = false;
     xs_scene_build build = {0, XS_BVH_AUTO, XS_MOTION_BVH_SEGMENTS};
+    xs_cpu_options copt = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_AUTO};
     int frame = -1;
     xs_scene_timing timing = {24.0, 0.0, 0.0f, 3};
     for (int i = 1; i < argc; ++i) {
@@ -260,6 +271,24 @@ int main(int argc, char **argv)
                 build.bvh = XS_BVH_CLUSTERED;
             else if (strcmp(v, "auto") != 0) {
                 fprintf(stderr, "xisuan-tracebench: --bvh: auto, binned or clustered\n");
+                return 2;
+            }
+        }
+        else if (!strcmp(a, "--integrator")) {
+            if (!strcmp(v, "megakernel"))
+                copt.integrator = XS_INTEGRATOR_MEGAKERNEL;
+            else if (strcmp(v, "wavefront") != 0) {
+                fprintf(stderr, "xisuan-tracebench: --integrator: wavefront or megakernel\n");
+                return 2;
+            }
+        }
+        else if (!strcmp(a, "--isa")) {
+            if (!strcmp(v, "x86-64"))
+                copt.isa = XS_CPU_ISA_BASE;
+            else if (!strcmp(v, "avx2"))
+                copt.isa = XS_CPU_ISA_AVX2;
+            else if (strcmp(v, "auto") != 0) {
+                fprintf(stderr, "xisuan-tracebench: --isa: auto, x86-64 or avx2\n");
                 return 2;
             }
         }
@@ -347,7 +376,7 @@ int main(int argc, char **argv)
     uint32_t tris = xs_scene_tri_count(s);
 
     xs_backend *be = NULL;
-    if (xs_backend_cpu_create(s, w, h, threads, &be, &err) != XS_OK) {
+    if (xs_backend_cpu_create_with(s, w, h, threads, &copt, &be, &err) != XS_OK) {
         fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
         return 1;
     }
@@ -355,12 +384,12 @@ int main(int argc, char **argv)
     tp.frame = frame >= 0 ? (uint32_t)frame : 0u;
     float *buf = malloc((size_t)w * (size_t)h * 4 * sizeof(float));
     xs_counters c = {0};
-    double r0 = now();
+    double r0 = now(), c0 = cpu_now();
     if (xs_backend_render_tile(be, &tp, buf, &c, &err) != XS_OK) {
         fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
         return 1;
     }
-    double render_s = now() - r0;
+    double render_s = now() - r0, render_cpu_s = cpu_now() - c0;
     if (out) {
         xs_exr_layout l;
         memset(&l, 0, sizeof l);
@@ -383,17 +412,18 @@ int main(int argc, char **argv)
     double rays = (double)(c.camera_rays + c.bounce_rays + c.shadow_rays);
     char line[2048];
     snprintf(line, sizeof line,
-             "{\"scene\": \"%s\", \"width\": %d, \"height\": %d, \"spp\": %d, \"threads\": %d, "
+             "{\"scene\": \"%s\", \"device\": \"%s\", \"width\": %d, \"height\": %d, \"spp\": %d, \"threads\": %d, "
              "\"triangles\": %u, \"load_s\": %.4f, \"setup_s\": %.4f, \"bvh_build_s\": %.4f, "
-             "\"bvh_mtris_per_s_per_thread\": %.2f, \"render_s\": %.4f, \"samples_per_s\": %.0f, "
+             "\"bvh_mtris_per_s_per_thread\": %.2f, \"render_s\": %.4f, \"render_cpu_s\": %.4f, "
+             "\"samples_per_s\": %.0f, \"samples_per_cpu_s\": %.0f, "
              "\"rays_per_s\": %.0f, \"camera_rays\": %llu, \"bounce_rays\": %llu, \"shadow_rays\": %llu, "
              "\"node_visits\": %llu, \"tri_tests\": %llu, \"nonfinite\": %llu, "
              "\"camera_trace_rays_per_s\": %.0f, \"diffuse_trace_rays_per_s\": %.0f, "
              "\"camera_nodes_per_ray\": %.1f, \"diffuse_nodes_per_ray\": %.1f, \"frame_s\": %.4f, "
              "\"render_nodes_per_ray\": %.2f, \"render_tri_tests_per_ray\": %.2f}",
-             scene, w, h, spp, threads, tris, load_s, setup_s, build_s,
-             build_s > 0 ? tris / build_s / 1e6 / threads : 0.0, render_s,
-             (double)w * h * spp / render_s, rays / render_s, (unsigned long long)c.camera_rays,
+             scene, be->device, w, h, spp, threads, tris, load_s, setup_s, build_s,
+             build_s > 0 ? tris / build_s / 1e6 / threads : 0.0, render_s, render_cpu_s,
+             (double)w * h * spp / render_s, (double)w * h * spp / render_cpu_s, rays / render_s, (unsigned long long)c.camera_rays,
              (unsigned long long)c.bounce_rays, (unsigned long long)c.shadow_rays,
              (unsigned long long)c.node_visits, (unsigned long long)c.tri_tests,
              (unsigned long long)c.nonfinite, cam_rate, dif_rate,

@@ -556,6 +556,17 @@ static xs_result texref(xs_gltf_loader *L, const cJSON *o, const char *k, xs_glt
  * (through a texture), each after its header was checked against the
  * per-image and the total limits; the others stay undecoded (width 0, rgba8
  * NULL). Runs after the materials. */
+bool xs_gltf_image_srgb(const xs_gltf_scene *s, int image)
+{
+    for (int i = 0; i < s->material_count; ++i) {
+        const int ct[2] = {s->materials[i].base_color_tex.texture, s->materials[i].emissive_tex.texture};
+        for (int k = 0; k < 2; ++k)
+            if (ct[k] >= 0 && ct[k] < s->texture_count && s->textures[ct[k]].image == image)
+                return true;
+    }
+    return false;
+}
+
 static xs_result load_images(xs_gltf_loader *L)
 {
     int n = L->images.n;
@@ -611,7 +622,7 @@ static xs_result load_images(xs_gltf_loader *L)
                        "%.1f MiB (--max-texture-mib)", w, iw, ih, (double)(total + px * 4) / 1048576.0,
                     (double)L->lim.max_texture_bytes / 1048576.0);
         if (r == XS_OK && L->lim.image_sink)
-            r = L->lim.image_sink(L->lim.image_sink_user, i, data, len, lbl, L->err);
+            r = L->lim.image_sink(L->lim.image_sink_user, i, data, len, xs_gltf_image_srgb(L->s, i), lbl, L->err);
         else if (r == XS_OK)
             r = xs_image_decode(lbl, data, len, L->lim.max_image_pixels, &L->s->images[i], L->err);
         total += px * 4;

@@ -105,7 +105,15 @@ void xs_texpage_pyramid_free(xs_texpage_pyramid *p)
     memset(p, 0, sizeof *p);
 }
 
-xs_result xs_texpage_pyramid_build(const xs_image8 *img, xs_texpage_pyramid *p, xs_err *err)
+/* Linear light to an sRGB byte (for levels averaged in linear light). */
+static uint32_t srgb8_of(float v)
+{
+    v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+    float e = v <= 0.0031308f ? 12.92f * v : 1.055f * powf(v, 1.0f / 2.4f) - 0.055f;
+    return (uint32_t)(e * 255.0f + 0.5f);
+}
+
+xs_result xs_texpage_pyramid_build(const xs_image8 *img, bool srgb, xs_texpage_pyramid *p, xs_err *err)
 {
     memset(p, 0, sizeof *p);
     if (img->width < 1 || img->height < 1 || !img->rgba8)
@@ -125,6 +133,8 @@ xs_result xs_texpage_pyramid_build(const xs_image8 *img, xs_texpage_pyramid *p, 
         const unsigned char *c = img->rgba8 + i * 4;
         p->level[0][i] = (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
     }
+    float lin[256];
+    xs_srgb_table(lin);
     for (int l = 1; l < p->levels; ++l) {
         const uint32_t *src = p->level[l - 1];
         uint32_t sw = p->w[l - 1], sh = p->h[l - 1];
@@ -136,8 +146,13 @@ xs_result xs_texpage_pyramid_build(const xs_image8 *img, xs_texpage_pyramid *p, 
                 uint32_t c = src[(size_t)y1 * sw + x0], d = src[(size_t)y1 * sw + x1];
                 uint32_t o = 0;
                 for (int k = 0; k < 32; k += 8) {
-                    uint32_t s = ((a >> k) & 255u) + ((b >> k) & 255u) + ((c >> k) & 255u) + ((d >> k) & 255u);
-                    o |= ((s + 2u) >> 2) << k;
+                    uint32_t v;
+                    if (srgb && k < 24) /* a colour: averaged in linear light */
+                        v = srgb8_of(0.25f * (lin[(a >> k) & 255u] + lin[(b >> k) & 255u] + lin[(c >> k) & 255u] +
+                                              lin[(d >> k) & 255u]));
+                    else
+                        v = (((a >> k) & 255u) + ((b >> k) & 255u) + ((c >> k) & 255u) + ((d >> k) & 255u) + 2u) >> 2;
+                    o |= (v > 255u ? 255u : v) << k;
                 }
                 p->level[l][(size_t)y * p->w[l] + x] = o;
             }
@@ -337,8 +352,8 @@ static xs_result put_page(xs_texstore_writer *w, const void *data, size_t size, 
     return r;
 }
 
-xs_result xs_texstore_writer_add(xs_texstore_writer *w, int image, const xs_image8 *img, const char *label,
-                                 xs_err *err)
+xs_result xs_texstore_writer_add(xs_texstore_writer *w, int image, const xs_image8 *img, bool srgb,
+                                 const char *label, xs_err *err)
 {
     if (image < 0)
         return xs_err_set(err, XS_ERR_INTERNAL, "%s: negative image index", label);
@@ -346,7 +361,7 @@ xs_result xs_texstore_writer_add(xs_texstore_writer *w, int image, const xs_imag
         if (w->images[i].rec.image == (uint32_t)image)
             return xs_err_set(err, XS_ERR_INTERNAL, "%s: image %d paged twice", label, image);
     xs_texpage_pyramid p;
-    xs_result r = xs_texpage_pyramid_build(img, &p, err);
+    xs_result r = xs_texpage_pyramid_build(img, srgb, &p, err);
     if (r != XS_OK)
         return r;
     if (w->image_count == w->image_cap) {

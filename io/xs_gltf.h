@@ -249,8 +249,8 @@ typedef struct xs_gltf_limits {
      * passed the limits, and not decoded here (xisuan pack pages them one
      * at a time); data stays valid for the call only. */
     bool skip_images;
-    xs_result (*image_sink)(void *user, int image, const unsigned char *data, size_t len, const char *label,
-                            xs_err *err);
+    xs_result (*image_sink)(void *user, int image, const unsigned char *data, size_t len, bool srgb,
+                            const char *label, xs_err *err);
     void *image_sink_user;
 } xs_gltf_limits;
 
@@ -266,6 +266,9 @@ xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
                        xs_gltf_fetch_fn fetch, void *user, const xs_gltf_limits *limits,
                        xs_gltf_scene **out, xs_err *err);
 void xs_gltf_destroy(xs_gltf_scene *s); /* accepts NULL */
+/* Whether a material reads image `image` as a colour (base colour or
+ * emission: sRGB-encoded, its MIP levels averaged in linear light). */
+bool xs_gltf_image_srgb(const xs_gltf_scene *s, int image);
 
 #ifdef __cplusplus
 }

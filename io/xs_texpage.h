@@ -54,8 +54,12 @@ typedef struct xs_texpage_pyramid {
     uint32_t *level[XS_TEXPAGE_MAX_LEVELS];
 } xs_texpage_pyramid;
 /* Builds the pyramid of an RGBA8 image (owned by *out; free it with
- * xs_texpage_pyramid_free). */
-xs_result xs_texpage_pyramid_build(const xs_image8 *img, xs_texpage_pyramid *out, xs_err *err);
+ * xs_texpage_pyramid_free): level l is a 2x2 box filter of level l - 1 (an
+ * odd edge folds its last texel in twice), the colour channels averaged in
+ * linear light when srgb (an image a material reads as colour), alpha and
+ * other images' channels on the bytes, rounded to nearest. The only place
+ * levels are made: a package's pages and a scene held whole agree. */
+xs_result xs_texpage_pyramid_build(const xs_image8 *img, bool srgb, xs_texpage_pyramid *out, xs_err *err);
 void xs_texpage_pyramid_free(xs_texpage_pyramid *p);
 /* Copies page (px, py) of level l into out (pw x ph texels, row stride pw);
  * returns the texel count. */
@@ -73,8 +77,8 @@ typedef struct xs_texstore_writer xs_texstore_writer;
 xs_result xs_texstore_writer_create(const char *tmp_path, int level, xs_texstore_writer **out, xs_err *err);
 /* Adds glTF image `image` (in any order, each once): its pyramid, paged and
  * compressed. label names it in messages. */
-xs_result xs_texstore_writer_add(xs_texstore_writer *w, int image, const xs_image8 *img, const char *label,
-                                 xs_err *err);
+xs_result xs_texstore_writer_add(xs_texstore_writer *w, int image, const xs_image8 *img, bool srgb,
+                                 const char *label, xs_err *err);
 /* Writes the package atomically at path: tar (the .tar.zst of the scene's
  * other files), the pages, the index and the footer. */
 xs_result xs_texstore_writer_finish(xs_texstore_writer *w, const void *tar, size_t tar_len, const char *path,

@@ -58,6 +58,8 @@ typedef struct xs_bsdf {
     float diel_comp;              /* same, dielectric (scalar F0) */
     float base_weight;            /* 1 - E_spec(wo): what the coating leaves */
     float e_ggx;                  /* E(wo) of the bare lobe, F = 1 */
+    bool lambert;                 /* no metal, no coating (IOR 1), no transmission: the Lambert
+                                     base alone, evaluated and sampled without the GGX terms */
 } xs_bsdf;
 
 XS_DEVICE float xs_ggx_d(float alpha, float cos_h)
@@ -193,6 +195,19 @@ XS_DEVICE float xs_luminance(xs_vec3 c) { return 0.2126f * c.x + 0.7152f * c.y +
  * E_w (the share of E weighted by Schlick's (1 - cos)^5), 2 x N x N floats. */
 XS_DEVICE void xs_bsdf_prepare(xs_bsdf *b, const float *tables, xs_vec3 wo)
 {
+    /* the Lambert base alone: every other lobe's weight is exactly 0 */
+    b->lambert = b->metallic == 0.0f && b->f0 == 0.0f && b->transmission == 0.0f;
+    if (b->lambert) {
+        const bool lit = xs_luminance(b->base) > 0.0f;
+        b->w_spec = b->w_trans = 0.0f;
+        b->w_diff = lit ? 1.0f : 0.0f;
+        b->coat = 1.0f;
+        b->spec_scale = xs_v3_all(1.0f);
+        b->diel_comp = 0.0f;
+        b->base_weight = 1.0f;
+        b->e_ggx = 1.0f;
+        return;
+    }
     float mu = xs_maxf(1e-4f, wo.z);
     float e = xs_maxf(1e-3f, xs_table_lookup(tables, mu, b->alpha));
     float ew = xs_table_lookup(tables + XS_GGX_TABLE_N * XS_GGX_TABLE_N, mu, b->alpha);
@@ -248,6 +263,13 @@ XS_DEVICE xs_vec3 xs_bsdf_eval(const xs_bsdf *b, xs_vec3 wo, xs_vec3 wi, float *
     *pdf = 0.0f;
     if (wo.z <= 0.0f)
         return f;
+    if (b->lambert) {
+        if (wi.z > 0.0f) {
+            *pdf = b->w_diff * wi.z * XS_INV_PI;
+            f = xs_scale(b->base, wi.z * XS_INV_PI);
+        }
+        return f;
+    }
     if (wi.z > 0.0f) {
         float p, coh;
         float g = xs_ggx_reflect_eval(b->alpha, wo, wi, &p, &coh);

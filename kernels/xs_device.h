@@ -30,6 +30,21 @@
 #define XS_ALIGNOF(T) _Alignof(T)
 #endif
 
+/* A struct aligned to n bytes (16: one vector load per 16 bytes on a GPU).
+ * The GNU attribute, which gcc, clang and nvcc take in C and C++ alike
+ * (_Alignas is C only, alignas C++ only). */
+#define XS_ALIGN(n) __attribute__((aligned(n)))
+
+/* A function off the hot path (motion blur's transforms and triangles at a
+ * ray's time): kept out of line on the CPU, so the loops of frames that never
+ * call it stay small enough to inline what they do call; like XS_DEVICE on a
+ * GPU, whose kernels for still frames compile it out. */
+#if defined(__CUDACC__)
+#define XS_COLD XS_DEVICE
+#else
+#define XS_COLD static __attribute__((noinline, cold, unused))
+#endif
+
 #if defined(__CUDA_ARCH__)
 #define XS_GPU_CODE 1
 #else

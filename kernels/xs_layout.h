@@ -30,12 +30,6 @@ static_assert(offsetof(xs_vec3, x) == 0, "xs_vec3.x");
 static_assert(offsetof(xs_vec3, y) == 4, "xs_vec3.y");
 static_assert(offsetof(xs_vec3, z) == 8, "xs_vec3.z");
 
-static_assert(sizeof(xs_tri) == 36, "xs_tri: 36 bytes");
-static_assert(XS_ALIGNOF(xs_tri) == 4, "xs_tri: 4-byte aligned");
-static_assert(offsetof(xs_tri, v0) == 0, "xs_tri.v0");
-static_assert(offsetof(xs_tri, e1) == 12, "xs_tri.e1");
-static_assert(offsetof(xs_tri, e2) == 24, "xs_tri.e2");
-
 static_assert(sizeof(xs_tri_attr) == 80, "xs_tri_attr: 80 bytes");
 static_assert(XS_ALIGNOF(xs_tri_attr) == 4, "xs_tri_attr: 4-byte aligned");
 static_assert(offsetof(xs_tri_attr, uv) == 0, "xs_tri_attr.uv");
@@ -44,6 +38,12 @@ static_assert(offsetof(xs_tri_attr, t) == 60, "xs_tri_attr.t");
 static_assert(offsetof(xs_tri_attr, material) == 72, "xs_tri_attr.material");
 static_assert(offsetof(xs_tri_attr, flags) == 76, "xs_tri_attr.flags");
 
+static_assert(sizeof(xs_tri) == 36, "xs_tri: 36 bytes");
+static_assert(XS_ALIGNOF(xs_tri) == 4, "xs_tri: 4-byte aligned");
+static_assert(offsetof(xs_tri, v0) == 0, "xs_tri.v0");
+static_assert(offsetof(xs_tri, e1) == 12, "xs_tri.e1");
+static_assert(offsetof(xs_tri, e2) == 24, "xs_tri.e2");
+
 static_assert(sizeof(xs_bvh_node) == 32, "xs_bvh_node: 32 bytes");
 static_assert(XS_ALIGNOF(xs_bvh_node) == 4, "xs_bvh_node: 4-byte aligned");
 static_assert(offsetof(xs_bvh_node, bmin) == 0, "xs_bvh_node.bmin");
@@ -51,7 +51,25 @@ static_assert(offsetof(xs_bvh_node, first) == 12, "xs_bvh_node.first");
 static_assert(offsetof(xs_bvh_node, bmax) == 16, "xs_bvh_node.bmax");
 static_assert(offsetof(xs_bvh_node, count) == 28, "xs_bvh_node.count");
 
-static_assert(sizeof(xs_mesh) == 24, "xs_mesh: 24 bytes");
+static_assert(sizeof(xs_wtri) == 48, "xs_wtri: 48 bytes");
+static_assert(XS_ALIGNOF(xs_wtri) == 16, "xs_wtri: 16-byte aligned");
+static_assert(offsetof(xs_wtri, v0) == 0, "xs_wtri.v0");
+static_assert(offsetof(xs_wtri, flags) == 12, "xs_wtri.flags");
+static_assert(offsetof(xs_wtri, v1) == 16, "xs_wtri.v1");
+static_assert(offsetof(xs_wtri, world_inst) == 28, "xs_wtri.world_inst");
+static_assert(offsetof(xs_wtri, v2) == 32, "xs_wtri.v2");
+static_assert(offsetof(xs_wtri, material) == 44, "xs_wtri.material");
+
+static_assert(sizeof(xs_wnode) == 64, "xs_wnode: 64 bytes");
+static_assert(XS_ALIGNOF(xs_wnode) == 16, "xs_wnode: 16-byte aligned");
+static_assert(offsetof(xs_wnode, origin) == 0, "xs_wnode.origin");
+static_assert(offsetof(xs_wnode, exp) == 12, "xs_wnode.exp");
+static_assert(offsetof(xs_wnode, child) == 16, "xs_wnode.child");
+static_assert(offsetof(xs_wnode, qlo) == 32, "xs_wnode.qlo");
+static_assert(offsetof(xs_wnode, qhi) == 44, "xs_wnode.qhi");
+static_assert(offsetof(xs_wnode, meta) == 56, "xs_wnode.meta");
+
+static_assert(sizeof(xs_mesh) == 28, "xs_mesh: 28 bytes");
 static_assert(XS_ALIGNOF(xs_mesh) == 4, "xs_mesh: 4-byte aligned");
 static_assert(offsetof(xs_mesh, root) == 0, "xs_mesh.root");
 static_assert(offsetof(xs_mesh, tri_first) == 4, "xs_mesh.tri_first");
@@ -59,6 +77,7 @@ static_assert(offsetof(xs_mesh, tri_count) == 8, "xs_mesh.tri_count");
 static_assert(offsetof(xs_mesh, motion) == 12, "xs_mesh.motion");
 static_assert(offsetof(xs_mesh, seg_nodes) == 16, "xs_mesh.seg_nodes");
 static_assert(offsetof(xs_mesh, seg_stride) == 20, "xs_mesh.seg_stride");
+static_assert(offsetof(xs_mesh, wroot) == 24, "xs_mesh.wroot");
 
 static_assert(sizeof(xs_instance) == 112, "xs_instance: 112 bytes");
 static_assert(XS_ALIGNOF(xs_instance) == 4, "xs_instance: 4-byte aligned");
@@ -138,18 +157,18 @@ static_assert(offsetof(xs_camera, fwd) == 36, "xs_camera.fwd");
 static_assert(offsetof(xs_camera, tan_half_fovy) == 48, "xs_camera.tan_half_fovy");
 static_assert(offsetof(xs_camera, aspect) == 52, "xs_camera.aspect");
 
-static_assert(sizeof(xs_scene_view) == 368, "xs_scene_view: 368 bytes");
+static_assert(sizeof(xs_scene_view) == 376, "xs_scene_view: 376 bytes");
 static_assert(XS_ALIGNOF(xs_scene_view) == 8, "xs_scene_view: 8-byte aligned");
 static_assert(offsetof(xs_scene_view, tris) == 0, "xs_scene_view.tris");
 static_assert(offsetof(xs_scene_view, attrs) == 8, "xs_scene_view.attrs");
-static_assert(offsetof(xs_scene_view, nodes) == 16, "xs_scene_view.nodes");
+static_assert(offsetof(xs_scene_view, wnodes) == 16, "xs_scene_view.wnodes");
 static_assert(offsetof(xs_scene_view, meshes) == 24, "xs_scene_view.meshes");
 static_assert(offsetof(xs_scene_view, instances) == 32, "xs_scene_view.instances");
-static_assert(offsetof(xs_scene_view, tlas) == 40, "xs_scene_view.tlas");
+static_assert(offsetof(xs_scene_view, tex_objects) == 40, "xs_scene_view.tex_objects");
 static_assert(offsetof(xs_scene_view, tri_count) == 48, "xs_scene_view.tri_count");
-static_assert(offsetof(xs_scene_view, node_count) == 52, "xs_scene_view.node_count");
+static_assert(offsetof(xs_scene_view, wnode_count) == 52, "xs_scene_view.wnode_count");
 static_assert(offsetof(xs_scene_view, instance_count) == 56, "xs_scene_view.instance_count");
-static_assert(offsetof(xs_scene_view, tlas_count) == 60, "xs_scene_view.tlas_count");
+static_assert(offsetof(xs_scene_view, wroot) == 60, "xs_scene_view.wroot");
 static_assert(offsetof(xs_scene_view, materials) == 64, "xs_scene_view.materials");
 static_assert(offsetof(xs_scene_view, textures) == 72, "xs_scene_view.textures");
 static_assert(offsetof(xs_scene_view, tex_pool) == 80, "xs_scene_view.tex_pool");
@@ -158,6 +177,7 @@ static_assert(offsetof(xs_scene_view, lights) == 96, "xs_scene_view.lights");
 static_assert(offsetof(xs_scene_view, light_cdf) == 104, "xs_scene_view.light_cdf");
 static_assert(offsetof(xs_scene_view, light_pmf) == 112, "xs_scene_view.light_pmf");
 static_assert(offsetof(xs_scene_view, light_count) == 120, "xs_scene_view.light_count");
+static_assert(offsetof(xs_scene_view, flags) == 124, "xs_scene_view.flags");
 static_assert(offsetof(xs_scene_view, inst_light_base) == 128, "xs_scene_view.inst_light_base");
 static_assert(offsetof(xs_scene_view, tri_light) == 136, "xs_scene_view.tri_light");
 static_assert(offsetof(xs_scene_view, env_light) == 144, "xs_scene_view.env_light");
@@ -178,13 +198,14 @@ static_assert(offsetof(xs_scene_view, camera_motion) == 284, "xs_scene_view.came
 static_assert(offsetof(xs_scene_view, motion_xf) == 288, "xs_scene_view.motion_xf");
 static_assert(offsetof(xs_scene_view, motion_tris) == 296, "xs_scene_view.motion_tris");
 static_assert(offsetof(xs_scene_view, motion_nodes) == 304, "xs_scene_view.motion_nodes");
-static_assert(offsetof(xs_scene_view, tex_levels) == 312, "xs_scene_view.tex_levels");
-static_assert(offsetof(xs_scene_view, tex_page) == 320, "xs_scene_view.tex_page");
-static_assert(offsetof(xs_scene_view, tex_request) == 328, "xs_scene_view.tex_request");
-static_assert(offsetof(xs_scene_view, tex_asked) == 336, "xs_scene_view.tex_asked");
-static_assert(offsetof(xs_scene_view, tex_fetch) == 344, "xs_scene_view.tex_fetch");
-static_assert(offsetof(xs_scene_view, tex_ctx) == 352, "xs_scene_view.tex_ctx");
-static_assert(offsetof(xs_scene_view, tex_page_count) == 360, "xs_scene_view.tex_page_count");
+static_assert(offsetof(xs_scene_view, nodes) == 312, "xs_scene_view.nodes");
+static_assert(offsetof(xs_scene_view, tex_levels) == 320, "xs_scene_view.tex_levels");
+static_assert(offsetof(xs_scene_view, tex_page) == 328, "xs_scene_view.tex_page");
+static_assert(offsetof(xs_scene_view, tex_request) == 336, "xs_scene_view.tex_request");
+static_assert(offsetof(xs_scene_view, tex_asked) == 344, "xs_scene_view.tex_asked");
+static_assert(offsetof(xs_scene_view, tex_fetch) == 352, "xs_scene_view.tex_fetch");
+static_assert(offsetof(xs_scene_view, tex_ctx) == 360, "xs_scene_view.tex_ctx");
+static_assert(offsetof(xs_scene_view, tex_page_count) == 368, "xs_scene_view.tex_page_count");
 
 static_assert(sizeof(xs_tile_params) == 56, "xs_tile_params: 56 bytes");
 static_assert(XS_ALIGNOF(xs_tile_params) == 4, "xs_tile_params: 4-byte aligned");

@@ -32,6 +32,23 @@ XS_DEVICE uint32_t xs_cdf_find(const float *cdf, uint32_t n, float u)
     return lo;
 }
 
+/* xs_world_tri for an instance that moves, or whose mesh deforms, within
+ * the shutter: the triangle and the transform at time u. */
+XS_COLD void xs_world_tri_moving(const xs_scene_view *s, const xs_instance *in, uint32_t tri, float u, xs_vec3 *v0,
+                                 xs_vec3 *e1, xs_vec3 *e2)
+{
+    const xs_tri t = xs_tri_at(s, &s->meshes[in->mesh], tri, u);
+    const float *xf = in->xf;
+    float xb[12];
+    if ((in->flags & XS_INST_MOTION) != 0u) {
+        xs_motion_xf_at(&s->motion_xf[in->motion], s->motion_steps, u, xb);
+        xf = xb;
+    }
+    *v0 = xs_xf_point(xf, t.v0);
+    *e1 = xs_xf_dir(xf, t.e1);
+    *e2 = xs_xf_dir(xf, t.e2);
+}
+
 /* A triangle of an instance in world space at time u: v0, edges, and the
  * unnormalised normal of its front side (glTF: a mirroring transform
  * reverses winding, so the front is the object-space front carried by the
@@ -40,22 +57,23 @@ XS_DEVICE void xs_world_tri(const xs_scene_view *s, uint32_t inst, uint32_t tri,
                             xs_vec3 *e1, xs_vec3 *e2, xs_vec3 *ng)
 {
     const xs_instance *in = &s->instances[inst];
-    const xs_mesh *m = &s->meshes[in->mesh];
-    const float *xf = in->xf;
-    float xb[12];
-    if ((in->flags & XS_INST_MOTION) != 0u) {
-        xs_motion_xf_at(&s->motion_xf[in->motion], s->motion_steps, u, xb);
-        xf = xb;
+    if (s->motion_steps >= 2u &&
+        ((in->flags & XS_INST_MOTION) != 0u || s->meshes[in->mesh].motion != UINT32_MAX)) {
+        xs_world_tri_moving(s, in, tri, u, v0, e1, e2);
+    } else {
+        const xs_wtri *t = &s->tris[tri];
+        const xs_vec3 a = xs_v3_load(t->v0);
+        const xs_vec3 b = xs_sub(xs_v3_load(t->v1), a), c = xs_sub(xs_v3_load(t->v2), a);
+        if ((in->flags & XS_INST_IDENTITY) != 0u) {
+            *v0 = a;
+            *e1 = b;
+            *e2 = c;
+        } else {
+            *v0 = xs_xf_point(in->xf, a);
+            *e1 = xs_xf_dir(in->xf, b);
+            *e2 = xs_xf_dir(in->xf, c);
+        }
     }
-    xs_tri tm;
-    const xs_tri *t = &s->tris[tri];
-    if (m->motion != UINT32_MAX) {
-        tm = xs_tri_at(s, m, tri, u);
-        t = &tm;
-    }
-    *v0 = xs_xf_point(xf, t->v0);
-    *e1 = xs_xf_dir(xf, t->e1);
-    *e2 = xs_xf_dir(xf, t->e2);
     *ng = xs_cross(*e1, *e2);
     if ((in->flags & XS_INST_FLIPPED) != 0u)
         *ng = xs_neg(*ng);
@@ -181,7 +199,8 @@ XS_DEVICE bool xs_light_sample_at(const xs_scene_view *s, xs_vec3 p, float time,
         if (cos_l <= 0.0f)
             return false;
         xs_uv uv = xs_tri_uv(at, b1, b2);
-        ls->L = xs_textured(s, m->emission, &m->emit_tex, &uv);
+        xs_lod none = xs_lod_none();
+        ls->L = xs_textured(s, m->emission, &m->emit_tex, &uv, &none);
         ls->dist = dist;
         ls->pdf = pmf * dist2 / (cos_l * 0.5f * area2);
         return true;

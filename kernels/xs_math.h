@@ -48,6 +48,32 @@ XS_DEVICE xs_vec3 xs_vmax(xs_vec3 a, xs_vec3 b)
     return xs_v3(xs_maxf(a.x, b.x), xs_maxf(a.y, b.y), xs_maxf(a.z, b.z));
 }
 XS_DEVICE float xs_v3_get(xs_vec3 a, int axis) { return axis == 0 ? a.x : (axis == 1 ? a.y : a.z); }
+XS_DEVICE xs_vec3 xs_v3_load(const float *p) { return xs_v3(p[0], p[1], p[2]); }
+
+/* The index of the lowest set bit of m (m != 0). */
+XS_DEVICE int xs_ctz(uint32_t m)
+{
+#if XS_GPU_CODE
+    return __ffs((int)m) - 1;
+#else
+    return __builtin_ctz(m);
+#endif
+}
+
+/* The float whose bits are u (exponent-only values build powers of two). */
+XS_DEVICE float xs_bits_float(uint32_t u)
+{
+#if XS_GPU_CODE
+    return __uint_as_float(u);
+#else
+    union {
+        uint32_t u;
+        float f;
+    } b;
+    b.u = u;
+    return b.f;
+#endif
+}
 
 /* An orthonormal basis around unit n (Duff et al. 2017, "Building an
  * Orthonormal Basis, Revisited"). */

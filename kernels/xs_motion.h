@@ -68,7 +68,7 @@ XS_DEVICE void xs_quat_lerp_sphere(const float *a, const float *b, float f, floa
 
 /* The world-from-object transform (row-major 3x4) at time u of the steps
  * m[0 .. steps). */
-XS_DEVICE void xs_motion_xf_at(const xs_motion_xf *m, uint32_t steps, float u, float *xf)
+XS_COLD void xs_motion_xf_at(const xs_motion_xf *m, uint32_t steps, float u, float *xf)
 {
     float f;
     uint32_t seg = xs_motion_segment(steps, u, &f);
@@ -86,7 +86,7 @@ XS_DEVICE void xs_motion_xf_at(const xs_motion_xf *m, uint32_t steps, float u, f
 }
 
 /* The inverse of a row-major 3x4 affine transform (zeros when singular). */
-XS_DEVICE void xs_xf_inverse(const float *m, float *inv)
+XS_COLD void xs_xf_inverse(const float *m, float *inv)
 {
     float a = m[0], b = m[1], c = m[2], d = m[4], e = m[5], f = m[6], g = m[8], h = m[9], i = m[10];
     float c0 = e * i - f * h, c1 = f * g - d * i, c2 = d * h - e * g;
@@ -119,12 +119,20 @@ XS_DEVICE void xs_instance_at(const xs_scene_view *s, const xs_instance *in, flo
     *inv = inv_buf;
 }
 
-/* Triangle tri (of mesh m) at time u: tris[tri], or its deforming corners
- * interpolated between the two steps around u. */
-XS_DEVICE xs_tri xs_tri_at(const xs_scene_view *s, const xs_mesh *m, uint32_t tri, float u)
+/* A wide BVH's triangle as v0 and edges. */
+XS_DEVICE xs_tri xs_tri_from_w(const xs_wtri *w)
 {
-    if (m->motion == UINT32_MAX)
-        return s->tris[tri];
+    xs_tri t;
+    t.v0 = xs_v3_load(w->v0);
+    t.e1 = xs_sub(xs_v3_load(w->v1), t.v0);
+    t.e2 = xs_sub(xs_v3_load(w->v2), t.v0);
+    return t;
+}
+
+/* Triangle tri of mesh m, deforming within the shutter, at time u: its
+ * corners interpolated between the two steps around u. */
+XS_COLD xs_tri xs_tri_moving(const xs_scene_view *s, const xs_mesh *m, uint32_t tri, float u)
+{
     float f;
     uint32_t seg = xs_motion_segment(s->motion_steps, u, &f);
     const xs_tri *a = &s->motion_tris[m->motion + seg * m->tri_count + (tri - m->tri_first)];
@@ -136,9 +144,18 @@ XS_DEVICE xs_tri xs_tri_at(const xs_scene_view *s, const xs_mesh *m, uint32_t tr
     return t;
 }
 
+/* Triangle tri (of mesh m) at time u: tris[tri], or its deforming corners
+ * interpolated between the two steps around u. */
+XS_DEVICE xs_tri xs_tri_at(const xs_scene_view *s, const xs_mesh *m, uint32_t tri, float u)
+{
+    if (m->motion == UINT32_MAX)
+        return xs_tri_from_w(&s->tris[tri]);
+    return xs_tri_moving(s, m, tri, u);
+}
+
 /* The camera at time u: the still one, or its steps' pose with the still
  * one's field of view and aspect. */
-XS_DEVICE xs_camera xs_camera_at(const xs_scene_view *s, float u)
+XS_COLD xs_camera xs_camera_at(const xs_scene_view *s, float u)
 {
     xs_camera c = s->camera;
     if (s->camera_motion == UINT32_MAX || s->motion_steps < 2u)

@@ -2,35 +2,66 @@
  * pointers and counts, laid out identically on the CPU and (after explicit
  * copies) on the GPU. The host builds them in render/; kernels only read them.
  *
- * Two levels: each mesh has its own BVH over its triangles in object space
- * (a BLAS), and instances place meshes in the world with a 3x4 transform; a
- * top-level BVH (TLAS) is built over the instances' world bounds. A mesh used
- * by many nodes is stored once.
+ * Geometry: each mesh's triangles are stored once (xs_wtri, in its BVH's
+ * leaf order); instances place meshes in the world with a 3x4 transform.
+ * One wide BVH (xs_wnode, 4 children a node, render/wbvh.c) holds the
+ * scene: its top tree runs over the instances, and a mesh placed by an
+ * identity transform is part of that tree (its nodes and triangles in world
+ * space: no transform, no second level); an instance with a real transform
+ * is a child of kind XS_WCHILD_INSTANCE, and the ray moves into its object
+ * space (xs_instance_ray, the one place a transform is looked up) to walk
+ * its mesh's nodes from meshes[].root.
  *
- * Invariants: in both `nodes` (all BLAS nodes) and `tlas`, a node with
- * count > 0 is a leaf over [first, first+count) (triangles, or instances);
- * otherwise its children are nodes first and first+1; indices are absolute.
- * Mesh m's root is nodes[meshes[m].root]. Triangles are stored in their BLAS
- * leaf order; instances in TLAS leaf order. light_cdf is non-decreasing and
- * ends at 1.
+ * Invariants: a wide node's inner children and instance children are
+ * indices into wnodes and instances; a leaf child covers triangles [child,
+ * child + count). In `nodes` (the builders' binary trees, kept for meshes
+ * that deform within the shutter), a node with count > 0 is a leaf over
+ * [first, first+count), otherwise its children are nodes first and first+1;
+ * indices are absolute. Triangles are stored in their binary tree's leaf
+ * order; instances in the binary top tree's leaf order. light_cdf is
+ * non-decreasing and ends at 1.
  *
  * Motion blur (motion_steps >= 2): a ray carries a time in [0, 1] across the
  * shutter; motion_steps instants spread evenly over it hold the transforms of
  * moving instances and of the camera (decomposed, so rotations interpolate on
  * the sphere) and the triangles of deforming meshes; a ray at time u uses
- * segment floor(u * (steps - 1)) and interpolates within it. Bounds (a
- * moving instance's in the TLAS, a deforming mesh's BLAS nodes) cover the
- * whole shutter. With motion_steps 0 nothing moves within a frame and no
- * time is ever read.
+ * segment floor(u * (steps - 1)) and interpolates within it. A moving
+ * instance is never merged into the top tree: its box there covers the whole
+ * shutter and xs_instance_ray moves the ray by its transform at the ray's
+ * time. A mesh deforming within the shutter (meshes[].motion set) is walked
+ * by the binary traversal over its per-segment trees (motion_nodes) or its
+ * one tree over every step (nodes[meshes[].root]), with its triangles
+ * interpolated at the ray's time (xs_motion.h); it has no wide tree.
+ * With motion_steps 0 nothing moves within a frame and no time is ever read.
  */
 #ifndef XS_TYPES_H
 #define XS_TYPES_H
 
 #include "kernels/xs_math.h"
 
+/* A triangle as the BVH builders take it (render/bvh.c). */
 typedef struct xs_tri {
     xs_vec3 v0, e1, e2; /* object space; v1 = v0 + e1, v2 = v0 + e2 */
 } xs_tri;
+
+enum {
+    XS_WTRI_ALPHA = 1 /* its material is alpha-masked: test alpha before accepting a hit */
+};
+
+/* A triangle as the kernels intersect it: its three vertices exactly as the
+ * mesh gives them (so an edge two triangles share is bit-identical in both,
+ * which the watertight test needs), 16-byte rows, one vector load each. The
+ * fourth lanes: flags (XS_WTRI_*), the instance that places it in the top
+ * tree without a transform (UINT32_MAX: reached only through instances),
+ * the material. */
+typedef struct XS_ALIGN(16) xs_wtri {
+    float v0[3];
+    uint32_t flags;
+    float v1[3];
+    uint32_t world_inst;
+    float v2[3];
+    uint32_t material;
+} xs_wtri;
 
 enum {
     XS_ATTR_NORMALS = 1,   /* n[] holds vertex normals (else: flat shading) */
@@ -47,6 +78,8 @@ typedef struct xs_tri_attr {
     uint32_t flags;    /* XS_ATTR_* */
 } xs_tri_attr;
 
+/* A node of the builders' binary trees (render/bvh.c): a leaf when count >
+ * 0 over [first, first+count), else children first and first+1. */
 typedef struct xs_bvh_node {
     float bmin[3];
     uint32_t first; /* first primitive (leaf) or first child (inner) */
@@ -54,8 +87,33 @@ typedef struct xs_bvh_node {
     uint32_t count; /* primitives in a leaf, 0 for an inner node */
 } xs_bvh_node;
 
+/* The kinds of a wide node's children (meta bits 6-7). */
+enum {
+    XS_WCHILD_EMPTY = 0,
+    XS_WCHILD_INNER = 1,    /* child: a node in wnodes */
+    XS_WCHILD_LEAF = 2,     /* child: the first of (meta & 63) triangles */
+    XS_WCHILD_INSTANCE = 3  /* child: an instance; its mesh's root is meshes[mesh].wroot */
+};
+enum { XS_WIDTH = 4 };
+
+/* A wide BVH node: four children with their boxes compressed to 8 bits an
+ * axis relative to this node's box (as CWBVH, Ylitie et al. 2017): child
+ * slot i spans origin[k] + q[k][i] * 2^(exp[k] - 127) on axis k, rounded
+ * outwards when built, so the decoded box always holds the child. 64 bytes,
+ * 16-byte aligned: four vector loads on a GPU, one cache line on a CPU. */
+typedef struct XS_ALIGN(16) xs_wnode {
+    float origin[3];
+    uint8_t exp[3];               /* biased exponents of the three axis scales */
+    uint8_t pad0_;
+    uint32_t child[XS_WIDTH];     /* node, first triangle or instance, by kind */
+    uint8_t qlo[3][XS_WIDTH];     /* [axis][slot] */
+    uint8_t qhi[3][XS_WIDTH];
+    uint8_t meta[XS_WIDTH];       /* kind << 6 | leaf triangle count */
+    uint32_t pad1_;
+} xs_wnode;
+
 typedef struct xs_mesh {
-    uint32_t root; /* BLAS root in nodes[] */
+    uint32_t root; /* its binary tree's root in nodes (the host's; the kernels' for deforming meshes) */
     uint32_t tri_first, tri_count;
     /* a mesh deforming within the shutter: step k's triangles (leaf order)
      * at motion_tris[motion + k * tri_count]; UINT32_MAX: tris[] holds it */
@@ -64,11 +122,13 @@ typedef struct xs_mesh {
      * s's root at motion_nodes[seg_nodes + s * seg_stride]; UINT32_MAX: its
      * one tree at `root` bounds every step */
     uint32_t seg_nodes, seg_stride;
+    uint32_t wroot; /* its wide tree's root in wnodes (an instance walks it); UINT32_MAX: none */
 } xs_mesh;
 
 enum {
     XS_INST_FLIPPED = 1, /* negative determinant: winding reversed */
-    XS_INST_MOTION = 2   /* moves within the shutter: motion_xf[motion ...], xf/inv at the frame's time */
+    XS_INST_MOTION = 2,  /* moves within the shutter: motion_xf[motion ...], xf/inv at the frame's time */
+    XS_INST_IDENTITY = 4 /* the identity transform and still: shading skips it */
 };
 
 typedef struct xs_instance {
@@ -107,19 +167,31 @@ enum {
 enum { XS_TEX_PAGE_SHIFT = 6, XS_TEX_PAGE = 64, XS_TEX_PAGE_TEXELS = 4096, XS_TEX_UNIT = 16 };
 
 /* One MIP level of a texture: its size and its pages, pages_x a row,
- * numbered from first_page row by row. */
+ * numbered from first_page row by row. Level l is max(1, width >> l) by
+ * max(1, height >> l) texels, a 2x2 box filter of level l - 1, averaged in
+ * linear light for an image a material reads as sRGB (io/texpage.c). */
 typedef struct xs_tex_level {
     uint32_t width, height;
     uint32_t pages_x;
     uint32_t first_page;
 } xs_tex_level;
 
+enum { XS_TEX_LEVELS = 16 }; /* a CUDA texture object's levels at most (32768 texels a side); a larger texture is read from its pages */
+
+/* A texture: its image's MIP levels (tex_levels[level0 ..]) and a
+ * sampler's wrap and filter modes. */
 typedef struct xs_texture {
     uint32_t width, height; /* level 0 */
     uint32_t level0;        /* its first level in tex_levels[] */
     uint16_t flags;         /* XS_TEX_* */
     uint16_t levels;        /* down to 1 x 1 */
 } xs_texture;
+
+XS_DEVICE uint32_t xs_tex_level_size(uint32_t n, uint32_t level)
+{
+    uint32_t m = n >> level;
+    return m ? m : 1u;
+}
 
 /* A texture as a material uses it: uv' = (m0 u + m1 v + m2, m3 u + m4 v + m5)
  * (KHR_texture_transform). tex < 0: none. */
@@ -171,13 +243,16 @@ typedef struct xs_camera {
 } xs_camera;
 
 typedef struct xs_scene_view {
-    const xs_tri *tris;
+    const xs_wtri *tris;
     const xs_tri_attr *attrs;
-    const xs_bvh_node *nodes; /* every BLAS */
+    const xs_wnode *wnodes; /* the top tree, then each instanced mesh's */
     const xs_mesh *meshes;
     const xs_instance *instances;
-    const xs_bvh_node *tlas;
-    uint32_t tri_count, node_count, instance_count, tlas_count;
+    const unsigned long long *tex_objects; /* GPU: per texture its CUDA texture objects
+                                              (linear, sRGB), 0 for one read from its
+                                              pages; NULL on the CPU */
+    uint32_t tri_count, wnode_count, instance_count;
+    uint32_t wroot; /* the top tree's root node */
     const xs_material *materials;
     const xs_texture *textures;
     const uint32_t *tex_pool; /* resident pages (see xs_texture) */
@@ -186,6 +261,7 @@ typedef struct xs_scene_view {
     const float *light_cdf; /* chosen by power */
     const float *light_pmf;
     uint32_t light_count;
+    uint32_t flags; /* XS_VIEW_* */
     /* emissive triangle -> light: inst_light_base[instance] + tri_light[tri]
      * (UINT32_MAX in either: not a light) */
     const uint32_t *inst_light_base;
@@ -211,6 +287,7 @@ typedef struct xs_scene_view {
     const xs_motion_xf *motion_xf;
     const xs_tri *motion_tris;
     const xs_bvh_node *motion_nodes; /* per-segment trees of deforming meshes */
+    const xs_bvh_node *nodes; /* the binary trees: a deforming mesh's one tree over every step */
     /* texture pages (see xs_texture): levels, and each page's place in
      * tex_pool (UINT32_MAX: not resident) */
     const xs_tex_level *tex_levels;
@@ -231,6 +308,10 @@ typedef struct xs_scene_view {
 } xs_scene_view;
 
 enum { XS_FILTER_TABLE = 256 };
+
+enum {
+    XS_VIEW_ALPHA = 1 /* some triangle is alpha-masked (XS_WTRI_ALPHA): traversal must test alpha */
+};
 
 /* Which estimators the path tracer combines (tests compare them). */
 enum { XS_MIS_ON = 0, XS_MIS_BSDF_ONLY = 1, XS_MIS_LIGHT_ONLY = 2 };

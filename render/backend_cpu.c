@@ -1,9 +1,12 @@
 /* The CPU back end: renders a tile with `threads` POSIX threads. Rows are
  * handed out through one atomic counter; each thread keeps its own counters
- * and they are summed after the join, so the hot path takes no lock. Pixels
- * depend only on (seed, frame, pixel, sample), so the split between threads
- * never changes the result. A part of a tile (a range of its sample chunks,
- * begin_part) renders the same way into the part's packed records. */
+ * and its own wavefront arrays (made once, at create), and the counters are
+ * summed after the join, so the hot path takes no lock. Pixels depend only
+ * on (seed, frame, pixel, sample), so the split between threads never
+ * changes the result. The kernels are the widest build the CPU runs
+ * (kernels/cpu/kernel_cpu.h: AVX2 or baseline x86-64, the same bits). A
+ * part of a tile (a range of its sample chunks, begin_part) renders the
+ * same way, with the same integrator, into the part's packed records. */
 #define _GNU_SOURCE
 #include "render/xs_backend.h"
 #include "render/xs_parallel.h"
@@ -24,6 +27,9 @@ typedef struct cpu_backend {
     xs_scene_view view;
     int fw, fh;
     int threads;
+    const xs_cpu_kernels *k;
+    int integrator;       /* XS_INTEGRATOR_* */
+    xs_cpu_wave **waves;  /* one a thread */
     xs_tile_params pending; /* the slot's tile, rendered by end */
     bool has_pending;
     int chunk_first, chunk_count; /* a part: its sample chunks; 0, 0: the whole tile */
@@ -38,6 +44,7 @@ typedef struct cpu_job {
 
 typedef struct cpu_worker {
     cpu_job *job;
+    xs_cpu_wave *wave;
     xs_counters counters;
     pthread_t thread;
 } cpu_worker;
@@ -46,15 +53,21 @@ static void *cpu_worker_main(void *arg)
 {
     cpu_worker *w = (cpu_worker *)arg;
     cpu_job *job = w->job;
+    const cpu_backend *be = job->be;
     for (;;) {
         int row = atomic_fetch_add(&job->next_row, 1);
         if (row >= job->tp->height)
             break;
-        if (job->be->chunk_count > 0)
-            xs_kernel_cpu_render_part_rows(&job->be->view, job->tp, job->be->chunk_first, job->be->chunk_count, row,
-                                           row + 1, job->rgba, &w->counters);
+        if (be->chunk_count > 0 && be->integrator == XS_INTEGRATOR_MEGAKERNEL)
+            be->k->render_part_rows_megakernel(&be->view, job->tp, be->chunk_first, be->chunk_count, row, row + 1,
+                                               job->rgba, &w->counters);
+        else if (be->chunk_count > 0)
+            be->k->render_part_rows_wavefront(&be->view, job->tp, be->chunk_first, be->chunk_count, row, row + 1,
+                                              job->rgba, &w->counters, w->wave);
+        else if (be->integrator == XS_INTEGRATOR_MEGAKERNEL)
+            be->k->render_rows_megakernel(&be->view, job->tp, row, row + 1, job->rgba, &w->counters);
         else
-            xs_kernel_cpu_render_rows(&job->be->view, job->tp, row, row + 1, job->rgba, &w->counters);
+            be->k->render_rows_wavefront(&be->view, job->tp, row, row + 1, job->rgba, &w->counters, w->wave);
     }
     xs_texcache_thread_flush();
     return NULL;
@@ -113,11 +126,14 @@ static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counte
     int started = 0;
     for (int i = 1; i < n; ++i) {
         ws[i].job = &job;
+        ws[i].wave = be->waves[i];
         if (pthread_create(&ws[i].thread, NULL, cpu_worker_main, &ws[i]) != 0)
             break;
         started = i;
     }
     ws[0].job = &job;
+    for (int i = 0; i < n; ++i)
+        ws[i].wave = be->waves[i];
     cpu_worker_main(&ws[0]); /* the calling thread works too */
     for (int i = 1; i <= started; ++i)
         pthread_join(ws[i].thread, NULL);
@@ -132,7 +148,14 @@ static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counte
     return XS_OK;
 }
 
-static void cpu_destroy(xs_backend *self) { free(self); }
+static void cpu_destroy(xs_backend *self)
+{
+    cpu_backend *be = (cpu_backend *)self;
+    for (int i = 0; be->waves && i < be->threads; ++i)
+        xs_cpu_wave_destroy(be->waves[i]);
+    free(be->waves);
+    free(be);
+}
 
 /* The arrays are the scene's own: a new view of it is all a frame needs. */
 static xs_result cpu_update(xs_backend *self, const xs_scene *scene, xs_err *err)
@@ -144,12 +167,21 @@ static xs_result cpu_update(xs_backend *self, const xs_scene *scene, xs_err *err
     return XS_OK;
 }
 
-xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threads,
-                                xs_backend **out, xs_err *err)
+xs_result xs_backend_cpu_create_with(const xs_scene *scene, int fw, int fh, int threads, const xs_cpu_options *opt,
+                                     xs_backend **out, xs_err *err)
 {
     char why[256];
     if (!xs_scene_textures_ready(scene, why, sizeof why))
         return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: %s", why);
+    const xs_cpu_kernels *k = xs_cpu_kernels_best();
+    if (opt && opt->isa == XS_CPU_ISA_BASE)
+        k = xs_cpu_kernels_base();
+    else if (opt && opt->isa == XS_CPU_ISA_AVX2) {
+        k = xs_cpu_kernels_avx2();
+        if (!k || xs_cpu_kernels_best() != k)
+            return xs_err_set(err, XS_ERR_INVALID, "CPU back end: AVX2 kernels asked for, but %s",
+                              k ? "this CPU has no AVX2" : "this build has none");
+    }
     cpu_backend *be = calloc(1, sizeof *be);
     if (!be)
         return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory");
@@ -165,7 +197,23 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threa
     be->fw = fw;
     be->fh = fh;
     be->threads = threads < 1 ? 1 : threads;
-    snprintf(be->base.device, sizeof be->base.device, "CPU, %d thread(s)", be->threads);
+    be->k = k;
+    be->integrator = opt ? opt->integrator : XS_INTEGRATOR_WAVEFRONT;
+    be->waves = calloc((size_t)be->threads, sizeof *be->waves);
+    for (int i = 0; be->waves && i < be->threads; ++i)
+        if (!(be->waves[i] = xs_cpu_wave_create()))
+            break;
+    if (!be->waves || !be->waves[be->threads - 1]) {
+        cpu_destroy(&be->base);
+        return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory for %d threads' path arrays", threads);
+    }
+    snprintf(be->base.device, sizeof be->base.device, "CPU, %d thread(s), %s kernels%s", be->threads, k->isa,
+             be->integrator == XS_INTEGRATOR_MEGAKERNEL ? ", megakernel" : "");
     *out = &be->base;
     return XS_OK;
+}
+
+xs_result xs_backend_cpu_create(const xs_scene *scene, int fw, int fh, int threads, xs_backend **out, xs_err *err)
+{
+    return xs_backend_cpu_create_with(scene, fw, fh, threads, NULL, out, err);
 }

@@ -32,10 +32,12 @@
  */
 #include "render/xs_backend.h"
 #include "render/xs_cuda_rt.h"
+#include "kernels/xs_path.h"
 #include "render/xs_memplan.h"
 #include "render/xs_texcache_gpu.h"
 
 #include <dirent.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,10 +75,17 @@ typedef struct cuda_backend {
     const xs_cuda_rt *rt;
     int device;
     xs_scene_view dview; /* the scene view with device pointers */
-    void *blobs[XS_SCENE_BLOBS_MAX];
+    void *blobs[XS_SCENE_BLOBS_MAX]; /* the scene's arrays */
     size_t blob_offset[XS_SCENE_BLOBS_MAX], blob_cap[XS_SCENE_BLOBS_MAX]; /* view field, bytes held */
+    bool blob_stale[XS_SCENE_BLOBS_MAX]; /* left out of the last view (its host array may have changed since) */
     int blob_count;
     int fw, fh;
+    void **textures;     /* each texture's device side (xs_cuda_rt.texture_create) */
+    int texture_count;
+    void *tex_objects;   /* the texture objects' handles (the view's tex_objects) */
+    void *wave;          /* the wavefront's paths (xs_cuda_wave_bytes) */
+    long long wave_paths;
+    int integrator;      /* XS_CUDA_WAVEFRONT or XS_CUDA_MEGAKERNEL */
     size_t max_pixels;
     int group_max; /* tiles per launch */
     cuda_slot *slot;
@@ -86,6 +95,7 @@ typedef struct cuda_backend {
     int open_count;
     void *stream;
     xs_gpu_pages *pages; /* a paged scene's textures on the device; NULL otherwise */
+    bool tex_all_objects; /* every texture is a texture object: no page is uploaded */
 } cuda_backend;
 
 bool xs_cuda_compiled(void) { return xs_cuda_rt_real() != NULL; }
@@ -164,6 +174,7 @@ static xs_result queue_group(cuda_backend *be, cuda_group *g, int gi, const int 
     xs_cuda_group launch;
     memset(&launch, 0, sizeof launch);
     launch.count = n;
+    launch.integrator = be->integrator;
     *threads = 0;
     for (int i = 0; r == XS_OK && i < n; ++i) {
         cuda_slot *s = &be->slot[slots[i]];
@@ -172,13 +183,13 @@ static xs_result queue_group(cuda_backend *be, cuda_group *g, int gi, const int 
         t->scratch = s->scratch;
         t->out = s->d_out;
         t->counters = s->d_counters;
-        *threads += rt->tile_threads(s->tp.width * s->tp.height, s->tp.spp);
+        *threads += rt->tile_paths(s->tp.width * s->tp.height, s->tp.spp);
         if ((ce = rt->memset_async(s->d_counters, 0, sizeof *s->d_counters, be->stream)) != 0)
             what = "clearing the tiles' counters";
     }
     if (r == XS_OK && ce == 0) {
         if ((ce = rt->event_record(g->ev_start, be->stream)) != 0 ||
-            (ce = rt->launch_group(&be->dview, &launch, be->stream)) != 0 ||
+            (ce = rt->launch_group(&be->dview, &launch, be->wave, be->wave_paths, be->stream)) != 0 ||
             (ce = rt->event_record(g->ev_stop, be->stream)) != 0)
             what = "launching the tiles' kernels";
     }
@@ -403,7 +414,7 @@ static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_count
         }
         g->kernel_ms = ms;
     }
-    double share = (double)rt->tile_threads(s->tp.width * s->tp.height, s->tp.spp) / (double)g->threads;
+    double share = (double)rt->tile_paths(s->tp.width * s->tp.height, s->tp.spp) / (double)g->threads;
     *kernel_s += 1e-3 * (double)(g->kernel_ms + g->pass_ms) * share;
     memcpy(rgba, s->h_out, out_bytes_of(&s->tp));
     xs_counters_add(counters, s->h_counters);
@@ -432,8 +443,12 @@ static xs_result cuda_update(xs_backend *self, const xs_scene *scene, xs_err *er
     xs_scene_view v = xs_scene_view_for(scene, be->fw, be->fh);
     xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
     int nb = xs_scene_blobs(scene, &v, blobs, XS_SCENE_BLOBS_MAX);
+    bool listed[XS_SCENE_BLOBS_MAX] = {false};
     for (int i = 0; i < nb; ++i) {
         const xs_scene_blob *b = &blobs[i];
+        if (be->tex_all_objects && (b->view_offset == offsetof(xs_scene_view, tex_pool) ||
+                                    b->view_offset == offsetof(xs_scene_view, tex_page)))
+            continue; /* textures are read through texture objects, uploaded once (posing leaves them) */
         int k = 0;
         while (k < be->blob_count && be->blob_offset[k] != b->view_offset)
             ++k;
@@ -446,6 +461,9 @@ static xs_result cuda_update(xs_backend *self, const xs_scene *scene, xs_err *er
             be->blob_count++;
         }
         size_t lo = b->dirty_lo, hi = b->dirty_hi;
+        listed[k] = true;
+        if (be->blob_stale[k]) /* back in the view (the binary trees when a shutter opens again): whole */
+            lo = 0, hi = b->bytes;
         if (b->bytes > be->blob_cap[k]) {
             if (be->blobs[k])
                 rt->free_device(be->blobs[k]);
@@ -468,12 +486,15 @@ static xs_result cuda_update(xs_backend *self, const xs_scene *scene, xs_err *er
         }
         memcpy((char *)&v + b->view_offset, &be->blobs[k], sizeof be->blobs[k]);
     }
-    /* textures never change with a frame: a paged scene's page table, pool
-     * and request bitmaps stay the device's (render/texcache_gpu.c), and the
-     * host's page cache is never the device's */
+    for (int k = 0; k < be->blob_count; ++k)
+        be->blob_stale[k] = !listed[k];
+    /* textures never change with a frame: their texture objects, and a
+     * paged scene's page table, pool and request bitmaps stay the device's
+     * (render/texcache_gpu.c); the host's page cache is never the device's */
     v.tex_fetch = NULL;
     v.tex_ctx = NULL;
-    if (be->pages) {
+    v.tex_objects = be->dview.tex_objects;
+    if (be->pages || be->tex_all_objects) {
         v.tex_page = be->dview.tex_page;
         v.tex_pool = be->dview.tex_pool;
         v.tex_request = be->dview.tex_request;
@@ -517,7 +538,12 @@ static void cuda_destroy(xs_backend *self)
     for (int i = 0; i < be->blob_count; ++i)
         rt->free_device(be->blobs[i]);
     xs_gpu_pages_destroy(be->pages);
+    for (int i = 0; be->textures && i < be->texture_count; ++i)
+        rt->texture_destroy(be->textures[i]);
+    rt->free_device(be->tex_objects);
+    rt->free_device(be->wave);
     (void)rt->get_last_error(); /* what the clean-up met stays here */
+    free(be->textures);
     free(be->slot);
     free(be->group);
     free(be);
@@ -637,20 +663,139 @@ xs_result xs_cuda_device_info(int device, xs_gpu_info *info, xs_err *err)
 
 /* ---- creation -------------------------------------------------------------------------- */
 
-/* Tiles per launch: enough threads for two full waves of the device (its SMs
- * x the sample kernel's resident threads per SM), at most XS_CUDA_GROUP_MAX. */
-static int group_size(cuda_backend *be, const xs_gpu_info *gi, int max_spp)
+/* The wave (paths in flight) and the tiles per launch. The wave: 16 times
+ * the paths the trace kernel keeps resident on the whole device (its SMs x
+ * its resident blocks x XS_CUDA_WF_BLOCK), so each step's launch is many
+ * waves of the GPU deep and a bounce's tail of short queues is a small
+ * share (an H100 or H200: 132 x 8 x 128 x 16 = 2.2 M paths, some 400 MB);
+ * a multiple of XS_SAMPLE_CHUNK paths (a pixel's chunk), and at most a
+ * quarter of the device's memory. A launch groups enough tiles to fill a
+ * wave, at most XS_CUDA_GROUP_MAX. */
+static void wave_size(cuda_backend *be, const xs_gpu_info *gi, int max_spp, long long *paths, int *group)
 {
     int blocks = 0;
     if (be->rt->resident_blocks(&blocks) != 0 || blocks < 1) {
         (void)be->rt->get_last_error();
         blocks = 1;
     }
-    double target = 2.0 * (double)gi->sm_count * (double)blocks * (double)XS_CUDA_BLOCK;
-    double per_tile = (double)be->rt->tile_threads((int)be->max_pixels, max_spp);
-    double g = per_tile > 0 ? target / per_tile : 1.0;
-    int n = g >= XS_CUDA_GROUP_MAX ? XS_CUDA_GROUP_MAX : (int)g + (g > (int)g);
-    return n < 1 ? 1 : n;
+    long long want = 16LL * (long long)gi->sm_count * (long long)blocks * (long long)XS_CUDA_WF_BLOCK;
+    const long long per_path = (long long)be->rt->wave_bytes(1024) / 1024 + 1;
+    const long long fit = (long long)(gi->memory_bytes / 4.0) / per_path;
+    want = want < fit ? want : fit;
+    want -= want % XS_SAMPLE_CHUNK;
+    *paths = want < XS_SAMPLE_CHUNK ? XS_SAMPLE_CHUNK : want;
+    const double per_tile = (double)be->rt->tile_paths((int)be->max_pixels, max_spp);
+    const double g = per_tile > 0 ? (double)*paths / per_tile : 1.0;
+    const int n = g >= XS_CUDA_GROUP_MAX ? XS_CUDA_GROUP_MAX : (int)g + (g > (int)g);
+    *group = n < 1 ? 1 : n;
+}
+
+/* Whether every texture of a scene held whole can be a texture object
+ * (levels a CUDA mipmapped array takes, within the GPU texture budget when
+ * one is set): then no page goes to the device. Otherwise the scene's pages
+ * are uploaded and read as the kernels read pages. */
+static bool textures_fit_objects(const xs_scene *scene)
+{
+    xs_scene_tex_info ti;
+    xs_scene_tex_info_get(scene, &ti);
+    if (ti.paged)
+        return false; /* a paged scene's textures are demand-loaded pages (render/xs_texcache_gpu.h) */
+    xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < xs_scene_texture_count(scene); ++i) {
+        const xs_texture *t = &hv.textures[i];
+        if (t->levels < 1u || t->levels > XS_TEX_LEVELS)
+            return false;
+        for (uint32_t l = 0; l < t->levels; ++l)
+            bytes += 4u * (uint64_t)hv.tex_levels[t->level0 + l].width * hv.tex_levels[t->level0 + l].height;
+    }
+    /* a texture budget they exceed (--gpu-texture-mib): the pages instead */
+    const uint64_t budget = xs_scene_gpu_texture_budget(scene);
+    return budget == 0 || bytes <= budget;
+}
+
+/* The bytes of every texture's levels (its texture objects' arrays). */
+static size_t texture_object_bytes(const xs_scene *scene)
+{
+    xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
+    size_t bytes = 0;
+    for (uint32_t i = 0; i < xs_scene_texture_count(scene); ++i)
+        for (uint32_t l = 0; l < hv.textures[i].levels; ++l)
+            bytes += 4u * (size_t)hv.tex_levels[hv.textures[i].level0 + l].width *
+                     hv.tex_levels[hv.textures[i].level0 + l].height;
+    return bytes;
+}
+
+/* Texture t's levels back to back, gathered from its pages (hv: the host
+ * view, every page resident in tex_pool); NULL when out of memory. */
+static uint32_t *gather_levels(const xs_scene_view *hv, const xs_texture *t)
+{
+    size_t n = 0;
+    for (uint32_t l = 0; l < t->levels; ++l)
+        n += (size_t)hv->tex_levels[t->level0 + l].width * hv->tex_levels[t->level0 + l].height;
+    uint32_t *out = malloc((n ? n : 1) * sizeof *out), *at = out;
+    for (uint32_t l = 0; out && l < t->levels; ++l) {
+        const xs_tex_level *lv = &hv->tex_levels[t->level0 + l];
+        for (uint32_t y = 0; y < lv->height; ++y)
+            for (uint32_t x = 0; x < lv->width; ++x)
+                *at++ = xs_tex_fetch(hv, lv, x, y);
+    }
+    return out;
+}
+
+/* Each texture's mipmapped array and two texture objects (its levels
+ * gathered from its pages); the objects' handles go to the device as one
+ * more array, the view's tex_objects. Only when every texture fits one
+ * (be->tex_all_objects); otherwise textures are read from their pages. */
+static xs_result upload_textures(cuda_backend *be, const xs_scene *scene, xs_err *err)
+{
+    const xs_cuda_rt *rt = be->rt;
+    const int n = (int)xs_scene_texture_count(scene);
+    if (n == 0 || !be->tex_all_objects)
+        return XS_OK;
+    xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
+    unsigned long long *obj = calloc((size_t)n * 2u, sizeof *obj);
+    be->textures = calloc((size_t)n, sizeof *be->textures);
+    if (!obj || !be->textures) {
+        free(obj);
+        return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
+    }
+    for (int i = 0; i < n; ++i) {
+        size_t bytes = 0;
+        uint32_t *texels = gather_levels(&hv, &hv.textures[i]);
+        if (!texels) {
+            free(obj);
+            return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory for texture %d's levels", i + 1);
+        }
+        int e = rt->texture_create(&hv.textures[i], texels, &be->textures[i], obj + 2 * i, &bytes);
+        free(texels);
+        if (e != 0) {
+            free(obj);
+            char what[128];
+            snprintf(what, sizeof what, "uploading texture %d of %d (%ux%u, %u levels)", i + 1, n,
+                     hv.textures[i].width, hv.textures[i].height, (unsigned)hv.textures[i].levels);
+            return cuda_fail(be, err, what, e);
+        }
+        be->texture_count = i + 1;
+    }
+    void *d = NULL;
+    int e = rt->malloc_device(&d, (size_t)n * 2u * sizeof *obj);
+    if (e == 0)
+        e = rt->memcpy_h2d(d, obj, (size_t)n * 2u * sizeof *obj);
+    free(obj);
+    if (e != 0) {
+        if (d)
+            rt->free_device(d);
+        return cuda_fail(be, err, "uploading the texture objects' handles", e);
+    }
+    be->tex_objects = d;
+    be->dview.tex_objects = (const unsigned long long *)d;
+    return XS_OK;
+}
+
+void xs_backend_cuda_set_integrator(xs_backend *b, int integrator)
+{
+    ((cuda_backend *)b)->integrator = integrator;
 }
 
 xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene, int fw, int fh, int device,
@@ -697,13 +842,18 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
     be->dview = xs_scene_view_for(scene, fw, fh);
     be->dview.tex_fetch = NULL;
     be->dview.tex_ctx = NULL;
+    be->tex_all_objects = textures_fit_objects(scene);
     xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
     int nb = xs_scene_blobs(scene, &be->dview, blobs, XS_SCENE_BLOBS_MAX);
     /* a device that cannot hold the scene and one launch is refused before
      * anything is uploaded, with the numbers */
     size_t scene_bytes = 0, free_b = 0, total_b = 0;
     for (int i = 0; i < nb; ++i)
-        scene_bytes += blobs[i].bytes;
+        if (!be->tex_all_objects || (blobs[i].view_offset != offsetof(xs_scene_view, tex_pool) &&
+                                     blobs[i].view_offset != offsetof(xs_scene_view, tex_page)))
+            scene_bytes += blobs[i].bytes;
+    if (be->tex_all_objects)
+        scene_bytes += texture_object_bytes(scene); /* their levels, instead of the pages */
     size_t launch_bytes = rt->scratch_bytes((int)be->max_pixels, max_spp) +
                           be->max_pixels * (size_t)xs_aov_channels(0xffffffffu) * sizeof(float);
     xs_scene_tex_info ti;
@@ -729,6 +879,12 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
     }
     for (int i = 0; i < nb; ++i) {
         void *d = NULL;
+        if (be->tex_all_objects && (blobs[i].view_offset == offsetof(xs_scene_view, tex_pool) ||
+                                    blobs[i].view_offset == offsetof(xs_scene_view, tex_page))) {
+            /* every texture is read through its texture objects: no page */
+            memset((char *)&be->dview + blobs[i].view_offset, 0, sizeof(void *));
+            continue;
+        }
         if ((e = rt->malloc_device(&d, blobs[i].bytes)) != 0 ||
             (e = rt->memcpy_h2d(d, blobs[i].host, blobs[i].bytes)) != 0) {
             if (d)
@@ -744,7 +900,21 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
         be->blobs[be->blob_count++] = d;
         memcpy((char *)&be->dview + blobs[i].view_offset, &d, sizeof d);
     }
-    be->group_max = group_size(be, &gi, max_spp);
+    xs_result tr = upload_textures(be, scene, err);
+    if (tr != XS_OK) {
+        cuda_destroy(&be->base);
+        return tr;
+    }
+    wave_size(be, &gi, max_spp, &be->wave_paths, &be->group_max);
+    if ((e = rt->malloc_device(&be->wave, rt->wave_bytes(be->wave_paths))) != 0) {
+        be->wave = NULL;
+        char what[128];
+        snprintf(what, sizeof what, "allocating the wavefront's %lld paths (%zu bytes)", be->wave_paths,
+                 rt->wave_bytes(be->wave_paths));
+        xs_result r = cuda_fail(be, err, what, e);
+        cuda_destroy(&be->base);
+        return r;
+    }
     if (slots > 0 && be->group_max > slots)
         be->group_max = slots;
     be->slot_count = slots > 0 ? slots : 3 * be->group_max;
@@ -752,8 +922,9 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
         be->slot_count = XS_BACKEND_MAX_SLOTS;
     be->base.slots = be->slot_count;
     be->base.group = be->group_max;
-    snprintf(be->base.device, sizeof be->base.device, "CUDA %d: %s, %d SMs, PCI %s, %d tile(s) a launch", device,
-             gi.name, gi.sm_count, gi.pci_bus_id, be->group_max);
+    snprintf(be->base.device, sizeof be->base.device,
+             "CUDA %d: %s, %d SMs, PCI %s, %d tile(s) a launch, waves of %lld paths", device, gi.name, gi.sm_count,
+             gi.pci_bus_id, be->group_max, be->wave_paths);
     be->slot = calloc((size_t)be->slot_count, sizeof *be->slot);
     be->group = calloc((size_t)be->slot_count, sizeof *be->group);
     if (!be->slot || !be->group) {

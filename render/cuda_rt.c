@@ -8,6 +8,7 @@
 #include <cuda_runtime_api.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The CUDA runtime documents these as leaving "the process in an
@@ -133,6 +134,83 @@ static int rt_memcpy_d2h_async(void *d, const void *src, size_t n, void *s)
     return (int)cudaMemcpyAsync(d, src, n, cudaMemcpyDeviceToHost, (cudaStream_t)s);
 }
 
+/* A texture's device side: its mipmapped array and two texture objects. */
+typedef struct rt_texture {
+    cudaMipmappedArray_t array;
+    cudaTextureObject_t obj[2];
+} rt_texture;
+
+static enum cudaTextureAddressMode address_mode(uint32_t flags, uint32_t clamp, uint32_t mirror)
+{
+    return (flags & clamp) ? cudaAddressModeClamp : (flags & mirror) ? cudaAddressModeMirror : cudaAddressModeWrap;
+}
+
+static int rt_texture_destroy(void *handle)
+{
+    rt_texture *t = (rt_texture *)handle;
+    if (!t)
+        return (int)cudaSuccess;
+    cudaError_t first = cudaSuccess, e;
+    for (int i = 0; i < 2; ++i)
+        if (t->obj[i] && (e = cudaDestroyTextureObject(t->obj[i])) != cudaSuccess && first == cudaSuccess)
+            first = e;
+    if (t->array && (e = cudaFreeMipmappedArray(t->array)) != cudaSuccess && first == cudaSuccess)
+        first = e;
+    free(t);
+    return (int)first;
+}
+
+static int rt_texture_create(const xs_texture *tex, const uint32_t *texels, void **handle, unsigned long long obj[2],
+                             size_t *bytes)
+{
+    *handle = NULL;
+    obj[0] = obj[1] = 0;
+    *bytes = 0;
+    rt_texture *t = calloc(1, sizeof *t);
+    if (!t)
+        return (int)cudaErrorMemoryAllocation;
+    struct cudaChannelFormatDesc ch = cudaCreateChannelDesc(8, 8, 8, 8, cudaChannelFormatKindUnsigned);
+    struct cudaExtent ext = {tex->width, tex->height, 0};
+    cudaError_t e = cudaMallocMipmappedArray(&t->array, &ch, ext, tex->levels, 0);
+    size_t at = 0; /* level l's first texel in texels */
+    for (uint32_t l = 0; e == cudaSuccess && l < tex->levels; ++l) {
+        cudaArray_t level = NULL;
+        const uint32_t w = xs_tex_level_size(tex->width, l), h = xs_tex_level_size(tex->height, l);
+        if ((e = cudaGetMipmappedArrayLevel(&level, t->array, l)) == cudaSuccess)
+            e = cudaMemcpy2DToArray(level, 0, 0, texels + at, (size_t)w * 4u, (size_t)w * 4u, h,
+                                    cudaMemcpyHostToDevice);
+        *bytes += (size_t)w * h * 4u;
+        at += (size_t)w * h;
+    }
+    for (int k = 0; e == cudaSuccess && k < 2; ++k) {
+        struct cudaResourceDesc res;
+        memset(&res, 0, sizeof res);
+        res.resType = cudaResourceTypeMipmappedArray;
+        res.res.mipmap.mipmap = t->array;
+        struct cudaTextureDesc td;
+        memset(&td, 0, sizeof td);
+        td.addressMode[0] = address_mode(tex->flags, XS_TEX_CLAMP_S, XS_TEX_MIRROR_S);
+        td.addressMode[1] = address_mode(tex->flags, XS_TEX_CLAMP_T, XS_TEX_MIRROR_T);
+        td.filterMode = (tex->flags & XS_TEX_NEAREST) ? cudaFilterModePoint : cudaFilterModeLinear;
+        td.mipmapFilterMode = cudaFilterModeLinear;
+        td.readMode = cudaReadModeNormalizedFloat;
+        td.sRGB = k;
+        td.normalizedCoords = 1;
+        td.maxAnisotropy = 1;
+        td.minMipmapLevelClamp = 0.0f;
+        td.maxMipmapLevelClamp = (float)(tex->levels - 1u);
+        e = cudaCreateTextureObject(&t->obj[k], &res, &td, NULL);
+    }
+    if (e != cudaSuccess) {
+        rt_texture_destroy(t);
+        return (int)e;
+    }
+    obj[0] = (unsigned long long)t->obj[0];
+    obj[1] = (unsigned long long)t->obj[1];
+    *handle = t;
+    return (int)cudaSuccess;
+}
+
 static const xs_cuda_rt real_rt = {
     .name = "CUDA runtime",
     .not_ready = (int)cudaErrorNotReady,
@@ -164,7 +242,10 @@ static const xs_cuda_rt real_rt = {
     .memcpy_d2h_async = rt_memcpy_d2h_async,
     .launch_group = xs_cuda_launch_group,
     .scratch_bytes = xs_cuda_scratch_bytes,
-    .tile_threads = xs_cuda_tile_threads,
+    .tile_paths = xs_cuda_tile_paths,
+    .wave_bytes = xs_cuda_wave_bytes,
+    .texture_create = rt_texture_create,
+    .texture_destroy = rt_texture_destroy,
 };
 
 const xs_cuda_rt *xs_cuda_rt_real(void) { return &real_rt; }

@@ -14,7 +14,7 @@
 
 double xs_counted_flops(const xs_counters *c)
 {
-    return (double)c->node_visits * XS_FLOPS_BOX + (double)c->tri_tests * XS_FLOPS_TRI +
+    return (double)c->node_visits * XS_FLOPS_NODE + (double)c->tri_tests * XS_FLOPS_TRI +
            (double)c->inst_visits * XS_FLOPS_INSTANCE + (double)c->shade_events * XS_FLOPS_SHADE;
 }
 

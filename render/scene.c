@@ -16,6 +16,7 @@
 #include "kernels/xs_intersect.h"
 #include "render/xs_parallel.h"
 #include "render/xs_texcache.h"
+#include "render/xs_wbvh.h"
 
 double xs_scene_clock(void)
 {
@@ -33,11 +34,11 @@ void xs_scene_destroy(xs_scene *s)
         return;
     if (!s->borrowed) {
         free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->instances);
-        free(s->tlas), free(s->materials), free(s->textures), free(s->texture_mean);
+        free(s->tlas), free(s->wtris), free(s->wnodes), free(s->materials), free(s->textures), free(s->texture_mean);
         free(s->tex_levels), free(s->tex_page), free(s->tex_pool);
         free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
         free(s->inst_light_base), free(s->tri_light), free(s->env_row_cdf), free(s->env_col_cdf);
-        free(s->tlas_order), free(s->mesh_emissive);
+        free(s->tlas_order), free(s->inst_boxes), free(s->mesh_emissive);
     }
     free(s->motion_xf), free(s->motion_tris), free(s->motion_nodes);
     xs_scene_anim_destroy(s->anim);
@@ -191,17 +192,28 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
         }
     }
     uint32_t tbase = s->tri_count, nbase = s->node_count;
-    uint32_t mcap = s->mesh_count;
+    uint32_t mcap = s->mesh_cap;
     if (!grow((void **)&s->tris, &s->tri_cap, (uint64_t)tbase + ntris, sizeof *s->tris) ||
         !(s->attrs = realloc(s->attrs, (size_t)s->tri_cap * sizeof *s->attrs)) ||
         !grow((void **)&s->nodes, &s->node_cap, (uint64_t)nbase + nn, sizeof *s->nodes) ||
+        !(s->wtris = realloc(s->wtris, (size_t)s->tri_cap * sizeof *s->wtris)) ||
         !grow((void **)&s->meshes, &mcap, (uint64_t)s->mesh_count + 1, sizeof *s->meshes)) {
         free(in), free(nodes), free(order);
         return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
     }
+    s->mesh_cap = mcap;
     for (uint32_t i = 0; i < ntris; ++i) {
         uint32_t k = order[i];
         s->tris[tbase + i] = in[k];
+        /* the vertices exactly as the mesh gives them: shared edges stay
+         * bit-identical (the watertight test needs that) */
+        xs_wtri *wt = &s->wtris[tbase + i];
+        memset(wt, 0, sizeof *wt);
+        memcpy(wt->v0, pos + 3 * (size_t)idx[3 * k], sizeof wt->v0);
+        memcpy(wt->v1, pos + 3 * (size_t)idx[3 * k + 1], sizeof wt->v1);
+        memcpy(wt->v2, pos + 3 * (size_t)idx[3 * k + 2], sizeof wt->v2);
+        wt->world_inst = UINT32_MAX;
+        wt->material = mat_of_tri[k];
         xs_tri_attr *at = &s->attrs[tbase + i];
         memset(at, 0, sizeof *at);
         for (int c = 0; c < 3; ++c) {
@@ -224,6 +236,7 @@ xs_result xs_scene_add_mesh(xs_scene *s, const float *pos, uint32_t nverts,
         s->nodes[nbase + i] = n;
     }
     s->meshes[s->mesh_count].root = nbase;
+    s->meshes[s->mesh_count].wroot = UINT32_MAX; /* its wide tree, when an instance walks it (xs_scene_wide) */
     s->meshes[s->mesh_count].tri_first = tbase;
     s->meshes[s->mesh_count].tri_count = ntris;
     s->meshes[s->mesh_count].motion = UINT32_MAX;
@@ -279,6 +292,129 @@ xs_result xs_scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, u
     return XS_OK;
 }
 
+static bool is_identity(const float *xf)
+{
+    static const float id[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
+    for (int i = 0; i < 12; ++i)
+        if (xf[i] != id[i])
+            return false;
+    return true;
+}
+
+/* Marks the elements of array `now` (n of them, `size` bytes each; the
+ * view's field at view_offset) that differ from `was` (n_was of them), as
+ * one range from the first to the last; elements past n_was count as
+ * changed. */
+static void mark_changed(xs_scene *s, size_t view_offset, const void *was, uint32_t n_was, const void *now,
+                         uint32_t n, size_t size)
+{
+    uint32_t lo = UINT32_MAX, hi = 0;
+    const char *a = (const char *)was, *b = (const char *)now;
+    for (uint32_t i = 0; i < n; ++i)
+        if (i >= n_was || !a || memcmp(a + (size_t)i * size, b + (size_t)i * size, size) != 0) {
+            lo = lo < i ? lo : i;
+            hi = i + 1;
+        }
+    if (lo < hi)
+        xs_scene_mark(s, view_offset, (size_t)lo * size, (size_t)hi * size);
+}
+
+/* The wide BVH over the binary trees; the first still identity instance of
+ * each mesh that does not deform within the shutter joins the top tree (its
+ * triangles name it as their instance), so a scene of identity instances is
+ * walked without a transform or a second level. Then each triangle's alpha
+ * flag from its material. Moving instances stay instances: the top tree
+ * takes their boxes from the binary top tree, which covers the shutter. */
+xs_result xs_scene_wide(xs_scene *s, xs_err *err)
+{
+    uint8_t *merged = calloc(s->instance_count ? s->instance_count : 1, 1);
+    uint8_t *taken = calloc((size_t)s->mesh_count + 1, 1);
+    uint8_t *moves = calloc(s->instance_count ? s->instance_count : 1, 1);
+    uint8_t *binary = calloc((size_t)s->mesh_count + 1, 1);
+    uint32_t *broot = malloc(((size_t)s->mesh_count + 1) * sizeof *broot);
+    xs_mesh *was_meshes = malloc(((size_t)s->mesh_count + 1) * sizeof *was_meshes);
+    xs_instance *was_inst = malloc(((size_t)s->instance_count + 1) * sizeof *was_inst);
+    if (!merged || !taken || !moves || !binary || !broot || !was_meshes || !was_inst) {
+        free(merged), free(taken), free(moves), free(binary), free(broot), free(was_meshes), free(was_inst);
+        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
+    }
+    memcpy(was_meshes, s->meshes, (size_t)s->mesh_count * sizeof *was_meshes);
+    memcpy(was_inst, s->instances, (size_t)s->instance_count * sizeof *was_inst);
+    for (uint32_t m = 0; m < s->mesh_count; ++m) {
+        broot[m] = s->meshes[m].root;
+        /* deforming within the shutter: walked by the binary traversal only */
+        binary[m] = s->motion_steps >= 2u && s->meshes[m].motion != UINT32_MAX;
+    }
+    for (uint32_t i = 0; i < s->instance_count; ++i) {
+        xs_instance *in = &s->instances[i];
+        in->flags &= ~(uint32_t)XS_INST_IDENTITY;
+        moves[i] = (in->flags & XS_INST_MOTION) != 0u || s->meshes[in->mesh].motion != UINT32_MAX;
+        if (!is_identity(in->xf) || (in->flags & XS_INST_MOTION) != 0u)
+            continue;
+        in->flags |= XS_INST_IDENTITY;
+        if (taken[in->mesh] || s->meshes[in->mesh].motion != UINT32_MAX)
+            continue; /* a second identity copy of a mesh, or one deforming within the shutter: an instance */
+        taken[in->mesh] = 1;
+        merged[i] = 1;
+    }
+    /* each triangle's instance in the top tree, and its alpha flag */
+    uint32_t lo = UINT32_MAX, hi = 0;
+    s->has_alpha = false;
+    for (uint32_t m = 0; m < s->mesh_count; ++m) {
+        const xs_mesh *me = &s->meshes[m];
+        uint32_t wi = UINT32_MAX;
+        for (uint32_t i = 0; i < s->instance_count && taken[m]; ++i)
+            if (merged[i] && s->instances[i].mesh == m) {
+                wi = i;
+                break;
+            }
+        for (uint32_t t = me->tri_first; t < me->tri_first + me->tri_count; ++t) {
+            xs_wtri *w = &s->wtris[t];
+            const xs_material *mat = &s->materials[w->material];
+            const uint32_t flags = (mat->flags & XS_MAT_ALPHA_MASK) != 0u ? XS_WTRI_ALPHA : 0u;
+            s->has_alpha |= flags != 0u;
+            if (w->world_inst != wi || w->flags != flags) {
+                w->world_inst = wi;
+                w->flags = flags;
+                lo = lo < t ? lo : t;
+                hi = t + 1;
+            }
+        }
+    }
+    if (lo < hi)
+        xs_scene_mark(s, offsetof(xs_scene_view, tris), (size_t)lo * sizeof(xs_wtri), (size_t)hi * sizeof(xs_wtri));
+    xs_wbvh_input wi = {.tris = s->wtris, .nodes = s->nodes, .node_count = s->node_count,
+                        .mesh_root = broot, .mesh_count = s->mesh_count,
+                        .instances = s->instances, .instance_count = s->instance_count,
+                        .tlas = s->tlas, .tlas_count = s->tlas_count, .merged = merged,
+                        .moves = moves, .inst_box = s->inst_boxes, .binary_mesh = binary};
+    xs_wbvh w;
+    double t0 = xs_scene_clock();
+    xs_result r = xs_wbvh_build(&wi, &w, err);
+    s->build_seconds += xs_scene_clock() - t0;
+    free(merged), free(taken), free(moves), free(binary), free(broot);
+    if (r != XS_OK) {
+        free(was_meshes), free(was_inst);
+        return r;
+    }
+    for (uint32_t m = 0; m < s->mesh_count; ++m)
+        s->meshes[m].wroot = w.mesh_root[m];
+    mark_changed(s, offsetof(xs_scene_view, wnodes), s->wnodes, s->wnode_count, w.nodes, w.count, sizeof(xs_wnode));
+    mark_changed(s, offsetof(xs_scene_view, meshes), was_meshes, s->mesh_count, s->meshes, s->mesh_count,
+                 sizeof(xs_mesh));
+    mark_changed(s, offsetof(xs_scene_view, instances), was_inst, s->instance_count, s->instances,
+                 s->instance_count, sizeof(xs_instance));
+    free(was_meshes), free(was_inst);
+    free(s->wnodes);
+    s->wnodes = w.nodes;
+    s->wnode_count = w.count;
+    s->wroot = w.root;
+    s->wdepth = w.depth;
+    w.nodes = NULL;
+    xs_wbvh_free(&w);
+    return XS_OK;
+}
+
 /* The world box of mesh `in->mesh` placed by in's transform (its root box's
  * corners transformed). */
 void xs_scene_instance_box(const xs_scene *s, const xs_instance *in, float *b)
@@ -314,12 +450,19 @@ xs_result xs_scene_tlas(xs_scene *s, const xs_instance *canon, const float *boxe
     if (r != XS_OK)
         return r;
     xs_instance *sorted = canon == s->instances ? malloc((size_t)n * sizeof *sorted) : s->instances;
-    if (!sorted) {
+    float *ib = realloc(s->inst_boxes, ((size_t)n + 1) * 6 * sizeof *ib);
+    if (ib)
+        s->inst_boxes = ib;
+    if (!sorted || !ib) {
+        if (sorted != s->instances)
+            free(sorted);
         free(order), free(tlas);
         return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
     }
-    for (uint32_t i = 0; i < n; ++i)
+    for (uint32_t i = 0; i < n; ++i) {
         sorted[i] = canon[order[i]];
+        memcpy(ib + 6 * (size_t)i, boxes + 6 * (size_t)order[i], 6 * sizeof *ib);
+    }
     if (sorted != s->instances)
         free(s->instances);
     free(s->tlas_order);
@@ -331,7 +474,7 @@ xs_result xs_scene_tlas(xs_scene *s, const xs_instance *canon, const float *boxe
     return XS_OK;
 }
 
-/* TLAS, instance order, world bounds. */
+/* TLAS, instance order, world bounds, the wide BVH. */
 xs_result xs_scene_finish(xs_scene *s, xs_err *err)
 {
     if (s->instance_count == 0 || s->tri_count == 0)
@@ -343,7 +486,9 @@ xs_result xs_scene_finish(xs_scene *s, xs_err *err)
         xs_scene_instance_box(s, &s->instances[i], boxes + (size_t)i * 6);
     xs_result r = xs_scene_tlas(s, s->instances, boxes, s->instance_count, err);
     free(boxes);
-    return r;
+    if (r != XS_OK)
+        return r;
+    return xs_scene_wide(s, err);
 }
 
 void xs_scene_set_filter(xs_scene *s, xs_filter_kind kind, float width)
@@ -436,16 +581,16 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
 {
     xs_scene_view v;
     memset(&v, 0, sizeof v);
-    v.tris = s->tris;
+    v.tris = s->wtris;
     v.attrs = s->attrs;
-    v.nodes = s->nodes;
+    v.wnodes = s->wnodes;
     v.meshes = s->meshes;
     v.instances = s->instances;
-    v.tlas = s->tlas;
+    v.tex_objects = NULL;
     v.tri_count = s->tri_count;
-    v.node_count = s->node_count;
+    v.wnode_count = s->wnode_count;
     v.instance_count = s->instance_count;
-    v.tlas_count = s->tlas_count;
+    v.wroot = s->wroot;
     v.materials = s->materials;
     v.textures = s->textures;
     v.tex_pool = s->tex_pool;
@@ -461,6 +606,7 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     v.light_cdf = s->light_cdf;
     v.light_pmf = s->light_pmf;
     v.light_count = s->light_count;
+    v.flags = s->has_alpha ? XS_VIEW_ALPHA : 0u;
     v.inst_light_base = s->inst_light_base;
     v.tri_light = s->tri_light;
     v.env_light = s->env_light;
@@ -488,6 +634,9 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     v.motion_xf = s->motion_steps ? s->motion_xf : NULL;
     v.motion_tris = s->motion_steps ? s->motion_tris : NULL;
     v.motion_nodes = s->motion_steps ? s->motion_nodes : NULL;
+    /* the binary trees: for meshes deforming within the shutter (their one
+     * tree over every step); no device holds them otherwise */
+    v.nodes = s->motion_steps ? s->nodes : NULL;
     return v;
 }
 
@@ -496,6 +645,7 @@ uint32_t xs_scene_tri_count(const xs_scene *s) { return s->tri_count; }
 uint32_t xs_scene_light_count(const xs_scene *s) { return s->light_count; }
 uint32_t xs_scene_mesh_count(const xs_scene *s) { return s->mesh_count; }
 uint32_t xs_scene_instance_count(const xs_scene *s) { return s->instance_count; }
+uint32_t xs_scene_texture_count(const xs_scene *s) { return s->texture_count; }
 
 /* ---- The arrays behind a view (for a device back end's upload) ------------- */
 
@@ -550,10 +700,9 @@ int xs_scene_blobs(const xs_scene *s, xs_scene_view *v, xs_scene_blob *out, int 
     int n = 0;
     XS_BLOB(tris, s->tri_count);
     XS_BLOB(attrs, s->tri_count);
-    XS_BLOB(nodes, s->node_count);
+    XS_BLOB(wnodes, s->wnode_count);
     XS_BLOB(meshes, s->mesh_count);
     XS_BLOB(instances, s->instance_count);
-    XS_BLOB(tlas, s->tlas_count);
     XS_BLOB(materials, s->material_count);
     XS_BLOB(textures, s->texture_count);
     XS_BLOB(tex_levels, s->tex_level_count);
@@ -573,6 +722,7 @@ int xs_scene_blobs(const xs_scene *s, xs_scene_view *v, xs_scene_blob *out, int 
     XS_BLOB(motion_xf, s->motion_xf_count);
     XS_BLOB(motion_tris, s->motion_tri_count);
     XS_BLOB(motion_nodes, s->motion_node_count);
+    XS_BLOB(nodes, s->node_count);
     return n;
 }
 #undef XS_BLOB

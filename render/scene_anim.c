@@ -644,7 +644,18 @@ static xs_result place(xs_scene *s, deformer *d, xs_scene_frame_stats *st, xs_er
     if (!rest || !d->attrs_rest) /* the emissive triangles' indices follow the order */
         s->anim->mesh_dirty[d->mesh] = 1;
     d->attrs_rest = rest;
-    xs_scene_mark(s, offsetof(xs_scene_view, tris), tf * sizeof(xs_tri), (tf + nt) * sizeof(xs_tri));
+    /* the kernels' triangles: the posed vertices exactly, in the tree's order
+     * (their instance and alpha flag follow in xs_scene_wide) */
+    for (uint32_t i = 0; i < nt; ++i) {
+        const uint32_t o = order[i];
+        const uint32_t *vi = d->a.idx + 3 * (size_t)o;
+        xs_wtri *w = &s->wtris[tf + i];
+        memcpy(w->v0, d->pos + 3 * (size_t)vi[0], sizeof w->v0);
+        memcpy(w->v1, d->pos + 3 * (size_t)vi[1], sizeof w->v1);
+        memcpy(w->v2, d->pos + 3 * (size_t)vi[2], sizeof w->v2);
+        w->material = d->a.mat[o];
+    }
+    xs_scene_mark(s, offsetof(xs_scene_view, tris), tf * sizeof(xs_wtri), (tf + nt) * sizeof(xs_wtri));
     xs_scene_mark(s, offsetof(xs_scene_view, attrs), tf * sizeof(xs_tri_attr), (tf + nt) * sizeof(xs_tri_attr));
     uint32_t hi = root + (nn > used ? nn : used);
     xs_scene_mark(s, offsetof(xs_scene_view, nodes), root * sizeof(xs_bvh_node), hi * sizeof(xs_bvh_node));
@@ -955,6 +966,9 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
     xs_scene_mark(s, offsetof(xs_scene_view, motion_tris), 0, (size_t)s->motion_tri_count * sizeof(xs_tri));
     xs_scene_mark(s, offsetof(xs_scene_view, motion_nodes), 0, (size_t)s->motion_node_count * sizeof(xs_bvh_node));
     if (!changed) {
+        /* which instances the top tree may merge follows the shutter */
+        if ((r = xs_scene_wide(s, err)) != XS_OK)
+            return r;
         A->posed = true;
         return XS_OK;
     }
@@ -972,12 +986,14 @@ static xs_result pose(xs_scene *s, double t, double dt, uint32_t steps, xs_scene
             return r;
         memcpy(A->tlas_boxes, A->boxes, bbytes);
         A->have_tlas_boxes = true;
-        xs_scene_mark(s, offsetof(xs_scene_view, tlas), 0, (size_t)s->tlas_count * sizeof(xs_bvh_node));
     } else {
         for (uint32_t i = 0; i < A->ninst; ++i)
             s->instances[i] = A->canon[s->tlas_order[i]];
     }
     xs_scene_mark(s, offsetof(xs_scene_view, instances), 0, (size_t)A->ninst * sizeof(xs_instance));
+    /* the wide BVH the kernels walk, from the trees and instances as posed */
+    if ((r = xs_scene_wide(s, err)) != XS_OK)
+        return r;
     double c4 = xs_scene_clock();
     if (st)
         st->tlas_s += c4 - c3;

@@ -15,18 +15,27 @@
 
 struct xs_scene {
     char name[64];
-    xs_tri *tris;
+    xs_tri *tris;       /* each mesh's in its binary tree's leaf order (builders, refits, posing) */
     xs_tri_attr *attrs;
     uint32_t tri_count, tri_cap;
-    xs_bvh_node *nodes;
+    xs_bvh_node *nodes; /* the meshes' binary trees (the wide BVH is made from them) */
     uint32_t node_count, node_cap;
-    xs_mesh *meshes;
-    uint32_t mesh_count;
+    xs_mesh *meshes;    /* root: the binary tree's root; wroot: the wide tree's (xs_scene_wide) */
+    uint32_t mesh_count, mesh_cap;
     xs_instance *instances;
     uint32_t instance_count;
-    xs_bvh_node *tlas;
+    xs_bvh_node *tlas;  /* the binary tree over instances */
     uint32_t tlas_count;
     uint32_t *tlas_order; /* the TLAS's leaf order over the instances it was built from */
+    float *inst_boxes;    /* per instance (instances' order): its world box the TLAS was built over */
+    /* what the kernels traverse (render/xs_wbvh.h), made from the binary
+     * trees by xs_scene_wide after each build or pose: each triangle with its
+     * exact vertices (tris' order), the wide nodes */
+    xs_wtri *wtris;
+    xs_wnode *wnodes;
+    uint32_t wnode_count, wroot;
+    int wdepth;
+    bool has_alpha; /* some triangle is alpha-masked */
     xs_material *materials;
     uint32_t material_count;
     xs_texture *textures;
@@ -135,7 +144,8 @@ void xs_mesh_arrays_free(xs_mesh_arrays *a);
  * instance array's capacity. */
 xs_result xs_scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, uint32_t *cap,
                                 xs_err *err);
-/* After the instances: world bounds, the TLAS, instances in TLAS order. */
+/* After the instances: world bounds, the TLAS, instances in TLAS order,
+ * identity instances merged into the top tree, the wide BVH. */
 xs_result xs_scene_finish(xs_scene *s, xs_err *err);
 /* Textures and their pages (scene_textures.c): from the glTF's decoded
  * images, or from the page store of a paged package (pages given). */
@@ -158,6 +168,13 @@ void xs_scene_instance_box(const xs_scene *s, const xs_instance *in, float *box)
  * and the world bounds. */
 xs_result xs_scene_tlas(xs_scene *s, const xs_instance *canon, const float *boxes, uint32_t n,
                         xs_err *err);
+/* The wide BVH (render/xs_wbvh.h) and the kernels' triangles again from
+ * the binary trees, the instances and tris: which identity instances join
+ * the top tree (never one that moves within the shutter or whose mesh
+ * deforms within it), each triangle's instance and alpha flag, the wide
+ * nodes. What changed since the last call is marked for the devices.
+ * xs_scene_finish calls it, and posing after every frame's change. */
+xs_result xs_scene_wide(xs_scene *s, xs_err *err);
 /* Marks bytes [lo, hi) of the view array at view_offset as written. */
 void xs_scene_mark(xs_scene *s, size_t view_offset, size_t lo, size_t hi);
 

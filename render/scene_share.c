@@ -30,6 +30,10 @@ static const uint64_t SHARE_MAGIC = 0x3145524148535358ull; /* "XSSHARE1" */
     X(meshes, s->mesh_count)                                                                     \
     X(instances, s->instance_count)                                                              \
     X(tlas, s->tlas_count)                                                                       \
+    X(tlas_order, s->tlas_order ? s->instance_count : 0u)                                        \
+    X(inst_boxes, s->inst_boxes ? (size_t)s->instance_count * 6u : 0u)                           \
+    X(wtris, s->tri_count)                                                                       \
+    X(wnodes, s->wnode_count)                                                                    \
     X(materials, s->material_count)                                                              \
     X(textures, s->texture_count)                                                                \
     X(texture_mean, s->texture_count)                                                            \
@@ -59,6 +63,8 @@ typedef struct share_head {
     char name[64];
     uint32_t tri_count, node_count, mesh_count, instance_count, tlas_count, material_count;
     uint32_t texture_count, tex_level_count, tex_page_count, light_count, env_light;
+    uint32_t wnode_count, wroot, has_alpha;
+    int wdepth;
     int env_w, env_h;
     uint64_t tex_pool_units, tex_paged_bytes;
     uint32_t tex_paged;
@@ -116,6 +122,7 @@ xs_result xs_scene_share_write(const xs_scene *s, void *block, size_t bytes, xs_
     h.texture_count = s->texture_count, h.tex_level_count = s->tex_level_count;
     h.tex_page_count = s->tex_page_count, h.light_count = s->light_count, h.env_light = s->env_light;
     h.env_w = s->env_w, h.env_h = s->env_h;
+    h.wnode_count = s->wnode_count, h.wroot = s->wroot, h.has_alpha = s->has_alpha, h.wdepth = s->wdepth;
     h.tex_pool_units = s->tex_pool_units, h.tex_paged_bytes = s->tex_paged_bytes, h.tex_paged = s->tex_paged;
     h.env_func_int = s->env_func_int, h.ray_eps = s->ray_eps, h.cam_yfov_deg = s->cam_yfov_deg;
     h.build_seconds = s->build_seconds;
@@ -146,6 +153,7 @@ xs_result xs_scene_share_open(const void *block, size_t bytes, const xs_scene_bu
     s->material_count = h.material_count, s->texture_count = h.texture_count;
     s->tex_level_count = h.tex_level_count, s->tex_page_count = h.tex_page_count;
     s->light_count = h.light_count, s->env_light = h.env_light, s->env_w = h.env_w, s->env_h = h.env_h;
+    s->wnode_count = h.wnode_count, s->wroot = h.wroot, s->has_alpha = h.has_alpha != 0, s->wdepth = h.wdepth;
     s->tex_pool_units = (size_t)h.tex_pool_units, s->tex_paged_bytes = h.tex_paged_bytes;
     s->tex_paged = h.tex_paged != 0;
     s->env_func_int = h.env_func_int, s->ray_eps = h.ray_eps, s->cam_yfov_deg = h.cam_yfov_deg;

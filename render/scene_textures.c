@@ -92,7 +92,7 @@ static xs_result build_whole(xs_scene *s, const xs_gltf_scene *g, image_pages *i
         if (!im->rgba8 || im->width < 1 || im->height < 1)
             continue;
         xs_texpage_pyramid p;
-        xs_result r = xs_texpage_pyramid_build(im, &p, err);
+        xs_result r = xs_texpage_pyramid_build(im, xs_gltf_image_srgb(g, i), &p, err);
         if (r != XS_OK)
             return r;
         ip[i].width = (uint32_t)im->width;

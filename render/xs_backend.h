@@ -95,6 +95,18 @@ xs_result xs_backend_render_tile(xs_backend *b, const xs_tile_params *tp, float 
 xs_result xs_backend_cpu_create(const xs_scene *scene, int frame_width, int frame_height,
                                 int threads, xs_backend **out, xs_err *err);
 
+/* Which kernels the CPU back end runs: by default the wavefront integrator
+ * with the widest instruction set the CPU has. The megakernel (a sample's
+ * whole path at a time, the reference) and the baseline build are for tests
+ * and benchmarks; all of them give the same pixels. */
+enum { XS_CPU_ISA_AUTO = 0, XS_CPU_ISA_BASE = 1, XS_CPU_ISA_AVX2 = 2 };
+typedef struct xs_cpu_options {
+    int integrator; /* XS_INTEGRATOR_WAVEFRONT (0) or XS_INTEGRATOR_MEGAKERNEL (kernels/cpu/kernel_cpu.h) */
+    int isa;        /* XS_CPU_ISA_*; AVX2 on a CPU without it fails */
+} xs_cpu_options;
+xs_result xs_backend_cpu_create_with(const xs_scene *scene, int frame_width, int frame_height, int threads,
+                                     const xs_cpu_options *opt, xs_backend **out, xs_err *err);
+
 /* The CUDA back end on CUDA device `device` (an ordinal of the devices this
  * process sees): uploads the scene once, then renders tiles of up to
  * max_tile_pixels pixels at up to max_spp samples. Tiles are launched in
@@ -105,6 +117,10 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int frame_width, int fram
 xs_result xs_backend_cuda_create(const xs_scene *scene, int frame_width, int frame_height,
                                  int device, int slots, int max_tile_pixels, int max_spp,
                                  xs_backend **out, xs_err *err);
+/* The CUDA back end's integrator, before its first tile: XS_CUDA_WAVEFRONT
+ * (the default) or XS_CUDA_MEGAKERNEL (the reference; kernels/cuda/kernel_cuda.h).
+ * For tests and benchmarks. */
+void xs_backend_cuda_set_integrator(xs_backend *b, int integrator);
 struct xs_cuda_rt;
 /* The same over a given runtime (render/xs_cuda_rt.h; tests pass a fake). */
 xs_result xs_backend_cuda_create_rt(const struct xs_cuda_rt *rt, const xs_scene *scene, int frame_width,

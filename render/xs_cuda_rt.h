@@ -52,7 +52,7 @@ typedef struct xs_cuda_rt {
     int (*device_count)(int *n);
     int (*device_info)(int device, struct xs_gpu_info *info); /* fills info (render/xs_backend.h) */
     int (*set_device)(int device);
-    int (*resident_blocks)(int *blocks); /* blocks of XS_CUDA_BLOCK per SM (kernel_cuda.h) */
+    int (*resident_blocks)(int *blocks); /* blocks of XS_CUDA_WF_BLOCK of the trace kernel per SM (kernel_cuda.h) */
 
     int (*malloc_device)(void **p, size_t bytes);
     int (*free_device)(void *p);
@@ -73,10 +73,24 @@ typedef struct xs_cuda_rt {
     int (*memset_async)(void *dst, int value, size_t bytes, void *stream);
     int (*memcpy_d2h_async)(void *dst, const void *src, size_t bytes, void *stream);
 
-    /* xs_cuda_launch_group, xs_cuda_scratch_bytes, xs_cuda_tile_threads (kernel_cuda.h) */
-    int (*launch_group)(const xs_scene_view *view, const xs_cuda_group *g, void *stream);
+    /* xs_cuda_launch_group, xs_cuda_scratch_bytes, xs_cuda_tile_paths, xs_cuda_wave_bytes
+     * (kernel_cuda.h) */
+    int (*launch_group)(const xs_scene_view *view, const xs_cuda_group *g, void *wave, long long wave_paths,
+                        void *stream);
     size_t (*scratch_bytes)(int pixels, int spp);
-    long long (*tile_threads)(int pixels, int spp);
+    long long (*tile_paths)(int pixels, int spp);
+    size_t (*wave_bytes)(long long paths);
+
+    /* Texture t (its MIP levels in texels: level 0, then each next level
+     * right after, row-major, gathered from its pages by the back end) as a CUDA
+     * mipmapped array of RGBA8 and two texture objects on it, obj[0] reading
+     * linear values, obj[1] decoding sRGB; both with t's wrap modes, bilinear
+     * (or nearest) filtering, trilinear between levels, normalised
+     * coordinates. *handle owns them all (texture_destroy). Device bytes
+     * taken: *bytes. */
+    int (*texture_create)(const xs_texture *t, const uint32_t *texels, void **handle, unsigned long long obj[2],
+                          size_t *bytes);
+    int (*texture_destroy)(void *handle);
 } xs_cuda_rt;
 
 /* The real runtime (render/cuda_rt.c), or NULL in a build without CUDA

@@ -18,9 +18,9 @@ extern "C" {
  * sqrt: one each; an FMA: two), counted off kernels/xs_intersect.h and
  * xs_bsdf.h; each is the work every such event does at least. */
 enum {
-    XS_FLOPS_BOX = 25,      /* one ray-box slab test (xs_ray_box) */
-    XS_FLOPS_TRI = 27,      /* one ray-triangle test, up to the first barycentric test */
-    XS_FLOPS_INSTANCE = 39, /* moving a ray into an instance (2 affine maps, 1/d) */
+    XS_FLOPS_NODE = 113,    /* one wide node visit: its four children's 8-bit boxes (xs_wnode_enter) */
+    XS_FLOPS_TRI = 36,      /* one watertight ray-triangle test, up to its sign test (xs_ray_wtri) */
+    XS_FLOPS_INSTANCE = 45, /* moving a ray into an instance (2 affine maps, xs_ray_prepare) */
     XS_FLOPS_SHADE = 200    /* one shaded hit: BSDF set-up, one evaluation, one sample */
 };
 double xs_counted_flops(const xs_counters *c);

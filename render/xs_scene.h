@@ -122,7 +122,7 @@ typedef struct xs_scene_frame_stats {
     double pose_s;          /* sampling channels, composing worlds, deforming vertices */
     double blas_s;          /* deforming meshes' BVHs and triangles: refit or rebuild, rewrite */
     double refit_s;         /* of which the refits alone (bounds and their SAH cost) */
-    double tlas_s;          /* instance bounds and the TLAS */
+    double tlas_s;          /* instance bounds, the TLAS and the wide BVH (xs_scene_wide) */
     double lights_s;        /* the light distribution */
     uint64_t refit_tris, rebuilt_tris;
     uint64_t moved_instances;
@@ -170,6 +170,7 @@ uint32_t xs_scene_tri_count(const xs_scene *scene);   /* stored (each mesh once)
 uint32_t xs_scene_light_count(const xs_scene *scene);
 uint32_t xs_scene_mesh_count(const xs_scene *scene);
 uint32_t xs_scene_instance_count(const xs_scene *scene);
+uint32_t xs_scene_texture_count(const xs_scene *scene);
 
 /* Textures (render/scene_textures.c): held whole in the scene, or paged
  * (a package from xisuan pack: pages come from a page cache). */

@@ -152,6 +152,11 @@ void xs_tile_cleaner_stray(xs_tile_cleaner *c, int frame, int tile)
         c->removed++;
         pthread_mutex_unlock(&c->mu);
     }
+    /* the late writer made the frame's tile folder again: it goes too when
+     * empty (another late copy still writing there keeps it, and its own
+     * stray removes it) */
+    if (cleaned && xs_job_tile_dir(&c->job->layout, frame, path, sizeof path, NULL) == XS_OK)
+        (void)rmdir(path);
 }
 
 void xs_tile_cleaner_destroy(xs_tile_cleaner *c, int64_t *removed, int64_t *failed)

@@ -359,7 +359,59 @@ static size_t fake_scratch_bytes(int pixels, int spp)
     return (size_t)pixels * (size_t)((spp + 15) / 16) * 48u;
 }
 
-static long long fake_tile_threads(int pixels, int spp) { return (long long)pixels * (long long)((spp + 15) / 16); }
+static long long fake_tile_paths(int pixels, int spp)
+{
+    return (long long)pixels * (long long)(spp < 16 ? (spp > 0 ? spp : 1) : 16);
+}
+
+static size_t fake_wave_bytes(long long paths) { return (size_t)paths * 256u; }
+
+/* ---- textures: a device array of the level bytes, two object numbers ------------ */
+
+typedef struct fake_texture {
+    void *array;
+    unsigned long long obj[2];
+} fake_texture;
+
+static int fake_texture_create(const xs_texture *t, const uint32_t *texels, void **handle, unsigned long long obj[2],
+                               size_t *bytes)
+{
+    *handle = NULL;
+    obj[0] = obj[1] = 0;
+    *bytes = 0;
+    int e = enter();
+    if (e)
+        return fail_with(e);
+    size_t n = 0;
+    for (uint32_t l = 0; l < t->levels; ++l)
+        n += (size_t)xs_tex_level_size(t->width, l) * xs_tex_level_size(t->height, l) * 4u;
+    if (t->levels < 1 || t->levels > XS_TEX_LEVELS || !texels)
+        return fail_with(FAKE_INVALID_VALUE);
+    if (G->used + n > G->memory)
+        return fail_with(FAKE_OUT_OF_MEMORY);
+    fake_texture *ft = calloc(1, sizeof *ft);
+    ft->array = malloc(n ? n : 1);
+    memcpy(ft->array, texels, n); /* the levels' texels, back to back, read as a copy would */
+    track(ft->array, n, true);
+    G->used += n;
+    obj[0] = ft->obj[0] = (unsigned long long)++G->texture_objects;
+    obj[1] = ft->obj[1] = (unsigned long long)++G->texture_objects;
+    G->textures_live++;
+    *bytes = n;
+    *handle = ft;
+    return FAKE_OK;
+}
+
+static int fake_texture_destroy(void *handle)
+{
+    fake_texture *ft = (fake_texture *)handle;
+    if (!ft)
+        return FAKE_OK;
+    untrack(ft->array, true);
+    free(ft);
+    G->textures_live--;
+    return FAKE_OK;
+}
 
 float fake_pixel(const xs_tile_params *tp, int x, int y, int c)
 {
@@ -369,11 +421,11 @@ float fake_pixel(const xs_tile_params *tp, int x, int y, int c)
 /* Every pointer of the scene view: NULL or device memory. */
 static bool view_ok(const xs_scene_view *v)
 {
-    const void *p[] = {v->tris,      v->attrs,       v->nodes,          v->meshes,    v->instances,
-                       v->tlas,      v->materials,   v->textures,       v->tex_pool,  v->srgb_to_linear,
+    const void *p[] = {v->tris,      v->attrs,       v->wnodes,         v->meshes,    v->instances,
+                       v->tex_objects, v->materials, v->textures,       v->tex_pool,  v->srgb_to_linear,
                        v->lights,    v->light_cdf,   v->light_pmf,      v->inst_light_base, v->tri_light,
                        v->env,       v->env_row_cdf, v->env_col_cdf,    v->ggx_tables, v->filter_icdf,
-                       v->motion_xf, v->motion_tris, v->motion_nodes,
+                       v->motion_xf, v->motion_tris, v->motion_nodes,      v->nodes,
                        v->tex_levels, v->tex_page,   v->tex_request,    v->tex_asked};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; ++i)
         if (p[i] && !is_device(p[i], 1))
@@ -382,7 +434,8 @@ static bool view_ok(const xs_scene_view *v)
     return v->tex_fetch == NULL && v->tex_ctx == NULL;
 }
 
-static int fake_launch_group(const xs_scene_view *view, const xs_cuda_group *g, void *stream)
+static int fake_launch_group(const xs_scene_view *view, const xs_cuda_group *g, void *wave, long long wave_paths,
+                             void *stream)
 {
     (void)stream;
     int e = enter();
@@ -403,6 +456,16 @@ static int fake_launch_group(const xs_scene_view *view, const xs_cuda_group *g, 
         G->max_group = g->count;
     G->view = *view;
     bool fault = !view_ok(view);
+    /* the wavefront's paths: device memory of the size the back end asked for */
+    if (g->integrator == XS_CUDA_WAVEFRONT) {
+        G->wavefront_launches++;
+        if (wave_paths < 16 || !is_device(wave, fake_wave_bytes(wave_paths)))
+            fault = true;
+        if (wave_paths > G->max_wave)
+            G->max_wave = wave_paths;
+    } else {
+        G->megakernel_launches++;
+    }
     for (int i = 0; i < g->count && !fault; ++i) {
         const xs_cuda_tile *t = &g->tile[i];
         const xs_tile_params *tp = &t->tp;
@@ -477,7 +540,10 @@ static const xs_cuda_rt fake_rt = {
     .memcpy_d2h_async = fake_memcpy_d2h_async,
     .launch_group = fake_launch_group,
     .scratch_bytes = fake_scratch_bytes,
-    .tile_threads = fake_tile_threads,
+    .tile_paths = fake_tile_paths,
+    .wave_bytes = fake_wave_bytes,
+    .texture_create = fake_texture_create,
+    .texture_destroy = fake_texture_destroy,
 };
 
 const xs_cuda_rt *fake_cuda_rt(fake_gpu *g)

@@ -10,7 +10,9 @@
  *   query reports it, and from then on it is sticky: every call returns it.
  * Device memory is host memory it tracks, with a capacity; launches check
  * that every pointer they get (the scene view's, the tiles') is NULL or
- * device memory (a host pointer faults, as on a GPU) and fill each tile
+ * device memory (a host pointer faults, as on a GPU), as must the wavefront's
+ * path buffer for its size; textures are device memory of their levels'
+ * bytes with two object numbers each; launches fill each tile
  * with pixels that depend on the tile alone (fake_pixel), counting one
  * camera ray per sample; or, with run_kernels, runs the real kernels on the
  * host over the device view (its "device" memory is host memory), so the
@@ -61,6 +63,10 @@ typedef struct fake_gpu {
     int calls;               /* runtime calls made */
     int view_faults;         /* launches that met a host pointer */
     int max_group;           /* most tiles a launch held */
+    int wavefront_launches, megakernel_launches;
+    long long max_wave;      /* most paths a wavefront launch was given */
+    int texture_objects;     /* texture objects made */
+    int textures_live;       /* textures made and not yet destroyed */
     size_t h2d_bytes;        /* bytes copied to the device */
     xs_scene_view view;      /* the scene view of the last launch */
 } fake_gpu;

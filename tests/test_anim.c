@@ -223,8 +223,8 @@ static int corners(const xs_scene_view *v, uint32_t m, float *out, int max)
     const xs_mesh *mesh = &v->meshes[m];
     int n = 0;
     for (uint32_t t = mesh->tri_first; t < mesh->tri_first + mesh->tri_count && n + 3 <= max; ++t) {
-        const xs_tri *tr = &v->tris[t];
-        xs_vec3 c[3] = {tr->v0, xs_add(tr->v0, tr->e1), xs_add(tr->v0, tr->e2)};
+        const xs_wtri *tr = &v->tris[t];
+        xs_vec3 c[3] = {xs_v3_load(tr->v0), xs_v3_load(tr->v1), xs_v3_load(tr->v2)};
         for (int k = 0; k < 3; ++k, ++n) {
             out[3 * n] = c[k].x, out[3 * n + 1] = c[k].y, out[3 * n + 2] = c[k].z;
         }
@@ -355,8 +355,8 @@ static void test_skin_bend(void)
         const xs_mesh *m = &v.meshes[v.instances[0].mesh];
         int turned = 0;
         for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t) {
-            const xs_tri *tr = &v.tris[t];
-            xs_vec3 cs[3] = {tr->v0, xs_add(tr->v0, tr->e1), xs_add(tr->v0, tr->e2)};
+            const xs_wtri *tr = &v.tris[t];
+            xs_vec3 cs[3] = {xs_v3_load(tr->v0), xs_v3_load(tr->v1), xs_v3_load(tr->v2)};
             for (int k = 0; k < 3; ++k)
                 if (cs[k].y > 0.5f) {
                     xs_vec3 nn = xs_oct_decode(v.attrs[t].n[k]);
@@ -379,8 +379,8 @@ static void test_skin_bend(void)
         const xs_mesh *m = &v.meshes[v.instances[0].mesh];
         int seen = 0;
         for (uint32_t t = m->tri_first; t < m->tri_first + m->tri_count; ++t) {
-            const xs_tri *tr = &v.tris[t];
-            xs_vec3 cs[3] = {tr->v0, xs_add(tr->v0, tr->e1), xs_add(tr->v0, tr->e2)};
+            const xs_wtri *tr = &v.tris[t];
+            xs_vec3 cs[3] = {xs_v3_load(tr->v0), xs_v3_load(tr->v1), xs_v3_load(tr->v2)};
             for (int k = 0; k < 3; ++k)
                 if (cs[k].x > 2.5f) { /* (2, y) -> (1 + 2 * 1, y) = (3, y) */
                     xs_vec3 nn = xs_oct_decode(v.attrs[t].n[k]);
@@ -462,7 +462,7 @@ static uint64_t view_hash(const xs_scene *s)
     for (int i = 0; i < n; ++i)
         for (size_t k = 0; k < bl[i].bytes; ++k)
             h = (h ^ ((const unsigned char *)bl[i].host)[k]) * 1099511628211ull;
-    h ^= (uint64_t)v.tlas_count << 32 ^ v.motion_steps;
+    h ^= (uint64_t)v.wnode_count << 32 ^ (uint64_t)v.wroot << 16 ^ v.motion_steps;
     return h;
 }
 

@@ -644,6 +644,40 @@ static void test_sobol(void)
     }
 }
 
+/* Sobol' dimension 1 in closed form (xs_sobol1) equals the direction-number
+ * loop it replaced, and a pair's points equal Burley's construction written
+ * out with full Owen scrambles (owen(reverse(i)), owen(sobol1(i)) of the
+ * shuffled index), on 2^20 consecutive indices and 2^20 random ones. */
+static uint32_t sobol1_loop(uint32_t i)
+{
+    uint32_t r = 0u, m = 1u;
+    for (int k = 1; i != 0u; ++k, i >>= 1) {
+        if ((i & 1u) != 0u)
+            r ^= m << (32 - k);
+        m ^= m << 1;
+    }
+    return r;
+}
+
+static void test_sobol_closed_form(void)
+{
+    uint64_t z = 0x1234567ull;
+    int bad = 0, bad_pair = 0;
+    for (uint32_t n = 0; n < (2u << 20); ++n) {
+        z = z * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t i = n < (1u << 20) ? n : (uint32_t)(z >> 32);
+        bad += xs_sobol1(i) != sobol1_loop(i);
+        uint64_t key = z ^ 0xABCDull;
+        uint32_t pair = n & 31u, s0, s1, s2, x, y;
+        xs_pair_seeds(key, pair, &s0, &s1, &s2);
+        uint32_t sh = xs_owen(i, s0);
+        xs_sobol_pair(key, i, pair, &x, &y);
+        bad_pair += x != xs_owen(xs_reverse_bits(sh), s1) || y != xs_owen(sobol1_loop(sh), s2);
+    }
+    CHECK_MSG(bad == 0, "closed-form Sobol' dimension 1 differs from the loop at %d indices", bad);
+    CHECK_MSG(bad_pair == 0, "xs_sobol_pair differs from Burley's construction at %d points", bad_pair);
+}
+
 static double correlation(const double *a, const double *b, int n)
 {
     double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0;
@@ -719,6 +753,7 @@ int main(int argc, char **argv)
         {"weights", test_weights},
         {"albedo", test_albedo},
         {"sobol", test_sobol},
+        {"sobol_closed_form", test_sobol_closed_form},
         {"solid", test_solid},
         {"closed_form", test_closed_form},
     };

@@ -32,6 +32,15 @@
  * texture_pages_update: a paged scene's back end updated between tiles (a
  *   frame change): the device keeps its page table and pool, never the
  *   host's page cache, and renders the same pixels.
+ * wave: the wavefront's path buffer is device memory sized from the SMs and
+ *   occupancy, capped by the device's memory, given to every wavefront
+ *   launch; the megakernel (set before the first tile) needs none; both
+ *   return each tile's own pixels.
+ * textures: a textured scene's textures become texture objects (two each:
+ *   linear and sRGB, over one upload of its MIP levels), their handles a
+ *   device array in the view (tex_objects), the host texels not uploaded;
+ *   all freed with the back end. Too little memory for them: a clear error
+ *   naming the texture, nothing left.
  * update_dirty_ranges: an animated scene (a morphing mesh, a moving
  *   instance, a shutter) posed for another frame: update copies the byte
  *   ranges the frame rewrote (not the whole scene), arrays that appear or
@@ -42,6 +51,7 @@
 #include "gltf_build.h"
 #include "io/xs_gltf.h"
 #include "render/xs_backend.h"
+#include "kernels/cuda/kernel_cuda.h"
 #include "render/xs_scene.h"
 #include "render/xs_texcache.h"
 #include "tex_scene.h"
@@ -474,8 +484,12 @@ static void texture_pages(void)
     }
     CHECK(fits >= 2);
     memset(out, 0, n * sizeof *out);
-    CHECK(tex_render_fake(whole, &tp, 0, out, &launches, &e) == XS_OK);
-    CHECK(memcmp(out, ref, n * sizeof *out) == 0 && launches == 1); /* every page uploaded: no pass again */
+    /* held whole, over a texture budget too small for its texture objects:
+     * every page uploaded, no pass again (within the budget the textures
+     * are texture objects, which a host running the kernels cannot read:
+     * the test textures covers those) */
+    CHECK(tex_render_fake(whole, &tp, 16, out, &launches, &e) == XS_OK);
+    CHECK(memcmp(out, ref, n * sizeof *out) == 0 && launches == 1);
     /* a device that cannot hold the scene */
     fake_gpu small = {.devices = 1, .memory = 4096};
     const xs_cuda_rt *rt = fake_cuda_rt(&small);
@@ -491,6 +505,127 @@ static void texture_pages(void)
     xs_texstore_close(st);
     unlink(path);
     tex_gltf_free(&gl);
+}
+
+static void wave(void)
+{
+    fake_gpu g = {.devices = 1, .sm_count = 4, .resident_blocks = 2};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene *s = cornell();
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 32 * 32, 64, &b, &e) == XS_OK, "%s", e.msg);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    xs_tile_params tp = tile(32, 32, 32, 32, 64, 1);
+    CHECK(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK && pixels_ok(&tp, buf));
+    /* 16 x 4 SMs x 2 blocks x 128 threads */
+    CHECK_MSG(g.wavefront_launches == 1 && g.max_wave == 16 * 4 * 2 * 128, "%d launches, waves of %lld",
+              g.wavefront_launches, g.max_wave);
+    CHECK(g.view_faults == 0);
+    xs_backend_destroy(b);
+    /* the megakernel reference */
+    CHECK(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 32 * 32, 64, &b, &e) == XS_OK);
+    xs_backend_cuda_set_integrator(b, XS_CUDA_MEGAKERNEL);
+    CHECK(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK && pixels_ok(&tp, buf));
+    CHECK(g.megakernel_launches == 1 && g.wavefront_launches == 1 && g.view_faults == 0);
+    xs_backend_destroy(b);
+    /* a small device: the wave takes at most a quarter of it */
+    fake_gpu small = {.devices = 1, .memory = 8u << 20};
+    rt = fake_cuda_rt(&small);
+    CHECK(xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 32 * 32, 64, &b, &e) == XS_OK);
+    CHECK(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK && pixels_ok(&tp, buf));
+    CHECK_MSG(small.max_wave > 0 && small.max_wave * 256 <= (2 << 20) && small.max_wave % 16 == 0,
+              "waves of %lld paths on an 8 MB device", small.max_wave);
+    xs_backend_destroy(b);
+    CHECK(small.used == 0 && g.used == 0);
+    xs_scene_destroy(s);
+    fake_cuda_reset();
+}
+
+/* A quad with a 4x2 base-colour texture, built as the glTF loader would
+ * hand it over. */
+static xs_scene *textured(void)
+{
+    static float pos[12] = {-1, -1, 0, 1, -1, 0, 1, 1, 0, -1, 1, 0};
+    static float uv[8] = {0, 1, 1, 1, 1, 0, 0, 0};
+    static uint32_t idx[6] = {0, 1, 2, 0, 2, 3};
+    static unsigned char px[4 * 2 * 4];
+    for (int i = 0; i < 8; ++i)
+        px[4 * i] = (unsigned char)(30 * i), px[4 * i + 1] = 200, px[4 * i + 2] = 50, px[4 * i + 3] = 255;
+    xs_gltf_primitive prim = {.vertex_count = 4, .tri_count = 2, .positions = pos, .uv0 = uv, .indices = idx,
+                              .material = 0};
+    xs_gltf_mesh mesh = {.prims = &prim, .prim_count = 1};
+    xs_gltf_instance inst = {.mesh = 0, .node = 0, .xform = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1}};
+    xs_gltf_material mat;
+    memset(&mat, 0, sizeof mat);
+    mat.base_color[0] = mat.base_color[1] = mat.base_color[2] = mat.base_color[3] = 1.0f;
+    mat.base_color_tex.texture = 0;
+    mat.base_color_tex.tscale[0] = mat.base_color_tex.tscale[1] = 1.0f;
+    mat.metallic_roughness_tex.texture = mat.normal_tex.texture = mat.occlusion_tex.texture = -1;
+    mat.emissive_tex.texture = mat.transmission_tex.texture = -1;
+    mat.roughness = 1.0f, mat.ior = 1.5f, mat.emissive_strength = 1.0f;
+    mat.attenuation_color[0] = mat.attenuation_color[1] = mat.attenuation_color[2] = 1.0f;
+    xs_gltf_texture tex = {.image = 0, .wrap_s = XS_WRAP_REPEAT, .wrap_t = XS_WRAP_MIRROR};
+    xs_image8 img = {.width = 4, .height = 2, .rgba8 = px};
+    xs_gltf_scene g = {.meshes = &mesh, .mesh_count = 1, .instances = &inst, .instance_count = 1,
+                       .materials = &mat, .material_count = 1, .textures = &tex, .texture_count = 1,
+                       .images = &img, .image_count = 1};
+    xs_scene_setup su;
+    memset(&su, 0, sizeof su);
+    su.name = "textured";
+    su.cam_mode = XS_CAM_OVERRIDE;
+    su.cam_pos[2] = 3.0f, su.cam_up[1] = 1.0f, su.cam_yfov_deg = 40.0f;
+    su.env_color[0] = su.env_color[1] = su.env_color[2] = 1.0f, su.env_strength = 1.0f;
+    xs_scene *s = NULL;
+    xs_err e;
+    CHECK_MSG(xs_scene_from_gltf(&g, &su, &s, &e) == XS_OK, "%s", e.msg);
+    CHECK(xs_scene_texture_count(s) == 1);
+    return s;
+}
+
+static void textures(void)
+{
+    fake_gpu g = {.devices = 1};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene *s = textured();
+    xs_backend *b = NULL;
+    xs_err e;
+    xs_err_clear(&e);
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, s, 64, 64, 0, 0, 32 * 32, 16, &b, &e) == XS_OK, "%s", e.msg);
+    CHECK(g.texture_objects == 2 && g.textures_live == 1);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    xs_tile_params tp = tile(0, 0, 32, 32, 16, 1);
+    tp.frame_width = tp.frame_height = 64;
+    CHECK(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK && pixels_ok(&tp, buf));
+    CHECK_MSG(g.view_faults == 0, "a launch met a host pointer (the texture objects' handles?)");
+    xs_backend_destroy(b);
+    CHECK(g.textures_live == 0 && g.used == 0);
+    /* too little memory for the texture (4x2, 3 levels: 44 bytes) after the
+     * scene's arrays: some size between what the arrays need and more (the
+     * free memory unreadable, so no refusal comes before the uploads) */
+    bool named = false;
+    for (size_t mem = 4096; mem < 65536 && !named; mem += 4) {
+        fake_gpu t = {.devices = 1, .memory = mem, .mem_info_error = FAKE_INVALID_VALUE};
+        rt = fake_cuda_rt(&t);
+        xs_result r = xs_backend_cuda_create_rt(rt, s, 64, 64, 0, 0, 32 * 32, 16, &b, &e);
+        CHECK(t.textures_live == 0 || r == XS_OK);
+        if (r == XS_OK) {
+            xs_backend_destroy(b);
+            CHECK(t.used == 0 && t.textures_live == 0);
+            continue;
+        }
+        CHECK(t.used == 0);
+        if (strstr(e.msg, "texture")) {
+            printf("texture: %s\n", e.msg);
+            CHECK(strstr(e.msg, "uploading texture 1 of 1 (4x2, 3 levels)") && strstr(e.msg, "out of memory"));
+            named = true;
+        }
+    }
+    CHECK_MSG(named, "no device size made the texture upload fail");
+    xs_scene_destroy(s);
 }
 
 /* Node 0: a triangle whose morph target's weight goes 0 -> 1 over a
@@ -546,7 +681,7 @@ static void device_matches_host(const fake_gpu *g, const xs_scene *s, int frame)
         CHECK_MSG(d != NULL && d != bl[i].host && memcmp(d, bl[i].host, bl[i].bytes) == 0,
                   "frame %d: the device's %s (%zu bytes) is not the host's", frame, bl[i].name, bl[i].bytes);
     }
-    CHECK(g->view.tri_count == v.tri_count && g->view.tlas_count == v.tlas_count &&
+    CHECK(g->view.tri_count == v.tri_count && g->view.wnode_count == v.wnode_count && g->view.wroot == v.wroot &&
           g->view.motion_steps == v.motion_steps && g->view.camera_motion == v.camera_motion);
     CHECK(g->view_faults == 0);
 }
@@ -673,6 +808,8 @@ int main(int argc, char **argv)
         {"launch_failure", launch_failure},
         {"probe", probe},
         {"create_fails_cleanly", create_fails_cleanly},
+        {"wave", wave},
+        {"textures", textures},
         {"update_dirty_ranges", update_dirty_ranges},
         {"texture_pages", texture_pages},
         {"texture_pages_update", texture_pages_update},

@@ -5,7 +5,8 @@
  *   whole and as parts (2, 3 and C parts as the policy cuts them, and uneven
  *   hand-made cuts), at spp 40, 64 and 100 (last chunk short or not), with no
  *   AOVs and with every AOV; xs_parts_merge gives the whole tile's records
- *   byte for byte.
+ *   byte for byte, with the wavefront integrator (the default) and with the
+ *   megakernel, whose whole tiles are the wavefront's bytes too.
  * files: the worker's pipeline (0 and 2 writers): PART items write part
  *   files, a MERGE item writes the tile; its EXR bytes and checksum equal
  *   those of a TILE item; the parts' samples add up to the tile's, the merge
@@ -24,6 +25,7 @@
  *   of a run that split tiles removes part files only, and a tile folder
  *   that leaves empty. */
 #include "io/xs_file.h"
+#include "kernels/cpu/kernel_cpu.h"
 #include "io/xs_partials.h"
 #include "render/xs_backend.h"
 #include "render/xs_film.h"
@@ -94,45 +96,59 @@ static void test_records(void)
 {
     xs_scene *s = cornell();
     const int W = 48, H = 36;
-    xs_backend *be = NULL;
-    xs_err e;
-    CHECK(xs_backend_cpu_create(s, W, H, 2, &be, &e) == XS_OK);
-    CHECK(xs_backend_parts(be));
     const int spps[3] = {40, 64, 100};
     const uint32_t aovs[2] = {0, ALL_AOVS};
+    float *wf_whole[6] = {NULL};
     int cuts = 0;
-    for (int si = 0; si < 3; ++si)
-        for (int ai = 0; ai < 2; ++ai) {
-            xs_tile_params tp = xs_tile_params_frame(W, H, spps[si], 4);
-            tp.seed = 11;
-            tp.frame = 3;
-            tp.aovs = aovs[ai];
-            tp.x0 = 20, tp.y0 = 14, tp.width = 13, tp.height = 9; /* the box's edge and wall */
-            const int C = xs_parts_chunks(tp.spp);
-            CHECK(C == (spps[si] + 15) / 16);
-            float *whole = malloc((size_t)tp.width * tp.height * (size_t)xs_aov_channels(tp.aovs) * sizeof(float));
-            xs_counters c = {0};
-            CHECK(xs_backend_render_tile(be, &tp, whole, &c, &e) == XS_OK);
-            /* as the policy cuts: P = 1 (the whole as one part), 2, 3 and C */
-            const int ps[4] = {1, 2, 3, C};
-            for (int k = 0; k < 4; ++k) {
-                int P = ps[k] < C ? ps[k] : C, b[65];
-                for (int j = 0; j <= P; ++j)
-                    b[j] = xs_parts_first(j, P, C);
-                check_cut(be, &tp, whole, b, P);
-                cuts++;
+    for (int integ = 0; integ < 2; ++integ) {
+        const xs_cpu_options opt = {integ == 0 ? XS_INTEGRATOR_WAVEFRONT : XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+        xs_backend *be = NULL;
+        xs_err e;
+        CHECK(xs_backend_cpu_create_with(s, W, H, 2, &opt, &be, &e) == XS_OK);
+        CHECK(xs_backend_parts(be));
+        for (int si = 0; si < 3; ++si)
+            for (int ai = 0; ai < 2; ++ai) {
+                xs_tile_params tp = xs_tile_params_frame(W, H, spps[si], 4);
+                tp.seed = 11;
+                tp.frame = 3;
+                tp.aovs = aovs[ai];
+                tp.x0 = 20, tp.y0 = 14, tp.width = 13, tp.height = 9; /* the box's edge and wall */
+                const int C = xs_parts_chunks(tp.spp);
+                CHECK(C == (spps[si] + 15) / 16);
+                float *whole = malloc((size_t)tp.width * tp.height * (size_t)xs_aov_channels(tp.aovs) * sizeof(float));
+                xs_counters c = {0};
+                CHECK(xs_backend_render_tile(be, &tp, whole, &c, &e) == XS_OK);
+                const size_t wbytes = (size_t)tp.width * tp.height * (size_t)xs_aov_channels(tp.aovs) * sizeof(float);
+                if (integ == 0) {
+                    wf_whole[si * 2 + ai] = malloc(wbytes);
+                    memcpy(wf_whole[si * 2 + ai], whole, wbytes);
+                } else {
+                    CHECK_MSG(memcmp(whole, wf_whole[si * 2 + ai], wbytes) == 0,
+                              "spp %d aovs 0x%x: the megakernel's whole tile is not the wavefront's", tp.spp,
+                              (unsigned)tp.aovs);
+                    free(wf_whole[si * 2 + ai]);
+                }
+                /* as the policy cuts: P = 1 (the whole as one part), 2, 3 and C */
+                const int ps[4] = {1, 2, 3, C};
+                for (int k = 0; k < 4; ++k) {
+                    int P = ps[k] < C ? ps[k] : C, b[65];
+                    for (int j = 0; j <= P; ++j)
+                        b[j] = xs_parts_first(j, P, C);
+                    check_cut(be, &tp, whole, b, P);
+                    cuts++;
+                }
+                /* uneven cuts by hand: one chunk then the rest; the rest then one */
+                if (C >= 3) {
+                    int b1[3] = {0, 1, C}, b2[3] = {0, C - 1, C};
+                    check_cut(be, &tp, whole, b1, 2);
+                    check_cut(be, &tp, whole, b2, 2);
+                    cuts += 2;
+                }
+                free(whole);
             }
-            /* uneven cuts by hand: one chunk then the rest; the rest then one */
-            if (C >= 3) {
-                int b1[3] = {0, 1, C}, b2[3] = {0, C - 1, C};
-                check_cut(be, &tp, whole, b1, 2);
-                check_cut(be, &tp, whole, b2, 2);
-                cuts += 2;
-            }
-            free(whole);
-        }
+        xs_backend_destroy(be);
+    }
     printf("%d cuts merged and compared\n", cuts);
-    xs_backend_destroy(be);
     xs_scene_destroy(s);
 }
 

@@ -49,7 +49,7 @@ static void pyramid(void)
     tex_image(&im, 300, 200, 7);
     xs_texpage_pyramid p;
     xs_err e;
-    CHECK(xs_texpage_pyramid_build(&im, &p, &e) == XS_OK);
+    CHECK(xs_texpage_pyramid_build(&im, false, &p, &e) == XS_OK);
     CHECK(p.levels == 9); /* 300x200 150x100 75x50 37x25 18x12 9x6 4x3 2x1 1x1 */
     CHECK(p.w[3] == 37 && p.h[3] == 25 && p.w[8] == 1 && p.h[8] == 1);
     CHECK(xs_texpage_levels(300, 200) == 9);
@@ -119,7 +119,7 @@ static void store_roundtrip(void)
     CHECK(xs_texstore_probe(path, &has, &tar, &file, &e) == XS_OK && has && tar == 100);
     for (int i = 0; i < 2; ++i) {
         xs_texpage_pyramid p;
-        CHECK(xs_texpage_pyramid_build(&g.images[i], &p, &e) == XS_OK);
+        CHECK(xs_texpage_pyramid_build(&g.images[i], xs_gltf_image_srgb(&g, i), &p, &e) == XS_OK);
         uint64_t page = xs_texstore_find(s, (uint32_t)i)->first_page;
         for (int l = 0; l < p.levels; ++l) {
             uint32_t lw, lh, nx, ny;
@@ -397,16 +397,18 @@ static void mip_level(void)
     CHECK(tex_scene_build(&g, NULL, &sc, &e) == XS_OK);
     xs_scene_view v = xs_scene_view_for(sc, 64, 64);
     xs_texslot slot = {.tex = 0, .texcoord = 0, .m = {1, 0, 0, 0, 1, 0}};
-    xs_uv uv = {{0.3f, 0.3f}, {0.6f, 0.6f}, {0.0f, 0.0f}};
+    xs_uv uv = {{0.3f, 0.3f}, {0.6f, 0.6f}};
+    xs_lod lod = xs_lod_none();
     float lvl0[4], lvl1[4], got[4];
-    xs_tex_bilinear(&v, &v.textures[0], &v.tex_levels[v.textures[0].level0], 0.3f, 0.6f, false, lvl0);
-    xs_tex_bilinear(&v, &v.textures[0], &v.tex_levels[v.textures[0].level0 + 1], 0.3f, 0.6f, false, lvl1);
-    xs_tex_sample(&v, &slot, &uv, false, got);
+    xs_tex_level_read(&v, &v.textures[0], 0, 0.3f, 0.6f, false, lvl0);
+    xs_tex_level_read(&v, &v.textures[0], 1, 0.3f, 0.6f, false, lvl1);
+    xs_tex_sample(&v, &slot, &uv, &lod, false, got);
     CHECK(memcmp(got, lvl0, sizeof got) == 0);
-    /* 2 texels of level 0 across the footprint: exactly level 1 */
-    uv.fp[0] = 2.0f / sqrtf(300.0f * 200.0f);
-    xs_tex_sample(&v, &slot, &uv, false, got);
-    CHECK_MSG(fabsf(got[0] - lvl1[0]) < 1e-6f && fabsf(got[1] - lvl1[1]) < 1e-6f, "%g %g vs level 1 %g %g",
+    /* 2 texels of level 0 across the footprint (xs_lod: log2 of its width in
+     * uv units): level 1 */
+    lod.uv_log2[0] = 1.0f - 0.5f * log2f(300.0f * 200.0f);
+    xs_tex_sample(&v, &slot, &uv, &lod, false, got);
+    CHECK_MSG(fabsf(got[0] - lvl1[0]) < 1e-5f && fabsf(got[1] - lvl1[1]) < 1e-5f, "%g %g vs level 1 %g %g",
               (double)got[0], (double)got[1], (double)lvl1[0], (double)lvl1[1]);
     CHECK(memcmp(lvl0, lvl1, sizeof lvl0) != 0);
     xs_scene_destroy(sc);

@@ -17,7 +17,16 @@
  * bvh_threads: the BVH built on 1 and on 4 threads is byte-identical.
  * solid_slab: a glass slab with absorption transmits exactly the sum of its
  *   interreflections (see the test).
+ * wavefront_megakernel: the wavefront integrator (the default) and the
+ *   megakernel reference give the same pixels, AOVs and counters bit for bit
+ *   on the glossy Cornell box (with MIS, BSDF-only and light-only, clamping,
+ *   odd spp across the 16-sample chunks and the wave's batches), so they
+ *   converge to the same mean; and each one's mean over 256 spp agrees with
+ *   the other's from independent seeds within the noise (2%).
+ * isa_identical: the AVX2 build of the CPU kernels and the baseline x86-64
+ *   build give the same bits (skipped, exit 77, on a CPU without AVX2).
  */
+#include "kernels/cpu/kernel_cpu.h"
 #include "render/xs_backend.h"
 #include "render/xs_bvh.h"
 #include "render/xs_film.h"
@@ -59,6 +68,18 @@ static float *render(const xs_scene *s, int w, int h, xs_tile_params tp, xs_coun
     xs_backend *be = NULL;
     xs_err e;
     CHECK(xs_backend_cpu_create(s, w, h, 2, &be, &e) == XS_OK);
+    float *buf = malloc((size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs) * sizeof(float));
+    CHECK(xs_backend_render_tile(be, &tp, buf, c, &e) == XS_OK);
+    xs_backend_destroy(be);
+    return buf;
+}
+
+static float *render_with(const xs_scene *s, int w, int h, xs_tile_params tp, const xs_cpu_options *o, int threads,
+                          xs_counters *c)
+{
+    xs_backend *be = NULL;
+    xs_err e;
+    CHECK_MSG(xs_backend_cpu_create_with(s, w, h, threads, o, &be, &e) == XS_OK, "%s", e.msg);
     float *buf = malloc((size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs) * sizeof(float));
     CHECK(xs_backend_render_tile(be, &tp, buf, c, &e) == XS_OK);
     xs_backend_destroy(be);
@@ -285,6 +306,74 @@ static void test_tile_alone(void)
     xs_scene_destroy(s);
 }
 
+static void test_wavefront_megakernel(void)
+{
+    xs_scene *s = glossy_cornell();
+    const int W = 40, H = 30;
+    const uint32_t aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH | XS_AOV_SAMPLES;
+    const int C = xs_aov_channels(aovs);
+    struct {
+        int spp, mis;
+        float clamp;
+    } cases[] = {{37, XS_MIS_ON, 0.0f}, {16, XS_MIS_BSDF_ONLY, 0.0f}, {9, XS_MIS_LIGHT_ONLY, 0.0f}, {21, XS_MIS_ON, 2.0f}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
+        xs_tile_params tp = params(W, H, cases[k].spp, 6);
+        tp.aovs = aovs;
+        tp.mis = cases[k].mis;
+        tp.clamp = cases[k].clamp;
+        xs_cpu_options wf = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_AUTO}, mk = {XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+        xs_counters ca = {0}, cb = {0};
+        float *a = render_with(s, W, H, tp, &wf, 2, &ca);
+        float *b = render_with(s, W, H, tp, &mk, 3, &cb);
+        size_t n = (size_t)W * H * (size_t)C, diff = 0;
+        for (size_t i = 0; i < n; ++i)
+            diff += memcmp(&a[i], &b[i], sizeof a[i]) != 0;
+        CHECK_MSG(diff == 0, "case %zu (spp %d): %zu of %zu values differ between the integrators", k, tp.spp, diff, n);
+        CHECK_MSG(memcmp(&ca, &cb, sizeof ca) == 0, "case %zu: the kernels' counters differ", k);
+        free(a), free(b);
+    }
+    /* the means of independent renders of each agree within their noise */
+    double m[2][3];
+    for (int k = 0; k < 2; ++k) {
+        xs_tile_params tp = params(W, H, 256, 6);
+        tp.seed = 7u + (uint32_t)k;
+        xs_cpu_options o = {k == 0 ? XS_INTEGRATOR_WAVEFRONT : XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+        xs_counters c = {0};
+        float *buf = render_with(s, W, H, tp, &o, 2, &c);
+        image_mean(buf, W * H, m[k]);
+        free(buf);
+    }
+    for (int c = 0; c < 3; ++c) {
+        double rel = fabs(m[0][c] - m[1][c]) / m[1][c];
+        printf("channel %d: wavefront %.5f, megakernel %.5f (independent seeds): %.3f%%\n", c, m[0][c], m[1][c],
+               100.0 * rel);
+        CHECK_MSG(rel < 0.02, "channel %d: the means differ by %.2f%%", c, 100.0 * rel);
+    }
+    xs_scene_destroy(s);
+}
+
+static void test_isa_identical(void)
+{
+    const xs_cpu_kernels *avx2 = xs_cpu_kernels_avx2();
+    if (!avx2 || xs_cpu_kernels_best() != avx2) {
+        printf("SKIP: no AVX2 build or no AVX2 on this CPU\n");
+        exit(77);
+    }
+    xs_scene *s = glossy_cornell();
+    const int W = 32, H = 24;
+    xs_tile_params tp = params(W, H, 19, 6);
+    tp.aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH;
+    xs_cpu_options a = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_AVX2}, b = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_BASE};
+    xs_counters ca = {0}, cb = {0};
+    float *x = render_with(s, W, H, tp, &a, 2, &ca), *y = render_with(s, W, H, tp, &b, 2, &cb);
+    size_t n = (size_t)W * H * (size_t)xs_aov_channels(tp.aovs);
+    CHECK_MSG(memcmp(x, y, n * sizeof *x) == 0, "the AVX2 and the baseline kernels give different pixels");
+    CHECK(memcmp(&ca, &cb, sizeof ca) == 0);
+    printf("kernels: %s and x86-64 builds agree on %zu values\n", avx2->isa, n);
+    free(x), free(y);
+    xs_scene_destroy(s);
+}
+
 static void test_bvh_threads(void)
 {
     const uint32_t n = 150000;
@@ -325,6 +414,8 @@ int main(int argc, char **argv)
         {"tile_alone", test_tile_alone},
         {"solid_slab", test_solid_slab},
         {"bvh_threads", test_bvh_threads},
+        {"wavefront_megakernel", test_wavefront_megakernel},
+        {"isa_identical", test_isa_identical},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

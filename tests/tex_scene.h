@@ -113,7 +113,7 @@ static xs_result tex_store_write(const xs_gltf_scene *g, const char *path, xs_er
     xs_texstore_writer *w = NULL;
     xs_result r = xs_texstore_writer_create(tmp, 3, &w, e);
     for (int i = 0; r == XS_OK && i < g->image_count; ++i)
-        r = xs_texstore_writer_add(w, i, &g->images[i], "test image", e);
+        r = xs_texstore_writer_add(w, i, &g->images[i], xs_gltf_image_srgb(g, i), "test image", e);
     static const unsigned char tar[100] = {0};
     if (r == XS_OK)
         r = xs_texstore_writer_finish(w, tar, sizeof tar, path, e);

@@ -86,14 +86,14 @@ typedef struct pack_pages {
     size_t nseen, cap;
 } pack_pages;
 
-static xs_result page_image(void *user, int image, const unsigned char *data, size_t len, const char *label,
-                            xs_err *err)
+static xs_result page_image(void *user, int image, const unsigned char *data, size_t len, bool srgb,
+                            const char *label, xs_err *err)
 {
     pack_pages *pp = (pack_pages *)user;
     xs_image8 img = {0};
     xs_result r = xs_image_decode(label, data, len, pp->max_pixels, &img, err);
     if (r == XS_OK)
-        r = xs_texstore_writer_add(pp->w, image, &img, label, err);
+        r = xs_texstore_writer_add(pp->w, image, &img, srgb, label, err);
     free(img.rgba8);
     if (r == XS_OK && pp->nseen == pp->cap) {
         size_t nc = pp->cap ? pp->cap * 2 : 16;
