@@ -2,7 +2,9 @@
  * and the memory plan (label unit; also under ASan/UBSan).
  *
  * pyramid: levels down to 1 x 1, each texel the rounded mean of the 2 x 2
- *   below it (edges clamped), pages of every width cut row by row.
+ *   below it (edges clamped), pages of every width cut row by row; for an
+ *   image read as colour, the colour channels' mean in linear light (alpha
+ *   still on the bytes).
  * store_roundtrip: every page of a written store reads back (alone, by
  *   offset) equal to the pyramid's page; images found by index.
  * store_hostile: a flipped byte in a page fails its read with a checksum
@@ -86,6 +88,36 @@ static void pyramid(void)
         total += (uint64_t)nx * ny;
     }
     CHECK(xs_texpage_count(300, 200) == total);
+    /* an image read as colour: its colour channels averaged in linear
+     * light (issue 17's filter), alpha on the bytes */
+    xs_texpage_pyramid q;
+    CHECK(xs_texpage_pyramid_build(&im, true, &q, &e) == XS_OK);
+    CHECK(q.levels == p.levels && q.level[0][5] == p.level[0][5]);
+    float lin[256];
+    xs_srgb_table(lin);
+    int differs = 0;
+    for (int i = 0; i < 150 * 100; ++i) {
+        const int x = i % 150, y = i / 150;
+        uint32_t lin_want = 0;
+        for (int k = 0; k < 4; ++k) {
+            const unsigned a0 = a[((2 * y) * 300 + 2 * x) * 4 + k], a1 = a[((2 * y) * 300 + 2 * x + 1) * 4 + k];
+            const unsigned a2 = a[((2 * y + 1) * 300 + 2 * x) * 4 + k],
+                           a3 = a[((2 * y + 1) * 300 + 2 * x + 1) * 4 + k];
+            unsigned b;
+            if (k < 3) {
+                float v = 0.25f * (lin[a0] + lin[a1] + lin[a2] + lin[a3]);
+                float enc = v <= 0.0031308f ? 12.92f * v : 1.055f * powf(v, 1.0f / 2.4f) - 0.055f;
+                b = (unsigned)(enc * 255.0f + 0.5f);
+            } else {
+                b = (a0 + a1 + a2 + a3 + 2u) >> 2;
+            }
+            lin_want |= (b > 255u ? 255u : b) << (8 * k);
+        }
+        CHECK_MSG(q.level[1][i] == lin_want, "level 1 texel %d: %08x, want %08x", i, q.level[1][i], lin_want);
+        differs += q.level[1][i] != p.level[1][i];
+    }
+    CHECK_MSG(differs > 0, "the colour pyramid equals the bytes' one");
+    xs_texpage_pyramid_free(&q);
     xs_texpage_pyramid_free(&p);
     free(im.rgba8);
 }
