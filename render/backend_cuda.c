@@ -95,6 +95,8 @@ typedef struct cuda_backend {
     int open_count;
     void *stream;
     xs_gpu_pages *pages; /* a paged scene's textures on the device; NULL otherwise */
+    bool *tex_object;     /* per texture: made a texture object (else read from its pages) */
+    size_t tex_object_bytes; /* their levels' bytes */
     bool tex_all_objects; /* every texture is a texture object: no page is uploaded */
 } cuda_backend;
 
@@ -544,6 +546,7 @@ static void cuda_destroy(xs_backend *self)
     rt->free_device(be->wave);
     (void)rt->get_last_error(); /* what the clean-up met stays here */
     free(be->textures);
+    free(be->tex_object);
     free(be->slot);
     free(be->group);
     free(be);
@@ -690,40 +693,59 @@ static void wave_size(cuda_backend *be, const xs_gpu_info *gi, int max_spp, long
     *group = n < 1 ? 1 : n;
 }
 
-/* Whether every texture of a scene held whole can be a texture object
- * (levels a CUDA mipmapped array takes, within the GPU texture budget when
- * one is set): then no page goes to the device. Otherwise the scene's pages
- * are uploaded and read as the kernels read pages. */
-static bool textures_fit_objects(const xs_scene *scene)
+/* Texture t's levels' bytes (its texture object's mipmapped array). */
+static size_t levels_bytes(const xs_scene_view *hv, const xs_texture *t)
 {
-    xs_scene_tex_info ti;
-    xs_scene_tex_info_get(scene, &ti);
-    if (ti.paged)
-        return false; /* a paged scene's textures are demand-loaded pages (render/xs_texcache_gpu.h) */
-    xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
-    uint64_t bytes = 0;
-    for (uint32_t i = 0; i < xs_scene_texture_count(scene); ++i) {
-        const xs_texture *t = &hv.textures[i];
-        if (t->levels < 1u || t->levels > XS_TEX_LEVELS)
-            return false;
-        for (uint32_t l = 0; l < t->levels; ++l)
-            bytes += 4u * (uint64_t)hv.tex_levels[t->level0 + l].width * hv.tex_levels[t->level0 + l].height;
-    }
-    /* a texture budget they exceed (--gpu-texture-mib): the pages instead */
-    const uint64_t budget = xs_scene_gpu_texture_budget(scene);
-    return budget == 0 || bytes <= budget;
+    size_t bytes = 0;
+    for (uint32_t l = 0; l < t->levels; ++l)
+        bytes += 4u * (size_t)hv->tex_levels[t->level0 + l].width * hv->tex_levels[t->level0 + l].height;
+    return bytes;
 }
 
-/* The bytes of every texture's levels (its texture objects' arrays). */
-static size_t texture_object_bytes(const xs_scene *scene)
+/* Which textures become texture objects (be->tex_object), within `room`
+ * bytes (the GPU texture budget when one is set, else what the device has
+ * free past the scene, a launch and 512 MiB; SIZE_MAX: unknown). A texture
+ * qualifies with 1 to XS_TEX_LEVELS levels. A scene held whole: every
+ * texture or none (its pages are uploaded whole otherwise). A paged scene:
+ * in texture order, each that fits what is left, keeping 16 pages' room for
+ * the demand-loaded pages of the others. No texture_create in the runtime:
+ * none. */
+static xs_result choose_objects(cuda_backend *be, const xs_scene *scene, size_t room, xs_err *err)
 {
-    xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
-    size_t bytes = 0;
-    for (uint32_t i = 0; i < xs_scene_texture_count(scene); ++i)
-        for (uint32_t l = 0; l < hv.textures[i].levels; ++l)
-            bytes += 4u * (size_t)hv.tex_levels[hv.textures[i].level0 + l].width *
-                     hv.tex_levels[hv.textures[i].level0 + l].height;
-    return bytes;
+    const uint32_t n = xs_scene_texture_count(scene);
+    be->tex_object_bytes = 0;
+    be->tex_all_objects = false;
+    if (n == 0)
+        return XS_OK;
+    be->tex_object = calloc(n, sizeof *be->tex_object);
+    if (!be->tex_object)
+        return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
+    if (!be->rt->texture_create)
+        return XS_OK;
+    xs_scene_tex_info ti;
+    xs_scene_tex_info_get(scene, &ti);
+    const xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
+    const size_t reserve = ti.paged ? 16u * XS_TEX_PAGE_TEXELS * 4u : 0u;
+    size_t used = 0;
+    uint32_t made = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const xs_texture *t = &hv.textures[i];
+        if (t->levels < 1u || t->levels > XS_TEX_LEVELS)
+            continue;
+        const size_t b = levels_bytes(&hv, t);
+        if (b > room || used + b > room - (room > reserve ? reserve : room))
+            continue;
+        be->tex_object[i] = true;
+        used += b;
+        ++made;
+    }
+    if (!ti.paged && made < n) { /* held whole: its pool serves every texture */
+        memset(be->tex_object, 0, n * sizeof *be->tex_object);
+        used = made = 0;
+    }
+    be->tex_object_bytes = used;
+    be->tex_all_objects = made == n;
+    return XS_OK;
 }
 
 /* Texture t's levels back to back, gathered from its pages (hv: the host
@@ -743,15 +765,19 @@ static uint32_t *gather_levels(const xs_scene_view *hv, const xs_texture *t)
     return out;
 }
 
-/* Each texture's mipmapped array and two texture objects (its levels
- * gathered from its pages); the objects' handles go to the device as one
- * more array, the view's tex_objects. Only when every texture fits one
- * (be->tex_all_objects); otherwise textures are read from their pages. */
+/* The chosen textures' mipmapped arrays and two texture objects each (their
+ * levels gathered from their pages: the pool of a scene held whole, the
+ * node's page cache for a paged one); the objects' handles (0 for a
+ * texture read from its pages) go to the device as one more array, the
+ * view's tex_objects. */
 static xs_result upload_textures(cuda_backend *be, const xs_scene *scene, xs_err *err)
 {
     const xs_cuda_rt *rt = be->rt;
     const int n = (int)xs_scene_texture_count(scene);
-    if (n == 0 || !be->tex_all_objects)
+    bool any = false;
+    for (int i = 0; i < n; ++i)
+        any |= be->tex_object[i];
+    if (!any)
         return XS_OK;
     xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
     unsigned long long *obj = calloc((size_t)n * 2u, sizeof *obj);
@@ -760,9 +786,20 @@ static xs_result upload_textures(cuda_backend *be, const xs_scene *scene, xs_err
         free(obj);
         return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
     }
+    be->texture_count = n; /* NULL handles destroy as nothing */
     for (int i = 0; i < n; ++i) {
+        if (!be->tex_object[i])
+            continue;
         size_t bytes = 0;
         uint32_t *texels = gather_levels(&hv, &hv.textures[i]);
+        char why[512];
+        if (hv.tex_fetch) {
+            xs_texcache_thread_flush();
+            if (xs_texcache_take_failure((xs_texcache *)hv.tex_ctx, why, sizeof why)) {
+                free(texels), free(obj);
+                return xs_err_set(err, XS_ERR_RENDER, "CUDA back end: texture %d's levels: %s", i + 1, why);
+            }
+        }
         if (!texels) {
             free(obj);
             return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory for texture %d's levels", i + 1);
@@ -776,7 +813,6 @@ static xs_result upload_textures(cuda_backend *be, const xs_scene *scene, xs_err
                      hv.textures[i].width, hv.textures[i].height, (unsigned)hv.textures[i].levels);
             return cuda_fail(be, err, what, e);
         }
-        be->texture_count = i + 1;
     }
     void *d = NULL;
     int e = rt->malloc_device(&d, (size_t)n * 2u * sizeof *obj);
@@ -842,31 +878,48 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
     be->dview = xs_scene_view_for(scene, fw, fh);
     be->dview.tex_fetch = NULL;
     be->dview.tex_ctx = NULL;
-    be->tex_all_objects = textures_fit_objects(scene);
     xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
     int nb = xs_scene_blobs(scene, &be->dview, blobs, XS_SCENE_BLOBS_MAX);
     /* a device that cannot hold the scene and one launch is refused before
      * anything is uploaded, with the numbers */
-    size_t scene_bytes = 0, free_b = 0, total_b = 0;
-    for (int i = 0; i < nb; ++i)
-        if (!be->tex_all_objects || (blobs[i].view_offset != offsetof(xs_scene_view, tex_pool) &&
-                                     blobs[i].view_offset != offsetof(xs_scene_view, tex_page)))
+    size_t scene_bytes = 0, pool_bytes = 0, free_b = 0, total_b = 0;
+    for (int i = 0; i < nb; ++i) {
+        if (blobs[i].view_offset == offsetof(xs_scene_view, tex_pool) ||
+            blobs[i].view_offset == offsetof(xs_scene_view, tex_page))
+            pool_bytes += blobs[i].bytes;
+        else
             scene_bytes += blobs[i].bytes;
-    if (be->tex_all_objects)
-        scene_bytes += texture_object_bytes(scene); /* their levels, instead of the pages */
+    }
     size_t launch_bytes = rt->scratch_bytes((int)be->max_pixels, max_spp) +
                           be->max_pixels * (size_t)xs_aov_channels(0xffffffffu) * sizeof(float);
     xs_scene_tex_info ti;
     xs_scene_tex_info_get(scene, &ti);
-    size_t pages_min = ti.paged ? (size_t)ti.pages * 4u + 16u * XS_TEX_PAGE_TEXELS * 4u : 0;
-    if ((e = rt->mem_get_info(&free_b, &total_b)) == 0 && scene_bytes + launch_bytes + pages_min > free_b) {
+    const bool have_free = (e = rt->mem_get_info(&free_b, &total_b)) == 0;
+    size_t room = SIZE_MAX;
+    if (xs_scene_gpu_texture_budget(scene) > 0)
+        room = (size_t)xs_scene_gpu_texture_budget(scene);
+    else if (have_free)
+        room = free_b > scene_bytes + launch_bytes + ((size_t)512 << 20)
+                   ? free_b - scene_bytes - launch_bytes - ((size_t)512 << 20)
+                   : 0;
+    xs_result cr = choose_objects(be, scene, room, err);
+    if (cr != XS_OK) {
+        cuda_destroy(&be->base);
+        return cr;
+    }
+    const bool paged_left = ti.paged && ti.pages > 0 && !be->tex_all_objects;
+    if (!be->tex_all_objects)
+        scene_bytes += pool_bytes;
+    scene_bytes += be->tex_object_bytes; /* the texture objects' levels */
+    size_t pages_min = paged_left ? (size_t)ti.pages * 4u + 16u * XS_TEX_PAGE_TEXELS * 4u : 0;
+    if (have_free && scene_bytes + launch_bytes + pages_min > free_b) {
         char a[32], b[32], c[32], d[32];
         xs_result r = xs_err_set(err, XS_ERR_NOMEM,
                                  "CUDA device %d (%s, %s free of %s) cannot hold the scene: its arrays need %s and "
                                  "a launch %s%s",
                                  device, gi.name, xs_mem_str(free_b, a, sizeof a), xs_mem_str(total_b, b, sizeof b),
                                  xs_mem_str(scene_bytes, c, sizeof c), xs_mem_str(launch_bytes, d, sizeof d),
-                                 ti.paged ? ", plus the texture page table and 16 pages" : "");
+                                 paged_left ? ", plus the texture page table and 16 pages" : "");
         cuda_destroy(&be->base);
         return r;
     }
@@ -955,10 +1008,14 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
         }
         s->scratch_bytes = scratch;
     }
-    if (ti.paged && ti.pages > 0) {
-        xs_result r = xs_gpu_pages_create(rt, xs_scene_texcache(scene), (uint32_t)ti.pages,
-                                          xs_scene_gpu_texture_budget(scene), be->slot_count, &be->dview, &be->pages,
-                                          err);
+    if (paged_left) {
+        /* the pages of the textures that are not texture objects, within
+         * what the budget leaves */
+        uint64_t budget = xs_scene_gpu_texture_budget(scene);
+        if (budget > 0)
+            budget = budget > be->tex_object_bytes ? budget - be->tex_object_bytes : 1;
+        xs_result r = xs_gpu_pages_create(rt, xs_scene_texcache(scene), (uint32_t)ti.pages, budget, be->slot_count,
+                                          &be->dview, &be->pages, err);
         if (r != XS_OK) {
             cuda_destroy(&be->base);
             return r;

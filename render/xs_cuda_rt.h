@@ -87,7 +87,8 @@ typedef struct xs_cuda_rt {
      * linear values, obj[1] decoding sRGB; both with t's wrap modes, bilinear
      * (or nearest) filtering, trilinear between levels, normalised
      * coordinates. *handle owns them all (texture_destroy). Device bytes
-     * taken: *bytes. */
+     * taken: *bytes. NULL: no texture objects (a test device running the
+     * kernels on the host): every texture is read from its pages. */
     int (*texture_create)(const xs_texture *t, const uint32_t *texels, void **handle, unsigned long long obj[2],
                           size_t *bytes);
     int (*texture_destroy)(void *handle);

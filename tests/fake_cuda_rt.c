@@ -557,5 +557,13 @@ const xs_cuda_rt *fake_cuda_rt(fake_gpu *g)
         g->resident_blocks = 5;
     if (g->kernel_ms == 0.0f)
         g->kernel_ms = 2.0f;
+    if (g->run_kernels) {
+        /* the host running the kernels cannot read a texture object
+         * (tex2DLod): a device without them, whose textures are pages */
+        static xs_cuda_rt pages_only;
+        pages_only = fake_rt;
+        pages_only.texture_create = NULL;
+        return &pages_only;
+    }
     return &fake_rt;
 }

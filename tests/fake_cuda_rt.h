@@ -53,7 +53,9 @@ typedef struct fake_gpu {
     int not_ready_polls;     /* event queries answer "not ready" this many times after a record */
     int mem_info_error;      /* != 0: mem_get_info fails with it */
     bool run_kernels;        /* launches run the real kernels on the host (kernels/xs_path.h) with
-                                the device view, one thread, instead of writing fake_pixel */
+                                the device view, one thread, instead of writing fake_pixel; such a
+                                device has no texture objects (texture_create NULL): its
+                                textures are read from their pages */
     /* what happened */
     size_t used;
     int last_error;

@@ -29,6 +29,11 @@
  *   every tile equals the CPU's render of the scene held whole, bit for bit;
  *   the scene held whole renders the same from its uploaded pool; a device
  *   that cannot hold the scene is refused at creation with the numbers.
+ * texture_objects_budget: which textures become texture objects: a scene
+ *   held whole, all of them (no page uploaded) or, over the GPU texture
+ *   budget, none (its pages uploaded); a paged scene, all of them with no
+ *   budget (no page table) or, in texture order, those that fit with 16
+ *   pages' room left, the others' pages on demand.
  * texture_pages_update: a paged scene's back end updated between tiles (a
  *   frame change): the device keeps its page table and pool, never the
  *   host's page cache, and renders the same pixels.
@@ -741,6 +746,83 @@ static void update_dirty_ranges(void)
     fake_cuda_reset();
 }
 
+/* Renders one tile of sc on the fake device g (no kernels run: fake
+ * pixels) with GPU texture budget `budget`; g keeps the last launch's view. */
+static void objects_render(fake_gpu *g, xs_scene *sc, uint64_t budget, int *live, unsigned long long handles[4])
+{
+    const xs_cuda_rt *rt = fake_cuda_rt(g);
+    xs_scene_set_gpu_texture_budget(sc, budget);
+    xs_backend *b = NULL;
+    xs_err e;
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, sc, 64, 48, 0, 1, 32 * 24, 8, &b, &e) == XS_OK, "%s", e.msg);
+    *live = g->textures_live;
+    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
+    tp.width = 32, tp.height = 24;
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    CHECK(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK && pixels_ok(&tp, buf));
+    CHECK(g->view_faults == 0);
+    for (int k = 0; k < 4; ++k) /* the handles' device array (the fake's is host memory) */
+        handles[k] = g->view.tex_objects ? g->view.tex_objects[k] : 0;
+    xs_backend_destroy(b);
+    CHECK(g->used == 0 && g->textures_live == 0);
+}
+
+static void texture_objects_budget(void)
+{
+    xs_gltf_scene gl;
+    tex_gltf(&gl);
+    char path[4096];
+    const char *d = getenv("XS_TEST_TMP");
+    snprintf(path, sizeof path, "%s/cuda-host-objects-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    xs_err e;
+    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
+    xs_texstore *st = NULL;
+    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
+    xs_scene *whole = NULL, *paged = NULL;
+    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
+    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
+    size_t cbytes = xs_texcache_bytes(st->page_count, 16);
+    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
+    xs_texcache *cache = NULL;
+    CHECK(xs_texcache_create(mem, cbytes, true, 16, st, &cache, &e) == XS_OK);
+    xs_scene_attach_texcache(paged, cache);
+    int live = -1;
+    unsigned long long h[4];
+    /* held whole, no budget: two texture objects, no page uploaded */
+    fake_gpu g1 = {.devices = 1};
+    objects_render(&g1, whole, 0, &live, h);
+    CHECK(live == 2 && g1.texture_objects == 4);
+    CHECK(g1.view.tex_objects && !g1.view.tex_pool && !g1.view.tex_page);
+    fake_cuda_reset();
+    /* held whole, a budget under its levels: its pages, no texture object */
+    fake_gpu g2 = {.devices = 1};
+    objects_render(&g2, whole, 4096, &live, h);
+    CHECK(live == 0 && !g2.view.tex_objects && g2.view.tex_pool && g2.view.tex_page);
+    fake_cuda_reset();
+    /* paged, no budget: both textures objects (their levels read through
+     * the node's page cache), no page table */
+    fake_gpu g3 = {.devices = 1};
+    objects_render(&g3, paged, 0, &live, h);
+    CHECK(live == 2 && g3.view.tex_objects && !g3.view.tex_page && !g3.view.tex_request);
+    fake_cuda_reset();
+    /* paged, a budget for the first texture's levels (300x200: 319,840
+     * bytes) and 16 pages but not the second's: one object, the other
+     * texture's pages on demand */
+    fake_gpu g4 = {.devices = 1};
+    objects_render(&g4, paged, 600000, &live, h);
+    CHECK(live == 1 && g4.view.tex_objects && g4.view.tex_page && g4.view.tex_request);
+    CHECK(h[0] && h[1] && h[0] != h[1] && h[2] == 0 && h[3] == 0); /* texture 1: 0, read from its pages */
+    fake_cuda_reset();
+    xs_scene_destroy(whole), xs_scene_destroy(paged);
+    xs_texcache_destroy(cache);
+    free(mem);
+    xs_texstore_close(st);
+    unlink(path);
+    tex_gltf_free(&gl);
+}
+
+
 /* A paged scene's back end updated between tiles (as a frame change does):
  * the device keeps its page table, pool and request bitmaps, never the
  * host's page cache, and renders the same pixels after the update. */
@@ -813,6 +895,7 @@ int main(int argc, char **argv)
         {"update_dirty_ranges", update_dirty_ranges},
         {"texture_pages", texture_pages},
         {"texture_pages_update", texture_pages_update},
+        {"texture_objects_budget", texture_objects_budget},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
