@@ -253,6 +253,12 @@ xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
                        xs_gltf_scene **out, xs_err *err);
 void xs_gltf_destroy(xs_gltf_scene *s); /* accepts NULL */
 
+/* The column-major matrix of a node's translation t, rotation q (a unit
+ * quaternion x, y, z, w; normalised here) and scale s: the loader's rest
+ * pose and the animation's poses both come from here, so they agree bit for
+ * bit. */
+void xs_gltf_trs_matrix(const float *t, const float *q, const float *s, float *m);
+
 #ifdef __cplusplus
 }
 #endif
