@@ -879,7 +879,7 @@ static xs_result load_meshes(xs_gltf_loader *L)
 
 /* ---- nodes ------------------------------------------------------------------------ */
 
-static void mat_mul(const float *a, const float *b, float *out)
+void xs_gltf_mat4_mul(const float *a, const float *b, float *out)
 {
     float r[16];
     for (int c = 0; c < 4; ++c)
@@ -1065,7 +1065,7 @@ static xs_result walk(xs_gltf_loader *L, int root, walk_entry **stack, int *cap)
         snprintf(w, sizeof w, "nodes[%d]", ni);
         float local[16];
         TRY(xs_gltf_node_matrix(L, L->nodes.v[ni], w, local));
-        mat_mul(parent, local, e->world);
+        xs_gltf_mat4_mul(parent, local, e->world);
         TRY(node_contents(L, ni, e->world));
         const cJSON *ch = xs_gltf_arr(L->nodes.v[ni], "children");
         e->next_child = ch ? ch->child : NULL;

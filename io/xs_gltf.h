@@ -258,6 +258,9 @@ void xs_gltf_destroy(xs_gltf_scene *s); /* accepts NULL */
  * pose and the animation's poses both come from here, so they agree bit for
  * bit. */
 void xs_gltf_trs_matrix(const float *t, const float *q, const float *s, float *m);
+/* out = a x b, column-major 4x4 (out may be a or b): node worlds at rest and
+ * posed are composed with it alike. */
+void xs_gltf_mat4_mul(const float *a, const float *b, float *out);
 
 #ifdef __cplusplus
 }

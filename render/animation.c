@@ -47,21 +47,6 @@ struct xs_anim {
     double t_first, t_last;
 };
 
-/* ---- matrices -------------------------------------------------------------------- */
-
-void xs_mat4_mul(const float *a, const float *b, float *out)
-{
-    float r[16];
-    for (int c = 0; c < 4; ++c)
-        for (int row = 0; row < 4; ++row) {
-            float s = 0.0f;
-            for (int k = 0; k < 4; ++k)
-                s += a[k * 4 + row] * b[c * 4 + k];
-            r[c * 4 + row] = s;
-        }
-    memcpy(out, r, sizeof r);
-}
-
 /* ---- sampling (glTF 2.0, Appendix C) ------------------------------------------------ */
 
 void xs_quat_slerp(const float *a, const float *b, double u, float *out)
@@ -323,7 +308,7 @@ xs_result xs_anim_create(const xs_gltf_scene *g, const char *play, xs_anim **out
             memcpy(local, d->matrix, sizeof local);
         else
             xs_gltf_trs_matrix(d->t, d->r, d->s, local);
-        xs_mat4_mul(d->parent >= 0 ? a->nodes[d->parent].world : id, local, d->world);
+        xs_gltf_mat4_mul(d->parent >= 0 ? a->nodes[d->parent].world : id, local, d->world);
         if (d->parent >= 0 && a->nodes[d->parent].moves)
             d->moves = true;
         if (d->moves)
@@ -376,7 +361,7 @@ void xs_anim_pose(xs_anim *a, double t)
             memcpy(local, d->matrix, sizeof local);
         else
             xs_gltf_trs_matrix(d->pt, d->pr, d->ps, local);
-        xs_mat4_mul(d->parent >= 0 ? a->nodes[d->parent].world : id, local, d->world);
+        xs_gltf_mat4_mul(d->parent >= 0 ? a->nodes[d->parent].world : id, local, d->world);
     }
 }
 
@@ -392,5 +377,5 @@ void xs_anim_joint_matrices(const xs_anim *a, int skin, float *out)
 {
     const xs_gltf_skin *s = &a->skins[skin];
     for (int q = 0; q < s->joint_count; ++q)
-        xs_mat4_mul(a->nodes[s->joints[q]].world, s->inverse_bind + 16 * (size_t)q, out + 16 * (size_t)q);
+        xs_gltf_mat4_mul(a->nodes[s->joints[q]].world, s->inverse_bind + 16 * (size_t)q, out + 16 * (size_t)q);
 }
