@@ -16,4 +16,5 @@ mpi=(mpirun -n 4 --oversubscribe)
 echo
 echo "frame EXR:   $out/example/cornell.0001.exr"
 echo "PNG preview: $out/example/cornell.0001.png"
-echo "tiles:       $out/example/tiles/0001/"
+echo "event log:   $out/example/events.jsonl (xisuan status $out/example --timeline t.svg draws it)"
+echo "(a frame's tile files are removed once it is assembled; add --keep-tiles to keep them)"

@@ -897,7 +897,7 @@ static xs_result load_meshes(xs_gltf_loader *L)
 
 /* ---- nodes ------------------------------------------------------------------------ */
 
-static void mat_mul(const float *a, const float *b, float *out)
+void xs_gltf_mat4_mul(const float *a, const float *b, float *out)
 {
     float r[16];
     for (int c = 0; c < 4; ++c)
@@ -908,6 +908,25 @@ static void mat_mul(const float *a, const float *b, float *out)
             r[c * 4 + row] = s;
         }
     memcpy(out, r, sizeof r);
+}
+
+void xs_gltf_trs_matrix(const float *t, const float *q, const float *s, float *m)
+{
+    static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    memcpy(m, id, sizeof id);
+    float ql = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+    if (!(ql > 0.0f))
+        ql = 1.0f; /* callers refuse zero quaternions; a guard only */
+    float x = q[0] / ql, y = q[1] / ql, z = q[2] / ql, qw = q[3] / ql;
+    float r[9] = {1 - 2 * (y * y + z * z), 2 * (x * y + z * qw), 2 * (x * z - y * qw),
+                  2 * (x * y - z * qw), 1 - 2 * (x * x + z * z), 2 * (y * z + x * qw),
+                  2 * (x * z + y * qw), 2 * (y * z - x * qw), 1 - 2 * (x * x + y * y)};
+    for (int c = 0; c < 3; ++c)
+        for (int row = 0; row < 3; ++row)
+            m[c * 4 + row] = r[c * 3 + row] * s[c];
+    m[12] = t[0];
+    m[13] = t[1];
+    m[14] = t[2];
 }
 
 xs_result xs_gltf_node_matrix(xs_gltf_loader *L, const cJSON *n, const char *w, float *m)
@@ -922,19 +941,9 @@ xs_result xs_gltf_node_matrix(xs_gltf_loader *L, const cJSON *n, const char *w, 
     TRY(xs_gltf_nums(L, n, "translation", 3, t, w));
     TRY(xs_gltf_nums(L, n, "rotation", 4, q, w));
     TRY(xs_gltf_nums(L, n, "scale", 3, s, w));
-    float ql = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    if (!(ql > 0.0f))
+    if (!(sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]) > 0.0f))
         return xs_gltf_bad(L, "%s.rotation: zero quaternion", w);
-    float x = q[0] / ql, y = q[1] / ql, z = q[2] / ql, qw = q[3] / ql;
-    float r[9] = {1 - 2 * (y * y + z * z), 2 * (x * y + z * qw), 2 * (x * z - y * qw),
-                  2 * (x * y - z * qw), 1 - 2 * (x * x + z * z), 2 * (y * z + x * qw),
-                  2 * (x * z + y * qw), 2 * (y * z - x * qw), 1 - 2 * (x * x + y * y)};
-    for (int c = 0; c < 3; ++c)
-        for (int row = 0; row < 3; ++row)
-            m[c * 4 + row] = r[c * 3 + row] * s[c];
-    m[12] = t[0];
-    m[13] = t[1];
-    m[14] = t[2];
+    xs_gltf_trs_matrix(t, q, s, m);
     return XS_OK;
 }
 
@@ -1176,7 +1185,7 @@ static xs_result walk(xs_gltf_loader *L, int root, walk_entry **stack, int *cap)
         snprintf(w, sizeof w, "nodes[%d]", ni);
         float local[16];
         TRY(xs_gltf_node_matrix(L, L->nodes.v[ni], w, local));
-        mat_mul(parent, local, e->world);
+        xs_gltf_mat4_mul(parent, local, e->world);
         TRY(node_contents(L, ni, e->world));
         const cJSON *ch = xs_gltf_arr(L->nodes.v[ni], "children");
         e->next_child = ch ? ch->child : NULL;

@@ -270,6 +270,15 @@ void xs_gltf_destroy(xs_gltf_scene *s); /* accepts NULL */
  * emission: sRGB-encoded, its MIP levels averaged in linear light). */
 bool xs_gltf_image_srgb(const xs_gltf_scene *s, int image);
 
+/* The column-major matrix of a node's translation t, rotation q (a unit
+ * quaternion x, y, z, w; normalised here) and scale s: the loader's rest
+ * pose and the animation's poses both come from here, so they agree bit for
+ * bit. */
+void xs_gltf_trs_matrix(const float *t, const float *q, const float *s, float *m);
+/* out = a x b, column-major 4x4 (out may be a or b): node worlds at rest and
+ * posed are composed with it alike. */
+void xs_gltf_mat4_mul(const float *a, const float *b, float *out);
+
 #ifdef __cplusplus
 }
 #endif

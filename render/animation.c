@@ -47,40 +47,6 @@ struct xs_anim {
     double t_first, t_last;
 };
 
-/* ---- matrices -------------------------------------------------------------------- */
-
-void xs_mat4_mul(const float *a, const float *b, float *out)
-{
-    float r[16];
-    for (int c = 0; c < 4; ++c)
-        for (int row = 0; row < 4; ++row) {
-            float s = 0.0f;
-            for (int k = 0; k < 4; ++k)
-                s += a[k * 4 + row] * b[c * 4 + k];
-            r[c * 4 + row] = s;
-        }
-    memcpy(out, r, sizeof r);
-}
-
-void xs_anim_trs_matrix(const float *t, const float *q, const float *s, float *m)
-{
-    static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
-    memcpy(m, id, sizeof id);
-    float ql = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
-    if (!(ql > 0.0f))
-        ql = 1.0f; /* the loader refuses zero quaternions; a guard only */
-    float x = q[0] / ql, y = q[1] / ql, z = q[2] / ql, qw = q[3] / ql;
-    float r[9] = {1 - 2 * (y * y + z * z), 2 * (x * y + z * qw), 2 * (x * z - y * qw),
-                  2 * (x * y - z * qw), 1 - 2 * (x * x + z * z), 2 * (y * z + x * qw),
-                  2 * (x * z + y * qw), 2 * (y * z - x * qw), 1 - 2 * (x * x + y * y)};
-    for (int c = 0; c < 3; ++c)
-        for (int row = 0; row < 3; ++row)
-            m[c * 4 + row] = r[c * 3 + row] * s[c];
-    m[12] = t[0];
-    m[13] = t[1];
-    m[14] = t[2];
-}
-
 /* ---- sampling (glTF 2.0, Appendix C) ------------------------------------------------ */
 
 void xs_quat_slerp(const float *a, const float *b, double u, float *out)
@@ -341,8 +307,8 @@ xs_result xs_anim_create(const xs_gltf_scene *g, const char *play, xs_anim **out
         if (d->has_matrix)
             memcpy(local, d->matrix, sizeof local);
         else
-            xs_anim_trs_matrix(d->t, d->r, d->s, local);
-        xs_mat4_mul(d->parent >= 0 ? a->nodes[d->parent].world : id, local, d->world);
+            xs_gltf_trs_matrix(d->t, d->r, d->s, local);
+        xs_gltf_mat4_mul(d->parent >= 0 ? a->nodes[d->parent].world : id, local, d->world);
         if (d->parent >= 0 && a->nodes[d->parent].moves)
             d->moves = true;
         if (d->moves)
@@ -394,8 +360,8 @@ void xs_anim_pose(xs_anim *a, double t)
         if (d->has_matrix)
             memcpy(local, d->matrix, sizeof local);
         else
-            xs_anim_trs_matrix(d->pt, d->pr, d->ps, local);
-        xs_mat4_mul(d->parent >= 0 ? a->nodes[d->parent].world : id, local, d->world);
+            xs_gltf_trs_matrix(d->pt, d->pr, d->ps, local);
+        xs_gltf_mat4_mul(d->parent >= 0 ? a->nodes[d->parent].world : id, local, d->world);
     }
 }
 
@@ -411,5 +377,5 @@ void xs_anim_joint_matrices(const xs_anim *a, int skin, float *out)
 {
     const xs_gltf_skin *s = &a->skins[skin];
     for (int q = 0; q < s->joint_count; ++q)
-        xs_mat4_mul(a->nodes[s->joints[q]].world, s->inverse_bind + 16 * (size_t)q, out + 16 * (size_t)q);
+        xs_gltf_mat4_mul(a->nodes[s->joints[q]].world, s->inverse_bind + 16 * (size_t)q, out + 16 * (size_t)q);
 }

@@ -64,11 +64,6 @@ void xs_anim_sample(const xs_gltf_sampler *s, bool rotation, double t, float *ou
 /* Spherical linear interpolation of unit quaternions a and b (x, y, z, w) at
  * u in [0, 1], the short way round (glTF's Appendix C). */
 void xs_quat_slerp(const float *a, const float *b, double u, float *out);
-/* The column-major matrix of translation t, unit quaternion r and scale s,
- * computed as the loader computes a node's (bit for bit). */
-void xs_anim_trs_matrix(const float *t, const float *r, const float *s, float *m);
-/* out = a x b, column-major 4x4 (as the loader multiplies). */
-void xs_mat4_mul(const float *a, const float *b, float *out);
 
 #ifdef __cplusplus
 }

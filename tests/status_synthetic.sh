@@ -148,6 +148,13 @@ done
   { echo "FAIL: simulate"; cat "$work/sim.txt"; fail=1; }
 "$xisuan" simulate --workers gpu:6:1:0.08 --frames 1-3 --resolution 256x128 --tile 32 --retries 5 --seed 3 \
   --out "$work/sim-png" --timeline "$work/sim.png" >/dev/null 2>&1 || { echo "FAIL: simulate --timeline .png"; fail=1; }
+# a folder an earlier simulation used is refused (its journal would be resumed), nothing written
+before=$(wc -c <"$work/sim/simulate/events.jsonl")
+"$xisuan" simulate --workers gpu:6:1 --frames 1-3 --resolution 256x128 --tile 32 --out "$work/sim" >"$work/sim2.txt" 2>&1
+rc=$?
+[ $rc = 2 ] && grep -q "sim/simulate/journal: an earlier simulation's journal" "$work/sim2.txt" &&
+  [ "$(wc -c <"$work/sim/simulate/events.jsonl")" = "$before" ] ||
+  { echo "FAIL: simulate into a used --out exited $rc: $(cat "$work/sim2.txt")"; fail=1; }
 python3 - "$work/sim/simulate/events.jsonl" "$work/sim.svg" "$work/sim.png" <<'PY' || fail=1
 import json, sys
 import xml.etree.ElementTree as ET
