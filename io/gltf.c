@@ -1042,17 +1042,10 @@ static xs_result gpu_instances(xs_gltf_loader *L, int ni, int mesh, const cJSON 
         float ql = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
         if (!(ql > 0.0f) || !isfinite(ql) || !isfinite(t[0] + t[1] + t[2]) || !isfinite(sc[0] + sc[1] + sc[2]))
             return xs_gltf_bad(L, "%s: instance %zu: a zero rotation or a value that is not finite", w, i);
-        float x = q[0] / ql, y = q[1] / ql, z = q[2] / ql, qw = q[3] / ql;
-        float r[9] = {1 - 2 * (y * y + z * z), 2 * (x * y + z * qw), 2 * (x * z - y * qw),
-                      2 * (x * y - z * qw), 1 - 2 * (x * x + z * z), 2 * (y * z + x * qw),
-                      2 * (x * z + y * qw), 2 * (y * z - x * qw), 1 - 2 * (x * x + y * y)};
-        float m[16] = {0};
-        for (int c = 0; c < 3; ++c)
-            for (int row = 0; row < 3; ++row)
-                m[c * 4 + row] = r[c * 3 + row] * sc[c];
-        m[12] = t[0], m[13] = t[1], m[14] = t[2], m[15] = 1.0f;
+        float m[16];
+        xs_gltf_trs_matrix(t, q, sc, m);
         xs_gltf_instance in = {.mesh = mesh, .node = ni};
-        mat_mul(world, m, in.xform);
+        xs_gltf_mat4_mul(world, m, in.xform);
         TRY(xs_gltf_push((void **)&L->s->instances, &L->s->instance_count, &L->instance_cap, sizeof in, &in, L));
         TRY(note_local(L, m));
     }
