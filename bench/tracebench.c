@@ -102,7 +102,7 @@ static double trace_rate(const xs_scene_view *v, int w, int h, int per_pixel, in
                 if (!xs_trace(v, &r, false, &hit, &scratch))
                     continue;
                 xs_surface sf;
-                xs_surface_at(v, &r, &hit, 0.0f, &sf);
+                xs_surface_at(v, &r, &hit, 0.0f, &sf); /* texture level 0 */
                 float u1 = xs_rng_float(&rng), u2 = xs_rng_float(&rng);
                 float rr = sqrtf(u1), phi = 2.0f * XS_PI * u2;
                 xs_vec3 d = xs_from_local(&sf, xs_v3(rr * cosf(phi), rr * sinf(phi), sqrtf(1.0f - u1)));

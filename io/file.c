@@ -193,11 +193,10 @@ xs_result xs_commit_synced_file(const char *tmp_path, const char *final_path, bo
     return commit(tmp_path, final_path, false, sync_dir, err);
 }
 
-xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,
-                           xs_err *err)
+xs_result xs_file_open_regular(const char *path, int *fd_out, uint64_t *size, xs_err *err)
 {
-    *out = NULL;
-    *len = 0;
+    *fd_out = -1;
+    *size = 0;
     /* O_NONBLOCK: a FIFO (or a device) opens at once instead of waiting for
      * a writer, and is refused below; reads of a regular file never block */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -218,6 +217,23 @@ xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char *
         close(fd);
         return xs_err_set(err, XS_ERR_INVALID, "%s: is %s, not a regular file", path, what);
     }
+    *fd_out = fd;
+    *size = (uint64_t)st.st_size;
+    return XS_OK;
+}
+
+xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,
+                           xs_err *err)
+{
+    *out = NULL;
+    *len = 0;
+    int fd = -1;
+    uint64_t fsize = 0;
+    xs_result r0 = xs_file_open_regular(path, &fd, &fsize, err);
+    if (r0 != XS_OK)
+        return r0;
+    struct stat st;
+    st.st_size = (off_t)fsize;
     if ((uint64_t)st.st_size > max_bytes) {
         close(fd);
         return xs_err_set(err, XS_ERR_INVALID, "%s: %lld bytes exceeds the limit of %llu", path,

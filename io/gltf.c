@@ -26,6 +26,9 @@ void xs_gltf_limits_default(xs_gltf_limits *l)
     l->max_joints = 16384;
     l->max_keyframes = 1ull << 24;
     l->max_morph_targets = 256;
+    l->skip_images = false;
+    l->image_sink = NULL;
+    l->image_sink_user = NULL;
 }
 
 xs_result xs_gltf_bad(xs_gltf_loader *L, const char *fmt, ...)
@@ -553,9 +556,22 @@ static xs_result texref(xs_gltf_loader *L, const cJSON *o, const char *k, xs_glt
  * (through a texture), each after its header was checked against the
  * per-image and the total limits; the others stay undecoded (width 0, rgba8
  * NULL). Runs after the materials. */
+bool xs_gltf_image_srgb(const xs_gltf_scene *s, int image)
+{
+    for (int i = 0; i < s->material_count; ++i) {
+        const int ct[2] = {s->materials[i].base_color_tex.texture, s->materials[i].emissive_tex.texture};
+        for (int k = 0; k < 2; ++k)
+            if (ct[k] >= 0 && ct[k] < s->texture_count && s->textures[ct[k]].image == image)
+                return true;
+    }
+    return false;
+}
+
 static xs_result load_images(xs_gltf_loader *L)
 {
     int n = L->images.n;
+    if (L->lim.skip_images)
+        return XS_OK; /* a paged package: the pages stand for them */
     uint8_t *used = n ? calloc((size_t)n, 1) : NULL;
     if (n && !used)
         return xs_err_set(L->err, XS_ERR_NOMEM, "%s: out of memory", L->label);
@@ -605,7 +621,9 @@ static xs_result load_images(xs_gltf_loader *L)
             r = xs_gltf_bad(L, "%s: %dx%d pixels bring the decoded textures to %.1f MiB, over the limit of "
                        "%.1f MiB (--max-texture-mib)", w, iw, ih, (double)(total + px * 4) / 1048576.0,
                     (double)L->lim.max_texture_bytes / 1048576.0);
-        if (r == XS_OK)
+        if (r == XS_OK && L->lim.image_sink)
+            r = L->lim.image_sink(L->lim.image_sink_user, i, data, len, xs_gltf_image_srgb(L->s, i), lbl, L->err);
+        else if (r == XS_OK)
             r = xs_image_decode(lbl, data, len, L->lim.max_image_pixels, &L->s->images[i], L->err);
         total += px * 4;
         free(owned);
@@ -945,6 +963,96 @@ xs_result xs_gltf_push(void **arrp, int *count, int *cap, size_t elem, const voi
     return XS_OK;
 }
 
+/* The last instance's own matrix beside its node's (m; NULL: the
+ * identity), kept only where a pose will place it (the node table is kept)
+ * and only once some instance has one of its own. */
+static xs_result note_local(xs_gltf_loader *L, const float *m)
+{
+    xs_gltf_scene *s = L->s;
+    if (!L->keep_nodes || (!m && !s->instance_local))
+        return XS_OK;
+    static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    const size_t n = (size_t)s->instance_count, from = s->instance_local ? L->local_cap : 0;
+    if (n > L->local_cap || !s->instance_local) {
+        size_t cap = (size_t)L->instance_cap > n ? (size_t)L->instance_cap : n;
+        float *g = realloc(s->instance_local, cap * 16 * sizeof *g);
+        if (!g)
+            return xs_gltf_nomem(L);
+        s->instance_local = g;
+        for (size_t i = from; i < cap; ++i)
+            memcpy(g + i * 16, id, sizeof id);
+        L->local_cap = cap;
+    }
+    memcpy(s->instance_local + (n - 1) * 16, m ? m : id, sizeof id);
+    return XS_OK;
+}
+
+/* EXT_mesh_gpu_instancing: the node's mesh placed once per element of its
+ * TRANSLATION, ROTATION and SCALE accessors (each optional; equal counts),
+ * at world x T x R x S; the node's own placement is not rendered. Millions
+ * of instances cost an accessor element each in the file and one instance
+ * record each here, linear in their count. */
+static xs_result gpu_instances(xs_gltf_loader *L, int ni, int mesh, const cJSON *gi, const float *world)
+{
+    char w[96];
+    snprintf(w, sizeof w, "nodes[%d].extensions.EXT_mesh_gpu_instancing", ni);
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(gi, "attributes");
+    if (!cJSON_IsObject(at))
+        return xs_gltf_bad(L, "%s.attributes: missing", w);
+    static const char *const names[3] = {"TRANSLATION", "ROTATION", "SCALE"};
+    static const int ncomp[3] = {3, 4, 3};
+    xs_gltf_acc a[3];
+    bool have[3] = {false, false, false};
+    size_t count = 0;
+    for (int k = 0; k < 3; ++k) {
+        int idx = -1;
+        char wk[160];
+        snprintf(wk, sizeof wk, "%s.attributes.%s", w, names[k]);
+        TRY(xs_gltf_index(L, at, names[k], L->accessors.n, wk, &idx));
+        if (idx < 0)
+            continue;
+        TRY(xs_gltf_accessor(L, idx, wk, &a[k]));
+        if (a[k].ncomp != ncomp[k])
+            return xs_gltf_bad(L, "%s: accessor %d has %d components, expected %d", wk, idx, a[k].ncomp, ncomp[k]);
+        if (k != 1 && a[k].comp != 5126)
+            return xs_gltf_bad(L, "%s: accessor %d must be float", wk, idx);
+        if (count && a[k].count != count)
+            return xs_gltf_bad(L, "%s: %zu elements, the other attributes have %zu", wk, a[k].count, count);
+        count = a[k].count;
+        have[k] = true;
+    }
+    if (count == 0)
+        return xs_gltf_bad(L, "%s.attributes: no TRANSLATION, ROTATION or SCALE", w);
+    if ((uint64_t)L->s->instance_count + count > L->lim.max_instances)
+        return xs_gltf_bad(L, "%s: %zu instances bring the scene past %llu mesh instances (--max-instances)", w, count,
+                   (unsigned long long)L->lim.max_instances);
+    uint64_t mesh_tris = 0;
+    for (int k = 0; k < L->s->meshes[mesh].prim_count; ++k)
+        mesh_tris += L->s->meshes[mesh].prims[k].tri_count;
+    for (size_t i = 0; i < count; ++i) {
+        float t[3] = {0, 0, 0}, q[4] = {0, 0, 0, 1}, sc[3] = {1, 1, 1};
+        for (int c = 0; c < 3; ++c) {
+            if (have[0])
+                t[c] = xs_gltf_acc_float(&a[0], i, c);
+            if (have[2])
+                sc[c] = xs_gltf_acc_float(&a[2], i, c);
+        }
+        for (int c = 0; have[1] && c < 4; ++c)
+            q[c] = xs_gltf_acc_float(&a[1], i, c);
+        float ql = sqrtf(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3]);
+        if (!(ql > 0.0f) || !isfinite(ql) || !isfinite(t[0] + t[1] + t[2]) || !isfinite(sc[0] + sc[1] + sc[2]))
+            return xs_gltf_bad(L, "%s: instance %zu: a zero rotation or a value that is not finite", w, i);
+        float m[16];
+        xs_gltf_trs_matrix(t, q, sc, m);
+        xs_gltf_instance in = {.mesh = mesh, .node = ni};
+        xs_gltf_mat4_mul(world, m, in.xform);
+        TRY(xs_gltf_push((void **)&L->s->instances, &L->s->instance_count, &L->instance_cap, sizeof in, &in, L));
+        TRY(note_local(L, m));
+    }
+    L->s->tri_count_instanced += mesh_tris * count;
+    return XS_OK;
+}
+
 /* What node ni holds: a mesh placed (an instance), a camera, a light, with
  * its world transform. */
 static xs_result node_contents(xs_gltf_loader *L, int ni, const float *world)
@@ -954,13 +1062,18 @@ static xs_result node_contents(xs_gltf_loader *L, int ni, const float *world)
     snprintf(w, sizeof w, "nodes[%d]", ni);
     int mesh = -1, cam = -1;
     TRY(xs_gltf_index(L, n, "mesh", L->s->mesh_count, w, &mesh));
-    if (mesh >= 0) {
+    const cJSON *next = cJSON_GetObjectItemCaseSensitive(n, "extensions");
+    const cJSON *gpui = next ? cJSON_GetObjectItemCaseSensitive(next, "EXT_mesh_gpu_instancing") : NULL;
+    if (mesh >= 0 && gpui) {
+        TRY(gpu_instances(L, ni, mesh, gpui, world));
+    } else if (mesh >= 0) {
         if ((uint64_t)L->s->instance_count >= L->lim.max_instances)
             return xs_gltf_bad(L, "%s: more than %llu mesh instances in the scene (--max-instances)", w,
                        (unsigned long long)L->lim.max_instances);
         xs_gltf_instance in = {.mesh = mesh, .node = ni};
         memcpy(in.xform, world, sizeof in.xform);
         TRY(xs_gltf_push((void **)&L->s->instances, &L->s->instance_count, &L->instance_cap, sizeof in, &in, L));
+        TRY(note_local(L, NULL));
         for (int k = 0; k < L->s->meshes[mesh].prim_count; ++k)
             L->s->tri_count_instanced += L->s->meshes[mesh].prims[k].tri_count;
     }
@@ -1146,7 +1259,7 @@ static xs_result check_required_extensions(xs_gltf_loader *L)
 {
     static const char *const supported[] = {
         "KHR_materials_emissive_strength", "KHR_texture_transform", "KHR_lights_punctual",
-        "KHR_materials_transmission", "KHR_materials_ior", "KHR_materials_volume", NULL};
+        "KHR_materials_transmission", "KHR_materials_ior", "KHR_materials_volume", "EXT_mesh_gpu_instancing", NULL};
     const cJSON *req = xs_gltf_arr(L->root, "extensionsRequired");
     const cJSON *e;
     cJSON_ArrayForEach(e, req) {
@@ -1186,7 +1299,7 @@ void xs_gltf_destroy(xs_gltf_scene *s)
     free(s->nodes), free(s->scene_nodes), free(s->skins), free(s->animations);
     for (int i = 0; i < s->image_count; ++i)
         free(s->images[i].rgba8);
-    free(s->meshes), free(s->instances), free(s->materials), free(s->textures);
+    free(s->meshes), free(s->instances), free(s->materials), free(s->textures), free(s->instance_local);
     free(s->images), free(s->cameras), free(s->lights);
     free(s);
 }

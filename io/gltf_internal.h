@@ -49,6 +49,7 @@ typedef struct xs_gltf_loader {
         lights, skins, animations;
     uint8_t *texture_used;     /* per texture: a material refers to it */
     int instance_cap, camera_cap, light_cap;
+    size_t local_cap;          /* instance_local's room, in instances */
     bool keep_nodes;           /* the file animates, skins or morphs: keep the node table */
     uint64_t morph_deltas;     /* morph target vertices read so far (bounded by the limits) */
     uint64_t keyframes;        /* animation keyframes read so far */

@@ -3,6 +3,7 @@
 #include "io/xs_exr.h"
 #include "io/xs_file.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,7 @@ void xs_scene_input_destroy(xs_scene_input *in)
 {
     if (!in)
         return;
+    xs_texstore_close(in->pages);
     xs_gltf_destroy(in->gltf);
     xs_image_free(&in->env);
     xs_pkg_destroy(in->pkg);
@@ -181,13 +183,50 @@ void xs_scene_limits_default(xs_scene_limits *l)
     l->max_env_pixels = 1ull << 27;
 }
 
+/* Every image a material uses (through a texture) is in the page store. */
+static xs_result check_pages(const char *label, const xs_scene_input *in, xs_err *err)
+{
+    const xs_gltf_scene *g = in->gltf;
+    for (int i = 0; i < g->material_count; ++i) {
+        const xs_gltf_material *m = &g->materials[i];
+        const xs_gltf_texref *refs[] = {&m->base_color_tex, &m->metallic_roughness_tex, &m->normal_tex,
+                                        &m->emissive_tex, &m->transmission_tex};
+        for (int k = 0; k < 5; ++k) {
+            int t = refs[k]->texture;
+            if (t < 0 || t >= g->texture_count)
+                continue;
+            int im = g->textures[t].image;
+            if (!xs_texstore_find(in->pages, (uint32_t)im))
+                return xs_err_set(err, XS_ERR_INVALID,
+                                  "%s: materials[%d] uses textures[%d] (images[%d]), which is not in the "
+                                  "package's texture pages (pack it again with xisuan pack)",
+                                  label, i, t, im);
+        }
+    }
+    return XS_OK;
+}
+
 xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
                               const xs_scene_limits *limits, xs_scene_input **out, xs_err *err)
+{
+    return xs_scene_input_open_paged(label, bytes, len, limits, NULL, 0, out, err);
+}
+
+xs_result xs_scene_input_open_paged(const char *label, const void *bytes, size_t len,
+                                    const xs_scene_limits *limits, const char *pages_path, uint64_t pages_id,
+                                    xs_scene_input **out, xs_err *err)
 {
     xs_scene_limits dflt;
     if (!limits) {
         xs_scene_limits_default(&dflt);
         limits = &dflt;
+    }
+    xs_scene_limits paged;
+    if (pages_path) {
+        paged = *limits;
+        paged.gltf.skip_images = true;
+        paged.gltf.image_sink = NULL;
+        limits = &paged;
     }
     *out = NULL;
     xs_scene_input *in = calloc(1, sizeof *in);
@@ -228,11 +267,42 @@ xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
         else
             r = xs_exr_read_rgba_memory(where, e->data, e->size, limits->max_env_pixels, &in->env, err);
     }
+    if (r == XS_OK && pages_path) {
+        r = xs_texstore_open(pages_path, &in->pages, err);
+        if (r == XS_OK && pages_id && in->pages->id != pages_id)
+            r = xs_err_set(err, XS_ERR_INVALID,
+                           "%s: its texture pages differ from the ones rank 0 read (is the package file the "
+                           "same on every node, and unchanged since the job started?)",
+                           pages_path);
+        if (r == XS_OK)
+            r = check_pages(label, in, err);
+    }
     if (r != XS_OK) {
         xs_scene_input_destroy(in);
         return r;
     }
     *out = in;
+    return XS_OK;
+}
+
+/* The first len bytes of the file at path. */
+static xs_result read_head(const char *path, uint64_t len, unsigned char **out, xs_err *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char *b = malloc(len ? (size_t)len : 1);
+    xs_result r = b ? XS_OK : xs_err_set(err, XS_ERR_NOMEM, "%s: out of memory for %llu bytes", path,
+                                         (unsigned long long)len);
+    if (r == XS_OK && fread(b, 1, (size_t)len, f) != (size_t)len)
+        r = xs_err_set(err, XS_ERR_IO, "%s: read failed", path);
+    fclose(f);
+    if (r != XS_OK) {
+        free(b);
+        return r;
+    }
+    *out = b;
     return XS_OK;
 }
 
@@ -249,9 +319,18 @@ xs_result xs_scene_input_load(const char *path, const xs_scene_limits *limits,
     *len = 0;
     *out = NULL;
     if (ends_with(path, ".tar.zst")) {
-        xs_result r = xs_file_read_all(path, lim->max_package_bytes, bytes, len, err);
+        bool paged = false;
+        uint64_t tar_bytes = 0, file_bytes = 0;
+        xs_result r = xs_texstore_probe(path, &paged, &tar_bytes, &file_bytes, err);
+        if (r == XS_OK && paged && tar_bytes > lim->max_package_bytes)
+            r = xs_err_set(err, XS_ERR_INVALID, "%s: %llu bytes over the package limit of %llu (--pkg-max-total-mib)",
+                           path, (unsigned long long)tar_bytes, (unsigned long long)lim->max_package_bytes);
+        if (r == XS_OK && paged && (r = read_head(path, tar_bytes, bytes, err)) == XS_OK)
+            *len = (size_t)tar_bytes;
+        else if (r == XS_OK && !paged)
+            r = xs_file_read_all(path, lim->max_package_bytes, bytes, len, err);
         if (r == XS_OK)
-            r = xs_scene_input_open(path, *bytes, *len, limits, out, err);
+            r = xs_scene_input_open_paged(path, *bytes, *len, limits, paged ? path : NULL, 0, out, err);
         if (r != XS_OK) {
             free(*bytes);
             *bytes = NULL;

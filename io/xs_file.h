@@ -25,6 +25,11 @@ enum { XS_PATH_MAX = 4096 };
  * (refusing files over max_bytes and anything that is not a regular file). */
 xs_result xs_file_read_all(const char *path, uint64_t max_bytes, unsigned char **out, size_t *len,
                            xs_err *err);
+/* Opens path for reading when it is a regular file (a FIFO, a device or a
+ * directory is refused at once, without waiting for a writer: "PATH: is a
+ * FIFO, not a regular file"); *fd is the caller's to close, *size its
+ * bytes. */
+xs_result xs_file_open_regular(const char *path, int *fd, uint64_t *size, xs_err *err);
 /* Writes bytes to path atomically (temporary name, fsync, rename, directory
  * fsync). */
 xs_result xs_file_write_atomic(const char *path, const void *data, size_t len, xs_err *err);

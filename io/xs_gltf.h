@@ -223,6 +223,11 @@ typedef struct xs_gltf_scene {
     int skin_count;
     xs_gltf_animation *animations;
     int animation_count;
+    /* EXT_mesh_gpu_instancing in a file that keeps its node table: per
+     * instance, the element's own T x R x S (16 floats, column-major; the
+     * identity for an ordinary placement), so a pose places it at its
+     * node's world x this; NULL otherwise */
+    float *instance_local;
 } xs_gltf_scene;
 
 /* What a scene may cost, checked from the file's own numbers (accessor
@@ -238,6 +243,15 @@ typedef struct xs_gltf_limits {
     uint64_t max_joints;        /* joints of one skin */
     uint64_t max_keyframes;     /* keyframes over every animation sampler */
     uint64_t max_morph_targets; /* morph targets of one mesh */
+    /* Images a material uses (zero: decoded). skip_images: neither read
+     * nor decoded (a paged package's textures are its pages; width 0, rgba8
+     * NULL). image_sink: each is handed over as stored, once its header
+     * passed the limits, and not decoded here (xisuan pack pages them one
+     * at a time); data stays valid for the call only. */
+    bool skip_images;
+    xs_result (*image_sink)(void *user, int image, const unsigned char *data, size_t len, bool srgb,
+                            const char *label, xs_err *err);
+    void *image_sink_user;
 } xs_gltf_limits;
 
 /* 2^28 triangles, 2^27 pixels an image (16384 x 8192), 8 GiB of decoded
@@ -252,6 +266,9 @@ xs_result xs_gltf_load(const char *label, const unsigned char *data, size_t len,
                        xs_gltf_fetch_fn fetch, void *user, const xs_gltf_limits *limits,
                        xs_gltf_scene **out, xs_err *err);
 void xs_gltf_destroy(xs_gltf_scene *s); /* accepts NULL */
+/* Whether a material reads image `image` as a colour (base colour or
+ * emission: sRGB-encoded, its MIP levels averaged in linear light). */
+bool xs_gltf_image_srgb(const xs_gltf_scene *s, int image);
 
 /* The column-major matrix of a node's translation t, rotation q (a unit
  * quaternion x, y, z, w; normalised here) and scale s: the loader's rest

@@ -16,6 +16,7 @@
 #include "io/xs_gltf.h"
 #include "io/xs_manifest.h"
 #include "io/xs_package.h"
+#include "io/xs_texpage.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -36,6 +37,10 @@ typedef struct xs_scene_input {
     xs_manifest manifest;
     xs_gltf_scene *gltf;
     xs_image env; /* env.rgba is NULL for a constant environment */
+    /* a paged package (xisuan pack): the page store at its end, which holds
+     * every image a material uses (the glTF's images were not read); NULL
+     * otherwise */
+    xs_texstore *pages;
 } xs_scene_input;
 
 /* True when s names a scene file (ends in .tar.zst, .gltf or .glb). */
@@ -43,13 +48,22 @@ bool xs_is_scene_path(const char *s);
 
 /* Reads the scene at path: its package bytes (malloc'd, for the other ranks)
  * and the scene opened from them, each file parsed once. pkg is NULL in the
- * result for a plain glTF (its files were read from disk). */
+ * result for a plain glTF (its files were read from disk). Of a paged
+ * package only the tar part is read (its bytes are what *bytes holds); the
+ * pages stay in the file. */
 xs_result xs_scene_input_load(const char *path, const xs_scene_limits *limits,
                               unsigned char **bytes, size_t *len, xs_scene_input **out, xs_err *err);
 
 /* Opens package bytes held in memory; label names them in messages. */
 xs_result xs_scene_input_open(const char *label, const void *bytes, size_t len,
                               const xs_scene_limits *limits, xs_scene_input **out, xs_err *err);
+/* The same for the tar part of a paged package: the glTF's images are not
+ * read; the page store at the end of the file at pages_path is opened (each
+ * node reads pages from the package file itself), its id checked against
+ * pages_id (0: any), and every image a material uses must be in it. */
+xs_result xs_scene_input_open_paged(const char *label, const void *bytes, size_t len,
+                                    const xs_scene_limits *limits, const char *pages_path, uint64_t pages_id,
+                                    xs_scene_input **out, xs_err *err);
 void xs_scene_input_destroy(xs_scene_input *in); /* accepts NULL */
 
 #ifdef __cplusplus

@@ -94,13 +94,20 @@ static_assert(offsetof(xs_motion_xf, q) == 0, "xs_motion_xf.q");
 static_assert(offsetof(xs_motion_xf, t) == 16, "xs_motion_xf.t");
 static_assert(offsetof(xs_motion_xf, s) == 28, "xs_motion_xf.s");
 
-static_assert(sizeof(xs_texture) == 80, "xs_texture: 80 bytes");
+static_assert(sizeof(xs_texture) == 16, "xs_texture: 16 bytes");
 static_assert(XS_ALIGNOF(xs_texture) == 4, "xs_texture: 4-byte aligned");
 static_assert(offsetof(xs_texture, width) == 0, "xs_texture.width");
 static_assert(offsetof(xs_texture, height) == 4, "xs_texture.height");
-static_assert(offsetof(xs_texture, flags) == 8, "xs_texture.flags");
-static_assert(offsetof(xs_texture, levels) == 12, "xs_texture.levels");
-static_assert(offsetof(xs_texture, offset) == 16, "xs_texture.offset");
+static_assert(offsetof(xs_texture, level0) == 8, "xs_texture.level0");
+static_assert(offsetof(xs_texture, flags) == 12, "xs_texture.flags");
+static_assert(offsetof(xs_texture, levels) == 14, "xs_texture.levels");
+
+static_assert(sizeof(xs_tex_level) == 16, "xs_tex_level: 16 bytes");
+static_assert(XS_ALIGNOF(xs_tex_level) == 4, "xs_tex_level: 4-byte aligned");
+static_assert(offsetof(xs_tex_level, width) == 0, "xs_tex_level.width");
+static_assert(offsetof(xs_tex_level, height) == 4, "xs_tex_level.height");
+static_assert(offsetof(xs_tex_level, pages_x) == 8, "xs_tex_level.pages_x");
+static_assert(offsetof(xs_tex_level, first_page) == 12, "xs_tex_level.first_page");
 
 static_assert(sizeof(xs_texslot) == 32, "xs_texslot: 32 bytes");
 static_assert(XS_ALIGNOF(xs_texslot) == 4, "xs_texslot: 4-byte aligned");
@@ -150,7 +157,7 @@ static_assert(offsetof(xs_camera, fwd) == 36, "xs_camera.fwd");
 static_assert(offsetof(xs_camera, tan_half_fovy) == 48, "xs_camera.tan_half_fovy");
 static_assert(offsetof(xs_camera, aspect) == 52, "xs_camera.aspect");
 
-static_assert(sizeof(xs_scene_view) == 320, "xs_scene_view: 320 bytes");
+static_assert(sizeof(xs_scene_view) == 376, "xs_scene_view: 376 bytes");
 static_assert(XS_ALIGNOF(xs_scene_view) == 8, "xs_scene_view: 8-byte aligned");
 static_assert(offsetof(xs_scene_view, tris) == 0, "xs_scene_view.tris");
 static_assert(offsetof(xs_scene_view, attrs) == 8, "xs_scene_view.attrs");
@@ -164,7 +171,7 @@ static_assert(offsetof(xs_scene_view, instance_count) == 56, "xs_scene_view.inst
 static_assert(offsetof(xs_scene_view, wroot) == 60, "xs_scene_view.wroot");
 static_assert(offsetof(xs_scene_view, materials) == 64, "xs_scene_view.materials");
 static_assert(offsetof(xs_scene_view, textures) == 72, "xs_scene_view.textures");
-static_assert(offsetof(xs_scene_view, texels) == 80, "xs_scene_view.texels");
+static_assert(offsetof(xs_scene_view, tex_pool) == 80, "xs_scene_view.tex_pool");
 static_assert(offsetof(xs_scene_view, srgb_to_linear) == 88, "xs_scene_view.srgb_to_linear");
 static_assert(offsetof(xs_scene_view, lights) == 96, "xs_scene_view.lights");
 static_assert(offsetof(xs_scene_view, light_cdf) == 104, "xs_scene_view.light_cdf");
@@ -192,6 +199,13 @@ static_assert(offsetof(xs_scene_view, motion_xf) == 288, "xs_scene_view.motion_x
 static_assert(offsetof(xs_scene_view, motion_tris) == 296, "xs_scene_view.motion_tris");
 static_assert(offsetof(xs_scene_view, motion_nodes) == 304, "xs_scene_view.motion_nodes");
 static_assert(offsetof(xs_scene_view, nodes) == 312, "xs_scene_view.nodes");
+static_assert(offsetof(xs_scene_view, tex_levels) == 320, "xs_scene_view.tex_levels");
+static_assert(offsetof(xs_scene_view, tex_page) == 328, "xs_scene_view.tex_page");
+static_assert(offsetof(xs_scene_view, tex_request) == 336, "xs_scene_view.tex_request");
+static_assert(offsetof(xs_scene_view, tex_asked) == 344, "xs_scene_view.tex_asked");
+static_assert(offsetof(xs_scene_view, tex_fetch) == 352, "xs_scene_view.tex_fetch");
+static_assert(offsetof(xs_scene_view, tex_ctx) == 360, "xs_scene_view.tex_ctx");
+static_assert(offsetof(xs_scene_view, tex_page_count) == 368, "xs_scene_view.tex_page_count");
 
 static_assert(sizeof(xs_tile_params) == 56, "xs_tile_params: 56 bytes");
 static_assert(XS_ALIGNOF(xs_tile_params) == 4, "xs_tile_params: 4-byte aligned");

@@ -157,17 +157,34 @@ enum {
     XS_TEX_NEAREST = 16
 };
 
-enum { XS_TEX_LEVELS = 16 }; /* MIP levels at most: textures up to 32768 texels a side */
+/* Textures are MIP pyramids cut into pages of up to XS_TEX_PAGE x
+ * XS_TEX_PAGE texels (RGBA8 packed, R in the low byte), row-major within a
+ * page; the last column and row of pages of a level are narrower. A page is
+ * found through tex_page[] (xs_scene_view): its place in tex_pool in units
+ * of XS_TEX_UNIT texels, or UINT32_MAX while it is not resident. The same
+ * layout serves textures held whole in memory, the CPU's page cache
+ * (render/texcache.c, through tex_fetch) and a GPU's demand-loaded pages. */
+enum { XS_TEX_PAGE_SHIFT = 6, XS_TEX_PAGE = 64, XS_TEX_PAGE_TEXELS = 4096, XS_TEX_UNIT = 16 };
 
-/* A texture: an image's MIP levels (level l is max(1, width >> l) by
+/* One MIP level of a texture: its size and its pages, pages_x a row,
+ * numbered from first_page row by row. Level l is max(1, width >> l) by
  * max(1, height >> l) texels, a 2x2 box filter of level l - 1, averaged in
- * linear light for an image a material reads as sRGB) and a sampler's wrap
- * and filter modes. */
+ * linear light for an image a material reads as sRGB (io/texpage.c). */
+typedef struct xs_tex_level {
+    uint32_t width, height;
+    uint32_t pages_x;
+    uint32_t first_page;
+} xs_tex_level;
+
+enum { XS_TEX_LEVELS = 16 }; /* a CUDA texture object's levels at most (32768 texels a side); a larger texture is read from its pages */
+
+/* A texture: its image's MIP levels (tex_levels[level0 ..]) and a
+ * sampler's wrap and filter modes. */
 typedef struct xs_texture {
     uint32_t width, height; /* level 0 */
-    uint32_t flags;
-    uint32_t levels;
-    uint32_t offset[XS_TEX_LEVELS]; /* each level's first texel in texels[] (RGBA8, R in the low byte) */
+    uint32_t level0;        /* its first level in tex_levels[] */
+    uint16_t flags;         /* XS_TEX_* */
+    uint16_t levels;        /* down to 1 x 1 */
 } xs_texture;
 
 XS_DEVICE uint32_t xs_tex_level_size(uint32_t n, uint32_t level)
@@ -232,12 +249,13 @@ typedef struct xs_scene_view {
     const xs_mesh *meshes;
     const xs_instance *instances;
     const unsigned long long *tex_objects; /* GPU: per texture its CUDA texture objects
-                                              (linear, sRGB); NULL on the CPU */
+                                              (linear, sRGB), 0 for one read from its
+                                              pages; NULL on the CPU */
     uint32_t tri_count, wnode_count, instance_count;
     uint32_t wroot; /* the top tree's root node */
     const xs_material *materials;
     const xs_texture *textures;
-    const uint32_t *texels;
+    const uint32_t *tex_pool; /* resident pages (see xs_texture) */
     const float *srgb_to_linear; /* 256 entries */
     const xs_light *lights;
     const float *light_cdf; /* chosen by power */
@@ -270,6 +288,23 @@ typedef struct xs_scene_view {
     const xs_tri *motion_tris;
     const xs_bvh_node *motion_nodes; /* per-segment trees of deforming meshes */
     const xs_bvh_node *nodes; /* the binary trees: a deforming mesh's one tree over every step */
+    /* texture pages (see xs_texture): levels, and each page's place in
+     * tex_pool (UINT32_MAX: not resident) */
+    const xs_tex_level *tex_levels;
+    const uint32_t *tex_page;
+    /* a GPU's demand loading: a page not resident sets its bit in
+     * tex_request, and the first to set it adds one to tex_asked[0]; the
+     * host loads those pages and runs the launch again (NULL: every page is
+     * resident, or tex_fetch serves them) */
+    uint32_t *tex_request;
+    uint32_t *tex_asked;
+    /* the CPU's page cache (render/texcache.c): when set, texels index[0..n)
+     * of page `page` come from it into out (loaded first when not
+     * resident); never set in a device's view */
+    void (*tex_fetch)(const void *ctx, uint32_t page, const uint32_t *index, int n, uint32_t *out);
+    const void *tex_ctx;
+    uint32_t tex_page_count;
+    uint32_t tex_pad_;
 } xs_scene_view;
 
 enum { XS_FILTER_TABLE = 256 };

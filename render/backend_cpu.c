@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "render/xs_backend.h"
 #include "render/xs_parallel.h"
+#include "render/xs_texcache.h"
 #include "kernels/cpu/kernel_cpu.h"
 
 #include <pthread.h>
@@ -68,6 +69,7 @@ static void *cpu_worker_main(void *arg)
         else
             be->k->render_rows_wavefront(&be->view, job->tp, row, row + 1, job->rgba, &w->counters, w->wave);
     }
+    xs_texcache_thread_flush();
     return NULL;
 }
 
@@ -140,6 +142,9 @@ static xs_result cpu_end_tile(xs_backend *self, int slot, float *rgba, xs_counte
     }
     free(ws);
     *kernel_s += now_s() - t0; /* the kernel is this render */
+    char why[512];
+    if (be->view.tex_fetch && xs_texcache_take_failure((xs_texcache *)be->view.tex_ctx, why, sizeof why))
+        return xs_err_set(err, XS_ERR_RENDER, "%s", why); /* a texture page could not be read */
     return XS_OK;
 }
 
@@ -165,6 +170,9 @@ static xs_result cpu_update(xs_backend *self, const xs_scene *scene, xs_err *err
 xs_result xs_backend_cpu_create_with(const xs_scene *scene, int fw, int fh, int threads, const xs_cpu_options *opt,
                                      xs_backend **out, xs_err *err)
 {
+    char why[256];
+    if (!xs_scene_textures_ready(scene, why, sizeof why))
+        return xs_err_set(err, XS_ERR_INTERNAL, "CPU back end: %s", why);
     const xs_cpu_kernels *k = xs_cpu_kernels_best();
     if (opt && opt->isa == XS_CPU_ISA_BASE)
         k = xs_cpu_kernels_base();

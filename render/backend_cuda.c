@@ -20,12 +20,21 @@
  * device) retires the back end (xs_backend_lose): that tile and every later
  * one fail with XS_ERR_DEVICE without touching CUDA again.
  *
+ * A paged scene's textures live on the device within a budget
+ * (render/xs_texcache_gpu.h): a group that asked for pages it did not have
+ * is run again, whole, once they are loaded, before its tiles are read, so
+ * its pixels are those of a device holding every page. A device that
+ * cannot hold the scene's arrays and one launch is refused at creation
+ * with the numbers (XS_ERR_NOMEM), before anything is uploaded.
+ *
  * Also here: the device probe (is there a GPU, and if not, why; device nodes
  * without a working CUDA are reported as broken, not as absent).
  */
 #include "render/xs_backend.h"
 #include "render/xs_cuda_rt.h"
 #include "kernels/xs_path.h"
+#include "render/xs_memplan.h"
+#include "render/xs_texcache_gpu.h"
 
 #include <dirent.h>
 #include <stddef.h>
@@ -53,7 +62,12 @@ typedef struct cuda_group {
     int refs;          /* its tiles not yet ended; 0: the record is free */
     long long threads; /* of all its tiles */
     float kernel_ms;   /* < 0 until read from the events */
+    float pass_ms;     /* earlier passes' kernel time (texture pages loaded between) */
     bool done;         /* ev_done was seen complete */
+    bool resolved;     /* every texture page it asked for was loaded and it ran again */
+    int slots[XS_CUDA_GROUP_MAX], count; /* its tiles, for a pass again */
+    xs_result failed;  /* the texture pages it needs could not be loaded */
+    char fail_msg[512];
 } cuda_group;
 
 typedef struct cuda_backend {
@@ -80,6 +94,10 @@ typedef struct cuda_backend {
     int open[XS_CUDA_GROUP_MAX]; /* slots of the group being filled */
     int open_count;
     void *stream;
+    xs_gpu_pages *pages; /* a paged scene's textures on the device; NULL otherwise */
+    bool *tex_object;     /* per texture: made a texture object (else read from its pages) */
+    size_t tex_object_bytes; /* their levels' bytes */
+    bool tex_all_objects; /* every texture is a texture object: no page is uploaded */
 } cuda_backend;
 
 bool xs_cuda_compiled(void) { return xs_cuda_rt_real() != NULL; }
@@ -144,12 +162,57 @@ static xs_result fail_open(cuda_backend *be, xs_result r, const xs_err *e)
     return r;
 }
 
-/* Launches the open group: counters cleared, the two kernels between the
- * timing events, each tile's pixels and counters copied back, then the
- * completion event; all on the stream. */
-static xs_result launch_open(cuda_backend *be, xs_err *err)
+/* Queues group g's tiles (slots[0..n)) on the stream: counters cleared, the
+ * two kernels between the timing events, each tile's pixels and counters
+ * copied back, the count of texture pages it asked for, then the completion
+ * event. first: a fresh launch, not a pass again. *threads: of all its tiles. */
+static xs_result queue_group(cuda_backend *be, cuda_group *g, int gi, const int *slots, int n, bool first,
+                             long long *threads, xs_err *e)
 {
     const xs_cuda_rt *rt = be->rt;
+    xs_result r = clear_stale(be, e);
+    int ce = 0;
+    const char *what = "";
+    xs_cuda_group launch;
+    memset(&launch, 0, sizeof launch);
+    launch.count = n;
+    launch.integrator = be->integrator;
+    *threads = 0;
+    for (int i = 0; r == XS_OK && i < n; ++i) {
+        cuda_slot *s = &be->slot[slots[i]];
+        xs_cuda_tile *t = &launch.tile[i];
+        t->tp = s->tp;
+        t->scratch = s->scratch;
+        t->out = s->d_out;
+        t->counters = s->d_counters;
+        *threads += rt->tile_paths(s->tp.width * s->tp.height, s->tp.spp);
+        if ((ce = rt->memset_async(s->d_counters, 0, sizeof *s->d_counters, be->stream)) != 0)
+            what = "clearing the tiles' counters";
+    }
+    if (r == XS_OK && ce == 0) {
+        if ((ce = rt->event_record(g->ev_start, be->stream)) != 0 ||
+            (ce = rt->launch_group(&be->dview, &launch, be->wave, be->wave_paths, be->stream)) != 0 ||
+            (ce = rt->event_record(g->ev_stop, be->stream)) != 0)
+            what = "launching the tiles' kernels";
+    }
+    for (int i = 0; r == XS_OK && ce == 0 && i < n; ++i) {
+        cuda_slot *s = &be->slot[slots[i]];
+        if ((ce = rt->memcpy_d2h_async(s->h_out, s->d_out, out_bytes_of(&s->tp), be->stream)) != 0 ||
+            (ce = rt->memcpy_d2h_async(s->h_counters, s->d_counters, sizeof *s->h_counters, be->stream)) != 0)
+            what = "queueing the tiles' copy back";
+    }
+    if (r == XS_OK && ce == 0 && be->pages && (ce = xs_gpu_pages_after_launch(be->pages, gi, be->stream, first)) != 0)
+        what = "queueing the texture page count's copy back";
+    if (r == XS_OK && ce == 0 && (ce = rt->event_record(g->ev_done, be->stream)) != 0)
+        what = "queueing the tiles' copy back";
+    if (r == XS_OK && ce != 0)
+        r = cuda_fail(be, e, what, ce);
+    return r;
+}
+
+/* Launches the open group (queue_group). */
+static xs_result launch_open(cuda_backend *be, xs_err *err)
+{
     if (be->open_count == 0)
         return XS_OK;
     xs_err e;
@@ -163,48 +226,20 @@ static xs_result launch_open(cuda_backend *be, xs_err *err)
         return fail_open(be, XS_ERR_INTERNAL, &e);
     }
     cuda_group *g = &be->group[gi];
-    xs_result r = clear_stale(be, &e);
-    int ce = 0;
-    const char *what = "";
-    xs_cuda_group launch;
-    memset(&launch, 0, sizeof launch);
-    launch.count = be->open_count;
-    launch.integrator = be->integrator;
     long long threads = 0;
-    for (int i = 0; r == XS_OK && i < be->open_count; ++i) {
-        cuda_slot *s = &be->slot[be->open[i]];
-        xs_cuda_tile *t = &launch.tile[i];
-        t->tp = s->tp;
-        t->scratch = s->scratch;
-        t->out = s->d_out;
-        t->counters = s->d_counters;
-        threads += rt->tile_paths(s->tp.width * s->tp.height, s->tp.spp);
-        if ((ce = rt->memset_async(s->d_counters, 0, sizeof *s->d_counters, be->stream)) != 0)
-            what = "clearing the tiles' counters";
-    }
-    if (r == XS_OK && ce == 0) {
-        if ((ce = rt->event_record(g->ev_start, be->stream)) != 0 ||
-            (ce = rt->launch_group(&be->dview, &launch, be->wave, be->wave_paths, be->stream)) != 0 ||
-            (ce = rt->event_record(g->ev_stop, be->stream)) != 0)
-            what = "launching the tiles' kernels";
-    }
-    for (int i = 0; r == XS_OK && ce == 0 && i < be->open_count; ++i) {
-        cuda_slot *s = &be->slot[be->open[i]];
-        if ((ce = rt->memcpy_d2h_async(s->h_out, s->d_out, out_bytes_of(&s->tp), be->stream)) != 0 ||
-            (ce = rt->memcpy_d2h_async(s->h_counters, s->d_counters, sizeof *s->h_counters, be->stream)) != 0)
-            what = "queueing the tiles' copy back";
-    }
-    if (r == XS_OK && ce == 0 && (ce = rt->event_record(g->ev_done, be->stream)) != 0)
-        what = "queueing the tiles' copy back";
-    if (r == XS_OK && ce != 0)
-        r = cuda_fail(be, &e, what, ce);
+    xs_result r = queue_group(be, g, gi, be->open, be->open_count, true, &threads, &e);
     if (r != XS_OK) {
         xs_err_set(err, r, "%s", e.msg);
         return fail_open(be, r, &e);
     }
+    memcpy(g->slots, be->open, (size_t)be->open_count * sizeof *g->slots);
+    g->count = be->open_count;
     g->refs = be->open_count;
     g->threads = threads > 0 ? threads : 1;
     g->kernel_ms = -1.0f;
+    g->pass_ms = 0.0f;
+    g->resolved = be->pages == NULL;
+    g->failed = XS_OK;
     g->done = false;
     for (int i = 0; i < be->open_count; ++i) {
         cuda_slot *s = &be->slot[be->open[i]];
@@ -231,6 +266,53 @@ static bool gpu_busy(cuda_backend *be)
         /* an error: end reports it */
     }
     return false;
+}
+
+/* ---- texture pages on demand -------------------------------------------------------- */
+
+/* Group gi has completed: while it asked for texture pages, they are loaded
+ * (every launch in flight waited for first) and it runs again, whole. A
+ * failure to load stays with the group: each of its tiles reports it. */
+static xs_result resolve_group(cuda_backend *be, int gi, xs_err *err)
+{
+    const xs_cuda_rt *rt = be->rt;
+    cuda_group *g = &be->group[gi];
+    g->resolved = true;
+    for (int pass = 0; xs_gpu_pages_asked(be->pages, gi) > 0; ++pass) {
+        xs_err e;
+        xs_err_clear(&e);
+        xs_result r = XS_OK;
+        if (pass >= XS_GPU_PAGES_MAX_PASSES)
+            r = xs_err_set(&e, XS_ERR_RENDER,
+                           "GPU texture pages: the launch still asked for pages after %d passes (the budget is "
+                           "too small for what it reads; raise --gpu-texture-mib)",
+                           XS_GPU_PAGES_MAX_PASSES);
+        void *inflight[XS_BACKEND_MAX_SLOTS];
+        int n = 0;
+        for (int i = 0; r == XS_OK && i < be->slot_count; ++i)
+            if (i != gi && be->group[i].refs > 0 && !be->group[i].done)
+                inflight[n++] = be->group[i].ev_done;
+        if (r == XS_OK)
+            r = xs_gpu_pages_resolve(be->pages, gi, inflight, n, &e);
+        /* the pass's kernel time counts: the GPU spent it */
+        float ms = 0.0f;
+        if (r == XS_OK && rt->event_elapsed_ms(&ms, g->ev_start, g->ev_stop) == 0)
+            g->pass_ms += ms;
+        long long threads = 0;
+        if (r == XS_OK)
+            r = queue_group(be, g, gi, g->slots, g->count, false, &threads, &e);
+        int ce = r == XS_OK ? rt->event_sync(g->ev_done) : 0;
+        if (ce != 0)
+            r = cuda_fail(be, &e, "rendering the tiles again with their texture pages", ce);
+        if (r != XS_OK) {
+            if (r == XS_ERR_DEVICE)
+                return xs_err_set(err, r, "%s", e.msg);
+            g->failed = r;
+            snprintf(g->fail_msg, sizeof g->fail_msg, "%s", e.msg);
+            return XS_OK; /* each tile of the group reports it */
+        }
+    }
+    return XS_OK;
 }
 
 /* ---- the table --------------------------------------------------------------------- */
@@ -319,6 +401,13 @@ static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_count
     if (e != 0)
         return cuda_fail(be, err, "rendering the tile", e);
     g->done = true;
+    if (!g->resolved) {
+        xs_result r = resolve_group(be, s->group, err);
+        if (r != XS_OK)
+            return r;
+    }
+    if (g->failed != XS_OK)
+        return xs_err_set(err, g->failed, "%s", g->fail_msg);
     if (g->kernel_ms < 0.0f) {
         float ms = 0.0f;
         if (rt->event_elapsed_ms(&ms, g->ev_start, g->ev_stop) != 0) {
@@ -328,7 +417,7 @@ static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_count
         g->kernel_ms = ms;
     }
     double share = (double)rt->tile_paths(s->tp.width * s->tp.height, s->tp.spp) / (double)g->threads;
-    *kernel_s += 1e-3 * (double)g->kernel_ms * share;
+    *kernel_s += 1e-3 * (double)(g->kernel_ms + g->pass_ms) * share;
     memcpy(rgba, s->h_out, out_bytes_of(&s->tp));
     xs_counters_add(counters, s->h_counters);
     return XS_OK;
@@ -337,7 +426,9 @@ static xs_result cuda_end_tile(xs_backend *self, int slot, float *rgba, xs_count
 /* A new frame of an animated scene: each array's rewritten byte range is
  * copied (an array that grew, or is new, is allocated again and copied
  * whole), then the device view takes the host view's counts, camera and
- * motion fields with the device pointers patched in (an empty array: NULL).
+ * motion fields with the device pointers patched in (an empty array: NULL);
+ * its texture fields stay (a paged scene's pages on the device are the
+ * page table's, and posing never touches textures).
  * Called with no tile in flight (the worker drains first: every launched
  * group's copies back were waited for), so the synchronous copies race with
  * no kernel. */
@@ -357,7 +448,8 @@ static xs_result cuda_update(xs_backend *self, const xs_scene *scene, xs_err *er
     bool listed[XS_SCENE_BLOBS_MAX] = {false};
     for (int i = 0; i < nb; ++i) {
         const xs_scene_blob *b = &blobs[i];
-        if (b->view_offset == offsetof(xs_scene_view, texels))
+        if (be->tex_all_objects && (b->view_offset == offsetof(xs_scene_view, tex_pool) ||
+                                    b->view_offset == offsetof(xs_scene_view, tex_page)))
             continue; /* textures are read through texture objects, uploaded once (posing leaves them) */
         int k = 0;
         while (k < be->blob_count && be->blob_offset[k] != b->view_offset)
@@ -398,8 +490,19 @@ static xs_result cuda_update(xs_backend *self, const xs_scene *scene, xs_err *er
     }
     for (int k = 0; k < be->blob_count; ++k)
         be->blob_stale[k] = !listed[k];
-    v.texels = NULL;
+    /* textures never change with a frame: their texture objects, and a
+     * paged scene's page table, pool and request bitmaps stay the device's
+     * (render/texcache_gpu.c); the host's page cache is never the device's */
+    v.tex_fetch = NULL;
+    v.tex_ctx = NULL;
     v.tex_objects = be->dview.tex_objects;
+    if (be->pages || be->tex_all_objects) {
+        v.tex_page = be->dview.tex_page;
+        v.tex_pool = be->dview.tex_pool;
+        v.tex_request = be->dview.tex_request;
+        v.tex_asked = be->dview.tex_asked;
+        v.tex_page_count = be->dview.tex_page_count;
+    }
     be->dview = v;
     return XS_OK;
 }
@@ -436,12 +539,14 @@ static void cuda_destroy(xs_backend *self)
         rt->stream_destroy(be->stream);
     for (int i = 0; i < be->blob_count; ++i)
         rt->free_device(be->blobs[i]);
+    xs_gpu_pages_destroy(be->pages);
     for (int i = 0; be->textures && i < be->texture_count; ++i)
         rt->texture_destroy(be->textures[i]);
     rt->free_device(be->tex_objects);
     rt->free_device(be->wave);
     (void)rt->get_last_error(); /* what the clean-up met stays here */
     free(be->textures);
+    free(be->tex_object);
     free(be->slot);
     free(be->group);
     free(be);
@@ -588,13 +693,91 @@ static void wave_size(cuda_backend *be, const xs_gpu_info *gi, int max_spp, long
     *group = n < 1 ? 1 : n;
 }
 
-/* Each texture's mipmapped array and two texture objects; the objects'
- * handles go to the device as one more array, the view's tex_objects. */
+/* Texture t's levels' bytes (its texture object's mipmapped array). */
+static size_t levels_bytes(const xs_scene_view *hv, const xs_texture *t)
+{
+    size_t bytes = 0;
+    for (uint32_t l = 0; l < t->levels; ++l)
+        bytes += 4u * (size_t)hv->tex_levels[t->level0 + l].width * hv->tex_levels[t->level0 + l].height;
+    return bytes;
+}
+
+/* Which textures become texture objects (be->tex_object), within `room`
+ * bytes (the GPU texture budget when one is set, else what the device has
+ * free past the scene, a launch and 512 MiB; SIZE_MAX: unknown). A texture
+ * qualifies with 1 to XS_TEX_LEVELS levels. A scene held whole: every
+ * texture or none (its pages are uploaded whole otherwise). A paged scene:
+ * in texture order, each that fits what is left, keeping 16 pages' room for
+ * the demand-loaded pages of the others. No texture_create in the runtime:
+ * none. */
+static xs_result choose_objects(cuda_backend *be, const xs_scene *scene, size_t room, xs_err *err)
+{
+    const uint32_t n = xs_scene_texture_count(scene);
+    be->tex_object_bytes = 0;
+    be->tex_all_objects = false;
+    if (n == 0)
+        return XS_OK;
+    be->tex_object = calloc(n, sizeof *be->tex_object);
+    if (!be->tex_object)
+        return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
+    if (!be->rt->texture_create)
+        return XS_OK;
+    xs_scene_tex_info ti;
+    xs_scene_tex_info_get(scene, &ti);
+    const xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
+    const size_t reserve = ti.paged ? 16u * XS_TEX_PAGE_TEXELS * 4u : 0u;
+    size_t used = 0;
+    uint32_t made = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const xs_texture *t = &hv.textures[i];
+        if (t->levels < 1u || t->levels > XS_TEX_LEVELS)
+            continue;
+        const size_t b = levels_bytes(&hv, t);
+        if (b > room || used + b > room - (room > reserve ? reserve : room))
+            continue;
+        be->tex_object[i] = true;
+        used += b;
+        ++made;
+    }
+    if (!ti.paged && made < n) { /* held whole: its pool serves every texture */
+        memset(be->tex_object, 0, n * sizeof *be->tex_object);
+        used = made = 0;
+    }
+    be->tex_object_bytes = used;
+    be->tex_all_objects = made == n;
+    return XS_OK;
+}
+
+/* Texture t's levels back to back, gathered from its pages (hv: the host
+ * view, every page resident in tex_pool); NULL when out of memory. */
+static uint32_t *gather_levels(const xs_scene_view *hv, const xs_texture *t)
+{
+    size_t n = 0;
+    for (uint32_t l = 0; l < t->levels; ++l)
+        n += (size_t)hv->tex_levels[t->level0 + l].width * hv->tex_levels[t->level0 + l].height;
+    uint32_t *out = malloc((n ? n : 1) * sizeof *out), *at = out;
+    for (uint32_t l = 0; out && l < t->levels; ++l) {
+        const xs_tex_level *lv = &hv->tex_levels[t->level0 + l];
+        for (uint32_t y = 0; y < lv->height; ++y)
+            for (uint32_t x = 0; x < lv->width; ++x)
+                *at++ = xs_tex_fetch(hv, lv, x, y);
+    }
+    return out;
+}
+
+/* The chosen textures' mipmapped arrays and two texture objects each (their
+ * levels gathered from their pages: the pool of a scene held whole, the
+ * node's page cache for a paged one); the objects' handles (0 for a
+ * texture read from its pages) go to the device as one more array, the
+ * view's tex_objects. */
 static xs_result upload_textures(cuda_backend *be, const xs_scene *scene, xs_err *err)
 {
     const xs_cuda_rt *rt = be->rt;
     const int n = (int)xs_scene_texture_count(scene);
-    if (n == 0)
+    bool any = false;
+    for (int i = 0; i < n; ++i)
+        any |= be->tex_object[i];
+    if (!any)
         return XS_OK;
     xs_scene_view hv = xs_scene_view_for(scene, 1, 1);
     unsigned long long *obj = calloc((size_t)n * 2u, sizeof *obj);
@@ -603,17 +786,33 @@ static xs_result upload_textures(cuda_backend *be, const xs_scene *scene, xs_err
         free(obj);
         return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory");
     }
+    be->texture_count = n; /* NULL handles destroy as nothing */
     for (int i = 0; i < n; ++i) {
+        if (!be->tex_object[i])
+            continue;
         size_t bytes = 0;
-        int e = rt->texture_create(&hv.textures[i], hv.texels, &be->textures[i], obj + 2 * i, &bytes);
+        uint32_t *texels = gather_levels(&hv, &hv.textures[i]);
+        char why[512];
+        if (hv.tex_fetch) {
+            xs_texcache_thread_flush();
+            if (xs_texcache_take_failure((xs_texcache *)hv.tex_ctx, why, sizeof why)) {
+                free(texels), free(obj);
+                return xs_err_set(err, XS_ERR_RENDER, "CUDA back end: texture %d's levels: %s", i + 1, why);
+            }
+        }
+        if (!texels) {
+            free(obj);
+            return xs_err_set(err, XS_ERR_NOMEM, "CUDA back end: out of memory for texture %d's levels", i + 1);
+        }
+        int e = rt->texture_create(&hv.textures[i], texels, &be->textures[i], obj + 2 * i, &bytes);
+        free(texels);
         if (e != 0) {
             free(obj);
             char what[128];
             snprintf(what, sizeof what, "uploading texture %d of %d (%ux%u, %u levels)", i + 1, n,
-                     hv.textures[i].width, hv.textures[i].height, hv.textures[i].levels);
+                     hv.textures[i].width, hv.textures[i].height, (unsigned)hv.textures[i].levels);
             return cuda_fail(be, err, what, e);
         }
-        be->texture_count = i + 1;
     }
     void *d = NULL;
     int e = rt->malloc_device(&d, (size_t)n * 2u * sizeof *obj);
@@ -674,14 +873,69 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
         return r;
     }
     /* the scene, once: each array with an explicit copy, its device pointer
-     * patched into the device view (empty arrays: NULL) */
+     * patched into the device view (empty arrays: NULL); the CPU's page
+     * cache is the host's (a paged scene's pages come through xs_gpu_pages) */
     be->dview = xs_scene_view_for(scene, fw, fh);
+    be->dview.tex_fetch = NULL;
+    be->dview.tex_ctx = NULL;
     xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
     int nb = xs_scene_blobs(scene, &be->dview, blobs, XS_SCENE_BLOBS_MAX);
+    /* a device that cannot hold the scene and one launch is refused before
+     * anything is uploaded, with the numbers */
+    size_t scene_bytes = 0, pool_bytes = 0, free_b = 0, total_b = 0;
+    for (int i = 0; i < nb; ++i) {
+        if (blobs[i].view_offset == offsetof(xs_scene_view, tex_pool) ||
+            blobs[i].view_offset == offsetof(xs_scene_view, tex_page))
+            pool_bytes += blobs[i].bytes;
+        else
+            scene_bytes += blobs[i].bytes;
+    }
+    size_t launch_bytes = rt->scratch_bytes((int)be->max_pixels, max_spp) +
+                          be->max_pixels * (size_t)xs_aov_channels(0xffffffffu) * sizeof(float);
+    xs_scene_tex_info ti;
+    xs_scene_tex_info_get(scene, &ti);
+    const bool have_free = (e = rt->mem_get_info(&free_b, &total_b)) == 0;
+    size_t room = SIZE_MAX;
+    if (xs_scene_gpu_texture_budget(scene) > 0)
+        room = (size_t)xs_scene_gpu_texture_budget(scene);
+    else if (have_free)
+        room = free_b > scene_bytes + launch_bytes + ((size_t)512 << 20)
+                   ? free_b - scene_bytes - launch_bytes - ((size_t)512 << 20)
+                   : 0;
+    xs_result cr = choose_objects(be, scene, room, err);
+    if (cr != XS_OK) {
+        cuda_destroy(&be->base);
+        return cr;
+    }
+    const bool paged_left = ti.paged && ti.pages > 0 && !be->tex_all_objects;
+    if (!be->tex_all_objects)
+        scene_bytes += pool_bytes;
+    scene_bytes += be->tex_object_bytes; /* the texture objects' levels */
+    size_t pages_min = paged_left ? (size_t)ti.pages * 4u + 16u * XS_TEX_PAGE_TEXELS * 4u : 0;
+    if (have_free && scene_bytes + launch_bytes + pages_min > free_b) {
+        char a[32], b[32], c[32], d[32];
+        xs_result r = xs_err_set(err, XS_ERR_NOMEM,
+                                 "CUDA device %d (%s, %s free of %s) cannot hold the scene: its arrays need %s and "
+                                 "a launch %s%s",
+                                 device, gi.name, xs_mem_str(free_b, a, sizeof a), xs_mem_str(total_b, b, sizeof b),
+                                 xs_mem_str(scene_bytes, c, sizeof c), xs_mem_str(launch_bytes, d, sizeof d),
+                                 paged_left ? ", plus the texture page table and 16 pages" : "");
+        cuda_destroy(&be->base);
+        return r;
+    }
+    if (e != 0)
+        (void)rt->get_last_error(); /* the upload below says what is wrong */
+    char why[256];
+    if (!xs_scene_textures_ready(scene, why, sizeof why)) {
+        cuda_destroy(&be->base);
+        return xs_err_set(err, XS_ERR_INTERNAL, "CUDA back end: %s", why);
+    }
     for (int i = 0; i < nb; ++i) {
         void *d = NULL;
-        if (blobs[i].view_offset == offsetof(xs_scene_view, texels)) {
-            be->dview.texels = NULL; /* a GPU reads textures through texture objects */
+        if (be->tex_all_objects && (blobs[i].view_offset == offsetof(xs_scene_view, tex_pool) ||
+                                    blobs[i].view_offset == offsetof(xs_scene_view, tex_page))) {
+            /* every texture is read through its texture objects: no page */
+            memset((char *)&be->dview + blobs[i].view_offset, 0, sizeof(void *));
             continue;
         }
         if ((e = rt->malloc_device(&d, blobs[i].bytes)) != 0 ||
@@ -753,6 +1007,23 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
             return r;
         }
         s->scratch_bytes = scratch;
+    }
+    if (paged_left) {
+        /* the pages of the textures that are not texture objects, within
+         * what the budget leaves */
+        uint64_t budget = xs_scene_gpu_texture_budget(scene);
+        if (budget > 0)
+            budget = budget > be->tex_object_bytes ? budget - be->tex_object_bytes : 1;
+        xs_result r = xs_gpu_pages_create(rt, xs_scene_texcache(scene), (uint32_t)ti.pages, budget, be->slot_count,
+                                          &be->dview, &be->pages, err);
+        if (r != XS_OK) {
+            cuda_destroy(&be->base);
+            return r;
+        }
+        xs_gpu_pages_stats st;
+        xs_gpu_pages_stats_get(be->pages, &st);
+        size_t n = strlen(be->base.device);
+        snprintf(be->base.device + n, sizeof be->base.device - n, ", %llu texture pages", (unsigned long long)st.slots);
     }
     *out = &be->base;
     return XS_OK;

@@ -103,6 +103,11 @@ static int rt_memcpy_h2d(void *d, const void *s, size_t n)
 {
     return (int)cudaMemcpy(d, s, n, cudaMemcpyHostToDevice);
 }
+static int rt_memcpy_d2h(void *d, const void *s, size_t n)
+{
+    return (int)cudaMemcpy(d, s, n, cudaMemcpyDeviceToHost);
+}
+static int rt_mem_get_info(size_t *f, size_t *t) { return (int)cudaMemGetInfo(f, t); }
 static int rt_stream_create(void **s)
 {
     return (int)cudaStreamCreateWithFlags((cudaStream_t *)s, cudaStreamNonBlocking);
@@ -167,13 +172,15 @@ static int rt_texture_create(const xs_texture *tex, const uint32_t *texels, void
     struct cudaChannelFormatDesc ch = cudaCreateChannelDesc(8, 8, 8, 8, cudaChannelFormatKindUnsigned);
     struct cudaExtent ext = {tex->width, tex->height, 0};
     cudaError_t e = cudaMallocMipmappedArray(&t->array, &ch, ext, tex->levels, 0);
+    size_t at = 0; /* level l's first texel in texels */
     for (uint32_t l = 0; e == cudaSuccess && l < tex->levels; ++l) {
         cudaArray_t level = NULL;
         const uint32_t w = xs_tex_level_size(tex->width, l), h = xs_tex_level_size(tex->height, l);
         if ((e = cudaGetMipmappedArrayLevel(&level, t->array, l)) == cudaSuccess)
-            e = cudaMemcpy2DToArray(level, 0, 0, texels + tex->offset[l], (size_t)w * 4u, (size_t)w * 4u, h,
+            e = cudaMemcpy2DToArray(level, 0, 0, texels + at, (size_t)w * 4u, (size_t)w * 4u, h,
                                     cudaMemcpyHostToDevice);
         *bytes += (size_t)w * h * 4u;
+        at += (size_t)w * h;
     }
     for (int k = 0; e == cudaSuccess && k < 2; ++k) {
         struct cudaResourceDesc res;
@@ -221,6 +228,8 @@ static const xs_cuda_rt real_rt = {
     .malloc_host = rt_malloc_host,
     .free_host = rt_free_host,
     .memcpy_h2d = rt_memcpy_h2d,
+    .memcpy_d2h = rt_memcpy_d2h,
+    .mem_get_info = rt_mem_get_info,
     .stream_create = rt_stream_create,
     .stream_destroy = rt_stream_destroy,
     .event_create = rt_event_create,

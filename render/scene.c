@@ -15,6 +15,7 @@
 #include "kernels/xs_bsdf.h"
 #include "kernels/xs_intersect.h"
 #include "render/xs_parallel.h"
+#include "render/xs_texcache.h"
 #include "render/xs_wbvh.h"
 
 double xs_scene_clock(void)
@@ -31,12 +32,15 @@ void xs_scene_destroy(xs_scene *s)
 {
     if (!s)
         return;
-    free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->instances);
-    free(s->tlas), free(s->wtris), free(s->wnodes), free(s->materials), free(s->textures), free(s->texture_mean), free(s->texels);
-    free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
-    free(s->inst_light_base), free(s->tri_light), free(s->env_row_cdf), free(s->env_col_cdf);
-    free(s->tlas_order), free(s->inst_boxes), free(s->mesh_emissive), free(s->motion_xf), free(s->motion_tris);
-    free(s->motion_nodes);
+    if (!s->borrowed) {
+        free(s->tris), free(s->attrs), free(s->nodes), free(s->meshes), free(s->instances);
+        free(s->tlas), free(s->wtris), free(s->wnodes), free(s->materials), free(s->textures), free(s->texture_mean);
+        free(s->tex_levels), free(s->tex_page), free(s->tex_pool);
+        free(s->lights), free(s->light_cdf), free(s->light_pmf), free(s->env);
+        free(s->inst_light_base), free(s->tri_light), free(s->env_row_cdf), free(s->env_col_cdf);
+        free(s->tlas_order), free(s->inst_boxes), free(s->mesh_emissive);
+    }
+    free(s->motion_xf), free(s->motion_tris), free(s->motion_nodes);
     xs_scene_anim_destroy(s->anim);
     free(s);
 }
@@ -47,10 +51,7 @@ xs_scene *xs_scene_alloc(const char *name, const xs_scene_build *build)
     if (!s)
         return NULL;
     snprintf(s->name, sizeof s->name, "%s", name ? name : "scene");
-    for (int i = 0; i < 256; ++i) {
-        float c = (float)i / 255.0f;
-        s->srgb[i] = c <= 0.04045f ? c / 12.92f : powf((c + 0.055f) / 1.055f, 2.4f);
-    }
+    xs_srgb_table(s->srgb);
     s->ray_eps = 1e-5f;
     s->env_light = UINT32_MAX;
     s->camera_motion = UINT32_MAX;
@@ -592,7 +593,14 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     v.wroot = s->wroot;
     v.materials = s->materials;
     v.textures = s->textures;
-    v.texels = s->texels;
+    v.tex_pool = s->tex_pool;
+    v.tex_levels = s->tex_levels;
+    v.tex_page = s->tex_page;
+    v.tex_page_count = s->tex_page_count;
+    if (s->texcache) {
+        v.tex_fetch = xs_texcache_fetch;
+        v.tex_ctx = s->texcache;
+    }
     v.srgb_to_linear = s->srgb;
     v.lights = s->lights;
     v.light_cdf = s->light_cdf;
@@ -697,7 +705,9 @@ int xs_scene_blobs(const xs_scene *s, xs_scene_view *v, xs_scene_blob *out, int 
     XS_BLOB(instances, s->instance_count);
     XS_BLOB(materials, s->material_count);
     XS_BLOB(textures, s->texture_count);
-    XS_BLOB(texels, s->texel_count);
+    XS_BLOB(tex_levels, s->tex_level_count);
+    XS_BLOB(tex_page, s->tex_pool ? s->tex_page_count : 0u);
+    XS_BLOB(tex_pool, s->tex_pool ? s->tex_pool_units * XS_TEX_UNIT : 0u);
     XS_BLOB(srgb_to_linear, 256);
     XS_BLOB(lights, s->light_count);
     XS_BLOB(light_cdf, s->light_count);

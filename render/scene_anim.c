@@ -63,6 +63,8 @@ struct xs_scene_anim {
     xs_anim *anim;
     uint32_t ninst;
     int32_t *inst_node, *inst_def; /* per glTF instance: node, deformer (-1: none) */
+    float *inst_local;             /* per glTF instance: its own matrix under its node (EXT_mesh_gpu_instancing;
+                                    * 16 floats, column-major), or NULL: every one at its node */
     xs_instance *canon;            /* this frame's instances, glTF order */
     float *boxes, *tlas_boxes;     /* 6 per instance: this frame's; the last TLAS build's */
     bool have_tlas_boxes;
@@ -194,7 +196,7 @@ void xs_scene_anim_destroy(struct xs_scene_anim *a)
     for (int i = 0; i < a->ndef; ++i)
         deformer_free(&a->def[i]);
     xs_anim_destroy(a->anim);
-    free(a->inst_node), free(a->inst_def), free(a->canon), free(a->boxes), free(a->tlas_boxes);
+    free(a->inst_node), free(a->inst_def), free(a->inst_local), free(a->canon), free(a->boxes), free(a->tlas_boxes);
     free(a->shares), free(a->def), free(a->lights), free(a->mesh_dirty), free(a->step_xf);
     free(a);
 }
@@ -229,6 +231,12 @@ xs_result xs_scene_anim_create(xs_scene *s, const xs_gltf_scene *g, const char *
     if (!A->inst_node || !A->inst_def || !A->canon || !A->boxes || !A->tlas_boxes || !A->shares ||
         !A->def || !A->lights)
         return nomem(s, err);
+    if (g->instance_local) {
+        A->inst_local = malloc((size_t)(A->ninst ? A->ninst : 1) * 16 * sizeof *A->inst_local);
+        if (!A->inst_local)
+            return nomem(s, err);
+        memcpy(A->inst_local, g->instance_local, (size_t)A->ninst * 16 * sizeof *A->inst_local);
+    }
     A->nlights = g->light_count;
     if (g->light_count)
         memcpy(A->lights, g->lights, (size_t)g->light_count * sizeof *A->lights);
@@ -757,10 +765,19 @@ static void inst_xf(const struct xs_scene_anim *A, uint32_t i, float *xf)
 {
     static const float id[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
     const int d = A->inst_def[i];
-    if (d >= 0 && A->def[d].skin >= 0) /* a skinned mesh is posed in world space */
+    if (d >= 0 && A->def[d].skin >= 0) { /* a skinned mesh is posed in world space */
         memcpy(xf, id, sizeof id);
-    else
+    } else if (A->inst_local) { /* one of a node's EXT_mesh_gpu_instancing elements */
+        const float *w = xs_anim_world(A->anim, A->inst_node[i]), *l = A->inst_local + (size_t)i * 16;
+        float m[16];
+        for (int c = 0; c < 4; ++c)
+            for (int row = 0; row < 4; ++row)
+                m[c * 4 + row] = w[row] * l[c * 4] + w[4 + row] * l[c * 4 + 1] + w[8 + row] * l[c * 4 + 2] +
+                                 w[12 + row] * l[c * 4 + 3];
+        xf34(m, xf);
+    } else {
         xf34(xs_anim_world(A->anim, A->inst_node[i]), xf);
+    }
 }
 
 static void camera_from(xs_scene *s, const float *m44)

@@ -25,133 +25,6 @@ static void texslot_from(xs_texslot *t, const xs_gltf_texref *g)
     t->m[5] = g->offset[1];
 }
 
-/* Linear light to an sRGB byte (for MIP levels averaged in linear light). */
-static unsigned char srgb8_of(float v)
-{
-    v = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
-    float e = v <= 0.0031308f ? 12.92f * v : 1.055f * powf(v, 1.0f / 2.4f) - 0.055f;
-    return (unsigned char)(e * 255.0f + 0.5f);
-}
-
-static uint32_t level_count(uint32_t w, uint32_t h)
-{
-    uint32_t n = 1, m = w > h ? w : h;
-    while (m > 1u && n < XS_TEX_LEVELS)
-        m >>= 1, ++n;
-    return n;
-}
-
-/* Level l (w x h) from level l - 1 (pw x ph) by a 2x2 box filter (an odd
- * edge folds its last texel in twice); colours averaged in linear light
- * when the image is read as sRGB, alpha always linearly. */
-static void downsample(const uint32_t *src, uint32_t pw, uint32_t ph, uint32_t *dst, uint32_t w, uint32_t h,
-                       bool srgb, const float *lin)
-{
-    for (uint32_t y = 0; y < h; ++y)
-        for (uint32_t x = 0; x < w; ++x) {
-            float acc[4] = {0, 0, 0, 0};
-            for (uint32_t k = 0; k < 4; ++k) {
-                uint32_t sx = 2 * x + (k & 1u), sy = 2 * y + (k >> 1);
-                sx = sx < pw ? sx : pw - 1;
-                sy = sy < ph ? sy : ph - 1;
-                uint32_t p = src[(size_t)sy * pw + sx];
-                for (int c = 0; c < 4; ++c) {
-                    uint32_t b = (p >> (8 * c)) & 255u;
-                    acc[c] += (srgb && c < 3) ? lin[b] : (float)b * (1.0f / 255.0f);
-                }
-            }
-            uint32_t out = 0;
-            for (int c = 0; c < 4; ++c) {
-                float v = 0.25f * acc[c];
-                uint32_t b = (srgb && c < 3) ? srgb8_of(v) : (uint32_t)(v * 255.0f + 0.5f);
-                out |= (b > 255u ? 255u : b) << (8 * c);
-            }
-            dst[(size_t)y * w + x] = out;
-        }
-}
-
-static xs_result load_textures(xs_scene *s, const xs_gltf_scene *g, xs_err *err)
-{
-    size_t total = 0;
-    const size_t ni = (size_t)(g->image_count ? g->image_count : 1);
-    uint32_t(*level_offset)[XS_TEX_LEVELS] = calloc(ni, sizeof *level_offset);
-    uint32_t *levels = calloc(ni, sizeof *levels);
-    bool *srgb = calloc(ni, sizeof *srgb);
-    if (!level_offset || !levels || !srgb) {
-        free(level_offset), free(levels), free(srgb);
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory", s->name);
-    }
-    /* images a material reads as colour: their levels average in linear light */
-    for (int i = 0; i < g->material_count; ++i) {
-        const int ct[2] = {g->materials[i].base_color_tex.texture, g->materials[i].emissive_tex.texture};
-        for (int k = 0; k < 2; ++k)
-            if (ct[k] >= 0 && ct[k] < g->texture_count && g->textures[ct[k]].image >= 0)
-                srgb[g->textures[ct[k]].image] = true;
-    }
-    for (int i = 0; i < g->image_count; ++i) {
-        uint32_t w = (uint32_t)g->images[i].width, h = (uint32_t)g->images[i].height;
-        levels[i] = level_count(w, h);
-        for (uint32_t l = 0; l < levels[i]; ++l) {
-            if (total > UINT32_MAX) {
-                free(level_offset), free(levels), free(srgb);
-                return xs_err_set(err, XS_ERR_INVALID, "scene %s: textures exceed 2^32 texels", s->name);
-            }
-            level_offset[i][l] = (uint32_t)total;
-            total += (size_t)xs_tex_level_size(w, l) * (size_t)xs_tex_level_size(h, l);
-        }
-    }
-    if (total > UINT32_MAX) {
-        free(level_offset), free(levels), free(srgb);
-        return xs_err_set(err, XS_ERR_INVALID, "scene %s: textures exceed 2^32 texels", s->name);
-    }
-    s->texels = calloc(total ? total : 1, sizeof *s->texels);
-    s->textures = calloc((size_t)(g->texture_count ? g->texture_count : 1), sizeof *s->textures);
-    s->texture_mean = calloc((size_t)(g->texture_count ? g->texture_count : 1), sizeof *s->texture_mean);
-    if (!s->texels || !s->textures || !s->texture_mean) {
-        free(level_offset), free(levels), free(srgb);
-        return xs_err_set(err, XS_ERR_NOMEM, "scene %s: out of memory for textures", s->name);
-    }
-    for (int i = 0; i < g->image_count; ++i) {
-        const xs_image8 *im = &g->images[i];
-        size_t n = (size_t)im->width * (size_t)im->height;
-        uint32_t *l0 = s->texels + level_offset[i][0];
-        for (size_t p = 0; p < n; ++p) {
-            const unsigned char *c = im->rgba8 + p * 4;
-            l0[p] = (uint32_t)c[0] | (uint32_t)c[1] << 8 | (uint32_t)c[2] << 16 | (uint32_t)c[3] << 24;
-        }
-        uint32_t w = (uint32_t)im->width, h = (uint32_t)im->height;
-        for (uint32_t l = 1; l < levels[i]; ++l)
-            downsample(s->texels + level_offset[i][l - 1], xs_tex_level_size(w, l - 1), xs_tex_level_size(h, l - 1),
-                       s->texels + level_offset[i][l], xs_tex_level_size(w, l), xs_tex_level_size(h, l), srgb[i],
-                       s->srgb);
-    }
-    s->texel_count = total;
-    for (int i = 0; i < g->texture_count; ++i) {
-        const xs_gltf_texture *t = &g->textures[i];
-        const xs_image8 *im = &g->images[t->image];
-        xs_texture *x = &s->textures[i];
-        x->width = (uint32_t)im->width;
-        x->height = (uint32_t)im->height;
-        x->levels = levels[t->image];
-        memcpy(x->offset, level_offset[t->image], sizeof x->offset);
-        x->flags = (t->wrap_s == XS_WRAP_CLAMP ? XS_TEX_CLAMP_S : 0u) |
-                   (t->wrap_t == XS_WRAP_CLAMP ? XS_TEX_CLAMP_T : 0u) |
-                   (t->wrap_s == XS_WRAP_MIRROR ? XS_TEX_MIRROR_S : 0u) |
-                   (t->wrap_t == XS_WRAP_MIRROR ? XS_TEX_MIRROR_T : 0u) |
-                   (t->mag_filter == 9728 ? XS_TEX_NEAREST : 0u);
-        double sum = 0.0;
-        size_t n = (size_t)im->width * (size_t)im->height;
-        for (size_t p = 0; p < n; ++p) {
-            const unsigned char *c = im->rgba8 + p * 4;
-            sum += 0.2126 * s->srgb[c[0]] + 0.7152 * s->srgb[c[1]] + 0.0722 * s->srgb[c[2]];
-        }
-        s->texture_mean[i] = n ? (float)(sum / (double)n) : 0.0f;
-    }
-    s->texture_count = (uint32_t)g->texture_count;
-    free(level_offset), free(levels), free(srgb);
-    return XS_OK;
-}
-
 void xs_mesh_arrays_free(xs_mesh_arrays *a)
 {
     free(a->pos), free(a->uv0), free(a->uv1), free(a->nrm), free(a->tan), free(a->idx), free(a->mat);
@@ -336,7 +209,7 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
     xs_scene *s = xs_scene_alloc(o->name, &o->build);
     if (!s)
         return xs_err_set(err, XS_ERR_NOMEM, "scene: out of memory");
-    xs_result r = load_textures(s, g, err);
+    xs_result r = xs_scene_textures(s, g, o->pages, err);
     /* materials: the file's, then the glTF default material last */
     uint32_t nm = (uint32_t)g->material_count + 1;
     s->materials = calloc(nm, sizeof *s->materials);

@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 
+#include "io/xs_texpage.h"
 #include "kernels/xs_types.h"
 #include "render/xs_scene.h"
 
@@ -40,8 +41,20 @@ struct xs_scene {
     xs_texture *textures;
     uint32_t texture_count;
     float *texture_mean; /* linear mean colour luminance per texture (light power) */
-    uint32_t *texels;
-    size_t texel_count;
+    /* texture pages (kernels/xs_types.h, render/scene_textures.c): levels;
+     * held whole: every page in tex_pool, tex_page its places; paged: no
+     * pool here, pages come from the attached cache (render/texcache.c) */
+    xs_tex_level *tex_levels;
+    uint32_t tex_level_count;
+    uint32_t *tex_page;
+    uint32_t tex_page_count;
+    uint32_t *tex_pool;
+    size_t tex_pool_units; /* XS_TEX_UNIT texels each */
+    bool tex_paged;
+    uint64_t tex_paged_bytes; /* paged: the page set decompressed */
+    struct xs_texcache *texcache; /* paged: attached, not owned */
+    uint64_t gpu_tex_budget;      /* a GPU's texture pages (0: auto) */
+    bool borrowed;        /* the arrays live in a shared block (scene_share.c): not freed here */
     float srgb[256];
     xs_light *lights;
     float *light_cdf, *light_pmf;
@@ -134,6 +147,9 @@ xs_result xs_scene_add_instance(xs_scene *s, uint32_t mesh, const float *xf34, u
 /* After the instances: world bounds, the TLAS, instances in TLAS order,
  * identity instances merged into the top tree, the wide BVH. */
 xs_result xs_scene_finish(xs_scene *s, xs_err *err);
+/* Textures and their pages (scene_textures.c): from the glTF's decoded
+ * images, or from the page store of a paged package (pages given). */
+xs_result xs_scene_textures(xs_scene *s, const xs_gltf_scene *g, const xs_texstore *pages, xs_err *err);
 /* After the environment is set: the light distribution (scene_lights.c). */
 xs_result xs_scene_lights(xs_scene *s, const xs_gltf_light *pl, int npl, xs_err *err);
 /* The light distribution again after things moved: emissive triangles'

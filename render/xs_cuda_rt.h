@@ -59,6 +59,8 @@ typedef struct xs_cuda_rt {
     int (*malloc_host)(void **p, size_t bytes); /* pinned */
     int (*free_host)(void *p);
     int (*memcpy_h2d)(void *dst, const void *src, size_t bytes); /* synchronous */
+    int (*memcpy_d2h)(void *dst, const void *src, size_t bytes); /* synchronous */
+    int (*mem_get_info)(size_t *free_bytes, size_t *total_bytes); /* the current device's */
 
     int (*stream_create)(void **stream);
     int (*stream_destroy)(void *stream);
@@ -79,12 +81,14 @@ typedef struct xs_cuda_rt {
     long long (*tile_paths)(int pixels, int spp);
     size_t (*wave_bytes)(long long paths);
 
-    /* Texture t (its MIP levels in texels, the scene's array) as a CUDA
+    /* Texture t (its MIP levels in texels: level 0, then each next level
+     * right after, row-major, gathered from its pages by the back end) as a CUDA
      * mipmapped array of RGBA8 and two texture objects on it, obj[0] reading
      * linear values, obj[1] decoding sRGB; both with t's wrap modes, bilinear
      * (or nearest) filtering, trilinear between levels, normalised
      * coordinates. *handle owns them all (texture_destroy). Device bytes
-     * taken: *bytes. */
+     * taken: *bytes. NULL: no texture objects (a test device running the
+     * kernels on the host): every texture is read from its pages. */
     int (*texture_create)(const xs_texture *t, const uint32_t *texels, void **handle, unsigned long long obj[2],
                           size_t *bytes);
     int (*texture_destroy)(void *handle);

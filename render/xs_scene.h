@@ -20,6 +20,7 @@
 #include "io/xs_gltf.h"
 #include "io/xs_image.h"
 #include "io/xs_manifest.h"
+#include "io/xs_texpage.h"
 #include "io/xs_result.h"
 #include "kernels/xs_types.h"
 #include "render/xs_bvh.h"
@@ -88,6 +89,7 @@ typedef struct xs_scene_setup {
     float cam_pos[3], cam_target[3], cam_up[3], cam_yfov_deg;
     float env_color[3], env_strength;
     const xs_image *env_image; /* equirectangular, or NULL for the constant colour */
+    const xs_texstore *pages;  /* a paged package's page store (its images were not decoded), or NULL */
     xs_scene_build build;
 } xs_scene_setup;
 
@@ -169,6 +171,40 @@ uint32_t xs_scene_light_count(const xs_scene *scene);
 uint32_t xs_scene_mesh_count(const xs_scene *scene);
 uint32_t xs_scene_instance_count(const xs_scene *scene);
 uint32_t xs_scene_texture_count(const xs_scene *scene);
+
+/* Textures (render/scene_textures.c): held whole in the scene, or paged
+ * (a package from xisuan pack: pages come from a page cache). */
+typedef struct xs_scene_tex_info {
+    bool paged;
+    uint32_t textures;
+    uint64_t pages;       /* every level of every image */
+    uint64_t paged_bytes; /* paged: the page set decompressed */
+    uint64_t held_bytes;  /* held whole: the pages' bytes in the scene */
+} xs_scene_tex_info;
+void xs_scene_tex_info_get(const xs_scene *scene, xs_scene_tex_info *out);
+struct xs_texcache;
+/* The page cache a paged scene reads through (borrowed; attach it before a
+ * back end is made: the CPU's view reads through it). */
+void xs_scene_attach_texcache(xs_scene *scene, struct xs_texcache *cache);
+/* The attached page cache (NULL: none). */
+struct xs_texcache *xs_scene_texcache(const xs_scene *scene);
+/* The bytes a GPU may give this scene's texture pages (0: auto; see
+ * render/xs_texcache_gpu.h). Set before a CUDA back end is made. */
+void xs_scene_set_gpu_texture_budget(xs_scene *scene, uint64_t bytes);
+uint64_t xs_scene_gpu_texture_budget(const xs_scene *scene);
+/* False (why says) while a paged scene has no page cache. */
+bool xs_scene_textures_ready(const xs_scene *scene, char *why, size_t n);
+
+/* One copy per node (render/scene_share.c): a built scene as one
+ * relocatable block, written once into memory the caller provides (the
+ * node's shared window) and opened in place by every process that maps it.
+ * The opened scene borrows the block (which must outlive it) and never
+ * writes it; its pixel filter and page cache are its own. An animated
+ * scene is refused by xs_scene_share_write (each rank poses its own). */
+size_t xs_scene_share_bytes(const xs_scene *scene);
+xs_result xs_scene_share_write(const xs_scene *scene, void *block, size_t bytes, xs_err *err);
+xs_result xs_scene_share_open(const void *block, size_t bytes, const xs_scene_build *build, xs_scene **out,
+                              xs_err *err);
 
 /* The GGX albedo tables of xs_bsdf.h (computed once per process). */
 const float *xs_ggx_table(void);

@@ -2,12 +2,14 @@
  *
  *   1. options: a job file (rank 0 reads it, every rank gets its text), then
  *      the flags; every rank parses the same input to the same options;
- *   2. the scene: rank 0 reads and checks it once, the other ranks receive
- *      the package bytes over MPI and open them in memory;
+ *   2. the scene: rank 0 reads and checks it once and works out the memory
+ *      plan of every node (a scene that cannot fit is refused here); one
+ *      rank per node receives the package bytes (scheduler/xs_node_share.h);
  *   3. the job: its grid, folder and key;
  *   4. each rank's placement; then rank 0 checks the output folder, takes its
- *      lock and opens the journal and event log; then each worker's scene and
- *      back end; every rank agrees before any rendering starts;
+ *      lock and opens the journal and event log; then each node's one copy
+ *      of the scene (built by one rank, shared by all), each worker's back
+ *      end; every rank agrees before any rendering starts;
  *   5. the run: rank 0's driver over MPI, or over its own worker alone;
  *   6. one exit status, shared by every rank.
  */
@@ -24,6 +26,7 @@
 #include "io/xs_scene_input.h"
 #include "render/xs_animation.h"
 #include "scheduler/xs_driver.h"
+#include "scheduler/xs_node_share.h"
 #include "scheduler/xs_job.h"
 #include "scheduler/xs_options.h"
 #include "scheduler/xs_placement_rank.h"
@@ -61,69 +64,6 @@ static xs_result read_options(MPI_Comm comm, int argc, char **argv, xs_options *
             return r;
     }
     return xs_options_parse(argc, argv, opt, err);
-}
-
-/* Step 2: the scene input every worker builds from (NULL for a built-in
- * scene, and on rank 0 of a farm, which never renders), its content hash,
- * and the time this rank took to have it. Errors are printed here, once:
- * rank 0's by rank 0, a rank's own by that rank. */
-static xs_result read_scene(MPI_Comm comm, xs_options *opt, xs_scene_input **input,
-                            uint64_t *scene_hash, double *t_input, bool *animated, xs_err *err)
-{
-    int rank = 0, size = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    *input = NULL;
-    *animated = false;
-    *scene_hash = XXH3_64bits(opt->scene, strlen(opt->scene)); /* a built-in scene */
-    if (!xs_is_scene_path(opt->scene))
-        return XS_OK;
-    const double t0 = MPI_Wtime();
-    unsigned char *bytes = NULL;
-    size_t nbytes = 0;
-    xs_result r = XS_OK;
-    if (rank == 0) {
-        r = xs_scene_input_load(opt->scene, &opt->limits, &bytes, &nbytes, input, err);
-        if (r == XS_OK)
-            *scene_hash = XXH3_64bits(bytes, nbytes); /* the package's content, not its name */
-    }
-    if ((r = xs_mpi_share_status(comm, r, err)) != XS_OK) {
-        if (rank == 0)
-            fprintf(stderr, "xisuan render: error: %s\n", err->msg);
-        goto out;
-    }
-    MPI_Bcast(scene_hash, 1, MPI_UINT64_T, 0, comm);
-    r = size > 1 ? xs_mpi_bcast_bytes(comm, &bytes, &nbytes, err) : XS_OK;
-    if (r == XS_OK && rank != 0) {
-        r = xs_scene_input_open(opt->scene, bytes, nbytes, &opt->limits, input, err);
-        if (r != XS_OK)
-            fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err->msg);
-    }
-    *t_input = MPI_Wtime() - t0;
-    if ((r = xs_mpi_agree(comm, r, err)) != XS_OK)
-        goto out;
-    xs_options_apply_manifest(opt, &(*input)->manifest);
-    /* the animations to play are in the file: checked before any folder is made */
-    r = rank == 0 ? xs_anim_check((*input)->gltf, opt->render.animations, err) : XS_OK;
-    if ((r = xs_mpi_share_status(comm, r, err)) != XS_OK) {
-        if (rank == 0)
-            fprintf(stderr, "xisuan render: error: %s: %s\n", opt->scene, err->msg);
-        goto out;
-    }
-    /* something plays: the scheduler keeps each worker on its frame */
-    *animated = (*input)->gltf->animation_count > 0 && strcmp(opt->render.animations, "none") != 0;
-    if (rank == 0)
-        printf("xisuan: scene %s: %zu bytes packed, %d mesh(es), %d instance(s), %llu "
-               "triangles placed, loaded in %.3f s\n",
-               opt->scene, nbytes, (*input)->gltf->mesh_count, (*input)->gltf->instance_count,
-               (unsigned long long)(*input)->gltf->tri_count_instanced, MPI_Wtime() - t0);
-out:
-    free(bytes);
-    if (r != XS_OK || (rank == 0 && size > 1)) { /* rank 0 of a farm never renders */
-        xs_scene_input_destroy(*input);
-        *input = NULL;
-    }
-    return r;
 }
 
 /* Step 5 on rank 0: the driver over its transport. Returns the exit status;
@@ -191,13 +131,15 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     xs_err_clear(&err);
     xs_options *opt = malloc(sizeof *opt);
     xs_job *job = malloc(sizeof *job);
-    xs_scene_input *input = NULL;
+    xs_node_share ns;
     xs_job_report rep;
     xs_worker w;
     int *prefetch = NULL; /* rank 0: each rank's initial requests */
     double *speed_prior = NULL; /* rank 0: each rank's device peak over the workers' mean */
     memset(&rep, 0, sizeof rep);
     memset(&w, 0, sizeof w);
+    memset(&ns, 0, sizeof ns);
+    ns.world = MPI_COMM_NULL;
     int status = 2; /* bad input until the run starts */
     const bool is_worker = rank != 0 || size == 1;
     xs_result r = opt && job ? XS_OK : xs_err_set(&err, XS_ERR_NOMEM, "out of memory");
@@ -216,9 +158,9 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     const double t_load0 = MPI_Wtime();
     double t_input = 0.0;
     uint64_t scene_hash = 0;
-    bool animated = false;
-    if (read_scene(comm, opt, &input, &scene_hash, &t_input, &animated, &err) != XS_OK)
-        goto done; /* read_scene said why */
+    if (xs_node_share_read(comm, opt, is_worker, &ns, &scene_hash, &err) != XS_OK)
+        goto done; /* it said why (bad input: status 2) */
+    t_input = ns.t_input;
     /* a job with a GPU worker gets GPU-sized tiles unless a tile was chosen */
     if (opt->render.backend != XS_BACKEND_CPU && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
         int mine = is_worker ? xs_cuda_device_count(NULL, 0) : 0, any = 0;
@@ -229,7 +171,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     r = xs_mpi_agree(comm, xs_job_init(job, opt, scene_hash, &err), &err);
     if (r != XS_OK)
         goto report;
-    job->animated = animated;
+    job->animated = ns.animated;
     /* 4. each rank's place on its node (a rank that asks for a GPU it does
      * not have stops the job here, before any file is written) */
     int threads = 1, gpu = -1;
@@ -251,22 +193,35 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     MPI_Bcast(&status, 1, MPI_INT, 0, comm);
     if (xs_mpi_share_status(comm, r, &err) != XS_OK)
         goto report;
-    /* the scene and back end on every worker */
+    /* each node's one copy of the scene, then the back end on every worker */
+    if (xs_node_share_build(&ns, opt, &err) != XS_OK) {
+        status = 1;
+        goto done; /* each rank printed its own reason */
+    }
     if (is_worker) {
         /* writers: a GPU rank's cores but the one that drives the GPU; a CPU
          * rank's render threads take the cores, one writer overlaps its files */
         int writers = opt->writers > 0 ? opt->writers : gpu >= 0 ? (threads > 2 ? threads - 1 : 1) : 1;
-        r = xs_worker_init(&w, job, rank, threads, gpu, writers, input, &err);
+        if (ns.scene)
+            r = xs_worker_init_scene(&w, job, rank, threads, gpu, writers, ns.scene, &err);
+        else
+            r = xs_worker_init(&w, job, rank, threads, gpu, writers, NULL, &err);
         if (r == XS_OK)
             r = xs_worker_faults_from_env(&w, &err);
         if (r != XS_OK)
             fprintf(stderr, "xisuan render: error: rank %d: %s\n", rank, err.msg);
     }
-    xs_scene_input_destroy(input);
-    input = NULL;
     const double t_built = MPI_Wtime() - t_load0;
     if (xs_mpi_agree(comm, r, &err) != XS_OK)
         goto done; /* each rank printed its own reason */
+    /* ranks whose GPU cannot hold the scene are retired: the job needs one that can render */
+    int can = is_worker && (!w.backend || !w.backend->lost), any_can = 0;
+    MPI_Allreduce(&can, &any_can, 1, MPI_INT, MPI_MAX, comm);
+    if (!any_can) {
+        if (rank == 0)
+            fprintf(stderr, "xisuan render: error: no rank can render this scene (each one said why above)\n");
+        goto done; /* bad input: status 2 */
+    }
     /* each worker asks for as many items as keep its device and writers
      * busy (a GPU holds several launch groups); --prefetch: that many each */
     int my_prefetch = (opt->given & XS_GIVEN_PREFETCH) || !is_worker ? opt->prefetch : xs_worker_depth(&w);
@@ -319,6 +274,8 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         MPI_Abort(comm, 1);
     }
     xs_census_scene_work(comm, is_worker ? &w : NULL, MPI_Wtime() - t_run);
+    /* the texture cache's figures, beside the summary and in the event log */
+    xs_node_share_report(&ns, rank == 0 ? rep.events : NULL);
     if (rank == 0 && result && result->per_rank) {
         memcpy(result->per_rank, rep.per_rank, (size_t)size * sizeof *rep.per_rank);
         result->wall_s = MPI_Wtime() - t_run;
@@ -337,7 +294,7 @@ done:
     free(speed_prior);
     xs_report_close(&rep);
     xs_worker_free(&w);
-    xs_scene_input_destroy(input);
+    xs_node_share_free(&ns); /* after the worker: it renders from the node's copy */
     free(job);
     free(opt);
     return status;

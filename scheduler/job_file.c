@@ -106,6 +106,49 @@ static xs_result job_limits(const cJSON *lim, const char *label, xs_options *o, 
     return XS_OK;
 }
 
+/* "memory": {"rank_mib": N, "node_mib": N, "texture_cache_mib": N,
+ * "gpu_texture_mib": N, "node_share": true|false}: --mem-budget,
+ * --texture-cache-mib, --gpu-texture-mib and --node-share. */
+static xs_result job_memory(const cJSON *mem, const char *label, xs_options *o, xs_err *err)
+{
+    if (!mem)
+        return XS_OK;
+    if (!cJSON_IsObject(mem))
+        return job_fail(err, label, "memory", "must be an object");
+    static const char *const keys[] = {"rank_mib", "node_mib", "texture_cache_mib", "gpu_texture_mib", "node_share",
+                                       NULL};
+    const char *bad = xs_json_unknown_key(mem, keys);
+    if (bad) {
+        char f[128];
+        snprintf(f, sizeof f, "memory.%s", bad);
+        return job_fail(err, label, f, "unknown field");
+    }
+    const cJSON *v;
+    cJSON_ArrayForEach(v, mem) {
+        char f[160];
+        snprintf(f, sizeof f, "memory.%s", v->string);
+        if (strcmp(v->string, "node_share") == 0) {
+            if (!cJSON_IsBool(v))
+                return job_fail(err, label, f, "must be true or false");
+            o->node_share = cJSON_IsTrue(v);
+            continue;
+        }
+        if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble < 1 ||
+            v->valuedouble > 1073741824.0)
+            return job_fail(err, label, f, "must be an integer in [1, 1073741824] (MiB)");
+        uint64_t b = (uint64_t)v->valuedouble << 20;
+        if (strcmp(v->string, "rank_mib") == 0)
+            o->mem_rank = b;
+        else if (strcmp(v->string, "node_mib") == 0)
+            o->mem_node = b;
+        else if (strcmp(v->string, "texture_cache_mib") == 0)
+            o->tex_cache_bytes = b;
+        else
+            o->gpu_tex_bytes = b;
+    }
+    return XS_OK;
+}
+
 /* "animation": the same keys as a manifest's (docs/package.md): fps,
  * time_offset, play, shutter, motion_steps; parsed by the manifest's
  * rules, applied as given (they win over the package's manifest). */
@@ -169,7 +212,7 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
     }
     static const char *const keys[] = {"schema", "package", "frames", "output", "job", "name",
                                        "aovs", "compression", "render", "animation", "retries",
-                                       "stall_timeout_s", "grace_s", "limits", "comment", NULL};
+                                       "stall_timeout_s", "grace_s", "limits", "memory", "comment", NULL};
     const char *unknown = xs_json_unknown_key(root, keys);
     if (unknown)
         JTRY(job_fail(err, label, unknown, "unknown field"));
@@ -299,6 +342,7 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
         o->grace_s = sec;
     }
     JTRY(job_limits(cJSON_GetObjectItemCaseSensitive(root, "limits"), label, o, err));
+    JTRY(job_memory(cJSON_GetObjectItemCaseSensitive(root, "memory"), label, o, err));
     snprintf(o->job_file, sizeof o->job_file, "%s", label);
     cJSON_Delete(root);
     return XS_OK;

@@ -3,6 +3,7 @@
 #include "scheduler/xs_options.h"
 
 #include "render/xs_backend.h"
+#include "render/xs_memplan.h"
 
 #include <errno.h>
 #include <math.h>
@@ -33,6 +34,29 @@ void xs_options_defaults(xs_options *o)
     o->progress_interval_s = 30.0;
     o->stall_timeout_s = 900.0;
     o->grace_s = 90.0;
+    o->node_share = true;
+}
+
+xs_result xs_mem_budget_parse(const char *field, const char *spec, xs_options *o, xs_err *err)
+{
+    char buf[128];
+    if (strlen(spec) >= sizeof buf || !*spec)
+        return xs_err_set(err, XS_ERR_INVALID, "%s: expected SIZE, rank=SIZE, node=SIZE or both, got '%s'", field,
+                          spec);
+    snprintf(buf, sizeof buf, "%s", spec);
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        uint64_t *dst = &o->mem_rank;
+        if (strncmp(item, "rank=", 5) == 0)
+            item += 5;
+        else if (strncmp(item, "node=", 5) == 0)
+            item += 5, dst = &o->mem_node;
+        else if (strchr(item, '='))
+            return xs_err_set(err, XS_ERR_INVALID, "%s: '%s': expected rank=SIZE or node=SIZE", field, item);
+        xs_result r = xs_mem_parse(field, item, dst, err);
+        if (r != XS_OK)
+            return r;
+    }
+    return XS_OK;
 }
 
 void xs_options_apply_manifest(xs_options *o, const xs_manifest *m)
@@ -358,7 +382,8 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
                                       "--max-mtris", "--max-nodes", "--max-instances",
                                       "--max-joints", "--max-keyframes", "--max-morph-targets",
                                       "--fps", "--time-offset", "--animations", "--shutter",
-                                      "--motion-steps"};
+                                      "--motion-steps", "--mem-budget", "--texture-cache-mib",
+                                      "--gpu-texture-mib", "--node-share"};
         int is_known = 0;
         for (size_t k = 0; k < sizeof known / sizeof known[0]; ++k)
             is_known |= strcmp(flag, known[k]) == 0;
@@ -514,6 +539,23 @@ xs_result xs_options_parse(int argc, char **argv, xs_options *o, xs_err *err)
         }
         else if (strncmp(flag, "--max-", 6) == 0)
             r = xs_limit_parse(flag, val, &o->limits, err);
+        else if (strcmp(flag, "--mem-budget") == 0)
+            r = xs_mem_budget_parse(flag, val, o, err);
+        else if (strcmp(flag, "--texture-cache-mib") == 0 || strcmp(flag, "--gpu-texture-mib") == 0) {
+            uint64_t *dst = flag[2] == 't' ? &o->tex_cache_bytes : &o->gpu_tex_bytes;
+            long mib = 0;
+            if (strcmp(val, "auto") == 0)
+                *dst = 0;
+            else if ((r = parse_long(flag, val, 1, 1L << 30, &mib, err)) == XS_OK)
+                *dst = (uint64_t)mib << 20;
+        } else if (strcmp(flag, "--node-share") == 0) {
+            if (strcmp(val, "on") == 0)
+                o->node_share = true;
+            else if (strcmp(val, "off") == 0)
+                o->node_share = false;
+            else
+                r = xs_err_set(err, XS_ERR_INVALID, "--node-share: must be on or off, got '%s'", val);
+        }
         else if (strcmp(flag, "--bvh") == 0)
             r = xs_bvh_parse(flag, val, &o->render.bvh, err);
         else if (strcmp(flag, "--prefetch") == 0)
@@ -662,6 +704,24 @@ void xs_options_print_help(FILE *f)
         "  --max-joints N       refuse a skin of over N joints [16384]\n"
         "  --max-keyframes N    refuse animations of over N keyframes in all [16777216]\n"
         "  --max-morph-targets N  refuse a mesh of over N morph targets [256]\n"
+        ,
+        f);
+    fputs(
+        "  --mem-budget B       memory budgets: SIZE or rank=SIZE (each rank), node=SIZE\n"
+        "                       (each node), or both: rank=8G,node=60G. A plan of what the\n"
+        "                       scene needs and where it goes is printed before rendering;\n"
+        "                       a scene that does not fit (the budgets, or what the node has\n"
+        "                       available within its cgroup) is refused with it [none]\n"
+        "  --texture-cache-mib N  the texture page cache of a paged package, per node (shared\n"
+        "                       by its ranks), [1, 2^30], or auto: the whole page set, at most\n"
+        "                       a quarter of what the node has left after the plan [auto]\n"
+        "  --gpu-texture-mib N  texture pages a GPU holds, [1, 2^30], or auto: every page when\n"
+        "                       they fit its free memory, else what is left of it; missing\n"
+        "                       pages are loaded and the launch run again [auto]\n"
+        "  --node-share S       on: the ranks of a node share one copy of the scene (MPI-3\n"
+        "                       shared memory), built once by one of them (an animated scene:\n"
+        "                       each rank poses its own, the texture cache stays shared);\n"
+        "                       off: each rank builds its own [on]\n"
         "  -h, --help           this text\n"
         "\n"
         "NAME values may hold letters, digits, '.', '_' and '-' and may not start with '.'.\n"

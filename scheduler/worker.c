@@ -147,6 +147,31 @@ static xs_result init_common(xs_worker *w, const xs_job *job, int rank, int writ
     return XS_OK;
 }
 
+/* The back end over w->scene: CUDA device w->gpu, or the CPU. A GPU that
+ * cannot hold the scene retires this rank before it renders: it says so,
+ * and its back end is lost from the start, so every item it is given goes
+ * back to rank 0 (XS_REPORT_LOST) for the ranks that can. */
+static xs_result make_backend(xs_worker *w, const xs_options *opt, int threads, xs_err *err)
+{
+    const xs_render_settings *rs = &opt->render;
+    xs_scene_set_filter(w->scene, rs->filter, rs->filter_width);
+    if (w->gpu < 0)
+        return xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
+    xs_scene_set_gpu_texture_budget(w->scene, opt->gpu_tex_bytes);
+    xs_result r = xs_backend_cuda_create(w->scene, rs->width, rs->height, w->gpu, rs->gpu_slots, rs->tile * rs->tile,
+                                         rs->spp, &w->backend, err);
+    if (r != XS_ERR_NOMEM)
+        return r;
+    static const float none[1] = {0.0f};
+    char why[600];
+    snprintf(why, sizeof why, "%s; this rank renders nothing, its work goes to the ranks that can", err->msg);
+    fprintf(stderr, "xisuan: warning: rank %d: %s\n", w->rank, why);
+    r = xs_backend_standin_create(none, 1, 1, 1, 0, &w->backend, err);
+    if (r == XS_OK)
+        xs_backend_lose(w->backend, why);
+    return r;
+}
+
 xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads, int gpu, int writers,
                          const xs_scene_input *input, xs_err *err)
 {
@@ -161,19 +186,31 @@ xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads,
         if (input) {
             xs_scene_setup su;
             xs_scene_setup_from_manifest(&su, opt->name, &input->manifest, &input->env, &build);
+            su.pages = input->pages;
             su.animations = rs->animations;
             r = xs_scene_from_gltf(input->gltf, &su, &w->scene, err);
         } else {
             r = xs_scene_builtin(opt->scene, &build, &w->scene, err);
         }
-        if (r == XS_OK) {
-            xs_scene_set_filter(w->scene, rs->filter, rs->filter_width);
-            if (gpu >= 0)
-                r = xs_backend_cuda_create(w->scene, rs->width, rs->height, gpu, rs->gpu_slots,
-                                           rs->tile * rs->tile, rs->spp, &w->backend, err);
-            else
-                r = xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
-        }
+        if (r == XS_OK)
+            r = make_backend(w, opt, threads, err);
+    }
+    if (r != XS_OK)
+        xs_worker_free(w);
+    return r;
+}
+
+xs_result xs_worker_init_scene(xs_worker *w, const xs_job *job, int rank, int threads, int gpu, int writers,
+                               xs_scene *scene, xs_err *err)
+{
+    memset(w, 0, sizeof *w);
+    w->threads = threads;
+    w->gpu = gpu;
+    xs_result r = init_common(w, job, rank, writers, err);
+    if (r == XS_OK && job->opt->kernel == XS_KERNEL_PATH) {
+        w->scene = scene;
+        w->scene_borrowed = true;
+        r = make_backend(w, job->opt, threads, err);
     }
     if (r != XS_OK)
         xs_worker_free(w);
@@ -209,7 +246,8 @@ void xs_worker_free(xs_worker *w)
         free(p);
     }
     xs_backend_destroy(w->backend);
-    xs_scene_destroy(w->scene);
+    if (!w->scene_borrowed)
+        xs_scene_destroy(w->scene);
     w->pipe = NULL;
     w->backend = NULL;
     w->scene = NULL;

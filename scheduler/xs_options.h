@@ -87,6 +87,12 @@ typedef struct xs_options {
     unsigned given;  /* XS_GIVEN_* */
     char job_file[XS_PATH_MAX]; /* the job file this run came from, or "" */
     xs_scene_limits limits; /* what the scene may cost (package, glTF, environment) */
+    /* memory (render/xs_memplan.h): budgets in bytes (0: none but what the
+     * node has), the texture page cache per node and a GPU's texture pages
+     * (0: auto), one copy of the scene per node */
+    uint64_t mem_rank, mem_node;
+    uint64_t tex_cache_bytes, gpu_tex_bytes;
+    bool node_share;
 } xs_options;
 
 void xs_options_defaults(xs_options *o);
@@ -124,6 +130,10 @@ xs_result xs_name_parse(const char *field, const char *val, char *out, size_t ou
  * keyframes, morph_targets) to value in that name's unit; field names it in
  * messages. */
 xs_result xs_limit_set(xs_scene_limits *l, const char *name, long value, const char *field, xs_err *err);
+
+/* Parses --mem-budget: SIZE (a rank's), rank=SIZE, node=SIZE, or both
+ * separated by a comma (sizes as 512M, 8G). */
+xs_result xs_mem_budget_parse(const char *field, const char *spec, xs_options *o, xs_err *err);
 
 /* True when path ends with suffix. */
 bool xs_has_suffix(const char *path, const char *suffix);

@@ -71,6 +71,7 @@ typedef struct xs_worker_pipe xs_worker_pipe; /* worker.c's */
 typedef struct xs_worker {
     const xs_job *job; /* borrowed */
     xs_scene *scene;
+    bool scene_borrowed; /* the caller's (the node's shared copy): not destroyed here */
     xs_backend *backend;
     int channels;             /* floats per pixel record: 4 + the AOVs' */
     xs_exr_layout layout;     /* every tile's and frame's; attr_frame set per item on a copy */
@@ -105,6 +106,10 @@ typedef struct xs_worker {
  * fault specs. */
 xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads, int gpu, int writers,
                          const xs_scene_input *input, xs_err *err);
+/* The same over a scene the caller built and keeps (borrowed: it outlives
+ * the worker): the node's one copy (scheduler/xs_node_share.h). */
+xs_result xs_worker_init_scene(xs_worker *w, const xs_job *job, int rank, int threads, int gpu, int writers,
+                               xs_scene *scene, xs_err *err);
 /* The same over a back end the caller made (owned by the worker from then
  * on, also on failure): tests and bench/hostbench.c pass the stand-in. */
 xs_result xs_worker_init_backend(xs_worker *w, const xs_job *job, int rank, xs_backend *backend,

@@ -4,13 +4,13 @@
 # build-fuzz/corpus/TARGET; crashes to build-fuzz/crash-TARGET-*. Save a
 # crashing input (after the fix) under tests/fuzz/corpus/TARGET so the replay
 # test keeps it fixed.
-# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: manifest package gltf jobfile tile api part)
+# usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (targets: manifest package gltf jobfile tile api texstore part)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(manifest package gltf jobfile tile api part)
+[ ${#targets[@]} -gt 0 ] || targets=(manifest package gltf jobfile tile api texstore part)
 command -v clang >/dev/null || { apt-get install -y -qq clang >/dev/null; }
 b="$root/build-fuzz"
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"

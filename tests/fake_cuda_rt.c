@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/cuda/kernel_cuda.h"
+#include "kernels/xs_path.h"
 #include "render/xs_backend.h"
 
 static fake_gpu *G;
@@ -231,6 +232,29 @@ static int fake_memcpy_h2d(void *d, const void *s, size_t n)
     return FAKE_OK;
 }
 
+static int fake_memcpy_d2h(void *d, const void *s, size_t n)
+{
+    int e = enter();
+    if (e)
+        return fail_with(e);
+    if (!is_device(s, n))
+        return fail_with(FAKE_INVALID_VALUE);
+    memcpy(d, s, n);
+    return FAKE_OK;
+}
+
+static int fake_mem_get_info(size_t *f, size_t *t)
+{
+    int e = enter();
+    if (e)
+        return fail_with(e);
+    if (G->mem_info_error)
+        return fail_with(G->mem_info_error);
+    *t = G->memory;
+    *f = G->memory - G->used;
+    return FAKE_OK;
+}
+
 typedef struct fake_event {
     int polls_left;
 } fake_event;
@@ -367,11 +391,7 @@ static int fake_texture_create(const xs_texture *t, const uint32_t *texels, void
         return fail_with(FAKE_OUT_OF_MEMORY);
     fake_texture *ft = calloc(1, sizeof *ft);
     ft->array = malloc(n ? n : 1);
-    for (uint32_t l = 0, at = 0; l < t->levels; ++l) { /* the levels' texels, read as a copy would */
-        size_t ln = (size_t)xs_tex_level_size(t->width, l) * xs_tex_level_size(t->height, l);
-        memcpy((char *)ft->array + at, texels + t->offset[l], ln * 4u);
-        at += (uint32_t)(ln * 4u);
-    }
+    memcpy(ft->array, texels, n); /* the levels' texels, back to back, read as a copy would */
     track(ft->array, n, true);
     G->used += n;
     obj[0] = ft->obj[0] = (unsigned long long)++G->texture_objects;
@@ -402,14 +422,16 @@ float fake_pixel(const xs_tile_params *tp, int x, int y, int c)
 static bool view_ok(const xs_scene_view *v)
 {
     const void *p[] = {v->tris,      v->attrs,       v->wnodes,         v->meshes,    v->instances,
-                       v->tex_objects, v->materials, v->textures,       v->texels,    v->srgb_to_linear,
+                       v->tex_objects, v->materials, v->textures,       v->tex_pool,  v->srgb_to_linear,
                        v->lights,    v->light_cdf,   v->light_pmf,      v->inst_light_base, v->tri_light,
                        v->env,       v->env_row_cdf, v->env_col_cdf,    v->ggx_tables, v->filter_icdf,
-                       v->motion_xf, v->motion_tris, v->motion_nodes};
+                       v->motion_xf, v->motion_tris, v->motion_nodes,      v->nodes,
+                       v->tex_levels, v->tex_page,   v->tex_request,    v->tex_asked};
     for (size_t i = 0; i < sizeof p / sizeof p[0]; ++i)
         if (p[i] && !is_device(p[i], 1))
             return false;
-    return true;
+    /* a host function or its context would fault on a GPU */
+    return v->tex_fetch == NULL && v->tex_ctx == NULL;
 }
 
 static int fake_launch_group(const xs_scene_view *view, const xs_cuda_group *g, void *wave, long long wave_paths,
@@ -454,6 +476,23 @@ static int fake_launch_group(const xs_scene_view *view, const xs_cuda_group *g, 
             fault = true;
             break;
         }
+        if (G->run_kernels) { /* the real kernels, one host thread, as the CUDA entry runs them */
+            xs_partial *scratch = (xs_partial *)t->scratch;
+            int chunks = xs_chunk_count(tp->spp);
+            for (int k = 0; k < chunks; ++k)
+                for (size_t p = 0; p < px; ++p)
+                    xs_render_chunk(view, tp, tp->x0 + (int)(p % (size_t)tp->width),
+                                    tp->y0 + (int)(p / (size_t)tp->width), k, &scratch[(size_t)k * px + p],
+                                    t->counters);
+            for (size_t p = 0; p < px; ++p) {
+                xs_partial acc;
+                xs_partial_zero(&acc);
+                for (int k = 0; k < chunks; ++k)
+                    xs_partial_merge(&acc, &scratch[(size_t)k * px + p]);
+                xs_pixel_finish(&acc, tp, t->out + p * (size_t)ch);
+            }
+            continue;
+        }
         for (int y = 0; y < tp->height; ++y)
             for (int x = 0; x < tp->width; ++x)
                 for (int c = 0; c < ch; ++c)
@@ -487,6 +526,8 @@ static const xs_cuda_rt fake_rt = {
     .malloc_host = fake_malloc_host,
     .free_host = fake_free_host,
     .memcpy_h2d = fake_memcpy_h2d,
+    .memcpy_d2h = fake_memcpy_d2h,
+    .mem_get_info = fake_mem_get_info,
     .stream_create = fake_stream_create,
     .stream_destroy = fake_stream_destroy,
     .event_create = fake_event_create,
@@ -516,5 +557,13 @@ const xs_cuda_rt *fake_cuda_rt(fake_gpu *g)
         g->resident_blocks = 5;
     if (g->kernel_ms == 0.0f)
         g->kernel_ms = 2.0f;
+    if (g->run_kernels) {
+        /* the host running the kernels cannot read a texture object
+         * (tex2DLod): a device without them, whose textures are pages */
+        static xs_cuda_rt pages_only;
+        pages_only = fake_rt;
+        pages_only.texture_create = NULL;
+        return &pages_only;
+    }
     return &fake_rt;
 }

@@ -14,7 +14,9 @@
  * path buffer for its size; textures are device memory of their levels'
  * bytes with two object numbers each; launches fill each tile
  * with pixels that depend on the tile alone (fake_pixel), counting one
- * camera ray per sample. Streams run at once: an event is complete when
+ * camera ray per sample; or, with run_kernels, runs the real kernels on the
+ * host over the device view (its "device" memory is host memory), so the
+ * back end's texture demand loading runs end to end. Streams run at once: an event is complete when
  * recorded (unless not_ready_polls says otherwise).
  *
  * One fake device per process (the runtime table has no context pointer).
@@ -49,6 +51,11 @@ typedef struct fake_gpu {
     int lose_at_launch;      /* the Nth launch faults (sticky illegal address, reported later) */
     int fail_launch;         /* != 0: the next launch fails with it (not sticky) */
     int not_ready_polls;     /* event queries answer "not ready" this many times after a record */
+    int mem_info_error;      /* != 0: mem_get_info fails with it */
+    bool run_kernels;        /* launches run the real kernels on the host (kernels/xs_path.h) with
+                                the device view, one thread, instead of writing fake_pixel; such a
+                                device has no texture objects (texture_create NULL): its
+                                textures are read from their pages */
     /* what happened */
     size_t used;
     int last_error;

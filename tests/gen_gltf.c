@@ -3,14 +3,17 @@
  * blended over the middle), the upper joint bending 0 -> 90 -> 0 degrees
  * and the root sliding 1 unit along x over 4 seconds (LINEAR), a camera;
  * for the animation benchmark (bench/animation.sh).
- * gen_gltf OUT.glb SEGMENTS SIDE [unique|glass|thinglass]: writes a generated glTF scene: a
+ * gen_gltf OUT.glb SEGMENTS SIDE [unique|glass|thinglass|field]: writes a generated glTF scene: a
  * ground quad and SIDE x SIDE spheres of SEGMENTS x SEGMENTS/2 quads (2
  * triangles each), lit by one emissive quad, with a camera. By default every
  * sphere is an instance of one mesh (one mesh, SIDE^2 nodes); with `unique`
  * each sphere is its own mesh (the same triangles stored SIDE^2 times). With
  * `glass` the spheres are solid clear glass that absorbs green and blue inside
  * (KHR_materials_volume), with `thinglass` the same without the volume (thin
- * walls: no absorption). Used
+ * walls: no absorption). With `field` the SIDE x SIDE spheres (SIDE up to
+ * 5000: 25 million) are one node's EXT_mesh_gpu_instancing: TRANSLATION,
+ * ROTATION and SCALE accessors of SIDE^2 elements each (40 bytes an
+ * instance in the file), sizes and orientations hashed from the index. Used
  * by the instancing test and the load benchmark (a million triangles and
  * more). Prints "meshes M instances I triangles T". */
 #include <math.h>
@@ -124,6 +127,107 @@ static int skinned_tube(const char *path, long tris)
     free(j), free(bin);
     return rc;
 }
+static uint32_t hash32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x;
+}
+
+/* The `field` scene: a sphere mesh placed SIDE^2 times by one node's
+ * EXT_mesh_gpu_instancing, a ground quad, a light quad and a camera. */
+static int write_field(const char *out, int seg, int side)
+{
+    if (seg < 3 || side < 1 || side > 5000) {
+        fprintf(stderr, "gen_gltf: field: SEGMENTS >= 3, SIDE in [1, 5000]\n");
+        return 2;
+    }
+    int rings = seg / 2;
+    size_t nv = (size_t)(seg + 1) * (size_t)(rings + 1), nt = (size_t)seg * (size_t)rings * 2;
+    size_t n = (size_t)side * (size_t)side;
+    size_t sp = nv * 12, si = nt * 12, qp = 48, qi = 24, tr = n * 12, ro = n * 16, sc = n * 12;
+    size_t bin_len = sp + si + qp + qi + tr + ro + sc;
+    unsigned char *bin = calloc(1, bin_len);
+    if (!bin) {
+        fprintf(stderr, "gen_gltf: out of memory for %zu bytes\n", bin_len);
+        return 1;
+    }
+    float *p = (float *)bin;
+    for (int r = 0; r <= rings; ++r)
+        for (int s = 0; s <= seg; ++s) {
+            double th = M_PI * r / rings, ph = 2 * M_PI * s / seg;
+            *p++ = (float)(sin(th) * cos(ph));
+            *p++ = (float)cos(th);
+            *p++ = (float)(sin(th) * sin(ph));
+        }
+    uint32_t *ix = (uint32_t *)(bin + sp);
+    for (int r = 0; r < rings; ++r)
+        for (int s = 0; s < seg; ++s) {
+            uint32_t a = (uint32_t)(r * (seg + 1) + s), b = a + (uint32_t)seg + 1;
+            *ix++ = a, *ix++ = b, *ix++ = a + 1;
+            *ix++ = a + 1, *ix++ = b, *ix++ = b + 1;
+        }
+    float quad[12] = {-1, 0, -1, 1, 0, -1, 1, 0, 1, -1, 0, 1};
+    uint32_t qidx[6] = {0, 2, 1, 0, 3, 2};
+    memcpy(bin + sp + si, quad, sizeof quad);
+    memcpy(bin + sp + si + qp, qidx, sizeof qidx);
+    float *t = (float *)(bin + sp + si + qp + qi), *q = (float *)(bin + sp + si + qp + qi + tr),
+          *k = (float *)(bin + sp + si + qp + qi + tr + ro);
+    for (size_t i = 0; i < n; ++i) {
+        uint32_t h = hash32((uint32_t)i);
+        double x = ((double)(i % (size_t)side) - (side - 1) / 2.0) * 2.5;
+        double z = ((double)(i / (size_t)side) - (side - 1) / 2.0) * 2.5;
+        float s = 0.5f + 0.5f * (float)(h & 1023u) / 1023.0f;
+        double ang = (double)((h >> 10) & 1023u) / 1023.0 * M_PI;
+        t[3 * i] = (float)x, t[3 * i + 1] = s, t[3 * i + 2] = (float)z;
+        q[4 * i] = 0, q[4 * i + 1] = (float)sin(ang / 2), q[4 * i + 2] = 0, q[4 * i + 3] = (float)cos(ang / 2);
+        k[3 * i] = s, k[3 * i + 1] = s * 0.7f, k[3 * i + 2] = s;
+    }
+    char j[8192];
+    size_t o = 0;
+#define JF(...) o += (size_t)snprintf(j + o, sizeof j - o, __VA_ARGS__)
+    double ext = side * 2.5;
+    JF("{\"asset\":{\"version\":\"2.0\",\"generator\":\"xisuan tests/gen_gltf field\"},\"scene\":0,");
+    JF("\"extensionsUsed\":[\"EXT_mesh_gpu_instancing\",\"KHR_materials_emissive_strength\"],");
+    JF("\"extensionsRequired\":[\"EXT_mesh_gpu_instancing\"],\"scenes\":[{\"nodes\":[0,1,2,3]}],\"nodes\":[");
+    JF("{\"mesh\":0,\"extensions\":{\"EXT_mesh_gpu_instancing\":{\"attributes\":{\"TRANSLATION\":4,"
+       "\"ROTATION\":5,\"SCALE\":6}}}},");
+    JF("{\"mesh\":1,\"scale\":[%.3f,1,%.3f]},", ext, ext);
+    JF("{\"mesh\":2,\"translation\":[0,%.3f,0],\"scale\":[%.3f,1,%.3f],\"rotation\":[1,0,0,0]},", ext,
+       ext * 0.3, ext * 0.3);
+    JF("{\"camera\":0,\"translation\":[0,%.3f,%.3f],\"rotation\":[-0.2588,0,0,0.9659]}],", ext * 0.6, ext * 1.6);
+    JF("\"cameras\":[{\"type\":\"perspective\",\"perspective\":{\"yfov\":0.8,\"znear\":0.01}}],");
+    JF("\"materials\":[{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.8,0.3,0.2,1]}},"
+       "{\"pbrMetallicRoughness\":{\"baseColorFactor\":[0.7,0.7,0.7,1]}},"
+       "{\"emissiveFactor\":[1,1,1],\"extensions\":{\"KHR_materials_emissive_strength\":{\"emissiveStrength\":4}}}],");
+    JF("\"meshes\":[{\"primitives\":[{\"attributes\":{\"POSITION\":0},\"indices\":1,\"material\":0}]},"
+       "{\"primitives\":[{\"attributes\":{\"POSITION\":2},\"indices\":3,\"material\":1}]},"
+       "{\"primitives\":[{\"attributes\":{\"POSITION\":2},\"indices\":3,\"material\":2}]}],");
+    JF("\"buffers\":[{\"byteLength\":%zu}],\"bufferViews\":[", bin_len);
+    size_t offs[7] = {0, sp, sp + si, sp + si + qp, sp + si + qp + qi, sp + si + qp + qi + tr,
+                      sp + si + qp + qi + tr + ro};
+    size_t lens[7] = {sp, si, qp, qi, tr, ro, sc};
+    for (int v = 0; v < 7; ++v)
+        JF("%s{\"buffer\":0,\"byteOffset\":%zu,\"byteLength\":%zu}", v ? "," : "", offs[v], lens[v]);
+    JF("],\"accessors\":[{\"bufferView\":0,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\","
+       "\"min\":[-1,-1,-1],\"max\":[1,1,1]},", nv);
+    JF("{\"bufferView\":1,\"componentType\":5125,\"count\":%zu,\"type\":\"SCALAR\"},", nt * 3);
+    JF("{\"bufferView\":2,\"componentType\":5126,\"count\":4,\"type\":\"VEC3\",\"min\":[-1,0,-1],"
+       "\"max\":[1,0,1]},");
+    JF("{\"bufferView\":3,\"componentType\":5125,\"count\":6,\"type\":\"SCALAR\"},");
+    JF("{\"bufferView\":4,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"},", n);
+    JF("{\"bufferView\":5,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC4\"},", n);
+    JF("{\"bufferView\":6,\"componentType\":5126,\"count\":%zu,\"type\":\"VEC3\"}]}", n);
+#undef JF
+    int rc = write_glb(out, j, o, bin, bin_len);
+    printf("meshes 3 instances %zu triangles %zu\n", n + 2, nt * n + 4);
+    free(bin);
+    return rc;
+}
+
 
 int main(int argc, char **argv)
 {
@@ -136,6 +240,9 @@ int main(int argc, char **argv)
     int seg = atoi(argv[2]), side = atoi(argv[3]);
     int unique = argc > 4 && strcmp(argv[4], "unique") == 0;
     int glass = argc > 4 ? (strcmp(argv[4], "glass") == 0 ? 2 : strcmp(argv[4], "thinglass") == 0) : 0;
+    int field = argc > 4 && strcmp(argv[4], "field") == 0;
+    if (field)
+        return write_field(argv[1], seg, side);
     if (seg < 3 || side < 1 || side > 1000) {
         fprintf(stderr, "gen_gltf: bad SEGMENTS or SIDE\n");
         return 2;

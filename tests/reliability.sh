@@ -208,8 +208,8 @@ case_nodes() {
   local t1 t2
   render n100k.gltf --resolution 16x16 --spp 1 --out o >a.log 2>&1 || { bad "100k: $(tail -2 a.log)"; return; }
   render n1m.gltf --resolution 16x16 --spp 1 --out o --force >b.log 2>&1 || { bad "1M: $(tail -2 b.log)"; return; }
-  t1=$(sed -n "s/.* $n1 instance(s).* loaded in \([0-9.]*\) s/\1/p" a.log)
-  t2=$(sed -n "s/.* $n2 instance(s).* loaded in \([0-9.]*\) s/\1/p" b.log)
+  t1=$(sed -n "s/.* $n1 instance(s).* loaded in \([0-9.]*\) s.*/\1/p" a.log)
+  t2=$(sed -n "s/.* $n2 instance(s).* loaded in \([0-9.]*\) s.*/\1/p" b.log)
   [ -n "$t1" ] && [ -n "$t2" ] || { bad "no load times: $(grep scene a.log b.log)"; return; }
   # quadratic loading made 10x the nodes cost about 100x; linear about 10x
   if awk -v a="$t1" -v b="$t2" 'BEGIN { exit !(b < 60 && b < 30 * (a > 0.05 ? a : 0.05)) }'; then

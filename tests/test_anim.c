@@ -23,6 +23,11 @@
  *   the way) holds the same bytes as the frame posed first.
  * refused: broken animations, skins and morph targets, each refused with
  *   the message naming what and why.
+ * gpu_instances_posed: a node's EXT_mesh_gpu_instancing elements, the node
+ *   animated: each element keeps its own offset under the node's pose (not
+ *   all at the node), while a still node's elements keep theirs.
+ * never_shared: an animated scene cannot become a node's shared block
+ *   (render/scene_share.c): posing rewrites it per rank; a still one can.
  */
 #include "render/xs_animation.h"
 #include "render/xs_backend.h"
@@ -637,6 +642,83 @@ static void test_refused(void)
     free(b);
 }
 
+/* Node 0 places mesh 0 three times (EXT_mesh_gpu_instancing: at x = 0, 5
+ * and y = 5) and slides 1 along z over a second; node 1 places it three
+ * times at z = -10 and holds still. */
+static char *instanced_doc(gltf_b *b)
+{
+    char mesh[256];
+    tri_mesh(b, mesh, sizeof mesh);
+    float off[9] = {0, 0, 0, 5, 0, 0, 0, 5, 0}, t[2] = {0, 1}, z[6] = {0, 0, 0, 0, 0, 1};
+    int oa = gb_f(b, off, 3, 3), ti = gb_f(b, t, 2, 1), za = gb_f(b, z, 2, 3);
+    return gb_doc(b,
+                  "\"extensionsUsed\":[\"EXT_mesh_gpu_instancing\"],\"scenes\":[{\"nodes\":[0,1]}],"
+                  "\"nodes\":[{\"mesh\":0,\"extensions\":{\"EXT_mesh_gpu_instancing\":{\"attributes\":{\"TRANSLATION\":%d}}}},"
+                  "{\"mesh\":0,\"translation\":[0,0,-10],\"extensions\":{\"EXT_mesh_gpu_instancing\":"
+                  "{\"attributes\":{\"TRANSLATION\":%d}}}}],\"meshes\":[%s],"
+                  "\"animations\":[{\"samplers\":[{\"input\":%d,\"output\":%d}],"
+                  "\"channels\":[{\"sampler\":0,\"target\":{\"node\":0,\"path\":\"translation\"}}]}]",
+                  oa, oa, mesh, ti, za);
+}
+
+static void test_gpu_instances_posed(void)
+{
+    gltf_b *b = calloc(1, sizeof *b);
+    char *doc = instanced_doc(b);
+    xs_err e;
+    xs_gltf_scene *g = load(doc, &e);
+    CHECK_MSG(g != NULL, "%s", e.msg);
+    xs_scene *s = g ? build(g, "") : NULL;
+    if (s) {
+        CHECK(xs_scene_animated(s));
+        xs_scene_timing tm = {4.0, 0.0, 0.0f, 3};
+        CHECK(xs_scene_set_frame(s, &tm, 2, NULL, &e) == XS_OK); /* t = 0.5 s: node 0 at z = 0.5 */
+        xs_scene_view v = xs_scene_view_for(s, 8, 8);
+        CHECK(v.instance_count == 6);
+        const double want[6][3] = {{0, 0, 0.5}, {5, 0, 0.5}, {0, 5, 0.5}, {0, 0, -10}, {5, 0, -10}, {0, 5, -10}};
+        for (int k = 0; k < 6; ++k) {
+            bool found = false;
+            for (uint32_t i = 0; i < v.instance_count && !found; ++i) {
+                const float *x = v.instances[i].xf;
+                const float tr[3] = {x[3], x[7], x[11]};
+                found = near3(tr, want[k][0], want[k][1], want[k][2], 1e-6);
+            }
+            CHECK_MSG(found, "no instance at (%g, %g, %g)", want[k][0], want[k][1], want[k][2]);
+        }
+    }
+    xs_scene_destroy(s);
+    xs_gltf_destroy(g);
+    free(doc);
+    free(b);
+}
+
+static void test_never_shared(void)
+{
+    gltf_b *b = calloc(1, sizeof *b);
+    char *doc = instanced_doc(b);
+    xs_err e;
+    xs_gltf_scene *g = load(doc, &e);
+    CHECK_MSG(g != NULL, "%s", e.msg);
+    for (int k = 0; g && k < 2; ++k) {
+        xs_scene *s = build(g, k == 0 ? "" : "none");
+        if (!s)
+            continue;
+        CHECK(xs_scene_animated(s) == (k == 0));
+        size_t n = xs_scene_share_bytes(s);
+        void *block = aligned_alloc(64, (n + 63) & ~(size_t)63);
+        xs_result r = xs_scene_share_write(s, block, n, &e);
+        if (k == 0)
+            CHECK_MSG(r != XS_OK && strstr(e.msg, "animated scene is posed by each rank"), "%d %s", (int)r, e.msg);
+        else
+            CHECK_MSG(r == XS_OK, "%s", e.msg);
+        free(block);
+        xs_scene_destroy(s);
+    }
+    xs_gltf_destroy(g);
+    free(doc);
+    free(b);
+}
+
 int main(int argc, char **argv)
 {
     const xs_test_case cases[] = {
@@ -646,6 +728,8 @@ int main(int argc, char **argv)
         {"skin_bend", test_skin_bend},         {"frame_is_pure", test_frame_is_pure},
         {"camera_light", test_camera_light},
         {"refused", test_refused},
+        {"gpu_instances_posed", test_gpu_instances_posed},
+        {"never_shared", test_never_shared},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

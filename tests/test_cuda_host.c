@@ -20,8 +20,23 @@
  * launch_failure: a launch that fails fails its group's tiles and no more.
  * probe: device nodes with a CUDA that cannot use them are BROKEN (tests
  *   fail, --backend auto warns), not NONE (skip); hidden devices are NONE.
- * create_fails_cleanly: too little device memory for the scene: a clear
- *   error naming the array, nothing left allocated.
+ * create_fails_cleanly: too little device memory for the scene: refused
+ *   before any upload with the numbers; where the free memory cannot be
+ *   read, a clear error naming the array; nothing left allocated.
+ * texture_pages: a paged scene on a fake device that runs the real kernels
+ *   on the host: with a budget of 16 pages, with one of 48 and with every
+ *   page, launches that miss pages are run again once they are loaded, and
+ *   every tile equals the CPU's render of the scene held whole, bit for bit;
+ *   the scene held whole renders the same from its uploaded pool; a device
+ *   that cannot hold the scene is refused at creation with the numbers.
+ * texture_objects_budget: which textures become texture objects: a scene
+ *   held whole, all of them (no page uploaded) or, over the GPU texture
+ *   budget, none (its pages uploaded); a paged scene, all of them with no
+ *   budget (no page table) or, in texture order, those that fit with 16
+ *   pages' room left, the others' pages on demand.
+ * texture_pages_update: a paged scene's back end updated between tiles (a
+ *   frame change): the device keeps its page table and pool, never the
+ *   host's page cache, and renders the same pixels.
  * wave: the wavefront's path buffer is device memory sized from the SMs and
  *   occupancy, capped by the device's memory, given to every wavefront
  *   launch; the megakernel (set before the first tile) needs none; both
@@ -43,6 +58,8 @@
 #include "render/xs_backend.h"
 #include "kernels/cuda/kernel_cuda.h"
 #include "render/xs_scene.h"
+#include "render/xs_texcache.h"
+#include "tex_scene.h"
 #include "test_util.h"
 
 #include <stdlib.h>
@@ -168,13 +185,15 @@ static void empty_arrays_null(void)
      * pointers a host address, as an allocator may for zero elements */
     static uint32_t host_word[4];
     v.textures = (const xs_texture *)host_word;
-    v.texels = host_word;
+    v.tex_pool = host_word;
+    v.tex_levels = (const xs_tex_level *)host_word;
+    v.tex_page = host_word;
     v.env = (const float *)host_word;
     v.env_row_cdf = (const float *)host_word;
     v.env_col_cdf = (const float *)host_word;
     xs_scene_blob blobs[XS_SCENE_BLOBS_MAX];
     int n = xs_scene_blobs(s, &v, blobs, XS_SCENE_BLOBS_MAX);
-    CHECK(v.textures == NULL && v.texels == NULL && v.env == NULL && v.env_row_cdf == NULL && v.env_col_cdf == NULL);
+    CHECK(v.textures == NULL && v.tex_pool == NULL && v.tex_levels == NULL && v.tex_page == NULL && v.env == NULL && v.env_row_cdf == NULL && v.env_col_cdf == NULL);
     for (int i = 0; i < n; ++i) {
         CHECK(blobs[i].bytes > 0);
         CHECK_MSG(blobs[i].host != (const void *)host_word, "%s listed with no elements", blobs[i].name);
@@ -371,6 +390,14 @@ static void create_fails_cleanly(void)
     xs_err_clear(&e);
     xs_result r = xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 64 * 64, 16, &b, &e);
     printf("create: %s\n", e.msg);
+    /* refused before any upload, with the numbers */
+    CHECK(r == XS_ERR_NOMEM && b == NULL);
+    CHECK(strstr(e.msg, "cannot hold the scene") && strstr(e.msg, "4.0 KiB free"));
+    CHECK(g.used == 0);
+    /* where the free memory cannot be read, the upload itself fails by name */
+    g.mem_info_error = FAKE_INVALID_VALUE;
+    r = xs_backend_cuda_create_rt(rt, s, 256, 256, 0, 0, 64 * 64, 16, &b, &e);
+    printf("create: %s\n", e.msg);
     CHECK(r == XS_ERR_RENDER && b == NULL);
     CHECK(strstr(e.msg, "uploading the scene's") && strstr(e.msg, "out of memory"));
     CHECK(g.used == 0);
@@ -382,6 +409,107 @@ static void create_fails_cleanly(void)
     CHECK(strstr(e.msg, "built without CUDA") != NULL);
     xs_scene_destroy(s);
     fake_cuda_reset();
+}
+
+static float *tex_render_cpu(xs_scene *sc, const xs_tile_params *tp)
+{
+    xs_backend *b = NULL;
+    xs_err e;
+    CHECK(xs_backend_cpu_create(sc, tp->frame_width, tp->frame_height, 1, &b, &e) == XS_OK);
+    float *out = calloc((size_t)tp->width * (size_t)tp->height * (size_t)xs_aov_channels(tp->aovs), sizeof *out);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    CHECK(xs_backend_render_tile(b, tp, out, &c, &e) == XS_OK);
+    xs_backend_destroy(b);
+    return out;
+}
+
+/* Renders tp on the fake device; XS_OK and the pixels in out, or the
+ * error in e. *launches: the fake's launches it took. */
+static xs_result tex_render_fake(xs_scene *sc, const xs_tile_params *tp, uint64_t budget, float *out, int *launches,
+                                 xs_err *e)
+{
+    fake_gpu g = {.devices = 1, .run_kernels = true};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene_set_gpu_texture_budget(sc, budget);
+    xs_backend *b = NULL;
+    xs_result r = xs_backend_cuda_create_rt(rt, sc, tp->frame_width, tp->frame_height, 0, 1,
+                                            tp->width * tp->height, tp->spp, &b, e);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    if (r == XS_OK)
+        r = xs_backend_render_tile(b, tp, out, &c, e);
+    CHECK(g.view_faults == 0);
+    *launches = g.launches;
+    xs_backend_destroy(b);
+    CHECK(g.used == 0); /* everything freed */
+    fake_cuda_reset();
+    return r;
+}
+
+static void texture_pages(void)
+{
+    xs_gltf_scene gl;
+    tex_gltf(&gl);
+    char path[4096];
+    const char *d = getenv("XS_TEST_TMP");
+    snprintf(path, sizeof path, "%s/cuda-host-pages-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    xs_err e;
+    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
+    xs_texstore *st = NULL;
+    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
+    xs_scene *whole = NULL, *paged = NULL;
+    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
+    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
+    size_t cbytes = xs_texcache_bytes(st->page_count, 16);
+    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
+    xs_texcache *cache = NULL;
+    CHECK(xs_texcache_create(mem, cbytes, true, 16, st, &cache, &e) == XS_OK);
+    xs_scene_attach_texcache(paged, cache);
+    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
+    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
+    tp.aovs = XS_AOV_ALBEDO;
+    size_t n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    float *ref = tex_render_cpu(whole, &tp);
+    float *out = calloc(n, sizeof *out);
+    const uint64_t page = XS_TEX_PAGE_TEXELS * 4u;
+    int launches = 0, fits = 0;
+    const uint64_t budgets[3] = {16 * page, 48 * page, 0};
+    for (int k = 0; k < 3; ++k) {
+        memset(out, 0, n * sizeof *out);
+        xs_result r = tex_render_fake(paged, &tp, budgets[k], out, &launches, &e);
+        if (r != XS_OK) { /* only a budget too small for one launch may fail, and says so */
+            CHECK_MSG(k == 0 && r == XS_ERR_RENDER && strstr(e.msg, "--gpu-texture-mib"), "budget %d: %s", k, e.msg);
+            continue;
+        }
+        fits++;
+        CHECK_MSG(memcmp(out, ref, n * sizeof *out) == 0, "budget %d: the GPU's tile differs from the CPU's", k);
+        CHECK_MSG(launches >= 2, "budget %d: %d launch(es): the first must miss pages", k, launches);
+        printf("texture_pages: budget %d: identical after %d launches\n", k, launches);
+    }
+    CHECK(fits >= 2);
+    memset(out, 0, n * sizeof *out);
+    /* held whole, over a texture budget too small for its texture objects:
+     * every page uploaded, no pass again (within the budget the textures
+     * are texture objects, which a host running the kernels cannot read:
+     * the test textures covers those) */
+    CHECK(tex_render_fake(whole, &tp, 16, out, &launches, &e) == XS_OK);
+    CHECK(memcmp(out, ref, n * sizeof *out) == 0 && launches == 1);
+    /* a device that cannot hold the scene */
+    fake_gpu small = {.devices = 1, .memory = 4096};
+    const xs_cuda_rt *rt = fake_cuda_rt(&small);
+    xs_backend *b = NULL;
+    CHECK(xs_backend_cuda_create_rt(rt, whole, 64, 48, 0, 1, 32 * 24, 8, &b, &e) == XS_ERR_NOMEM);
+    CHECK_MSG(strstr(e.msg, "cannot hold the scene") && strstr(e.msg, "free of"), "%s", e.msg);
+    CHECK(small.used == 0);
+    fake_cuda_reset();
+    free(ref), free(out);
+    xs_scene_destroy(whole), xs_scene_destroy(paged);
+    xs_texcache_destroy(cache);
+    free(mem);
+    xs_texstore_close(st);
+    unlink(path);
+    tex_gltf_free(&gl);
 }
 
 static void wave(void)
@@ -481,10 +609,11 @@ static void textures(void)
     xs_backend_destroy(b);
     CHECK(g.textures_live == 0 && g.used == 0);
     /* too little memory for the texture (4x2, 3 levels: 44 bytes) after the
-     * scene's arrays: some size between what the arrays need and more */
+     * scene's arrays: some size between what the arrays need and more (the
+     * free memory unreadable, so no refusal comes before the uploads) */
     bool named = false;
     for (size_t mem = 4096; mem < 65536 && !named; mem += 4) {
-        fake_gpu t = {.devices = 1, .memory = mem};
+        fake_gpu t = {.devices = 1, .memory = mem, .mem_info_error = FAKE_INVALID_VALUE};
         rt = fake_cuda_rt(&t);
         xs_result r = xs_backend_cuda_create_rt(rt, s, 64, 64, 0, 0, 32 * 32, 16, &b, &e);
         CHECK(t.textures_live == 0 || r == XS_OK);
@@ -617,6 +746,139 @@ static void update_dirty_ranges(void)
     fake_cuda_reset();
 }
 
+/* Renders one tile of sc on the fake device g (no kernels run: fake
+ * pixels) with GPU texture budget `budget`; g keeps the last launch's view. */
+static void objects_render(fake_gpu *g, xs_scene *sc, uint64_t budget, int *live, unsigned long long handles[4])
+{
+    const xs_cuda_rt *rt = fake_cuda_rt(g);
+    xs_scene_set_gpu_texture_budget(sc, budget);
+    xs_backend *b = NULL;
+    xs_err e;
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, sc, 64, 48, 0, 1, 32 * 24, 8, &b, &e) == XS_OK, "%s", e.msg);
+    *live = g->textures_live;
+    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
+    tp.width = 32, tp.height = 24;
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    CHECK(xs_backend_render_tile(b, &tp, buf, &c, &e) == XS_OK && pixels_ok(&tp, buf));
+    CHECK(g->view_faults == 0);
+    for (int k = 0; k < 4; ++k) /* the handles' device array (the fake's is host memory) */
+        handles[k] = g->view.tex_objects ? g->view.tex_objects[k] : 0;
+    xs_backend_destroy(b);
+    CHECK(g->used == 0 && g->textures_live == 0);
+}
+
+static void texture_objects_budget(void)
+{
+    xs_gltf_scene gl;
+    tex_gltf(&gl);
+    char path[4096];
+    const char *d = getenv("XS_TEST_TMP");
+    snprintf(path, sizeof path, "%s/cuda-host-objects-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    xs_err e;
+    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
+    xs_texstore *st = NULL;
+    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
+    xs_scene *whole = NULL, *paged = NULL;
+    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
+    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
+    size_t cbytes = xs_texcache_bytes(st->page_count, 16);
+    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
+    xs_texcache *cache = NULL;
+    CHECK(xs_texcache_create(mem, cbytes, true, 16, st, &cache, &e) == XS_OK);
+    xs_scene_attach_texcache(paged, cache);
+    int live = -1;
+    unsigned long long h[4];
+    /* held whole, no budget: two texture objects, no page uploaded */
+    fake_gpu g1 = {.devices = 1};
+    objects_render(&g1, whole, 0, &live, h);
+    CHECK(live == 2 && g1.texture_objects == 4);
+    CHECK(g1.view.tex_objects && !g1.view.tex_pool && !g1.view.tex_page);
+    fake_cuda_reset();
+    /* held whole, a budget under its levels: its pages, no texture object */
+    fake_gpu g2 = {.devices = 1};
+    objects_render(&g2, whole, 4096, &live, h);
+    CHECK(live == 0 && !g2.view.tex_objects && g2.view.tex_pool && g2.view.tex_page);
+    fake_cuda_reset();
+    /* paged, no budget: both textures objects (their levels read through
+     * the node's page cache), no page table */
+    fake_gpu g3 = {.devices = 1};
+    objects_render(&g3, paged, 0, &live, h);
+    CHECK(live == 2 && g3.view.tex_objects && !g3.view.tex_page && !g3.view.tex_request);
+    fake_cuda_reset();
+    /* paged, a budget for the first texture's levels (300x200: 319,840
+     * bytes) and 16 pages but not the second's: one object, the other
+     * texture's pages on demand */
+    fake_gpu g4 = {.devices = 1};
+    objects_render(&g4, paged, 600000, &live, h);
+    CHECK(live == 1 && g4.view.tex_objects && g4.view.tex_page && g4.view.tex_request);
+    CHECK(h[0] && h[1] && h[0] != h[1] && h[2] == 0 && h[3] == 0); /* texture 1: 0, read from its pages */
+    fake_cuda_reset();
+    xs_scene_destroy(whole), xs_scene_destroy(paged);
+    xs_texcache_destroy(cache);
+    free(mem);
+    xs_texstore_close(st);
+    unlink(path);
+    tex_gltf_free(&gl);
+}
+
+
+/* A paged scene's back end updated between tiles (as a frame change does):
+ * the device keeps its page table, pool and request bitmaps, never the
+ * host's page cache, and renders the same pixels after the update. */
+static void texture_pages_update(void)
+{
+    xs_gltf_scene gl;
+    tex_gltf(&gl);
+    char path[4096];
+    const char *d = getenv("XS_TEST_TMP");
+    snprintf(path, sizeof path, "%s/cuda-host-pages-update-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    xs_err e;
+    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
+    xs_texstore *st = NULL;
+    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
+    xs_scene *whole = NULL, *paged = NULL;
+    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
+    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
+    size_t cbytes = xs_texcache_bytes(st->page_count, 64);
+    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
+    xs_texcache *cache = NULL;
+    CHECK(xs_texcache_create(mem, cbytes, true, 64, st, &cache, &e) == XS_OK);
+    xs_scene_attach_texcache(paged, cache);
+    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
+    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
+    tp.aovs = XS_AOV_ALBEDO;
+    size_t n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    float *ref = tex_render_cpu(whole, &tp);
+    float *out = calloc(n, sizeof *out);
+    fake_gpu g = {.devices = 1, .run_kernels = true};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene_set_gpu_texture_budget(paged, 48 * XS_TEX_PAGE_TEXELS * 4u);
+    xs_backend *b = NULL;
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, paged, 64, 48, 0, 1, 32 * 24, 8, &b, &e) == XS_OK, "%s", e.msg);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    for (int k = 0; b && k < 2; ++k) {
+        if (k == 1)
+            CHECK_MSG(xs_backend_update(b, paged, &e) == XS_OK, "%s", e.msg);
+        memset(out, 0, n * sizeof *out);
+        CHECK_MSG(xs_backend_render_tile(b, &tp, out, &c, &e) == XS_OK, "%s", e.msg);
+        CHECK_MSG(memcmp(out, ref, n * sizeof *out) == 0, "%s the update: the GPU's tile differs from the CPU's",
+                  k ? "after" : "before");
+        CHECK_MSG(g.view_faults == 0, "%s the update: the device view holds host pointers", k ? "after" : "before");
+    }
+    xs_backend_destroy(b);
+    CHECK(g.used == 0);
+    fake_cuda_reset();
+    free(ref), free(out);
+    xs_scene_destroy(whole), xs_scene_destroy(paged);
+    xs_texcache_destroy(cache);
+    free(mem);
+    xs_texstore_close(st);
+    unlink(path);
+    tex_gltf_free(&gl);
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -631,6 +893,9 @@ int main(int argc, char **argv)
         {"wave", wave},
         {"textures", textures},
         {"update_dirty_ranges", update_dirty_ranges},
+        {"texture_pages", texture_pages},
+        {"texture_pages_update", texture_pages_update},
+        {"texture_objects_budget", texture_objects_budget},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
