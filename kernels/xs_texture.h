@@ -84,16 +84,22 @@ XS_DEVICE int xs_wrap_index(int i, int n, bool repeat)
 }
 
 /* Demand loading on a GPU (tex_request set): a page that is not resident
- * is asked for (the launch runs again once it is loaded); a resident page
+ * is asked for (its request bit set) and the launch flags itself
+ * (tex_asked), so it runs again once the page is loaded; a resident page
  * read is marked as read, so the host keeps it when it needs room. The two
- * bitmaps: requests in words [0, W), reads in [W, 2W), W = pages / 32. */
+ * bitmaps: requests in words [0, W), reads in [W, 2W), W = pages / 32. A
+ * launch that misses a page flags itself even when another launch in
+ * flight already set the page's bit: the bit is asked once, but every
+ * launch that read without the page must run again. */
 #if defined(__CUDACC__)
 /* Out of line on the GPU: rarely more than a load, and the fetch that calls
  * it sits in the path tracer's hottest loop (registers, tests/ptxas.sh). */
 static __device__ __noinline__ void xs_tex_mark_gpu(uint32_t *word, uint32_t bit, uint32_t *asked)
 {
-    if ((atomicOr(word, bit) & bit) == 0u && asked)
-        atomicAdd(asked, 1u);
+    if ((*word & bit) == 0u)
+        atomicOr(word, bit);
+    if (asked)
+        *(volatile uint32_t *)asked = 1u; /* every writer stores the same 1 */
 }
 #endif
 
@@ -102,15 +108,13 @@ XS_DEVICE void xs_tex_mark(const xs_scene_view *s, uint32_t page, bool missing)
     uint32_t bit = 1u << (page & 31u);
     uint32_t *word = s->tex_request + (missing ? 0u : (s->tex_page_count + 31u) / 32u) + (page >> 5);
 #if XS_GPU_CODE
-    if ((*word & bit) == 0u)
+    if (missing || (*word & bit) == 0u)
         xs_tex_mark_gpu(word, bit, missing ? s->tex_asked : NULL);
 #else
     /* a host emulating a device (tests/fake_cuda_rt.c) runs one thread */
-    if ((*word & bit) == 0u) {
-        *word |= bit;
-        if (missing)
-            s->tex_asked[0]++;
-    }
+    *word |= bit;
+    if (missing)
+        s->tex_asked[0] = 1u;
 #endif
 }
 

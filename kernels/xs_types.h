@@ -293,8 +293,9 @@ typedef struct xs_scene_view {
     const xs_tex_level *tex_levels;
     const uint32_t *tex_page;
     /* a GPU's demand loading: a page not resident sets its bit in
-     * tex_request, and the first to set it adds one to tex_asked[0]; the
-     * host loads those pages and runs the launch again (NULL: every page is
+     * tex_request (shared by the launches in flight) and tex_asked[0] to 1
+     * (the launch's own flag, read back after it); the host loads the pages
+     * asked for and runs every flagged launch again (NULL: every page is
      * resident, or tex_fetch serves them) */
     uint32_t *tex_request;
     uint32_t *tex_asked;

@@ -512,6 +512,64 @@ static void texture_pages(void)
     tex_gltf_free(&gl);
 }
 
+/* Two launches in flight that miss the same page: the first sets the page's
+ * request bit; the second finds it set and must still run again once the
+ * page is loaded (a launch that reads a missing page always asks), or its
+ * tile keeps texel 0 where the page is. Found by review: every other test
+ * ran one launch at a time. */
+static void texture_pages_two_in_flight(void)
+{
+    xs_gltf_scene gl;
+    tex_gltf(&gl);
+    char path[4096];
+    const char *d = getenv("XS_TEST_TMP");
+    snprintf(path, sizeof path, "%s/cuda-host-two-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    xs_err e;
+    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
+    xs_texstore *st = NULL;
+    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
+    xs_scene *whole = NULL, *paged = NULL;
+    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
+    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
+    size_t cbytes = xs_texcache_bytes(st->page_count, 16);
+    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
+    xs_texcache *cache = NULL;
+    CHECK(xs_texcache_create(mem, cbytes, true, 16, st, &cache, &e) == XS_OK);
+    xs_scene_attach_texcache(paged, cache);
+    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
+    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
+    tp.aovs = XS_AOV_ALBEDO;
+    size_t n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    float *ref = tex_render_cpu(whole, &tp);
+    fake_gpu g = {.devices = 1, .run_kernels = true};
+    const xs_cuda_rt *rt = fake_cuda_rt(&g);
+    xs_scene_set_gpu_texture_budget(paged, 48 * XS_TEX_PAGE_TEXELS * 4u);
+    xs_backend *b = NULL;
+    CHECK_MSG(xs_backend_cuda_create_rt(rt, paged, 64, 48, 0, 2, tp.width * tp.height, tp.spp, &b, &e) == XS_OK,
+              "%s", e.msg);
+    float *o0 = calloc(n, sizeof *o0), *o1 = calloc(n, sizeof *o1);
+    xs_counters c;
+    memset(&c, 0, sizeof c);
+    double k = 0;
+    CHECK(xs_backend_begin(b, 0, &tp, &e) == XS_OK);
+    xs_backend_poll(b, 0);
+    CHECK(xs_backend_begin(b, 1, &tp, &e) == XS_OK);
+    xs_backend_poll(b, 1);
+    CHECK_MSG(xs_backend_end(b, 0, o0, &c, &k, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(xs_backend_end(b, 1, o1, &c, &k, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(memcmp(o0, ref, n * sizeof *o0) == 0, "the first launch's tile differs from the CPU's");
+    CHECK_MSG(memcmp(o1, ref, n * sizeof *o1) == 0, "the second launch's tile differs from the CPU's");
+    xs_backend_destroy(b);
+    fake_cuda_reset();
+    free(ref), free(o0), free(o1);
+    xs_scene_destroy(whole), xs_scene_destroy(paged);
+    xs_texcache_destroy(cache);
+    free(mem);
+    xs_texstore_close(st);
+    unlink(path);
+    tex_gltf_free(&gl);
+}
+
 static void wave(void)
 {
     fake_gpu g = {.devices = 1, .sm_count = 4, .resident_blocks = 2};
@@ -896,6 +954,7 @@ int main(int argc, char **argv)
         {"texture_pages", texture_pages},
         {"texture_pages_update", texture_pages_update},
         {"texture_objects_budget", texture_objects_budget},
+        {"texture_pages_two_in_flight", texture_pages_two_in_flight},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
