@@ -2,9 +2,9 @@
  * store a package carries after its tar (docs/package.md, "Texture pages").
  *
  * A pyramid: level 0 is the image; level l+1 is max(1, w_l / 2) x max(1,
- * h_l / 2), each texel the rounded mean of the (up to) 2 x 2 texels below it
- * (edges clamped), down to 1 x 1; 8-bit values as stored (sRGB colours are
- * filtered as encoded, as OpenImageIO's maketx does by default). A level is
+ * h_l / 2), each texel the rounded mean of the 2 x 2 texels below it
+ * (xs_texpage_pyramid_build: colours a material reads as sRGB averaged in
+ * linear light, other channels on the bytes), down to 1 x 1. A level is
  * cut into pages of up to 64 x 64 texels (XS_TEX_PAGE), row by row; a page
  * holds pw x ph packed RGBA8 texels (R in the low byte), pw = min(64, what is
  * left of the row), the layout the kernels read (kernels/xs_types.h).
@@ -54,8 +54,9 @@ typedef struct xs_texpage_pyramid {
     uint32_t *level[XS_TEXPAGE_MAX_LEVELS];
 } xs_texpage_pyramid;
 /* Builds the pyramid of an RGBA8 image (owned by *out; free it with
- * xs_texpage_pyramid_free): level l is a 2x2 box filter of level l - 1 (an
- * odd edge folds its last texel in twice), the colour channels averaged in
+ * xs_texpage_pyramid_free): level l is a 2x2 box filter of level l - 1 (the
+ * halved size rounds down, so an odd side's last texel is not read by the
+ * next level; a side of 1 reads its one texel twice), the colour channels averaged in
  * linear light when srgb (an image a material reads as colour), alpha and
  * other images' channels on the bytes, rounded to nearest. The only place
  * levels are made: a package's pages and a scene held whole agree. */
