@@ -728,9 +728,15 @@ static xs_result choose_objects(cuda_backend *be, const xs_scene *scene, size_t 
     const size_t reserve = ti.paged ? 16u * XS_TEX_PAGE_TEXELS * 4u : 0u;
     size_t used = 0;
     uint32_t made = 0;
+    uint32_t needed = 0; /* textures some material reads (the others were never decoded: no levels) */
     for (uint32_t i = 0; i < n; ++i) {
         const xs_texture *t = &hv.textures[i];
-        if (t->levels < 1u || t->levels > XS_TEX_LEVELS)
+        if (t->levels < 1u)
+            continue;
+        ++needed;
+        /* a CUDA mipmapped array holds at most 32768 texels a side
+         * (cudaDevAttrMaxTexture2DMipmappedWidth/Height on sm_60 to sm_90) */
+        if (t->levels > XS_TEX_LEVELS || t->width > 32768u || t->height > 32768u)
             continue;
         const size_t b = levels_bytes(&hv, t);
         if (b > room || used + b > room - (room > reserve ? reserve : room))
@@ -739,12 +745,12 @@ static xs_result choose_objects(cuda_backend *be, const xs_scene *scene, size_t 
         used += b;
         ++made;
     }
-    if (!ti.paged && made < n) { /* held whole: its pool serves every texture */
+    if (!ti.paged && made < needed) { /* held whole: its pool serves every texture */
         memset(be->tex_object, 0, n * sizeof *be->tex_object);
         used = made = 0;
     }
     be->tex_object_bytes = used;
-    be->tex_all_objects = made == n;
+    be->tex_all_objects = made == needed;
     return XS_OK;
 }
 
@@ -898,10 +904,21 @@ xs_result xs_backend_cuda_create_rt(const xs_cuda_rt *rt, const xs_scene *scene,
     size_t room = SIZE_MAX;
     if (xs_scene_gpu_texture_budget(scene) > 0)
         room = (size_t)xs_scene_gpu_texture_budget(scene);
-    else if (have_free)
-        room = free_b > scene_bytes + launch_bytes + ((size_t)512 << 20)
-                   ? free_b - scene_bytes - launch_bytes - ((size_t)512 << 20)
-                   : 0;
+    else if (have_free) {
+        /* the device's total memory (not what is free now: every GPU of a
+         * model makes the same choice, so ranks read a texture the same way,
+         * hardware-filtered or from its pages) past the scene, every tile
+         * slot's launch, the wavefront's paths and 512 MiB (CUDA's own,
+         * arrays' padding); a device with less free than that is refused
+         * below with the numbers */
+        long long wp = 0;
+        int gm = 1;
+        wave_size(be, &gi, max_spp, &wp, &gm);
+        int sc = slots > 0 ? slots : 3 * gm;
+        sc = sc > XS_BACKEND_MAX_SLOTS ? XS_BACKEND_MAX_SLOTS : sc;
+        const size_t keep = scene_bytes + (size_t)sc * launch_bytes + rt->wave_bytes(wp) + ((size_t)512 << 20);
+        room = total_b > keep ? total_b - keep : 0;
+    }
     xs_result cr = choose_objects(be, scene, room, err);
     if (cr != XS_OK) {
         cuda_destroy(&be->base);

@@ -33,7 +33,10 @@
  *   held whole, all of them (no page uploaded) or, over the GPU texture
  *   budget, none (its pages uploaded); a paged scene, all of them with no
  *   budget (no page table) or, in texture order, those that fit with 16
- *   pages' room left, the others' pages on demand.
+ *   pages' room left, the others' pages on demand; a texture no material
+ *   reads (no levels) does not keep the others from being objects.
+ * texture_pages_two_in_flight: two launches in flight missing the same
+ *   page both run again once it is loaded.
  * texture_pages_update: a paged scene's back end updated between tiles (a
  *   frame change): the device keeps its page table and pool, never the
  *   host's page cache, and renders the same pixels.
@@ -872,6 +875,20 @@ static void texture_objects_budget(void)
     CHECK(live == 1 && g4.view.tex_objects && g4.view.tex_page && g4.view.tex_request);
     CHECK(h[0] && h[1] && h[0] != h[1] && h[2] == 0 && h[3] == 0); /* texture 1: 0, read from its pages */
     fake_cuda_reset();
+    /* held whole with a texture no material reads (never decoded, no
+     * levels): the others are still all texture objects, no page uploaded */
+    gl.materials[0].metallic_roughness_tex.texture = -1;
+    free(gl.images[1].rgba8); /* as the loader leaves an image no material reads */
+    gl.images[1].rgba8 = NULL;
+    xs_scene *unused = NULL;
+    CHECK(tex_scene_build(&gl, NULL, &unused, &e) == XS_OK);
+    fake_gpu g5 = {.devices = 1};
+    objects_render(&g5, unused, 0, &live, h);
+    CHECK_MSG(live == 1 && g5.view.tex_objects && !g5.view.tex_pool && !g5.view.tex_page,
+              "an unused texture: %d object(s), pool %s", live, g5.view.tex_pool ? "uploaded" : "not uploaded");
+    CHECK(h[0] && h[1] && h[2] == 0 && h[3] == 0);
+    fake_cuda_reset();
+    xs_scene_destroy(unused);
     xs_scene_destroy(whole), xs_scene_destroy(paged);
     xs_texcache_destroy(cache);
     free(mem);
