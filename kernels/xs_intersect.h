@@ -315,11 +315,16 @@ XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float 
 /* Whether an alpha-masked triangle is a surface at barycentrics (b1, b2).
  * Only traversals that test alpha call it: a GPU runs scenes without masks
  * in trace kernels compiled without it (kernels/cuda/kernel.cu). XS_HOT
- * makes the GPU inline the walk, so that choice is a constant there. */
+ * makes the GPU inline the walk, so that choice is a constant there; the
+ * CPU's compilers inline it too (the wavefront's stage loops then get a walk
+ * each with any_hit, alpha and motion constants: the shadow rays' walk
+ * without the ordering, see xs_trace_walk), and the small leaf test into it. */
 #if XS_GPU_CODE
 #define XS_HOT static __device__ __forceinline__
-#else
+#elif defined(__CUDACC__)
 #define XS_HOT XS_DEVICE
+#else
+#define XS_HOT static inline __attribute__((always_inline))
 #endif
 XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, float b2)
 {
@@ -360,19 +365,10 @@ XS_DEVICE bool xs_leaf_accept(const xs_scene_view *s, uint32_t i, float tt, floa
  * would (a lane with a zero edge function goes through the scalar test,
  * which decides it in double precision). Leaves of one or two triangles
  * take the scalar loop. */
-XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first, uint32_t count,
-                             uint32_t inst, bool any_hit, bool alpha, xs_hit *hit, uint32_t *tests)
+static __attribute__((noinline)) bool xs_trace_leaf4(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first,
+                                                      uint32_t count, uint32_t inst, bool any_hit, bool alpha,
+                                                      xs_hit *hit)
 {
-    *tests += count;
-    if (count < 3u) { /* one or two: the scalar test does less */
-        for (uint32_t i = first; i < first + count; ++i) {
-            float tt, u, v;
-            if (xs_ray_wtri(r, &s->tris[i], hit->t, &tt, &u, &v) &&
-                xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
-                return true;
-        }
-        return false;
-    }
     const __m128 zero = _mm_setzero_ps();
     const __m128 ox = _mm_set1_ps(r->ox), oy = _mm_set1_ps(r->oy), oz = _mm_set1_ps(r->oz);
     const __m128 sx = _mm_set1_ps(r->sx), sy = _mm_set1_ps(r->sy), sz = _mm_set1_ps(r->sz);
@@ -434,6 +430,22 @@ XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32
             if (xs_leaf_accept(s, g + k, tt, bu, bv, inst, any_hit, alpha, hit))
                 return true;
         }
+    }
+    return false;
+}
+/* Leaves of one or two triangles (a small scene's usual leaf) inline in the
+ * walk: the scalar test does less, and a call with the four-wide test's
+ * frame would cost about as much as the test. */
+XS_HOT bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first, uint32_t count,
+                          uint32_t inst, bool any_hit, bool alpha, xs_hit *hit, uint32_t *tests)
+{
+    *tests += count;
+    if (count >= 3u)
+        return xs_trace_leaf4(s, r, first, count, inst, any_hit, alpha, hit);
+    for (uint32_t i = first; i < first + count; ++i) {
+        float tt, u, v;
+        if (xs_ray_wtri(r, &s->tris[i], hit->t, &tt, &u, &v) && xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
+            return true;
     }
     return false;
 }
@@ -654,7 +666,7 @@ typedef struct xs_trace_count {
 } xs_trace_count;
 
 /* Tests leaf reference ref (a node's slot) against the ray in pre's space. */
-XS_DEVICE bool xs_trace_leaf_ref(const xs_scene_view *s, const xs_ray_pre *pre, uint32_t ref, uint32_t inst,
+XS_HOT bool xs_trace_leaf_ref(const xs_scene_view *s, const xs_ray_pre *pre, uint32_t ref, uint32_t inst,
                                  bool any_hit, bool alpha, xs_hit *hit, xs_trace_count *tc)
 {
     const xs_wnode *ln = &s->wnodes[(ref & ~XS_STACK_LEAF) >> 2];
@@ -709,7 +721,29 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
             tc.nodes++;
             float ct[XS_WIDTH];
             const uint32_t mask = xs_wnode_enter(n, &pre, hit->t, ct);
-            if (mask != 0u && (mask & (mask - 1u)) == 0u) { /* one child entered: no ordering */
+            if (any_hit) {
+                /* any hit: whether something blocks the ray does not depend on the
+                 * order, and the ray is never shortened before that answer, so no
+                 * sorting: leaves tested in slot order, the first inner child
+                 * visited next, the other inner children stacked */
+                uint32_t m = mask, next = XS_STACK_MARKER;
+                while (m != 0u) {
+                    const uint32_t slot = (uint32_t)xs_ctz(m);
+                    m &= m - 1u;
+                    if ((uint32_t)n->meta[slot] >> 6 == XS_WCHILD_LEAF) {
+                        if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, true, alpha, hit, &tc))
+                            goto done;
+                    } else if (next == XS_STACK_MARKER) {
+                        next = xs_child_ref(n, ref, slot);
+                    } else {
+                        xs_stack_push(&st, &sp, xs_child_ref(n, ref, slot), ct[slot]);
+                    }
+                }
+                if (next != XS_STACK_MARKER) {
+                    ref = next;
+                    continue;
+                }
+            } else if (mask != 0u && (mask & (mask - 1u)) == 0u) { /* one child entered: no ordering */
                 const uint32_t slot = (uint32_t)xs_ctz(mask);
                 if ((uint32_t)n->meta[slot] >> 6 != XS_WCHILD_LEAF) {
                     ref = xs_child_ref(n, ref, slot);
