@@ -49,6 +49,9 @@
 #if defined(__SSE2__) && !defined(__CUDACC__)
 #include <emmintrin.h>
 #endif
+#if defined(__SSE4_1__) && !defined(__CUDACC__)
+#include <smmintrin.h>
+#endif
 
 typedef struct xs_ray {
     xs_vec3 o, d;
@@ -225,8 +228,12 @@ XS_DEVICE __m128 xs_q4(const uint8_t *q)
     uint32_t w;
     memcpy(&w, q, 4);
     __m128i b = _mm_cvtsi32_si128((int)w);
+#if defined(__SSE4_1__) /* the AVX2 build: one zero-extension, the same integers */
+    b = _mm_cvtepu8_epi32(b);
+#else
     b = _mm_unpacklo_epi8(b, _mm_setzero_si128());
     b = _mm_unpacklo_epi16(b, _mm_setzero_si128());
+#endif
     return _mm_cvtepi32_ps(b);
 }
 
