@@ -49,6 +49,10 @@
 #if defined(__SSE2__) && !defined(__CUDACC__)
 #include <emmintrin.h>
 #endif
+#if defined(__AVX__) && !defined(__CUDACC__)
+#include <immintrin.h>
+#define XS_WTRI_AVX 1 /* the AVX2 build: xs_ray_wtri_avx below */
+#endif
 #if defined(__SSE4_1__) && !defined(__CUDACC__)
 #include <smmintrin.h>
 #endif
@@ -95,6 +99,11 @@ typedef struct xs_ray_pre {
     int kx, ky, kz;    /* the watertight test's axes, kz the largest of d */
     float ox, oy, oz;  /* the origin along them */
 #endif
+#if defined(XS_WTRI_AVX)
+    __m128 o4;         /* o, 0 */
+    __m128i perm;      /* kx, ky, kz, kz: a vertex's axes into the test's order */
+    __m128 s4;         /* sx, sy, 0, 0 */
+#endif
 } xs_ray_pre;
 
 XS_DEVICE xs_vec3 xs_safe_inv(xs_vec3 d)
@@ -128,6 +137,11 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
     p->sx = xs_v3_get(d, kx) / dz;
     p->sy = xs_v3_get(d, ky) / dz;
     p->sz = 1.0f / dz;
+#if defined(XS_WTRI_AVX)
+    p->o4 = _mm_setr_ps(o.x, o.y, o.z, 0.0f);
+    p->perm = _mm_setr_epi32(kx, ky, kz, kz);
+    p->s4 = _mm_setr_ps(p->sx, p->sy, 0.0f, 0.0f);
+#endif
 }
 
 /* The watertight test against triangle t with the ray shortened to tmax:
@@ -177,6 +191,59 @@ XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, fl
     *out_v = w * inv;
     return true;
 }
+
+#if defined(XS_WTRI_AVX)
+/* xs_ray_wtri in the AVX2 build: a vertex minus the origin is one
+ * subtraction of four lanes and its axes go into the test's order by one
+ * permute, the three edge functions are one multiply-multiply-subtract of
+ * three lanes; every lane does the scalar test's operations on its values
+ * in its order (no fused multiply-add), and det and T are summed in the
+ * scalar order, so the same bits. An edge function of exactly zero goes
+ * through the scalar test (double precision). */
+XS_DEVICE bool xs_ray_wtri_avx(const xs_ray_pre *r, const xs_wtri *t, float tmax, float *out_t, float *out_u,
+                               float *out_v)
+{
+    /* per vertex: (x, y, z, z) after the shear: x = (v[kx] - o[kx]) - s * z */
+    const __m128 A = _mm_permutevar_ps(_mm_sub_ps(_mm_load_ps(t->v0), r->o4), r->perm);
+    const __m128 B = _mm_permutevar_ps(_mm_sub_ps(_mm_load_ps(t->v1), r->o4), r->perm);
+    const __m128 C = _mm_permutevar_ps(_mm_sub_ps(_mm_load_ps(t->v2), r->o4), r->perm);
+    const __m128 A2 = _mm_sub_ps(A, _mm_mul_ps(r->s4, _mm_shuffle_ps(A, A, _MM_SHUFFLE(2, 2, 2, 2))));
+    const __m128 B2 = _mm_sub_ps(B, _mm_mul_ps(r->s4, _mm_shuffle_ps(B, B, _MM_SHUFFLE(2, 2, 2, 2))));
+    const __m128 C2 = _mm_sub_ps(C, _mm_mul_ps(r->s4, _mm_shuffle_ps(C, C, _MM_SHUFFLE(2, 2, 2, 2))));
+    /* P = (ax, bx, cx, cx), Q = (ay, by, cy, cy), Z = (az, bz, cz, cz) */
+    const __m128 t0 = _mm_unpacklo_ps(A2, B2), t1 = _mm_unpacklo_ps(C2, C2);
+    const __m128 P = _mm_movelh_ps(t0, t1), Q = _mm_movehl_ps(t1, t0);
+    const __m128 Z = _mm_movelh_ps(_mm_unpackhi_ps(A, B), _mm_unpackhi_ps(C, C));
+    /* (u, v, w) = (cx by - cy bx, ax cy - ay cx, bx ay - by ax) */
+    const __m128 uvw = _mm_sub_ps(
+        _mm_mul_ps(_mm_shuffle_ps(P, P, _MM_SHUFFLE(2, 1, 0, 2)), _mm_shuffle_ps(Q, Q, _MM_SHUFFLE(1, 0, 2, 1))),
+        _mm_mul_ps(_mm_shuffle_ps(Q, Q, _MM_SHUFFLE(2, 1, 0, 2)), _mm_shuffle_ps(P, P, _MM_SHUFFLE(1, 0, 2, 1))));
+    const __m128 zero = _mm_setzero_ps();
+    const int neg = _mm_movemask_ps(_mm_cmplt_ps(uvw, zero)) & 7, pos = _mm_movemask_ps(_mm_cmpgt_ps(uvw, zero)) & 7;
+    if (neg != 0 && pos != 0)
+        return false;
+    if ((_mm_movemask_ps(_mm_cmpeq_ps(uvw, zero)) & 7) != 0) /* on an edge: decide it exactly */
+        return xs_ray_wtri(r, t, tmax, out_t, out_u, out_v);
+    float l[4], m[4];
+    _mm_storeu_ps(l, uvw);
+    _mm_storeu_ps(m, _mm_mul_ps(uvw, _mm_mul_ps(_mm_set1_ps(r->sz), Z)));
+    const float u = l[0], v = l[1], w = l[2];
+    const float det = u + v + w;
+    if (det == 0.0f)
+        return false;
+    const float T = m[0] + m[1] + m[2];
+    if (det > 0.0f ? (T <= 0.0f || T >= tmax * det) : (T >= 0.0f || T <= tmax * det))
+        return false;
+    const float inv = 1.0f / det;
+    const float tt = T * inv;
+    if (!(tt > 0.0f && tt < tmax))
+        return false;
+    *out_t = tt;
+    *out_u = v * inv;
+    *out_v = w * inv;
+    return true;
+}
+#endif
 
 /* Row-major 3x4 transform of a point and of a direction. */
 XS_DEVICE xs_vec3 xs_xf_point(const float *m, xs_vec3 p)
@@ -451,8 +518,14 @@ XS_HOT bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t 
         return xs_trace_leaf4(s, r, first, count, inst, any_hit, alpha, hit);
     for (uint32_t i = first; i < first + count; ++i) {
         float tt, u, v;
+#if defined(XS_WTRI_AVX)
+        if (xs_ray_wtri_avx(r, &s->tris[i], hit->t, &tt, &u, &v) &&
+            xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
+            return true;
+#else
         if (xs_ray_wtri(r, &s->tris[i], hit->t, &tt, &u, &v) && xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
             return true;
+#endif
     }
     return false;
 }
