@@ -99,9 +99,12 @@ typedef struct xs_ray_pre {
     int kx, ky, kz;    /* the watertight test's axes, kz the largest of d */
     float ox, oy, oz;  /* the origin along them */
 #endif
+#if defined(__SSE2__) && !defined(__CUDACC__)
+    __m128 o4, inv4;   /* o, 0 and inv_d, 0: a node's set-up in vectors */
+#endif
 #if defined(XS_WTRI_AVX)
-    __m128 o4;         /* o, 0 */
     __m128i perm;      /* kx, ky, kz, kz: a vertex's axes into the test's order */
+    __m128 ok4;        /* ox, oy, oz, oz: the origin in that order */
     __m128 s4;         /* sx, sy, 0, 0 */
 #endif
 } xs_ray_pre;
@@ -137,9 +140,13 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
     p->sx = xs_v3_get(d, kx) / dz;
     p->sy = xs_v3_get(d, ky) / dz;
     p->sz = 1.0f / dz;
-#if defined(XS_WTRI_AVX)
+#if defined(__SSE2__) && !defined(__CUDACC__)
     p->o4 = _mm_setr_ps(o.x, o.y, o.z, 0.0f);
+    p->inv4 = _mm_setr_ps(p->inv_d.x, p->inv_d.y, p->inv_d.z, 0.0f);
+#endif
+#if defined(XS_WTRI_AVX)
     p->perm = _mm_setr_epi32(kx, ky, kz, kz);
+    p->ok4 = _mm_setr_ps(p->ox, p->oy, p->oz, p->oz);
     p->s4 = _mm_setr_ps(p->sx, p->sy, 0.0f, 0.0f);
 #endif
 }
@@ -193,9 +200,9 @@ XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, fl
 }
 
 #if defined(XS_WTRI_AVX)
-/* xs_ray_wtri in the AVX2 build: a vertex minus the origin is one
- * subtraction of four lanes and its axes go into the test's order by one
- * permute, the three edge functions are one multiply-multiply-subtract of
+/* xs_ray_wtri in the AVX2 build: a vertex's axes go into the test's order
+ * by one permute (a per-ray control) and the origin comes off in one
+ * subtraction of four lanes, the three edge functions are one multiply-multiply-subtract of
  * three lanes; every lane does the scalar test's operations on its values
  * in its order (no fused multiply-add), and det and T are summed in the
  * scalar order, so the same bits. An edge function of exactly zero goes
@@ -203,10 +210,12 @@ XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, fl
 XS_DEVICE bool xs_ray_wtri_avx(const xs_ray_pre *r, const xs_wtri *t, float tmax, float *out_t, float *out_u,
                                float *out_v)
 {
-    /* per vertex: (x, y, z, z) after the shear: x = (v[kx] - o[kx]) - s * z */
-    const __m128 A = _mm_permutevar_ps(_mm_sub_ps(_mm_load_ps(t->v0), r->o4), r->perm);
-    const __m128 B = _mm_permutevar_ps(_mm_sub_ps(_mm_load_ps(t->v1), r->o4), r->perm);
-    const __m128 C = _mm_permutevar_ps(_mm_sub_ps(_mm_load_ps(t->v2), r->o4), r->perm);
+    /* per vertex: its axes in the test's order (the fourth word, not a
+     * coordinate, dropped before any arithmetic), less the origin, then
+     * (x, y, z, z) after the shear: x = (v[kx] - o[kx]) - s * z */
+    const __m128 A = _mm_sub_ps(_mm_permutevar_ps(_mm_loadu_ps(t->v0), r->perm), r->ok4);
+    const __m128 B = _mm_sub_ps(_mm_permutevar_ps(_mm_loadu_ps(t->v1), r->perm), r->ok4);
+    const __m128 C = _mm_sub_ps(_mm_permutevar_ps(_mm_loadu_ps(t->v2), r->perm), r->ok4);
     const __m128 A2 = _mm_sub_ps(A, _mm_mul_ps(r->s4, _mm_shuffle_ps(A, A, _MM_SHUFFLE(2, 2, 2, 2))));
     const __m128 B2 = _mm_sub_ps(B, _mm_mul_ps(r->s4, _mm_shuffle_ps(B, B, _MM_SHUFFLE(2, 2, 2, 2))));
     const __m128 C2 = _mm_sub_ps(C, _mm_mul_ps(r->s4, _mm_shuffle_ps(C, C, _MM_SHUFFLE(2, 2, 2, 2))));
@@ -306,12 +315,25 @@ XS_DEVICE __m128 xs_q4(const uint8_t *q)
 
 XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
 {
-    const __m128 ax = _mm_set1_ps((n->origin[0] - r->o.x) * r->inv_d.x);
-    const __m128 ay = _mm_set1_ps((n->origin[1] - r->o.y) * r->inv_d.y);
-    const __m128 az = _mm_set1_ps((n->origin[2] - r->o.z) * r->inv_d.z);
-    const __m128 bx = _mm_set1_ps(xs_bits_float((uint32_t)n->exp[0] << 23) * r->inv_d.x);
-    const __m128 by = _mm_set1_ps(xs_bits_float((uint32_t)n->exp[1] << 23) * r->inv_d.y);
-    const __m128 bz = _mm_set1_ps(xs_bits_float((uint32_t)n->exp[2] << 23) * r->inv_d.z);
+    /* per axis a = (origin - o) * inv_d and b = 2^(exp - 127) * inv_d, the
+     * three axes at once (the node's fourth word, its exponent bytes, masked
+     * off: as a float it would be a denormal), then each broadcast */
+    const __m128i head = _mm_loadu_si128((const __m128i *)(const void *)n->origin);
+    const __m128 org = _mm_castsi128_ps(_mm_and_si128(head, _mm_setr_epi32(-1, -1, -1, 0)));
+    __m128i e = _mm_srli_si128(head, 12); /* exp[0..2], pad0_: four bytes */
+#if defined(__SSE4_1__)
+    e = _mm_cvtepu8_epi32(e);
+#else
+    e = _mm_unpacklo_epi16(_mm_unpacklo_epi8(e, _mm_setzero_si128()), _mm_setzero_si128());
+#endif
+    const __m128 a4 = _mm_mul_ps(_mm_sub_ps(org, r->o4), r->inv4);
+    const __m128 b4 = _mm_mul_ps(_mm_castsi128_ps(_mm_slli_epi32(e, 23)), r->inv4);
+    const __m128 ax = _mm_shuffle_ps(a4, a4, _MM_SHUFFLE(0, 0, 0, 0));
+    const __m128 ay = _mm_shuffle_ps(a4, a4, _MM_SHUFFLE(1, 1, 1, 1));
+    const __m128 az = _mm_shuffle_ps(a4, a4, _MM_SHUFFLE(2, 2, 2, 2));
+    const __m128 bx = _mm_shuffle_ps(b4, b4, _MM_SHUFFLE(0, 0, 0, 0));
+    const __m128 by = _mm_shuffle_ps(b4, b4, _MM_SHUFFLE(1, 1, 1, 1));
+    const __m128 bz = _mm_shuffle_ps(b4, b4, _MM_SHUFFLE(2, 2, 2, 2));
     const __m128 x0 = _mm_add_ps(ax, _mm_mul_ps(xs_q4(n->qlo[0]), bx));
     const __m128 x1 = _mm_add_ps(ax, _mm_mul_ps(xs_q4(n->qhi[0]), bx));
     const __m128 y0 = _mm_add_ps(ay, _mm_mul_ps(xs_q4(n->qlo[1]), by));
