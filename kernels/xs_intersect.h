@@ -49,6 +49,13 @@
 #if defined(__SSE2__) && !defined(__CUDACC__)
 #include <emmintrin.h>
 #endif
+#if defined(__AVX__) && !defined(__CUDACC__)
+#include <immintrin.h>
+#define XS_WTRI_AVX 1 /* the AVX2 build: xs_ray_wtri_avx below */
+#endif
+#if defined(__SSE4_1__) && !defined(__CUDACC__)
+#include <smmintrin.h>
+#endif
 
 typedef struct xs_ray {
     xs_vec3 o, d;
@@ -92,6 +99,14 @@ typedef struct xs_ray_pre {
     int kx, ky, kz;    /* the watertight test's axes, kz the largest of d */
     float ox, oy, oz;  /* the origin along them */
 #endif
+#if defined(__SSE2__) && !defined(__CUDACC__)
+    __m128 o4, inv4;   /* o, 0 and inv_d, 0: a node's set-up in vectors */
+#endif
+#if defined(XS_WTRI_AVX)
+    __m128i perm;      /* kx, ky, kz, kz: a vertex's axes into the test's order */
+    __m128 ok4;        /* ox, oy, oz, oz: the origin in that order */
+    __m128 s4;         /* sx, sy, 0, 0 */
+#endif
 } xs_ray_pre;
 
 XS_DEVICE xs_vec3 xs_safe_inv(xs_vec3 d)
@@ -125,6 +140,15 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
     p->sx = xs_v3_get(d, kx) / dz;
     p->sy = xs_v3_get(d, ky) / dz;
     p->sz = 1.0f / dz;
+#if defined(__SSE2__) && !defined(__CUDACC__)
+    p->o4 = _mm_setr_ps(o.x, o.y, o.z, 0.0f);
+    p->inv4 = _mm_setr_ps(p->inv_d.x, p->inv_d.y, p->inv_d.z, 0.0f);
+#endif
+#if defined(XS_WTRI_AVX)
+    p->perm = _mm_setr_epi32(kx, ky, kz, kz);
+    p->ok4 = _mm_setr_ps(p->ox, p->oy, p->oz, p->oz);
+    p->s4 = _mm_setr_ps(p->sx, p->sy, 0.0f, 0.0f);
+#endif
 }
 
 /* The watertight test against triangle t with the ray shortened to tmax:
@@ -174,6 +198,61 @@ XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, fl
     *out_v = w * inv;
     return true;
 }
+
+#if defined(XS_WTRI_AVX)
+/* xs_ray_wtri in the AVX2 build: a vertex's axes go into the test's order
+ * by one permute (a per-ray control) and the origin comes off in one
+ * subtraction of four lanes, the three edge functions are one multiply-multiply-subtract of
+ * three lanes; every lane does the scalar test's operations on its values
+ * in its order (no fused multiply-add), and det and T are summed in the
+ * scalar order, so the same bits. An edge function of exactly zero goes
+ * through the scalar test (double precision). */
+XS_DEVICE bool xs_ray_wtri_avx(const xs_ray_pre *r, const xs_wtri *t, float tmax, float *out_t, float *out_u,
+                               float *out_v)
+{
+    /* per vertex: its axes in the test's order (the fourth word, not a
+     * coordinate, dropped before any arithmetic), less the origin, then
+     * (x, y, z, z) after the shear: x = (v[kx] - o[kx]) - s * z */
+    const __m128 A = _mm_sub_ps(_mm_permutevar_ps(_mm_loadu_ps(t->v0), r->perm), r->ok4);
+    const __m128 B = _mm_sub_ps(_mm_permutevar_ps(_mm_loadu_ps(t->v1), r->perm), r->ok4);
+    const __m128 C = _mm_sub_ps(_mm_permutevar_ps(_mm_loadu_ps(t->v2), r->perm), r->ok4);
+    const __m128 A2 = _mm_sub_ps(A, _mm_mul_ps(r->s4, _mm_shuffle_ps(A, A, _MM_SHUFFLE(2, 2, 2, 2))));
+    const __m128 B2 = _mm_sub_ps(B, _mm_mul_ps(r->s4, _mm_shuffle_ps(B, B, _MM_SHUFFLE(2, 2, 2, 2))));
+    const __m128 C2 = _mm_sub_ps(C, _mm_mul_ps(r->s4, _mm_shuffle_ps(C, C, _MM_SHUFFLE(2, 2, 2, 2))));
+    /* P = (ax, bx, cx, cx), Q = (ay, by, cy, cy), Z = (az, bz, cz, cz) */
+    const __m128 t0 = _mm_unpacklo_ps(A2, B2), t1 = _mm_unpacklo_ps(C2, C2);
+    const __m128 P = _mm_movelh_ps(t0, t1), Q = _mm_movehl_ps(t1, t0);
+    const __m128 Z = _mm_movelh_ps(_mm_unpackhi_ps(A, B), _mm_unpackhi_ps(C, C));
+    /* (u, v, w) = (cx by - cy bx, ax cy - ay cx, bx ay - by ax) */
+    const __m128 uvw = _mm_sub_ps(
+        _mm_mul_ps(_mm_shuffle_ps(P, P, _MM_SHUFFLE(2, 1, 0, 2)), _mm_shuffle_ps(Q, Q, _MM_SHUFFLE(1, 0, 2, 1))),
+        _mm_mul_ps(_mm_shuffle_ps(Q, Q, _MM_SHUFFLE(2, 1, 0, 2)), _mm_shuffle_ps(P, P, _MM_SHUFFLE(1, 0, 2, 1))));
+    const __m128 zero = _mm_setzero_ps();
+    const int neg = _mm_movemask_ps(_mm_cmplt_ps(uvw, zero)) & 7, pos = _mm_movemask_ps(_mm_cmpgt_ps(uvw, zero)) & 7;
+    if (neg != 0 && pos != 0)
+        return false;
+    if ((_mm_movemask_ps(_mm_cmpeq_ps(uvw, zero)) & 7) != 0) /* on an edge: decide it exactly */
+        return xs_ray_wtri(r, t, tmax, out_t, out_u, out_v);
+    float l[4], m[4];
+    _mm_storeu_ps(l, uvw);
+    _mm_storeu_ps(m, _mm_mul_ps(uvw, _mm_mul_ps(_mm_set1_ps(r->sz), Z)));
+    const float u = l[0], v = l[1], w = l[2];
+    const float det = u + v + w;
+    if (det == 0.0f)
+        return false;
+    const float T = m[0] + m[1] + m[2];
+    if (det > 0.0f ? (T <= 0.0f || T >= tmax * det) : (T >= 0.0f || T <= tmax * det))
+        return false;
+    const float inv = 1.0f / det;
+    const float tt = T * inv;
+    if (!(tt > 0.0f && tt < tmax))
+        return false;
+    *out_t = tt;
+    *out_u = v * inv;
+    *out_v = w * inv;
+    return true;
+}
+#endif
 
 /* Row-major 3x4 transform of a point and of a direction. */
 XS_DEVICE xs_vec3 xs_xf_point(const float *m, xs_vec3 p)
@@ -225,19 +304,36 @@ XS_DEVICE __m128 xs_q4(const uint8_t *q)
     uint32_t w;
     memcpy(&w, q, 4);
     __m128i b = _mm_cvtsi32_si128((int)w);
+#if defined(__SSE4_1__) /* the AVX2 build: one zero-extension, the same integers */
+    b = _mm_cvtepu8_epi32(b);
+#else
     b = _mm_unpacklo_epi8(b, _mm_setzero_si128());
     b = _mm_unpacklo_epi16(b, _mm_setzero_si128());
+#endif
     return _mm_cvtepi32_ps(b);
 }
 
 XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float tmax, float *tn)
 {
-    const __m128 ax = _mm_set1_ps((n->origin[0] - r->o.x) * r->inv_d.x);
-    const __m128 ay = _mm_set1_ps((n->origin[1] - r->o.y) * r->inv_d.y);
-    const __m128 az = _mm_set1_ps((n->origin[2] - r->o.z) * r->inv_d.z);
-    const __m128 bx = _mm_set1_ps(xs_bits_float((uint32_t)n->exp[0] << 23) * r->inv_d.x);
-    const __m128 by = _mm_set1_ps(xs_bits_float((uint32_t)n->exp[1] << 23) * r->inv_d.y);
-    const __m128 bz = _mm_set1_ps(xs_bits_float((uint32_t)n->exp[2] << 23) * r->inv_d.z);
+    /* per axis a = (origin - o) * inv_d and b = 2^(exp - 127) * inv_d, the
+     * three axes at once (the node's fourth word, its exponent bytes, masked
+     * off: as a float it would be a denormal), then each broadcast */
+    const __m128i head = _mm_loadu_si128((const __m128i *)(const void *)n->origin);
+    const __m128 org = _mm_castsi128_ps(_mm_and_si128(head, _mm_setr_epi32(-1, -1, -1, 0)));
+    __m128i e = _mm_srli_si128(head, 12); /* exp[0..2], pad0_: four bytes */
+#if defined(__SSE4_1__)
+    e = _mm_cvtepu8_epi32(e);
+#else
+    e = _mm_unpacklo_epi16(_mm_unpacklo_epi8(e, _mm_setzero_si128()), _mm_setzero_si128());
+#endif
+    const __m128 a4 = _mm_mul_ps(_mm_sub_ps(org, r->o4), r->inv4);
+    const __m128 b4 = _mm_mul_ps(_mm_castsi128_ps(_mm_slli_epi32(e, 23)), r->inv4);
+    const __m128 ax = _mm_shuffle_ps(a4, a4, _MM_SHUFFLE(0, 0, 0, 0));
+    const __m128 ay = _mm_shuffle_ps(a4, a4, _MM_SHUFFLE(1, 1, 1, 1));
+    const __m128 az = _mm_shuffle_ps(a4, a4, _MM_SHUFFLE(2, 2, 2, 2));
+    const __m128 bx = _mm_shuffle_ps(b4, b4, _MM_SHUFFLE(0, 0, 0, 0));
+    const __m128 by = _mm_shuffle_ps(b4, b4, _MM_SHUFFLE(1, 1, 1, 1));
+    const __m128 bz = _mm_shuffle_ps(b4, b4, _MM_SHUFFLE(2, 2, 2, 2));
     const __m128 x0 = _mm_add_ps(ax, _mm_mul_ps(xs_q4(n->qlo[0]), bx));
     const __m128 x1 = _mm_add_ps(ax, _mm_mul_ps(xs_q4(n->qhi[0]), bx));
     const __m128 y0 = _mm_add_ps(ay, _mm_mul_ps(xs_q4(n->qlo[1]), by));
@@ -315,11 +411,16 @@ XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float 
 /* Whether an alpha-masked triangle is a surface at barycentrics (b1, b2).
  * Only traversals that test alpha call it: a GPU runs scenes without masks
  * in trace kernels compiled without it (kernels/cuda/kernel.cu). XS_HOT
- * makes the GPU inline the walk, so that choice is a constant there. */
+ * makes the GPU inline the walk, so that choice is a constant there; the
+ * CPU's compilers inline it too (the wavefront's stage loops then get a walk
+ * each with any_hit, alpha and motion constants: the shadow rays' walk
+ * without the ordering, see xs_trace_walk), and the small leaf test into it. */
 #if XS_GPU_CODE
 #define XS_HOT static __device__ __forceinline__
-#else
+#elif defined(__CUDACC__)
 #define XS_HOT XS_DEVICE
+#else
+#define XS_HOT static inline __attribute__((always_inline))
 #endif
 XS_DEVICE bool xs_alpha_passes(const xs_scene_view *s, uint32_t tri, float b1, float b2)
 {
@@ -360,19 +461,10 @@ XS_DEVICE bool xs_leaf_accept(const xs_scene_view *s, uint32_t i, float tt, floa
  * would (a lane with a zero edge function goes through the scalar test,
  * which decides it in double precision). Leaves of one or two triangles
  * take the scalar loop. */
-XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first, uint32_t count,
-                             uint32_t inst, bool any_hit, bool alpha, xs_hit *hit, uint32_t *tests)
+static __attribute__((noinline)) bool xs_trace_leaf4(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first,
+                                                      uint32_t count, uint32_t inst, bool any_hit, bool alpha,
+                                                      xs_hit *hit)
 {
-    *tests += count;
-    if (count < 3u) { /* one or two: the scalar test does less */
-        for (uint32_t i = first; i < first + count; ++i) {
-            float tt, u, v;
-            if (xs_ray_wtri(r, &s->tris[i], hit->t, &tt, &u, &v) &&
-                xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
-                return true;
-        }
-        return false;
-    }
     const __m128 zero = _mm_setzero_ps();
     const __m128 ox = _mm_set1_ps(r->ox), oy = _mm_set1_ps(r->oy), oz = _mm_set1_ps(r->oz);
     const __m128 sx = _mm_set1_ps(r->sx), sy = _mm_set1_ps(r->sy), sz = _mm_set1_ps(r->sz);
@@ -434,6 +526,28 @@ XS_DEVICE bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32
             if (xs_leaf_accept(s, g + k, tt, bu, bv, inst, any_hit, alpha, hit))
                 return true;
         }
+    }
+    return false;
+}
+/* Leaves of one or two triangles (a small scene's usual leaf) inline in the
+ * walk: the scalar test does less, and a call with the four-wide test's
+ * frame would cost about as much as the test. */
+XS_HOT bool xs_trace_leaf(const xs_scene_view *s, const xs_ray_pre *r, uint32_t first, uint32_t count,
+                          uint32_t inst, bool any_hit, bool alpha, xs_hit *hit, uint32_t *tests)
+{
+    *tests += count;
+    if (count >= 3u)
+        return xs_trace_leaf4(s, r, first, count, inst, any_hit, alpha, hit);
+    for (uint32_t i = first; i < first + count; ++i) {
+        float tt, u, v;
+#if defined(XS_WTRI_AVX)
+        if (xs_ray_wtri_avx(r, &s->tris[i], hit->t, &tt, &u, &v) &&
+            xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
+            return true;
+#else
+        if (xs_ray_wtri(r, &s->tris[i], hit->t, &tt, &u, &v) && xs_leaf_accept(s, i, tt, u, v, inst, any_hit, alpha, hit))
+            return true;
+#endif
     }
     return false;
 }
@@ -654,7 +768,7 @@ typedef struct xs_trace_count {
 } xs_trace_count;
 
 /* Tests leaf reference ref (a node's slot) against the ray in pre's space. */
-XS_DEVICE bool xs_trace_leaf_ref(const xs_scene_view *s, const xs_ray_pre *pre, uint32_t ref, uint32_t inst,
+XS_HOT bool xs_trace_leaf_ref(const xs_scene_view *s, const xs_ray_pre *pre, uint32_t ref, uint32_t inst,
                                  bool any_hit, bool alpha, xs_hit *hit, xs_trace_count *tc)
 {
     const xs_wnode *ln = &s->wnodes[(ref & ~XS_STACK_LEAF) >> 2];
@@ -709,7 +823,29 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
             tc.nodes++;
             float ct[XS_WIDTH];
             const uint32_t mask = xs_wnode_enter(n, &pre, hit->t, ct);
-            if (mask != 0u && (mask & (mask - 1u)) == 0u) { /* one child entered: no ordering */
+            if (any_hit) {
+                /* any hit: whether something blocks the ray does not depend on the
+                 * order, and the ray is never shortened before that answer, so no
+                 * sorting: leaves tested in slot order, the first inner child
+                 * visited next, the other inner children stacked */
+                uint32_t m = mask, next = XS_STACK_MARKER;
+                while (m != 0u) {
+                    const uint32_t slot = (uint32_t)xs_ctz(m);
+                    m &= m - 1u;
+                    if ((uint32_t)n->meta[slot] >> 6 == XS_WCHILD_LEAF) {
+                        if (xs_trace_leaf_ref(s, &pre, XS_STACK_LEAF | ref << 2 | slot, inst, true, alpha, hit, &tc))
+                            goto done;
+                    } else if (next == XS_STACK_MARKER) {
+                        next = xs_child_ref(n, ref, slot);
+                    } else {
+                        xs_stack_push(&st, &sp, xs_child_ref(n, ref, slot), ct[slot]);
+                    }
+                }
+                if (next != XS_STACK_MARKER) {
+                    ref = next;
+                    continue;
+                }
+            } else if (mask != 0u && (mask & (mask - 1u)) == 0u) { /* one child entered: no ordering */
                 const uint32_t slot = (uint32_t)xs_ctz(mask);
                 if ((uint32_t)n->meta[slot] >> 6 != XS_WCHILD_LEAF) {
                     ref = xs_child_ref(n, ref, slot);

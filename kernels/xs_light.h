@@ -198,9 +198,13 @@ XS_DEVICE bool xs_light_sample_at(const xs_scene_view *s, xs_vec3 p, float time,
             cos_l = fabsf(cos_l);
         if (cos_l <= 0.0f)
             return false;
-        xs_uv uv = xs_tri_uv(at, b1, b2);
-        xs_lod none = xs_lod_none();
-        ls->L = xs_textured(s, m->emission, &m->emit_tex, &uv, &none);
+        if (m->emit_tex.tex >= 0) { /* the coordinates only for a texture (most lights have none) */
+            const xs_uv uv = xs_tri_uv(at, b1, b2);
+            const xs_lod none = xs_lod_none();
+            ls->L = xs_textured(s, m->emission, &m->emit_tex, &uv, &none);
+        } else {
+            ls->L = m->emission;
+        }
         ls->dist = dist;
         ls->pdf = pmf * dist2 / (cos_l * 0.5f * area2);
         return true;

@@ -114,12 +114,19 @@ XS_DEVICE void xs_surface_at(const xs_scene_view *s, const xs_ray *ray, const xs
     const xs_material *m = &s->materials[at->material];
     sf->m = m;
     sf->p = xs_add(ray->o, xs_scale(ray->d, h->t));
-    sf->uv = xs_tri_uv(at, h->u, h->v);
+    /* texture coordinates only for a textured material: nothing else reads them */
+    const bool textured = xs_material_textured(m);
+    if (textured) {
+        sf->uv = xs_tri_uv(at, h->u, h->v);
+    } else {
+        for (int k = 0; k < 2; ++k)
+            sf->uv.u[k] = sf->uv.v[k] = 0.0f;
+    }
     const xs_vec3 onrm = xs_cross(t.e1, t.e2);
     xs_vec3 ng = xs_normalize(ident ? onrm : xs_xf_normal(inv, onrm));
     sf->front = xs_dot(ng, ray->d) < 0.0f;
     sf->lod = xs_lod_none();
-    if (xs_material_textured(m)) {
+    if (textured) {
         /* the triangle's world area: its edges moved by the instance */
         xs_vec3 wn = onrm;
         if (!ident)
