@@ -244,7 +244,7 @@ int main(int argc, char **argv)
     float cam_pos[3] = {0, 0, 3}, cam_target[3] = {0, 0, 0}, bg[3] = {1, 1, 1}, yfov = 40.0f;
     bool have_cam = false;
     xs_scene_build build = {0, XS_BVH_AUTO, XS_MOTION_BVH_SEGMENTS};
-    xs_cpu_options copt = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_AUTO};
+    xs_cpu_options copt = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_AUTO};
     int frame = -1;
     xs_scene_timing timing = {24.0, 0.0, 0.0f, 3};
     for (int i = 1; i < argc; ++i) {

@@ -220,7 +220,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     if (read_scene(comm, opt, &input, &scene_hash, &t_input, &animated, &err) != XS_OK)
         goto done; /* read_scene said why */
     /* a job with a GPU worker gets GPU-sized tiles unless a tile was chosen */
-    if (opt->render.backend != XS_BACKEND_CPU && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
+    if (!xs_backend_cpu_only(opt->render.backend) && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
         int mine = is_worker ? xs_cuda_device_count(NULL, 0) : 0, any = 0;
         MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
         xs_options_gpu_defaults(opt, any > 0);

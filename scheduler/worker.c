@@ -171,6 +171,8 @@ xs_result xs_worker_init(xs_worker *w, const xs_job *job, int rank, int threads,
             if (gpu >= 0)
                 r = xs_backend_cuda_create(w->scene, rs->width, rs->height, gpu, rs->gpu_slots,
                                            rs->tile * rs->tile, rs->spp, &w->backend, err);
+            else if (rs->backend == XS_BACKEND_EMBREE)
+                r = xs_backend_embree_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
             else
                 r = xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
         }

@@ -288,7 +288,7 @@ static void test_still_shutter(void)
 static void test_wavefront_megakernel(void)
 {
     static const char *modes[] = {"instance", "camera", "morph", "skin", "skin"};
-    const xs_cpu_options mega = {XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+    const xs_cpu_options mega = {.integrator = XS_INTEGRATOR_MEGAKERNEL, .isa = XS_CPU_ISA_AUTO};
     for (int k = 0; k < 5; ++k) {
         gltf_b *b = calloc(1, sizeof *b);
         char *doc = doc_for(b, modes[k], true);
@@ -363,7 +363,7 @@ static void test_scenes_wavefront_megakernel(void)
         printf("SKIP: no shared scenes (XS_SCENES)\n");
         exit(77);
     }
-    const xs_cpu_options mega = {XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+    const xs_cpu_options mega = {.integrator = XS_INTEGRATOR_MEGAKERNEL, .isa = XS_CPU_ISA_AUTO};
     for (int k = 0; k < 4; ++k) {
         snprintf(path, sizeof path, "%s/%s/%s.glb", dir, names[k], names[k]);
         const int motion = k == 3 ? XS_MOTION_BVH_UNION : XS_MOTION_BVH_SEGMENTS;
