@@ -23,9 +23,15 @@
  * Determinism: every frame's Embree scene is built by a device with one
  * build thread (threads=1: no task threads, so the same triangles always
  * give the same BVH, whatever --threads is), RTC_SCENE_FLAG_ROBUST
- * (watertight), RTC_BUILD_QUALITY_HIGH; traversal is one ray at a time, so a
- * ray's answer depends on that ray alone, never on its batch, thread, tile
- * or rank. Pixels differ from `cpu`'s (another triangle test and another
+ * (watertight), RTC_BUILD_QUALITY_HIGH; traversal is one ray a call
+ * (rtcIntersect1, rtcOccluded1), so a ray's answer depends on that ray
+ * alone, never on its batch, thread, tile or rank (tests/test_embree.c and
+ * tests/embree.sh check the bits). Embree's 8-wide packets measured
+ * 8-25% faster (docs/benchmarks.md) but are not used: a packet orders its
+ * traversal by all its lanes and falls back to single-ray code when few
+ * are active, so which of two triangles at the same distance (a shared
+ * edge) wins, or whether a ray grazing an edge hits, could depend on the
+ * ray's packet mates, which depend on the tile size. Pixels differ from `cpu`'s (another triangle test and another
  * tree), so the journal's key names the back end (render/settings.c).
  *
  * Refused up front, with the reason: motion blur of geometry (instances
