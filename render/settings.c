@@ -115,6 +115,9 @@ xs_result xs_backend_parse(const char *field, const char *val, int *backend, xs_
     int i = name_index(val, names, 4);
     if (i < 0)
         return xs_err_set(err, XS_ERR_INVALID, "%s: must be auto, cuda, cpu or embree, got '%s'", field, val);
+    if (i == XS_BACKEND_EMBREE && !xs_embree_compiled())
+        return xs_err_set(err, XS_ERR_INVALID, "%s embree: this xisuan was built without Embree (CMake found no "
+                                               "libembree-dev 3 at build time); use cpu", field);
     *backend = i;
     return XS_OK;
 }
