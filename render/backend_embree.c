@@ -20,26 +20,37 @@
  * and occlusion filter functions by xs_alpha_passes, as our traversal
  * tests them; meshes without one have no filter.
  *
+ * Motion blur: a ray's time is its path's (xs_path_time). A mesh deforming
+ * within the shutter gets a vertex buffer a motion step (Embree
+ * interpolates corners linearly, as xs_tri_moving); a moving instance gets
+ * its steps as Embree quaternion decompositions (M = T R S, the rotation
+ * interpolated spherically the short way, the rest linearly: ours, see
+ * xs_motion.h). Embree's S is upper triangular; ours is the polar
+ * decomposition's, which is diagonal (to rounding) when the scale is along
+ * the object's own axes; a moving instance with any other scale or a shear
+ * is refused with the reason (at create, and at update for a frame that
+ * has one: the frame's tiles then fail with it). The camera's motion is
+ * ours alone.
+ *
  * Determinism: every frame's Embree scene is built by a device with one
  * build thread (threads=1: no task threads, so the same triangles always
  * give the same BVH, whatever --threads is), RTC_SCENE_FLAG_ROBUST
  * (watertight), RTC_BUILD_QUALITY_HIGH; traversal is one ray a call
  * (rtcIntersect1, rtcOccluded1), so a ray's answer depends on that ray
  * alone, never on its batch, thread, tile or rank (tests/test_embree.c and
- * tests/embree.sh check the bits). Embree's 8-wide packets measured
- * 8-25% faster (docs/benchmarks.md) but are not used: a packet orders its
+ * tests/embree.sh check the bits). Embree's 8-wide packets measured 8-25%
+ * faster (docs/benchmarks.md) but are not used: a packet orders its
  * traversal by all its lanes and falls back to single-ray code when few
  * are active, so which of two triangles at the same distance (a shared
  * edge) wins, or whether a ray grazing an edge hits, could depend on the
- * ray's packet mates, which depend on the tile size. Pixels differ from `cpu`'s (another triangle test and another
- * tree), so the journal's key names the back end (render/settings.c).
+ * ray's packet mates, which depend on the tile size. Pixels differ from
+ * `cpu`'s (another triangle test and another tree), so the journal's key
+ * names the back end (render/settings.c).
  *
- * Refused up front, with the reason: motion blur of geometry (instances
- * moving or meshes deforming within the shutter: Embree's motion blur
- * interpolates transforms otherwise than ours), and the megakernel. A
- * moving camera is ours alone and works. Embree's device errors (the error
- * callback) become xs_err messages: at create and update the build fails
- * with Embree's text; during a tile the tile fails (XS_ERR_RENDER).
+ * Errors: Embree's device errors (the error callback) become xs_err
+ * messages: at create and update the build fails with Embree's text;
+ * during a tile the tile fails (XS_ERR_RENDER). The megakernel is not
+ * offered (the hook is the wavefront's).
  */
 #include "render/xs_backend.h"
 
@@ -167,6 +178,7 @@ static void eb_intersect(const void *ctx, const xs_scene_view *s, const struct x
             c->bounce_rays++;
         struct RTCRayHit rh;
         ray_set(&rh.ray, &p->o, &p->d, INFINITY);
+        rh.ray.time = xs_path_time(s, p->key, p->sample); /* read only under motion blur */
         rh.hit.geomID = RTC_INVALID_GEOMETRY_ID;
         rh.hit.primID = RTC_INVALID_GEOMETRY_ID;
         rh.hit.instID[0] = RTC_INVALID_GEOMETRY_ID;
@@ -199,6 +211,8 @@ static void eb_shadow(const void *ctx, const xs_scene_view *s, const struct xs_w
         c->shadow_rays++;
         struct RTCRay r;
         ray_set(&r, &sh->o, &sh->d, sh->tmax);
+        const xs_path *p = &w->path[sh->path];
+        r.time = xs_path_time(s, p->key, p->sample);
         rtcOccluded1(be->top, &ec.rc, &r);
         if (r.tfar >= 0.0f) { /* not occluded (Embree sets tfar to -inf on a hit) */
             xs_vec3 *L = &w->path[sh->path].L;
@@ -218,14 +232,31 @@ static bool mesh_alpha(const xs_scene_view *v, const xs_mesh *m)
     return false;
 }
 
-/* Mesh m's triangles as a committed Embree geometry over our own arrays. */
+/* Mesh m's triangles as a committed Embree geometry over our own arrays; a
+ * mesh deforming within the shutter gets a vertex buffer a motion step
+ * (Embree interpolates corners linearly between steps, as xs_tri_moving). */
 static RTCGeometry mesh_geometry(embree_backend *be, const xs_scene_view *v, const xs_mesh *m)
 {
     RTCGeometry g = rtcNewGeometry(be->dev, RTC_GEOMETRY_TYPE_TRIANGLE);
     if (!g)
         return NULL;
-    rtcSetSharedGeometryBuffer(g, RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3, v->tris, (size_t)m->tri_first * sizeof(xs_wtri),
-                               16, (size_t)m->tri_count * 3u);
+    if (m->motion != UINT32_MAX && v->motion_steps >= 2u) {
+        rtcSetGeometryTimeStepCount(g, v->motion_steps);
+        for (uint32_t k = 0; k < v->motion_steps; ++k) {
+            float *vb = rtcSetNewGeometryBuffer(g, RTC_BUFFER_TYPE_VERTEX, k, RTC_FORMAT_FLOAT3, 3 * sizeof(float),
+                                                (size_t)m->tri_count * 3u);
+            const xs_tri *st = &v->motion_tris[m->motion + (size_t)k * m->tri_count];
+            for (uint32_t t = 0; vb && t < m->tri_count; ++t) {
+                const xs_vec3 a = st[t].v0, b = xs_add(st[t].v0, st[t].e1), c = xs_add(st[t].v0, st[t].e2);
+                float *o = vb + 9 * (size_t)t;
+                o[0] = a.x, o[1] = a.y, o[2] = a.z, o[3] = b.x, o[4] = b.y, o[5] = b.z;
+                o[6] = c.x, o[7] = c.y, o[8] = c.z;
+            }
+        }
+    } else {
+        rtcSetSharedGeometryBuffer(g, RTC_BUFFER_TYPE_VERTEX, 0, RTC_FORMAT_FLOAT3, v->tris,
+                                   (size_t)m->tri_first * sizeof(xs_wtri), 16, (size_t)m->tri_count * 3u);
+    }
     rtcSetSharedGeometryBuffer(g, RTC_BUFFER_TYPE_INDEX, 0, RTC_FORMAT_UINT3, be->index, 0, 3 * sizeof(unsigned),
                                m->tri_count);
     if (mesh_alpha(v, m)) {
@@ -246,18 +277,58 @@ static RTCScene new_scene(embree_backend *be)
     return sc;
 }
 
-/* What Embree cannot render as we do, or NULL. */
-static const char *refusal(const xs_scene_view *v, uint32_t mesh_count)
+/* Whether a motion step's scale/shear S (of M = T R S) has Embree's form:
+ * upper triangular. Our S is the polar decomposition's (symmetric), so
+ * rotations with scales along the object's axes qualify (off-diagonal
+ * entries at rounding level, dropped); a shear or a scale along other axes
+ * does not. */
+static bool upper_triangular(const float *S)
 {
-    for (uint32_t i = 0; i < v->instance_count; ++i)
-        if ((v->instances[i].flags & XS_INST_MOTION) != 0u)
-            return "motion blur of instances moving within the shutter is not supported on the Embree back end "
-                   "(use --backend cpu, or --shutter 0)";
-    for (uint32_t m = 0; m < mesh_count; ++m)
-        if (v->meshes[m].motion != UINT32_MAX)
-            return "motion blur of meshes deforming within the shutter is not supported on the Embree back end "
-                   "(use --backend cpu, or --shutter 0)";
+    float big = 0.0f;
+    for (int i = 0; i < 9; ++i)
+        big = fabsf(S[i]) > big ? fabsf(S[i]) : big;
+    const float tol = 1e-6f * big;
+    return fabsf(S[3]) <= tol && fabsf(S[6]) <= tol && fabsf(S[7]) <= tol;
+}
+
+/* What Embree cannot render as we do, or NULL. */
+static const char *refusal(const xs_scene_view *v)
+{
+    for (uint32_t i = 0; i < v->instance_count; ++i) {
+        const xs_instance *in = &v->instances[i];
+        if ((in->flags & XS_INST_MOTION) == 0u || v->motion_steps < 2u)
+            continue;
+        for (uint32_t k = 0; k < v->motion_steps; ++k)
+            if (!upper_triangular(v->motion_xf[in->motion + k].s))
+                return "motion blur of an instance scaled along axes other than its own (or sheared) within the "
+                       "shutter is not supported on the Embree back end (Embree's motion transforms hold an "
+                       "upper-triangular scale; use --backend cpu, or --shutter 0)";
+    }
     return NULL;
+}
+
+/* Instance in's motion steps as Embree's quaternion decompositions (M = T R
+ * S, interpolated as ours: the rotation spherically, the rest linearly);
+ * each quaternion flipped into the previous one's hemisphere, so Embree
+ * turns the short way as xs_quat_lerp_sphere does. */
+static void motion_transform(const xs_scene_view *v, const xs_instance *in, RTCGeometry g)
+{
+    rtcSetGeometryTimeStepCount(g, v->motion_steps);
+    float prev[4] = {0.0f, 0.0f, 0.0f, 1.0f};
+    for (uint32_t k = 0; k < v->motion_steps; ++k) {
+        const xs_motion_xf *x = &v->motion_xf[in->motion + k];
+        float q[4] = {x->q[0], x->q[1], x->q[2], x->q[3]};
+        if (k > 0u && q[0] * prev[0] + q[1] * prev[1] + q[2] * prev[2] + q[3] * prev[3] < 0.0f)
+            q[0] = -q[0], q[1] = -q[1], q[2] = -q[2], q[3] = -q[3];
+        memcpy(prev, q, sizeof prev);
+        struct RTCQuaternionDecomposition d;
+        rtcInitQuaternionDecomposition(&d);
+        d.scale_x = x->s[0], d.skew_xy = x->s[1], d.skew_xz = x->s[2];
+        d.scale_y = x->s[4], d.skew_yz = x->s[5], d.scale_z = x->s[8];
+        d.quaternion_r = q[3], d.quaternion_i = q[0], d.quaternion_j = q[1], d.quaternion_k = q[2];
+        d.translation_x = x->t[0], d.translation_y = x->t[1], d.translation_z = x->t[2];
+        rtcSetGeometryTransformQuaternion(g, k, &d);
+    }
 }
 
 /* Embree's copy of the scene's current frame, replacing the last one. */
@@ -265,7 +336,7 @@ static xs_result build(embree_backend *be, const xs_scene *scene, xs_err *err)
 {
     const xs_scene_view v = xs_scene_view_for(scene, be->fw, be->fh);
     const uint32_t mesh_count = xs_scene_mesh_count(scene);
-    const char *why = refusal(&v, mesh_count);
+    const char *why = refusal(&v);
     if (why)
         return xs_err_set(err, XS_ERR_INVALID, "scene '%s': %s", xs_scene_name(scene), why);
     size_t most = 0;
@@ -310,7 +381,10 @@ static xs_result build(embree_backend *be, const xs_scene *scene, xs_err *err)
             g = rtcNewGeometry(be->dev, RTC_GEOMETRY_TYPE_INSTANCE);
             if (g) {
                 rtcSetGeometryInstancedScene(g, ms[in->mesh]);
-                rtcSetGeometryTransform(g, 0, RTC_FORMAT_FLOAT3X4_ROW_MAJOR, in->xf);
+                if ((in->flags & XS_INST_MOTION) != 0u && v.motion_steps >= 2u)
+                    motion_transform(&v, in, g);
+                else
+                    rtcSetGeometryTransform(g, 0, RTC_FORMAT_FLOAT3X4_ROW_MAJOR, in->xf);
                 rtcCommitGeometry(g);
             }
         }

@@ -123,11 +123,11 @@ xs_result xs_backend_cpu_create_with(const xs_scene *scene, int frame_width, int
 
 /* The Embree back end (render/backend_embree.c): the CPU back end's
  * threads, wavefront and shading over Embree's closest-hit and occlusion
- * queries (Debian's libembree-dev 3). Scenes with something it cannot do
- * the same (motion blur: instances moving or meshes deforming within the
- * shutter) are refused here with the reason; a build without Embree says
- * it is not built in. The scene is borrowed; update rebuilds Embree's
- * scene for the new frame. */
+ * queries (Debian's libembree-dev 3), motion blur included. A frame it
+ * cannot render as `cpu` does (an instance moving within the shutter whose
+ * scale is not along its own axes) is refused here and by update, with the
+ * reason; a build without Embree says it is not built in. The scene is
+ * borrowed; update rebuilds Embree's scene for the new frame. */
 xs_result xs_backend_embree_create(const xs_scene *scene, int frame_width, int frame_height, int threads,
                                    xs_backend **out, xs_err *err);
 bool xs_embree_compiled(void); /* the build has the Embree back end */

@@ -219,15 +219,6 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
     bool animated = false;
     if (read_scene(comm, opt, &input, &scene_hash, &t_input, &animated, &err) != XS_OK)
         goto done; /* read_scene said why */
-    /* the Embree back end renders no motion blur of geometry: an open
-     * shutter over an animated scene is refused before anything is written
-     * (render/backend_embree.c refuses each frame's moving scene as well) */
-    if (opt->render.backend == XS_BACKEND_EMBREE && opt->render.shutter > 0.0f && animated) {
-        r = xs_err_set(&err, XS_ERR_INVALID,
-                       "--backend embree: motion blur (--shutter %g over an animated scene) is not supported on "
-                       "the Embree back end (use --backend cpu, or --shutter 0)", (double)opt->render.shutter);
-        goto report;
-    }
     /* a job with a GPU worker gets GPU-sized tiles unless a tile was chosen */
     if (!xs_backend_cpu_only(opt->render.backend) && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
         int mine = is_worker ? xs_cuda_device_count(NULL, 0) : 0, any = 0;
