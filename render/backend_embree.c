@@ -38,8 +38,8 @@
  * (watertight), RTC_BUILD_QUALITY_HIGH; traversal is one ray a call
  * (rtcIntersect1, rtcOccluded1), so a ray's answer depends on that ray
  * alone, never on its batch, thread, tile or rank (tests/test_embree.c and
- * tests/embree.sh check the bits). Embree's 8-wide packets measured 8-25%
- * faster (docs/benchmarks.md) but are not used: a packet orders its
+ * tests/embree.sh check the bits). Embree's 8-wide packets took up to a
+ * quarter less CPU time (docs/benchmarks.md) but are not used: a packet orders its
  * traversal by all its lanes and falls back to single-ray code when few
  * are active, so which of two triangles at the same distance (a shared
  * edge) wins, or whether a ray grazing an edge hits, could depend on the
