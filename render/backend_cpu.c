@@ -182,10 +182,13 @@ xs_result xs_backend_cpu_create_with(const xs_scene *scene, int fw, int fh, int 
             return xs_err_set(err, XS_ERR_INVALID, "CPU back end: AVX2 kernels asked for, but %s",
                               k ? "this CPU has no AVX2" : "this build has none");
     }
+    if (opt && opt->tracer && opt->integrator == XS_INTEGRATOR_MEGAKERNEL)
+        return xs_err_set(err, XS_ERR_INVALID, "CPU back end: an outside tracer runs the wavefront only, "
+                                               "not the megakernel");
     cpu_backend *be = calloc(1, sizeof *be);
     if (!be)
         return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory");
-    be->base.name = "cpu";
+    be->base.name = opt && opt->name ? opt->name : "cpu";
     be->base.slots = 1;
     be->base.group = 1;
     be->base.begin_tile = cpu_begin_tile;
@@ -200,15 +203,18 @@ xs_result xs_backend_cpu_create_with(const xs_scene *scene, int fw, int fh, int 
     be->k = k;
     be->integrator = opt ? opt->integrator : XS_INTEGRATOR_WAVEFRONT;
     be->waves = calloc((size_t)be->threads, sizeof *be->waves);
-    for (int i = 0; be->waves && i < be->threads; ++i)
+    for (int i = 0; be->waves && i < be->threads; ++i) {
         if (!(be->waves[i] = xs_cpu_wave_create()))
             break;
+        xs_cpu_wave_set_tracer(be->waves[i], opt ? opt->tracer : NULL);
+    }
     if (!be->waves || !be->waves[be->threads - 1]) {
         cpu_destroy(&be->base);
         return xs_err_set(err, XS_ERR_NOMEM, "CPU back end: out of memory for %d threads' path arrays", threads);
     }
-    snprintf(be->base.device, sizeof be->base.device, "CPU, %d thread(s), %s kernels%s", be->threads, k->isa,
-             be->integrator == XS_INTEGRATOR_MEGAKERNEL ? ", megakernel" : "");
+    snprintf(be->base.device, sizeof be->base.device, "CPU, %d thread(s), %s kernels%s%s", be->threads, k->isa,
+             be->integrator == XS_INTEGRATOR_MEGAKERNEL ? ", megakernel" : "",
+             opt && opt->tracer ? ", Embree traversal" : "");
     *out = &be->base;
     return XS_OK;
 }

@@ -47,6 +47,11 @@ void xs_render_settings_key(const xs_render_settings *s, char *out, size_t n)
              (unsigned)s->aovs, xs_filter_name(s->filter), (double)s->filter_width, (double)s->clamp, s->mis,
              s->bvh, s->fps, s->time_offset, s->animations[0] ? s->animations : "all", (double)s->shutter,
              s->motion_steps);
+    /* Embree's traversal gives other pixels than ours (cpu and cuda give the
+     * same): its jobs get a key of their own, so neither resumes the other's */
+    size_t len = strlen(out);
+    if (s->backend == XS_BACKEND_EMBREE && len < n)
+        snprintf(out + len, n - len, " tracer=embree");
 }
 
 xs_result xs_animations_parse(const char *field, const char *val, char *out, size_t n, xs_err *err)
@@ -106,10 +111,13 @@ xs_result xs_aovs_parse(const char *field, const char *spec, uint32_t *aovs, xs_
 
 xs_result xs_backend_parse(const char *field, const char *val, int *backend, xs_err *err)
 {
-    static const char *const names[] = {"auto", "cuda", "cpu"}; /* XS_BACKEND_* order */
-    int i = name_index(val, names, 3);
+    static const char *const names[] = {"auto", "cuda", "cpu", "embree"}; /* XS_BACKEND_* order */
+    int i = name_index(val, names, 4);
     if (i < 0)
-        return xs_err_set(err, XS_ERR_INVALID, "%s: must be auto, cuda or cpu, got '%s'", field, val);
+        return xs_err_set(err, XS_ERR_INVALID, "%s: must be auto, cuda, cpu or embree, got '%s'", field, val);
+    if (i == XS_BACKEND_EMBREE && !xs_embree_compiled())
+        return xs_err_set(err, XS_ERR_INVALID, "%s embree: this xisuan was built without Embree (CMake found no "
+                                               "libembree-dev 3 at build time); use cpu", field);
     *backend = i;
     return XS_OK;
 }

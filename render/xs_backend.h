@@ -24,7 +24,15 @@
 extern "C" {
 #endif
 
-enum { XS_BACKEND_AUTO = 0, XS_BACKEND_CUDA = 1, XS_BACKEND_CPU = 2 };
+/* What --backend names: auto (a GPU where the rank has one, else the
+ * CPU), cuda, cpu (our traversal), embree (the CPU back end with Embree's
+ * traversal, render/backend_embree.c). */
+enum { XS_BACKEND_AUTO = 0, XS_BACKEND_CUDA = 1, XS_BACKEND_CPU = 2, XS_BACKEND_EMBREE = 3 };
+/* The choice renders on the CPU alone (cpu or embree): no GPU is looked for. */
+static inline bool xs_backend_cpu_only(int backend)
+{
+    return backend == XS_BACKEND_CPU || backend == XS_BACKEND_EMBREE;
+}
 
 /* The most tiles a back end holds in flight (a GPU: 3 launch groups of up to
  * XS_CUDA_GROUP_MAX tiles). */
@@ -100,12 +108,29 @@ xs_result xs_backend_cpu_create(const xs_scene *scene, int frame_width, int fram
  * whole path at a time, the reference) and the baseline build are for tests
  * and benchmarks; all of them give the same pixels. */
 enum { XS_CPU_ISA_AUTO = 0, XS_CPU_ISA_BASE = 1, XS_CPU_ISA_AVX2 = 2 };
+struct xs_cpu_tracer;
 typedef struct xs_cpu_options {
     int integrator; /* XS_INTEGRATOR_WAVEFRONT (0) or XS_INTEGRATOR_MEGAKERNEL (kernels/cpu/kernel_cpu.h) */
     int isa;        /* XS_CPU_ISA_*; AVX2 on a CPU without it fails */
+    /* an outside traversal for the wavefront's intersect and shadow stages
+     * (kernels/cpu/kernel_cpu.h; the Embree back end's); borrowed, NULL:
+     * ours. Not with the megakernel. */
+    const struct xs_cpu_tracer *tracer;
+    const char *name; /* the back end's name ("cpu" when NULL) */
 } xs_cpu_options;
 xs_result xs_backend_cpu_create_with(const xs_scene *scene, int frame_width, int frame_height, int threads,
                                      const xs_cpu_options *opt, xs_backend **out, xs_err *err);
+
+/* The Embree back end (render/backend_embree.c): the CPU back end's
+ * threads, wavefront and shading over Embree's closest-hit and occlusion
+ * queries (Debian's libembree-dev 3), motion blur included. A frame it
+ * cannot render as `cpu` does (an instance moving within the shutter whose
+ * scale is not along its own axes) is refused here and by update, with the
+ * reason; a build without Embree says it is not built in. The scene is
+ * borrowed; update rebuilds Embree's scene for the new frame. */
+xs_result xs_backend_embree_create(const xs_scene *scene, int frame_width, int frame_height, int threads,
+                                   xs_backend **out, xs_err *err);
+bool xs_embree_compiled(void); /* the build has the Embree back end */
 
 /* The CUDA back end on CUDA device `device` (an ordinal of the devices this
  * process sees): uploads the scene once, then renders tiles of up to

@@ -64,7 +64,7 @@ void xs_render_settings_key(const xs_render_settings *s, char *out, size_t n);
 /* An AOV list: comma-separated names from albedo, normal, depth, samples
  * (and beauty, always written), or "all"; "" or "beauty": none. */
 xs_result xs_aovs_parse(const char *field, const char *spec, uint32_t *aovs, xs_err *err);
-/* auto, cuda, cpu -> XS_BACKEND_* */
+/* auto, cuda, cpu, embree -> XS_BACKEND_* */
 xs_result xs_backend_parse(const char *field, const char *val, int *backend, xs_err *err);
 /* box, tent, gaussian, blackman-harris */
 xs_result xs_filter_parse(const char *field, const char *val, xs_filter_kind *out, xs_err *err);

@@ -162,7 +162,7 @@ int xs_farm_render(MPI_Comm comm, int argc, char **argv, xs_run_result *result)
         goto done; /* it said why (bad input: status 2) */
     t_input = ns.t_input;
     /* a job with a GPU worker gets GPU-sized tiles unless a tile was chosen */
-    if (opt->render.backend != XS_BACKEND_CPU && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
+    if (!xs_backend_cpu_only(opt->render.backend) && !(opt->given & (XS_GIVEN_TILE | XS_GIVEN_MANIFEST_TILE))) {
         int mine = is_worker ? xs_cuda_device_count(NULL, 0) : 0, any = 0;
         MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, comm);
         xs_options_gpu_defaults(opt, any > 0);

@@ -276,7 +276,7 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
     const cJSON *ren = cJSON_GetObjectItemCaseSensitive(root, "render");
     if (ren) {
         static const char *const rk[] = {"resolution", "spp", "tile", "max_bounces", "seed",
-                                         "filter", "filter_width", "clamp", "bvh", NULL};
+                                         "filter", "filter_width", "clamp", "bvh", "backend", NULL};
         const char *bad = xs_json_unknown_key(ren, rk);
         if (bad) {
             char f[128];
@@ -321,6 +321,14 @@ xs_result xs_options_apply_job(xs_options *o, const char *label, const char *dir
             if (!cJSON_IsString(bk))
                 JTRY(job_fail(err, label, "render.bvh", "must be auto, binned or clustered"));
             JTRY(xs_bvh_parse(f, bk->valuestring, &o->render.bvh, err));
+        }
+        const cJSON *bke = cJSON_GetObjectItemCaseSensitive(ren, "backend");
+        if (bke) {
+            char f[128];
+            snprintf(f, sizeof f, "%s: render.backend", label);
+            if (!cJSON_IsString(bke))
+                JTRY(job_fail(err, label, "render.backend", "must be auto, cuda, cpu or embree"));
+            JTRY(xs_backend_parse(f, bke->valuestring, &o->render.backend, err));
         }
         const cJSON *seed = cJSON_GetObjectItemCaseSensitive(ren, "seed");
         if (seed) {

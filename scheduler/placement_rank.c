@@ -59,7 +59,7 @@ xs_result xs_place_rank(MPI_Comm comm, const xs_options *o, int *threads, int *g
     /* each rank's own GPUs (Slurm may give each task different ones) */
     xs_place_gpu mine[XS_PLACE_MAX_GPUS];
     char why[256] = "";
-    int nmine = worker && o->render.backend != XS_BACKEND_CPU ? xs_visible_gpus(mine, why, sizeof why) : 0;
+    int nmine = worker && !xs_backend_cpu_only(o->render.backend) ? xs_visible_gpus(mine, why, sizeof why) : 0;
     xs_result r = XS_OK;
     if (worker && o->render.backend == XS_BACKEND_CUDA && nmine == 0)
         r = xs_err_set(err, XS_ERR_INVALID, "--backend cuda: rank %d sees no CUDA device (%s)", rank, why);

@@ -156,7 +156,9 @@ static xs_result make_backend(xs_worker *w, const xs_options *opt, int threads, 
     const xs_render_settings *rs = &opt->render;
     xs_scene_set_filter(w->scene, rs->filter, rs->filter_width);
     if (w->gpu < 0)
-        return xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
+        return rs->backend == XS_BACKEND_EMBREE
+                   ? xs_backend_embree_create(w->scene, rs->width, rs->height, threads, &w->backend, err)
+                   : xs_backend_cpu_create(w->scene, rs->width, rs->height, threads, &w->backend, err);
     xs_scene_set_gpu_texture_budget(w->scene, opt->gpu_tex_bytes);
     xs_result r = xs_backend_cuda_create(w->scene, rs->width, rs->height, w->gpu, rs->gpu_slots, rs->tile * rs->tile,
                                          rs->spp, &w->backend, err);

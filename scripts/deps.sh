@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what xisuan needs to build and test on Debian 12, as root (or with
 # sudo): compilers, CMake, Open MPI, OpenEXR Core (and its exrheader tool),
-# libpng, libjpeg-turbo, libarchive with zstd, cJSON, xxHash; for the submission
+# libpng, libjpeg-turbo, libarchive with zstd, cJSON, xxHash, Embree 3 (the
+# Embree back end, render/backend_embree.c); for the submission
 # service libmicrohttpd (HTTP server), SQLite, libcurl (HTTP client) and
 # libsodium (API token hashing); for tests strace, curl, jq, Slurm with munge
 # (the tests start their own single-node cluster), assimp-testmodels (real and
@@ -15,7 +16,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config
       libopenmpi-dev openmpi-bin libopenexr-dev openexr libpng-dev
-      libarchive-dev libcjson-dev libhwloc-dev libjpeg62-turbo-dev libzstd-dev zstd libxxhash-dev strace
+      libarchive-dev libcjson-dev libhwloc-dev libjpeg62-turbo-dev libzstd-dev zstd libxxhash-dev libembree-dev strace
       libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libsodium-dev curl jq
       procps slurm-wlm munge assimp-testmodels python3 chromium)
 missing=()

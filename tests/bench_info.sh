@@ -39,7 +39,7 @@ expect_error() { # want-substring command...
 }
 expect_error "--ranks: expected an integer" "$xisuan" info --ranks 0
 expect_error "--topology /nonexistent.xml" "$xisuan" info --topology /nonexistent.xml
-expect_error "--backend: must be auto, cuda or cpu" "$xisuan" render --backend gpu
+expect_error "--backend: must be auto, cuda, cpu or embree" "$xisuan" render --backend gpu
 expect_error "unknown flag" "$xisuan" bench --spp 4 --frobnicate 1
 if ! "$xisuan" info 2>/dev/null | grep -q "GPUs from CUDA (CUDA_DEVICE_ORDER"; then
   expect_error "--backend cuda: rank 0 sees no CUDA device" "$xisuan" render --backend cuda --spp 1 \

@@ -45,13 +45,17 @@ static int stats(const char *path)
 static int rmse(const char *pa, const char *pr)
 {
     xs_image a, r;
+    memset(&a, 0, sizeof a);
+    memset(&r, 0, sizeof r);
     xs_err e;
     if (xs_exr_read_rgba(pa, &a, &e) != XS_OK || xs_exr_read_rgba(pr, &r, &e) != XS_OK) {
         fprintf(stderr, "exr_compare: %s\n", e.msg);
+        xs_image_free(&a);
         return 2;
     }
     if (a.width != r.width || a.height != r.height) {
         fprintf(stderr, "exr_compare: sizes differ\n");
+        xs_image_free(&a), xs_image_free(&r);
         return 2;
     }
     size_t n = (size_t)a.width * (size_t)a.height;
@@ -66,6 +70,7 @@ static int rmse(const char *pa, const char *pr)
     double mean_r = sr / (3.0 * (double)n);
     printf("rel_rmse %.6f mean %.6f ref_mean %.6f mean_diff %.4f%%\n", sqrt(se / (3.0 * (double)n)) / mean_r,
            sa / (3.0 * (double)n), mean_r, 100.0 * (sa - sr) / sr);
+    xs_image_free(&a), xs_image_free(&r);
     return 0;
 }
 

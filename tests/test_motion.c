@@ -140,6 +140,7 @@ static char *doc_for(gltf_b *b, const char *mode, bool animated)
  * rendered whole (or the tile (x0, y0, tw, th) when tw > 0) at spp. */
 static int motion_bvh = XS_MOTION_BVH_SEGMENTS;
 static const xs_cpu_options *cpu_opt = NULL; /* NULL: the CPU back end's defaults */
+static bool use_embree = false; /* the Embree back end instead (render/backend_embree.c) */
 
 static float *render(const char *doc, int w, int h, double tan_half, float shutter, int steps, int spp,
                      int x0, int y0, int tw, int th, bool file_camera)
@@ -170,7 +171,10 @@ static float *render(const char *doc, int w, int h, double tan_half, float shutt
     xs_scene_set_filter(s, XS_FILTER_BOX, 1.0f);
     xs_scene_timing tm = {1.0, 0.0, shutter, steps};
     CHECK_MSG(xs_scene_set_frame(s, &tm, 1, NULL, &e) == XS_OK, "%s", e.msg);
-    CHECK(xs_backend_cpu_create_with(s, w, h, 2, cpu_opt, &be, &e) == XS_OK);
+    if (use_embree)
+        CHECK_MSG(xs_backend_embree_create(s, w, h, 2, &be, &e) == XS_OK, "%s", e.msg);
+    else
+        CHECK(xs_backend_cpu_create_with(s, w, h, 2, cpu_opt, &be, &e) == XS_OK);
     xs_tile_params tp = xs_tile_params_frame(w, h, spp, 2);
     tp.seed = 3;
     tp.frame = 1;
@@ -288,7 +292,7 @@ static void test_still_shutter(void)
 static void test_wavefront_megakernel(void)
 {
     static const char *modes[] = {"instance", "camera", "morph", "skin", "skin"};
-    const xs_cpu_options mega = {XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+    const xs_cpu_options mega = {.integrator = XS_INTEGRATOR_MEGAKERNEL, .isa = XS_CPU_ISA_AUTO};
     for (int k = 0; k < 5; ++k) {
         gltf_b *b = calloc(1, sizeof *b);
         char *doc = doc_for(b, modes[k], true);
@@ -363,7 +367,7 @@ static void test_scenes_wavefront_megakernel(void)
         printf("SKIP: no shared scenes (XS_SCENES)\n");
         exit(77);
     }
-    const xs_cpu_options mega = {XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+    const xs_cpu_options mega = {.integrator = XS_INTEGRATOR_MEGAKERNEL, .isa = XS_CPU_ISA_AUTO};
     for (int k = 0; k < 4; ++k) {
         snprintf(path, sizeof path, "%s/%s/%s.glb", dir, names[k], names[k]);
         const int motion = k == 3 ? XS_MOTION_BVH_UNION : XS_MOTION_BVH_SEGMENTS;
@@ -372,6 +376,25 @@ static void test_scenes_wavefront_megakernel(void)
                   "%s%s: the wavefront and the megakernel differ", names[k], k == 3 ? " (one tree)" : "");
         free(wf), free(mk);
     }
+}
+
+/* The Embree back end under the same motion: the ramps' exact coverage
+ * (a moving instance, the camera, a morphing and a skinned mesh deforming
+ * within the shutter) and the spinning disc that stays round (Embree's
+ * quaternion motion transforms). */
+static void test_embree_ramps(void)
+{
+    if (!xs_embree_compiled()) {
+        printf("SKIP: built without Embree\n");
+        exit(77);
+    }
+    use_embree = true;
+    ramp("instance");
+    ramp("camera");
+    ramp("morph");
+    ramp("skin");
+    test_spinning_disc();
+    use_embree = false;
 }
 
 int main(int argc, char **argv)
@@ -383,6 +406,7 @@ int main(int argc, char **argv)
         {"spinning_disc", test_spinning_disc}, {"tile_alone", test_tile_alone},
         {"still_shutter", test_still_shutter}, {"wavefront_megakernel", test_wavefront_megakernel},
         {"scenes_wavefront_megakernel", test_scenes_wavefront_megakernel},
+        {"embree_ramps", test_embree_ramps},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

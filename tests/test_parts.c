@@ -101,7 +101,7 @@ static void test_records(void)
     float *wf_whole[6] = {NULL};
     int cuts = 0;
     for (int integ = 0; integ < 2; ++integ) {
-        const xs_cpu_options opt = {integ == 0 ? XS_INTEGRATOR_WAVEFRONT : XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+        const xs_cpu_options opt = {.integrator = integ == 0 ? XS_INTEGRATOR_WAVEFRONT : XS_INTEGRATOR_MEGAKERNEL, .isa = XS_CPU_ISA_AUTO};
         xs_backend *be = NULL;
         xs_err e;
         CHECK(xs_backend_cpu_create_with(s, W, H, 2, &opt, &be, &e) == XS_OK);

@@ -321,7 +321,7 @@ static void test_wavefront_megakernel(void)
         tp.aovs = aovs;
         tp.mis = cases[k].mis;
         tp.clamp = cases[k].clamp;
-        xs_cpu_options wf = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_AUTO}, mk = {XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+        xs_cpu_options wf = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_AUTO}, mk = {.integrator = XS_INTEGRATOR_MEGAKERNEL, .isa = XS_CPU_ISA_AUTO};
         xs_counters ca = {0}, cb = {0};
         float *a = render_with(s, W, H, tp, &wf, 2, &ca);
         float *b = render_with(s, W, H, tp, &mk, 3, &cb);
@@ -337,7 +337,7 @@ static void test_wavefront_megakernel(void)
     for (int k = 0; k < 2; ++k) {
         xs_tile_params tp = params(W, H, 256, 6);
         tp.seed = 7u + (uint32_t)k;
-        xs_cpu_options o = {k == 0 ? XS_INTEGRATOR_WAVEFRONT : XS_INTEGRATOR_MEGAKERNEL, XS_CPU_ISA_AUTO};
+        xs_cpu_options o = {.integrator = k == 0 ? XS_INTEGRATOR_WAVEFRONT : XS_INTEGRATOR_MEGAKERNEL, .isa = XS_CPU_ISA_AUTO};
         xs_counters c = {0};
         float *buf = render_with(s, W, H, tp, &o, 2, &c);
         image_mean(buf, W * H, m[k]);
@@ -363,7 +363,7 @@ static void test_isa_identical(void)
     const int W = 32, H = 24;
     xs_tile_params tp = params(W, H, 19, 6);
     tp.aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH;
-    xs_cpu_options a = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_AVX2}, b = {XS_INTEGRATOR_WAVEFRONT, XS_CPU_ISA_BASE};
+    xs_cpu_options a = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_AVX2}, b = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_BASE};
     xs_counters ca = {0}, cb = {0};
     float *x = render_with(s, W, H, tp, &a, 2, &ca), *y = render_with(s, W, H, tp, &b, 2, &cb);
     size_t n = (size_t)W * H * (size_t)xs_aov_channels(tp.aovs);

@@ -28,6 +28,7 @@
 struct xs_cpu_wave {
     xs_wf wf;
     void *mem;
+    const xs_cpu_tracer *tracer; /* NULL: the kernels' own traversal */
 };
 
 /* ---- the megakernel (reference) -------------------------------------------- */
@@ -50,9 +51,12 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
 {
     const xs_wf *w = &cw->wf;
     const bool alpha = (s->flags & XS_VIEW_ALPHA) != 0u, motion = s->motion_steps >= 2u;
+    const xs_cpu_tracer *tr = cw->tracer;
     uint32_t q = 0u, nq = n;
     while (nq > 0u) {
-        if (motion) /* a constant in each loop: frames without blur get a walk without it */
+        if (tr) /* an outside tracer (Embree): one call a queue */
+            tr->intersect(tr->ctx, s, w, q, nq, c);
+        else if (motion) /* a constant in each loop: frames without blur get a walk without it */
             for (uint32_t j = 0; j < nq; ++j)
                 xs_wf_intersect(s, w, q, j, alpha, true, c);
         else
@@ -67,7 +71,9 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
             xs_wf_shade(s, tp, 0u, w, q, j, u, c);
         }
         const uint32_t ns = w->count[2];
-        if (motion)
+        if (tr)
+            tr->shadow(tr->ctx, s, w, ns, c);
+        else if (motion)
             for (uint32_t k = 0; k < ns; ++k)
                 xs_wf_shadow(s, w, k, alpha, true, c);
         else
@@ -200,6 +206,8 @@ xs_cpu_wave *xs_cpu_wave_create(void)
     xs_wf_layout(cw->mem, XS_CPU_WAVE, true, &cw->wf);
     return cw;
 }
+
+void xs_cpu_wave_set_tracer(xs_cpu_wave *cw, const xs_cpu_tracer *t) { cw->tracer = t; }
 
 void xs_cpu_wave_destroy(xs_cpu_wave *cw)
 {

@@ -23,6 +23,26 @@ typedef struct xs_cpu_wave xs_cpu_wave;
 xs_cpu_wave *xs_cpu_wave_create(void); /* NULL when out of memory */
 void xs_cpu_wave_destroy(xs_cpu_wave *w); /* accepts NULL */
 
+/* A tracer outside the kernels (render/backend_embree.c): answers the
+ * wavefront's two traversal stages for a whole queue at once, in place of
+ * the kernels' own walk; shading, sampling and the fold stay the kernels'.
+ * intersect: the closest hit of the paths at positions [0, n) of ray queue q
+ * into w->hit[] (xs_hit: t, barycentrics of v1 and v2, the triangle's index
+ * in tris[], the instance), counting camera and bounce rays as
+ * xs_wf_intersect does. shadow: the first n rays of the shadow queue, each
+ * unoccluded one's contribution added to its path (xs_wf_shadow). Both are
+ * called from any render thread at once: ctx is shared, read only. NULL
+ * (the default): the kernels' own traversal, untouched. */
+struct xs_wf;
+typedef struct xs_cpu_tracer {
+    void (*intersect)(const void *ctx, const xs_scene_view *s, const struct xs_wf *w, uint32_t q, uint32_t n,
+                      xs_counters *c);
+    void (*shadow)(const void *ctx, const xs_scene_view *s, const struct xs_wf *w, uint32_t n, xs_counters *c);
+    const void *ctx;
+} xs_cpu_tracer;
+/* The tracer the wave's batches use (NULL: the kernels' own); borrowed. */
+void xs_cpu_wave_set_tracer(xs_cpu_wave *w, const xs_cpu_tracer *t);
+
 /* The integrators: the wavefront (the default) and the megakernel (the
  * reference: a sample's whole path at a time). */
 enum { XS_INTEGRATOR_WAVEFRONT = 0, XS_INTEGRATOR_MEGAKERNEL = 1 };

@@ -24,7 +24,7 @@
 
 static void info_usage(FILE *f)
 {
-    fputs("usage: xisuan info [--ranks N] [--no-scheduler] [--backend auto|cuda|cpu]\n"
+    fputs("usage: xisuan info [--ranks N] [--no-scheduler] [--backend auto|cuda|cpu|embree]\n"
           "                   [--topology FILE.xml] [--json]\n"
           "       xisuan info --scene PKG [--ranks N] [--mem-budget B] [--texture-cache-mib N] ...\n"
           "\n"
@@ -35,7 +35,7 @@ static void info_usage(FILE *f)
           "                  $SLURM_NTASKS_PER_NODE, else 1]\n"
           "  --topology F    plan for an hwloc XML topology instead of this machine (GPUs:\n"
           "                  its NVIDIA PCI devices, filtered by CUDA_VISIBLE_DEVICES)\n"
-          "  --backend B     cpu: plan CPU ranks even where GPUs exist [auto]\n"
+          "  --backend B     cpu or embree: plan CPU ranks even where GPUs exist [auto]\n"
           "  --json          the plan as JSON\n"
           "  --scene PKG     print the memory plan of rendering PKG (.tar.zst, .gltf, .glb) with\n"
           "                  N ranks here instead: what the scene needs, what the node has,\n"
@@ -187,8 +187,8 @@ int xs_info_main(int argc, char **argv)
     char why[256] = "";
     xs_result r = XS_OK;
     const char *source = "";
-    if (backend == XS_BACKEND_CPU) {
-        source = "--backend cpu: GPUs not used";
+    if (xs_backend_cpu_only(backend)) {
+        source = backend == XS_BACKEND_CPU ? "--backend cpu: GPUs not used" : "--backend embree: GPUs not used";
     } else if (topo_xml) {
         r = xs_place_gpus_from_topology(topo, getenv("CUDA_VISIBLE_DEVICES"), gpus, &ng, &err);
         source = "the topology file's NVIDIA PCI devices";

@@ -392,6 +392,12 @@ int xs_join_main(MPI_Comm comm, int argc, char **argv)
     }
     const char *backend = "cpu"; /* what the service records of each lease */
     for (int i = extra_at; i < argc && status == 0; i += 2) {
+        if (i + 1 < argc && strcmp(argv[i], "--backend") == 0 && strcmp(argv[i + 1], "embree") == 0) {
+            fprintf(stderr, "xisuan join: error: -- --backend embree: Embree's traversal changes pixels, so a "
+                            "job cannot take it from a joining rank\n");
+            status = 2;
+            break;
+        }
         if (i + 1 < argc && strcmp(argv[i], "--backend") == 0 && xs_api_plain_name(argv[i + 1], 16))
             backend = argv[i + 1];
         if (!render_flag_ok(argv[i]) || i + 1 >= argc) {
