@@ -414,6 +414,45 @@ static void create_fails_cleanly(void)
     fake_cuda_reset();
 }
 
+/* The textured scene of tests/tex_scene.h held whole and paged: its page
+ * store written beside the test, the paged scene reading it through a node
+ * cache of cache_pages pages. */
+typedef struct tex_fixture {
+    xs_gltf_scene gl;
+    char path[4096];
+    xs_texstore *st;
+    xs_scene *whole, *paged;
+    void *mem;
+    xs_texcache *cache;
+} tex_fixture;
+
+static void tex_fixture_open(tex_fixture *f, const char *name, int cache_pages)
+{
+    memset(f, 0, sizeof *f);
+    tex_gltf(&f->gl);
+    const char *d = getenv("XS_TEST_TMP");
+    snprintf(f->path, sizeof f->path, "%s/cuda-host-%s-%d.tar.zst", d ? d : "/tmp", name, (int)getpid());
+    xs_err e;
+    CHECK_MSG(tex_store_write(&f->gl, f->path, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(xs_texstore_open(f->path, &f->st, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(tex_scene_build(&f->gl, NULL, &f->whole, &e) == XS_OK, "%s", e.msg);
+    CHECK_MSG(tex_scene_build(&f->gl, f->st, &f->paged, &e) == XS_OK, "%s", e.msg);
+    size_t cbytes = xs_texcache_bytes(f->st->page_count, cache_pages);
+    f->mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
+    CHECK_MSG(xs_texcache_create(f->mem, cbytes, true, cache_pages, f->st, &f->cache, &e) == XS_OK, "%s", e.msg);
+    xs_scene_attach_texcache(f->paged, f->cache);
+}
+
+static void tex_fixture_close(tex_fixture *f)
+{
+    xs_scene_destroy(f->whole), xs_scene_destroy(f->paged);
+    xs_texcache_destroy(f->cache);
+    free(f->mem);
+    xs_texstore_close(f->st);
+    unlink(f->path);
+    tex_gltf_free(&f->gl);
+}
+
 static float *tex_render_cpu(xs_scene *sc, const xs_tile_params *tp)
 {
     xs_backend *b = NULL;
@@ -452,23 +491,10 @@ static xs_result tex_render_fake(xs_scene *sc, const xs_tile_params *tp, uint64_
 
 static void texture_pages(void)
 {
-    xs_gltf_scene gl;
-    tex_gltf(&gl);
-    char path[4096];
-    const char *d = getenv("XS_TEST_TMP");
-    snprintf(path, sizeof path, "%s/cuda-host-pages-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    tex_fixture f;
+    tex_fixture_open(&f, "pages", 16);
     xs_err e;
-    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
-    xs_texstore *st = NULL;
-    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
-    xs_scene *whole = NULL, *paged = NULL;
-    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
-    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
-    size_t cbytes = xs_texcache_bytes(st->page_count, 16);
-    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
-    xs_texcache *cache = NULL;
-    CHECK(xs_texcache_create(mem, cbytes, true, 16, st, &cache, &e) == XS_OK);
-    xs_scene_attach_texcache(paged, cache);
+    xs_scene *whole = f.whole, *paged = f.paged;
     xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
     tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
     tp.aovs = XS_AOV_ALBEDO;
@@ -507,12 +533,7 @@ static void texture_pages(void)
     CHECK(small.used == 0);
     fake_cuda_reset();
     free(ref), free(out);
-    xs_scene_destroy(whole), xs_scene_destroy(paged);
-    xs_texcache_destroy(cache);
-    free(mem);
-    xs_texstore_close(st);
-    unlink(path);
-    tex_gltf_free(&gl);
+    tex_fixture_close(&f);
 }
 
 /* Two launches in flight that miss the same page: the first sets the page's
@@ -522,23 +543,10 @@ static void texture_pages(void)
  * ran one launch at a time. */
 static void texture_pages_two_in_flight(void)
 {
-    xs_gltf_scene gl;
-    tex_gltf(&gl);
-    char path[4096];
-    const char *d = getenv("XS_TEST_TMP");
-    snprintf(path, sizeof path, "%s/cuda-host-two-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    tex_fixture f;
+    tex_fixture_open(&f, "two", 16);
     xs_err e;
-    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
-    xs_texstore *st = NULL;
-    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
-    xs_scene *whole = NULL, *paged = NULL;
-    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
-    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
-    size_t cbytes = xs_texcache_bytes(st->page_count, 16);
-    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
-    xs_texcache *cache = NULL;
-    CHECK(xs_texcache_create(mem, cbytes, true, 16, st, &cache, &e) == XS_OK);
-    xs_scene_attach_texcache(paged, cache);
+    xs_scene *whole = f.whole, *paged = f.paged;
     xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
     tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
     tp.aovs = XS_AOV_ALBEDO;
@@ -565,12 +573,7 @@ static void texture_pages_two_in_flight(void)
     xs_backend_destroy(b);
     fake_cuda_reset();
     free(ref), free(o0), free(o1);
-    xs_scene_destroy(whole), xs_scene_destroy(paged);
-    xs_texcache_destroy(cache);
-    free(mem);
-    xs_texstore_close(st);
-    unlink(path);
-    tex_gltf_free(&gl);
+    tex_fixture_close(&f);
 }
 
 static void wave(void)
@@ -831,23 +834,10 @@ static void objects_render(fake_gpu *g, xs_scene *sc, uint64_t budget, int *live
 
 static void texture_objects_budget(void)
 {
-    xs_gltf_scene gl;
-    tex_gltf(&gl);
-    char path[4096];
-    const char *d = getenv("XS_TEST_TMP");
-    snprintf(path, sizeof path, "%s/cuda-host-objects-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    tex_fixture f;
+    tex_fixture_open(&f, "objects", 16);
     xs_err e;
-    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
-    xs_texstore *st = NULL;
-    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
-    xs_scene *whole = NULL, *paged = NULL;
-    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
-    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
-    size_t cbytes = xs_texcache_bytes(st->page_count, 16);
-    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
-    xs_texcache *cache = NULL;
-    CHECK(xs_texcache_create(mem, cbytes, true, 16, st, &cache, &e) == XS_OK);
-    xs_scene_attach_texcache(paged, cache);
+    xs_scene *whole = f.whole, *paged = f.paged;
     int live = -1;
     unsigned long long h[4];
     /* held whole, no budget: two texture objects, no page uploaded */
@@ -877,11 +867,11 @@ static void texture_objects_budget(void)
     fake_cuda_reset();
     /* held whole with a texture no material reads (never decoded, no
      * levels): the others are still all texture objects, no page uploaded */
-    gl.materials[0].metallic_roughness_tex.texture = -1;
-    free(gl.images[1].rgba8); /* as the loader leaves an image no material reads */
-    gl.images[1].rgba8 = NULL;
+    f.gl.materials[0].metallic_roughness_tex.texture = -1;
+    free(f.gl.images[1].rgba8); /* as the loader leaves an image no material reads */
+    f.gl.images[1].rgba8 = NULL;
     xs_scene *unused = NULL;
-    CHECK(tex_scene_build(&gl, NULL, &unused, &e) == XS_OK);
+    CHECK(tex_scene_build(&f.gl, NULL, &unused, &e) == XS_OK);
     fake_gpu g5 = {.devices = 1};
     objects_render(&g5, unused, 0, &live, h);
     CHECK_MSG(live == 1 && g5.view.tex_objects && !g5.view.tex_pool && !g5.view.tex_page,
@@ -889,12 +879,7 @@ static void texture_objects_budget(void)
     CHECK(h[0] && h[1] && h[2] == 0 && h[3] == 0);
     fake_cuda_reset();
     xs_scene_destroy(unused);
-    xs_scene_destroy(whole), xs_scene_destroy(paged);
-    xs_texcache_destroy(cache);
-    free(mem);
-    xs_texstore_close(st);
-    unlink(path);
-    tex_gltf_free(&gl);
+    tex_fixture_close(&f);
 }
 
 
@@ -903,23 +888,10 @@ static void texture_objects_budget(void)
  * host's page cache, and renders the same pixels after the update. */
 static void texture_pages_update(void)
 {
-    xs_gltf_scene gl;
-    tex_gltf(&gl);
-    char path[4096];
-    const char *d = getenv("XS_TEST_TMP");
-    snprintf(path, sizeof path, "%s/cuda-host-pages-update-%d.tar.zst", d ? d : "/tmp", (int)getpid());
+    tex_fixture f;
+    tex_fixture_open(&f, "pages-update", 64);
     xs_err e;
-    CHECK(tex_store_write(&gl, path, &e) == XS_OK);
-    xs_texstore *st = NULL;
-    CHECK(xs_texstore_open(path, &st, &e) == XS_OK);
-    xs_scene *whole = NULL, *paged = NULL;
-    CHECK(tex_scene_build(&gl, NULL, &whole, &e) == XS_OK);
-    CHECK(tex_scene_build(&gl, st, &paged, &e) == XS_OK);
-    size_t cbytes = xs_texcache_bytes(st->page_count, 64);
-    void *mem = aligned_alloc(64, (cbytes + 63) & ~(size_t)63);
-    xs_texcache *cache = NULL;
-    CHECK(xs_texcache_create(mem, cbytes, true, 64, st, &cache, &e) == XS_OK);
-    xs_scene_attach_texcache(paged, cache);
+    xs_scene *whole = f.whole, *paged = f.paged;
     xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
     tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
     tp.aovs = XS_AOV_ALBEDO;
@@ -946,12 +918,7 @@ static void texture_pages_update(void)
     CHECK(g.used == 0);
     fake_cuda_reset();
     free(ref), free(out);
-    xs_scene_destroy(whole), xs_scene_destroy(paged);
-    xs_texcache_destroy(cache);
-    free(mem);
-    xs_texstore_close(st);
-    unlink(path);
-    tex_gltf_free(&gl);
+    tex_fixture_close(&f);
 }
 
 int main(int argc, char **argv)
