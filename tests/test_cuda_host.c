@@ -34,7 +34,8 @@
  *   budget, none (its pages uploaded); a paged scene, all of them with no
  *   budget (no page table) or, in texture order, those that fit with 16
  *   pages' room left, the others' pages on demand; a texture no material
- *   reads (no levels) does not keep the others from being objects.
+ *   reads (no levels) does not keep the others from being objects; one
+ *   wider than 32768 texels stays paged.
  * texture_pages_two_in_flight: two launches in flight missing the same
  *   page both run again once it is loaded.
  * texture_pages_update: a paged scene's back end updated between tiles (a
@@ -879,6 +880,22 @@ static void texture_objects_budget(void)
     CHECK(h[0] && h[1] && h[2] == 0 && h[3] == 0);
     fake_cuda_reset();
     xs_scene_destroy(unused);
+    /* held whole with a texture wider than a CUDA mipmapped array holds
+     * (32769 texels: 16 levels, within XS_TEX_LEVELS): read from its pages,
+     * so (all or none) no texture object at all */
+    xs_gltf_scene wide;
+    tex_gltf(&wide);
+    free(wide.images[0].rgba8);
+    tex_image(&wide.images[0], 32769, 2, 1);
+    xs_scene *wsc = NULL;
+    CHECK(tex_scene_build(&wide, NULL, &wsc, &e) == XS_OK);
+    fake_gpu g6 = {.devices = 1};
+    objects_render(&g6, wsc, 0, &live, h);
+    CHECK_MSG(live == 0 && !g6.view.tex_objects && g6.view.tex_pool && g6.view.tex_page,
+              "a 32769-texel texture: %d object(s)", live);
+    fake_cuda_reset();
+    xs_scene_destroy(wsc);
+    tex_gltf_free(&wide);
     tex_fixture_close(&f);
 }
 
