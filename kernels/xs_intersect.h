@@ -151,6 +151,28 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
 #endif
 }
 
+/* The end of the watertight test, from the edge functions (u, v, w) (of
+ * one sign, or zero) and T = det * t: true with t in (0, tmax) and the
+ * barycentrics of v1 and v2. The scalar and the AVX2 tests share it. */
+XS_DEVICE bool xs_tri_accept(float u, float v, float w, float T, float tmax, float *out_t, float *out_u,
+                             float *out_v)
+{
+    const float det = u + v + w;
+    if (det == 0.0f)
+        return false;
+    /* t = T / det in (0, tmax), compared without dividing */
+    if (det > 0.0f ? (T <= 0.0f || T >= tmax * det) : (T >= 0.0f || T <= tmax * det))
+        return false;
+    const float inv = 1.0f / det;
+    const float tt = T * inv;
+    if (!(tt > 0.0f && tt < tmax))
+        return false;
+    *out_t = tt;
+    *out_u = v * inv;
+    *out_v = w * inv;
+    return true;
+}
+
 /* The watertight test against triangle t with the ray shortened to tmax:
  * true with t in (0, tmax) and the barycentrics of v1 and v2. */
 XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, float *out_t, float *out_u,
@@ -182,21 +204,8 @@ XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, fl
         if ((u < 0.0f || v < 0.0f || w < 0.0f) && (u > 0.0f || v > 0.0f || w > 0.0f))
             return false;
     }
-    const float det = u + v + w;
-    if (det == 0.0f)
-        return false;
-    const float T = u * (r->sz * az) + v * (r->sz * bz) + w * (r->sz * cz);
-    /* t = T / det in (0, tmax), compared without dividing */
-    if (det > 0.0f ? (T <= 0.0f || T >= tmax * det) : (T >= 0.0f || T <= tmax * det))
-        return false;
-    const float inv = 1.0f / det;
-    const float tt = T * inv;
-    if (!(tt > 0.0f && tt < tmax))
-        return false;
-    *out_t = tt;
-    *out_u = v * inv;
-    *out_v = w * inv;
-    return true;
+    return xs_tri_accept(u, v, w, u * (r->sz * az) + v * (r->sz * bz) + w * (r->sz * cz), tmax, out_t, out_u,
+                         out_v);
 }
 
 #if defined(XS_WTRI_AVX)
@@ -237,20 +246,7 @@ XS_DEVICE bool xs_ray_wtri_avx(const xs_ray_pre *r, const xs_wtri *t, float tmax
     _mm_storeu_ps(l, uvw);
     _mm_storeu_ps(m, _mm_mul_ps(uvw, _mm_mul_ps(_mm_set1_ps(r->sz), Z)));
     const float u = l[0], v = l[1], w = l[2];
-    const float det = u + v + w;
-    if (det == 0.0f)
-        return false;
-    const float T = m[0] + m[1] + m[2];
-    if (det > 0.0f ? (T <= 0.0f || T >= tmax * det) : (T >= 0.0f || T <= tmax * det))
-        return false;
-    const float inv = 1.0f / det;
-    const float tt = T * inv;
-    if (!(tt > 0.0f && tt < tmax))
-        return false;
-    *out_t = tt;
-    *out_u = v * inv;
-    *out_v = w * inv;
-    return true;
+    return xs_tri_accept(u, v, w, m[0] + m[1] + m[2], tmax, out_t, out_u, out_v);
 }
 #endif
 

@@ -454,6 +454,17 @@ static void tex_fixture_close(tex_fixture *f)
     tex_gltf_free(&f->gl);
 }
 
+/* The tile the texture tests render: 32x24 at (8, 4) of a 64x48 frame, 8
+ * spp, the albedo AOV (n: its floats). */
+static xs_tile_params tex_tile(size_t *n)
+{
+    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
+    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
+    tp.aovs = XS_AOV_ALBEDO;
+    *n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    return tp;
+}
+
 static float *tex_render_cpu(xs_scene *sc, const xs_tile_params *tp)
 {
     xs_backend *b = NULL;
@@ -496,10 +507,8 @@ static void texture_pages(void)
     tex_fixture_open(&f, "pages", 16);
     xs_err e;
     xs_scene *whole = f.whole, *paged = f.paged;
-    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
-    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
-    tp.aovs = XS_AOV_ALBEDO;
-    size_t n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    size_t n = 0;
+    xs_tile_params tp = tex_tile(&n);
     float *ref = tex_render_cpu(whole, &tp);
     float *out = calloc(n, sizeof *out);
     const uint64_t page = XS_TEX_PAGE_TEXELS * 4u;
@@ -548,10 +557,8 @@ static void texture_pages_two_in_flight(void)
     tex_fixture_open(&f, "two", 16);
     xs_err e;
     xs_scene *whole = f.whole, *paged = f.paged;
-    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
-    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
-    tp.aovs = XS_AOV_ALBEDO;
-    size_t n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    size_t n = 0;
+    xs_tile_params tp = tex_tile(&n);
     float *ref = tex_render_cpu(whole, &tp);
     fake_gpu g = {.devices = 1, .run_kernels = true};
     const xs_cuda_rt *rt = fake_cuda_rt(&g);
@@ -909,10 +916,8 @@ static void texture_pages_update(void)
     tex_fixture_open(&f, "pages-update", 64);
     xs_err e;
     xs_scene *whole = f.whole, *paged = f.paged;
-    xs_tile_params tp = xs_tile_params_frame(64, 48, 8, 3);
-    tp.x0 = 8, tp.y0 = 4, tp.width = 32, tp.height = 24;
-    tp.aovs = XS_AOV_ALBEDO;
-    size_t n = (size_t)tp.width * (size_t)tp.height * (size_t)xs_aov_channels(tp.aovs);
+    size_t n = 0;
+    xs_tile_params tp = tex_tile(&n);
     float *ref = tex_render_cpu(whole, &tp);
     float *out = calloc(n, sizeof *out);
     fake_gpu g = {.devices = 1, .run_kernels = true};
