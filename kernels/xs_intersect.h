@@ -8,8 +8,15 @@
  * functions of an edge two triangles share are the same bits in both, so a
  * ray cannot slip between them; an edge function of exactly zero is
  * recomputed in double precision, as the paper does. No divide until a
- * candidate passes (t is compared as T against tmax * det); then one
- * reciprocal gives t and the barycentrics.
+ * candidate passes its edge and sign tests; then one reciprocal gives t and
+ * the barycentrics.
+ *
+ * The closest hit is canonical: of the triangles at the least distance, the
+ * one first in (triangle, instance) order (xs_hit_better), and nothing is
+ * culled that could still tie (boxes entered at exactly the closest distance
+ * are opened). So the answer does not depend on the order a traversal tests
+ * triangles in: the one-ray walk below, and the CPU's eight-ray packets
+ * (kernels/cpu/packet_avx2.h), give the same hit, bit for bit.
  *
  * Nodes: four children whose boxes are 8-bit offsets on the node's own
  * box; a child's slab distances are a + q * b per axis, a and b set up once
@@ -151,21 +158,32 @@ XS_DEVICE void xs_ray_prepare(xs_vec3 o, xs_vec3 d, xs_ray_pre *p)
 #endif
 }
 
+/* Whether a hit at distance tt on triangle tri (of instance inst) takes the
+ * place of *hit: nearer, or as near and first in (triangle, instance) order.
+ * A ray's initial tmax (no hit yet, tri UINT32_MAX) is never reached. */
+XS_DEVICE bool xs_hit_better(float tt, uint32_t tri, uint32_t inst, const xs_hit *hit)
+{
+    return tt < hit->t ||
+           (tt == hit->t && hit->tri != UINT32_MAX && (tri < hit->tri || (tri == hit->tri && inst < hit->instance)));
+}
+
 /* The end of the watertight test, from the edge functions (u, v, w) (of
- * one sign, or zero) and T = det * t: true with t in (0, tmax) and the
- * barycentrics of v1 and v2. The scalar and the AVX2 tests share it. */
+ * one sign, or zero) and T = det * t: true with t in (0, tmax] and the
+ * barycentrics of v1 and v2 (xs_hit_better then decides a t equal to the
+ * closest so far). The scalar, AVX2 and packet tests share it. No test
+ * against tmax before the divide: one that rounds differently from t itself
+ * would make a tie's outcome depend on the order of the tests. */
 XS_DEVICE bool xs_tri_accept(float u, float v, float w, float T, float tmax, float *out_t, float *out_u,
                              float *out_v)
 {
     const float det = u + v + w;
     if (det == 0.0f)
         return false;
-    /* t = T / det in (0, tmax), compared without dividing */
-    if (det > 0.0f ? (T <= 0.0f || T >= tmax * det) : (T >= 0.0f || T <= tmax * det))
+    if (det > 0.0f ? T <= 0.0f : T >= 0.0f) /* behind the origin */
         return false;
     const float inv = 1.0f / det;
     const float tt = T * inv;
-    if (!(tt > 0.0f && tt < tmax))
+    if (!(tt > 0.0f && tt <= tmax))
         return false;
     *out_t = tt;
     *out_u = v * inv;
@@ -174,7 +192,7 @@ XS_DEVICE bool xs_tri_accept(float u, float v, float w, float T, float tmax, flo
 }
 
 /* The watertight test against triangle t with the ray shortened to tmax:
- * true with t in (0, tmax) and the barycentrics of v1 and v2. */
+ * true with t in (0, tmax] and the barycentrics of v1 and v2. */
 XS_DEVICE bool xs_ray_wtri(const xs_ray_pre *r, const xs_wtri *t, float tmax, float *out_t, float *out_u,
                            float *out_v)
 {
@@ -288,7 +306,8 @@ XS_DEVICE void xs_instance_ray(const xs_scene_view *s, uint32_t inst, xs_vec3 o,
 }
 
 /* Entry distances of the ray into node n's four children; INFINITY where a
- * slot is empty, missed, or entered at or beyond tmax. Returns the slots
+ * slot is empty, missed, or entered beyond tmax (a box entered at exactly
+ * tmax may hold a triangle that ties with the closest hit). Returns the slots
  * entered as a bit mask. On x86-64 CPUs the
  * four slots are one SSE2 vector each step (SSE2 is part of the baseline
  * ISA): the same IEEE operations lane by lane as the scalar loop (minps and
@@ -346,7 +365,7 @@ XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float 
     const __m128i used = _mm_cmpeq_epi8(_mm_cvtsi32_si128((int)meta), _mm_setzero_si128());
     const __m128i used32 = _mm_unpacklo_epi16(_mm_unpacklo_epi8(used, used), _mm_unpacklo_epi8(used, used));
     const __m128 hit = _mm_andnot_ps(_mm_castsi128_ps(used32),
-                                     _mm_and_ps(_mm_cmple_ps(t0, t1), _mm_cmplt_ps(t0, _mm_set1_ps(tmax))));
+                                     _mm_and_ps(_mm_cmple_ps(t0, t1), _mm_cmple_ps(t0, _mm_set1_ps(tmax))));
     const __m128 out = _mm_or_ps(_mm_and_ps(hit, t0), _mm_andnot_ps(hit, _mm_set1_ps(INFINITY)));
     _mm_storeu_ps(tn, out);
     return (uint32_t)_mm_movemask_ps(hit);
@@ -373,7 +392,7 @@ XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float 
         const float z0 = az + xs_qbyte(r2.z, i) * bz, z1 = az + xs_qbyte(r3.y, i) * bz;
         const float t0 = xs_maxf(xs_maxf(xs_minf(x0, x1), xs_minf(y0, y1)), xs_maxf(xs_minf(z0, z1), 0.0f));
         const float t1 = xs_minf(xs_minf(xs_maxf(x0, x1), xs_maxf(y0, y1)), xs_maxf(z0, z1)) * XS_BOX_FAR_SCALE;
-        const bool in = ((r3.z >> (8 * i)) & 255u) != 0u && t0 <= t1 && t0 < tmax;
+        const bool in = ((r3.z >> (8 * i)) & 255u) != 0u && t0 <= t1 && t0 <= tmax;
         tn[i] = in ? t0 : INFINITY;
         mask |= in ? 1u << i : 0u;
     }
@@ -396,7 +415,7 @@ XS_DEVICE uint32_t xs_wnode_enter(const xs_wnode *n, const xs_ray_pre *r, float 
         const float z0 = az + (float)n->qlo[2][i] * bz, z1 = az + (float)n->qhi[2][i] * bz;
         const float t0 = xs_maxf(xs_maxf(xs_minf(x0, x1), xs_minf(y0, y1)), xs_maxf(xs_minf(z0, z1), 0.0f));
         const float t1 = xs_minf(xs_minf(xs_maxf(x0, x1), xs_maxf(y0, y1)), xs_maxf(z0, z1)) * XS_BOX_FAR_SCALE;
-        const bool in = n->meta[i] != 0u && t0 <= t1 && t0 < tmax;
+        const bool in = n->meta[i] != 0u && t0 <= t1 && t0 <= tmax;
         tn[i] = in ? t0 : INFINITY;
         mask |= in ? 1u << i : 0u;
     }
@@ -438,13 +457,16 @@ XS_DEVICE bool xs_leaf_accept(const xs_scene_view *s, uint32_t i, float tt, floa
                               bool any_hit, bool alpha, xs_hit *hit)
 {
     const xs_wtri *t = &s->tris[i];
+    const uint32_t in = inst != UINT32_MAX ? inst : t->world_inst;
+    if (!xs_hit_better(tt, i, in, hit))
+        return false;
     if (alpha && (t->flags & XS_WTRI_ALPHA) != 0u && !xs_alpha_passes(s, i, u, v))
         return false;
     hit->t = tt;
     hit->u = u;
     hit->v = v;
     hit->tri = i;
-    hit->instance = inst != UINT32_MAX ? inst : t->world_inst;
+    hit->instance = in;
     return any_hit;
 }
 
@@ -508,13 +530,11 @@ static __attribute__((noinline)) bool xs_trace_leaf4(const xs_scene_view *s, con
                     continue;
             } else {
                 const float dk = ld[k], Tk = lt[k], tmax = hit->t;
-                if (dk == 0.0f)
-                    continue;
-                if (dk > 0.0f ? (Tk <= 0.0f || Tk >= tmax * dk) : (Tk >= 0.0f || Tk <= tmax * dk))
+                if (dk == 0.0f || (dk > 0.0f ? Tk <= 0.0f : Tk >= 0.0f))
                     continue;
                 const float inv = 1.0f / dk;
                 tt = Tk * inv;
-                if (!(tt > 0.0f && tt < tmax))
+                if (!(tt > 0.0f && tt <= tmax))
                     continue;
                 bu = lv[k] * inv;
                 bv = lw[k] * inv;
@@ -861,7 +881,7 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
                  * the rest, farthest first, onto the stack */
                 int next = -1;
                 for (int i = 0; i < XS_WIDTH; ++i) {
-                    if (next >= 0 || !(ct[i] < hit->t))
+                    if (next >= 0 || !(ct[i] <= hit->t && ct[i] < INFINITY))
                         continue;
                     const uint32_t slot = (order >> (8 * i)) & 255u;
                     if ((uint32_t)n->meta[slot] >> 6 == XS_WCHILD_LEAF) {
@@ -873,7 +893,7 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
                 }
                 if (next >= 0) {
                     for (int i = XS_WIDTH - 1; i > 0; --i)
-                        if (i > next && ct[i] < hit->t)
+                        if (i > next && ct[i] <= hit->t && ct[i] < INFINITY)
                             xs_stack_push(&st, &sp, xs_child_ref(n, ref, (order >> (8 * i)) & 255u), ct[i]);
                     ref = xs_child_ref(n, ref, (order >> (8 * next)) & 255u);
                     continue;
@@ -891,7 +911,7 @@ XS_HOT bool xs_trace_walk(const xs_scene_view *s, const xs_vec3 *XS_RESTRICT ro,
                 inst = UINT32_MAX;
                 continue;
             }
-            if (!(t < hit->t))
+            if (!(t <= hit->t))
                 continue;
             if ((ref & (XS_STACK_LEAF | XS_STACK_INSTANCE)) == XS_STACK_LEAF) {
                 if (xs_trace_leaf_ref(s, &pre, ref, inst, any_hit, alpha, hit, &tc))

@@ -29,6 +29,7 @@ struct xs_cpu_wave {
     xs_wf wf;
     void *mem;
     const xs_cpu_tracer *tracer; /* NULL: the kernels' own traversal */
+    const void *no_packets;      /* the wide tree a packet found an instance child in: one-ray walks there */
 };
 
 /* ---- the megakernel (reference) -------------------------------------------- */
@@ -41,6 +42,59 @@ static void XS_ISA_FN(rows_megakernel)(const xs_scene_view *s, const xs_tile_par
 
 /* ---- the wavefront ------------------------------------------------------------ */
 
+#if defined(XS_CPU_ISA_AVX2)
+#include "kernels/cpu/packet_avx2.h"
+
+/* Closest hits of ray-queue q's positions [j, j + n) as one packet (the
+ * same hits as xs_wf_intersect's, packet_avx2.h says why); false, with
+ * nothing written, when the packet cannot take this scene. */
+static bool pk_intersect(const xs_scene_view *s, const xs_wf *w, uint32_t q, uint32_t j, uint32_t n, bool alpha,
+                         xs_counters *c)
+{
+    xs_vec3 o[XS_PK], d[XS_PK];
+    float tmax[XS_PK];
+    xs_hit h[XS_PK];
+    for (uint32_t l = 0; l < n; ++l) {
+        const xs_path *p = &w->path[w->queue[q][j + l]];
+        o[l] = p->o, d[l] = p->d, tmax[l] = INFINITY;
+    }
+    if (!xs_pk_trace(s, o, d, tmax, n, false, alpha, h, c))
+        return false;
+    for (uint32_t l = 0; l < n; ++l) {
+        const uint32_t i = w->queue[q][j + l];
+        if (w->path[i].bounce == 0u)
+            c->camera_rays++;
+        else
+            c->bounce_rays++;
+        w->hit[i] = h[l];
+    }
+    return true;
+}
+
+/* Shadow rays [k, k + n) as one packet, as xs_wf_shadow each. */
+static bool pk_shadow(const xs_scene_view *s, const xs_wf *w, uint32_t k, uint32_t n, bool alpha, xs_counters *c)
+{
+    xs_vec3 o[XS_PK], d[XS_PK];
+    float tmax[XS_PK];
+    xs_hit h[XS_PK];
+    for (uint32_t l = 0; l < n; ++l) {
+        const xs_shadow *sh = &w->shadow[k + l];
+        o[l] = sh->o, d[l] = sh->d, tmax[l] = sh->tmax;
+    }
+    if (!xs_pk_trace(s, o, d, tmax, n, true, alpha, h, c))
+        return false;
+    for (uint32_t l = 0; l < n; ++l) {
+        const xs_shadow *sh = &w->shadow[k + l];
+        c->shadow_rays++;
+        if (h[l].tri == UINT32_MAX) {
+            xs_vec3 *L = &w->path[sh->path].L;
+            *L = xs_add(*L, sh->contrib);
+        }
+    }
+    return true;
+}
+#endif
+
 /* A pixel's sums while its samples are folded in (across batches). */
 typedef struct fold {
     xs_partial acc, chunk;
@@ -52,8 +106,26 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
     const xs_wf *w = &cw->wf;
     const bool alpha = (s->flags & XS_VIEW_ALPHA) != 0u, motion = s->motion_steps >= 2u;
     const xs_cpu_tracer *tr = cw->tracer;
+#if defined(XS_CPU_ISA_AVX2)
+    /* packets of eight rays: one level, no blur, the kernels' own traversal */
+    bool packets = !tr && !motion && cw->no_packets != (const void *)s->wnodes;
+#endif
     uint32_t q = 0u, nq = n;
     while (nq > 0u) {
+#if defined(XS_CPU_ISA_AVX2)
+        if (packets) {
+            for (uint32_t j = 0; j < nq; j += XS_PK) {
+                const uint32_t m = nq - j < XS_PK ? nq - j : XS_PK;
+                if (packets && !pk_intersect(s, w, q, j, m, alpha, c)) {
+                    packets = false;
+                    cw->no_packets = s->wnodes;
+                }
+                if (!packets)
+                    for (uint32_t l = j; l < j + m; ++l)
+                        xs_wf_intersect(s, w, q, l, alpha, false, c);
+            }
+        } else
+#endif
         if (tr) /* an outside tracer (Embree): one call a queue */
             tr->intersect(tr->ctx, s, w, q, nq, c);
         else if (motion) /* a constant in each loop: frames without blur get a walk without it */
@@ -71,6 +143,20 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
             xs_wf_shade(s, tp, 0u, w, q, j, u, c);
         }
         const uint32_t ns = w->count[2];
+#if defined(XS_CPU_ISA_AVX2)
+        if (packets) {
+            for (uint32_t k = 0; k < ns; k += XS_PK) {
+                const uint32_t m = ns - k < XS_PK ? ns - k : XS_PK;
+                if (packets && !pk_shadow(s, w, k, m, alpha, c)) {
+                    packets = false;
+                    cw->no_packets = s->wnodes;
+                }
+                if (!packets)
+                    for (uint32_t l = k; l < k + m; ++l)
+                        xs_wf_shadow(s, w, l, alpha, false, c);
+            }
+        } else
+#endif
         if (tr)
             tr->shadow(tr->ctx, s, w, ns, c);
         else if (motion)

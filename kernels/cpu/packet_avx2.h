@@ -1,0 +1,345 @@
+/* Eight rays at a time through the wide BVH, for the CPU's AVX2 build: the
+ * wavefront's ray queues are traced in packets of eight consecutive
+ * entries (kernel_cpu.c), one AVX2 lane a ray, as Embree's and OSPRay's
+ * packet kernels do. A node's four child boxes are tested against the eight
+ * rays (one vector operation a slab for all of them), a child is opened for
+ * the lanes that enter it no farther than their closest hit so far, and a
+ * triangle is tested against the eight rays at once, each lane doing the
+ * one-ray test's operations on its own values in the same order (no fused
+ * multiply-add), so each lane has the one-ray test's bits; the lanes that
+ * pass finish in the one-ray code (xs_tri_accept, xs_ray_wtri on an edge,
+ * xs_leaf_accept with its alpha test).
+ *
+ * Why the pixels do not change: the closest hit is canonical (xs_hit_better
+ * in kernels/xs_intersect.h: the least distance, then the first triangle and
+ * instance), and a box or leaf is dropped for a lane only when the lane
+ * enters it beyond its closest hit, so every lane ends with exactly the hit
+ * its own one-ray walk finds, whatever the other seven rays are and in
+ * whatever order the packet opens the nodes. Any-hit (shadow) queries
+ * answer whether something lies within tmax, which no order changes.
+ *
+ * Scope: one level (every mesh merged into the top tree) and no motion
+ * blur. A packet that meets an instance child gives up and returns false
+ * (its rays then take the one-ray walk); the caller stops trying packets for
+ * that scene.
+ */
+#ifndef XS_PACKET_AVX2_H
+#define XS_PACKET_AVX2_H
+
+#include "kernels/xs_intersect.h"
+
+#include <immintrin.h>
+
+enum { XS_PK = 8, XS_PK_STACK = 4 * XS_STACK };
+
+/* Eight rays as the packet walk uses them: the one-ray set-up
+ * (xs_ray_prepare) of each lane, computed eight lanes at once with the same
+ * IEEE operations (so the same bits), spread across vectors. */
+typedef struct xs_pk {
+    __m256 ox, oy, oz, ix, iy, iz; /* origins, safe inverse directions: boxes */
+    __m256 px, py, pz;             /* the origin along each lane's kx, ky, kz */
+    __m256 sx, sy, sz;             /* the shear */
+    __m256 kx1, kx2, ky1, ky2, kz1, kz2; /* per lane: axis k is y (1) or z (2) */
+    __m256i kxi, kyi, kzi;         /* per lane: kx, ky, kz as indices 0..2 */
+    xs_vec3 o[XS_PK], d[XS_PK];
+    xs_ray_pre pre[XS_PK]; /* one lane's xs_ray_prepare, made when an edge needs it */
+    uint32_t pre_made;
+} xs_pk;
+
+/* Per lane: x, y or z as the lane's axis (masks m1: y, m2: z). */
+XS_HOT __m256 xs_pk_axis(__m256 m1, __m256 m2, __m256 x, __m256 y, __m256 z)
+{
+    return _mm256_blendv_ps(_mm256_blendv_ps(x, y, m1), z, m2);
+}
+
+/* xs_safe_inv, lane by lane. */
+XS_HOT __m256 xs_pk_safe_inv(__m256 d)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(1e30f);
+    const __m256 far = _mm256_cmp_ps(_mm256_andnot_ps(sign, d), _mm256_set1_ps(1e-30f), _CMP_GT_OQ);
+    const __m256 pos = _mm256_cmp_ps(d, _mm256_setzero_ps(), _CMP_GE_OQ);
+    const __m256 tiny = _mm256_blendv_ps(_mm256_sub_ps(_mm256_setzero_ps(), big), big, pos);
+    return _mm256_blendv_ps(tiny, _mm256_div_ps(_mm256_set1_ps(1.0f), d), far);
+}
+
+XS_HOT void xs_pk_prepare(xs_pk *pk, const xs_vec3 *o, const xs_vec3 *d, uint32_t n)
+{
+    float v[6][XS_PK];
+    for (uint32_t l = 0; l < XS_PK; ++l) {
+        const uint32_t k = l < n ? l : 0u; /* idle lanes repeat lane 0, masked off */
+        pk->o[l] = o[k], pk->d[l] = d[k];
+        v[0][l] = o[k].x, v[1][l] = o[k].y, v[2][l] = o[k].z;
+        v[3][l] = d[k].x, v[4][l] = d[k].y, v[5][l] = d[k].z;
+    }
+    pk->pre_made = 0u;
+    pk->ox = _mm256_loadu_ps(v[0]), pk->oy = _mm256_loadu_ps(v[1]), pk->oz = _mm256_loadu_ps(v[2]);
+    const __m256 dx = _mm256_loadu_ps(v[3]), dy = _mm256_loadu_ps(v[4]), dz = _mm256_loadu_ps(v[5]);
+    pk->ix = xs_pk_safe_inv(dx), pk->iy = xs_pk_safe_inv(dy), pk->iz = xs_pk_safe_inv(dz);
+    /* kz: the axis d is largest along, as xs_ray_prepare picks it */
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 ax = _mm256_andnot_ps(sign, dx), ay = _mm256_andnot_ps(sign, dy), az = _mm256_andnot_ps(sign, dz);
+    const __m256 xy = _mm256_cmp_ps(ax, ay, _CMP_GT_OQ), xz = _mm256_cmp_ps(ax, az, _CMP_GT_OQ),
+                 yz = _mm256_cmp_ps(ay, az, _CMP_GT_OQ);
+    const __m256 z0 = _mm256_and_ps(xy, xz), z1 = _mm256_andnot_ps(xy, yz);
+    const __m256 z2 = _mm256_andnot_ps(_mm256_or_ps(z0, z1), _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
+    /* kx, ky follow it (kz 0: 1, 2; 1: 2, 0; 2: 0, 1), swapped where d[kz] < 0 */
+    const __m256 dk = xs_pk_axis(z1, z2, dx, dy, dz);
+    const __m256 neg = _mm256_cmp_ps(dk, _mm256_setzero_ps(), _CMP_LT_OQ);
+    const __m256 x1 = z0, x2 = z1, y1 = z2, y2 = z0;
+    pk->kx1 = _mm256_blendv_ps(x1, y1, neg), pk->kx2 = _mm256_blendv_ps(x2, y2, neg);
+    pk->ky1 = _mm256_blendv_ps(y1, x1, neg), pk->ky2 = _mm256_blendv_ps(y2, x2, neg);
+    pk->kz1 = z1, pk->kz2 = z2;
+    pk->sx = _mm256_div_ps(xs_pk_axis(pk->kx1, pk->kx2, dx, dy, dz), dk);
+    pk->sy = _mm256_div_ps(xs_pk_axis(pk->ky1, pk->ky2, dx, dy, dz), dk);
+    pk->sz = _mm256_div_ps(_mm256_set1_ps(1.0f), dk);
+    const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
+    pk->kxi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(pk->kx1), one),
+                              _mm256_and_si256(_mm256_castps_si256(pk->kx2), two));
+    pk->kyi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(pk->ky1), one),
+                              _mm256_and_si256(_mm256_castps_si256(pk->ky2), two));
+    pk->kzi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(pk->kz1), one),
+                              _mm256_and_si256(_mm256_castps_si256(pk->kz2), two));
+    pk->px = xs_pk_axis(pk->kx1, pk->kx2, pk->ox, pk->oy, pk->oz);
+    pk->py = xs_pk_axis(pk->ky1, pk->ky2, pk->ox, pk->oy, pk->oz);
+    pk->pz = xs_pk_axis(pk->kz1, pk->kz2, pk->ox, pk->oy, pk->oz);
+}
+
+/* Lane l's one-ray set-up, for the exact test on an edge. */
+XS_HOT const xs_ray_pre *xs_pk_pre(xs_pk *pk, uint32_t l)
+{
+    if (((pk->pre_made >> l) & 1u) == 0u) {
+        xs_ray_prepare(pk->o[l], pk->d[l], &pk->pre[l]);
+        pk->pre_made |= 1u << l;
+    }
+    return &pk->pre[l];
+}
+
+/* Entry distances of the eight rays into node n's four child slots (tn[i],
+ * per lane) and the least of them over the lanes entering (key[i]); returns
+ * the lanes of `lanes` (lv: the same as a vector mask) entering each slot
+ * no farther than their closest hit, 8 bits a slot. xs_wnode_enter's
+ * operations. */
+XS_HOT uint32_t xs_pk_node(const xs_wnode *n, const xs_pk *pk, __m256 best, uint32_t lanes, __m256 lv, __m256 *tn,
+                           float *key)
+{
+    const __m256 ax = _mm256_mul_ps(_mm256_sub_ps(_mm256_set1_ps(n->origin[0]), pk->ox), pk->ix);
+    const __m256 ay = _mm256_mul_ps(_mm256_sub_ps(_mm256_set1_ps(n->origin[1]), pk->oy), pk->iy);
+    const __m256 az = _mm256_mul_ps(_mm256_sub_ps(_mm256_set1_ps(n->origin[2]), pk->oz), pk->iz);
+    const __m256 bx = _mm256_mul_ps(_mm256_set1_ps(xs_bits_float((uint32_t)n->exp[0] << 23)), pk->ix);
+    const __m256 by = _mm256_mul_ps(_mm256_set1_ps(xs_bits_float((uint32_t)n->exp[1] << 23)), pk->iy);
+    const __m256 bz = _mm256_mul_ps(_mm256_set1_ps(xs_bits_float((uint32_t)n->exp[2] << 23)), pk->iz);
+    const __m256 zero = _mm256_setzero_ps(), far = _mm256_set1_ps(XS_BOX_FAR_SCALE);
+    /* the six planes of the four slots as floats: q[plane][slot] */
+    float q[6][XS_WIDTH];
+    for (int a = 0; a < 3; ++a) {
+        _mm_storeu_ps(q[a], xs_q4(n->qlo[a]));
+        _mm_storeu_ps(q[3 + a], xs_q4(n->qhi[a]));
+    }
+    uint32_t out = 0u;
+    for (int i = 0; i < XS_WIDTH; ++i) {
+        if (n->meta[i] == 0u)
+            continue;
+        const __m256 x0 = _mm256_add_ps(ax, _mm256_mul_ps(_mm256_broadcast_ss(&q[0][i]), bx));
+        const __m256 x1 = _mm256_add_ps(ax, _mm256_mul_ps(_mm256_broadcast_ss(&q[3][i]), bx));
+        const __m256 y0 = _mm256_add_ps(ay, _mm256_mul_ps(_mm256_broadcast_ss(&q[1][i]), by));
+        const __m256 y1 = _mm256_add_ps(ay, _mm256_mul_ps(_mm256_broadcast_ss(&q[4][i]), by));
+        const __m256 z0 = _mm256_add_ps(az, _mm256_mul_ps(_mm256_broadcast_ss(&q[2][i]), bz));
+        const __m256 z1 = _mm256_add_ps(az, _mm256_mul_ps(_mm256_broadcast_ss(&q[5][i]), bz));
+        const __m256 t0 = _mm256_max_ps(_mm256_max_ps(_mm256_min_ps(x0, x1), _mm256_min_ps(y0, y1)),
+                                        _mm256_max_ps(_mm256_min_ps(z0, z1), zero));
+        const __m256 t1 = _mm256_mul_ps(
+            _mm256_min_ps(_mm256_min_ps(_mm256_max_ps(x0, x1), _mm256_max_ps(y0, y1)), _mm256_max_ps(z0, z1)), far);
+        const __m256 in =
+            _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(t0, t1, _CMP_LE_OQ), _mm256_cmp_ps(t0, best, _CMP_LE_OQ)), lv);
+        const uint32_t m = (uint32_t)_mm256_movemask_ps(in);
+        if (m == 0u)
+            continue;
+        out |= m << (8 * i);
+        tn[i] = t0;
+        /* the nearest lane's entry: the order only decides speed */
+        __m256 k = _mm256_blendv_ps(_mm256_set1_ps(INFINITY), t0, in);
+        k = _mm256_min_ps(k, _mm256_permute2f128_ps(k, k, 1));
+        k = _mm256_min_ps(k, _mm256_permute_ps(k, _MM_SHUFFLE(1, 0, 3, 2)));
+        k = _mm256_min_ps(k, _mm256_permute_ps(k, _MM_SHUFFLE(2, 3, 0, 1)));
+        key[i] = _mm256_cvtss_f32(k);
+    }
+    (void)lanes;
+    return out;
+}
+
+/* Triangle i against the lanes of `lanes`; each lane that passes the
+ * one-ray test's checks and is at least as good as its closest hit takes
+ * it (xs_leaf_accept). Returns, for any hit, the lanes answered; for the
+ * closest hit, the lanes whose hit may have changed. */
+static inline uint32_t xs_pk_tri(const xs_scene_view *s, xs_pk *pk, uint32_t i, uint32_t lanes, __m256 best,
+                                 bool any_hit, bool alpha, xs_hit *hit)
+{
+    const xs_wtri *t = &s->tris[i];
+    const __m256 zero = _mm256_setzero_ps();
+    /* per vertex: its x, y, z (and the word after them) in both halves, each
+     * lane's kx, ky, kz picked by one permute, less the origin there */
+    __m256 A[3], B[3], C[3];
+    const __m256 V0 = _mm256_broadcast_ps((const __m128 *)(const void *)t->v0);
+    const __m256 V1 = _mm256_broadcast_ps((const __m128 *)(const void *)t->v1);
+    const __m256 V2 = _mm256_broadcast_ps((const __m128 *)(const void *)t->v2);
+    A[0] = _mm256_sub_ps(_mm256_permutevar_ps(V0, pk->kxi), pk->px);
+    A[1] = _mm256_sub_ps(_mm256_permutevar_ps(V0, pk->kyi), pk->py);
+    A[2] = _mm256_sub_ps(_mm256_permutevar_ps(V0, pk->kzi), pk->pz);
+    B[0] = _mm256_sub_ps(_mm256_permutevar_ps(V1, pk->kxi), pk->px);
+    B[1] = _mm256_sub_ps(_mm256_permutevar_ps(V1, pk->kyi), pk->py);
+    B[2] = _mm256_sub_ps(_mm256_permutevar_ps(V1, pk->kzi), pk->pz);
+    C[0] = _mm256_sub_ps(_mm256_permutevar_ps(V2, pk->kxi), pk->px);
+    C[1] = _mm256_sub_ps(_mm256_permutevar_ps(V2, pk->kyi), pk->py);
+    C[2] = _mm256_sub_ps(_mm256_permutevar_ps(V2, pk->kzi), pk->pz);
+    /* the shear: x = (v[kx] - o[kx]) - sx * z, as xs_ray_wtri */
+    const __m256 ax = _mm256_sub_ps(A[0], _mm256_mul_ps(pk->sx, A[2]));
+    const __m256 ay = _mm256_sub_ps(A[1], _mm256_mul_ps(pk->sy, A[2]));
+    const __m256 bx = _mm256_sub_ps(B[0], _mm256_mul_ps(pk->sx, B[2]));
+    const __m256 by = _mm256_sub_ps(B[1], _mm256_mul_ps(pk->sy, B[2]));
+    const __m256 cx = _mm256_sub_ps(C[0], _mm256_mul_ps(pk->sx, C[2]));
+    const __m256 cy = _mm256_sub_ps(C[1], _mm256_mul_ps(pk->sy, C[2]));
+    const __m256 u = _mm256_sub_ps(_mm256_mul_ps(cx, by), _mm256_mul_ps(cy, bx));
+    const __m256 v = _mm256_sub_ps(_mm256_mul_ps(ax, cy), _mm256_mul_ps(ay, cx));
+    const __m256 w = _mm256_sub_ps(_mm256_mul_ps(bx, ay), _mm256_mul_ps(by, ax));
+    const __m256 neg = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(u, zero, _CMP_LT_OQ), _mm256_cmp_ps(v, zero, _CMP_LT_OQ)),
+                                    _mm256_cmp_ps(w, zero, _CMP_LT_OQ));
+    const __m256 pos = _mm256_or_ps(_mm256_or_ps(_mm256_cmp_ps(u, zero, _CMP_GT_OQ), _mm256_cmp_ps(v, zero, _CMP_GT_OQ)),
+                                    _mm256_cmp_ps(w, zero, _CMP_GT_OQ));
+    uint32_t cand = lanes & ~(uint32_t)_mm256_movemask_ps(_mm256_and_ps(neg, pos));
+    if (cand == 0u)
+        return 0u;
+    const uint32_t edge = (uint32_t)_mm256_movemask_ps(_mm256_or_ps(
+        _mm256_or_ps(_mm256_cmp_ps(u, zero, _CMP_EQ_OQ), _mm256_cmp_ps(v, zero, _CMP_EQ_OQ)),
+        _mm256_cmp_ps(w, zero, _CMP_EQ_OQ)));
+    const __m256 T = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(u, _mm256_mul_ps(pk->sz, A[2])),
+                                                 _mm256_mul_ps(v, _mm256_mul_ps(pk->sz, B[2]))),
+                                   _mm256_mul_ps(w, _mm256_mul_ps(pk->sz, C[2])));
+    /* xs_tri_accept's checks, lane by lane: det != 0, T on det's side, then
+     * t = T / det in (0, closest so far] */
+    const __m256 det = _mm256_add_ps(_mm256_add_ps(u, v), w);
+    const __m256 side = _mm256_or_ps(
+        _mm256_and_ps(_mm256_cmp_ps(det, zero, _CMP_GT_OQ), _mm256_cmp_ps(T, zero, _CMP_GT_OQ)),
+        _mm256_and_ps(_mm256_cmp_ps(det, zero, _CMP_LT_OQ), _mm256_cmp_ps(T, zero, _CMP_LT_OQ)));
+    const __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), det);
+    const __m256 tt = _mm256_mul_ps(T, inv);
+    const __m256 ok = _mm256_and_ps(side, _mm256_and_ps(_mm256_cmp_ps(tt, zero, _CMP_GT_OQ),
+                                                        _mm256_cmp_ps(tt, best, _CMP_LE_OQ)));
+    uint32_t pass = (cand & ~edge & (uint32_t)_mm256_movemask_ps(ok)) | (cand & edge);
+    if (pass == 0u)
+        return 0u;
+    float lt[XS_PK], lu[XS_PK], lv[XS_PK];
+    _mm256_storeu_ps(lt, tt), _mm256_storeu_ps(lu, _mm256_mul_ps(v, inv)), _mm256_storeu_ps(lv, _mm256_mul_ps(w, inv));
+    uint32_t took = 0u;
+    while (pass != 0u) {
+        const uint32_t l = (uint32_t)xs_ctz(pass);
+        pass &= pass - 1u;
+        float t1 = lt[l], b1 = lu[l], b2 = lv[l];
+        /* on an edge: the one-ray test decides it exactly */
+        if (((edge >> l) & 1u) != 0u && !xs_ray_wtri(xs_pk_pre(pk, l), t, hit[l].t, &t1, &b1, &b2))
+            continue;
+        if (xs_leaf_accept(s, i, t1, b1, b2, UINT32_MAX, any_hit, alpha, &hit[l]) || !any_hit)
+            took |= 1u << l;
+    }
+    return took;
+}
+
+/* Closest hits (any_hit false) or any hits of the n <= 8 rays (o[l], d[l])
+ * within tmax[l], into hit[l] as xs_trace_walk leaves them. False when the
+ * packet met an instance child (hit[] is then not to be used). */
+static inline bool xs_pk_trace(const xs_scene_view *s, const xs_vec3 *o, const xs_vec3 *d, const float *tmax,
+                               uint32_t n, bool any_hit, bool alpha, xs_hit *hit, xs_counters *c)
+{
+    const uint32_t all = (1u << n) - 1u;
+    float best[XS_PK];
+    for (uint32_t l = 0; l < XS_PK; ++l) {
+        hit[l].tri = UINT32_MAX;
+        hit[l].instance = UINT32_MAX;
+        hit[l].t = l < n ? tmax[l] : 0.0f;
+        hit[l].u = hit[l].v = 0.0f;
+        best[l] = hit[l].t;
+    }
+    if (s->wnode_count == 0)
+        return true;
+    xs_pk pk;
+    xs_pk_prepare(&pk, o, d, n);
+    __m256 vbest = _mm256_loadu_ps(best);
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    uint32_t done = 0u; /* any hit: lanes answered (their best then -1: no box is entered by them) */
+    uint32_t st_ref[XS_PK_STACK], st_mask[XS_PK_STACK];
+    __m256 st_t[XS_PK_STACK];
+    int sp = 0;
+    uint32_t ref = s->wroot, lanes = all;
+    uint64_t nodes = 0u, tris = 0u;
+    for (;;) {
+        /* a node: its entered children onto the stack, the farthest first */
+        const xs_wnode *nd = &s->wnodes[ref];
+        nodes += (uint64_t)__builtin_popcount(lanes);
+        __m256 tn[XS_WIDTH];
+        float key[XS_WIDTH];
+        const __m256 lv =
+            _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)lanes), bit), bit));
+        const uint32_t in = xs_pk_node(nd, &pk, vbest, lanes, lv, tn, key);
+        int slot[XS_WIDTH], k = 0;
+        for (int i = 0; i < XS_WIDTH; ++i) {
+            if (((in >> (8 * i)) & 255u) == 0u)
+                continue;
+            if ((uint32_t)nd->meta[i] >> 6 == XS_WCHILD_INSTANCE) {
+                c->node_visits += nodes, c->tri_tests += tris;
+                return false;
+            }
+            int j = k++;
+            while (j > 0 && key[slot[j - 1]] < key[i]) { /* descending: the nearest ends last */
+                slot[j] = slot[j - 1];
+                --j;
+            }
+            slot[j] = i;
+        }
+        for (int j = 0; j < k; ++j) {
+            const int i = slot[j];
+            const uint32_t kind = (uint32_t)nd->meta[i] >> 6;
+            st_ref[sp] = kind == XS_WCHILD_LEAF ? (XS_STACK_LEAF | ref << 2 | (uint32_t)i) : nd->child[i];
+            st_mask[sp] = (in >> (8 * i)) & 255u;
+            st_t[sp] = tn[i];
+            ++sp;
+        }
+        /* the next node: leaves on the way are tested */
+        for (;;) {
+            if (sp == 0 || done == all)
+                goto out;
+            --sp;
+            uint32_t m = st_mask[sp] & (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(st_t[sp], vbest, _CMP_LE_OQ));
+            if (m == 0u)
+                continue;
+            const uint32_t r = st_ref[sp];
+            if ((r & XS_STACK_LEAF) == 0u) {
+                ref = r, lanes = m;
+                break;
+            }
+            const xs_wnode *ln = &s->wnodes[(r & ~XS_STACK_LEAF) >> 2];
+            const int sl = (int)(r & 3u);
+            const uint32_t first = ln->child[sl], count = (uint32_t)ln->meta[sl] & 63u;
+            for (uint32_t t = first; t < first + count && m != 0u; ++t) {
+                tris += (uint64_t)__builtin_popcount(m);
+                const uint32_t took = xs_pk_tri(s, &pk, t, m, vbest, any_hit, alpha, hit);
+                if (took == 0u)
+                    continue;
+                if (any_hit) {
+                    done |= took;
+                    m &= ~took;
+                    for (uint32_t b = took; b != 0u; b &= b - 1u)
+                        best[xs_ctz(b)] = -1.0f;
+                } else {
+                    for (uint32_t b = took; b != 0u; b &= b - 1u)
+                        best[xs_ctz(b)] = hit[xs_ctz(b)].t;
+                }
+                vbest = _mm256_loadu_ps(best);
+            }
+        }
+    }
+out:
+    c->node_visits += nodes;
+    c->tri_tests += tris;
+    return true;
+}
+
+#endif
