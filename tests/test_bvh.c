@@ -769,6 +769,124 @@ static void test_watertight(void)
     }
 }
 
+#if defined(__AVX2__)
+#include "kernels/cpu/packet_avx2.h"
+
+/* Packets of 1 to 8 rays against the one-ray walk, bit for bit. */
+static int packet_check(const xs_scene_view *v, const xs_ray *r, uint32_t n, int *refused)
+{
+    xs_vec3 o[XS_PK], d[XS_PK];
+    float tmax[XS_PK];
+    for (uint32_t l = 0; l < n; ++l)
+        o[l] = r[l].o, d[l] = r[l].d, tmax[l] = r[l].tmax;
+    int bad = 0;
+    for (int any = 0; any < 2; ++any) {
+        xs_hit h[XS_PK];
+        xs_counters c = {0};
+        if (!xs_pk_trace(v, o, d, tmax, n, any != 0, false, h, &c)) {
+            ++*refused;
+            continue;
+        }
+        for (uint32_t l = 0; l < n; ++l) {
+            xs_hit one;
+            const bool hit = xs_trace(v, &r[l], any != 0, &one, &c);
+            if (hit != (h[l].tri != UINT32_MAX) ||
+                (!any && hit && (memcmp(&one.t, &h[l].t, sizeof one.t) != 0 || memcmp(&one.u, &h[l].u, 4) != 0 ||
+                                 memcmp(&one.v, &h[l].v, 4) != 0 || one.tri != h[l].tri ||
+                                 one.instance != h[l].instance))) {
+                if (bad++ < 5)
+                    fprintf(stderr, "%s lane %u of %u: packet tri %u t %.9g, one ray tri %u t %.9g\n",
+                            any ? "any hit" : "closest", l, n, h[l].tri, (double)h[l].t, one.tri, (double)one.t);
+            }
+        }
+    }
+    return bad;
+}
+
+/* The CPU's eight-ray packets (kernels/cpu/packet_avx2.h) give the one-ray
+ * walk's hits bit for bit: a one-level scene of a soup, a terrain, a closed
+ * grid box and an exact copy of the box (every hit on the box ties with its
+ * copy: the first triangle must win in both), random rays from inside and
+ * outside, rays aimed at the box's vertices and edges (the exact edge test),
+ * finite tmax, packets of 1 to 8 rays; and a two-level scene is refused
+ * (false), never answered wrongly. */
+static void test_packets(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2")) {
+        printf("SKIP: no AVX2 on this CPU\n");
+        exit(77);
+    }
+    wscene S;
+    memset(&S, 0, sizeof S);
+    wmesh m[4] = {soup_mesh(SOUP, 2000), soup_mesh(TERRAIN, 3000), grid_box(10, 2.0f), grid_box(10, 2.0f)};
+    for (int i = 0; i < 4; ++i) {
+        ws_add_mesh(&S, &m[i]);
+        ws_add_instance(&S, (uint32_t)i, 1.0f, 0.0f, xs_v3(0, 0, 0), false, true);
+    }
+    ws_finish(&S);
+    int bad = 0, refused = 0, rays = 0, ties = 0, copy = 0;
+    xs_ray r[XS_PK];
+    for (int k = 0; k < 6000; ++k) {
+        const uint32_t n = 1u + (uint32_t)k % XS_PK;
+        for (uint32_t l = 0; l < n; ++l) {
+            r[l].time = 0.5f;
+            r[l].tmax = (k + (int)l) % 5 == 0 ? 1.0f + 10.0f * rnd() : INFINITY;
+            if (k % 3 == 0) { /* inside the box, at a vertex or along an edge of it */
+                const xs_wtri *t = &S.tris[S.meshes[2].tri_first + (uint32_t)(rnd() * 0.999f * 1200.0f)];
+                xs_vec3 a = xs_v3_load(t->v0), b = xs_v3_load(t->v1);
+                xs_vec3 tw = (l & 1) ? a : xs_add(a, xs_scale(xs_sub(b, a), 0.5f));
+                r[l].o = xs_scale(xs_v3(2.0f * rnd() - 1.0f, 2.0f * rnd() - 1.0f, 2.0f * rnd() - 1.0f), 1.5f);
+                r[l].d = xs_normalize(xs_sub(tw, r[l].o));
+            } else if (k % 3 == 1) {
+                r[l].o = xs_v3(-25.0f + 60.0f * rnd(), -6.0f + 14.0f * rnd(), -8.0f + 20.0f * rnd());
+                r[l].d = rnd_dir();
+            } else { /* eight nearby rays: a coherent packet */
+                const xs_vec3 o = xs_scale(rnd_dir(), 60.0f);
+                r[l].o = o;
+                r[l].d = xs_normalize(xs_sub(xs_v3(rnd() - 0.5f, rnd() - 0.5f, rnd() - 0.5f), o));
+            }
+        }
+        rays += (int)n;
+        bad += packet_check(&S.v, r, n, &refused);
+        for (uint32_t l = 0; l < n; ++l) {
+            xs_hit h;
+            xs_counters c = {0};
+            if (xs_trace(&S.v, &r[l], false, &h, &c) && h.tri >= S.meshes[2].tri_first &&
+                h.tri < S.meshes[2].tri_first + S.meshes[2].tri_count)
+                ties++; /* on the box, which its copy (mesh 3) ties with */
+            copy += h.tri >= S.meshes[3].tri_first && h.tri != UINT32_MAX; /* the copy never wins a tie */
+        }
+    }
+    printf("packets: %d rays, %d on the box (a tie with its copy every time), %d differ, %d refused\n", rays, ties,
+           bad, refused);
+    CHECK_MSG(bad == 0, "%d lanes differ from the one-ray walk", bad);
+    CHECK(refused == 0);
+    CHECK(ties > 1000);
+    CHECK_MSG(copy == 0, "%d hits on the copy of the box", copy);
+    for (int i = 0; i < 4; ++i)
+        free(m[i].v);
+    ws_free(&S);
+    /* two levels: instance children are refused, answered packets still agree */
+    ws_standard(&S);
+    refused = 0;
+    bad = 0;
+    for (int k = 0; k < 500; ++k) {
+        for (uint32_t l = 0; l < XS_PK; ++l) {
+            r[l].o = xs_v3(-25.0f + 60.0f * rnd(), -6.0f + 14.0f * rnd(), -8.0f + 20.0f * rnd());
+            r[l].d = rnd_dir();
+            r[l].tmax = INFINITY;
+            r[l].time = 0.5f;
+        }
+        bad += packet_check(&S.v, r, XS_PK, &refused);
+    }
+    printf("packets, two levels: %d of 1000 packets refused, %d lanes differ\n", refused, bad);
+    CHECK(refused > 0);
+    CHECK(bad == 0);
+    ws_free(&S);
+}
+#endif
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
@@ -781,6 +899,9 @@ int main(int argc, char **argv)
         {"wide_valid", test_wide_valid},
         {"wide_closest", test_wide_closest},
         {"watertight", test_watertight},
+#if defined(__AVX2__)
+        {"packets", test_packets},
+#endif
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }
