@@ -63,13 +63,14 @@ static float *uv_sphere(int nu, int nv, float r, uint32_t *ntris)
     return p;
 }
 
-/* The same rays traced and the same hits shaded. Node and triangle tests
- * may differ: the AVX2 build's wavefront traces packets of eight rays
- * (kernels/cpu/packet_avx2.h), which count each lane's tests. */
+/* The same rays traced and the same hits shaded. Node, triangle and
+ * instance visits may differ: the AVX2 build's wavefront traces packets of
+ * eight rays (kernels/cpu/packet_avx2.h), which count each lane's tests in
+ * the packet's order. */
 static bool same_work(const xs_counters *a, const xs_counters *b)
 {
     return a->camera_rays == b->camera_rays && a->bounce_rays == b->bounce_rays && a->shadow_rays == b->shadow_rays &&
-           a->shade_events == b->shade_events && a->inst_visits == b->inst_visits && a->nonfinite == b->nonfinite;
+           a->shade_events == b->shade_events && a->nonfinite == b->nonfinite;
 }
 
 static float *render(const xs_scene *s, int w, int h, xs_tile_params tp, xs_counters *c)

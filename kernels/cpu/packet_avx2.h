@@ -18,10 +18,13 @@
  * whatever order the packet opens the nodes. Any-hit (shadow) queries
  * answer whether something lies within tmax, which no order changes.
  *
- * Scope: one level (every mesh merged into the top tree) and no motion
- * blur. A packet that meets an instance child gives up and returns false
- * (its rays then take the one-ray walk); the caller stops trying packets for
- * that scene.
+ * Instances: an instance child moves the lanes entering it into the
+ * instance's object space by xs_instance_ray (the one-ray walk's own
+ * arithmetic, so the same bits) and walks its mesh's tree with them.
+ *
+ * Scope: frames without motion blur (the caller's choice). A packet that
+ * cannot take a scene (a deeper level, a full stack) returns false and its
+ * rays take the one-ray walk; the caller then stops trying packets there.
  */
 #ifndef XS_PACKET_AVX2_H
 #define XS_PACKET_AVX2_H
@@ -41,9 +44,7 @@ typedef struct xs_pk {
     __m256 sx, sy, sz;             /* the shear */
     __m256 kx1, kx2, ky1, ky2, kz1, kz2; /* per lane: axis k is y (1) or z (2) */
     __m256i kxi, kyi, kzi;         /* per lane: kx, ky, kz as indices 0..2 */
-    xs_vec3 o[XS_PK], d[XS_PK];
-    xs_ray_pre pre[XS_PK]; /* one lane's xs_ray_prepare, made when an edge needs it */
-    uint32_t pre_made;
+    xs_vec3 o[XS_PK], d[XS_PK];    /* the rays (the exact edge test sets one up again) */
 } xs_pk;
 
 /* Per lane: x, y or z as the lane's axis (masks m1: y, m2: z). */
@@ -71,7 +72,6 @@ XS_HOT void xs_pk_prepare(xs_pk *pk, const xs_vec3 *o, const xs_vec3 *d, uint32_
         v[0][l] = o[k].x, v[1][l] = o[k].y, v[2][l] = o[k].z;
         v[3][l] = d[k].x, v[4][l] = d[k].y, v[5][l] = d[k].z;
     }
-    pk->pre_made = 0u;
     pk->ox = _mm256_loadu_ps(v[0]), pk->oy = _mm256_loadu_ps(v[1]), pk->oz = _mm256_loadu_ps(v[2]);
     const __m256 dx = _mm256_loadu_ps(v[3]), dy = _mm256_loadu_ps(v[4]), dz = _mm256_loadu_ps(v[5]);
     pk->ix = xs_pk_safe_inv(dx), pk->iy = xs_pk_safe_inv(dy), pk->iz = xs_pk_safe_inv(dz);
@@ -102,16 +102,6 @@ XS_HOT void xs_pk_prepare(xs_pk *pk, const xs_vec3 *o, const xs_vec3 *d, uint32_
     pk->px = xs_pk_axis(pk->kx1, pk->kx2, pk->ox, pk->oy, pk->oz);
     pk->py = xs_pk_axis(pk->ky1, pk->ky2, pk->ox, pk->oy, pk->oz);
     pk->pz = xs_pk_axis(pk->kz1, pk->kz2, pk->ox, pk->oy, pk->oz);
-}
-
-/* Lane l's one-ray set-up, for the exact test on an edge. */
-XS_HOT const xs_ray_pre *xs_pk_pre(xs_pk *pk, uint32_t l)
-{
-    if (((pk->pre_made >> l) & 1u) == 0u) {
-        xs_ray_prepare(pk->o[l], pk->d[l], &pk->pre[l]);
-        pk->pre_made |= 1u << l;
-    }
-    return &pk->pre[l];
 }
 
 /* Entry distances of the eight rays into node n's four child slots (tn[i],
@@ -171,8 +161,8 @@ XS_HOT uint32_t xs_pk_node(const xs_wnode *n, const xs_pk *pk, __m256 best, uint
  * one-ray test's checks and is at least as good as its closest hit takes
  * it (xs_leaf_accept). Returns, for any hit, the lanes answered; for the
  * closest hit, the lanes whose hit may have changed. */
-static inline uint32_t xs_pk_tri(const xs_scene_view *s, xs_pk *pk, uint32_t i, uint32_t lanes, __m256 best,
-                                 bool any_hit, bool alpha, xs_hit *hit)
+static inline uint32_t xs_pk_tri(const xs_scene_view *s, const xs_pk *pk, uint32_t i, uint32_t lanes, __m256 best,
+                                 uint32_t inst, bool any_hit, bool alpha, xs_hit *hit)
 {
     const xs_wtri *t = &s->tris[i];
     const __m256 zero = _mm256_setzero_ps();
@@ -235,58 +225,59 @@ static inline uint32_t xs_pk_tri(const xs_scene_view *s, xs_pk *pk, uint32_t i, 
         pass &= pass - 1u;
         float t1 = lt[l], b1 = lu[l], b2 = lv[l];
         /* on an edge: the one-ray test decides it exactly */
-        if (((edge >> l) & 1u) != 0u && !xs_ray_wtri(xs_pk_pre(pk, l), t, hit[l].t, &t1, &b1, &b2))
-            continue;
-        if (xs_leaf_accept(s, i, t1, b1, b2, UINT32_MAX, any_hit, alpha, &hit[l]) || !any_hit)
+        if (((edge >> l) & 1u) != 0u) {
+            xs_ray_pre pre;
+            xs_ray_prepare(pk->o[l], pk->d[l], &pre);
+            if (!xs_ray_wtri(&pre, t, hit[l].t, &t1, &b1, &b2))
+                continue;
+        }
+        if (xs_leaf_accept(s, i, t1, b1, b2, inst, any_hit, alpha, &hit[l]) || !any_hit)
             took |= 1u << l;
     }
     return took;
 }
 
-/* Closest hits (any_hit false) or any hits of the n <= 8 rays (o[l], d[l])
- * within tmax[l], into hit[l] as xs_trace_walk leaves them. False when the
- * packet met an instance child (hit[] is then not to be used). */
-static inline bool xs_pk_trace(const xs_scene_view *s, const xs_vec3 *o, const xs_vec3 *d, const float *tmax,
-                               uint32_t n, bool any_hit, bool alpha, xs_hit *hit, xs_counters *c)
-{
-    const uint32_t all = (1u << n) - 1u;
+/* A packet walk's state: the lanes' hits and closest distances, and the
+ * stack (node, leaf and instance references, the lanes entering each and
+ * their entry distances). */
+typedef struct xs_pk_walk {
+    const xs_scene_view *s;
+    xs_hit *hit;
+    bool any_hit, alpha;
+    uint32_t all, done; /* any hit: lanes answered (their best then -1: no box is entered by them) */
     float best[XS_PK];
-    for (uint32_t l = 0; l < XS_PK; ++l) {
-        hit[l].tri = UINT32_MAX;
-        hit[l].instance = UINT32_MAX;
-        hit[l].t = l < n ? tmax[l] : 0.0f;
-        hit[l].u = hit[l].v = 0.0f;
-        best[l] = hit[l].t;
-    }
-    if (s->wnode_count == 0)
-        return true;
-    xs_pk pk;
-    xs_pk_prepare(&pk, o, d, n);
-    __m256 vbest = _mm256_loadu_ps(best);
-    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-    uint32_t done = 0u; /* any hit: lanes answered (their best then -1: no box is entered by them) */
+    __m256 vbest;
+    uint64_t nodes, tris, insts;
     uint32_t st_ref[XS_PK_STACK], st_mask[XS_PK_STACK];
     __m256 st_t[XS_PK_STACK];
-    int sp = 0;
-    uint32_t ref = s->wroot, lanes = all;
-    uint64_t nodes = 0u, tris = 0u;
+} xs_pk_walk;
+
+/* The lanes `lanes` of packet pk (in the space of instance inst; UINT32_MAX:
+ * the world) from node root, with the stack above sp0. An instance child
+ * moves the lanes entering it into the instance's object space
+ * (xs_instance_ray, as the one-ray walk does) and walks its mesh's tree.
+ * False when the scene has a level this walk does not take. */
+static bool xs_pk_walk_from(xs_pk_walk *w, const xs_pk *pk, uint32_t root, uint32_t lanes, uint32_t inst, int sp0)
+{
+    const xs_scene_view *s = w->s;
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    int sp = sp0;
+    uint32_t ref = root;
     for (;;) {
         /* a node: its entered children onto the stack, the farthest first */
         const xs_wnode *nd = &s->wnodes[ref];
-        nodes += (uint64_t)__builtin_popcount(lanes);
+        w->nodes += (uint64_t)__builtin_popcount(lanes);
+        if (sp + XS_WIDTH > XS_PK_STACK)
+            return false;
         __m256 tn[XS_WIDTH];
         float key[XS_WIDTH];
         const __m256 lv =
             _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)lanes), bit), bit));
-        const uint32_t in = xs_pk_node(nd, &pk, vbest, lanes, lv, tn, key);
+        const uint32_t in = xs_pk_node(nd, pk, w->vbest, lanes, lv, tn, key);
         int slot[XS_WIDTH], k = 0;
         for (int i = 0; i < XS_WIDTH; ++i) {
             if (((in >> (8 * i)) & 255u) == 0u)
                 continue;
-            if ((uint32_t)nd->meta[i] >> 6 == XS_WCHILD_INSTANCE) {
-                c->node_visits += nodes, c->tri_tests += tris;
-                return false;
-            }
             int j = k++;
             while (j > 0 && key[slot[j - 1]] < key[i]) { /* descending: the nearest ends last */
                 slot[j] = slot[j - 1];
@@ -296,21 +287,36 @@ static inline bool xs_pk_trace(const xs_scene_view *s, const xs_vec3 *o, const x
         }
         for (int j = 0; j < k; ++j) {
             const int i = slot[j];
-            const uint32_t kind = (uint32_t)nd->meta[i] >> 6;
-            st_ref[sp] = kind == XS_WCHILD_LEAF ? (XS_STACK_LEAF | ref << 2 | (uint32_t)i) : nd->child[i];
-            st_mask[sp] = (in >> (8 * i)) & 255u;
-            st_t[sp] = tn[i];
+            w->st_ref[sp] = xs_child_ref(nd, ref, (uint32_t)i);
+            w->st_mask[sp] = (in >> (8 * i)) & 255u;
+            w->st_t[sp] = tn[i];
             ++sp;
         }
-        /* the next node: leaves on the way are tested */
+        /* the next node: leaves and instances on the way are taken */
         for (;;) {
-            if (sp == 0 || done == all)
-                goto out;
+            if (sp == sp0 || w->done == w->all)
+                return true;
             --sp;
-            uint32_t m = st_mask[sp] & (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(st_t[sp], vbest, _CMP_LE_OQ));
+            uint32_t m =
+                w->st_mask[sp] & (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(w->st_t[sp], w->vbest, _CMP_LE_OQ));
             if (m == 0u)
                 continue;
-            const uint32_t r = st_ref[sp];
+            const uint32_t r = w->st_ref[sp];
+            if ((r & XS_STACK_INSTANCE) != 0u) { /* one level down: the mesh in its object space */
+                const uint32_t ii = r & ~XS_STACK_INSTANCE;
+                const xs_mesh *me = &s->meshes[s->instances[ii].mesh];
+                if (inst != UINT32_MAX || me->wroot == UINT32_MAX)
+                    return false;
+                xs_vec3 oo[XS_PK], od[XS_PK];
+                for (uint32_t l = 0; l < XS_PK; ++l)
+                    xs_instance_ray(s, ii, pk->o[l], pk->d[l], false, 0.5f, &oo[l], &od[l]);
+                xs_pk obj;
+                xs_pk_prepare(&obj, oo, od, XS_PK);
+                w->insts += (uint64_t)__builtin_popcount(m);
+                if (!xs_pk_walk_from(w, &obj, me->wroot, m, ii, sp))
+                    return false;
+                continue;
+            }
             if ((r & XS_STACK_LEAF) == 0u) {
                 ref = r, lanes = m;
                 break;
@@ -319,27 +325,53 @@ static inline bool xs_pk_trace(const xs_scene_view *s, const xs_vec3 *o, const x
             const int sl = (int)(r & 3u);
             const uint32_t first = ln->child[sl], count = (uint32_t)ln->meta[sl] & 63u;
             for (uint32_t t = first; t < first + count && m != 0u; ++t) {
-                tris += (uint64_t)__builtin_popcount(m);
-                const uint32_t took = xs_pk_tri(s, &pk, t, m, vbest, any_hit, alpha, hit);
+                w->tris += (uint64_t)__builtin_popcount(m);
+                const uint32_t took = xs_pk_tri(s, pk, t, m, w->vbest, inst, w->any_hit, w->alpha, w->hit);
                 if (took == 0u)
                     continue;
-                if (any_hit) {
-                    done |= took;
+                if (w->any_hit) {
+                    w->done |= took;
                     m &= ~took;
                     for (uint32_t b = took; b != 0u; b &= b - 1u)
-                        best[xs_ctz(b)] = -1.0f;
+                        w->best[xs_ctz(b)] = -1.0f;
                 } else {
                     for (uint32_t b = took; b != 0u; b &= b - 1u)
-                        best[xs_ctz(b)] = hit[xs_ctz(b)].t;
+                        w->best[xs_ctz(b)] = w->hit[xs_ctz(b)].t;
                 }
-                vbest = _mm256_loadu_ps(best);
+                w->vbest = _mm256_loadu_ps(w->best);
             }
         }
     }
-out:
-    c->node_visits += nodes;
-    c->tri_tests += tris;
-    return true;
+}
+
+/* Closest hits (any_hit false) or any hits of the n <= 8 rays (o[l], d[l])
+ * within tmax[l], into hit[l] as xs_trace_walk leaves them (the frame
+ * without motion blur). False when the packet cannot take the scene (hit[]
+ * is then not to be used). */
+static inline bool xs_pk_trace(const xs_scene_view *s, const xs_vec3 *o, const xs_vec3 *d, const float *tmax,
+                               uint32_t n, bool any_hit, bool alpha, xs_hit *hit, xs_counters *c)
+{
+    xs_pk_walk w;
+    w.s = s, w.hit = hit, w.any_hit = any_hit, w.alpha = alpha;
+    w.all = (1u << n) - 1u, w.done = 0u;
+    w.nodes = w.tris = w.insts = 0u;
+    for (uint32_t l = 0; l < XS_PK; ++l) {
+        hit[l].tri = UINT32_MAX;
+        hit[l].instance = UINT32_MAX;
+        hit[l].t = l < n ? tmax[l] : 0.0f;
+        hit[l].u = hit[l].v = 0.0f;
+        w.best[l] = hit[l].t;
+    }
+    if (s->wnode_count == 0)
+        return true;
+    w.vbest = _mm256_loadu_ps(w.best);
+    xs_pk pk;
+    xs_pk_prepare(&pk, o, d, n);
+    const bool ok = xs_pk_walk_from(&w, &pk, s->wroot, w.all, UINT32_MAX, 0);
+    c->node_visits += w.nodes;
+    c->tri_tests += w.tris;
+    c->inst_visits += w.insts;
+    return ok;
 }
 
 #endif
