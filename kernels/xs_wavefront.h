@@ -182,6 +182,8 @@ XS_DEVICE void xs_wf_shade(const xs_scene_view *s, const xs_tile_params *tp0, ui
                            uint32_t q, uint32_t j, const float *u, xs_counters *c)
 {
     const uint32_t i = w->queue[q][j];
+#if XS_GPU_CODE
+    /* the path in registers, the shadow ray pushed once it is known */
     xs_path p = w->path[i];
     xs_shadow sh;
     const bool more = xs_path_shade(s, xs_wf_tile(tp0, tp_stride, p.tile), &p, &w->hit[i], u, &w->first[i], &sh, c);
@@ -190,6 +192,18 @@ XS_DEVICE void xs_wf_shade(const xs_scene_view *s, const xs_tile_params *tp0, ui
         sh.path = i;
         w->shadow[xs_wf_push(&w->count[2])] = sh;
     }
+#else
+    /* in place: the path where it lives, the shadow ray written into the
+     * queue's next place and kept when valid (one thread owns the queue; a
+     * copy written field by field and read back whole stalls the loads) */
+    xs_shadow *sh = &w->shadow[w->count[2]];
+    const bool more =
+        xs_path_shade(s, xs_wf_tile(tp0, tp_stride, w->path[i].tile), &w->path[i], &w->hit[i], u, &w->first[i], sh, c);
+    if (sh->valid != 0u) {
+        sh->path = i;
+        w->count[2]++;
+    }
+#endif
     if (more)
         w->queue[q ^ 1u][xs_wf_push(&w->count[q ^ 1u])] = i;
 }

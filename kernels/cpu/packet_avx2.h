@@ -157,11 +157,20 @@ XS_HOT uint32_t xs_pk_node(const xs_wnode *n, const xs_pk *pk, __m256 best, uint
     return out;
 }
 
+/* A vector mask of the lanes in bits m. */
+XS_HOT __m256 xs_pk_mask(uint32_t m)
+{
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)m), bit), bit));
+}
+
 /* Triangle i against the lanes of `lanes`; each lane that passes the
  * one-ray test's checks and is at least as good as its closest hit takes
- * it (xs_leaf_accept). Returns, for any hit, the lanes answered; for the
- * closest hit, the lanes whose hit may have changed. */
-static inline uint32_t xs_pk_tri(const xs_scene_view *s, const xs_pk *pk, uint32_t i, uint32_t lanes, __m256 best,
+ * it (xs_leaf_accept), and *best follows: the new closest distance, or -1
+ * for a lane answered (any hit). Returns the lanes answered (any hit). The
+ * distances stay in the vector: read back through memory after scalar
+ * stores, they would stall the load. */
+static inline uint32_t xs_pk_tri(const xs_scene_view *s, const xs_pk *pk, uint32_t i, uint32_t lanes, __m256 *best,
                                  uint32_t inst, bool any_hit, bool alpha, xs_hit *hit)
 {
     const xs_wtri *t = &s->tris[i];
@@ -213,26 +222,40 @@ static inline uint32_t xs_pk_tri(const xs_scene_view *s, const xs_pk *pk, uint32
     const __m256 inv = _mm256_div_ps(_mm256_set1_ps(1.0f), det);
     const __m256 tt = _mm256_mul_ps(T, inv);
     const __m256 ok = _mm256_and_ps(side, _mm256_and_ps(_mm256_cmp_ps(tt, zero, _CMP_GT_OQ),
-                                                        _mm256_cmp_ps(tt, best, _CMP_LE_OQ)));
+                                                        _mm256_cmp_ps(tt, *best, _CMP_LE_OQ)));
     uint32_t pass = (cand & ~edge & (uint32_t)_mm256_movemask_ps(ok)) | (cand & edge);
     if (pass == 0u)
         return 0u;
     float lt[XS_PK], lu[XS_PK], lv[XS_PK];
     _mm256_storeu_ps(lt, tt), _mm256_storeu_ps(lu, _mm256_mul_ps(v, inv)), _mm256_storeu_ps(lv, _mm256_mul_ps(w, inv));
-    uint32_t took = 0u;
+    uint32_t took = 0u, moved = 0u, moved_edge = 0u; /* answered; closer (vector t, an edge's own t) */
     while (pass != 0u) {
         const uint32_t l = (uint32_t)xs_ctz(pass);
         pass &= pass - 1u;
         float t1 = lt[l], b1 = lu[l], b2 = lv[l];
-        /* on an edge: the one-ray test decides it exactly */
-        if (((edge >> l) & 1u) != 0u) {
+        const bool on_edge = ((edge >> l) & 1u) != 0u;
+        if (on_edge) { /* the one-ray test decides it exactly */
             xs_ray_pre pre;
             xs_ray_prepare(pk->o[l], pk->d[l], &pre);
             if (!xs_ray_wtri(&pre, t, hit[l].t, &t1, &b1, &b2))
                 continue;
         }
-        if (xs_leaf_accept(s, i, t1, b1, b2, inst, any_hit, alpha, &hit[l]) || !any_hit)
+        const float was = hit[l].t;
+        if (xs_leaf_accept(s, i, t1, b1, b2, inst, any_hit, alpha, &hit[l]))
             took |= 1u << l;
+        else if (hit[l].t != was)
+            *(on_edge ? &moved_edge : &moved) |= 1u << l;
+    }
+    if (took != 0u)
+        *best = _mm256_blendv_ps(*best, _mm256_set1_ps(-1.0f), xs_pk_mask(took));
+    if (moved != 0u)
+        *best = _mm256_blendv_ps(*best, tt, xs_pk_mask(moved));
+    if (moved_edge != 0u) { /* rare: an edge's t through memory */
+        float b[XS_PK];
+        _mm256_storeu_ps(b, *best);
+        for (uint32_t m = moved_edge; m != 0u; m &= m - 1u)
+            b[xs_ctz(m)] = hit[xs_ctz(m)].t;
+        *best = _mm256_loadu_ps(b);
     }
     return took;
 }
@@ -245,8 +268,7 @@ typedef struct xs_pk_walk {
     xs_hit *hit;
     bool any_hit, alpha;
     uint32_t all, done; /* any hit: lanes answered (their best then -1: no box is entered by them) */
-    float best[XS_PK];
-    __m256 vbest;
+    __m256 vbest;       /* each lane's closest distance so far */
     uint64_t nodes, tris, insts;
     uint32_t st_ref[XS_PK_STACK], st_mask[XS_PK_STACK];
     __m256 st_t[XS_PK_STACK];
@@ -260,7 +282,6 @@ typedef struct xs_pk_walk {
 static bool xs_pk_walk_from(xs_pk_walk *w, const xs_pk *pk, uint32_t root, uint32_t lanes, uint32_t inst, int sp0)
 {
     const xs_scene_view *s = w->s;
-    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     int sp = sp0;
     uint32_t ref = root;
     for (;;) {
@@ -271,9 +292,7 @@ static bool xs_pk_walk_from(xs_pk_walk *w, const xs_pk *pk, uint32_t root, uint3
             return false;
         __m256 tn[XS_WIDTH];
         float key[XS_WIDTH];
-        const __m256 lv =
-            _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)lanes), bit), bit));
-        const uint32_t in = xs_pk_node(nd, pk, w->vbest, lanes, lv, tn, key);
+        const uint32_t in = xs_pk_node(nd, pk, w->vbest, lanes, xs_pk_mask(lanes), tn, key);
         int slot[XS_WIDTH], k = 0;
         for (int i = 0; i < XS_WIDTH; ++i) {
             if (((in >> (8 * i)) & 255u) == 0u)
@@ -326,19 +345,9 @@ static bool xs_pk_walk_from(xs_pk_walk *w, const xs_pk *pk, uint32_t root, uint3
             const uint32_t first = ln->child[sl], count = (uint32_t)ln->meta[sl] & 63u;
             for (uint32_t t = first; t < first + count && m != 0u; ++t) {
                 w->tris += (uint64_t)__builtin_popcount(m);
-                const uint32_t took = xs_pk_tri(s, pk, t, m, w->vbest, inst, w->any_hit, w->alpha, w->hit);
-                if (took == 0u)
-                    continue;
-                if (w->any_hit) {
-                    w->done |= took;
-                    m &= ~took;
-                    for (uint32_t b = took; b != 0u; b &= b - 1u)
-                        w->best[xs_ctz(b)] = -1.0f;
-                } else {
-                    for (uint32_t b = took; b != 0u; b &= b - 1u)
-                        w->best[xs_ctz(b)] = w->hit[xs_ctz(b)].t;
-                }
-                w->vbest = _mm256_loadu_ps(w->best);
+                const uint32_t took = xs_pk_tri(s, pk, t, m, &w->vbest, inst, w->any_hit, w->alpha, w->hit);
+                w->done |= took;
+                m &= ~took;
             }
         }
     }
@@ -355,16 +364,17 @@ static inline bool xs_pk_trace(const xs_scene_view *s, const xs_vec3 *o, const x
     w.s = s, w.hit = hit, w.any_hit = any_hit, w.alpha = alpha;
     w.all = (1u << n) - 1u, w.done = 0u;
     w.nodes = w.tris = w.insts = 0u;
+    float best[XS_PK];
     for (uint32_t l = 0; l < XS_PK; ++l) {
         hit[l].tri = UINT32_MAX;
         hit[l].instance = UINT32_MAX;
         hit[l].t = l < n ? tmax[l] : 0.0f;
         hit[l].u = hit[l].v = 0.0f;
-        w.best[l] = hit[l].t;
+        best[l] = hit[l].t;
     }
     if (s->wnode_count == 0)
         return true;
-    w.vbest = _mm256_loadu_ps(w.best);
+    w.vbest = _mm256_loadu_ps(best);
     xs_pk pk;
     xs_pk_prepare(&pk, o, d, n);
     const bool ok = xs_pk_walk_from(&w, &pk, s->wroot, w.all, UINT32_MAX, 0);
