@@ -65,15 +65,19 @@ XS_HOT __m256 xs_pk_safe_inv(__m256 d)
 
 XS_HOT void xs_pk_prepare(xs_pk *pk, const xs_vec3 *o, const xs_vec3 *d, uint32_t n)
 {
-    float v[6][XS_PK];
-    for (uint32_t l = 0; l < XS_PK; ++l) {
-        const uint32_t k = l < n ? l : 0u; /* idle lanes repeat lane 0, masked off */
-        pk->o[l] = o[k], pk->d[l] = d[k];
-        v[0][l] = o[k].x, v[1][l] = o[k].y, v[2][l] = o[k].z;
-        v[3][l] = d[k].x, v[4][l] = d[k].y, v[5][l] = d[k].z;
+    for (uint32_t l = 0; l < XS_PK; ++l) { /* idle lanes repeat lane 0, masked off */
+        pk->o[l] = o[l < n ? l : 0u];
+        pk->d[l] = d[l < n ? l : 0u];
     }
-    pk->ox = _mm256_loadu_ps(v[0]), pk->oy = _mm256_loadu_ps(v[1]), pk->oz = _mm256_loadu_ps(v[2]);
-    const __m256 dx = _mm256_loadu_ps(v[3]), dy = _mm256_loadu_ps(v[4]), dz = _mm256_loadu_ps(v[5]);
+    /* lane by lane into registers (not through an array: vector loads of
+     * scalar stores stall) */
+    const xs_vec3 *a = pk->o, *b = pk->d;
+    pk->ox = _mm256_setr_ps(a[0].x, a[1].x, a[2].x, a[3].x, a[4].x, a[5].x, a[6].x, a[7].x);
+    pk->oy = _mm256_setr_ps(a[0].y, a[1].y, a[2].y, a[3].y, a[4].y, a[5].y, a[6].y, a[7].y);
+    pk->oz = _mm256_setr_ps(a[0].z, a[1].z, a[2].z, a[3].z, a[4].z, a[5].z, a[6].z, a[7].z);
+    const __m256 dx = _mm256_setr_ps(b[0].x, b[1].x, b[2].x, b[3].x, b[4].x, b[5].x, b[6].x, b[7].x);
+    const __m256 dy = _mm256_setr_ps(b[0].y, b[1].y, b[2].y, b[3].y, b[4].y, b[5].y, b[6].y, b[7].y);
+    const __m256 dz = _mm256_setr_ps(b[0].z, b[1].z, b[2].z, b[3].z, b[4].z, b[5].z, b[6].z, b[7].z);
     pk->ix = xs_pk_safe_inv(dx), pk->iy = xs_pk_safe_inv(dy), pk->iz = xs_pk_safe_inv(dz);
     /* kz: the axis d is largest along, as xs_ray_prepare picks it */
     const __m256 sign = _mm256_set1_ps(-0.0f);
@@ -364,17 +368,17 @@ static inline bool xs_pk_trace(const xs_scene_view *s, const xs_vec3 *o, const x
     w.s = s, w.hit = hit, w.any_hit = any_hit, w.alpha = alpha;
     w.all = (1u << n) - 1u, w.done = 0u;
     w.nodes = w.tris = w.insts = 0u;
-    float best[XS_PK];
+    float b[XS_PK];
     for (uint32_t l = 0; l < XS_PK; ++l) {
+        b[l] = l < n ? tmax[l] : 0.0f;
         hit[l].tri = UINT32_MAX;
         hit[l].instance = UINT32_MAX;
-        hit[l].t = l < n ? tmax[l] : 0.0f;
+        hit[l].t = b[l];
         hit[l].u = hit[l].v = 0.0f;
-        best[l] = hit[l].t;
     }
     if (s->wnode_count == 0)
         return true;
-    w.vbest = _mm256_loadu_ps(best);
+    w.vbest = _mm256_setr_ps(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
     xs_pk pk;
     xs_pk_prepare(&pk, o, d, n);
     const bool ok = xs_pk_walk_from(&w, &pk, s->wroot, w.all, UINT32_MAX, 0);
