@@ -9,7 +9,9 @@
  * bounce each step runs over its queue, then the batch's samples are folded
  * into their pixels in sample order, the chunk partial and the pixel's sum
  * carried from one batch to the next. That fold is the megakernel's, so
- * both integrators give the same pixels, bit for bit.
+ * both integrators give the same pixels, bit for bit. The AVX2 build traces
+ * the queues of frames without motion blur in packets of eight rays
+ * (packet_avx2.h), which find each ray's own hit, so the same pixels again.
  */
 #include "kernels/cpu/kernel_cpu.h"
 #include "kernels/xs_layout.h" /* the host side of the layout the GPU shares */
