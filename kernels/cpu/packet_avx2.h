@@ -289,7 +289,9 @@ static bool xs_pk_walk_from(xs_pk_walk *w, const xs_pk *pk, uint32_t root, uint3
     int sp = sp0;
     uint32_t ref = root;
     for (;;) {
-        /* a node: its entered children onto the stack, the farthest first */
+    next:;
+        /* a node: its entered children onto the stack, the farthest first (the
+         * nearest, when it is an inner node, entered at once) */
         const xs_wnode *nd = &s->wnodes[ref];
         w->nodes += (uint64_t)__builtin_popcount(lanes);
         if (sp + XS_WIDTH > XS_PK_STACK)
@@ -310,7 +312,12 @@ static bool xs_pk_walk_from(xs_pk_walk *w, const xs_pk *pk, uint32_t root, uint3
         }
         for (int j = 0; j < k; ++j) {
             const int i = slot[j];
-            w->st_ref[sp] = xs_child_ref(nd, ref, (uint32_t)i);
+            const uint32_t r = xs_child_ref(nd, ref, (uint32_t)i);
+            if (j == k - 1 && (r & (XS_STACK_LEAF | XS_STACK_INSTANCE)) == 0u) {
+                ref = r, lanes = (in >> (8 * i)) & 255u; /* the nearest is an inner node: straight into it */
+                goto next;
+            }
+            w->st_ref[sp] = r;
             w->st_mask[sp] = (in >> (8 * i)) & 255u;
             w->st_t[sp] = tn[i];
             ++sp;
