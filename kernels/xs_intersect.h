@@ -14,9 +14,15 @@
  * The closest hit is canonical: of the triangles at the least distance, the
  * one first in (triangle, instance) order (xs_hit_better), and nothing is
  * culled that could still tie (boxes entered at exactly the closest distance
- * are opened). So the answer does not depend on the order a traversal tests
- * triangles in: the one-ray walk below, and the CPU's eight-ray packets
- * (kernels/cpu/packet_avx2.h), give the same hit, bit for bit.
+ * are opened; the builder's box margins keep a box's computed entry below
+ * the computed distance of any triangle inside it for rays that start at
+ * the camera or within the scene, render/wbvh.c). So the answer does not
+ * depend on the order a traversal tests triangles in: the one-ray walk
+ * below, and the CPU's eight-ray packets (kernels/cpu/packet_avx2.h), give
+ * the same hit, bit for bit. Not so the binary walk kept for meshes
+ * deforming within the shutter (xs_trace_blas): it keeps strict tests, so a
+ * tie there goes to the triangle met first, in the one fixed order every
+ * device walks (frames under motion blur take no packets).
  *
  * Nodes: four children whose boxes are 8-bit offsets on the node's own
  * box; a child's slab distances are a + q * b per axis, a and b set up once

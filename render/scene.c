@@ -319,6 +319,20 @@ static void mark_changed(xs_scene *s, size_t view_offset, const void *was, uint3
         xs_scene_mark(s, view_offset, (size_t)lo * size, (size_t)hi * size);
 }
 
+/* The largest coordinate of the camera's position: rays start there or on
+ * a surface, and the wide BVH's box margins cover both (render/wbvh.c). */
+static float camera_magnitude(const xs_scene *s)
+{
+    return fmaxf(fabsf(s->cam_pos.x), fmaxf(fabsf(s->cam_pos.y), fabsf(s->cam_pos.z)));
+}
+
+xs_result xs_scene_cover_camera(xs_scene *s, xs_err *err)
+{
+    if (s->wnodes && !(camera_magnitude(s) <= s->wide_origin_bound))
+        return xs_scene_wide(s, err);
+    return XS_OK;
+}
+
 /* The wide BVH over the binary trees; the first still identity instance of
  * each mesh that does not deform within the shutter joins the top tree (its
  * triangles name it as their instance), so a scene of identity instances is
@@ -387,7 +401,8 @@ xs_result xs_scene_wide(xs_scene *s, xs_err *err)
                         .mesh_root = broot, .mesh_count = s->mesh_count,
                         .instances = s->instances, .instance_count = s->instance_count,
                         .tlas = s->tlas, .tlas_count = s->tlas_count, .merged = merged,
-                        .moves = moves, .inst_box = s->inst_boxes, .binary_mesh = binary};
+                        .moves = moves, .inst_box = s->inst_boxes, .binary_mesh = binary,
+                        .origin_bound = camera_magnitude(s)};
     xs_wbvh w;
     double t0 = xs_scene_clock();
     xs_result r = xs_wbvh_build(&wi, &w, err);
@@ -410,6 +425,7 @@ xs_result xs_scene_wide(xs_scene *s, xs_err *err)
     s->wnode_count = w.count;
     s->wroot = w.root;
     s->wdepth = w.depth;
+    s->wide_origin_bound = wi.origin_bound;
     w.nodes = NULL;
     xs_wbvh_free(&w);
     return XS_OK;
@@ -573,6 +589,10 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
     s->cam_fwd = xs_normalize(xs_sub(d->cam_target, d->cam_pos));
     s->cam_up = d->cam_up;
     s->cam_yfov_deg = d->cam_yfov_deg;
+    if ((r = xs_scene_cover_camera(s, err)) != XS_OK) {
+        xs_scene_destroy(s);
+        return r;
+    }
     *out = s;
     return XS_OK;
 }

@@ -383,8 +383,11 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
             s->cam_up = xs_v3(0.0f, 1.0f, 0.0f);
         }
     }
-    /* what moves: posed at t = 0 (a render asks for its frames' times) */
-    if (s->anim && (r = xs_scene_anim_finish(s, camera_node, err)) != XS_OK) {
+    /* what moves: posed at t = 0 (a render asks for its frames' times; each
+     * pose makes the wide BVH for its camera); a still scene's wide BVH made
+     * again if the camera lies beyond the magnitudes its margins cover */
+    if (s->anim ? (r = xs_scene_anim_finish(s, camera_node, err)) != XS_OK
+                : (r = xs_scene_cover_camera(s, err)) != XS_OK) {
         xs_scene_destroy(s);
         return r;
     }

@@ -36,6 +36,7 @@ struct xs_scene {
     uint32_t wnode_count, wroot;
     int wdepth;
     bool has_alpha; /* some triangle is alpha-masked */
+    float wide_origin_bound; /* the camera's coordinate magnitude the wide BVH's box margins cover */
     xs_material *materials;
     uint32_t material_count;
     xs_texture *textures;
@@ -175,6 +176,9 @@ xs_result xs_scene_tlas(xs_scene *s, const xs_instance *canon, const float *boxe
  * nodes. What changed since the last call is marked for the devices.
  * xs_scene_finish calls it, and posing after every frame's change. */
 xs_result xs_scene_wide(xs_scene *s, xs_err *err);
+/* The wide BVH made again when the camera has moved beyond the coordinate
+ * magnitude its box margins cover (a still scene's camera set after it). */
+xs_result xs_scene_cover_camera(xs_scene *s, xs_err *err);
 /* Marks bytes [lo, hi) of the view array at view_offset as written. */
 void xs_scene_mark(xs_scene *s, size_t view_offset, size_t lo, size_t hi);
 

@@ -14,12 +14,19 @@
  * builders boxed v0 + e1 and v0 + e2, which may differ from the vertices in
  * the last bit); instance boxes are the eight corners of their mesh's box
  * moved by the transform. Before quantising, every child box grows by
- * 2^-19 of its tree's extent (the largest coordinate magnitude of its root
- * box): the kernels compute a slab's distance as a + q * b with a few
- * roundings relative to the distance from the ray origin to the node, which
- * stays below that for rays that start inside the scene's box (cameras far
- * outside a scene lose the guarantee, not the picture: the triangle test
- * is exact, and the box test's far distance is scaled up as well).
+ * 2^-19 of the largest coordinate magnitude a ray meets in its tree's
+ * space: the tree's own (its root box), the scene's and the camera's
+ * (origin_bound) for the top tree, and for a mesh's tree also those mapped
+ * into each of its instances' object space (a small mesh instanced far from
+ * the camera sees ray origins far beyond its own extent). The kernels
+ * compute a slab's distance as a + q * b and a triangle's as T / det, each
+ * with a few roundings relative to those magnitudes, which the margin
+ * covers: a box's computed entry never exceeds the computed distance of a
+ * triangle inside it, so culling a box beyond the closest hit never drops a
+ * triangle that ties with it, and the closest hit is canonical
+ * (xs_hit_better). Rays starting beyond every bound (not the renderer's:
+ * its rays start at the camera or on a surface) lose that guarantee, not
+ * the picture.
  */
 #include "render/xs_wbvh.h"
 
@@ -345,13 +352,28 @@ static int emit(wb *b, const item *x, uint32_t *out)
     return depth;
 }
 
-/* 2^-19 of the largest coordinate magnitude of a tree's root box. */
-static float margin_of(const item *root)
+/* The largest coordinate magnitude of a tree's root box. */
+static float magnitude_of(const item *root)
 {
     float m = 0.0f;
     for (int k = 0; k < 3; ++k)
         m = fmaxf(m, fmaxf(fabsf(root->lo[k]), fabsf(root->hi[k])));
-    return isfinite(m) ? ldexpf(m, -19) : 0.0f;
+    return m;
+}
+
+/* 2^-19 of magnitude m. */
+static float margin_of(float m) { return isfinite(m) ? ldexpf(m, -19) : 0.0f; }
+
+/* The largest coordinate magnitude of the world cube [-w, w]^3 in instance
+ * inst's object space (its inverse transform at the frame's time). */
+static float object_magnitude(const xs_instance *inst, float w)
+{
+    float m = 0.0f;
+    for (int r = 0; r < 3; ++r) {
+        const float *row = inst->inv + 4 * r;
+        m = fmaxf(m, (fabsf(row[0]) + fabsf(row[1]) + fabsf(row[2])) * w + fabsf(row[3]));
+    }
+    return m;
 }
 
 xs_result xs_wbvh_build(const xs_wbvh_input *in, xs_wbvh *out, xs_err *err)
@@ -398,14 +420,19 @@ xs_result xs_wbvh_build(const xs_wbvh_input *in, xs_wbvh *out, xs_err *err)
     refit_tlas(&b, 0);
     /* the top tree first, then each walked mesh's */
     item top = make_item(&b, IT_TNODE, 0, 0);
-    b.margin = margin_of(&top);
+    const float world = fmaxf(magnitude_of(&top), in->origin_bound);
+    b.margin = margin_of(world);
     int depth = emit(&b, &top, &out->root);
     int mesh_depth = 0;
     for (uint32_t m = 0; m < in->mesh_count && depth >= 0; ++m) {
         if (!walked[m] || (in->binary_mesh && in->binary_mesh[m]))
             continue;
         item mr = make_item(&b, IT_BNODE, in->mesh_root[m], 0);
-        b.margin = margin_of(&mr);
+        float mag = magnitude_of(&mr);
+        for (uint32_t i = 0; i < in->instance_count; ++i)
+            if (in->instances[i].mesh == m && !(in->merged && in->merged[i]))
+                mag = fmaxf(mag, object_magnitude(&in->instances[i], world));
+        b.margin = margin_of(mag);
         int d = emit(&b, &mr, &out->mesh_root[m]);
         if (d < 0)
             depth = -1;

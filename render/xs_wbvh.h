@@ -46,6 +46,9 @@ typedef struct xs_wbvh_input {
     /* per mesh (NULL: none): 1 = its instances are walked by the binary
      * traversal (it deforms within the shutter): no wide tree of its own */
     const uint8_t *binary_mesh;
+    /* every ray starts within [-origin_bound, origin_bound]^3 in world space
+     * besides the scene's own box (the camera's position; 0: none outside) */
+    float origin_bound;
 } xs_wbvh_input;
 
 typedef struct xs_wbvh {

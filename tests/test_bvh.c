@@ -390,6 +390,7 @@ typedef struct wscene {
     uint32_t tlas_count;
     xs_wbvh w;
     xs_scene_view v;
+    float origin_bound; /* rays start within this magnitude too (the camera) */
 } wscene;
 
 static void ws_add_mesh(wscene *S, const wmesh *m)
@@ -490,7 +491,7 @@ static void ws_finish(wscene *S)
     xs_wbvh_input wi = {.tris = S->tris, .nodes = S->nodes, .node_count = S->node_count,
                         .mesh_root = S->broot, .mesh_count = S->mesh_count, .instances = S->inst,
                         .instance_count = S->inst_count, .tlas = S->tlas, .tlas_count = S->tlas_count,
-                        .merged = S->merged};
+                        .merged = S->merged, .origin_bound = S->origin_bound};
     CHECK_MSG(xs_wbvh_build(&wi, &S->w, &e) == XS_OK, "%s", e.msg);
     for (uint32_t m = 0; m < S->mesh_count; ++m) {
         S->meshes[m].root = S->broot[m];
@@ -884,6 +885,73 @@ static void test_packets(void)
     CHECK(refused == 0);
     CHECK_MSG(bad == 0, "%d lanes differ from the one-ray walk", bad);
     ws_free(&S);
+    /* ties seen from far beyond a tree's own extent: 40 coplanar copies of a
+     * quad, (a) a small one instanced into a larger world and rays from
+     * across that world, (b) a world of them alone and rays from 100 to 500
+     * units away (its camera's magnitude given to the builder). Every lane:
+     * the canonical hit (the exhaustive search), one ray and packet alike. */
+    for (int pass = 0; pass < 2; ++pass) {
+        memset(&S, 0, sizeof S);
+        const float q = pass == 0 ? 0.02f : 1.0f, x = pass == 0 ? 0.0f : 5.0f;
+        wmesh dup;
+        dup.n = 80;
+        dup.v = malloc((size_t)dup.n * 9 * sizeof *dup.v);
+        for (int c = 0; c < 40; ++c) {
+            const float v[18] = {x, -q, -q, x, q, -q, x, q, q, x, -q, -q, x, q, q, x, -q, q};
+            memcpy(dup.v + 18 * c, v, sizeof v);
+        }
+        wmesh soup = soup_mesh(SOUP, 2000);
+        if (pass == 0) {
+            ws_add_mesh(&S, &soup);
+            ws_add_mesh(&S, &dup);
+            ws_add_instance(&S, 0, 1.0f, 0.0f, xs_v3(0, 0, 0), false, true);
+            ws_add_instance(&S, 1, 1.0f, 0.0f, xs_v3(10.0f, 0.5f, 0.5f), false, false);
+        } else {
+            ws_add_mesh(&S, &dup);
+            ws_add_instance(&S, 0, 1.0f, 0.0f, xs_v3(0, 0, 0), false, true);
+            S.origin_bound = 600.0f;
+        }
+        ws_finish(&S);
+        int wrong = 0, lanes = 0, on = 0;
+        bad = refused = 0;
+        for (int k = 0; k < 4000; ++k) {
+            const xs_vec3 base = pass == 0 ? xs_v3(-10.0f + 5.0f * rnd(), rnd(), rnd()) : xs_v3(0, 0, 0);
+            const float dist = 100.0f + 400.0f * rnd();
+            for (uint32_t l = 0; l < XS_PK; ++l) {
+                xs_vec3 tgt;
+                if (pass == 0) {
+                    r[l].o = base;
+                    tgt = xs_v3(10.0f, 0.5f + q * (1.8f * rnd() - 0.9f), 0.5f + q * (1.8f * rnd() - 0.9f));
+                } else {
+                    r[l].o = xs_v3(5.0f - dist, (2.0f * rnd() - 1.0f) * 0.3f * dist, (2.0f * rnd() - 1.0f) * 0.3f * dist);
+                    tgt = xs_v3(5.0f, 1.8f * rnd() - 0.9f, 1.8f * rnd() - 0.9f);
+                }
+                r[l].d = xs_normalize(xs_sub(tgt, r[l].o));
+                r[l].tmax = INFINITY;
+                r[l].time = 0.5f;
+                xs_hit a, e;
+                xs_counters c = {0};
+                const bool ha = xs_trace(&S.v, &r[l], false, &a, &c);
+                brute(&S, &r[l], &e);
+                lanes++;
+                on += ha && S.inst[a.instance].mesh == (pass == 0 ? 1u : 0u);
+                if (ha != (e.tri != UINT32_MAX) ||
+                    (ha && (a.tri != e.tri || a.instance != e.instance || memcmp(&a.t, &e.t, sizeof a.t) != 0))) {
+                    if (wrong++ < 5)
+                        fprintf(stderr, "pass %d: one ray tri %u t %a, canonical tri %u t %a\n", pass, a.tri,
+                                (double)a.t, e.tri, (double)e.t);
+                }
+            }
+            bad += packet_check(&S.v, r, XS_PK, &refused);
+        }
+        printf("packets, ties from afar (%s): %d of %d rays on the copies; %d not canonical, %d lanes differ\n",
+               pass == 0 ? "a small instance in a world" : "a camera 100-500 units away", on, lanes, wrong, bad);
+        CHECK(on > lanes / 2);
+        CHECK_MSG(wrong == 0, "%d one-ray hits are not the canonical one", wrong);
+        CHECK_MSG(bad == 0 && refused == 0, "%d lanes differ from the one-ray walk", bad);
+        free(dup.v), free(soup.v);
+        ws_free(&S);
+    }
 }
 #endif
 

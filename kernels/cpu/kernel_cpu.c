@@ -31,7 +31,7 @@ struct xs_cpu_wave {
     xs_wf wf;
     void *mem;
     const xs_cpu_tracer *tracer; /* NULL: the kernels' own traversal */
-    const void *no_packets;      /* the wide tree a packet found an instance child in: one-ray walks there */
+    const void *no_packets;      /* the wide tree a packet could not take (a full stack): one-ray walks there */
 };
 
 /* ---- the megakernel (reference) -------------------------------------------- */

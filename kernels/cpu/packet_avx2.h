@@ -388,11 +388,12 @@ static inline bool xs_pk_trace(const xs_scene_view *s, const xs_vec3 *o, const x
     w.vbest = _mm256_setr_ps(b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]);
     xs_pk pk;
     xs_pk_prepare(&pk, o, d, n);
-    const bool ok = xs_pk_walk_from(&w, &pk, s->wroot, w.all, UINT32_MAX, 0);
+    if (!xs_pk_walk_from(&w, &pk, s->wroot, w.all, UINT32_MAX, 0))
+        return false; /* the one-ray walks that follow count their own tests */
     c->node_visits += w.nodes;
     c->tri_tests += w.tris;
     c->inst_visits += w.insts;
-    return ok;
+    return true;
 }
 
 #endif
