@@ -31,7 +31,6 @@ struct xs_cpu_wave {
     xs_wf wf;
     void *mem;
     const xs_cpu_tracer *tracer; /* NULL: the kernels' own traversal */
-    const void *no_packets;      /* the wide tree a packet could not take (a full stack): one-ray walks there */
 };
 
 /* ---- the megakernel (reference) -------------------------------------------- */
@@ -109,8 +108,10 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
     const bool alpha = (s->flags & XS_VIEW_ALPHA) != 0u, motion = s->motion_steps >= 2u;
     const xs_cpu_tracer *tr = cw->tracer;
 #if defined(XS_CPU_ISA_AVX2)
-    /* packets of eight rays: one level, no blur, the kernels' own traversal */
-    bool packets = !tr && !motion && cw->no_packets != (const void *)s->wnodes;
+    /* packets of eight rays: frames without blur, the kernels' own traversal;
+     * a packet the walk cannot take (a stack fuller than any tree the builder
+     * accepts makes) goes ray by ray */
+    const bool packets = !tr && !motion;
 #endif
     uint32_t q = 0u, nq = n;
     while (nq > 0u) {
@@ -118,11 +119,7 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
         if (packets) {
             for (uint32_t j = 0; j < nq; j += XS_PK) {
                 const uint32_t m = nq - j < XS_PK ? nq - j : XS_PK;
-                if (packets && !pk_intersect(s, w, q, j, m, alpha, c)) {
-                    packets = false;
-                    cw->no_packets = s->wnodes;
-                }
-                if (!packets)
+                if (!pk_intersect(s, w, q, j, m, alpha, c))
                     for (uint32_t l = j; l < j + m; ++l)
                         xs_wf_intersect(s, w, q, l, alpha, false, c);
             }
@@ -149,11 +146,7 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
         if (packets) {
             for (uint32_t k = 0; k < ns; k += XS_PK) {
                 const uint32_t m = ns - k < XS_PK ? ns - k : XS_PK;
-                if (packets && !pk_shadow(s, w, k, m, alpha, c)) {
-                    packets = false;
-                    cw->no_packets = s->wnodes;
-                }
-                if (!packets)
+                if (!pk_shadow(s, w, k, m, alpha, c))
                     for (uint32_t l = k; l < k + m; ++l)
                         xs_wf_shadow(s, w, l, alpha, false, c);
             }
