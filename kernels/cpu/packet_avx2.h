@@ -42,7 +42,6 @@ typedef struct xs_pk {
     __m256 ox, oy, oz, ix, iy, iz; /* origins, safe inverse directions: boxes */
     __m256 px, py, pz;             /* the origin along each lane's kx, ky, kz */
     __m256 sx, sy, sz;             /* the shear */
-    __m256 kx1, kx2, ky1, ky2, kz1, kz2; /* per lane: axis k is y (1) or z (2) */
     __m256i kxi, kyi, kzi;         /* per lane: kx, ky, kz as indices 0..2 */
     xs_vec3 o[XS_PK], d[XS_PK];    /* the rays (the exact edge test sets one up again) */
 } xs_pk;
@@ -90,30 +89,31 @@ XS_HOT void xs_pk_prepare(xs_pk *pk, const xs_vec3 *o, const xs_vec3 *d, uint32_
     const __m256 dk = xs_pk_axis(z1, z2, dx, dy, dz);
     const __m256 neg = _mm256_cmp_ps(dk, _mm256_setzero_ps(), _CMP_LT_OQ);
     const __m256 x1 = z0, x2 = z1, y1 = z2, y2 = z0;
-    pk->kx1 = _mm256_blendv_ps(x1, y1, neg), pk->kx2 = _mm256_blendv_ps(x2, y2, neg);
-    pk->ky1 = _mm256_blendv_ps(y1, x1, neg), pk->ky2 = _mm256_blendv_ps(y2, x2, neg);
-    pk->kz1 = z1, pk->kz2 = z2;
-    pk->sx = _mm256_div_ps(xs_pk_axis(pk->kx1, pk->kx2, dx, dy, dz), dk);
-    pk->sy = _mm256_div_ps(xs_pk_axis(pk->ky1, pk->ky2, dx, dy, dz), dk);
+    /* per lane: axis k is y (k1) or z (k2) */
+    const __m256 kx1 = _mm256_blendv_ps(x1, y1, neg), kx2 = _mm256_blendv_ps(x2, y2, neg);
+    const __m256 ky1 = _mm256_blendv_ps(y1, x1, neg), ky2 = _mm256_blendv_ps(y2, x2, neg);
+    const __m256 kz1 = z1, kz2 = z2;
+    pk->sx = _mm256_div_ps(xs_pk_axis(kx1, kx2, dx, dy, dz), dk);
+    pk->sy = _mm256_div_ps(xs_pk_axis(ky1, ky2, dx, dy, dz), dk);
     pk->sz = _mm256_div_ps(_mm256_set1_ps(1.0f), dk);
     const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2);
-    pk->kxi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(pk->kx1), one),
-                              _mm256_and_si256(_mm256_castps_si256(pk->kx2), two));
-    pk->kyi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(pk->ky1), one),
-                              _mm256_and_si256(_mm256_castps_si256(pk->ky2), two));
-    pk->kzi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(pk->kz1), one),
-                              _mm256_and_si256(_mm256_castps_si256(pk->kz2), two));
-    pk->px = xs_pk_axis(pk->kx1, pk->kx2, pk->ox, pk->oy, pk->oz);
-    pk->py = xs_pk_axis(pk->ky1, pk->ky2, pk->ox, pk->oy, pk->oz);
-    pk->pz = xs_pk_axis(pk->kz1, pk->kz2, pk->ox, pk->oy, pk->oz);
+    pk->kxi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(kx1), one),
+                              _mm256_and_si256(_mm256_castps_si256(kx2), two));
+    pk->kyi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(ky1), one),
+                              _mm256_and_si256(_mm256_castps_si256(ky2), two));
+    pk->kzi = _mm256_or_si256(_mm256_and_si256(_mm256_castps_si256(kz1), one),
+                              _mm256_and_si256(_mm256_castps_si256(kz2), two));
+    pk->px = xs_pk_axis(kx1, kx2, pk->ox, pk->oy, pk->oz);
+    pk->py = xs_pk_axis(ky1, ky2, pk->ox, pk->oy, pk->oz);
+    pk->pz = xs_pk_axis(kz1, kz2, pk->ox, pk->oy, pk->oz);
 }
 
 /* Entry distances of the eight rays into node n's four child slots (tn[i],
  * per lane) and the least of them over the lanes entering (key[i]); returns
- * the lanes of `lanes` (lv: the same as a vector mask) entering each slot
+ * the lanes of vector mask lv entering each slot
  * no farther than their closest hit, 8 bits a slot. xs_wnode_enter's
  * operations. */
-XS_HOT uint32_t xs_pk_node(const xs_wnode *n, const xs_pk *pk, __m256 best, uint32_t lanes, __m256 lv, __m256 *tn,
+XS_HOT uint32_t xs_pk_node(const xs_wnode *n, const xs_pk *pk, __m256 best, __m256 lv, __m256 *tn,
                            float *key)
 {
     const __m256 ax = _mm256_mul_ps(_mm256_sub_ps(_mm256_set1_ps(n->origin[0]), pk->ox), pk->ix);
@@ -157,7 +157,6 @@ XS_HOT uint32_t xs_pk_node(const xs_wnode *n, const xs_pk *pk, __m256 best, uint
         k = _mm256_min_ps(k, _mm256_permute_ps(k, _MM_SHUFFLE(2, 3, 0, 1)));
         key[i] = _mm256_cvtss_f32(k);
     }
-    (void)lanes;
     return out;
 }
 
@@ -298,7 +297,7 @@ static bool xs_pk_walk_from(xs_pk_walk *w, const xs_pk *pk, uint32_t root, uint3
             return false;
         __m256 tn[XS_WIDTH];
         float key[XS_WIDTH];
-        const uint32_t in = xs_pk_node(nd, pk, w->vbest, lanes, xs_pk_mask(lanes), tn, key);
+        const uint32_t in = xs_pk_node(nd, pk, w->vbest, xs_pk_mask(lanes), tn, key);
         int slot[XS_WIDTH], k = 0;
         for (int i = 0; i < XS_WIDTH; ++i) {
             if (((in >> (8 * i)) & 255u) == 0u)
