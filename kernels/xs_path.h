@@ -78,6 +78,18 @@ XS_DEVICE bool xs_material_textured(const xs_material *m)
            m->trans_tex.tex >= 0;
 }
 
+/* The Lambert base alone and nothing else, at every point: no texture, no
+ * emission, not a solid, no metal, no coating (IOR 1, so F0 = 0), no
+ * transmission, and a base with some luminance (xs_surface_at's parameters
+ * and xs_bsdf_prepare's test, on the same values). */
+XS_DEVICE bool xs_material_lambert(const xs_material *m)
+{
+    const float r = (m->ior - 1.0f) / (m->ior + 1.0f);
+    return !xs_material_textured(m) && !(xs_max3(m->emission) > 0.0f) && (m->flags & XS_MAT_VOLUME) == 0u &&
+           xs_maxf(0.0f, xs_minf(1.0f, m->metallic)) == 0.0f && r * r == 0.0f &&
+           xs_maxf(0.0f, xs_minf(1.0f, m->transmission)) == 0.0f && xs_luminance(m->albedo) > 0.0f;
+}
+
 /* The footprint of a ray cone `width` wide arriving at cosine cos_i on a
  * triangle whose edges span area2 (twice its area) in the world: per uv set,
  * log2 of its width in uv units. */

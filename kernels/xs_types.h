@@ -204,7 +204,9 @@ typedef struct xs_texslot {
 enum {
     XS_MAT_EMIT_TWO_SIDED = 1, /* emits from both sides (glTF doubleSided) */
     XS_MAT_ALPHA_MASK = 2,     /* alpha below cutoff is not a surface */
-    XS_MAT_VOLUME = 4          /* the boundary of a solid: transmission refracts (KHR_materials_volume) */
+    XS_MAT_VOLUME = 4,         /* the boundary of a solid: transmission refracts (KHR_materials_volume) */
+    XS_MAT_LAMBERT = 8         /* set by the host (xs_scene_mark_materials) where xs_material_lambert
+                                  holds: the CPU's eight-path shading takes it (kernels/cpu/shade_avx2.h) */
 };
 
 typedef struct xs_material {
@@ -311,7 +313,8 @@ typedef struct xs_scene_view {
 enum { XS_FILTER_TABLE = 256 };
 
 enum {
-    XS_VIEW_ALPHA = 1 /* some triangle is alpha-masked (XS_WTRI_ALPHA): traversal must test alpha */
+    XS_VIEW_ALPHA = 1,  /* some triangle is alpha-masked (XS_WTRI_ALPHA): traversal must test alpha */
+    XS_VIEW_LAMBERT = 2 /* some material is XS_MAT_LAMBERT: the CPU's eight-path shading may take hits */
 };
 
 /* Which estimators the path tracer combines (tests compare them). */

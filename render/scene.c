@@ -12,8 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "kernels/xs_bsdf.h"
-#include "kernels/xs_intersect.h"
+#include "kernels/xs_path.h"
 #include "render/xs_parallel.h"
 #include "render/xs_texcache.h"
 #include "render/xs_wbvh.h"
@@ -512,6 +511,15 @@ void xs_scene_set_filter(xs_scene *s, xs_filter_kind kind, float width)
     xs_filter_table(kind, width, s->filter_icdf);
 }
 
+void xs_scene_mark_materials(xs_material *m, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; ++i) {
+        m[i].flags &= ~(uint32_t)XS_MAT_LAMBERT;
+        if (xs_material_lambert(&m[i]))
+            m[i].flags |= XS_MAT_LAMBERT;
+    }
+}
+
 void xs_scene_default_material(xs_material *m)
 {
     memset(m, 0, sizeof *m);
@@ -566,6 +574,7 @@ xs_result xs_scene_create(const xs_scene_desc *d, xs_scene **out, xs_err *err)
         s->materials[i].sigma_a = d->materials[i].sigma_a;
     }
     s->material_count = d->material_count;
+    xs_scene_mark_materials(s->materials, s->material_count);
     for (uint32_t i = 0; i < d->tri_count * 3; ++i)
         idx[i] = i;
     static const float identity[12] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0};
@@ -627,6 +636,11 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     v.light_pmf = s->light_pmf;
     v.light_count = s->light_count;
     v.flags = s->has_alpha ? XS_VIEW_ALPHA : 0u;
+    for (uint32_t i = 0; i < s->material_count; ++i)
+        if ((s->materials[i].flags & XS_MAT_LAMBERT) != 0u) {
+            v.flags |= XS_VIEW_LAMBERT;
+            break;
+        }
     v.inst_light_base = s->inst_light_base;
     v.tri_light = s->tri_light;
     v.env_light = s->env_light;

@@ -252,6 +252,8 @@ xs_result xs_scene_from_gltf(const xs_gltf_scene *g, const xs_scene_setup *o, xs
         }
     }
     s->material_count = nm;
+    if (r == XS_OK)
+        xs_scene_mark_materials(s->materials, nm);
     /* what moves: the animation, and which instances deform (each owns a
      * mesh; a glTF mesh only they place has no shared copy) */
     if (r == XS_OK && g->node_count > 0)

@@ -25,6 +25,14 @@
  *   the other's from independent seeds within the noise (2%).
  * isa_identical: the AVX2 build of the CPU kernels and the baseline x86-64
  *   build give the same bits (skipped, exit 77, on a CPU without AVX2).
+ * lambert_lanes: the same for the AVX2 build's eight-path Lambert shading
+ *   (kernels/cpu/shade_avx2.h) on the Lambert Cornell box, in each mode its
+ *   lanes tell apart: MIS, light sampling only, BSDF sampling only, a
+ *   two-sided light, back faces (every triangle's winding reversed), a
+ *   black wall, clamping, roulette from the first bounce, the last bounce,
+ *   the first-hit AOVs, lights of another kind (the sky) picked for some
+ *   lanes, and a glossy material whose caller set XS_MAT_LAMBERT on it
+ *   (the scene must clear it).
  */
 #include "kernels/cpu/kernel_cpu.h"
 #include "render/xs_backend.h"
@@ -385,6 +393,87 @@ static void test_isa_identical(void)
     xs_scene_destroy(s);
 }
 
+static void test_lambert_lanes(void)
+{
+    const xs_cpu_kernels *avx2 = xs_cpu_kernels_avx2();
+    if (!avx2 || xs_cpu_kernels_best() != avx2) {
+        printf("SKIP: no AVX2 build or no AVX2 on this CPU\n");
+        exit(77);
+    }
+    xs_scene_desc d;
+    xs_cornell_desc(&d);
+    /* 0 white, 1 red, 2 green, 3 light (Lambert, IOR 1); 4 black */
+    static xs_diffuse_material m[5];
+    memcpy(m, d.materials, d.material_count * sizeof *m);
+    m[4] = m[0];
+    m[4].albedo = xs_v3(0.0f, 0.0f, 0.0f);
+    m[1].ior = 1.5f; /* a plastic: not the Lambert base alone, whatever its flags say */
+    m[1].roughness = 0.3f;
+    m[1].flags = XS_MAT_LAMBERT;
+    m[3].flags = XS_MAT_EMIT_TWO_SIDED;
+    uint32_t *mat = malloc(d.tri_count * sizeof *mat);
+    float *flipped = malloc((size_t)d.tri_count * 9 * sizeof *flipped);
+    memcpy(mat, d.materials_of, d.tri_count * sizeof *mat);
+    mat[d.tri_count - 1] = mat[d.tri_count - 2] = 4; /* a box face */
+    for (uint32_t i = 0; i < d.tri_count; ++i) {
+        const float *t = d.positions + (size_t)i * 9;
+        float *f = flipped + (size_t)i * 9;
+        memcpy(f, t, 3 * sizeof *f);
+        memcpy(f + 3, t + 6, 3 * sizeof *f);
+        memcpy(f + 6, t + 3, 3 * sizeof *f);
+    }
+    d.materials = m;
+    d.material_count = 5;
+    d.materials_of = mat;
+    d.background = xs_v3(0.2f, 0.25f, 0.3f); /* an open front onto a sky: a second light */
+    struct {
+        const char *label;
+        bool flip;
+        int mis, bounces, rr_start;
+        float clamp;
+    } cases[] = {
+        {"MIS, clamp 2, roulette from bounce 1", false, XS_MIS_ON, 6, 1, 2.0f},
+        {"light sampling only", false, XS_MIS_LIGHT_ONLY, 5, 3, 0.0f},
+        {"BSDF sampling only", false, XS_MIS_BSDF_ONLY, 5, 3, 0.0f},
+        {"back faces, two bounces", true, XS_MIS_ON, 2, 1, 0.5f},
+    };
+    const int W = 40, H = 32;
+    size_t total = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; ++k) {
+        xs_scene_desc dk = d;
+        if (cases[k].flip)
+            dk.positions = flipped;
+        xs_scene *s = NULL;
+        xs_err e;
+        CHECK_MSG(xs_scene_create(&dk, &s, &e) == XS_OK, "%s", e.msg);
+        xs_tile_params tp = params(W, H, 21, cases[k].bounces);
+        tp.aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH;
+        tp.mis = cases[k].mis;
+        tp.rr_start = cases[k].rr_start;
+        tp.clamp = cases[k].clamp;
+        xs_cpu_options a = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_AVX2},
+                       b = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_BASE};
+        xs_counters ca = {0}, cb = {0};
+        float *x = render_with(s, W, H, tp, &a, 2, &ca), *y = render_with(s, W, H, tp, &b, 2, &cb);
+        const size_t n = (size_t)W * H * (size_t)xs_aov_channels(tp.aovs);
+        size_t diff = 0, lit = 0;
+        for (size_t i = 0; i < n; ++i) {
+            diff += memcmp(&x[i], &y[i], sizeof *x) != 0;
+            lit += x[i] > 0.0f;
+        }
+        CHECK_MSG(diff == 0, "%s: %zu of %zu values differ between the AVX2 and the baseline kernels",
+                  cases[k].label, diff, n);
+        CHECK(same_work(&ca, &cb));
+        CHECK(lit > n / 4); /* a lit picture, not two black ones */
+        printf("%s: %zu values agree (%llu hits shaded)\n", cases[k].label, n, (unsigned long long)ca.shade_events);
+        total += n;
+        free(x), free(y);
+        xs_scene_destroy(s);
+    }
+    printf("lambert lanes: %zu values bit-identical across the two builds\n", total);
+    free(mat), free(flipped);
+}
+
 /* Forty coplanar copies of a quad, each copy its own colour, seen from 400
  * units by a narrow camera: every camera ray ties forty ways, and its colour
  * says which copy won. The AVX2 build's packets, the baseline build's one-ray
@@ -505,6 +594,7 @@ int main(int argc, char **argv)
         {"wavefront_megakernel", test_wavefront_megakernel},
         {"isa_identical", test_isa_identical},
         {"far_ties", test_far_ties},
+        {"lambert_lanes", test_lambert_lanes},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

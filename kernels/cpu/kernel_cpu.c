@@ -45,6 +45,9 @@ static void XS_ISA_FN(rows_megakernel)(const xs_scene_view *s, const xs_tile_par
 
 #if defined(XS_CPU_ISA_AVX2)
 #include "kernels/cpu/packet_avx2.h"
+#include "kernels/cpu/shade_avx2.h"
+
+_Static_assert(XS_CPU_WAVE % XS_PK == 0, "shade_avx2.h reads eight sample positions from any multiple of eight");
 
 /* Closest hits of ray-queue q's positions [j, j + n) as one packet (the
  * same hits as xs_wf_intersect's, packet_avx2.h says why); false, with
@@ -136,11 +139,18 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
         xs_wf_samples_all(w, q, nq);
         w->count[q ^ 1u] = 0u;
         w->count[2] = 0u;
-        for (uint32_t j = 0; j < nq; ++j) {
-            float u[XS_BOUNCE_SAMPLES];
-            xs_wf_samples_at(w, j, u);
-            xs_wf_shade(s, tp, 0u, w, q, j, u, c);
-        }
+#if defined(XS_CPU_ISA_AVX2)
+        if (!motion && (s->flags & XS_VIEW_LAMBERT) != 0u) /* eight paths at once where the Lambert base
+                                                              shades them (shade_avx2.h) */
+            for (uint32_t j = 0; j < nq; j += XS_PK)
+                xs_sh_shade8(s, tp, w, q, j, nq - j < XS_PK ? nq - j : XS_PK, c);
+        else
+#endif
+            for (uint32_t j = 0; j < nq; ++j) {
+                float u[XS_BOUNCE_SAMPLES];
+                xs_wf_samples_at(w, j, u);
+                xs_wf_shade(s, tp, 0u, w, q, j, u, c);
+            }
         const uint32_t ns = w->count[2];
 #if defined(XS_CPU_ISA_AVX2)
         if (packets) {
