@@ -141,13 +141,10 @@ XS_HOT __m256 xs_v8_power(__m256 a, __m256 b)
 }
 XS_HOT __m256 xs_v8_gt(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 
-/* Whether the hit at lane's entry is one this file shades, and the light
- * the entry's sample picks: *light the light's triangle row (NULL: the
- * sample finds no light, so no shadow ray), *emit its material's emission,
- * *pmf its probability, *two_sided whether it emits from both sides. */
-static inline bool xs_sh_lane(const xs_scene_view *s, const xs_tile_params *tp, const xs_path *p, const xs_hit *h,
-                              float u_light, bool use_nee, const xs_wtri **light, const float **emit, float *pmf,
-                              bool *two_sided, const xs_material **mat)
+/* Whether the hit at a lane's entry is one this file shades: *mat its
+ * material. */
+static inline bool xs_sh_surface(const xs_scene_view *s, const xs_tile_params *tp, const xs_path *p, const xs_hit *h,
+                                 const xs_material **mat)
 {
     if (h->tri == UINT32_MAX || (int)p->bounce >= tp->max_bounces)
         return false;
@@ -158,33 +155,46 @@ static inline bool xs_sh_lane(const xs_scene_view *s, const xs_tile_params *tp, 
     const xs_tri_attr *at = &s->attrs[h->tri];
     if ((at->flags & XS_ATTR_NORMALS) != 0u)
         return false;
-    const xs_material *m = &s->materials[at->material];
-    if ((m->flags & XS_MAT_LAMBERT) == 0u) /* xs_material_lambert, marked by the host */
-        return false;
-    *mat = m;
-    *light = NULL;
-    *pmf = 0.0f;
-    *two_sided = false;
-    if (!use_nee || s->light_count == 0)
-        return true;
-    const uint32_t li = xs_cdf_find(s->light_cdf, s->light_count, u_light);
+    *mat = &s->materials[at->material];
+    return ((*mat)->flags & XS_MAT_LAMBERT) != 0u; /* xs_material_lambert, marked by the host */
+}
+
+/* Light li as xs_light_sample_at would sample it, for the lanes: taken
+ * (an untextured emissive triangle of an untransformed instance: its row,
+ * its material's emission, its probability, whether it emits from both
+ * sides), none (probability 0: no shadow ray), or left to the one-path
+ * code. Kept for the next lane that picks the same light. */
+enum { XS_SH_LIGHT_ONE_PATH = 0, XS_SH_LIGHT_NONE = 1, XS_SH_LIGHT_TRI = 2 };
+typedef struct xs_sh_light {
+    uint32_t li, kind;
+    const xs_wtri *tri;
+    const float *emit;
+    float pmf;
+    bool two_sided;
+} xs_sh_light;
+
+static inline void xs_sh_light_of(const xs_scene_view *s, uint32_t li, xs_sh_light *o)
+{
     const xs_light *L = &s->lights[li];
-    const float q = s->light_pmf[li];
-    if (!(q > 0.0f))
-        return true; /* xs_light_sample_at finds nothing */
+    o->li = li;
+    o->pmf = s->light_pmf[li];
+    o->kind = XS_SH_LIGHT_ONE_PATH;
+    if (!(o->pmf > 0.0f)) {
+        o->kind = XS_SH_LIGHT_NONE; /* xs_light_sample_at finds nothing */
+        return;
+    }
     if (L->type != XS_LIGHT_TRI)
-        return false;
-    const xs_instance *li_in = &s->instances[L->instance];
-    if ((li_in->flags & (XS_INST_IDENTITY | XS_INST_MOTION | XS_INST_FLIPPED)) != XS_INST_IDENTITY)
-        return false;
+        return;
+    const xs_instance *in = &s->instances[L->instance];
+    if ((in->flags & (XS_INST_IDENTITY | XS_INST_MOTION | XS_INST_FLIPPED)) != XS_INST_IDENTITY)
+        return;
     const xs_material *lm = &s->materials[s->attrs[L->tri].material];
     if (lm->emit_tex.tex >= 0)
-        return false;
-    *light = &s->tris[L->tri];
-    *emit = &lm->emission.x;
-    *pmf = q;
-    *two_sided = (lm->flags & XS_MAT_EMIT_TWO_SIDED) != 0u;
-    return true;
+        return;
+    o->kind = XS_SH_LIGHT_TRI;
+    o->tri = &s->tris[L->tri];
+    o->emit = &lm->emission.x;
+    o->two_sided = (lm->flags & XS_MAT_EMIT_TWO_SIDED) != 0u;
 }
 
 /* Shades ray-queue q's entries [j, j + n) (n <= 8) of a frame without
@@ -203,11 +213,23 @@ static void xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const
     const float *le_row[8];
     const xs_material *mt[8];
     bool ts[8];
+    xs_sh_light light = {UINT32_MAX, XS_SH_LIGHT_ONE_PATH, NULL, NULL, 0.0f, false};
     for (uint32_t l = 0; l < n; ++l) {
         const uint32_t i = w->queue[q][j + l];
-        if (xs_sh_lane(s, tp, &w->path[i], &w->hit[i], w->u[(size_t)j + l], use_nee, &lt[l], &le_row[l], &pmf[l],
-                       &ts[l], &mt[l]))
-            ok |= 1u << l;
+        if (!xs_sh_surface(s, tp, &w->path[i], &w->hit[i], &mt[l]))
+            continue;
+        lt[l] = NULL;
+        if (use_nee && s->light_count > 0u) { /* else xs_light_sample_at finds nothing */
+            const uint32_t li = xs_cdf_find(s->light_cdf, s->light_count, w->u[(size_t)j + l]);
+            if (li != light.li)
+                xs_sh_light_of(s, li, &light);
+            if (light.kind == XS_SH_LIGHT_ONE_PATH)
+                continue;
+            if (light.kind == XS_SH_LIGHT_TRI) {
+                lt[l] = light.tri, le_row[l] = light.emit, pmf[l] = light.pmf, ts[l] = light.two_sided;
+            }
+        }
+        ok |= 1u << l;
     }
     if (ok == 0u) { /* nothing here for the lanes: the one-path code, in order */
         for (uint32_t l = 0; l < n; ++l) {
@@ -383,6 +405,7 @@ static void xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const
         newp[2] = (xs_sh4){T2.x, T2.y, T2.z, cs2};
         _mm256_store_ps(ns_out[0], ns.x), _mm256_store_ps(ns_out[1], ns.y), _mm256_store_ps(ns_out[2], ns.z);
     }
+    c->shade_events += (uint64_t)__builtin_popcount(ok);
     /* write back in queue order */
     float *rows[3][8] = {{NULL}}, *srows[3][8] = {{NULL}};
     for (uint32_t l = 0; l < n; ++l) {
@@ -394,7 +417,6 @@ static void xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const
             continue;
         }
         xs_path *p = &w->path[i];
-        c->shade_events++;
         if ((first >> l) & 1u) {
             const xs_material *m = &s->materials[s->attrs[w->hit[i].tri].material];
             xs_first_hit *fh = &w->first[i];
