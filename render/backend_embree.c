@@ -75,9 +75,10 @@ typedef struct embree_backend {
     unsigned *index; /* 0, 1, 2, ... : every mesh's index buffer */
     size_t index_tris;
     int fw, fh;
-    pthread_mutex_t lock; /* guards the device error below */
+    pthread_mutex_t lock; /* guards the device error and the memory counts below */
     enum RTCError dev_error;   /* the first error Embree reported since it was last read */
     char dev_msg[256];
+    int64_t mem_now, mem_peak; /* Embree's own allocations (its memory monitor): now and at most */
 } embree_backend;
 
 /* A query's context: Embree's, then the view the filters read. */
@@ -460,6 +461,33 @@ static void eb_destroy(xs_backend *self)
 
 bool xs_embree_compiled(void) { return true; }
 
+/* Embree's memory monitor: every allocation and release of the device's
+ * (its BVHs and primitive data; our vertex rows it shares are not its). */
+static bool on_memory(void *user, ssize_t bytes, bool post)
+{
+    (void)post;
+    embree_backend *be = user;
+    pthread_mutex_lock(&be->lock);
+    be->mem_now += (int64_t)bytes;
+    if (be->mem_now > be->mem_peak)
+        be->mem_peak = be->mem_now;
+    pthread_mutex_unlock(&be->lock);
+    return true;
+}
+
+bool xs_backend_embree_memory(xs_backend *b, uint64_t *now, uint64_t *peak)
+{
+    if (!b || b->destroy != eb_destroy)
+        return false;
+    embree_backend *be = (embree_backend *)b;
+    const uint64_t index = (uint64_t)be->index_tris * 3u * sizeof *be->index;
+    pthread_mutex_lock(&be->lock);
+    *now = (uint64_t)(be->mem_now > 0 ? be->mem_now : 0) + index;
+    *peak = (uint64_t)(be->mem_peak > 0 ? be->mem_peak : 0) + index;
+    pthread_mutex_unlock(&be->lock);
+    return true;
+}
+
 xs_result xs_backend_embree_create(const xs_scene *scene, int fw, int fh, int threads, xs_backend **out, xs_err *err)
 {
     embree_backend *be = calloc(1, sizeof *be);
@@ -476,6 +504,7 @@ xs_result xs_backend_embree_create(const xs_scene *scene, int fw, int fh, int th
         return xs_err_set(err, XS_ERR_DEVICE, "Embree back end: rtcNewDevice failed: %s", error_name(e));
     }
     rtcSetDeviceErrorFunction(be->dev, on_error, be);
+    rtcSetDeviceMemoryMonitorFunction(be->dev, on_memory, be);
     be->tracer = (xs_cpu_tracer){.intersect = eb_intersect, .shadow = eb_shadow, .ctx = be};
     xs_result r = build(be, scene, err);
     const xs_cpu_options opt = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_AUTO,
@@ -504,6 +533,13 @@ xs_result xs_backend_embree_create(const xs_scene *scene, int fw, int fh, int th
 #else /* a build without Embree */
 
 bool xs_embree_compiled(void) { return false; }
+
+bool xs_backend_embree_memory(xs_backend *b, uint64_t *now, uint64_t *peak)
+{
+    (void)b;
+    *now = *peak = 0u;
+    return false;
+}
 
 xs_result xs_backend_embree_create(const xs_scene *scene, int fw, int fh, int threads, xs_backend **out, xs_err *err)
 {

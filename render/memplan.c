@@ -120,6 +120,7 @@ void xs_memplan_scene(const xs_scene_input *in, uint64_t package_bytes, const xs
     }
     m->gltf += (uint64_t)g->instance_count * sizeof(xs_gltf_instance);
     m->triangles = tris;
+    m->embree_tris = tris;
     m->instance_count = (uint64_t)g->instance_count;
     m->geometry = tris * (sizeof(xs_tri) + sizeof(xs_tri_attr) + sizeof(uint32_t));
     m->bvh_estimated = true;
@@ -185,6 +186,35 @@ void xs_memplan_scene_built(const xs_scene *s, xs_mem_scene *m)
     if (!ti.paged)
         m->textures_held = held;
     m->bvh_estimated = false;
+    /* what Embree builds (render/backend_embree.c): an identity instance's
+     * triangles in the top scene, each transformed instance's mesh once */
+    uint64_t et = 0;
+    uint8_t *seen = calloc(v.meshes ? (size_t)xs_scene_mesh_count(s) + 1u : 1u, 1);
+    for (uint32_t i = 0; i < v.instance_count; ++i) {
+        const xs_instance *in = &v.instances[i];
+        const uint64_t mt = v.meshes[in->mesh].tri_count;
+        if ((in->flags & XS_INST_IDENTITY) != 0u)
+            et += mt;
+        else if (!seen || !seen[in->mesh]) {
+            et += mt;
+            if (seen)
+                seen[in->mesh] = 1;
+        }
+    }
+    free(seen);
+    m->embree_tris = et;
+    m->instance_count = v.instance_count;
+}
+
+/* Embree's bytes (its memory monitor, render/backend_embree.c) measured at
+ * 69-83 a triangle held and 114-155 at the build's peak, on 32 to 180,000
+ * triangles (tests/test_embree memory_plan prints them); planned at the
+ * peak with a margin, plus each instance's geometry and a device's base. */
+enum { EMBREE_TRI = 160, EMBREE_INSTANCE = 512, EMBREE_BASE = 64 * 1024 };
+
+uint64_t xs_memplan_embree(const xs_mem_scene *m)
+{
+    return m->embree_tris * EMBREE_TRI + m->instance_count * EMBREE_INSTANCE + EMBREE_BASE;
 }
 
 uint64_t xs_memplan_scene_bytes(const xs_mem_scene *m)
@@ -306,6 +336,7 @@ uint64_t xs_memplan_rank_buffers(const xs_render_settings *rs, int writers)
 void xs_memplan_node(const xs_mem_scene *m, xs_mem_node_plan *p)
 {
     p->scene = xs_memplan_scene_bytes(m);
+    p->embree_copy = p->embree ? xs_memplan_embree(m) : 0u;
     /* an animated scene is posed per rank: never the node's one copy */
     const bool one_copy = p->shared && !m->animated;
     int copies = one_copy ? (p->renderers > 0 ? 1 : 0) : p->renderers;
@@ -317,14 +348,14 @@ void xs_memplan_node(const xs_mem_scene *m, xs_mem_node_plan *p)
     uint64_t ranks = (uint64_t)p->ranks, rend = (uint64_t)p->renderers;
     uint64_t cache = m->paged && rend > 0 ? p->cache : 0;
     uint64_t caches = p->shared ? cache : cache * rend; /* one a node, or one a rendering rank */
-    p->node_steady = ranks * p->runtime + rend * (p->rank_buffers + posed) + p->scene_total + caches;
+    p->node_steady = ranks * p->runtime + rend * (p->rank_buffers + posed + p->embree_copy) + p->scene_total + caches;
     /* builders: one per node when shared; else every renderer builds its own at once */
     uint64_t builders = one_copy ? (rend > 0 ? 1 : 0) : rend;
     p->node_peak = p->node_steady - rend * p->rank_buffers + builders * p->build;
     if (p->node_peak < p->node_steady)
         p->node_peak = p->node_steady;
     p->rank_peak = p->runtime + p->build + p->scene + posed;
-    p->rank_steady = p->runtime + p->rank_buffers + p->scene + posed + cache;
+    p->rank_steady = p->runtime + p->rank_buffers + p->scene + posed + cache + p->embree_copy;
     p->node_limit = p->node_has;
     if (p->node_budget && p->node_budget < p->node_limit)
         p->node_limit = p->node_budget;
@@ -395,6 +426,10 @@ void xs_memplan_print(FILE *f, const char *in, const xs_mem_scene *m, const xs_m
             p->shared && !m->animated ? " and the scene before its copy to the node's block" : "");
     fprintf(f, "%sper rank: runtime %s; a rendering rank's tile buffers, compression and assembly %s\n", in,
             xs_mem_str(p->runtime, a, sizeof a), xs_mem_str(p->rank_buffers, b, sizeof b));
+    if (p->embree)
+        fprintf(f, "%s--backend embree: a rendering rank's own Embree copy (BVHs, primitive data, at its build's "
+                   "peak) %s (%" PRIu64 " triangles)\n",
+                in, xs_mem_str(p->embree_copy, a, sizeof a), m->embree_tris);
     fprintf(f, "%snode of %d rank(s) (%d rendering, scene %s): %s while rendering, %s at the peak of the build; "
                "a rank: %s rendering, %s building\n",
             in, p->ranks, p->renderers,

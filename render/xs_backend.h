@@ -131,6 +131,11 @@ xs_result xs_backend_cpu_create_with(const xs_scene *scene, int frame_width, int
 xs_result xs_backend_embree_create(const xs_scene *scene, int frame_width, int frame_height, int threads,
                                    xs_backend **out, xs_err *err);
 bool xs_embree_compiled(void); /* the build has the Embree back end */
+/* The Embree back end's memory: what Embree holds now and held at most
+ * (its memory monitor: BVHs, primitive data, build scratch) plus our index
+ * buffer; false (zeros) for any other back end. The memory plan's per-rank
+ * Embree estimate (render/memplan.c) is checked against it. */
+bool xs_backend_embree_memory(xs_backend *b, uint64_t *now, uint64_t *peak);
 
 /* The CUDA back end on CUDA device `device` (an ordinal of the devices this
  * process sees): uploads the scene once, then renders tiles of up to

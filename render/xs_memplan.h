@@ -45,6 +45,9 @@ typedef struct xs_mem_scene {
     uint64_t texture_pages; /* pages over all levels */
     uint64_t build_extra;   /* the builder's scratch beyond the glTF (BVH builds, TLAS sort) */
     uint64_t triangles, instance_count;
+    uint64_t embree_tris;   /* triangles Embree builds (--backend embree): before the build the scene's;
+                             * after it exact (a mesh an identity and a transformed instance both
+                             * place is built twice) */
     bool paged;
     bool bvh_estimated;
     /* an animated scene (something plays): posed per frame by each rendering
@@ -64,6 +67,10 @@ typedef struct xs_mem_scene {
  * BVH. */
 void xs_memplan_scene(const xs_scene_input *in, uint64_t package_bytes, const xs_render_settings *rs,
                       xs_mem_scene *out);
+/* Embree's copy of scene m on one rendering rank, at its build's peak:
+ * what Embree's memory monitor measured (tests/test_embree memory_plan)
+ * with a margin. */
+uint64_t xs_memplan_embree(const xs_mem_scene *m);
 /* The built scene's real sizes replace the estimates. */
 void xs_memplan_scene_built(const xs_scene *s, xs_mem_scene *io);
 /* The scene's shared block (what one copy costs). */
@@ -90,6 +97,7 @@ typedef struct xs_mem_node_plan {
     int renderers;       /* of which render (rank 0 of a farm schedules) */
     bool shared;         /* one copy of the scene per node (not an animated one) and one texture cache */
     bool gpu;            /* the renderers render on GPUs (scene on the device; host keeps its copy) */
+    bool embree;         /* the renderers render with --backend embree: each holds Embree's copy */
     uint64_t runtime;    /* a rank's base: MPI, libraries, stacks */
     uint64_t rank_buffers; /* a renderer's tile buffers, compression and assembly */
     uint64_t cache;      /* the texture page cache (paged; one a node, or one a rendering rank unshared) */
@@ -97,6 +105,7 @@ typedef struct xs_mem_node_plan {
     uint64_t node_budget, rank_budget; /* 0: none */
     /* worked out */
     uint64_t scene;          /* one copy */
+    uint64_t embree_copy;    /* a renderer's Embree BVHs and primitive data (embree; else 0) */
     uint64_t scene_total;    /* on the node (one copy, or one per renderer) */
     uint64_t build;          /* the builder's transient extra */
     uint64_t node_peak, node_steady;

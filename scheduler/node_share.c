@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "render/xs_animation.h"
+#include "render/xs_backend.h"
 #include "scheduler/xs_protocol.h"
 
 /* ---- the node communicators --------------------------------------------------------------- */
@@ -79,6 +80,7 @@ static bool plan_nodes(const xs_node_share *ns, const xs_options *opt, const ran
     for (int k = 0; k < nodes && ns->mem.paged; ++k) {
         xs_mem_node_plan p0 = plan[k];
         p0.shared = ns->shared, p0.runtime = runtime, p0.node_budget = opt->mem_node, p0.rank_budget = opt->mem_rank;
+        p0.embree = opt->render.backend == XS_BACKEND_EMBREE;
         p0.rank_buffers = xs_memplan_rank_buffers(&opt->render, writers);
         p0.cache = 0;
         xs_memplan_node(&ns->mem, &p0);
@@ -92,6 +94,7 @@ static bool plan_nodes(const xs_node_share *ns, const xs_options *opt, const ran
     for (int k = 0; k < nodes; ++k) {
         xs_mem_node_plan *p = &plan[k];
         p->shared = ns->shared;
+        p->embree = opt->render.backend == XS_BACKEND_EMBREE;
         p->runtime = runtime;
         p->rank_buffers = xs_memplan_rank_buffers(&opt->render, writers);
         p->cache = c;

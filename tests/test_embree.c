@@ -25,6 +25,12 @@
  *                      mean and 5% relative RMSE, and the same bits on 2
  *                      and 3 threads (test_motion embree_ramps checks the
  *                      blur itself against exact coverage)
+ *   memory_plan        Embree's memory (its memory monitor) on the built-in
+ *                      Cornell box, grids of 3,200 and 180,000 triangles,
+ *                      DamagedHelmet and BoxAnimated (instances): the memory
+ *                      plan's per-rank Embree figure covers the build's peak
+ *                      and is at most twice it (plus 256 KiB), and a node's
+ *                      plan adds it to each rendering rank under embree only
  *   motion_refused     an instance moving within the shutter whose scale is
  *                      not along its own axes (Embree's motion transforms
  *                      cannot hold it) is refused at create with the reason;
@@ -38,6 +44,7 @@
 #include "kernels/xs_path.h"
 #include "render/xs_backend.h"
 #include "render/xs_film.h"
+#include "render/xs_memplan.h"
 #include "render/xs_scene.h"
 #include "test_util.h"
 
@@ -433,10 +440,86 @@ static void test_motion_refused(void)
     free(doc), free(b);
 }
 
+/* A flat grid of 2 n^2 triangles, each its own quad half. */
+static xs_scene *grid_scene(int n)
+{
+    const uint32_t nt = (uint32_t)(2 * n * n);
+    float *pos = malloc((size_t)nt * 9 * sizeof *pos);
+    uint32_t *mat = calloc(nt, sizeof *mat);
+    for (int j = 0; j < n; ++j)
+        for (int i = 0; i < n; ++i) {
+            const float x0 = (float)i / (float)n - 0.5f, x1 = (float)(i + 1) / (float)n - 0.5f;
+            const float y0 = (float)j / (float)n - 0.5f, y1 = (float)(j + 1) / (float)n - 0.5f;
+            const float q[2][9] = {{x0, y0, 0, x1, y0, 0, x1, y1, 0}, {x0, y0, 0, x1, y1, 0, x0, y1, 0}};
+            memcpy(pos + ((size_t)(j * n + i) * 2) * 9, q, sizeof q);
+        }
+    static const xs_diffuse_material m = {{0.8f, 0.8f, 0.8f}, {0, 0, 0}, 0u, 0.0f, 1.0f, 1.0f, 0.0f, {0, 0, 0}};
+    xs_scene_desc d = {.name = "grid", .positions = pos, .materials_of = mat, .tri_count = nt, .materials = &m,
+                       .material_count = 1, .background = {1, 1, 1}, .cam_pos = {0, 0, 2},
+                       .cam_target = {0, 0, 0}, .cam_up = {0, 1, 0}, .cam_yfov_deg = 40};
+    xs_scene *s = NULL;
+    xs_err e;
+    CHECK_MSG(xs_scene_create(&d, &s, &e) == XS_OK, "%s", e.msg);
+    free(pos), free(mat);
+    return s;
+}
+
+static void test_memory_plan(void)
+{
+    if (skip_without_embree())
+        return;
+    xs_err e;
+    /* the shared scenes when there are some (the others need none) */
+    const int cases = getenv("XS_SCENES") ? 5 : 3;
+    for (int k = 0; k < cases; ++k) {
+        xs_scene *s = NULL;
+        const char *label = "";
+        if (k == 0) {
+            CHECK(xs_scene_builtin("cornell", NULL, &s, &e) == XS_OK);
+            label = "cornell";
+        } else if (k == 1 || k == 2) {
+            s = grid_scene(k == 1 ? 40 : 300);
+            label = k == 1 ? "grid 3,200" : "grid 180,000";
+        } else {
+            label = k == 3 ? "DamagedHelmet" : "BoxAnimated";
+            s = shared_scene(label, 7, 0.0f);
+        }
+        xs_backend *be = NULL;
+        CHECK_MSG(xs_backend_embree_create(s, W, H, 1, &be, &e) == XS_OK, "%s", e.msg);
+        uint64_t now = 0, peak = 0;
+        CHECK(xs_backend_embree_memory(be, &now, &peak));
+        xs_mem_scene m;
+        memset(&m, 0, sizeof m);
+        xs_memplan_scene_built(s, &m);
+        const uint64_t plan = xs_memplan_embree(&m);
+        printf("%s: %llu triangles built, %llu instances: Embree holds %llu bytes (%.1f a triangle), %llu at most "
+               "(%.1f); the plan says %llu\n",
+               label, (unsigned long long)m.embree_tris, (unsigned long long)m.instance_count,
+               (unsigned long long)now, (double)now / (double)m.embree_tris, (unsigned long long)peak,
+               (double)peak / (double)m.embree_tris, (unsigned long long)plan);
+        CHECK(m.embree_tris == xs_scene_tri_count(s)); /* one identity instance, or each mesh once */
+        CHECK(now > 0 && peak >= now);
+        CHECK_MSG(plan >= peak && plan <= 2 * peak + 256 * 1024, "%s: plan %llu against a peak of %llu", label,
+                  (unsigned long long)plan, (unsigned long long)peak);
+        /* a node's plan carries it on each rendering rank, only for embree */
+        xs_mem_node_plan p;
+        memset(&p, 0, sizeof p);
+        p.ranks = 3, p.renderers = 2, p.shared = true;
+        xs_memplan_node(&m, &p);
+        const uint64_t steady = p.node_steady, rank = p.rank_steady;
+        p.embree = true;
+        xs_memplan_node(&m, &p);
+        CHECK(p.embree_copy == plan && p.node_steady == steady + 2 * plan && p.rank_steady == rank + plan);
+        xs_backend_destroy(be);
+        xs_scene_destroy(s);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const xs_test_case cases[] = {
         {"cornell_agrees", test_cornell_agrees}, {"shared_agrees", test_shared_agrees},
+        {"memory_plan", test_memory_plan},
         {"identical", test_identical},           {"frame_update", test_frame_update},
         {"alpha_mask", test_alpha_mask},         {"motion_agrees", test_motion_agrees},
         {"motion_refused", test_motion_refused},

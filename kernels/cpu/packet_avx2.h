@@ -24,7 +24,7 @@
  *
  * Scope: frames without motion blur (the caller's choice). A packet that
  * cannot take a scene (a deeper level, a full stack) returns false and its
- * rays take the one-ray walk; the caller then stops trying packets there.
+ * rays take the one-ray walk.
  */
 #ifndef XS_PACKET_AVX2_H
 #define XS_PACKET_AVX2_H

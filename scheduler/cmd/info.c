@@ -35,7 +35,8 @@ static void info_usage(FILE *f)
           "                  $SLURM_NTASKS_PER_NODE, else 1]\n"
           "  --topology F    plan for an hwloc XML topology instead of this machine (GPUs:\n"
           "                  its NVIDIA PCI devices, filtered by CUDA_VISIBLE_DEVICES)\n"
-          "  --backend B     cpu or embree: plan CPU ranks even where GPUs exist [auto]\n"
+          "  --backend B     cpu or embree: plan CPU ranks even where GPUs exist [auto]; with\n"
+          "                  --scene, embree adds each rendering rank's own Embree copy\n"
           "  --json          the plan as JSON\n"
           "  --scene PKG     print the memory plan of rendering PKG (.tar.zst, .gltf, .glb) with\n"
           "                  N ranks here instead: what the scene needs, what the node has,\n"
@@ -48,7 +49,7 @@ static void info_usage(FILE *f)
 
 /* The memory plan of rendering scene with `ranks` ranks on this node (rank
  * 0 schedules when ranks > 1). */
-static int scene_plan(const char *scene, int ranks, const char *const *flags, int nflags)
+static int scene_plan(const char *scene, int ranks, int backend, const char *const *flags, int nflags)
 {
     xs_options *opt = calloc(1, sizeof *opt);
     if (!opt)
@@ -63,6 +64,8 @@ static int scene_plan(const char *scene, int ranks, const char *const *flags, in
         argv[argc++] = (char *)flags[i];
     xs_result r = argv ? xs_options_parse(argc, argv, opt, &err) : XS_ERR_NOMEM;
     free(argv);
+    if (backend != XS_BACKEND_AUTO)
+        opt->render.backend = backend;
     unsigned char *bytes = NULL;
     size_t len = 0;
     xs_scene_input *in = NULL;
@@ -86,6 +89,7 @@ static int scene_plan(const char *scene, int ranks, const char *const *flags, in
     p.ranks = ranks;
     p.renderers = ranks > 1 ? ranks - 1 : 1;
     p.shared = opt->node_share;
+    p.embree = opt->render.backend == XS_BACKEND_EMBREE;
     p.runtime = rss;
     p.rank_buffers = xs_memplan_rank_buffers(&opt->render, opt->writers > 0 ? opt->writers : 2);
     p.node_has = xs_node_memory_usable(&nm);
@@ -170,7 +174,7 @@ int xs_info_main(int argc, char **argv)
             ranks = 1;
     }
     if (scene)
-        return scene_plan(scene, ranks, plan_flags, nplan);
+        return scene_plan(scene, ranks, backend, plan_flags, nplan);
     if (nplan > 0) {
         fprintf(stderr, "xisuan info: error: %s is for the memory plan: give --scene PKG\n", plan_flags[0]);
         return 2;
