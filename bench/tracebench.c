@@ -398,12 +398,14 @@ int main(int argc, char **argv)
     tp.frame = frame >= 0 ? (uint32_t)frame : 0u;
     float *buf = malloc((size_t)w * (size_t)h * 4 * sizeof(float));
     xs_counters c = {0};
+    const uint64_t lanes0 = xs_cpu_lanes_shaded8();
     double r0 = now(), c0 = cpu_now();
     if (xs_backend_render_tile(be, &tp, buf, &c, &err) != XS_OK) {
         fprintf(stderr, "xisuan-tracebench: %s\n", err.msg);
         return 1;
     }
     double render_s = now() - r0, render_cpu_s = cpu_now() - c0;
+    const uint64_t lanes8 = xs_cpu_lanes_shaded8() - lanes0;
     if (out) {
         xs_exr_layout l;
         memset(&l, 0, sizeof l);
@@ -434,7 +436,8 @@ int main(int argc, char **argv)
              "\"node_visits\": %llu, \"tri_tests\": %llu, \"nonfinite\": %llu, "
              "\"camera_trace_rays_per_s\": %.0f, \"diffuse_trace_rays_per_s\": %.0f, "
              "\"camera_nodes_per_ray\": %.1f, \"diffuse_nodes_per_ray\": %.1f, \"frame_s\": %.4f, "
-             "\"render_nodes_per_ray\": %.2f, \"render_tri_tests_per_ray\": %.2f, \"backend_s\": %.4f}",
+             "\"render_nodes_per_ray\": %.2f, \"render_tri_tests_per_ray\": %.2f, \"backend_s\": %.4f, "
+             "\"shade_events\": %llu, \"shaded8_share\": %.4f}",
              scene, be->device, w, h, spp, threads, tris, load_s, setup_s, build_s,
              build_s > 0 ? tris / build_s / 1e6 / threads : 0.0, render_s, render_cpu_s,
              (double)w * h * spp / render_s, (double)w * h * spp / render_cpu_s, rays / render_s, (unsigned long long)c.camera_rays,
@@ -443,7 +446,8 @@ int main(int argc, char **argv)
              (unsigned long long)c.nonfinite, cam_rate, dif_rate,
              cam_n ? (double)cc.node_visits / cam_n : 0.0, dif_n ? (double)dc.node_visits / dif_n : 0.0,
              frame_s, rays > 0 ? (double)c.node_visits / rays : 0.0, rays > 0 ? (double)c.tri_tests / rays : 0.0,
-             backend_s);
+             backend_s, (unsigned long long)c.shade_events,
+             c.shade_events ? (double)lanes8 / (double)c.shade_events : 0.0);
     printf("[xisuan] %s\n", line);
     if (json) {
         FILE *f = fopen(json, "w");

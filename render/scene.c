@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "kernels/cpu/kernel_cpu.h"
 #include "kernels/xs_path.h"
 #include "render/xs_parallel.h"
 #include "render/xs_texcache.h"
@@ -515,7 +516,7 @@ void xs_scene_mark_materials(xs_material *m, uint32_t n)
 {
     for (uint32_t i = 0; i < n; ++i) {
         m[i].flags &= ~(uint32_t)XS_MAT_LAMBERT;
-        if (xs_material_lambert(&m[i]))
+        if (xs_cpu_material_lambert(&m[i]))
             m[i].flags |= XS_MAT_LAMBERT;
     }
 }

@@ -32,13 +32,18 @@
  *   black wall, clamping, roulette from the first bounce, the last bounce,
  *   the first-hit AOVs, lights of another kind (the sky) picked for some
  *   lanes, and a glossy material whose caller set XS_MAT_LAMBERT on it
- *   (the scene must clear it).
+ *   (the scene must clear it); and a textured quad over a Lambert floor
+ *   (the ray cone the lanes hand on picks the quad's texture levels). Each
+ *   case also checks, through xs_cpu_lanes_shaded8, that the AVX2 build took
+ *   a share of the hits as lanes (15-50% here: the sky's and the light's
+ *   hits, and lanes that pick the sky, go one by one) and the baseline none.
  */
 #include "kernels/cpu/kernel_cpu.h"
 #include "render/xs_backend.h"
 #include "render/xs_bvh.h"
 #include "render/xs_film.h"
 #include "render/xs_scene.h"
+#include "tex_scene.h"
 #include "test_util.h"
 
 #include <math.h>
@@ -393,6 +398,38 @@ static void test_isa_identical(void)
     xs_scene_destroy(s);
 }
 
+/* Scene s rendered by the AVX2 and the baseline kernels (wavefront): the
+ * same bits, the same work, a lit picture, and at least min_share of the
+ * AVX2 render's shade events taken eight at a time (none by the baseline). */
+static size_t lanes_agree(const char *label, const xs_scene *s, int W, int H, const xs_tile_params *tp,
+                          double min_share)
+{
+    xs_cpu_options a = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_AVX2},
+                   b = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_BASE};
+    xs_counters ca = {0}, cb = {0};
+    const uint64_t l0 = xs_cpu_lanes_shaded8();
+    float *x = render_with(s, W, H, *tp, &a, 2, &ca);
+    const uint64_t l1 = xs_cpu_lanes_shaded8();
+    float *y = render_with(s, W, H, *tp, &b, 2, &cb);
+    const uint64_t l2 = xs_cpu_lanes_shaded8();
+    const size_t n = (size_t)W * H * (size_t)xs_aov_channels(tp->aovs);
+    size_t diff = 0, lit = 0;
+    for (size_t i = 0; i < n; ++i) {
+        diff += memcmp(&x[i], &y[i], sizeof *x) != 0;
+        lit += x[i] > 0.0f;
+    }
+    CHECK_MSG(diff == 0, "%s: %zu of %zu values differ between the AVX2 and the baseline kernels", label, diff, n);
+    CHECK(same_work(&ca, &cb));
+    CHECK(lit > n / 4); /* a lit picture, not two black ones */
+    const double share = ca.shade_events ? (double)(l1 - l0) / (double)ca.shade_events : 0.0;
+    CHECK_MSG(share >= min_share && l2 == l1, "%s: %.3f of the hits shaded eight at a time (at least %.2f wanted), "
+              "%llu by the baseline build", label, share, min_share, (unsigned long long)(l2 - l1));
+    printf("%s: %zu values agree; %llu hits shaded, %.1f%% of them eight at a time\n", label, n,
+           (unsigned long long)ca.shade_events, 100.0 * share);
+    free(x), free(y);
+    return n;
+}
+
 static void test_lambert_lanes(void)
 {
     const xs_cpu_kernels *avx2 = xs_cpu_kernels_avx2();
@@ -431,11 +468,12 @@ static void test_lambert_lanes(void)
         bool flip;
         int mis, bounces, rr_start;
         float clamp;
+        double share; /* of the hits shaded eight at a time, at least */
     } cases[] = {
-        {"MIS, clamp 2, roulette from bounce 1", false, XS_MIS_ON, 6, 1, 2.0f},
-        {"light sampling only", false, XS_MIS_LIGHT_ONLY, 5, 3, 0.0f},
-        {"BSDF sampling only", false, XS_MIS_BSDF_ONLY, 5, 3, 0.0f},
-        {"back faces, two bounces", true, XS_MIS_ON, 2, 1, 0.5f},
+        {"MIS, clamp 2, roulette from bounce 1", false, XS_MIS_ON, 6, 1, 2.0f, 0.15},
+        {"light sampling only", false, XS_MIS_LIGHT_ONLY, 5, 3, 0.0f, 0.15},
+        {"BSDF sampling only", false, XS_MIS_BSDF_ONLY, 5, 3, 0.0f, 0.5},
+        {"back faces, two bounces", true, XS_MIS_ON, 2, 1, 0.5f, 0.15},
     };
     const int W = 40, H = 32;
     size_t total = 0;
@@ -451,24 +489,48 @@ static void test_lambert_lanes(void)
         tp.mis = cases[k].mis;
         tp.rr_start = cases[k].rr_start;
         tp.clamp = cases[k].clamp;
-        xs_cpu_options a = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_AVX2},
-                       b = {.integrator = XS_INTEGRATOR_WAVEFRONT, .isa = XS_CPU_ISA_BASE};
-        xs_counters ca = {0}, cb = {0};
-        float *x = render_with(s, W, H, tp, &a, 2, &ca), *y = render_with(s, W, H, tp, &b, 2, &cb);
-        const size_t n = (size_t)W * H * (size_t)xs_aov_channels(tp.aovs);
-        size_t diff = 0, lit = 0;
-        for (size_t i = 0; i < n; ++i) {
-            diff += memcmp(&x[i], &y[i], sizeof *x) != 0;
-            lit += x[i] > 0.0f;
-        }
-        CHECK_MSG(diff == 0, "%s: %zu of %zu values differ between the AVX2 and the baseline kernels",
-                  cases[k].label, diff, n);
-        CHECK(same_work(&ca, &cb));
-        CHECK(lit > n / 4); /* a lit picture, not two black ones */
-        printf("%s: %zu values agree (%llu hits shaded)\n", cases[k].label, n, (unsigned long long)ca.shade_events);
-        total += n;
-        free(x), free(y);
+        total += lanes_agree(cases[k].label, s, W, H, &tp, cases[k].share);
         xs_scene_destroy(s);
+    }
+    /* texture levels: a textured quad (tests/tex_scene.h) above a Lambert
+     * floor, BSDF sampling only (its lights are textured), so the rays the
+     * lanes send on from the floor carry the ray cone (width and spread)
+     * that picks the quad's texture levels */
+    {
+        xs_gltf_scene g;
+        tex_gltf(&g);
+        xs_gltf_mesh *me = &g.meshes[0];
+        xs_gltf_primitive *np = calloc(2, sizeof *np);
+        np[0] = me->prims[0];
+        static float fpos[12] = {-3, -0.6f, 0, 3, -0.6f, 0, 3, -0.6f, 3, -3, -0.6f, 3};
+        static uint32_t fidx[6] = {0, 2, 1, 0, 3, 2};
+        np[1].vertex_count = 4, np[1].tri_count = 2;
+        np[1].positions = fpos, np[1].indices = fidx, np[1].material = 1;
+        xs_gltf_primitive *old = me->prims;
+        me->prims = np, me->prim_count = 2;
+        xs_gltf_material *nm = calloc(2, sizeof *nm), *old_m = g.materials;
+        nm[0] = g.materials[0];
+        nm[1] = nm[0];
+        const xs_gltf_texref none = {.texture = -1, .scale = 1, .tscale = {1, 1}};
+        nm[1].base_color_tex = nm[1].metallic_roughness_tex = nm[1].normal_tex = nm[1].occlusion_tex = none;
+        nm[1].emissive_tex = nm[1].transmission_tex = none;
+        nm[1].emissive[0] = nm[1].emissive[1] = nm[1].emissive[2] = 0.0f;
+        nm[1].metallic = 0.0f, nm[1].ior = 1.0f;
+        nm[1].base_color[0] = 0.8f, nm[1].base_color[1] = 0.7f, nm[1].base_color[2] = 0.6f;
+        g.materials = nm, g.material_count = 2;
+        g.tri_count_instanced = g.tri_count_unique = 4;
+        xs_scene *s = NULL;
+        xs_err e;
+        CHECK_MSG(tex_scene_build(&g, NULL, &s, &e) == XS_OK, "%s", e.msg);
+        xs_tile_params tp = params(48, 40, 16, 4);
+        tp.mis = XS_MIS_BSDF_ONLY;
+        total += lanes_agree("textured quad over a Lambert floor", s, 48, 40, &tp, 0.1);
+        xs_scene_destroy(s);
+        me->prims = old, me->prim_count = 1;
+        g.materials = old_m, g.material_count = 1;
+        free(np), free(nm);
+        tex_gltf_free(&g);
+        (void)tex_store_write;
     }
     printf("lambert lanes: %zu values bit-identical across the two builds\n", total);
     free(mat), free(flipped);

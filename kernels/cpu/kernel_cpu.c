@@ -17,6 +17,7 @@
 #include "kernels/xs_layout.h" /* the host side of the layout the GPU shares */
 #include "kernels/xs_wavefront.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,6 +118,9 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
     const bool packets = !tr && !motion;
 #endif
     uint32_t q = 0u, nq = n;
+#if defined(XS_CPU_ISA_AVX2)
+    uint64_t lanes8 = 0u; /* paths shaded eight at a time in this batch */
+#endif
     while (nq > 0u) {
 #if defined(XS_CPU_ISA_AVX2)
         if (packets) {
@@ -143,7 +147,7 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
         if (!motion && (s->flags & XS_VIEW_LAMBERT) != 0u) /* eight paths at once where the Lambert base
                                                               shades them (shade_avx2.h) */
             for (uint32_t j = 0; j < nq; j += XS_PK)
-                xs_sh_shade8(s, tp, w, q, j, nq - j < XS_PK ? nq - j : XS_PK, c);
+                lanes8 += xs_sh_shade8(s, tp, w, q, j, nq - j < XS_PK ? nq - j : XS_PK, c);
         else
 #endif
             for (uint32_t j = 0; j < nq; ++j) {
@@ -173,6 +177,10 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
         q ^= 1u;
         nq = w->count[q];
     }
+#if defined(XS_CPU_ISA_AVX2)
+    if (lanes8 != 0u)
+        xs_cpu_lanes_shaded8_add(lanes8);
+#endif
 }
 
 static void XS_ISA_FN(rows_wavefront)(const xs_scene_view *s, const xs_tile_params *tp, int row_begin, int row_end,
@@ -299,6 +307,14 @@ xs_cpu_wave *xs_cpu_wave_create(void)
 }
 
 void xs_cpu_wave_set_tracer(xs_cpu_wave *cw, const xs_cpu_tracer *t) { cw->tracer = t; }
+
+bool xs_cpu_material_lambert(const xs_material *m) { return xs_material_lambert(m); }
+
+/* one atomic add a batch (512 paths' whole bounce loop): nothing the
+ * threads wait on */
+static _Atomic uint64_t lanes_shaded8;
+uint64_t xs_cpu_lanes_shaded8(void) { return atomic_load_explicit(&lanes_shaded8, memory_order_relaxed); }
+void xs_cpu_lanes_shaded8_add(uint64_t n) { atomic_fetch_add_explicit(&lanes_shaded8, n, memory_order_relaxed); }
 
 void xs_cpu_wave_destroy(xs_cpu_wave *cw)
 {

@@ -76,6 +76,19 @@ const xs_cpu_kernels *xs_cpu_kernels_avx2(void);
 /* The widest build this CPU runs. */
 const xs_cpu_kernels *xs_cpu_kernels_best(void);
 
+/* Paths the AVX2 build has shaded eight at a time (kernels/cpu/shade_avx2.h)
+ * in this process, over all threads since it started: how much of the
+ * shading took the vector path (tests check it is taken; xisuan-tracebench
+ * reports its share of the shade events). _add: one batch's, from the
+ * kernels. */
+uint64_t xs_cpu_lanes_shaded8(void);
+void xs_cpu_lanes_shaded8_add(uint64_t n);
+
+/* xs_material_lambert (kernels/xs_path.h) compiled with the kernels' flags
+ * (no contraction into FMA), so the host marks XS_MAT_LAMBERT by the very
+ * float test the shading makes (render/scene.c xs_scene_mark_materials). */
+bool xs_cpu_material_lambert(const xs_material *m);
+
 /* Merges the parts of a split tile (parts[j]: part j's buffer, chunk_counts[j]
  * chunks a pixel, in chunk order) into its pixel records (tp->width *
  * tp->height records of xs_aov_channels(tp->aovs) floats): the records the

@@ -198,8 +198,9 @@ static inline void xs_sh_light_of(const xs_scene_view *s, uint32_t li, xs_sh_lig
 }
 
 /* Shades ray-queue q's entries [j, j + n) (n <= 8) of a frame without
- * motion blur, as xs_wf_shade does each in turn. */
-static void xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const xs_wf *w, uint32_t q, uint32_t j,
+ * motion blur, as xs_wf_shade does each in turn; returns how many it took
+ * as lanes (the others went through xs_wf_shade). */
+static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const xs_wf *w, uint32_t q, uint32_t j,
                          uint32_t n, xs_counters *c)
 {
     static const float zero_rows[4 * 4] XS_ALIGN(16) = {0};
@@ -237,7 +238,7 @@ static void xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const
             xs_wf_samples_at(w, j + l, u);
             xs_wf_shade(s, tp, 0u, w, q, j + l, u, c);
         }
-        return;
+        return 0u;
     }
     for (uint32_t l = 0; l < 8; ++l) {
         if (((ok >> l) & 1u) == 0u) {
@@ -444,6 +445,7 @@ static void xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const
     if (nee != 0u)
         for (int k = 0; k < 3; ++k)
             xs_sh_store_rows(shv[k], srows[k], nee);
+    return (uint32_t)__builtin_popcount(ok);
 }
 
 #endif
