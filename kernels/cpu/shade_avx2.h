@@ -21,7 +21,11 @@
  *
  * Loads and stores: the path, triangle and material rows (16 bytes each)
  * are loaded lane by lane and transposed into one vector per field, and the
- * path's and shadow ray's rows are transposed back and stored whole.
+ * path's and shadow ray's rows are transposed back and stored whole, for
+ * the lanes that go on and those with a shadow ray. A path that ends here
+ * keeps its old throughput and pdf where the one-path code updates them
+ * before ending it: nothing reads a finished path but its radiance. The
+ * lanes taken are counted (xs_cpu_lanes_shaded8, kernel_cpu.h).
  */
 #ifndef XS_SHADE_AVX2_H
 #define XS_SHADE_AVX2_H
