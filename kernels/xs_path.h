@@ -90,6 +90,17 @@ XS_DEVICE bool xs_material_lambert(const xs_material *m)
            xs_maxf(0.0f, xs_minf(1.0f, m->transmission)) == 0.0f && xs_luminance(m->albedo) > 0.0f;
 }
 
+/* The metal and dielectric GGX lobes over the base, untextured and
+ * opaque: no texture, no emission, not a solid, no transmission, and not
+ * the Lambert base alone (some metal, or an IOR other than 1). */
+XS_DEVICE bool xs_material_ggx(const xs_material *m)
+{
+    const float r = (m->ior - 1.0f) / (m->ior + 1.0f);
+    return !xs_material_textured(m) && !(xs_max3(m->emission) > 0.0f) && (m->flags & XS_MAT_VOLUME) == 0u &&
+           xs_maxf(0.0f, xs_minf(1.0f, m->transmission)) == 0.0f &&
+           !(xs_maxf(0.0f, xs_minf(1.0f, m->metallic)) == 0.0f && r * r == 0.0f);
+}
+
 /* The footprint of a ray cone `width` wide arriving at cosine cos_i on a
  * triangle whose edges span area2 (twice its area) in the world: per uv set,
  * log2 of its width in uv units. */

@@ -205,8 +205,9 @@ enum {
     XS_MAT_EMIT_TWO_SIDED = 1, /* emits from both sides (glTF doubleSided) */
     XS_MAT_ALPHA_MASK = 2,     /* alpha below cutoff is not a surface */
     XS_MAT_VOLUME = 4,         /* the boundary of a solid: transmission refracts (KHR_materials_volume) */
-    XS_MAT_LAMBERT = 8         /* set by the host (xs_scene_mark_materials) where xs_material_lambert
+    XS_MAT_LAMBERT = 8,        /* set by the host (xs_scene_mark_materials) where xs_material_lambert
                                   holds: the CPU's eight-path shading takes it (kernels/cpu/shade_avx2.h) */
+    XS_MAT_GGX = 16            /* the same for xs_material_ggx: untextured GGX lobes over the base */
 };
 
 typedef struct xs_material {
@@ -314,7 +315,8 @@ enum { XS_FILTER_TABLE = 256 };
 
 enum {
     XS_VIEW_ALPHA = 1,  /* some triangle is alpha-masked (XS_WTRI_ALPHA): traversal must test alpha */
-    XS_VIEW_LAMBERT = 2 /* some material is XS_MAT_LAMBERT: the CPU's eight-path shading may take hits */
+    XS_VIEW_LANES = 2 /* some material is XS_MAT_LAMBERT or XS_MAT_GGX: the CPU's eight-path shading may
+                         take hits */
 };
 
 /* Which estimators the path tracer combines (tests compare them). */

@@ -515,9 +515,11 @@ void xs_scene_set_filter(xs_scene *s, xs_filter_kind kind, float width)
 void xs_scene_mark_materials(xs_material *m, uint32_t n)
 {
     for (uint32_t i = 0; i < n; ++i) {
-        m[i].flags &= ~(uint32_t)XS_MAT_LAMBERT;
+        m[i].flags &= ~(uint32_t)(XS_MAT_LAMBERT | XS_MAT_GGX);
         if (xs_cpu_material_lambert(&m[i]))
             m[i].flags |= XS_MAT_LAMBERT;
+        else if (xs_cpu_material_ggx(&m[i]))
+            m[i].flags |= XS_MAT_GGX;
     }
 }
 
@@ -638,8 +640,8 @@ xs_scene_view xs_scene_view_for(const xs_scene *s, int fw, int fh)
     v.light_count = s->light_count;
     v.flags = s->has_alpha ? XS_VIEW_ALPHA : 0u;
     for (uint32_t i = 0; i < s->material_count; ++i)
-        if ((s->materials[i].flags & XS_MAT_LAMBERT) != 0u) {
-            v.flags |= XS_VIEW_LAMBERT;
+        if ((s->materials[i].flags & (XS_MAT_LAMBERT | XS_MAT_GGX)) != 0u) {
+            v.flags |= XS_VIEW_LANES;
             break;
         }
     v.inst_light_base = s->inst_light_base;

@@ -181,7 +181,8 @@ xs_result xs_scene_wide(xs_scene *s, xs_err *err);
 xs_result xs_scene_cover_camera(xs_scene *s, xs_err *err);
 
 /* Sets XS_MAT_LAMBERT on each of the n materials xs_material_lambert holds
- * for and clears it on the others: once a scene's materials are final. */
+ * for, XS_MAT_GGX where xs_material_ggx does, and clears them on the
+ * others: once a scene's materials are final. */
 void xs_scene_mark_materials(xs_material *m, uint32_t n);
 /* Marks bytes [lo, hi) of the view array at view_offset as written. */
 void xs_scene_mark(xs_scene *s, size_t view_offset, size_t lo, size_t hi);

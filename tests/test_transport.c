@@ -536,6 +536,161 @@ static void test_lambert_lanes(void)
     free(mat), free(flipped);
 }
 
+/* A glTF scene in memory for the GGX lanes: a floor of smooth-shaded
+ * quads (vertex normals tilted apart, so the interpolated normal is not the
+ * face's) in a rough plastic with a polished metal plate on it, a textured
+ * back wall (one by one; the ray cone the floor's lanes hand on picks its
+ * texture levels), a box of a smooth plastic placed by a rotated instance
+ * (one by one), and a one-sided emissive quad placed twice by mirroring
+ * instances (the light's triangle in the world, its front flipped). */
+static xs_scene *ggx_scene(float sky)
+{
+    static float fpos[] = {-2, 0, -1, 2, 0, -1, 2, 0, 2, -2, 0, 2,                           /* floor */
+                           -2, 0, -1, 2, 0, -1, 2, 2, -1, -2, 2, -1,                         /* wall */
+                           -1.6f, 0.01f, 0, -0.4f, 0.01f, 0, -0.4f, 0.01f, 1.5f, -1.6f, 0.01f, 1.5f}; /* plate */
+    static float fuv[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 3, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static float fnrm[] = {-0.3f, 1, 0.1f, 0.2f, 1, -0.2f, 0.1f, 1, 0.3f, -0.1f, 1, 0,
+                           -0.2f, 0.1f, 1, 0.3f, -0.1f, 1, 0.1f, 0.2f, 1, -0.3f, 0, 1,
+                           0.2f, 1, 0.1f, -0.2f, 1, 0.2f, 0.1f, 1, -0.2f, 0, 1, 0.1f};
+    static uint32_t fidx[] = {0, 2, 1, 0, 3, 2, 4, 5, 6, 4, 6, 7};
+    static float bpos[] = {-0.4f, 0, -0.4f, 0.4f, 0, -0.4f, 0.4f, 0.8f, -0.4f, -0.4f, 0.8f, -0.4f,
+                           -0.4f, 0, 0.4f, 0.4f, 0, 0.4f, 0.4f, 0.8f, 0.4f, -0.4f, 0.8f, 0.4f};
+    static uint32_t bidx[] = {0, 1, 2, 0, 2, 3, 4, 6, 5, 4, 7, 6, 0, 4, 5, 0, 5, 1,
+                              3, 2, 6, 3, 6, 7, 0, 3, 7, 0, 7, 4, 1, 5, 6, 1, 6, 2};
+    static float lpos[] = {-0.3f, 0, -0.3f, 0.3f, 0, -0.3f, 0.3f, 0, 0.3f, -0.3f, 0, 0.3f};
+    static uint32_t lidx[] = {0, 1, 2, 0, 2, 3};
+    static xs_gltf_primitive fp[3], bp[1], lp[1];
+    memset(fp, 0, sizeof fp), memset(bp, 0, sizeof bp), memset(lp, 0, sizeof lp);
+    fp[0] = (xs_gltf_primitive){.vertex_count = 4, .tri_count = 2, .positions = fpos, .normals = fnrm, .indices = fidx,
+                                .material = 0};
+    static uint32_t fidx2[] = {0, 1, 2, 0, 2, 3}, fidx3[] = {0, 2, 1, 0, 3, 2};
+    fp[1] = (xs_gltf_primitive){.vertex_count = 4, .tri_count = 2, .positions = fpos + 12, .normals = fnrm + 12,
+                                .uv0 = fuv + 8, .indices = fidx2, .material = 4};
+    fp[2] = (xs_gltf_primitive){.vertex_count = 4, .tri_count = 2, .positions = fpos + 24, .normals = fnrm + 24,
+                                .indices = fidx3, .material = 1};
+    bp[0] = (xs_gltf_primitive){.vertex_count = 8, .tri_count = 12, .positions = bpos, .indices = bidx, .material = 2};
+    lp[0] = (xs_gltf_primitive){.vertex_count = 4, .tri_count = 2, .positions = lpos, .indices = lidx, .material = 3};
+    static xs_gltf_mesh meshes[3];
+    memset(meshes, 0, sizeof meshes);
+    meshes[0].prims = fp, meshes[0].prim_count = 3;
+    meshes[1].prims = bp, meshes[1].prim_count = 1;
+    meshes[2].prims = lp, meshes[2].prim_count = 1;
+    static xs_gltf_instance inst[4];
+    memset(inst, 0, sizeof inst);
+    static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
+    /* column-major: a box turned 30 degrees about y; the lights tilted to
+     * face down, scaled, and one mirrored in x */
+    const float c = 0.8660254f, sn = 0.5f;
+    const float box[16] = {c, 0, -sn, 0, 0, 1, 0, 0, sn, 0, c, 0, 0.6f, 0, 0.4f, 1};
+    const float l1[16] = {1.2f, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0.8f, 0, -0.5f, 1.8f, 0.5f, 1};
+    const float l2[16] = {-0.9f, 0, 0, 0, 0, 1, 0.2f, 0, 0, -0.2f, 1, 0, 0.8f, 1.6f, 0.8f, 1};
+    for (int i = 0; i < 4; ++i)
+        inst[i].node = -1;
+    inst[0].mesh = 0, memcpy(inst[0].xform, id, sizeof id);
+    inst[1].mesh = 1, memcpy(inst[1].xform, box, sizeof box);
+    inst[2].mesh = 2, memcpy(inst[2].xform, l1, sizeof l1);
+    inst[3].mesh = 2, memcpy(inst[3].xform, l2, sizeof l2);
+    static xs_gltf_material mats[5];
+    memset(mats, 0, sizeof mats);
+    const xs_gltf_texref none = {.texture = -1, .scale = 1, .tscale = {1, 1}};
+    for (int i = 0; i < 5; ++i) {
+        xs_gltf_material *m = &mats[i];
+        m->base_color_tex = m->metallic_roughness_tex = m->normal_tex = m->occlusion_tex = none;
+        m->emissive_tex = m->transmission_tex = none;
+        m->base_color[3] = 1.0f, m->emissive_strength = 1.0f, m->ior = 1.5f, m->alpha_mode = XS_ALPHA_OPAQUE;
+        m->attenuation_color[0] = m->attenuation_color[1] = m->attenuation_color[2] = 1.0f;
+    }
+    mats[0].base_color[0] = 0.7f, mats[0].base_color[1] = 0.6f, mats[0].base_color[2] = 0.5f; /* rough plastic */
+    mats[0].roughness = 0.6f;
+    mats[1].base_color[0] = 0.9f, mats[1].base_color[1] = 0.8f, mats[1].base_color[2] = 0.4f; /* polished metal */
+    mats[1].metallic = 1.0f, mats[1].roughness = 0.15f;
+    mats[2].base_color[0] = 0.2f, mats[2].base_color[1] = 0.5f, mats[2].base_color[2] = 0.8f; /* smooth plastic */
+    mats[2].roughness = 0.0f;
+    mats[3].base_color[0] = mats[3].base_color[1] = mats[3].base_color[2] = 0.5f; /* the light, Lambert */
+    mats[3].ior = 1.0f, mats[3].roughness = 1.0f;
+    mats[4].base_color[0] = mats[4].base_color[1] = mats[4].base_color[2] = 0.9f; /* the wall: textured */
+    mats[4].roughness = 0.8f, mats[4].base_color_tex.texture = 0;
+    static xs_image8 img;
+    static xs_gltf_texture tex;
+    if (!img.rgba8)
+        tex_image(&img, 64, 48, 7);
+    tex.image = 0, tex.wrap_s = tex.wrap_t = XS_WRAP_REPEAT;
+    mats[3].emissive[0] = 9.0f, mats[3].emissive[1] = 8.0f, mats[3].emissive[2] = 6.0f;
+    xs_gltf_scene g;
+    memset(&g, 0, sizeof g);
+    g.meshes = meshes, g.mesh_count = 3;
+    g.instances = inst, g.instance_count = 4;
+    g.materials = mats, g.material_count = 5;
+    g.images = &img, g.image_count = 1;
+    g.textures = &tex, g.texture_count = 1;
+    g.tri_count_unique = 6 + 12 + 2;
+    g.tri_count_instanced = 6 + 12 + 4;
+    xs_scene_setup su;
+    memset(&su, 0, sizeof su);
+    su.name = "ggx-lanes";
+    su.cam_mode = XS_CAM_OVERRIDE;
+    su.cam_pos[0] = 0.3f, su.cam_pos[1] = 1.2f, su.cam_pos[2] = 4.0f;
+    su.cam_target[1] = 0.6f;
+    su.cam_up[1] = 1.0f;
+    su.cam_yfov_deg = 45.0f;
+    su.env_color[0] = su.env_color[1] = su.env_color[2] = sky;
+    su.env_strength = 1.0f;
+    su.build.threads = 1;
+    xs_scene *s = NULL;
+    xs_err e;
+    CHECK_MSG(xs_scene_from_gltf(&g, &su, &s, &e) == XS_OK, "%s", e.msg);
+    return s;
+}
+
+/* The GGX lanes (kernels/cpu/shade_avx2.h) against the baseline build, bit
+ * for bit: the glossy Cornell box of the desc path (a rough plastic, a
+ * rough metal, Lambert walls) with a smooth metal floor, and ggx_scene,
+ * dark and under a sky, in each sampling mode. */
+static void test_ggx_lanes(void)
+{
+    const xs_cpu_kernels *avx2 = xs_cpu_kernels_avx2();
+    if (!avx2 || xs_cpu_kernels_best() != avx2) {
+        printf("SKIP: no AVX2 build or no AVX2 on this CPU\n");
+        exit(77);
+    }
+    size_t total = 0;
+    {
+        xs_scene_desc d;
+        xs_cornell_desc(&d);
+        static xs_diffuse_material m[4];
+        memcpy(m, d.materials, d.material_count * sizeof *m);
+        m[0].ior = 1.5f, m[0].roughness = 0.35f;        /* white: a rough plastic */
+        m[1].metallic = 1.0f, m[1].roughness = 0.45f;   /* red: a rough metal */
+        m[2].metallic = 0.7f, m[2].roughness = 0.02f;   /* green: mostly a polished metal (alpha at its floor) */
+        m[2].ior = 2.0f;
+        d.materials = m;
+        xs_scene *s = NULL;
+        xs_err e;
+        CHECK_MSG(xs_scene_create(&d, &s, &e) == XS_OK, "%s", e.msg);
+        xs_tile_params tp = params(40, 32, 21, 6);
+        tp.aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH;
+        tp.rr_start = 1, tp.clamp = 4.0f;
+        total += lanes_agree("glossy Cornell box, MIS, clamp 4", s, 40, 32, &tp, 0.5);
+        xs_scene_destroy(s);
+    }
+    const int modes[3] = {XS_MIS_ON, XS_MIS_LIGHT_ONLY, XS_MIS_BSDF_ONLY};
+    const char *names[3] = {"MIS", "light sampling only", "BSDF sampling only"};
+    for (int sky = 0; sky < 2; ++sky)
+        for (int k = 0; k < 3; ++k) {
+            xs_scene *s = ggx_scene(sky ? 0.4f : 0.0f);
+            xs_tile_params tp = params(48, 36, 17, 5);
+            tp.aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH;
+            tp.mis = modes[k];
+            tp.rr_start = 2;
+            char label[96];
+            snprintf(label, sizeof label, "smooth normals, transformed lights, %s, %s", sky ? "a sky" : "no sky",
+                     names[k]);
+            total += lanes_agree(label, s, 48, 36, &tp, sky && k < 2 ? 0.04 : 0.3);
+            xs_scene_destroy(s);
+        }
+    printf("ggx lanes: %zu values bit-identical across the two builds\n", total);
+}
+
 /* Forty coplanar copies of a quad, each copy its own colour, seen from 400
  * units by a narrow camera: every camera ray ties forty ways, and its colour
  * says which copy won. The AVX2 build's packets, the baseline build's one-ray
@@ -657,6 +812,7 @@ int main(int argc, char **argv)
         {"isa_identical", test_isa_identical},
         {"far_ties", test_far_ties},
         {"lambert_lanes", test_lambert_lanes},
+        {"ggx_lanes", test_ggx_lanes},
     };
     return xs_test_main(argc, argv, cases, sizeof cases / sizeof cases[0]);
 }

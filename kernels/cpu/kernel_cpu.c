@@ -144,8 +144,8 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
         w->count[q ^ 1u] = 0u;
         w->count[2] = 0u;
 #if defined(XS_CPU_ISA_AVX2)
-        if (!motion && (s->flags & XS_VIEW_LAMBERT) != 0u) /* eight paths at once where the Lambert base
-                                                              shades them (shade_avx2.h) */
+        if (!motion && (s->flags & XS_VIEW_LANES) != 0u) /* eight paths at once where shade_avx2.h
+                                                            takes them */
             for (uint32_t j = 0; j < nq; j += XS_PK)
                 lanes8 += xs_sh_shade8(s, tp, w, q, j, nq - j < XS_PK ? nq - j : XS_PK, c);
         else
@@ -309,6 +309,7 @@ xs_cpu_wave *xs_cpu_wave_create(void)
 void xs_cpu_wave_set_tracer(xs_cpu_wave *cw, const xs_cpu_tracer *t) { cw->tracer = t; }
 
 bool xs_cpu_material_lambert(const xs_material *m) { return xs_material_lambert(m); }
+bool xs_cpu_material_ggx(const xs_material *m) { return xs_material_ggx(m); }
 
 /* one atomic add a batch (512 paths' whole bounce loop): nothing the
  * threads wait on */

@@ -88,6 +88,7 @@ void xs_cpu_lanes_shaded8_add(uint64_t n);
  * (no contraction into FMA), so the host marks XS_MAT_LAMBERT by the very
  * float test the shading makes (render/scene.c xs_scene_mark_materials). */
 bool xs_cpu_material_lambert(const xs_material *m);
+bool xs_cpu_material_ggx(const xs_material *m); /* xs_material_ggx, the same way */
 
 /* Merges the parts of a split tile (parts[j]: part j's buffer, chunk_counts[j]
  * chunks a pixel, in chunk order) into its pixel records (tp->width *

@@ -145,10 +145,185 @@ XS_HOT __m256 xs_v8_power(__m256 a, __m256 b)
 }
 XS_HOT __m256 xs_v8_gt(__m256 a, __m256 b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
 
+/* xs_oct_decode of eight codes. */
+XS_HOT xs_v8 xs_v8_oct_decode(__m256i e)
+{
+    const __m256 k = _mm256_set1_ps(2.0f / 65535.0f), one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const __m256i lo = _mm256_and_si256(e, _mm256_set1_epi32(0xFFFF)), hi = _mm256_srli_epi32(e, 16);
+    __m256 x = _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(lo), k), one);
+    __m256 y = _mm256_sub_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(hi), k), one);
+    const __m256 ax = xs_v8_abs(x), ay = xs_v8_abs(y);
+    const __m256 z = _mm256_sub_ps(_mm256_sub_ps(one, ax), ay);
+    const __m256 under = _mm256_cmp_ps(z, zero, _CMP_LT_OQ);
+    /* xs_sign_nz: v >= 0 ? 1 : -1 */
+    const __m256 sx = _mm256_blendv_ps(_mm256_set1_ps(-1.0f), one, _mm256_cmp_ps(x, zero, _CMP_GE_OQ));
+    const __m256 sy = _mm256_blendv_ps(_mm256_set1_ps(-1.0f), one, _mm256_cmp_ps(y, zero, _CMP_GE_OQ));
+    const __m256 ox = _mm256_mul_ps(_mm256_sub_ps(one, ay), sx), oy = _mm256_mul_ps(_mm256_sub_ps(one, ax), sy);
+    x = _mm256_blendv_ps(x, ox, under);
+    y = _mm256_blendv_ps(y, oy, under);
+    return xs_v8_normalize((xs_v8){x, y, z});
+}
+
+/* xs_table_lookup of eight (cos_o, alpha). Indices are kept in the table
+ * (a lane left to the one-path code may hold anything). */
+XS_HOT __m256 xs_v8_table(const float *t, __m256 cos_o, __m256 alpha)
+{
+    const int n = XS_GGX_TABLE_N;
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps(), nm1 = _mm256_set1_ps((float)(n - 1));
+    const __m256 x = _mm256_mul_ps(_mm256_max_ps(zero, _mm256_min_ps(one, cos_o)), nm1);
+    const __m256 y = _mm256_mul_ps(_mm256_max_ps(zero, _mm256_min_ps(one, _mm256_sqrt_ps(alpha))), nm1);
+    const __m256i top = _mm256_set1_epi32(n - 2), none = _mm256_setzero_si256();
+    const __m256i x0 = _mm256_max_epi32(none, _mm256_min_epi32(_mm256_cvttps_epi32(x), top));
+    const __m256i y0 = _mm256_max_epi32(none, _mm256_min_epi32(_mm256_cvttps_epi32(y), top));
+    const __m256 fx = _mm256_sub_ps(x, _mm256_cvtepi32_ps(x0)), fy = _mm256_sub_ps(y, _mm256_cvtepi32_ps(y0));
+    const __m256i i00 = _mm256_add_epi32(_mm256_mullo_epi32(y0, _mm256_set1_epi32(n)), x0);
+    const __m256i i10 = _mm256_add_epi32(i00, _mm256_set1_epi32(n));
+    const __m256 r00 = _mm256_i32gather_ps(t, i00, 4), r01 = _mm256_i32gather_ps(t + 1, i00, 4);
+    const __m256 r10 = _mm256_i32gather_ps(t, i10, 4), r11 = _mm256_i32gather_ps(t + 1, i10, 4);
+    const __m256 gx = _mm256_sub_ps(one, fx);
+    return _mm256_add_ps(_mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(r00, gx), _mm256_mul_ps(r01, fx)), _mm256_sub_ps(one, fy)),
+                         _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(r10, gx), _mm256_mul_ps(r11, fx)), fy));
+}
+
+/* xs_luminance */
+XS_HOT __m256 xs_v8_lum(xs_v8 c)
+{
+    return _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(0.2126f), c.x), _mm256_mul_ps(_mm256_set1_ps(0.7152f), c.y)),
+                         _mm256_mul_ps(_mm256_set1_ps(0.0722f), c.z));
+}
+
+/* xs_ggx_d */
+XS_HOT __m256 xs_v8_ggx_d(__m256 alpha, __m256 cos_h)
+{
+    const __m256 a2 = _mm256_mul_ps(alpha, alpha), c2 = _mm256_mul_ps(cos_h, cos_h);
+    const __m256 d = _mm256_add_ps(_mm256_mul_ps(c2, _mm256_sub_ps(a2, _mm256_set1_ps(1.0f))), _mm256_set1_ps(1.0f));
+    return _mm256_div_ps(a2, _mm256_mul_ps(_mm256_mul_ps(_mm256_set1_ps(XS_PI), d), d));
+}
+
+/* xs_ggx_lambda */
+XS_HOT __m256 xs_v8_lambda(__m256 alpha, __m256 cos_t)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), c2 = _mm256_mul_ps(cos_t, cos_t);
+    const __m256 tan2 = _mm256_div_ps(_mm256_sub_ps(one, c2), _mm256_max_ps(c2, _mm256_set1_ps(1e-12f)));
+    const __m256 l = _mm256_mul_ps(_mm256_set1_ps(0.5f),
+                                   _mm256_add_ps(_mm256_set1_ps(-1.0f),
+                                                 _mm256_sqrt_ps(_mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(alpha, alpha), tan2)))));
+    return _mm256_andnot_ps(_mm256_cmp_ps(c2, one, _CMP_GE_OQ), l);
+}
+
+/* An xs_bsdf of eight lanes: the Lambert base alone (lanes not in ggx) or
+ * the GGX lobes over it (xs_bsdf_prepare's general case, no transmission,
+ * no solid boundary). */
+typedef struct xs_sh_bsdf {
+    xs_v8 base, spec_scale;
+    __m256 metallic, alpha, f0, transmission;
+    __m256 w_spec, w_diff, w_trans, coat, diel_comp, base_weight;
+    __m256 ggx; /* lanes with the GGX lobes */
+} xs_sh_bsdf;
+
+/* xs_bsdf_prepare for wo.z (its general case; the Lambert lanes' weights
+ * are 0, 1, 0, as it sets them). */
+XS_HOT void xs_sh_prepare(xs_sh_bsdf *b, const float *tables, __m256 woz)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const __m256 mu = _mm256_max_ps(_mm256_set1_ps(1e-4f), woz);
+    const __m256 e = _mm256_max_ps(_mm256_set1_ps(1e-3f), xs_v8_table(tables, mu, b->alpha));
+    const __m256 ew = xs_v8_table(tables + XS_GGX_TABLE_N * XS_GGX_TABLE_N, mu, b->alpha);
+    const __m256 k = _mm256_div_ps(_mm256_sub_ps(one, e), e), eew = _mm256_sub_ps(e, ew);
+    b->spec_scale = (xs_v8){_mm256_add_ps(one, _mm256_mul_ps(b->base.x, k)), _mm256_add_ps(one, _mm256_mul_ps(b->base.y, k)),
+                            _mm256_add_ps(one, _mm256_mul_ps(b->base.z, k))};
+    b->diel_comp = _mm256_and_ps(_mm256_add_ps(one, _mm256_mul_ps(b->f0, k)), xs_v8_gt(b->f0, zero));
+    const __m256 e_diel = _mm256_min_ps(one, _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(b->f0, eew), ew), b->diel_comp));
+    b->base_weight = _mm256_sub_ps(one, e_diel);
+    const xs_v8 e_metal = {_mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(b->base.x, eew), ew), b->spec_scale.x),
+                           _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(b->base.y, eew), ew), b->spec_scale.y),
+                           _mm256_mul_ps(_mm256_add_ps(_mm256_mul_ps(b->base.z, eew), ew), b->spec_scale.z)};
+    const __m256 lb = _mm256_max_ps(zero, xs_v8_lum(b->base));
+    const __m256 om = _mm256_sub_ps(one, b->metallic), omb = _mm256_mul_ps(om, b->base_weight);
+    const __m256 wd = _mm256_mul_ps(_mm256_mul_ps(omb, _mm256_sub_ps(one, b->transmission)), lb);
+    b->coat = om; /* no solid boundary: 1 - metallic */
+    const __m256 wt = _mm256_mul_ps(_mm256_mul_ps(omb, b->transmission), lb);
+    const __m256 ws = _mm256_add_ps(_mm256_mul_ps(b->metallic, xs_v8_lum(e_metal)), _mm256_mul_ps(b->coat, e_diel));
+    const __m256 sum = _mm256_add_ps(_mm256_add_ps(ws, wd), wt), pos = xs_v8_gt(sum, zero);
+    b->w_spec = _mm256_blendv_ps(zero, _mm256_and_ps(_mm256_div_ps(ws, sum), pos), b->ggx);
+    b->w_diff = _mm256_blendv_ps(one, _mm256_and_ps(_mm256_div_ps(wd, sum), pos), b->ggx);
+    b->w_trans = _mm256_blendv_ps(zero, _mm256_and_ps(_mm256_div_ps(wt, sum), pos), b->ggx);
+}
+
+/* xs_bsdf_eval: f |cos(wi)| and the pdf of wi (wo_ok: not wo.z <= 0). */
+XS_HOT xs_v8 xs_sh_eval(const xs_sh_bsdf *b, xs_v8 wo, __m256 wo_ok, xs_v8 wi, __m256 *pdf)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps(), inv_pi = _mm256_set1_ps(XS_INV_PI);
+    const __m256 up = _mm256_and_ps(wo_ok, xs_v8_gt(wi.z, zero));
+    /* the Lambert base alone */
+    __m256 p = _mm256_and_ps(_mm256_mul_ps(_mm256_mul_ps(b->w_diff, wi.z), inv_pi), up);
+    xs_v8 f = xs_v8_scale(b->base, _mm256_and_ps(_mm256_mul_ps(wi.z, inv_pi), up));
+    if (_mm256_movemask_ps(_mm256_and_ps(b->ggx, up)) != 0) {
+        /* xs_ggx_reflect_eval */
+        const xs_v8 hs = xs_v8_add(wo, wi);
+        const __m256 hl = xs_v8_length(hs);
+        const __m256 ok = _mm256_and_ps(up, xs_v8_gt(hl, zero));
+        const xs_v8 h = xs_v8_scale(hs, _mm256_div_ps(one, hl));
+        const __m256 d = xs_v8_ggx_d(b->alpha, h.z);
+        const __m256 lo = xs_v8_lambda(b->alpha, wo.z), li = xs_v8_lambda(b->alpha, wi.z);
+        const __m256 g1 = _mm256_div_ps(one, _mm256_add_ps(one, lo));
+        const __m256 g2 = _mm256_div_ps(one, _mm256_add_ps(_mm256_add_ps(one, lo), li));
+        const __m256 four_o = _mm256_mul_ps(_mm256_set1_ps(4.0f), wo.z);
+        const __m256 rp = _mm256_and_ps(_mm256_div_ps(_mm256_mul_ps(g1, d), four_o), ok);
+        const __m256 coh = _mm256_and_ps(_mm256_max_ps(zero, xs_v8_dot(wo, h)), ok);
+        const __m256 g = _mm256_and_ps(_mm256_div_ps(_mm256_mul_ps(d, g2), four_o), ok);
+        /* xs_bsdf_spec_color */
+        const __m256 m = _mm256_max_ps(zero, _mm256_min_ps(one, _mm256_sub_ps(one, coh)));
+        const __m256 m2 = _mm256_mul_ps(m, m), sw = _mm256_mul_ps(_mm256_mul_ps(m2, m2), m);
+        const xs_v8 fm = {_mm256_mul_ps(_mm256_add_ps(b->base.x, _mm256_mul_ps(_mm256_sub_ps(one, b->base.x), sw)), b->spec_scale.x),
+                          _mm256_mul_ps(_mm256_add_ps(b->base.y, _mm256_mul_ps(_mm256_sub_ps(one, b->base.y), sw)), b->spec_scale.y),
+                          _mm256_mul_ps(_mm256_add_ps(b->base.z, _mm256_mul_ps(_mm256_sub_ps(one, b->base.z), sw)), b->spec_scale.z)};
+        const __m256 fd = _mm256_mul_ps(_mm256_add_ps(b->f0, _mm256_mul_ps(_mm256_sub_ps(one, b->f0), sw)), b->diel_comp);
+        const __m256 cfd = _mm256_mul_ps(b->coat, fd);
+        const xs_v8 sc = {_mm256_add_ps(_mm256_mul_ps(fm.x, b->metallic), cfd), _mm256_add_ps(_mm256_mul_ps(fm.y, b->metallic), cfd),
+                          _mm256_add_ps(_mm256_mul_ps(fm.z, b->metallic), cfd)};
+        xs_v8 fg = xs_v8_scale(sc, g);
+        __m256 pg = _mm256_mul_ps(b->w_spec, rp);
+        const __m256 kd = _mm256_mul_ps(_mm256_mul_ps(_mm256_sub_ps(one, b->metallic), b->base_weight),
+                                        _mm256_sub_ps(one, b->transmission));
+        fg = xs_v8_add(fg, xs_v8_scale(b->base, _mm256_mul_ps(_mm256_mul_ps(kd, wi.z), inv_pi)));
+        pg = _mm256_add_ps(pg, _mm256_mul_ps(_mm256_mul_ps(b->w_diff, wi.z), inv_pi));
+        /* (wi below the surface: no lobe without transmission, 0 as for
+         * the Lambert lanes) */
+        const __m256 take = _mm256_and_ps(b->ggx, up);
+        f = xs_v8_blend(f, fg, take);
+        p = _mm256_blendv_ps(p, pg, take);
+    }
+    *pdf = p;
+    return f;
+}
+
+/* xs_ggx_sample_vndf with r = sqrt(u1) and (cos, sin) of 2 pi u2. */
+XS_HOT xs_v8 xs_sh_vndf(__m256 alpha, xs_v8 wo, __m256 r, __m256 cs, __m256 sn)
+{
+    const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+    const xs_v8 vh = xs_v8_normalize((xs_v8){_mm256_mul_ps(alpha, wo.x), _mm256_mul_ps(alpha, wo.y), wo.z});
+    const __m256 len2 = _mm256_add_ps(_mm256_mul_ps(vh.x, vh.x), _mm256_mul_ps(vh.y, vh.y));
+    const __m256 k = _mm256_div_ps(one, _mm256_sqrt_ps(len2)), has = xs_v8_gt(len2, zero);
+    const xs_v8 t1 = {_mm256_blendv_ps(one, _mm256_mul_ps(_mm256_xor_ps(vh.y, _mm256_set1_ps(-0.0f)), k), has),
+                      _mm256_blendv_ps(zero, _mm256_mul_ps(vh.x, k), has), _mm256_blendv_ps(zero, _mm256_mul_ps(zero, k), has)};
+    const xs_v8 t2 = xs_v8_cross(vh, t1);
+    const __m256 p1 = _mm256_mul_ps(r, cs);
+    __m256 p2 = _mm256_mul_ps(r, sn);
+    const __m256 sv = _mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_add_ps(one, vh.z));
+    const __m256 q1 = _mm256_sub_ps(one, _mm256_mul_ps(p1, p1));
+    p2 = _mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(one, sv), _mm256_sqrt_ps(_mm256_max_ps(zero, q1))), _mm256_mul_ps(sv, p2));
+    const __m256 q2 = _mm256_sqrt_ps(_mm256_max_ps(zero, _mm256_sub_ps(q1, _mm256_mul_ps(p2, p2))));
+    const xs_v8 nh = xs_v8_add(xs_v8_add(xs_v8_scale(t1, p1), xs_v8_scale(t2, p2)), xs_v8_scale(vh, q2));
+    return xs_v8_normalize((xs_v8){_mm256_mul_ps(alpha, nh.x), _mm256_mul_ps(alpha, nh.y),
+                                   _mm256_max_ps(_mm256_set1_ps(1e-7f), nh.z)});
+}
+
 /* Whether the hit at a lane's entry is one this file shades: *mat its
- * material. */
+ * material (XS_MAT_LAMBERT or XS_MAT_GGX, marked by the host), *at its
+ * triangle's attributes. */
 static inline bool xs_sh_surface(const xs_scene_view *s, const xs_tile_params *tp, const xs_path *p, const xs_hit *h,
-                                 const xs_material **mat)
+                                 const xs_material **mat, const xs_tri_attr **at)
 {
     if (h->tri == UINT32_MAX || (int)p->bounce >= tp->max_bounces)
         return false;
@@ -156,22 +331,22 @@ static inline bool xs_sh_surface(const xs_scene_view *s, const xs_tile_params *t
     if ((in->flags & (XS_INST_IDENTITY | XS_INST_MOTION)) != XS_INST_IDENTITY ||
         s->meshes[in->mesh].motion != UINT32_MAX)
         return false;
-    const xs_tri_attr *at = &s->attrs[h->tri];
-    if ((at->flags & XS_ATTR_NORMALS) != 0u)
-        return false;
-    *mat = &s->materials[at->material];
-    return ((*mat)->flags & XS_MAT_LAMBERT) != 0u; /* xs_material_lambert, marked by the host */
+    *at = &s->attrs[h->tri];
+    *mat = &s->materials[(*at)->material];
+    return ((*mat)->flags & (XS_MAT_LAMBERT | XS_MAT_GGX)) != 0u;
 }
 
 /* Light li as xs_light_sample_at would sample it, for the lanes: taken
- * (an untextured emissive triangle of an untransformed instance: its row,
- * its material's emission, its probability, whether it emits from both
- * sides), none (probability 0: no shadow ray), or left to the one-path
- * code. Kept for the next lane that picks the same light. */
+ * (an untextured emissive triangle of a still instance: its triangle in
+ * the world as xs_world_tri gives it, v0, the edges and the front's
+ * unnormalised normal, one 16-byte row each; its material's emission, its
+ * probability, whether it emits from both sides), none (probability 0: no
+ * shadow ray), or left to the one-path code. Kept for the next lane that
+ * picks the same light. */
 enum { XS_SH_LIGHT_ONE_PATH = 0, XS_SH_LIGHT_NONE = 1, XS_SH_LIGHT_TRI = 2 };
 typedef struct xs_sh_light {
     uint32_t li, kind;
-    const xs_wtri *tri;
+    float rows[4][4]; /* v0, e1, e2, ng (the fourth words unused) */
     const float *emit;
     float pmf;
     bool two_sided;
@@ -187,16 +362,18 @@ static inline void xs_sh_light_of(const xs_scene_view *s, uint32_t li, xs_sh_lig
         o->kind = XS_SH_LIGHT_NONE; /* xs_light_sample_at finds nothing */
         return;
     }
-    if (L->type != XS_LIGHT_TRI)
-        return;
-    const xs_instance *in = &s->instances[L->instance];
-    if ((in->flags & (XS_INST_IDENTITY | XS_INST_MOTION | XS_INST_FLIPPED)) != XS_INST_IDENTITY)
+    if (L->type != XS_LIGHT_TRI || (s->instances[L->instance].flags & XS_INST_MOTION) != 0u)
         return;
     const xs_material *lm = &s->materials[s->attrs[L->tri].material];
     if (lm->emit_tex.tex >= 0)
         return;
+    xs_vec3 v[4]; /* a frame without blur: the still triangle, whatever the time */
+    xs_world_tri(s, L->instance, L->tri, 0.5f, &v[0], &v[1], &v[2], &v[3]);
+    for (int k = 0; k < 4; ++k) {
+        o->rows[k][0] = v[k].x, o->rows[k][1] = v[k].y, o->rows[k][2] = v[k].z;
+        o->rows[k][3] = 0.0f;
+    }
     o->kind = XS_SH_LIGHT_TRI;
-    o->tri = &s->tris[L->tri];
     o->emit = &lm->emission.x;
     o->two_sided = (lm->flags & XS_MAT_EMIT_TWO_SIDED) != 0u;
 }
@@ -205,25 +382,30 @@ static inline void xs_sh_light_of(const xs_scene_view *s, uint32_t li, xs_sh_lig
  * motion blur, as xs_wf_shade does each in turn; returns how many it took
  * as lanes (the others went through xs_wf_shade). */
 static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const xs_wf *w, uint32_t q, uint32_t j,
-                         uint32_t n, xs_counters *c)
+                             uint32_t n, xs_counters *c)
 {
     static const float zero_rows[4 * 4] XS_ALIGN(16) = {0};
     const bool mis = tp->mis == XS_MIS_ON, use_nee = tp->mis != XS_MIS_BSDF_ONLY;
     const uint32_t cap = w->capacity;
-    uint32_t ok = 0u, nee = 0u, two = 0u, first = 0u, later = 0u, rr = 0u;
-    const float *prow[8], *drow[8], *trow[8], *v0[8], *v1[8], *v2[8], *alb[8], *l0[8], *l1[8], *l2[8], *lem[8];
-    float tt[8] XS_ALIGN(32), pmf[8] XS_ALIGN(32) = {0};
+    uint32_t ok = 0u, nee = 0u, two = 0u, first = 0u, later = 0u, rr = 0u, ggx = 0u, smooth = 0u;
+    const float *prow[8], *drow[8], *trow[8], *v0[8], *v1[8], *v2[8], *alb[8], *mrow[8], *nrow[8];
+    const float *l0[8], *l1[8], *l2[8], *l3[8], *lem[8];
+    float lrows[8][4][4]; /* each lane's light triangle (xs_sh_light's rows) */
+    float tt[8] XS_ALIGN(32), hu[8] XS_ALIGN(32), hv[8] XS_ALIGN(32), pmf[8] XS_ALIGN(32);
     uint32_t idx[8] XS_ALIGN(32) = {0}; /* the lanes' path indices */
-    const xs_wtri *lt[8];
+    bool lt[8];
     const float *le_row[8];
     const xs_material *mt[8];
+    const xs_tri_attr *ats[8];
     bool ts[8];
-    xs_sh_light light = {UINT32_MAX, XS_SH_LIGHT_ONE_PATH, NULL, NULL, 0.0f, false};
+    xs_sh_light light;
+    memset(&light, 0, sizeof light);
+    light.li = UINT32_MAX;
     for (uint32_t l = 0; l < n; ++l) {
         const uint32_t i = w->queue[q][j + l];
-        if (!xs_sh_surface(s, tp, &w->path[i], &w->hit[i], &mt[l]))
+        if (!xs_sh_surface(s, tp, &w->path[i], &w->hit[i], &mt[l], &ats[l]))
             continue;
-        lt[l] = NULL;
+        lt[l] = false;
         if (use_nee && s->light_count > 0u) { /* else xs_light_sample_at finds nothing */
             const uint32_t li = xs_cdf_find(s->light_cdf, s->light_count, w->u[(size_t)j + l]);
             if (li != light.li)
@@ -231,7 +413,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             if (light.kind == XS_SH_LIGHT_ONE_PATH)
                 continue;
             if (light.kind == XS_SH_LIGHT_TRI) {
-                lt[l] = light.tri, le_row[l] = light.emit, pmf[l] = light.pmf, ts[l] = light.two_sided;
+                lt[l] = true, le_row[l] = light.emit, pmf[l] = light.pmf, ts[l] = light.two_sided;
+                memcpy(lrows[l], light.rows, sizeof light.rows);
             }
         }
         ok |= 1u << l;
@@ -247,8 +430,9 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     for (uint32_t l = 0; l < 8; ++l) {
         if (((ok >> l) & 1u) == 0u) {
             /* a lane left to the one-path code: zeros, never stored */
-            prow[l] = drow[l] = trow[l] = v0[l] = v1[l] = v2[l] = alb[l] = l0[l] = l1[l] = l2[l] = lem[l] = zero_rows;
-            tt[l] = pmf[l] = 0.0f;
+            prow[l] = drow[l] = trow[l] = v0[l] = v1[l] = v2[l] = alb[l] = mrow[l] = nrow[l] = zero_rows;
+            l0[l] = l1[l] = l2[l] = l3[l] = lem[l] = zero_rows;
+            tt[l] = hu[l] = hv[l] = pmf[l] = 0.0f;
             continue;
         }
         const uint32_t i = w->queue[q][j + l];
@@ -259,7 +443,14 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         const xs_wtri *t = &s->tris[h->tri];
         v0[l] = t->v0, v1[l] = t->v1, v2[l] = t->v2;
         alb[l] = &mt[l]->albedo.x;
-        tt[l] = h->t;
+        mrow[l] = &mt[l]->metallic; /* metallic, roughness, transmission, ior */
+        if ((mt[l]->flags & XS_MAT_GGX) != 0u)
+            ggx |= 1u << l;
+        /* the vertex normals' codes (the row's fourth word is a tangent's) */
+        nrow[l] = (ats[l]->flags & XS_ATTR_NORMALS) != 0u ? (const float *)(const void *)ats[l]->n : zero_rows;
+        if ((ats[l]->flags & XS_ATTR_NORMALS) != 0u)
+            smooth |= 1u << l;
+        tt[l] = h->t, hu[l] = h->u, hv[l] = h->v;
         if (p->bounce == 0u)
             first |= 1u << l;
         else
@@ -268,68 +459,96 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             rr |= 1u << l;
         if (lt[l]) {
             nee |= 1u << l;
-            l0[l] = lt[l]->v0, l1[l] = lt[l]->v1, l2[l] = lt[l]->v2;
+            l0[l] = lrows[l][0], l1[l] = lrows[l][1], l2[l] = lrows[l][2], l3[l] = lrows[l][3];
             lem[l] = le_row[l];
             if (ts[l])
                 two |= 1u << l;
         } else {
-            l0[l] = l1[l] = l2[l] = lem[l] = zero_rows;
+            l0[l] = l1[l] = l2[l] = l3[l] = lem[l] = zero_rows;
+            pmf[l] = 0.0f;
         }
     }
-    /* the one-path code for every entry but the lanes taken here, in queue
-     * order, so each queue comes out in the same order */
-    float ns_out[3][8] XS_ALIGN(32);
+    float ns_out[3][8] XS_ALIGN(32), base_out[3][8] XS_ALIGN(32);
     xs_sh4 newp[3], shv[3]; /* the paths' rows and the shadow rays' rows */
     newp[0].x = newp[0].y = newp[0].z = newp[0].w = _mm256_setzero_ps();
     newp[1] = newp[2] = shv[0] = shv[1] = shv[2] = newp[0];
     uint32_t alive = 0u;
-    if (ok != 0u) {
+    {
         const xs_sh4 po = xs_sh_rows(prow), pd = xs_sh_rows(drow), pt = xs_sh_rows(trow);
         const xs_sh4 tv0 = xs_sh_rows(v0), tv1 = xs_sh_rows(v1), tv2 = xs_sh_rows(v2), al = xs_sh_rows(alb);
-        const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f);
+        const __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), neg0 = _mm256_set1_ps(-0.0f);
         const __m256 t = _mm256_load_ps(tt);
         const xs_v8 o = {po.x, po.y, po.z}, d = {pd.x, pd.y, pd.z}, T = {pt.x, pt.y, pt.z};
         const __m256 cone_w = pd.w, cone_s = pt.w;
         const float *uj = w->u + j;
         const __m256 u_rr = _mm256_loadu_ps(uj + (size_t)1 * cap), ul1 = _mm256_loadu_ps(uj + (size_t)2 * cap),
                      ul2 = _mm256_loadu_ps(uj + (size_t)3 * cap), ub1 = _mm256_loadu_ps(uj + (size_t)4 * cap),
-                     ub2 = _mm256_loadu_ps(uj + (size_t)5 * cap);
+                     ub2 = _mm256_loadu_ps(uj + (size_t)5 * cap), u_lobe = _mm256_loadu_ps(uj + (size_t)6 * cap);
         /* xs_surface_at */
         const xs_v8 a = {tv0.x, tv0.y, tv0.z};
         const xs_v8 e1 = xs_v8_sub((xs_v8){tv1.x, tv1.y, tv1.z}, a), e2 = xs_v8_sub((xs_v8){tv2.x, tv2.y, tv2.z}, a);
         const xs_v8 P = xs_v8_add(o, xs_v8_scale(d, t));
         xs_v8 ng = xs_v8_normalize(xs_v8_cross(e1, e2));
         const __m256 front = _mm256_cmp_ps(xs_v8_dot(ng, d), zero, _CMP_LT_OQ);
+        xs_v8 ns = ng;
+        if (smooth != 0u) { /* the vertex normals at the hit (xs_attr_lerp), kept when of length */
+            const xs_sh4 nc = xs_sh_rows(nrow);
+            const xs_v8 na = xs_v8_oct_decode(_mm256_castps_si256(nc.x)), nb = xs_v8_oct_decode(_mm256_castps_si256(nc.y)),
+                        nn = xs_v8_oct_decode(_mm256_castps_si256(nc.z));
+            const __m256 b1 = _mm256_load_ps(hu), b2 = _mm256_load_ps(hv);
+            const __m256 w0 = _mm256_sub_ps(_mm256_sub_ps(one, b1), b2);
+            const xs_v8 an = xs_v8_add(xs_v8_add(xs_v8_scale(na, w0), xs_v8_scale(nb, b1)), xs_v8_scale(nn, b2));
+            const xs_v8 nv = xs_v8_normalize(an);
+            const __m256 keep = _mm256_and_ps(xs_pk_mask(smooth), xs_v8_gt(xs_v8_dot(nv, nv), _mm256_set1_ps(0.5f)));
+            ns = xs_v8_blend(ns, nv, keep);
+        }
         ng = xs_v8_blend(xs_v8_neg(ng), ng, front);
-        /* no vertex normals: the shading normal is ng (whose side faces d,
-         * so xs_surface_at's fall-back to ng changes nothing) */
-        const xs_v8 ns = ng;
+        ns = xs_v8_blend(xs_v8_neg(ns), ns, front);
+        /* a shading normal facing away from the viewer would leak light: ng */
+        ns = xs_v8_blend(ns, ng, _mm256_cmp_ps(xs_v8_dot(ns, d), zero, _CMP_GE_OQ));
         /* xs_onb */
         const __m256 sign = _mm256_blendv_ps(_mm256_set1_ps(-1.0f), one, _mm256_cmp_ps(ns.z, zero, _CMP_GE_OQ));
         const __m256 oa = _mm256_div_ps(_mm256_set1_ps(-1.0f), _mm256_add_ps(sign, ns.z));
         const __m256 oc = _mm256_mul_ps(_mm256_mul_ps(ns.x, ns.y), oa);
         const xs_v8 tx = {_mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(sign, ns.x), ns.x), oa)),
-                          _mm256_mul_ps(sign, oc), _mm256_mul_ps(_mm256_xor_ps(sign, _mm256_set1_ps(-0.0f)), ns.x)};
-        const xs_v8 ty = {oc, _mm256_add_ps(sign, _mm256_mul_ps(_mm256_mul_ps(ns.y, ns.y), oa)),
-                          _mm256_xor_ps(ns.y, _mm256_set1_ps(-0.0f))};
-        const xs_v8 base = {al.x, al.y, al.z};
+                          _mm256_mul_ps(sign, oc), _mm256_mul_ps(_mm256_xor_ps(sign, neg0), ns.x)};
+        const xs_v8 ty = {oc, _mm256_add_ps(sign, _mm256_mul_ps(_mm256_mul_ps(ns.y, ns.y), oa)), _mm256_xor_ps(ns.y, neg0)};
+        /* the material (xs_surface_at's parameters) */
+        xs_sh_bsdf b;
+        b.base = (xs_v8){al.x, al.y, al.z};
+        b.ggx = xs_pk_mask(ggx);
+        {
+            const xs_sh4 mr = xs_sh_rows(mrow);
+            b.metallic = _mm256_max_ps(zero, _mm256_min_ps(one, mr.x));
+            const __m256 rough = _mm256_max_ps(zero, _mm256_min_ps(one, mr.y));
+            b.alpha = _mm256_max_ps(_mm256_set1_ps(1e-3f), _mm256_mul_ps(rough, rough));
+            b.transmission = _mm256_max_ps(zero, _mm256_min_ps(one, mr.z));
+            const __m256 r = _mm256_div_ps(_mm256_sub_ps(mr.w, one), _mm256_add_ps(mr.w, one));
+            b.f0 = _mm256_mul_ps(r, r);
+        }
         /* wo in the shading frame */
         const xs_v8 nd = xs_v8_neg(d);
         const xs_v8 wo = {xs_v8_dot(nd, tx), xs_v8_dot(nd, ty), xs_v8_dot(nd, ns)};
         /* not (wo.z <= 0): xs_bsdf_eval's and xs_bsdf_sample's test */
         const __m256 wo_up = _mm256_cmp_ps(wo.z, zero, _CMP_NLE_UQ);
-        const __m256 inv_pi = _mm256_set1_ps(XS_INV_PI), eps = _mm256_set1_ps(s->ray_eps);
+        if (ggx != 0u) {
+            xs_sh_prepare(&b, s->ggx_tables, wo.z);
+        } else { /* xs_bsdf_prepare's Lambert case */
+            b.w_spec = b.w_trans = b.diel_comp = zero;
+            b.w_diff = b.coat = b.base_weight = one;
+            b.spec_scale = (xs_v8){one, one, one};
+        }
+        const __m256 eps = _mm256_set1_ps(s->ray_eps);
         const __m256 mlater = xs_pk_mask(later);
         /* next-event estimation: xs_light_sample_at's triangle */
         if (nee != 0u) {
-            const xs_sh4 lv0 = xs_sh_rows(l0), lv1 = xs_sh_rows(l1), lv2 = xs_sh_rows(l2), le = xs_sh_rows(lem);
-            const xs_v8 la = {lv0.x, lv0.y, lv0.z};
-            const xs_v8 le1 = xs_v8_sub((xs_v8){lv1.x, lv1.y, lv1.z}, la),
-                        le2 = xs_v8_sub((xs_v8){lv2.x, lv2.y, lv2.z}, la);
+            const xs_sh4 lv0 = xs_sh_rows(l0), lv1 = xs_sh_rows(l1), lv2 = xs_sh_rows(l2), lv3 = xs_sh_rows(l3),
+                         le = xs_sh_rows(lem);
+            const xs_v8 la = {lv0.x, lv0.y, lv0.z}, le1 = {lv1.x, lv1.y, lv1.z}, le2 = {lv2.x, lv2.y, lv2.z};
             const __m256 su = _mm256_sqrt_ps(ul1);
             const __m256 b1 = _mm256_sub_ps(one, su), b2 = _mm256_mul_ps(ul2, su);
             const xs_v8 lp = xs_v8_add(la, xs_v8_add(xs_v8_scale(le1, b1), xs_v8_scale(le2, b2)));
-            const xs_v8 lng = xs_v8_cross(le1, le2);
+            const xs_v8 lng = {lv3.x, lv3.y, lv3.z};
             const __m256 area2 = xs_v8_length(lng);
             __m256 ls_ok = _mm256_and_ps(xs_pk_mask(nee), xs_v8_gt(area2, zero));
             const xs_v8 ln = xs_v8_scale(lng, _mm256_div_ps(one, area2));
@@ -338,18 +557,17 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             ls_ok = _mm256_and_ps(ls_ok, xs_v8_gt(dist2, zero));
             const __m256 dist = _mm256_sqrt_ps(dist2);
             const xs_v8 wi = xs_v8_scale(dv, _mm256_div_ps(one, dist));
-            __m256 cos_l = _mm256_xor_ps(xs_v8_dot(ln, wi), _mm256_set1_ps(-0.0f));
+            __m256 cos_l = _mm256_xor_ps(xs_v8_dot(ln, wi), neg0);
             cos_l = _mm256_blendv_ps(cos_l, xs_v8_abs(cos_l), xs_pk_mask(two));
             ls_ok = _mm256_andnot_ps(_mm256_cmp_ps(cos_l, zero, _CMP_LE_OQ), ls_ok);
             const xs_v8 Le = {le.x, le.y, le.z};
             const __m256 lpdf = _mm256_div_ps(_mm256_mul_ps(_mm256_load_ps(pmf), dist2),
                                               _mm256_mul_ps(_mm256_mul_ps(cos_l, _mm256_set1_ps(0.5f)), area2));
-            /* the Lambert lobe at wi (xs_bsdf_eval) */
+            /* the BSDF at wi (xs_bsdf_eval) */
             const xs_v8 wl = {xs_v8_dot(wi, tx), xs_v8_dot(wi, ty), xs_v8_dot(wi, ns)};
             const __m256 gside = xs_v8_dot(wi, ng);
-            const __m256 lit = _mm256_and_ps(wo_up, xs_v8_gt(wl.z, zero));
-            const __m256 pdf_b = _mm256_and_ps(_mm256_mul_ps(_mm256_mul_ps(one, wl.z), inv_pi), lit);
-            const xs_v8 f = xs_v8_scale(base, _mm256_and_ps(_mm256_mul_ps(wl.z, inv_pi), lit));
+            __m256 pdf_b;
+            const xs_v8 f = xs_sh_eval(&b, wo, wo_up, wl, &pdf_b);
             const __m256 gup = xs_v8_gt(gside, zero);
             const __m256 side = _mm256_xor_ps(_mm256_xor_ps(xs_v8_gt(wl.z, zero), gup), _mm256_castsi256_ps(_mm256_set1_epi32(-1)));
             __m256 take = _mm256_and_ps(ls_ok, side);
@@ -371,7 +589,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             shv[1] = (xs_sh4){wi.x, wi.y, wi.z, _mm256_castsi256_ps(_mm256_load_si256((const __m256i *)(const void *)idx))};
             shv[2] = (xs_sh4){dc.x, dc.y, dc.z, _mm256_castsi256_ps(_mm256_set1_epi32(1))};
         }
-        /* BSDF sampling: the Lambert lobe (xs_bsdf_sample) */
+        /* BSDF sampling (xs_bsdf_sample): the lobe by u_lobe, the direction by
+         * (ub1, ub2) */
         const __m256 r = _mm256_sqrt_ps(ub1);
         const __m256 phi = _mm256_mul_ps(_mm256_set1_ps(2.0f * XS_PI), ub2);
         float ph[8] XS_ALIGN(32), cs[8] XS_ALIGN(32), sn[8] XS_ALIGN(32);
@@ -380,14 +599,26 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             cs[l] = ((ok >> l) & 1u) ? cosf(ph[l]) : 0.0f;
             sn[l] = ((ok >> l) & 1u) ? sinf(ph[l]) : 0.0f;
         }
-        const xs_v8 wl = {_mm256_mul_ps(r, _mm256_load_ps(cs)), _mm256_mul_ps(r, _mm256_load_ps(sn)),
-                          _mm256_sqrt_ps(_mm256_max_ps(zero, _mm256_sub_ps(one, ub1)))};
-        /* not (wo.z <= 0), then wi.z > 0, then pdf > 0 */
+        const __m256 vcs = _mm256_load_ps(cs), vsn = _mm256_load_ps(sn);
+        const __m256 spec = _mm256_cmp_ps(u_lobe, b.w_spec, _CMP_LT_OQ);
+        const __m256 ws_wd = _mm256_add_ps(b.w_spec, b.w_diff);
+        const __m256 diff = _mm256_andnot_ps(spec, _mm256_cmp_ps(u_lobe, ws_wd, _CMP_LT_OQ));
+        /* the cosine-weighted direction; the specular lanes' reflection */
+        xs_v8 wl = {_mm256_mul_ps(r, vcs), _mm256_mul_ps(r, vsn), _mm256_sqrt_ps(_mm256_max_ps(zero, _mm256_sub_ps(one, ub1)))};
+        if (_mm256_movemask_ps(_mm256_and_ps(spec, xs_pk_mask(ok))) != 0) {
+            const xs_v8 h = xs_sh_vndf(b.alpha, wo, r, vcs, vsn);
+            const __m256 ch = xs_v8_dot(wo, h);
+            wl = xs_v8_blend(wl, xs_v8_sub(xs_v8_scale(h, _mm256_mul_ps(_mm256_set1_ps(2.0f), ch)), wo), spec);
+        }
+        /* not (wo.z <= 0) and a lobe to draw; a lobe past them (transmission,
+         * which these lanes have none of) ends the path; then wi.z > 0, pdf > 0 */
         __m256 go = _mm256_and_ps(wo_up, xs_pk_mask(ok));
+        go = _mm256_and_ps(go, xs_v8_gt(_mm256_add_ps(ws_wd, b.w_trans), zero));
+        go = _mm256_and_ps(go, _mm256_or_ps(spec, diff));
         const __m256 up = xs_v8_gt(wl.z, zero);
         go = _mm256_and_ps(go, up);
-        const __m256 pdf = _mm256_and_ps(_mm256_mul_ps(_mm256_mul_ps(one, wl.z), inv_pi), _mm256_and_ps(wo_up, up));
-        const xs_v8 fb = xs_v8_scale(base, _mm256_and_ps(_mm256_mul_ps(wl.z, inv_pi), _mm256_and_ps(wo_up, up)));
+        __m256 pdf;
+        const xs_v8 fb = xs_sh_eval(&b, wo, wo_up, wl, &pdf);
         go = _mm256_and_ps(go, xs_v8_gt(pdf, zero));
         const xs_v8 weight = xs_v8_scale(fb, _mm256_div_ps(one, pdf));
         const xs_v8 wi = xs_v8_add(xs_v8_add(xs_v8_scale(tx, wl.x), xs_v8_scale(ty, wl.y)), xs_v8_scale(ns, wl.z));
@@ -400,8 +631,12 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         const __m256 qq = _mm256_min_ps(_mm256_set1_ps(0.95f), xs_v8_max3(T2));
         go = _mm256_andnot_ps(_mm256_andnot_ps(_mm256_cmp_ps(u_rr, qq, _CMP_LT_OQ), mrr), go);
         T2 = xs_v8_blend(T2, xs_v8_scale(T2, _mm256_div_ps(one, qq)), mrr);
+        /* the cone: wider by the lobe's spread (xs_lobe_spread) */
+        const __m256 in_diff = _mm256_and_ps(_mm256_cmp_ps(u_lobe, b.w_spec, _CMP_GE_OQ), _mm256_cmp_ps(u_lobe, ws_wd, _CMP_LT_OQ));
+        const __m256 spread = _mm256_blendv_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_sqrt_ps(b.alpha)),
+                                               _mm256_set1_ps(0.5f), in_diff);
         const __m256 cw2 = _mm256_add_ps(cone_w, _mm256_mul_ps(cone_s, t));
-        const __m256 cs2 = _mm256_add_ps(cone_s, _mm256_set1_ps(0.5f));
+        const __m256 cs2 = _mm256_add_ps(cone_s, spread);
         const xs_v8 no = xs_v8_offset(P, xs_v8_blend(xs_v8_neg(ng), ng, gup), eps);
         const xs_v8 nd2 = xs_v8_normalize(wi);
         alive = (uint32_t)_mm256_movemask_ps(go);
@@ -409,6 +644,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         newp[1] = (xs_sh4){nd2.x, nd2.y, nd2.z, cw2};
         newp[2] = (xs_sh4){T2.x, T2.y, T2.z, cs2};
         _mm256_store_ps(ns_out[0], ns.x), _mm256_store_ps(ns_out[1], ns.y), _mm256_store_ps(ns_out[2], ns.z);
+        _mm256_store_ps(base_out[0], b.base.x), _mm256_store_ps(base_out[1], b.base.y),
+            _mm256_store_ps(base_out[2], b.base.z);
     }
     c->shade_events += (uint64_t)__builtin_popcount(ok);
     /* write back in queue order */
@@ -423,10 +660,9 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         }
         xs_path *p = &w->path[i];
         if ((first >> l) & 1u) {
-            const xs_material *m = &s->materials[s->attrs[w->hit[i].tri].material];
             xs_first_hit *fh = &w->first[i];
             fh->alpha = 1.0f;
-            fh->albedo[0] = m->albedo.x, fh->albedo[1] = m->albedo.y, fh->albedo[2] = m->albedo.z;
+            fh->albedo[0] = base_out[0][l], fh->albedo[1] = base_out[1][l], fh->albedo[2] = base_out[2][l];
             fh->normal[0] = ns_out[0][l], fh->normal[1] = ns_out[1][l], fh->normal[2] = ns_out[2][l];
             fh->depth = w->hit[i].t * xs_dot(p->d, s->camera.fwd);
         }
