@@ -37,6 +37,13 @@
  *   case also checks, through xs_cpu_lanes_shaded8, that the AVX2 build took
  *   a share of the hits as lanes (15-50% here: the sky's and the light's
  *   hits, and lanes that pick the sky, go one by one) and the baseline none.
+ * ggx_lanes: the same for the GGX lanes: the glossy Cornell box (rough
+ *   plastic and metal, a polished part-metal, Lambert walls; AOVs, clamp,
+ *   roulette from bounce 1), and an in-memory glTF scene of smooth-shaded
+ *   quads (vertex normals), a polished metal plate, a textured wall lit off
+ *   the floor (the cone of the specular lobe), a rotated box and one-sided
+ *   lights placed by mirroring instances, dark and under a sky, with MIS,
+ *   light sampling only and BSDF sampling only.
  */
 #include "kernels/cpu/kernel_cpu.h"
 #include "render/xs_backend.h"

@@ -1,23 +1,26 @@
 /* Eight paths shaded at once, for the CPU's AVX2 build: the wavefront's
  * shade step (xs_wf_shade, xs_path_shade in kernels/xs_path.h) over eight
- * consecutive ray-queue entries, one AVX2 lane a path, for the hits the
- * Lambert base alone shades: a still, untransformed triangle without
- * vertex normals, a material with no texture, no emission, no metal, no
- * coating (IOR 1) and no transmission, and a light choice that is an
- * untextured emissive triangle of an untransformed instance. That is the
- * shading Mitsuba's vectorised back end is compared on (the built-in
- * Cornell box), and any diffuse wall of a scene. Every other entry, and
- * every entry of a frame with motion blur, goes through xs_wf_shade in its
- * place in the queue, so the queues, the shadow rays and the counters are
- * those of the one-path loop.
+ * consecutive ray-queue entries, one AVX2 lane a path, for the hits of
+ * untextured opaque materials: the Lambert base alone (XS_MAT_LAMBERT: no
+ * metal, IOR 1) or the GGX lobes over it (XS_MAT_GGX: metal and dielectric
+ * coating, no transmission), neither emissive nor a solid, on a triangle of
+ * a still, untransformed instance (vertex normals or flat), with a light
+ * choice that is an untextured emissive triangle of a still instance
+ * (transformed or mirrored), or none. That covers the Cornell box Mitsuba's
+ * vectorised back end is compared on and the untextured glTF materials
+ * (whose default IOR 1.5 is a coat). Every other entry (textures,
+ * emission, transmission, transformed surfaces, the environment or a
+ * punctual light picked), and every entry of a frame with motion blur,
+ * goes through xs_wf_shade in its place in the queue, so the queues, the
+ * shadow rays and the counters are those of the one-path loop.
  *
  * Why the pixels do not change: each lane does xs_path_shade's IEEE
  * operations on its own values in the same order (no fused multiply-add,
  * correctly rounded division and square root, the same libm cosf and sinf
  * per lane), so each lane's results are the one-path code's bits; the
  * scalar code's branches become per-lane masks that pick the same values.
- * test_transport's isa_identical and lambert_lanes compare the two builds
- * bit for bit.
+ * test_transport's isa_identical, lambert_lanes and ggx_lanes compare the
+ * two builds bit for bit.
  *
  * Loads and stores: the path, triangle and material rows (16 bytes each)
  * are loaded lane by lane and transposed into one vector per field, and the
