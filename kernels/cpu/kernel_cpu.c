@@ -120,6 +120,8 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
     uint32_t q = 0u, nq = n;
 #if defined(XS_CPU_ISA_AVX2)
     uint64_t lanes8 = 0u; /* paths shaded eight at a time in this batch */
+    xs_sh_lights lights;  /* the lights their lanes picked */
+    lights.count = 0u;
 #endif
     while (nq > 0u) {
 #if defined(XS_CPU_ISA_AVX2)
@@ -147,7 +149,7 @@ static void XS_ISA_FN(run_batch)(const xs_scene_view *s, const xs_tile_params *t
         if (!motion && (s->flags & XS_VIEW_LANES) != 0u) /* eight paths at once where shade_avx2.h
                                                             takes them */
             for (uint32_t j = 0; j < nq; j += XS_PK)
-                lanes8 += xs_sh_shade8(s, tp, w, q, j, nq - j < XS_PK ? nq - j : XS_PK, c);
+                lanes8 += xs_sh_shade8(s, tp, w, q, j, nq - j < XS_PK ? nq - j : XS_PK, &lights, c);
         else
 #endif
             for (uint32_t j = 0; j < nq; ++j) {

@@ -381,11 +381,21 @@ static inline void xs_sh_light_of(const xs_scene_view *s, uint32_t li, xs_sh_lig
     o->two_sided = (lm->flags & XS_MAT_EMIT_TWO_SIDED) != 0u;
 }
 
+/* The lights a batch's lanes picked, each set up once a batch (the view
+ * does not change within one): the first XS_SH_LIGHTS; any others are set
+ * up in the call's own spare entries. */
+enum { XS_SH_LIGHTS = 16 };
+typedef struct xs_sh_lights {
+    uint32_t count;
+    xs_sh_light light[XS_SH_LIGHTS];
+} xs_sh_lights;
+
 /* Shades ray-queue q's entries [j, j + n) (n <= 8) of a frame without
  * motion blur, as xs_wf_shade does each in turn; returns how many it took
- * as lanes (the others went through xs_wf_shade). */
+ * as lanes (the others went through xs_wf_shade). lc: the batch's lights
+ * (count 0 at its start). */
 static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, const xs_wf *w, uint32_t q, uint32_t j,
-                             uint32_t n, xs_counters *c)
+                             uint32_t n, xs_sh_lights *lc, xs_counters *c)
 {
     static const float zero_rows[4 * 4] XS_ALIGN(16) = {0};
     const bool mis = tp->mis == XS_MIS_ON, use_nee = tp->mis != XS_MIS_BSDF_ONLY;
@@ -393,7 +403,7 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     uint32_t ok = 0u, nee = 0u, two = 0u, first = 0u, later = 0u, rr = 0u, ggx = 0u, smooth = 0u;
     const float *prow[8], *drow[8], *trow[8], *v0[8], *v1[8], *v2[8], *alb[8], *mrow[8], *nrow[8];
     const float *l0[8], *l1[8], *l2[8], *l3[8], *lem[8];
-    float lrows[8][4][4]; /* each lane's light triangle (xs_sh_light's rows) */
+    const float (*lrows[8])[4]; /* each lane's light triangle (its xs_sh_light's rows) */
     float tt[8] XS_ALIGN(32), hu[8] XS_ALIGN(32), hv[8] XS_ALIGN(32), pmf[8] XS_ALIGN(32);
     uint32_t idx[8] XS_ALIGN(32) = {0}; /* the lanes' path indices */
     bool lt[8];
@@ -401,9 +411,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     const xs_material *mt[8];
     const xs_tri_attr *ats[8];
     bool ts[8];
-    xs_sh_light light;
-    memset(&light, 0, sizeof light);
-    light.li = UINT32_MAX;
+    xs_sh_light spare[8]; /* lights past the batch's XS_SH_LIGHTS */
+    uint32_t nspare = 0;
     for (uint32_t l = 0; l < n; ++l) {
         const uint32_t i = w->queue[q][j + l];
         if (!xs_sh_surface(s, tp, &w->path[i], &w->hit[i], &mt[l], &ats[l]))
@@ -411,13 +420,23 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         lt[l] = false;
         if (use_nee && s->light_count > 0u) { /* else xs_light_sample_at finds nothing */
             const uint32_t li = xs_cdf_find(s->light_cdf, s->light_count, w->u[(size_t)j + l]);
-            if (li != light.li)
-                xs_sh_light_of(s, li, &light);
-            if (light.kind == XS_SH_LIGHT_ONE_PATH)
+            const xs_sh_light *lg = NULL;
+            for (uint32_t k = 0; k < lc->count && !lg; ++k)
+                if (lc->light[k].li == li)
+                    lg = &lc->light[k];
+            for (uint32_t k = 0; k < nspare && !lg; ++k)
+                if (spare[k].li == li)
+                    lg = &spare[k];
+            if (!lg) {
+                xs_sh_light *nl = lc->count < XS_SH_LIGHTS ? &lc->light[lc->count++] : &spare[nspare++];
+                xs_sh_light_of(s, li, nl);
+                lg = nl;
+            }
+            if (lg->kind == XS_SH_LIGHT_ONE_PATH)
                 continue;
-            if (light.kind == XS_SH_LIGHT_TRI) {
-                lt[l] = true, le_row[l] = light.emit, pmf[l] = light.pmf, ts[l] = light.two_sided;
-                memcpy(lrows[l], light.rows, sizeof light.rows);
+            if (lg->kind == XS_SH_LIGHT_TRI) {
+                lt[l] = true, le_row[l] = lg->emit, pmf[l] = lg->pmf, ts[l] = lg->two_sided;
+                lrows[l] = lg->rows;
             }
         }
         ok |= 1u << l;
@@ -433,9 +452,9 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     for (uint32_t l = 0; l < 8; ++l) {
         if (((ok >> l) & 1u) == 0u) {
             /* a lane left to the one-path code: zeros, never stored */
-            prow[l] = drow[l] = trow[l] = v0[l] = v1[l] = v2[l] = alb[l] = mrow[l] = nrow[l] = zero_rows;
+            prow[l] = drow[l] = trow[l] = v0[l] = v1[l] = v2[l] = alb[l] = zero_rows;
             l0[l] = l1[l] = l2[l] = l3[l] = lem[l] = zero_rows;
-            tt[l] = hu[l] = hv[l] = pmf[l] = 0.0f;
+            tt[l] = pmf[l] = 0.0f;
             continue;
         }
         const uint32_t i = w->queue[q][j + l];
@@ -446,14 +465,17 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         const xs_wtri *t = &s->tris[h->tri];
         v0[l] = t->v0, v1[l] = t->v1, v2[l] = t->v2;
         alb[l] = &mt[l]->albedo.x;
-        mrow[l] = &mt[l]->metallic; /* metallic, roughness, transmission, ior */
-        if ((mt[l]->flags & XS_MAT_GGX) != 0u)
+        if ((mt[l]->flags & XS_MAT_GGX) != 0u) {
             ggx |= 1u << l;
-        /* the vertex normals' codes (the row's fourth word is a tangent's) */
-        nrow[l] = (ats[l]->flags & XS_ATTR_NORMALS) != 0u ? (const float *)(const void *)ats[l]->n : zero_rows;
-        if ((ats[l]->flags & XS_ATTR_NORMALS) != 0u)
+            mrow[l] = &mt[l]->metallic; /* metallic, roughness, transmission, ior */
+        }
+        if ((ats[l]->flags & XS_ATTR_NORMALS) != 0u) {
             smooth |= 1u << l;
-        tt[l] = h->t, hu[l] = h->u, hv[l] = h->v;
+            /* the vertex normals' codes (the row's fourth word is a tangent's) */
+            nrow[l] = (const float *)(const void *)ats[l]->n;
+            hu[l] = h->u, hv[l] = h->v;
+        }
+        tt[l] = h->t;
         if (p->bounce == 0u)
             first |= 1u << l;
         else
@@ -471,6 +493,14 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             pmf[l] = 0.0f;
         }
     }
+    /* the material rows and the normals only where a lane needs them, zeros
+     * elsewhere */
+    for (uint32_t l = 0; l < 8 && ggx != 0u; ++l)
+        if (((ggx >> l) & 1u) == 0u)
+            mrow[l] = zero_rows;
+    for (uint32_t l = 0; l < 8 && smooth != 0u; ++l)
+        if (((smooth >> l) & 1u) == 0u)
+            nrow[l] = zero_rows, hu[l] = hv[l] = 0.0f;
     float ns_out[3][8] XS_ALIGN(32), base_out[3][8] XS_ALIGN(32);
     xs_sh4 newp[3], shv[3]; /* the paths' rows and the shadow rays' rows */
     newp[0].x = newp[0].y = newp[0].z = newp[0].w = _mm256_setzero_ps();
@@ -520,7 +550,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         xs_sh_bsdf b;
         b.base = (xs_v8){al.x, al.y, al.z};
         b.ggx = xs_pk_mask(ggx);
-        {
+        b.metallic = b.transmission = b.f0 = zero, b.alpha = one; /* the Lambert lanes read none of them */
+        if (ggx != 0u) {
             const xs_sh4 mr = xs_sh_rows(mrow);
             b.metallic = _mm256_max_ps(zero, _mm256_min_ps(one, mr.x));
             const __m256 rough = _mm256_max_ps(zero, _mm256_min_ps(one, mr.y));
@@ -635,9 +666,12 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         go = _mm256_andnot_ps(_mm256_andnot_ps(_mm256_cmp_ps(u_rr, qq, _CMP_LT_OQ), mrr), go);
         T2 = xs_v8_blend(T2, xs_v8_scale(T2, _mm256_div_ps(one, qq)), mrr);
         /* the cone: wider by the lobe's spread (xs_lobe_spread) */
-        const __m256 in_diff = _mm256_and_ps(_mm256_cmp_ps(u_lobe, b.w_spec, _CMP_GE_OQ), _mm256_cmp_ps(u_lobe, ws_wd, _CMP_LT_OQ));
-        const __m256 spread = _mm256_blendv_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_sqrt_ps(b.alpha)),
-                                               _mm256_set1_ps(0.5f), in_diff);
+        __m256 spread = _mm256_set1_ps(0.5f); /* the Lambert lanes' lobe, always taken */
+        if (ggx != 0u) {
+            const __m256 in_diff =
+                _mm256_and_ps(_mm256_cmp_ps(u_lobe, b.w_spec, _CMP_GE_OQ), _mm256_cmp_ps(u_lobe, ws_wd, _CMP_LT_OQ));
+            spread = _mm256_blendv_ps(_mm256_mul_ps(_mm256_set1_ps(0.5f), _mm256_sqrt_ps(b.alpha)), spread, in_diff);
+        }
         const __m256 cw2 = _mm256_add_ps(cone_w, _mm256_mul_ps(cone_s, t));
         const __m256 cs2 = _mm256_add_ps(cone_s, spread);
         const xs_v8 no = xs_v8_offset(P, xs_v8_blend(xs_v8_neg(ng), ng, gup), eps);
