@@ -41,7 +41,7 @@
  *   plastic and metal, a polished part-metal, Lambert walls; AOVs, clamp,
  *   roulette from bounce 1), and an in-memory glTF scene of smooth-shaded
  *   quads (vertex normals), a polished metal plate, a textured wall lit off
- *   the floor (the cone of the specular lobe), a rotated box and one-sided
+ *   the floor (the cone of the specular lobe), a transformed box and one-sided
  *   lights placed by mirroring instances, dark and under a sky, with MIS,
  *   light sampling only and BSDF sampling only.
  */
@@ -547,8 +547,9 @@ static void test_lambert_lanes(void)
  * quads (vertex normals tilted apart, so the interpolated normal is not the
  * face's) in a rough plastic with a polished metal plate on it, a textured
  * back wall (one by one; the ray cone the floor's lanes hand on picks its
- * texture levels), a box of a smooth plastic placed by a rotated instance
- * (one by one), and a one-sided emissive quad placed twice by mirroring
+ * texture levels), a smooth-shaded box of a smooth plastic placed by a
+ * rotated, sheared and unevenly scaled instance (its normals through the
+ * inverse's transpose), and a one-sided emissive quad placed twice by mirroring
  * instances (the light's triangle in the world, its front flipped). */
 static xs_scene *ggx_scene(float sky)
 {
@@ -575,7 +576,9 @@ static xs_scene *ggx_scene(float sky)
                                 .uv0 = fuv + 8, .indices = fidx2, .material = 4};
     fp[2] = (xs_gltf_primitive){.vertex_count = 4, .tri_count = 2, .positions = fpos + 24, .normals = fnrm + 24,
                                 .indices = fidx3, .material = 1};
-    bp[0] = (xs_gltf_primitive){.vertex_count = 8, .tri_count = 12, .positions = bpos, .indices = bidx, .material = 2};
+    static float bnrm[] = {-1, -1, -1, 1, -1, -1, 1, 1, -1, -1, 1, -1, -1, -1, 1, 1, -1, 1, 1, 1, 1, -1, 1, 1};
+    bp[0] = (xs_gltf_primitive){.vertex_count = 8, .tri_count = 12, .positions = bpos, .normals = bnrm, .indices = bidx,
+                                .material = 2};
     lp[0] = (xs_gltf_primitive){.vertex_count = 4, .tri_count = 2, .positions = lpos, .indices = lidx, .material = 3};
     static xs_gltf_mesh meshes[3];
     memset(meshes, 0, sizeof meshes);
@@ -588,7 +591,7 @@ static xs_scene *ggx_scene(float sky)
     /* column-major: a box turned 30 degrees about y; the lights tilted to
      * face down, scaled, and one mirrored in x */
     const float c = 0.8660254f, sn = 0.5f;
-    const float box[16] = {c, 0, -sn, 0, 0, 1, 0, 0, sn, 0, c, 0, 0.6f, 0, 0.4f, 1};
+    const float box[16] = {1.3f * c, 0, -1.3f * sn, 0, 0, 0.7f, 0.1f, 0, sn, 0, c, 0, 0.6f, 0, 0.4f, 1};
     const float l1[16] = {1.2f, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0.8f, 0, -0.5f, 1.8f, 0.5f, 1};
     const float l2[16] = {-0.9f, 0, 0, 0, 0, 1, 0.2f, 0, 0, -0.2f, 1, 0, 0.8f, 1.6f, 0.8f, 1};
     for (int i = 0; i < 4; ++i)

@@ -4,13 +4,13 @@
  * untextured opaque materials: the Lambert base alone (XS_MAT_LAMBERT: no
  * metal, IOR 1) or the GGX lobes over it (XS_MAT_GGX: metal and dielectric
  * coating, no transmission), neither emissive nor a solid, on a triangle of
- * a still, untransformed instance (vertex normals or flat), with a light
+ * a still instance (transformed or not; vertex normals or flat), with a light
  * choice that is an untextured emissive triangle of a still instance
  * (transformed or mirrored), or none. That covers the Cornell box Mitsuba's
  * vectorised back end is compared on and the untextured glTF materials
  * (whose default IOR 1.5 is a coat). Every other entry (textures,
- * emission, transmission, transformed surfaces, the environment or a
- * punctual light picked), and every entry of a frame with motion blur,
+ * emission, transmission, a deforming mesh, the environment or a punctual
+ * light picked), and every entry of a frame with motion blur,
  * goes through xs_wf_shade in its place in the queue, so the queues, the
  * shadow rays and the counters are those of the one-path loop.
  *
@@ -322,17 +322,16 @@ XS_HOT xs_v8 xs_sh_vndf(__m256 alpha, xs_v8 wo, __m256 r, __m256 cs, __m256 sn)
                                    _mm256_max_ps(_mm256_set1_ps(1e-7f), nh.z)});
 }
 
-/* Whether the hit at a lane's entry is one this file shades: *mat its
- * material (XS_MAT_LAMBERT or XS_MAT_GGX, marked by the host), *at its
- * triangle's attributes. */
+/* Whether the hit at a lane's entry is one this file shades (a still
+ * instance, a mesh that does not deform): *mat its material (XS_MAT_LAMBERT
+ * or XS_MAT_GGX, marked by the host), *at its triangle's attributes. */
 static inline bool xs_sh_surface(const xs_scene_view *s, const xs_tile_params *tp, const xs_path *p, const xs_hit *h,
                                  const xs_material **mat, const xs_tri_attr **at)
 {
     if (h->tri == UINT32_MAX || (int)p->bounce >= tp->max_bounces)
         return false;
     const xs_instance *in = &s->instances[h->instance];
-    if ((in->flags & (XS_INST_IDENTITY | XS_INST_MOTION)) != XS_INST_IDENTITY ||
-        s->meshes[in->mesh].motion != UINT32_MAX)
+    if ((in->flags & XS_INST_MOTION) != 0u || s->meshes[in->mesh].motion != UINT32_MAX)
         return false;
     *at = &s->attrs[h->tri];
     *mat = &s->materials[(*at)->material];
@@ -402,6 +401,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     const uint32_t cap = w->capacity;
     uint32_t ok = 0u, nee = 0u, two = 0u, first = 0u, later = 0u, rr = 0u, ggx = 0u, smooth = 0u;
     const float *prow[8], *drow[8], *trow[8], *v0[8], *v1[8], *v2[8], *alb[8], *mrow[8], *nrow[8];
+    const float *iv0[8], *iv1[8], *iv2[8]; /* a transformed instance's inverse, row by row */
+    uint32_t xfm = 0u; /* lanes on a transformed instance */
     const float *l0[8], *l1[8], *l2[8], *l3[8], *lem[8];
     const float (*lrows[8])[4]; /* each lane's light triangle (its xs_sh_light's rows) */
     float tt[8] XS_ALIGN(32), hu[8] XS_ALIGN(32), hv[8] XS_ALIGN(32), pmf[8] XS_ALIGN(32);
@@ -469,6 +470,11 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             ggx |= 1u << l;
             mrow[l] = &mt[l]->metallic; /* metallic, roughness, transmission, ior */
         }
+        const xs_instance *in = &s->instances[h->instance];
+        if ((in->flags & XS_INST_IDENTITY) == 0u) {
+            xfm |= 1u << l;
+            iv0[l] = in->inv, iv1[l] = in->inv + 4, iv2[l] = in->inv + 8;
+        }
         if ((ats[l]->flags & XS_ATTR_NORMALS) != 0u) {
             smooth |= 1u << l;
             /* the vertex normals' codes (the row's fourth word is a tangent's) */
@@ -501,6 +507,9 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     for (uint32_t l = 0; l < 8 && smooth != 0u; ++l)
         if (((smooth >> l) & 1u) == 0u)
             nrow[l] = zero_rows, hu[l] = hv[l] = 0.0f;
+    for (uint32_t l = 0; l < 8 && xfm != 0u; ++l)
+        if (((xfm >> l) & 1u) == 0u)
+            iv0[l] = iv1[l] = iv2[l] = zero_rows;
     float ns_out[3][8] XS_ALIGN(32), base_out[3][8] XS_ALIGN(32);
     xs_sh4 newp[3], shv[3]; /* the paths' rows and the shadow rays' rows */
     newp[0].x = newp[0].y = newp[0].z = newp[0].w = _mm256_setzero_ps();
@@ -521,7 +530,23 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         const xs_v8 a = {tv0.x, tv0.y, tv0.z};
         const xs_v8 e1 = xs_v8_sub((xs_v8){tv1.x, tv1.y, tv1.z}, a), e2 = xs_v8_sub((xs_v8){tv2.x, tv2.y, tv2.z}, a);
         const xs_v8 P = xs_v8_add(o, xs_v8_scale(d, t));
-        xs_v8 ng = xs_v8_normalize(xs_v8_cross(e1, e2));
+        /* a transformed instance's normals to the world (xs_xf_normal: the
+         * inverse's transpose) */
+        xs_sh4 ir0 = {zero, zero, zero, zero}, ir1 = ir0, ir2 = ir0;
+        const __m256 mxf = xs_pk_mask(xfm);
+        if (xfm != 0u)
+            ir0 = xs_sh_rows(iv0), ir1 = xs_sh_rows(iv1), ir2 = xs_sh_rows(iv2);
+#define XS_SH_XF_NORMAL(n)                                                                                          \
+    ((xs_v8){_mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(ir0.x, (n).x), _mm256_mul_ps(ir1.x, (n).y)),                   \
+                           _mm256_mul_ps(ir2.x, (n).z)),                                                              \
+             _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(ir0.y, (n).x), _mm256_mul_ps(ir1.y, (n).y)),                   \
+                           _mm256_mul_ps(ir2.y, (n).z)),                                                              \
+             _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(ir0.z, (n).x), _mm256_mul_ps(ir1.z, (n).y)),                   \
+                           _mm256_mul_ps(ir2.z, (n).z))})
+        xs_v8 onrm = xs_v8_cross(e1, e2);
+        if (xfm != 0u)
+            onrm = xs_v8_blend(onrm, XS_SH_XF_NORMAL(onrm), mxf);
+        xs_v8 ng = xs_v8_normalize(onrm);
         const __m256 front = _mm256_cmp_ps(xs_v8_dot(ng, d), zero, _CMP_LT_OQ);
         xs_v8 ns = ng;
         if (smooth != 0u) { /* the vertex normals at the hit (xs_attr_lerp), kept when of length */
@@ -530,11 +555,14 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
                         nn = xs_v8_oct_decode(_mm256_castps_si256(nc.z));
             const __m256 b1 = _mm256_load_ps(hu), b2 = _mm256_load_ps(hv);
             const __m256 w0 = _mm256_sub_ps(_mm256_sub_ps(one, b1), b2);
-            const xs_v8 an = xs_v8_add(xs_v8_add(xs_v8_scale(na, w0), xs_v8_scale(nb, b1)), xs_v8_scale(nn, b2));
+            xs_v8 an = xs_v8_add(xs_v8_add(xs_v8_scale(na, w0), xs_v8_scale(nb, b1)), xs_v8_scale(nn, b2));
+            if (xfm != 0u)
+                an = xs_v8_blend(an, XS_SH_XF_NORMAL(an), mxf);
             const xs_v8 nv = xs_v8_normalize(an);
             const __m256 keep = _mm256_and_ps(xs_pk_mask(smooth), xs_v8_gt(xs_v8_dot(nv, nv), _mm256_set1_ps(0.5f)));
             ns = xs_v8_blend(ns, nv, keep);
         }
+#undef XS_SH_XF_NORMAL
         ng = xs_v8_blend(xs_v8_neg(ng), ng, front);
         ns = xs_v8_blend(xs_v8_neg(ns), ns, front);
         /* a shading normal facing away from the viewer would leak light: ng */
