@@ -39,7 +39,9 @@
  *   hits, and lanes that pick the sky, go one by one) and the baseline none.
  * ggx_lanes: the same for the GGX lanes: the glossy Cornell box (rough
  *   plastic and metal, a polished part-metal, Lambert walls; AOVs, clamp,
- *   roulette from bounce 1), and an in-memory glTF scene of smooth-shaded
+ *   roulette from bounce 1), again with a part metal of IOR 1, metallic and
+ *   roughness past [0, 1], a negative-luminance base, seen grazing the
+ *   floor (all from an independent review's probe), and an in-memory glTF scene of smooth-shaded
  *   quads (vertex normals), a polished metal plate, a textured wall lit off
  *   the floor (the cone of the specular lobe), a transformed box and one-sided
  *   lights placed by mirroring instances, dark and under a sky, with MIS,
@@ -681,6 +683,16 @@ static void test_ggx_lanes(void)
         tp.aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH;
         tp.rr_start = 1, tp.clamp = 4.0f;
         total += lanes_agree("glossy Cornell box, MIS, clamp 4", s, 40, 32, &tp, 0.5);
+        xs_scene_destroy(s);
+        /* parameters the scalar code clamps, and a view grazing the floor */
+        m[0].metallic = 0.5f, m[0].ior = 1.0f, m[0].roughness = 0.4f; /* part metal, no coat */
+        m[1].metallic = 1.3f, m[1].roughness = -0.2f;                 /* past [0, 1] both ways */
+        m[2].metallic = -0.5f, m[2].roughness = 1.2f, m[2].ior = 1.0001f;
+        m[2].albedo = xs_v3(0.5f, -0.4f, -0.3f);                       /* negative luminance */
+        d.cam_pos = xs_v3(278.0f, 4.0f, -40.0f);
+        d.cam_target = xs_v3(278.0f, 0.0f, 300.0f);
+        CHECK_MSG(xs_scene_create(&d, &s, &e) == XS_OK, "%s", e.msg);
+        total += lanes_agree("clamped parameters, a grazing view", s, 40, 32, &tp, 0.3);
         xs_scene_destroy(s);
     }
     const int modes[3] = {XS_MIS_ON, XS_MIS_LIGHT_ONLY, XS_MIS_BSDF_ONLY};
