@@ -384,13 +384,21 @@ static void test_wavefront_megakernel(void)
     xs_scene_destroy(s);
 }
 
-static void test_isa_identical(void)
+/* The AVX2 build, or the case skipped (exit 77) where it is not built or
+ * this CPU lacks AVX2. */
+static const xs_cpu_kernels *need_avx2(void)
 {
     const xs_cpu_kernels *avx2 = xs_cpu_kernels_avx2();
     if (!avx2 || xs_cpu_kernels_best() != avx2) {
         printf("SKIP: no AVX2 build or no AVX2 on this CPU\n");
         exit(77);
     }
+    return avx2;
+}
+
+static void test_isa_identical(void)
+{
+    const xs_cpu_kernels *avx2 = need_avx2();
     xs_scene *s = glossy_cornell();
     const int W = 32, H = 24;
     xs_tile_params tp = params(W, H, 19, 6);
@@ -441,11 +449,7 @@ static size_t lanes_agree(const char *label, const xs_scene *s, int W, int H, co
 
 static void test_lambert_lanes(void)
 {
-    const xs_cpu_kernels *avx2 = xs_cpu_kernels_avx2();
-    if (!avx2 || xs_cpu_kernels_best() != avx2) {
-        printf("SKIP: no AVX2 build or no AVX2 on this CPU\n");
-        exit(77);
-    }
+    need_avx2();
     xs_scene_desc d;
     xs_cornell_desc(&d);
     /* 0 white, 1 red, 2 green, 3 light (Lambert, IOR 1); 4 black */
@@ -656,15 +660,12 @@ static xs_scene *ggx_scene(float sky)
 
 /* The GGX lanes (kernels/cpu/shade_avx2.h) against the baseline build, bit
  * for bit: the glossy Cornell box of the desc path (a rough plastic, a
- * rough metal, Lambert walls) with a smooth metal floor, and ggx_scene,
- * dark and under a sky, in each sampling mode. */
+ * rough metal, a polished part metal, Lambert walls), again with clamped
+ * parameters seen grazing, and ggx_scene, dark and under a sky, in each
+ * sampling mode. */
 static void test_ggx_lanes(void)
 {
-    const xs_cpu_kernels *avx2 = xs_cpu_kernels_avx2();
-    if (!avx2 || xs_cpu_kernels_best() != avx2) {
-        printf("SKIP: no AVX2 build or no AVX2 on this CPU\n");
-        exit(77);
-    }
+    need_avx2();
     size_t total = 0;
     {
         xs_scene_desc d;
@@ -721,11 +722,7 @@ static void test_ggx_lanes(void)
  * (xs_scene_cover_camera, render/wbvh.c). Skipped without AVX2. */
 static void test_far_ties(void)
 {
-    const xs_cpu_kernels *avx2 = xs_cpu_kernels_avx2();
-    if (!avx2 || xs_cpu_kernels_best() != avx2) {
-        printf("SKIP: no AVX2 build or no AVX2 on this CPU\n");
-        exit(77);
-    }
+    need_avx2();
     enum { COPIES = 40 };
     static float pos[COPIES * 18];
     static uint32_t mat[COPIES * 2];
