@@ -6,11 +6,11 @@
  * coating, no transmission), neither emissive nor a solid, on a triangle of
  * a still instance (transformed or not; vertex normals or flat), with a light
  * choice that is an untextured emissive triangle of a still instance
- * (transformed or mirrored), or none. That covers the Cornell box Mitsuba's
+ * (transformed or mirrored), the environment, or none. That covers the Cornell box Mitsuba's
  * vectorised back end is compared on and the untextured glTF materials
  * (whose default IOR 1.5 is a coat). Every other entry (textures,
- * emission, transmission, a deforming mesh, the environment or a punctual
- * light picked), and every entry of a frame with motion blur,
+ * emission, transmission, a deforming mesh, a punctual light picked), and
+ * every entry of a frame with motion blur,
  * goes through xs_wf_shade in its place in the queue, so the queues, the
  * shadow rays and the counters are those of the one-path loop.
  *
@@ -342,10 +342,12 @@ static inline bool xs_sh_surface(const xs_scene_view *s, const xs_tile_params *t
  * (an untextured emissive triangle of a still instance: its triangle in
  * the world as xs_world_tri gives it, v0, the edges and the front's
  * unnormalised normal, one 16-byte row each; its material's emission, its
- * probability, whether it emits from both sides), none (probability 0: no
- * shadow ray), or left to the one-path code. Kept for the next lane that
- * picks the same light. */
-enum { XS_SH_LIGHT_ONE_PATH = 0, XS_SH_LIGHT_NONE = 1, XS_SH_LIGHT_TRI = 2 };
+ * probability, whether it emits from both sides), the environment (its
+ * sample drawn lane by lane by xs_env_sample, which needs no hit point),
+ * none (probability 0: no shadow ray), or left to the one-path code (point,
+ * spot and directional lights, textured emitters, moving instances). Kept
+ * for the next lane that picks the same light. */
+enum { XS_SH_LIGHT_ONE_PATH = 0, XS_SH_LIGHT_NONE = 1, XS_SH_LIGHT_TRI = 2, XS_SH_LIGHT_ENV = 3 };
 typedef struct xs_sh_light {
     uint32_t li, kind;
     float rows[4][4]; /* v0, e1, e2, ng (the fourth words unused) */
@@ -362,6 +364,10 @@ static inline void xs_sh_light_of(const xs_scene_view *s, uint32_t li, xs_sh_lig
     o->kind = XS_SH_LIGHT_ONE_PATH;
     if (!(o->pmf > 0.0f)) {
         o->kind = XS_SH_LIGHT_NONE; /* xs_light_sample_at finds nothing */
+        return;
+    }
+    if (L->type == XS_LIGHT_ENV) { /* sampled lane by lane (xs_env_sample: it needs no hit point) */
+        o->kind = XS_SH_LIGHT_ENV;
         return;
     }
     if (L->type != XS_LIGHT_TRI || (s->instances[L->instance].flags & XS_INST_MOTION) != 0u)
@@ -406,6 +412,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     const float *l0[8], *l1[8], *l2[8], *l3[8], *lem[8];
     const float (*lrows[8])[4]; /* each lane's light triangle (its xs_sh_light's rows) */
     float tt[8] XS_ALIGN(32), hu[8] XS_ALIGN(32), hv[8] XS_ALIGN(32), pmf[8] XS_ALIGN(32);
+    float ev[7][8] XS_ALIGN(32); /* an environment sample: wi, its radiance, its pdf (light choice included) */
+    uint32_t env = 0u;           /* lanes whose shadow ray goes to the environment */
     uint32_t idx[8] XS_ALIGN(32) = {0}; /* the lanes' path indices */
     bool lt[8];
     const float *le_row[8];
@@ -438,6 +446,17 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             if (lg->kind == XS_SH_LIGHT_TRI) {
                 lt[l] = true, le_row[l] = lg->emit, pmf[l] = lg->pmf, ts[l] = lg->two_sided;
                 lrows[l] = lg->rows;
+            } else if (lg->kind == XS_SH_LIGHT_ENV) { /* xs_light_sample_at's environment case */
+                xs_vec3 wi;
+                float epdf;
+                const float *uj = w->u + (size_t)j + l;
+                if (xs_env_sample(s, uj[(size_t)2 * cap], uj[(size_t)3 * cap], &wi, &epdf)) {
+                    const xs_vec3 Le = xs_env_radiance(s, wi);
+                    ev[0][l] = wi.x, ev[1][l] = wi.y, ev[2][l] = wi.z;
+                    ev[3][l] = Le.x, ev[4][l] = Le.y, ev[5][l] = Le.z;
+                    ev[6][l] = lg->pmf * epdf;
+                    env |= 1u << l;
+                }
             }
         }
         ok |= 1u << l;
@@ -488,7 +507,11 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             later |= 1u << l;
         if ((int)p->bounce + 1 >= tp->rr_start)
             rr |= 1u << l;
-        if (lt[l]) {
+        if ((env >> l) & 1u) {
+            nee |= 1u << l;
+            l0[l] = l1[l] = l2[l] = l3[l] = lem[l] = zero_rows;
+            pmf[l] = 0.0f;
+        } else if (lt[l]) {
             nee |= 1u << l;
             l0[l] = lrows[l][0], l1[l] = lrows[l][1], l2[l] = lrows[l][2], l3[l] = lrows[l][3];
             lem[l] = le_row[l];
@@ -617,14 +640,22 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             const xs_v8 dv = xs_v8_sub(lp, P);
             const __m256 dist2 = xs_v8_dot(dv, dv);
             ls_ok = _mm256_and_ps(ls_ok, xs_v8_gt(dist2, zero));
-            const __m256 dist = _mm256_sqrt_ps(dist2);
-            const xs_v8 wi = xs_v8_scale(dv, _mm256_div_ps(one, dist));
+            __m256 dist = _mm256_sqrt_ps(dist2);
+            xs_v8 wi = xs_v8_scale(dv, _mm256_div_ps(one, dist));
             __m256 cos_l = _mm256_xor_ps(xs_v8_dot(ln, wi), neg0);
             cos_l = _mm256_blendv_ps(cos_l, xs_v8_abs(cos_l), xs_pk_mask(two));
             ls_ok = _mm256_andnot_ps(_mm256_cmp_ps(cos_l, zero, _CMP_LE_OQ), ls_ok);
-            const xs_v8 Le = {le.x, le.y, le.z};
-            const __m256 lpdf = _mm256_div_ps(_mm256_mul_ps(_mm256_load_ps(pmf), dist2),
-                                              _mm256_mul_ps(_mm256_mul_ps(cos_l, _mm256_set1_ps(0.5f)), area2));
+            xs_v8 Le = {le.x, le.y, le.z};
+            __m256 lpdf = _mm256_div_ps(_mm256_mul_ps(_mm256_load_ps(pmf), dist2),
+                                        _mm256_mul_ps(_mm256_mul_ps(cos_l, _mm256_set1_ps(0.5f)), area2));
+            if (env != 0u) { /* the environment's lanes: their sample, at no distance */
+                const __m256 me = xs_pk_mask(env);
+                wi = xs_v8_blend(wi, (xs_v8){_mm256_load_ps(ev[0]), _mm256_load_ps(ev[1]), _mm256_load_ps(ev[2])}, me);
+                Le = xs_v8_blend(Le, (xs_v8){_mm256_load_ps(ev[3]), _mm256_load_ps(ev[4]), _mm256_load_ps(ev[5])}, me);
+                lpdf = _mm256_blendv_ps(lpdf, _mm256_load_ps(ev[6]), me);
+                dist = _mm256_blendv_ps(dist, _mm256_set1_ps(INFINITY), me);
+                ls_ok = _mm256_or_ps(ls_ok, me);
+            }
             /* the BSDF at wi (xs_bsdf_eval) */
             const xs_v8 wl = {xs_v8_dot(wi, tx), xs_v8_dot(wi, ty), xs_v8_dot(wi, ns)};
             const __m256 gside = xs_v8_dot(wi, ng);
