@@ -30,13 +30,14 @@
  *   lanes tell apart: MIS, light sampling only, BSDF sampling only, a
  *   two-sided light, back faces (every triangle's winding reversed), a
  *   black wall, clamping, roulette from the first bounce, the last bounce,
- *   the first-hit AOVs, lights of another kind (the sky) picked for some
- *   lanes, and a glossy material whose caller set XS_MAT_LAMBERT on it
+ *   the first-hit AOVs, the sky picked by some lanes for their shadow ray,
+ *   and a glossy material whose caller set XS_MAT_LAMBERT on it
  *   (the scene must clear it); and a textured quad over a Lambert floor
  *   (the ray cone the lanes hand on picks the quad's texture levels). Each
  *   case also checks, through xs_cpu_lanes_shaded8, that the AVX2 build took
- *   a share of the hits as lanes (15-50% here: the sky's and the light's
- *   hits, and lanes that pick the sky, go one by one) and the baseline none.
+ *   a share of the hits as lanes (10-60% here: the hits on the light, the
+ *   black wall and textured surfaces go one by one) and the baseline none;
+ *   lanes that pick the sky for their shadow ray are lanes too.
  * ggx_lanes: the same for the GGX lanes: the glossy Cornell box (rough
  *   plastic and metal, a polished part-metal, Lambert walls; AOVs, clamp,
  *   roulette from bounce 1), again with a part metal of IOR 1, metallic and
