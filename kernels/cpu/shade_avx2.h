@@ -412,7 +412,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     const float *l0[8], *l1[8], *l2[8], *l3[8], *lem[8];
     const float (*lrows[8])[4]; /* each lane's light triangle (its xs_sh_light's rows) */
     float tt[8] XS_ALIGN(32), hu[8] XS_ALIGN(32), hv[8] XS_ALIGN(32), pmf[8] XS_ALIGN(32);
-    float ev[7][8] XS_ALIGN(32); /* an environment sample: wi, its radiance, its pdf (light choice included) */
+    float ev[7][8] XS_ALIGN(32) = {{0}}; /* an environment sample: wi, its radiance, its pdf (light choice
+                                          * included); zeros in the other lanes, which blend it away */
     uint32_t env = 0u;           /* lanes whose shadow ray goes to the environment */
     uint32_t idx[8] XS_ALIGN(32) = {0}; /* the lanes' path indices */
     bool lt[8];
