@@ -45,8 +45,9 @@
  *   floor (all from an independent review's probe), and an in-memory glTF scene of smooth-shaded
  *   quads (vertex normals), a polished metal plate, a textured wall lit off
  *   the floor (the cone of the specular lobe), a transformed box and one-sided
- *   lights placed by mirroring instances, dark and under a sky, with MIS,
- *   light sampling only and BSDF sampling only.
+ *   lights placed by mirroring instances, dark, under a sky, and under a sky
+ *   with point, spot and directional lights below a ceiling, with MIS, light
+ *   sampling only and BSDF sampling only.
  */
 #include "kernels/cpu/kernel_cpu.h"
 #include "render/xs_backend.h"
@@ -558,7 +559,7 @@ static void test_lambert_lanes(void)
  * rotated, sheared and unevenly scaled instance (its normals through the
  * inverse's transpose), and a one-sided emissive quad placed twice by mirroring
  * instances (the light's triangle in the world, its front flipped). */
-static xs_scene *ggx_scene(float sky)
+static xs_scene *ggx_scene(float sky, bool punctual)
 {
     static float fpos[] = {-2, 0, -1, 2, 0, -1, 2, 0, 2, -2, 0, 2,                           /* floor */
                            -2, 0, -1, 2, 0, -1, 2, 2, -1, -2, 2, -1,                         /* wall */
@@ -587,12 +588,20 @@ static xs_scene *ggx_scene(float sky)
     bp[0] = (xs_gltf_primitive){.vertex_count = 8, .tri_count = 12, .positions = bpos, .normals = bnrm, .indices = bidx,
                                 .material = 2};
     lp[0] = (xs_gltf_primitive){.vertex_count = 4, .tri_count = 2, .positions = lpos, .indices = lidx, .material = 3};
-    static xs_gltf_mesh meshes[3];
+    /* with the punctual lights, a ceiling above them (a shadow ray that ran
+     * past its light would meet it) */
+    static float cpos[] = {-2, 2.4f, -1, 2, 2.4f, -1, 2, 2.4f, 2, -2, 2.4f, 2};
+    static uint32_t cidx[] = {0, 1, 2, 0, 2, 3};
+    static xs_gltf_primitive cp[1];
+    memset(cp, 0, sizeof cp);
+    cp[0] = (xs_gltf_primitive){.vertex_count = 4, .tri_count = 2, .positions = cpos, .indices = cidx, .material = 0};
+    static xs_gltf_mesh meshes[4];
     memset(meshes, 0, sizeof meshes);
+    meshes[3].prims = cp, meshes[3].prim_count = 1;
     meshes[0].prims = fp, meshes[0].prim_count = 3;
     meshes[1].prims = bp, meshes[1].prim_count = 1;
     meshes[2].prims = lp, meshes[2].prim_count = 1;
-    static xs_gltf_instance inst[4];
+    static xs_gltf_instance inst[5];
     memset(inst, 0, sizeof inst);
     static const float id[16] = {1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1};
     /* column-major: a box turned 30 degrees about y; the lights tilted to
@@ -601,8 +610,9 @@ static xs_scene *ggx_scene(float sky)
     const float box[16] = {1.3f * c, 0, -1.3f * sn, 0, 0, 0.7f, 0.1f, 0, sn, 0, c, 0, 0.6f, 0, 0.4f, 1};
     const float l1[16] = {1.2f, 0, 0, 0, 0, -1, 0, 0, 0, 0, 0.8f, 0, -0.5f, 1.8f, 0.5f, 1};
     const float l2[16] = {-0.9f, 0, 0, 0, 0, 1, 0.2f, 0, 0, -0.2f, 1, 0, 0.8f, 1.6f, 0.8f, 1};
-    for (int i = 0; i < 4; ++i)
+    for (int i = 0; i < 5; ++i)
         inst[i].node = -1;
+    inst[4].mesh = 3, memcpy(inst[4].xform, id, sizeof id);
     inst[0].mesh = 0, memcpy(inst[0].xform, id, sizeof id);
     inst[1].mesh = 1, memcpy(inst[1].xform, box, sizeof box);
     inst[2].mesh = 2, memcpy(inst[2].xform, l1, sizeof l1);
@@ -635,13 +645,32 @@ static xs_scene *ggx_scene(float sky)
     mats[3].emissive[0] = 9.0f, mats[3].emissive[1] = 8.0f, mats[3].emissive[2] = 6.0f;
     xs_gltf_scene g;
     memset(&g, 0, sizeof g);
-    g.meshes = meshes, g.mesh_count = 3;
-    g.instances = inst, g.instance_count = 4;
+    g.meshes = meshes, g.mesh_count = punctual ? 4 : 3;
+    g.instances = inst, g.instance_count = punctual ? 5 : 4;
     g.materials = mats, g.material_count = 5;
     g.images = &img, g.image_count = 1;
     g.textures = &tex, g.texture_count = 1;
-    g.tri_count_unique = 6 + 12 + 2;
-    g.tri_count_instanced = 6 + 12 + 4;
+    /* KHR_lights_punctual: a point light with a range, a spot light facing
+     * down, a directional light (column-major: position in column 3, the
+     * light looks down its -z) */
+    static xs_gltf_light pl[3];
+    memset(pl, 0, sizeof pl);
+    const float down[16] = {1, 0, 0, 0, 0, 0, -1, 0, 0, 1, 0, 0, 0, 0, 0, 1};
+    for (int k = 0; k < 3; ++k) {
+        memcpy(pl[k].xform, down, sizeof down);
+        pl[k].node = -1;
+        pl[k].color[0] = 1.0f, pl[k].color[1] = 0.9f, pl[k].color[2] = 0.7f;
+    }
+    pl[0].type = XS_GLTF_LIGHT_POINT, pl[0].intensity = 3.0f, pl[0].range = 4.0f;
+    pl[0].xform[12] = 0.8f, pl[0].xform[13] = 1.4f, pl[0].xform[14] = 1.2f;
+    pl[1].type = XS_GLTF_LIGHT_SPOT, pl[1].intensity = 6.0f, pl[1].inner_cone = 0.3f, pl[1].outer_cone = 0.7f;
+    pl[1].xform[12] = -1.0f, pl[1].xform[13] = 1.9f, pl[1].xform[14] = 0.6f;
+    pl[2].type = XS_GLTF_LIGHT_DIRECTIONAL, pl[2].intensity = 0.8f;
+    pl[2].xform[9] = 0.9f, pl[2].xform[10] = 0.4f; /* slanted */
+    if (punctual)
+        g.lights = pl, g.light_count = 3;
+    g.tri_count_unique = 6 + 12 + 2 + (punctual ? 2 : 0);
+    g.tri_count_instanced = 6 + 12 + 4 + (punctual ? 2 : 0);
     xs_scene_setup su;
     memset(&su, 0, sizeof su);
     su.name = "ggx-lanes";
@@ -699,16 +728,16 @@ static void test_ggx_lanes(void)
     }
     const int modes[3] = {XS_MIS_ON, XS_MIS_LIGHT_ONLY, XS_MIS_BSDF_ONLY};
     const char *names[3] = {"MIS", "light sampling only", "BSDF sampling only"};
-    for (int sky = 0; sky < 2; ++sky)
+    for (int sky = 0; sky < 3; ++sky) /* none, a sky, a sky and punctual lights */
         for (int k = 0; k < 3; ++k) {
-            xs_scene *s = ggx_scene(sky ? 0.4f : 0.0f);
+            xs_scene *s = ggx_scene(sky ? 0.4f : 0.0f, sky == 2);
             xs_tile_params tp = params(48, 36, 17, 5);
             tp.aovs = XS_AOV_ALBEDO | XS_AOV_NORMAL | XS_AOV_DEPTH;
             tp.mis = modes[k];
             tp.rr_start = 2;
-            char label[96];
-            snprintf(label, sizeof label, "smooth normals, transformed lights, %s, %s", sky ? "a sky" : "no sky",
-                     names[k]);
+            char label[160];
+            snprintf(label, sizeof label, "smooth normals, transformed lights, %s, %s",
+                     sky == 2 ? "a sky and point, spot and directional lights" : sky ? "a sky" : "no sky", names[k]);
             total += lanes_agree(label, s, 48, 36, &tp, 0.4);
             xs_scene_destroy(s);
         }

@@ -5,12 +5,13 @@
  * metal, IOR 1) or the GGX lobes over it (XS_MAT_GGX: metal and dielectric
  * coating, no transmission), neither emissive nor a solid, on a triangle of
  * a still instance (transformed or not; vertex normals or flat), with a light
- * choice that is an untextured emissive triangle of a still instance
- * (transformed or mirrored), the environment, or none. That covers the Cornell box Mitsuba's
+ * choice of any kind (an untextured emissive triangle of a still instance,
+ * transformed or mirrored, in the lanes; any other light sampled lane by
+ * lane by xs_light_sample_at itself), or none. That covers the Cornell box Mitsuba's
  * vectorised back end is compared on and the untextured glTF materials
  * (whose default IOR 1.5 is a coat). Every other entry (textures,
- * emission, transmission, a deforming mesh, a punctual light picked), and
- * every entry of a frame with motion blur,
+ * emission, transmission, a deforming mesh), and every entry of a frame
+ * with motion blur,
  * goes through xs_wf_shade in its place in the queue, so the queues, the
  * shadow rays and the counters are those of the one-path loop.
  *
@@ -342,12 +343,12 @@ static inline bool xs_sh_surface(const xs_scene_view *s, const xs_tile_params *t
  * (an untextured emissive triangle of a still instance: its triangle in
  * the world as xs_world_tri gives it, v0, the edges and the front's
  * unnormalised normal, one 16-byte row each; its material's emission, its
- * probability, whether it emits from both sides), the environment (its
- * sample drawn lane by lane by xs_env_sample, which needs no hit point),
- * none (probability 0: no shadow ray), or left to the one-path code (point,
- * spot and directional lights, textured emitters, moving instances). Kept
- * for the next lane that picks the same light. */
-enum { XS_SH_LIGHT_ONE_PATH = 0, XS_SH_LIGHT_NONE = 1, XS_SH_LIGHT_TRI = 2, XS_SH_LIGHT_ENV = 3 };
+ * probability, whether it emits from both sides), none (probability 0: no
+ * shadow ray), or any other (the environment, point, spot and directional
+ * lights, textured emitters): sampled lane by lane by xs_light_sample_at
+ * itself at the lane's hit point. Kept for the next lane that picks the
+ * same light. */
+enum { XS_SH_LIGHT_NONE = 1, XS_SH_LIGHT_TRI = 2, XS_SH_LIGHT_ONE = 3 };
 typedef struct xs_sh_light {
     uint32_t li, kind;
     float rows[4][4]; /* v0, e1, e2, ng (the fourth words unused) */
@@ -361,13 +362,9 @@ static inline void xs_sh_light_of(const xs_scene_view *s, uint32_t li, xs_sh_lig
     const xs_light *L = &s->lights[li];
     o->li = li;
     o->pmf = s->light_pmf[li];
-    o->kind = XS_SH_LIGHT_ONE_PATH;
+    o->kind = XS_SH_LIGHT_ONE; /* sampled lane by lane by xs_light_sample_at */
     if (!(o->pmf > 0.0f)) {
         o->kind = XS_SH_LIGHT_NONE; /* xs_light_sample_at finds nothing */
-        return;
-    }
-    if (L->type == XS_LIGHT_ENV) { /* sampled lane by lane (xs_env_sample: it needs no hit point) */
-        o->kind = XS_SH_LIGHT_ENV;
         return;
     }
     if (L->type != XS_LIGHT_TRI || (s->instances[L->instance].flags & XS_INST_MOTION) != 0u)
@@ -412,9 +409,10 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     const float *l0[8], *l1[8], *l2[8], *l3[8], *lem[8];
     const float (*lrows[8])[4]; /* each lane's light triangle (its xs_sh_light's rows) */
     float tt[8] XS_ALIGN(32), hu[8] XS_ALIGN(32), hv[8] XS_ALIGN(32), pmf[8] XS_ALIGN(32);
-    float ev[7][8] XS_ALIGN(32) = {{0}}; /* an environment sample: wi, its radiance, its pdf (light choice
-                                          * included); zeros in the other lanes, which blend it away */
-    uint32_t env = 0u;           /* lanes whose shadow ray goes to the environment */
+    /* a light sample made lane by lane: wi, radiance, pdf (light choice
+     * included), distance; zeros in the other lanes, which blend it away */
+    float ev[8][8] XS_ALIGN(32) = {{0}};
+    uint32_t env = 0u, delta = 0u; /* lanes with such a sample; of them, a delta light's */
     uint32_t idx[8] XS_ALIGN(32) = {0}; /* the lanes' path indices */
     bool lt[8];
     const float *le_row[8];
@@ -442,21 +440,24 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
                 xs_sh_light_of(s, li, nl);
                 lg = nl;
             }
-            if (lg->kind == XS_SH_LIGHT_ONE_PATH)
-                continue;
             if (lg->kind == XS_SH_LIGHT_TRI) {
                 lt[l] = true, le_row[l] = lg->emit, pmf[l] = lg->pmf, ts[l] = lg->two_sided;
                 lrows[l] = lg->rows;
-            } else if (lg->kind == XS_SH_LIGHT_ENV) { /* xs_light_sample_at's environment case */
-                xs_vec3 wi;
-                float epdf;
+            } else if (lg->kind == XS_SH_LIGHT_ONE) {
+                /* xs_light_sample_at itself, at the hit point xs_surface_at
+                 * computes (the same operations as the lanes', so the same
+                 * point), the frame's time */
+                const xs_path *p = &w->path[i];
+                const xs_vec3 P = xs_add(p->o, xs_scale(p->d, w->hit[i].t));
                 const float *uj = w->u + (size_t)j + l;
-                if (xs_env_sample(s, uj[(size_t)2 * cap], uj[(size_t)3 * cap], &wi, &epdf)) {
-                    const xs_vec3 Le = xs_env_radiance(s, wi);
-                    ev[0][l] = wi.x, ev[1][l] = wi.y, ev[2][l] = wi.z;
-                    ev[3][l] = Le.x, ev[4][l] = Le.y, ev[5][l] = Le.z;
-                    ev[6][l] = lg->pmf * epdf;
+                xs_light_sample ls;
+                if (xs_light_sample_at(s, P, 0.5f, uj[0], uj[(size_t)2 * cap], uj[(size_t)3 * cap], &ls)) {
+                    ev[0][l] = ls.wi.x, ev[1][l] = ls.wi.y, ev[2][l] = ls.wi.z;
+                    ev[3][l] = ls.L.x, ev[4][l] = ls.L.y, ev[5][l] = ls.L.z;
+                    ev[6][l] = ls.pdf, ev[7][l] = ls.dist;
                     env |= 1u << l;
+                    if (ls.delta)
+                        delta |= 1u << l;
                 }
             }
         }
@@ -649,12 +650,12 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             xs_v8 Le = {le.x, le.y, le.z};
             __m256 lpdf = _mm256_div_ps(_mm256_mul_ps(_mm256_load_ps(pmf), dist2),
                                         _mm256_mul_ps(_mm256_mul_ps(cos_l, _mm256_set1_ps(0.5f)), area2));
-            if (env != 0u) { /* the environment's lanes: their sample, at no distance */
+            if (env != 0u) { /* the lanes sampled one by one: their sample */
                 const __m256 me = xs_pk_mask(env);
                 wi = xs_v8_blend(wi, (xs_v8){_mm256_load_ps(ev[0]), _mm256_load_ps(ev[1]), _mm256_load_ps(ev[2])}, me);
                 Le = xs_v8_blend(Le, (xs_v8){_mm256_load_ps(ev[3]), _mm256_load_ps(ev[4]), _mm256_load_ps(ev[5])}, me);
                 lpdf = _mm256_blendv_ps(lpdf, _mm256_load_ps(ev[6]), me);
-                dist = _mm256_blendv_ps(dist, _mm256_set1_ps(INFINITY), me);
+                dist = _mm256_blendv_ps(dist, _mm256_load_ps(ev[7]), me);
                 ls_ok = _mm256_or_ps(ls_ok, me);
             }
             /* the BSDF at wi (xs_bsdf_eval) */
@@ -667,7 +668,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
             __m256 take = _mm256_and_ps(ls_ok, side);
             take = _mm256_and_ps(take, xs_v8_gt(xs_v8_max3(f), zero));
             take = _mm256_and_ps(take, xs_v8_gt(xs_v8_max3(Le), zero));
-            const __m256 wgt = mis ? xs_v8_power(lpdf, pdf_b) : one;
+            /* (ls.delta || !mis) ? 1 : the power heuristic */
+            const __m256 wgt = mis ? _mm256_blendv_ps(xs_v8_power(lpdf, pdf_b), one, xs_pk_mask(delta)) : one;
             xs_v8 dc = xs_v8_scale(xs_v8_mul(T, xs_v8_mul(f, Le)), _mm256_div_ps(wgt, lpdf));
             if (tp->clamp > 0.0f) {
                 const __m256 cl = _mm256_set1_ps(tp->clamp), mx = xs_v8_max3(dc);
