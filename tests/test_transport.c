@@ -42,7 +42,8 @@
  *   plastic and metal, a polished part-metal, Lambert walls; AOVs, clamp,
  *   roulette from bounce 1), again with a part metal of IOR 1, metallic and
  *   roughness past [0, 1], a negative-luminance base, seen grazing the
- *   floor (all from an independent review's probe), and an in-memory glTF scene of smooth-shaded
+ *   floor (all from an independent review's probe), again with twenty
+ *   faint emitters (more lights than a batch's cache of 16), and an in-memory glTF scene of smooth-shaded
  *   quads (vertex normals), a polished metal plate, a textured wall lit off
  *   the floor (the cone of the specular lobe), a transformed box and one-sided
  *   lights placed by mirroring instances, dark, under a sky, and under a sky
@@ -724,6 +725,23 @@ static void test_ggx_lanes(void)
         d.cam_target = xs_v3(278.0f, 0.0f, 300.0f);
         CHECK_MSG(xs_scene_create(&d, &s, &e) == XS_OK, "%s", e.msg);
         total += lanes_agree("clamped parameters, a grazing view", s, 40, 32, &tp, 0.3);
+        xs_scene_destroy(s);
+        /* many lights: the two boxes' twenty triangles faintly emissive, so a
+         * batch picks more distinct lights than its cache holds (16) */
+        xs_cornell_desc(&d);
+        static xs_diffuse_material ml[5];
+        memcpy(ml, m, 4 * sizeof *ml);
+        ml[4] = ml[0];
+        ml[4].emission = xs_v3(0.6f, 0.5f, 0.4f);
+        static uint32_t mat_of[64];
+        memcpy(mat_of, d.materials_of, d.tri_count * sizeof *mat_of);
+        for (uint32_t t = 12; t < d.tri_count; ++t)
+            mat_of[t] = 4;
+        d.materials = ml, d.material_count = 5, d.materials_of = mat_of;
+        CHECK(d.tri_count <= 64);
+        CHECK_MSG(xs_scene_create(&d, &s, &e) == XS_OK, "%s", e.msg);
+        CHECK(xs_scene_light_count(s) > 16);
+        total += lanes_agree("more lights than a batch's cache", s, 40, 32, &tp, 0.3);
         xs_scene_destroy(s);
     }
     const int modes[3] = {XS_MIS_ON, XS_MIS_LIGHT_ONLY, XS_MIS_BSDF_ONLY};

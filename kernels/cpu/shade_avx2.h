@@ -392,6 +392,15 @@ typedef struct xs_sh_lights {
     xs_sh_light light[XS_SH_LIGHTS];
 } xs_sh_lights;
 
+/* Ray-queue position j shaded by the one-path code. */
+static inline void xs_sh_one_path(const xs_scene_view *s, const xs_tile_params *tp, const xs_wf *w, uint32_t q,
+                                  uint32_t j, xs_counters *c)
+{
+    float u[XS_BOUNCE_SAMPLES];
+    xs_wf_samples_at(w, j, u);
+    xs_wf_shade(s, tp, 0u, w, q, j, u, c);
+}
+
 /* Shades ray-queue q's entries [j, j + n) (n <= 8) of a frame without
  * motion blur, as xs_wf_shade does each in turn; returns how many it took
  * as lanes (the others went through xs_wf_shade). lc: the batch's lights
@@ -464,11 +473,8 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
         ok |= 1u << l;
     }
     if (ok == 0u) { /* nothing here for the lanes: the one-path code, in order */
-        for (uint32_t l = 0; l < n; ++l) {
-            float u[XS_BOUNCE_SAMPLES];
-            xs_wf_samples_at(w, j + l, u);
-            xs_wf_shade(s, tp, 0u, w, q, j + l, u, c);
-        }
+        for (uint32_t l = 0; l < n; ++l)
+            xs_sh_one_path(s, tp, w, q, j + l, c);
         return 0u;
     }
     for (uint32_t l = 0; l < 8; ++l) {
@@ -752,9 +758,7 @@ static uint32_t xs_sh_shade8(const xs_scene_view *s, const xs_tile_params *tp, c
     for (uint32_t l = 0; l < n; ++l) {
         const uint32_t i = w->queue[q][j + l];
         if (((ok >> l) & 1u) == 0u) {
-            float u[XS_BOUNCE_SAMPLES];
-            xs_wf_samples_at(w, j + l, u);
-            xs_wf_shade(s, tp, 0u, w, q, j + l, u, c);
+            xs_sh_one_path(s, tp, w, q, j + l, c);
             continue;
         }
         xs_path *p = &w->path[i];
